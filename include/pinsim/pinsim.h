@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * pinsim — Linux VFIO type1 DMA pinning over a simulated mm and IOMMU.
+ *
+ * The public API.  Calls are shaped like the system calls they stand for:
+ * they return -1 and set errno on failure, with the errno the kernel gives
+ * for the same input.  Simulated addresses are uint64_t, never host
+ * pointers.  One machine exists per host process at a time.
+ */
+#ifndef PINSIM_PINSIM_H
+#define PINSIM_PINSIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PINSIM_API __attribute__((visibility("default")))
+#define PINSIM_MAP_FAILED ((uint64_t)-1)
+
+enum pinsim_thp {
+	PINSIM_THP_NEVER = 0,
+	PINSIM_THP_MADVISE,	/* default: madvise(MADV_HUGEPAGE) regions */
+	PINSIM_THP_ALWAYS,
+};
+
+/* follow_fault_pfn() retry policies (seeds/03); used by the VFIO layer. */
+enum pinsim_retry_policy {
+	PINSIM_RETRY_LEGACY = 0,	/* return the error: EINVAL reaches userspace */
+	PINSIM_RETRY_EAGAIN,		/* 2026-03-17 patch: retry on any failure */
+	PINSIM_RETRY_BOUNDED,		/* retry retry_bound times, then EBUSY */
+	PINSIM_RETRY_ENOENT,		/* retry on ENOENT only, cond_resched, EINTR */
+};
+
+struct pinsim_config {
+	uint64_t ram_bytes;		/* simulated RAM, multiple of 1 GiB */
+	unsigned long hugetlb_2m_pages;	/* hugetlb pool sizes */
+	unsigned long hugetlb_1g_pages;
+	enum pinsim_thp thp;
+
+	/* arch switches */
+	bool arch_has_pte_special;	/* CONFIG_ARCH_HAS_PTE_SPECIAL */
+	bool arch_supports_pmd_pfnmap;	/* CONFIG_ARCH_SUPPORTS_PMD_PFNMAP */
+	bool arch_supports_pud_pfnmap;	/* CONFIG_ARCH_SUPPORTS_PUD_PFNMAP */
+	bool special_bit_per_level;	/* c0c6ccd9828c (2026) */
+	unsigned int max_bar_fault_order;	/* 0, 9 or 18 */
+
+	/* kernel-version switches */
+	bool pagewalk_fixed;		/* 9b25a6e3d243, March 2026 */
+	bool follow_pfnmap_recheck;	/* ffef67b93aa3, March 2026 */
+	bool follow_pfnmap_enoent;	/* -ENOENT for non-present (seeds/03) */
+	bool vfio_addr_mask_batching;	/* 0fd06844de5d, v6.15 */
+	bool disable_hugepages;		/* vfio_iommu_type1 module parameter */
+	unsigned int dma_entry_limit;	/* vfio_iommu_type1 module parameter */
+	enum pinsim_retry_policy retry_policy;
+	unsigned int retry_bound;
+	uint64_t iommu_pgsize_bitmap;	/* default 4K|2M|1G */
+};
+
+struct pinsim;
+struct pinsim_proc;
+struct pinsim_pin;
+
+struct pinsim_device_spec {
+	const char *name;
+	uint64_t bar_size[6];		/* 0 = no BAR; else a power of two >= 4 KiB */
+};
+
+void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
+int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out) PINSIM_API;
+void pinsim_destroy(struct pinsim *m) PINSIM_API;
+int pinsim_add_device(struct pinsim *m, const struct pinsim_device_spec *d,
+		      int *group_id) PINSIM_API;
+
+int pinsim_proc_create(struct pinsim *m, struct pinsim_proc **out) PINSIM_API;
+void pinsim_proc_destroy(struct pinsim_proc *p) PINSIM_API;
+/* setrlimit(2) for RLIMIT_MEMLOCK (the only resource simulated). */
+int pinsim_setrlimit(struct pinsim_proc *p, int resource, const struct rlimit *rl) PINSIM_API;
+/* Grant or drop CAP_IPC_LOCK for the process. */
+int pinsim_set_cap_ipc_lock(struct pinsim_proc *p, bool on) PINSIM_API;
+/* SIGKILL the process: its tasks see a pending fatal signal. */
+int pinsim_kill(struct pinsim_proc *p) PINSIM_API;
+
+/* mmap(2)/munmap(2): anonymous and hugetlb memory (MAP_HUGETLB|MAP_HUGE_2MB/1GB). */
+uint64_t pinsim_mmap(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot,
+		     int flags, int fd, uint64_t off) PINSIM_API;
+int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len) PINSIM_API;
+/* madvise(2): MADV_HUGEPAGE and MADV_NOHUGEPAGE. */
+int pinsim_madvise(struct pinsim_proc *p, uint64_t addr, uint64_t len, int advice) PINSIM_API;
+/*
+ * The process's CPU touching its memory: faults pages in, then copies.
+ * Returns bytes copied; a fault on the first page is -1/EFAULT, a later one
+ * a short count.
+ */
+ssize_t pinsim_access(struct pinsim_proc *p, uint64_t addr, void *buf, size_t len,
+		      int write) PINSIM_API;
+
+/*
+ * A long-term pin of a user range, the way a driver registering a buffer
+ * does it (pin_user_pages(FOLL_PIN|FOLL_LONGTERM) plus locked_vm
+ * accounting against RLIMIT_MEMLOCK, CAP_IPC_LOCK bypassing the limit).
+ */
+int pinsim_pin_user_pages(struct pinsim_proc *p, uint64_t addr, uint64_t len, int write,
+			  struct pinsim_pin **out) PINSIM_API;
+int pinsim_unpin_user_pages(struct pinsim_pin *pin) PINSIM_API;
+
+/* What maps one address, like /proc/pid/pagemap + /proc/kpagecount. */
+enum pinsim_level {
+	PINSIM_LEVEL_NONE = 0,
+	PINSIM_LEVEL_PTE = 1,
+	PINSIM_LEVEL_PMD = 2,
+	PINSIM_LEVEL_PUD = 3,
+};
+struct pinsim_page_info {
+	enum pinsim_level level;
+	uint64_t pfn;
+	bool writable, special, mmio;
+	unsigned int folio_order;	/* RAM only */
+	int refcount, pincount;		/* of the folio, RAM only */
+};
+int pinsim_pagemap(struct pinsim_proc *p, uint64_t addr, struct pinsim_page_info *info) PINSIM_API;
+
+struct pinsim_proc_stats {
+	uint64_t locked_vm;		/* pages */
+	uint64_t faults_pte, faults_pmd, faults_pud;
+	uint64_t fault_fallbacks, fault_retries;
+	uint64_t nr_vmas, pgtable_pages;
+};
+int pinsim_proc_stats(struct pinsim_proc *p, struct pinsim_proc_stats *st) PINSIM_API;
+
+struct pinsim_stats {
+	uint64_t ram_bytes;
+	uint64_t pages_allocated;	/* RAM frames in use, page tables included */
+	uint64_t hugetlb_2m_total, hugetlb_2m_free;
+	uint64_t hugetlb_1g_total, hugetlb_1g_free;
+	uint64_t bytes_per_frame;	/* struct page size */
+	uint64_t oopses, warnings;
+	char last_oops[256];
+	bool jemalloc;			/* statistics below are valid */
+	uint64_t jemalloc_allocated, jemalloc_resident;
+};
+int pinsim_stats(struct pinsim *m, struct pinsim_stats *st) PINSIM_API;
+
+/* numa_maps text of the process (issue 3). */
+ssize_t pinsim_read_numa_maps(struct pinsim_proc *p, char *buf, size_t len) PINSIM_API;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PINSIM_PINSIM_H */

@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The public edge: machine, processes, memory syscalls and statistics.
+ *
+ * Every call that acts in a process runs as a simulated task of that
+ * process (one per host thread), inside sim_task_run(), so that an oops in
+ * the simulated kernel ends the task — and returns -1/EOWNERDEAD here —
+ * instead of the host process.  A dead task's later calls get ESRCH.
+ */
+#include <errno.h>
+#include <linux/mman.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pinsim-config.h"
+#include "pinsim/pinsim.h"
+
+#include "machine.h"
+#include "mm.h"
+#include "vfio_pci.h"
+#include <stdio.h>
+
+#if HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+struct pinsim {
+	struct machine *m;
+};
+
+struct pinsim_proc {
+	struct pinsim *sim;
+	struct mm_struct *mm;
+};
+
+struct pinsim_pin {
+	struct pinsim_proc *proc;
+	unsigned long nr_pages;
+	struct page **pages;
+};
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* -errno → -1/errno, else the value. */
+static long ret_errno(long ret)
+{
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+/*
+ * Run @fn as the calling thread's task in @p.  The previous current task is
+ * restored afterwards, so a thread may act in several processes.
+ */
+static long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg)
+{
+	struct task_struct *t, *old;
+	long ret;
+
+	t = mm_thread_task(p->mm);
+	if (!t)
+		return -ENOMEM;
+	old = set_current(t);
+	ret = sim_task_run(fn, arg);
+	set_current(old);
+	return ret;
+}
+
+/* ---------------- machine ---------------- */
+
+void pinsim_config_init(struct pinsim_config *cfg)
+{
+	struct machine_config mc;
+
+	machine_config_init(&mc);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ram_bytes = mc.ram_bytes;
+	cfg->thp = PINSIM_THP_MADVISE;
+	cfg->arch_has_pte_special = mc.arch_has_pte_special;
+	cfg->arch_supports_pmd_pfnmap = mc.arch_supports_pmd_pfnmap;
+	cfg->arch_supports_pud_pfnmap = mc.arch_supports_pud_pfnmap;
+	cfg->special_bit_per_level = mc.special_bit_per_level;
+	cfg->max_bar_fault_order = mc.max_bar_fault_order;
+	cfg->pagewalk_fixed = mc.pagewalk_fixed;
+	cfg->follow_pfnmap_recheck = true;
+	cfg->follow_pfnmap_enoent = false;
+	cfg->vfio_addr_mask_batching = true;
+	cfg->disable_hugepages = false;
+	cfg->dma_entry_limit = 65535;
+	cfg->retry_policy = PINSIM_RETRY_LEGACY;
+	cfg->retry_bound = 8;
+	cfg->iommu_pgsize_bitmap = (4ULL << 10) | (2ULL << 20) | (1ULL << 30);
+}
+
+int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
+{
+	struct machine_config mc;
+	struct pinsim *sim;
+	int err;
+
+	if (!cfg || !out)
+		return fail(EINVAL);
+	machine_config_init(&mc);
+	mc.ram_bytes = cfg->ram_bytes;
+	mc.hugetlb_2m_pages = cfg->hugetlb_2m_pages;
+	mc.hugetlb_1g_pages = cfg->hugetlb_1g_pages;
+	mc.thp = (enum thp_mode)cfg->thp;
+	mc.arch_has_pte_special = cfg->arch_has_pte_special;
+	mc.arch_supports_pmd_pfnmap = cfg->arch_supports_pmd_pfnmap;
+	mc.arch_supports_pud_pfnmap = cfg->arch_supports_pud_pfnmap;
+	mc.special_bit_per_level = cfg->special_bit_per_level;
+	mc.max_bar_fault_order = cfg->max_bar_fault_order;
+	mc.pagewalk_fixed = cfg->pagewalk_fixed;
+
+	sim = calloc(1, sizeof(*sim));
+	if (!sim)
+		return fail(ENOMEM);
+	err = machine_create(&mc, &sim->m);
+	if (err) {
+		free(sim);
+		return fail(-err);
+	}
+	*out = sim;
+	return 0;
+}
+
+void pinsim_destroy(struct pinsim *sim)
+{
+	if (!sim)
+		return;
+	machine_destroy(sim->m);
+	free(sim);
+}
+
+int pinsim_add_device(struct pinsim *sim, const struct pinsim_device_spec *d, int *group_id)
+{
+	struct vfio_pci_core_device *vdev;
+	int err;
+
+	if (!sim || !d)
+		return fail(EINVAL);
+	err = vfio_pci_device_create(d->name ? d->name : "pci", d->bar_size, &vdev);
+	if (err)
+		return fail(-err);
+	if (group_id)
+		*group_id = vdev->id;
+	return 0;
+}
+
+/* ---------------- processes ---------------- */
+
+int pinsim_proc_create(struct pinsim *sim, struct pinsim_proc **out)
+{
+	struct pinsim_proc *p;
+
+	if (!sim || !out)
+		return fail(EINVAL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return fail(ENOMEM);
+	p->sim = sim;
+	p->mm = mm_alloc("vmm");
+	if (!p->mm) {
+		free(p);
+		return fail(ENOMEM);
+	}
+	*out = p;
+	return 0;
+}
+
+void pinsim_proc_destroy(struct pinsim_proc *p)
+{
+	struct task_struct *old;
+
+	if (!p)
+		return;
+	old = set_current(p->mm->owner);
+	mmput(p->mm);
+	set_current(old && old->mm != p->mm ? old : NULL);
+	free(p);
+}
+
+int pinsim_setrlimit(struct pinsim_proc *p, int resource, const struct rlimit *rl)
+{
+	if (!p || !rl)
+		return fail(EFAULT);
+	if (resource != RLIMIT_MEMLOCK)
+		return fail(EINVAL);
+	if (rl->rlim_cur > rl->rlim_max)
+		return fail(EINVAL);
+	atomic_store(&p->mm->owner->signal->rlim_memlock, rl->rlim_cur);
+	return 0;
+}
+
+int pinsim_set_cap_ipc_lock(struct pinsim_proc *p, bool on)
+{
+	if (!p)
+		return fail(EINVAL);
+	atomic_store(&p->mm->owner->signal->cap_ipc_lock, on);
+	return 0;
+}
+
+int pinsim_kill(struct pinsim_proc *p)
+{
+	if (!p)
+		return fail(ESRCH);
+	send_sig_kill(p->mm->owner);
+	return 0;
+}
+
+/* ---------------- mmap, munmap, madvise ---------------- */
+
+struct mmap_args {
+	struct pinsim_proc *p;
+	uint64_t addr, len, off;
+	int prot, flags, fd;
+};
+
+static long mmap_body(void *arg)
+{
+	struct mmap_args *a = arg;
+
+	/* ksys_mmap_pgoff() and the x86 mmap syscall, in their order. */
+	if (a->off & ~PAGE_MASK)
+		return -EINVAL;
+	if (!(a->flags & MAP_ANONYMOUS))
+		return -EBADF;	/* device fds arrive with the VFIO front end */
+	if (a->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
+		return -EINVAL;
+	return (long)vm_mmap(a->p->mm, NULL, a->addr, a->len, a->prot, a->flags,
+			     a->off >> PAGE_SHIFT);
+}
+
+uint64_t pinsim_mmap(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot, int flags,
+		     int fd, uint64_t off)
+{
+	struct mmap_args a = { p, addr, len, off, prot, flags, fd };
+	long ret;
+
+	if (!p) {
+		errno = EINVAL;
+		return PINSIM_MAP_FAILED;
+	}
+	ret = in_proc(p, mmap_body, &a);
+	if (IS_ERR_VALUE(ret)) {
+		errno = (int)-ret;
+		return PINSIM_MAP_FAILED;
+	}
+	return (uint64_t)ret;
+}
+
+static long munmap_body(void *arg)
+{
+	struct mmap_args *a = arg;
+
+	return vm_munmap(a->p->mm, a->addr, a->len);
+}
+
+int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len)
+{
+	struct mmap_args a = { .p = p, .addr = addr, .len = len };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, munmap_body, &a));
+}
+
+static long madvise_body(void *arg)
+{
+	struct mmap_args *a = arg;
+	struct mm_struct *mm = a->p->mm;
+	uint64_t end;
+	struct vm_area_struct *vma;
+
+	/* madvise_behavior_valid() and the range checks of do_madvise(). */
+	if (a->flags != MADV_HUGEPAGE && a->flags != MADV_NOHUGEPAGE)
+		return -EINVAL;
+	if (a->addr & ~PAGE_MASK)
+		return -EINVAL;
+	end = a->addr + ((a->len + PAGE_SIZE - 1) & PAGE_MASK);
+	if (end < a->addr)
+		return -EINVAL;
+	if (end == a->addr)
+		return 0;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	/*
+	 * Simplification: advice applies to whole VMAs that intersect the
+	 * range (the kernel splits VMAs at the range ends).
+	 */
+	for (vma = find_vma_intersection(mm, a->addr, end); vma && vma->vm_start < end;
+	     vma = find_vma(mm, vma->vm_end)) {
+		if (a->flags == MADV_HUGEPAGE)
+			vma->vm_flags = (vma->vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+		else
+			vma->vm_flags = (vma->vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+	}
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+int pinsim_madvise(struct pinsim_proc *p, uint64_t addr, uint64_t len, int advice)
+{
+	struct mmap_args a = { .p = p, .addr = addr, .len = len, .flags = advice };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, madvise_body, &a));
+}
+
+/* ---------------- CPU access ---------------- */
+
+struct access_args {
+	struct pinsim_proc *p;
+	uint64_t addr;
+	unsigned char *buf;
+	size_t len;
+	int write;
+};
+
+/*
+ * Find the byte behind @addr for a CPU access, faulting it in as the MMU
+ * would.  Called with the mmap read lock held; may drop and re-take it on
+ * VM_FAULT_RETRY.  NULL with *err set on failure.
+ */
+static unsigned char *cpu_translate(struct mm_struct *mm, uint64_t addr, bool write, int *err)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		enum pgtable_level lvl;
+		unsigned long pfn;
+		uint64_t entry;
+		vm_fault_t ret;
+
+		if (!vma || !(vma->vm_flags & (write ? VM_WRITE : VM_READ))) {
+			*err = -EFAULT;	/* SIGSEGV */
+			return NULL;
+		}
+		lvl = pgtable_lookup(mm, addr, &pfn, &entry);
+		if (lvl != PGTABLE_NONE && (!write || (entry & _PAGE_RW))) {
+			unsigned char *base;
+
+			if (pfn_valid(pfn)) {
+				if (write)
+					folio_mark_data(page_folio(pfn_to_page(pfn)));
+				base = phys_to_virt(pfn);
+			} else {
+				base = mmio_virt(pfn);
+			}
+			if (!base) {
+				*err = -EFAULT;
+				return NULL;
+			}
+			return base + (addr & ~PAGE_MASK);
+		}
+		ret = handle_mm_fault(vma, addr,
+				      FAULT_FLAG_USER | FAULT_FLAG_ALLOW_RETRY |
+					      FAULT_FLAG_KILLABLE | (write ? FAULT_FLAG_WRITE : 0));
+		if (ret & VM_FAULT_RETRY) {
+			mmap_read_lock(mm);
+			continue;
+		}
+		if (ret & VM_FAULT_ERROR) {
+			*err = -EFAULT;	/* SIGBUS / SIGSEGV delivered to the task */
+			return NULL;
+		}
+		/* A write to a PFNMAP entry inserted read-only: the kernel's
+		 * fault path marks it writable via vm_page_prot; done by the
+		 * provider's insert on a write fault. */
+	}
+	*err = -EFAULT;
+	return NULL;
+}
+
+static long access_body(void *arg)
+{
+	struct access_args *a = arg;
+	struct mm_struct *mm = a->p->mm;
+	size_t done = 0;
+	int err = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	while (done < a->len) {
+		uint64_t addr = a->addr + done;
+		size_t chunk = PAGE_SIZE - (addr & ~PAGE_MASK);
+		unsigned char *p;
+
+		if (chunk > a->len - done)
+			chunk = a->len - done;
+		p = cpu_translate(mm, addr, a->write, &err);
+		if (!p)
+			break;
+		if (a->write)
+			memcpy(p, a->buf + done, chunk);
+		else
+			memcpy(a->buf + done, p, chunk);
+		done += chunk;
+	}
+	mmap_read_unlock(mm);
+	return done ? (long)done : err;
+}
+
+ssize_t pinsim_access(struct pinsim_proc *p, uint64_t addr, void *buf, size_t len, int write)
+{
+	struct access_args a = { p, addr, buf, len, write };
+
+	if (!p || (!buf && len))
+		return fail(EFAULT);
+	if (!len)
+		return 0;
+	if (addr + len < addr)
+		return fail(EFAULT);
+	return ret_errno(in_proc(p, access_body, &a));
+}
+
+/* ---------------- long-term pins ---------------- */
+
+struct pin_args {
+	struct pinsim_proc *p;
+	uint64_t addr, len;
+	int write;
+	struct pinsim_pin *pin;
+};
+
+static long pin_body(void *arg)
+{
+	struct pin_args *a = arg;
+	struct mm_struct *mm = a->p->mm;
+	unsigned long nr = a->len >> PAGE_SHIFT, done = 0;
+	unsigned int flags = FOLL_LONGTERM | (a->write ? FOLL_WRITE : 0);
+	struct page **pages;
+	long ret;
+
+	if ((a->addr | a->len) & ~PAGE_MASK || !a->len || a->addr + a->len < a->addr)
+		return -EINVAL;
+	/* Charge first, like ib_umem_get()/io_uring: the rlimit is checked up front. */
+	ret = account_locked_vm(mm, nr, true);
+	if (ret)
+		return ret;
+	pages = malloc(nr * sizeof(*pages));
+	if (!pages) {
+		ret = -ENOMEM;
+		goto uncharge;
+	}
+	if (mmap_read_lock_killable(mm)) {
+		ret = -EINTR;
+		goto free_pages;
+	}
+	while (done < nr) {
+		ret = pin_user_pages_remote(mm, a->addr + (done << PAGE_SHIFT), nr - done, flags,
+					    pages + done, NULL);
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
+	mmap_read_unlock(mm);
+	if (done < nr) {
+		unpin_user_pages(pages, done);
+		ret = ret < 0 ? ret : -EFAULT;
+		goto free_pages;
+	}
+	a->pin->proc = a->p;
+	a->pin->nr_pages = nr;
+	a->pin->pages = pages;
+	return 0;
+
+free_pages:
+	free(pages);
+uncharge:
+	account_locked_vm(mm, nr, false);
+	return ret;
+}
+
+int pinsim_pin_user_pages(struct pinsim_proc *p, uint64_t addr, uint64_t len, int write,
+			  struct pinsim_pin **out)
+{
+	struct pin_args a = { p, addr, len, write, NULL };
+	long ret;
+
+	if (!p || !out)
+		return fail(EINVAL);
+	a.pin = calloc(1, sizeof(*a.pin));
+	if (!a.pin)
+		return fail(ENOMEM);
+	ret = in_proc(p, pin_body, &a);
+	if (ret) {
+		free(a.pin);
+		return (int)ret_errno(ret);
+	}
+	*out = a.pin;
+	return 0;
+}
+
+static long unpin_body(void *arg)
+{
+	struct pinsim_pin *pin = arg;
+
+	unpin_user_pages_dirty_lock(pin->pages, pin->nr_pages, true);
+	return account_locked_vm(pin->proc->mm, pin->nr_pages, false);
+}
+
+int pinsim_unpin_user_pages(struct pinsim_pin *pin)
+{
+	long ret;
+
+	if (!pin)
+		return fail(EINVAL);
+	ret = in_proc(pin->proc, unpin_body, pin);
+	free(pin->pages);
+	free(pin);
+	return (int)ret_errno(ret);
+}
+
+/* ---------------- queries ---------------- */
+
+int pinsim_pagemap(struct pinsim_proc *p, uint64_t addr, struct pinsim_page_info *info)
+{
+	unsigned long pfn;
+	uint64_t entry;
+	enum pgtable_level lvl;
+
+	if (!p || !info)
+		return fail(EINVAL);
+	if (addr >= TASK_SIZE)
+		return fail(EINVAL);
+	memset(info, 0, sizeof(*info));
+	lvl = pgtable_lookup(p->mm, addr, &pfn, &entry);
+	info->level = (enum pinsim_level)lvl;
+	if (lvl == PGTABLE_NONE)
+		return 0;
+	info->pfn = pfn;
+	info->writable = entry & _PAGE_RW;
+	info->special = entry & _PAGE_SPECIAL;
+	info->mmio = !pfn_valid(pfn);
+	if (!info->mmio) {
+		struct folio *folio = page_folio(pfn_to_page(pfn));
+
+		info->folio_order = folio_order(folio);
+		info->refcount = folio_ref_count(folio);
+		info->pincount = folio_test_large(folio) ? folio_pincount(folio)
+			       : folio_ref_count(folio) / (int)GUP_PIN_COUNTING_BIAS;
+	}
+	return 0;
+}
+
+int pinsim_proc_stats(struct pinsim_proc *p, struct pinsim_proc_stats *st)
+{
+	struct mm_struct *mm;
+
+	if (!p || !st)
+		return fail(EINVAL);
+	mm = p->mm;
+	memset(st, 0, sizeof(*st));
+	st->locked_vm = atomic_load(&mm->locked_vm);
+	st->faults_pte = atomic_load(&mm->fault_stats.pte);
+	st->faults_pmd = atomic_load(&mm->fault_stats.pmd);
+	st->faults_pud = atomic_load(&mm->fault_stats.pud);
+	st->fault_fallbacks = atomic_load(&mm->fault_stats.fallback);
+	st->fault_retries = atomic_load(&mm->fault_stats.retry);
+	st->nr_vmas = mm->nr_vmas;
+	st->pgtable_pages = atomic_load(&mm->nr_ptes);
+	return 0;
+}
+
+int pinsim_stats(struct pinsim *sim, struct pinsim_stats *st)
+{
+	struct machine *m;
+	struct oops_record rec;
+
+	if (!sim || !st)
+		return fail(EINVAL);
+	m = sim->m;
+	memset(st, 0, sizeof(*st));
+	st->ram_bytes = m->cfg.ram_bytes;
+	st->pages_allocated = nr_allocated_pages();
+	st->hugetlb_2m_total = m->hstate_2m.nr_huge_pages;
+	st->hugetlb_2m_free = m->hstate_2m.free_huge_pages;
+	st->hugetlb_1g_total = m->hstate_1g.nr_huge_pages;
+	st->hugetlb_1g_free = m->hstate_1g.free_huge_pages;
+	st->bytes_per_frame = sizeof(struct page);
+	st->oopses = sim_oops_count();
+	st->warnings = sim_warn_count();
+	if (sim_last_oops(&rec))
+		snprintf(st->last_oops, sizeof(st->last_oops), "%s: %s at %#llx in %s()", rec.comm,
+			 rec.why, (unsigned long long)rec.addr, rec.func);
+#if HAVE_JEMALLOC
+	{
+		uint64_t epoch = 1;
+		size_t sz = sizeof(epoch), v;
+
+		st->jemalloc = true;
+		mallctl("epoch", &epoch, &sz, &epoch, sz);
+		sz = sizeof(v);
+		if (!mallctl("stats.allocated", &v, &sz, NULL, 0))
+			st->jemalloc_allocated = v;
+		sz = sizeof(v);
+		if (!mallctl("stats.resident", &v, &sz, NULL, 0))
+			st->jemalloc_resident = v;
+	}
+#endif
+	return 0;
+}

@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mm/memory.c: vm_normal_page{,_pmd,_pud}, vmf_insert_pfn, remap_pfn_range,
+ * and the zap paths (zap_page_range_single, unmap_mapping_range) with the
+ * huge-leaf zaps that the kernel keeps in mm/huge_memory.c (zap_huge_pmd,
+ * zap_huge_pud) and mm/hugetlb.c (__unmap_hugepage_range).
+ *
+ * Simplifications, for the whole file:
+ *  - No mmu_gather: the simulation has no TLB, so a zapped page is put as
+ *    soon as its entry is cleared instead of after the flush.  Nothing can
+ *    reach the page through the cleared entry either way.
+ *  - No rmap, mapcount or RSS counters: the simulation does not keep them.
+ *  - No zero page and no huge zero page: a read fault on anonymous memory
+ *    allocates a page.  The zero-pfn cases of vm_normal_page() therefore
+ *    never hit and are left out.
+ *  - No deposited page tables for anonymous THPs (huge_memory.c does not
+ *    deposit), so zap_huge_pmd() has none to free.
+ *  - No PAT: pfnmap_setup_cachemode/track_pfn_* are left out.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "machine.h"
+#include "mm.h"
+#include "pgtable.h"
+#include "sched_point.h"
+
+/* ------------------------------------------------------------------------ */
+/* vm_normal_page family (ref §2.4)                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * print_bad_page_map(): the kernel prints an alert, dumps the stack and
+ * taints; the simulation counts it as a WARN with the same words, so tests
+ * can assert it.
+ */
+static void print_bad_page_map(struct vm_area_struct *vma, unsigned long addr,
+			       uint64_t entry, enum pgtable_level level, const char *func)
+{
+	static const char *const names[] = { "?", "pte", "pmd", "pud" };
+	char msg[SIM_MSG_LEN];
+
+	snprintf(msg, sizeof(msg), "BUG: Bad page map: %s:%016llx addr:%lx vm_flags:%lx",
+		 names[level], (unsigned long long)entry, addr, vma->vm_flags);
+	__sim_warn(__FILE__, __LINE__, func, msg);
+}
+
+/*
+ * pgtable_level_has_pxx_special() (c0c6ccd9828c): does this level have a
+ * usable special bit?  Before that commit every level used the PTE config
+ * (CONFIG_ARCH_HAS_PTE_SPECIAL); machine->cfg.special_bit_per_level selects.
+ */
+static bool level_has_special(enum pgtable_level level)
+{
+	const struct machine_config *cfg = &machine->cfg;
+
+	if (!cfg->special_bit_per_level || level == PGTABLE_PTE)
+		return cfg->arch_has_pte_special;
+	if (level == PGTABLE_PMD)
+		return cfg->arch_supports_pmd_pfnmap;
+	return cfg->arch_supports_pud_pfnmap;
+}
+
+/*
+ * __vm_normal_page(): the struct page of a "normal" mapping, NULL for a
+ * "special" one.  vm_ops->find_normal_page (CONFIG_FIND_NORMAL_PAGE, used by
+ * Xen gntdev only) is left out: no simulated driver has one.
+ */
+static struct page *__vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
+				     unsigned long pfn, bool special, uint64_t entry,
+				     enum pgtable_level level, const char *func)
+{
+	if (level_has_special(level)) {
+		if (unlikely(special)) {
+			if (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP))
+				return NULL;
+			/* Zero/huge-zero pfn: no zero page here (see top). */
+			print_bad_page_map(vma, addr, entry, level, func);
+			return NULL;
+		}
+		/* Special bit clear: normal. */
+	} else if (unlikely(vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP))) {
+		/* The legacy scheme, for architectures without the bit. */
+		if (vma->vm_flags & VM_MIXEDMAP) {
+			/* If it has a struct page, it is normal. */
+			if (!pfn_valid(pfn))
+				return NULL;
+		} else {
+			unsigned long off = (addr - vma->vm_start) >> PAGE_SHIFT;
+
+			/*
+			 * remap_pfn_range()'s linearity rule: vm_pgoff is the
+			 * first pfn of a COW pfnmap, so a pfn on the line is
+			 * the raw mapping and anything else a COWed anon page.
+			 */
+			if (pfn == vma->vm_pgoff + off)
+				return NULL;
+			if (!is_cow_mapping(vma->vm_flags))
+				return NULL;
+		}
+	}
+
+	/* pfn > highest_memmap_pfn: a corrupted entry (or an MMIO pfn). */
+	if (unlikely(!pfn_valid(pfn))) {
+		print_bad_page_map(vma, addr, entry, level, func);
+		return NULL;
+	}
+	return pfn_to_page(pfn);
+}
+
+struct page *vm_normal_page(struct vm_area_struct *vma, unsigned long addr, pte_t pte)
+{
+	return __vm_normal_page(vma, addr, pte_pfn(pte), pte_special(pte), pte_val(pte),
+				PGTABLE_PTE, __func__);
+}
+
+/* The page at the head of the leaf, like the kernel's (callers add the offset). */
+struct page *vm_normal_page_pmd(struct vm_area_struct *vma, unsigned long addr, pmd_t pmd)
+{
+	return __vm_normal_page(vma, addr, pmd_pfn(pmd), pmd_special(pmd), pmd_val(pmd),
+				PGTABLE_PMD, __func__);
+}
+
+struct page *vm_normal_page_pud(struct vm_area_struct *vma, unsigned long addr, pud_t pud)
+{
+	return __vm_normal_page(vma, addr, pud_pfn(pud), pud_special(pud), pud_val(pud),
+				PGTABLE_PUD, __func__);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inserting pfns                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * __get_locked_pte(): allocate the table path down to the PTE table and
+ * return the PTE mapped and locked, or NULL (out of memory, or a PMD leaf
+ * in the way).  Like the kernel, a PUD leaf in the way is not checked for:
+ * callers come from the PTE fault path, which has already seen a table.
+ */
+static pte_t *get_locked_pte(struct mm_struct *mm, unsigned long addr, spinlock_t **ptl)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d = p4d_offset(pgd, addr);
+	pud_t *pud;
+	pmd_t *pmd;
+
+	pud = pud_alloc(mm, p4d, addr);
+	if (!pud)
+		return NULL;
+	pmd = pmd_alloc(mm, pud, addr);
+	if (!pmd)
+		return NULL;
+	if (pmd_none(pmdp_get(pmd)) && __pte_alloc(mm, pmd))
+		return NULL;
+	return pte_offset_map_lock(mm, pmd, addr, ptl);
+}
+
+/*
+ * vmf_insert_pfn() → vmf_insert_pfn_prot() → insert_pfn(mkwrite=false):
+ * one special PTE, no refcount, an existing entry is left alone.
+ */
+vm_fault_t vmf_insert_pfn(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn)
+{
+	vm_flags_t flags = vma->vm_flags;
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	/* The kernel's sanity checks, BUG_ON (an oops) as there. */
+	BUG_ON(!(flags & (VM_PFNMAP | VM_MIXEDMAP)));
+	BUG_ON((flags & (VM_PFNMAP | VM_MIXEDMAP)) == (VM_PFNMAP | VM_MIXEDMAP));
+	BUG_ON((flags & VM_PFNMAP) && is_cow_mapping(flags));
+	BUG_ON((flags & VM_MIXEDMAP) && pfn_valid(pfn));
+
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return VM_FAULT_SIGBUS;
+
+	pte = get_locked_pte(vma->vm_mm, addr, &ptl);
+	if (!pte)
+		return VM_FAULT_OOM;
+	if (pte_none(ptep_get(pte)))
+		set_pte(pte, pte_mkspecial(pfn_pte(pfn, vma->vm_page_prot)));
+	pte_unmap_unlock(pte, ptl);
+	return VM_FAULT_NOPAGE;
+}
+
+/* remap_pte_range(): one PTE table's worth. */
+static int remap_pte_range(struct mm_struct *mm, pmd_t *pmd, unsigned long addr,
+			   unsigned long end, unsigned long pfn, pgprot_t prot)
+{
+	spinlock_t *ptl;
+	pte_t *pte;
+	int err = 0;
+
+	if (pmd_none(pmdp_get(pmd)) && __pte_alloc(mm, pmd))
+		return -ENOMEM;
+	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte)
+		return -ENOMEM;
+	for (; addr != end; addr += PAGE_SIZE, pte++, pfn++) {
+		/* The kernel's remap_pte_range(): never overwrite. */
+		if (!pte_none(ptep_get(pte))) {
+			err = -EACCES;
+			break;
+		}
+		set_pte(pte, pte_mkspecial(pfn_pte(pfn, prot)));
+	}
+	pte_unmap_unlock(pte, ptl);
+	return err;
+}
+
+/*
+ * remap_pmd_range(): @pfn_base is the pfn that address 0 would map, so that
+ * address a maps pfn_base + (a >> PAGE_SHIFT) (the kernel's
+ * "pfn -= addr >> PAGE_SHIFT" trick).
+ */
+static int remap_pmd_range(struct mm_struct *mm, pud_t *pud, unsigned long addr,
+			   unsigned long end, unsigned long pfn_base, pgprot_t prot)
+{
+	unsigned long next;
+	pmd_t *pmd;
+	int err;
+
+	pmd = pmd_alloc(mm, pud, addr);
+	if (!pmd)
+		return -ENOMEM;
+	do {
+		next = pmd_addr_end(addr, end);
+		err = remap_pte_range(mm, pmd, addr, next, pfn_base + (addr >> PAGE_SHIFT), prot);
+		if (err)
+			return err;
+	} while (pmd++, addr = next, addr != end);
+	return 0;
+}
+
+/*
+ * remap_pfn_range() → remap_pfn_range_notrack() (seeds/02).  @pfn maps
+ * @addr; every entry is special.  On failure the kernel zaps what it had
+ * populated; so does this.
+ */
+int remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
+		    unsigned long size, pgprot_t prot)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long end, next, start = addr, pfn_base;
+	pud_t *pud;
+	int err = 0;
+
+	size = (size + PAGE_SIZE - 1) & PAGE_MASK;
+	end = addr + size;
+	if (WARN_ON_ONCE(addr & ~PAGE_MASK))
+		return -EINVAL;
+
+	/*
+	 * A COW pfnmap must be recognisable without a special bit: the whole
+	 * VMA is covered and vm_pgoff names its first pfn, so that
+	 * vm_normal_page()'s linearity rule holds (seeds/02).
+	 */
+	if (is_cow_mapping(vma->vm_flags)) {
+		if (addr != vma->vm_start || end != vma->vm_end)
+			return -EINVAL;
+		vma->vm_pgoff = pfn;
+	}
+	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+
+	BUG_ON(addr >= end);
+	pfn_base = pfn - (addr >> PAGE_SHIFT);
+	for (; addr != end; addr = next) {
+		next = pud_addr_end(addr, end);
+		pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, addr), addr), addr);
+		if (!pud) {
+			err = -ENOMEM;
+			break;
+		}
+		err = remap_pmd_range(mm, pud, addr, next, pfn_base, prot);
+		if (err)
+			break;
+	}
+	if (err)
+		zap_page_range_single(vma, start, size);
+	return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Zap (ref §2.6)                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* struct zap_details, trimmed to even_cows. */
+struct zap_details {
+	bool even_cows;		/* zap COWed anon pages in file mappings too */
+};
+
+/* should_zap_folio(): without even_cows, COWed (anon) pages survive. */
+static bool should_zap_folio(const struct zap_details *details, struct folio *folio)
+{
+	if (!details || details->even_cows)
+		return true;
+	return folio_type(folio) != PGTY_anon;
+}
+
+/*
+ * vma_is_special_huge(): a file mapping of raw pfns, whose huge leaves
+ * have no page to put.  (DAX, which has pages there, does not exist here.)
+ */
+static bool vma_is_special_huge(const struct vm_area_struct *vma)
+{
+	return vma->vm_file && (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP));
+}
+
+/* Drop the mapping's reference on the folio of a cleared huge leaf. */
+static void zap_put_leaf_folio(struct vm_area_struct *vma, unsigned long pfn,
+			       unsigned long addr)
+{
+	/* A leaf without a struct page in a mapping that should have one. */
+	if (WARN_ON_ONCE(!pfn_valid(pfn)))
+		return;
+	folio_put(page_folio(pfn_to_page(pfn)));
+}
+
+/*
+ * zap_huge_pud() (mm/huge_memory.c): clear a whole PUD leaf under the PUD
+ * lock (__pud_trans_huge_lock re-checks it is still a leaf).  Returns
+ * false if it was no longer one, and the caller goes on to the table.
+ */
+static bool zap_huge_pud(struct vm_area_struct *vma, pud_t *pud, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	spinlock_t *ptl;
+	pud_t orig;
+
+	sched_point(SP_ZAP_BEFORE_CLEAR, mm, addr);
+	ptl = pud_lock(mm, pud);
+	if (!pud_trans_huge(pudp_get(pud))) {
+		spin_unlock(ptl);
+		return false;
+	}
+	orig = pudp_huge_get_and_clear(pud);
+	spin_unlock(ptl);
+	/* Special (pfnmap) leaves: nothing to put.  Otherwise the mapping's ref. */
+	if (!vma_is_special_huge(vma))
+		zap_put_leaf_folio(vma, pud_pfn(orig), addr);
+	return true;
+}
+
+/* zap_huge_pmd() (mm/huge_memory.c): the PMD-level twin of zap_huge_pud(). */
+static bool zap_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	spinlock_t *ptl;
+	pmd_t orig;
+
+	sched_point(SP_ZAP_BEFORE_CLEAR, mm, addr);
+	ptl = pmd_lock(mm, pmd);
+	if (!pmd_trans_huge(pmdp_get(pmd))) {
+		spin_unlock(ptl);
+		return false;
+	}
+	orig = pmdp_huge_get_and_clear(pmd);
+	spin_unlock(ptl);
+	if (!vma_is_special_huge(vma))
+		zap_put_leaf_folio(vma, pmd_pfn(orig), addr);
+	return true;
+}
+
+/*
+ * Puts for a run of PTEs mapping consecutive pages of one folio, in one
+ * step (the kernel batches them through folio_pte_batch() and the
+ * mmu_gather).  Flushed when the folio changes and at the end.
+ */
+struct zap_batch {
+	struct folio *folio;
+	int nr;
+};
+
+static void zap_batch_flush(struct zap_batch *b)
+{
+	if (b->nr)
+		folio_put_refs(b->folio, b->nr);
+	b->folio = NULL;
+	b->nr = 0;
+}
+
+static void zap_batch_add(struct zap_batch *b, struct folio *folio)
+{
+	if (b->folio != folio)
+		zap_batch_flush(b);
+	b->folio = folio;
+	b->nr++;
+}
+
+/*
+ * zap_pte_range(): clear the PTEs of [addr, end) under the PTE lock and put
+ * the normal pages.  Returns @end, or @addr if the PMD no longer points to
+ * a PTE table (a huge leaf raced in), so that the caller looks again.
+ */
+static unsigned long zap_pte_range(struct vm_area_struct *vma, pmd_t *pmd,
+				   unsigned long addr, unsigned long end,
+				   const struct zap_details *details)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct zap_batch batch = { 0 };
+	spinlock_t *ptl;
+	pte_t *start_pte, *pte;
+
+	sched_point(SP_ZAP_BEFORE_CLEAR, mm, addr);
+	start_pte = pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte)
+		return addr;
+	for (; addr != end; pte++, addr += PAGE_SIZE) {
+		pte_t ptent = ptep_get(pte);
+		struct page *page;
+		struct folio *folio = NULL;
+
+		if (pte_none(ptent))
+			continue;
+		/*
+		 * Simplification: no swap or migration entries exist, so a
+		 * non-none entry is present.
+		 */
+		page = vm_normal_page(vma, addr, ptent);
+		if (page) {
+			folio = page_folio(page);
+			if (!should_zap_folio(details, folio))
+				continue;
+		}
+		(void)ptep_get_and_clear(pte);
+		if (folio)
+			zap_batch_add(&batch, folio);
+	}
+	pte_unmap_unlock(start_pte, ptl);
+	/* After the unlock, like the kernel's tlb_finish_mmu(). */
+	zap_batch_flush(&batch);
+	return end;
+}
+
+/*
+ * @pudval is a PUD table entry: once a PUD points to a PMD table it keeps
+ * pointing to it while the mm lives (pgtable.h), so the snapshot is good.
+ */
+static void zap_pmd_range(struct vm_area_struct *vma, pud_t pudval, unsigned long addr,
+			  unsigned long end, const struct zap_details *details)
+{
+	unsigned long next;
+	pmd_t *pmd = pmd_offset_lockless(pudval, addr);
+	pmd_t pmdval;
+
+	do {
+		next = pmd_addr_end(addr, end);
+		pmdval = pmdp_get(pmd);
+		if (pmd_trans_huge(pmdval)) {
+			if (next - addr != PMD_SIZE)
+				/* Special: just cleared; anon THP: PTEs. */
+				split_huge_pmd(vma, pmd, addr);
+			else if (zap_huge_pmd(vma, pmd, addr))
+				goto next;
+			/* Fall through: whatever is there now. */
+		}
+		/* pmd_none_or_clear_bad(): nothing (there are no swap PMDs here). */
+		if (!pmd_present(pmdp_get(pmd)))
+			goto next;
+		if (zap_pte_range(vma, pmd, addr, next, details) != next)
+			/* A leaf replaced the table: look at this PMD again. */
+			continue;
+next:
+		pmd++;
+		addr = next;
+		cond_resched();
+	} while (addr != end);
+}
+
+static void zap_pud_range(struct vm_area_struct *vma, p4d_t *p4d, unsigned long addr,
+			  unsigned long end, const struct zap_details *details)
+{
+	unsigned long next;
+	pud_t *pud = pud_offset(p4d, addr);
+	pud_t pudval;
+
+	do {
+		next = pud_addr_end(addr, end);
+		pudval = pudp_get(pud);
+		if (pud_trans_huge(pudval)) {
+			if (next - addr != PUD_SIZE) {
+				/* The kernel asserts it here (zap_pud_range). */
+				mmap_assert_locked(vma->vm_mm);
+				/* A special PUD leaf is simply cleared (§2.7). */
+				split_huge_pud(vma, pud, addr);
+			} else if (zap_huge_pud(vma, pud, addr)) {
+				goto next;
+			}
+		}
+		pudval = pudp_get(pud);
+		/* pud_none_or_clear_bad(): a leaf that raced back in is left. */
+		if (!pud_present(pudval) || pud_leaf(pudval))
+			goto next;
+		zap_pmd_range(vma, pudval, addr, next, details);
+next:
+		cond_resched();
+	} while (pud++, addr = next, addr != end);
+}
+
+/* unmap_page_range(): the pgd level (p4d folded). */
+static void unmap_page_range(struct vm_area_struct *vma, unsigned long addr,
+			     unsigned long end, const struct zap_details *details)
+{
+	unsigned long next;
+	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);
+
+	do {
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(pgdp_get(pgd)) || pgd_bad(pgdp_get(pgd)))
+			continue;
+		zap_pud_range(vma, p4d_offset(pgd, addr), addr, next, details);
+	} while (pgd++, addr = next, addr != end);
+}
+
+/*
+ * __unmap_hugepage_range() (mm/hugetlb.c): hugetlb VMAs are zapped a whole
+ * huge page at a time, each leaf cleared under its lock and its folio put
+ * (which returns it to the pool at refcount 0).  The kernel BUG_ONs on an
+ * unaligned range; mmap.c enforces the alignment on munmap, so this WARNs
+ * and zaps only the whole huge pages inside.
+ */
+static void unmap_hugepage_range(struct vm_area_struct *vma, unsigned long start,
+				 unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct hstate *h = vma->vm_hstate;
+	unsigned long sz, addr;
+
+	if (WARN_ON_ONCE(!h))
+		return;
+	sz = huge_page_size(h);
+	WARN_ON_ONCE((start | end) & (sz - 1));
+	start = (start + sz - 1) & ~(sz - 1);
+	end &= ~(sz - 1);
+
+	for (addr = start; addr < end; addr += sz) {
+		pgd_t *pgd = pgd_offset(mm, addr);
+		spinlock_t *ptl;
+		pud_t *pud;
+		pmd_t *pmd;
+		uint64_t old;
+
+		if (!pgd_present(pgdp_get(pgd)))
+			continue;
+		pud = pud_offset(p4d_offset(pgd, addr), addr);
+		if (h->order == PUD_ORDER) {
+			if (!pud_present(pudp_get(pud)))
+				continue;
+			sched_point(SP_ZAP_BEFORE_CLEAR, mm, addr);
+			ptl = pud_lock(mm, pud);
+			old = pud_val(pudp_huge_get_and_clear(pud));
+		} else {
+			if (!pud_present(pudp_get(pud)) || pud_leaf(pudp_get(pud)))
+				continue;
+			pmd = pmd_offset(pud, addr);
+			if (!pmd_present(pmdp_get(pmd)))
+				continue;
+			sched_point(SP_ZAP_BEFORE_CLEAR, mm, addr);
+			ptl = pmd_lock(mm, pmd);
+			old = pmd_val(pmdp_huge_get_and_clear(pmd));
+		}
+		spin_unlock(ptl);
+		if (old & _PAGE_PRESENT)
+			zap_put_leaf_folio(vma, pte_pfn(__pte(old)), addr);
+		cond_resched();
+	}
+}
+
+/*
+ * unmap_single_vma(): clip to the VMA and zap.  The kernel skips hugetlb
+ * VMAs without a vm_file (mmap_region's error path); here MAP_HUGETLB
+ * mappings have no hugetlbfs file, so vm_file is not looked at.
+ */
+static void unmap_single_vma(struct vm_area_struct *vma, unsigned long start_addr,
+			     unsigned long end_addr, const struct zap_details *details)
+{
+	unsigned long start = start_addr > vma->vm_start ? start_addr : vma->vm_start;
+	unsigned long end = end_addr < vma->vm_end ? end_addr : vma->vm_end;
+
+	if (start >= end)
+		return;
+	if (is_vm_hugetlb_page(vma))
+		unmap_hugepage_range(vma, start, end);
+	else
+		unmap_page_range(vma, start, end, details);
+}
+
+static void zap_page_range_single_batched(struct vm_area_struct *vma, unsigned long addr,
+					  unsigned long size,
+					  const struct zap_details *details)
+{
+	unsigned long end = addr + size;
+
+	if (end < addr)		/* wrapped: to the end of the VMA */
+		end = vma->vm_end;
+	unmap_single_vma(vma, addr, end, details);
+}
+
+void zap_page_range_single(struct vm_area_struct *vma, unsigned long addr, unsigned long size)
+{
+	zap_page_range_single_batched(vma, addr, size, NULL);
+}
+
+/*
+ * unmap_mapping_range() → unmap_mapping_pages() → unmap_mapping_range_tree():
+ * for every VMA of the mapping (any mm) intersecting the page range, zap
+ * the intersecting addresses, under the mapping's i_mmap lock and without
+ * any mmap lock.  holelen == 0 means "to the end of the file".
+ */
+void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin,
+			 uint64_t holelen, bool even_cows)
+{
+	struct zap_details details = { .even_cows = even_cows };
+	unsigned long first = holebegin >> PAGE_SHIFT;
+	/* A length that overflows the page count means "to the end". */
+	unsigned long nr = holelen > ~0UL - PAGE_SIZE ? 0 : (holelen + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	unsigned long last = first + nr - 1;
+	struct vm_area_struct *vma;
+
+	if (nr == 0 || last < first)
+		last = ~0UL;
+
+	pthread_mutex_lock(&mapping->i_mmap_lock);
+	for (vma = mapping->i_mmap; vma; vma = vma->vm_mapping_next) {
+		unsigned long vba = vma->vm_pgoff;
+		unsigned long vea = vba + ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT) - 1;
+		unsigned long zba, zea;
+
+		if (vea < first || vba > last)
+			continue;
+		zba = first > vba ? first : vba;
+		zea = last < vea ? last : vea;
+		zap_page_range_single_batched(vma,
+					      vma->vm_start + ((zba - vba) << PAGE_SHIFT),
+					      (zea - zba + 1) << PAGE_SHIFT, &details);
+	}
+	pthread_mutex_unlock(&mapping->i_mmap_lock);
+}

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * mm_struct, vm_area_struct, vm_fault and friends (include/linux/mm_types.h,
+ * include/linux/mm.h), trimmed to what pinning, faults, zaps and page walks
+ * need.
+ */
+#ifndef SIM_MM_TYPES_H
+#define SIM_MM_TYPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgtable.h"
+#include "rwsem.h"
+#include "spinlock.h"
+
+struct task_struct;
+struct hstate;
+struct file;
+struct vm_fault;
+
+typedef unsigned long vm_flags_t;
+
+/* include/linux/mm.h values */
+#define VM_NONE 0x00000000UL
+#define VM_READ 0x00000001UL
+#define VM_WRITE 0x00000002UL
+#define VM_EXEC 0x00000004UL
+#define VM_SHARED 0x00000008UL
+#define VM_MAYREAD 0x00000010UL
+#define VM_MAYWRITE 0x00000020UL
+#define VM_MAYEXEC 0x00000040UL
+#define VM_MAYSHARE 0x00000080UL
+#define VM_GROWSDOWN 0x00000100UL
+#define VM_PFNMAP 0x00000400UL
+#define VM_LOCKED 0x00002000UL
+#define VM_IO 0x00004000UL
+#define VM_DONTEXPAND 0x00040000UL
+#define VM_ACCOUNT 0x00100000UL
+#define VM_NORESERVE 0x00200000UL
+#define VM_HUGETLB 0x00400000UL
+#define VM_DONTDUMP 0x04000000UL
+#define VM_MIXEDMAP 0x10000000UL
+#define VM_HUGEPAGE 0x20000000UL
+#define VM_NOHUGEPAGE 0x40000000UL
+
+static inline bool is_cow_mapping(vm_flags_t flags)
+{
+	return (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
+}
+
+/* vm_fault_t (include/linux/mm_types.h) */
+typedef unsigned int vm_fault_t;
+#define VM_FAULT_OOM 0x000001
+#define VM_FAULT_SIGBUS 0x000002
+#define VM_FAULT_MAJOR 0x000004
+#define VM_FAULT_HWPOISON 0x000010
+#define VM_FAULT_SIGSEGV 0x000040
+#define VM_FAULT_NOPAGE 0x000100
+#define VM_FAULT_LOCKED 0x000200
+#define VM_FAULT_RETRY 0x000400
+#define VM_FAULT_FALLBACK 0x000800
+#define VM_FAULT_DONE_COW 0x001000
+#define VM_FAULT_NEEDDSYNC 0x002000
+#define VM_FAULT_COMPLETED 0x004000
+#define VM_FAULT_ERROR (VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON)
+
+/* enum fault_flag */
+#define FAULT_FLAG_WRITE (1U << 0)
+#define FAULT_FLAG_MKWRITE (1U << 1)
+#define FAULT_FLAG_ALLOW_RETRY (1U << 2)
+#define FAULT_FLAG_RETRY_NOWAIT (1U << 3)
+#define FAULT_FLAG_KILLABLE (1U << 4)
+#define FAULT_FLAG_TRIED (1U << 5)
+#define FAULT_FLAG_USER (1U << 6)
+#define FAULT_FLAG_REMOTE (1U << 7)
+#define FAULT_FLAG_INSTRUCTION (1U << 8)
+#define FAULT_FLAG_INTERRUPTIBLE (1U << 9)
+
+struct vm_area_struct;
+
+struct vm_fault {
+	struct vm_area_struct *vma;
+	unsigned long address;		/* faulting address, page aligned */
+	unsigned long real_address;	/* as given */
+	unsigned int flags;		/* FAULT_FLAG_* */
+	unsigned long pgoff;		/* vm_pgoff + page index in the VMA */
+	pud_t *pud;
+	pmd_t *pmd;
+	pte_t *pte;
+	spinlock_t *ptl;
+};
+
+struct vm_operations_struct {
+	void (*open)(struct vm_area_struct *vma);
+	void (*close)(struct vm_area_struct *vma);
+	vm_fault_t (*fault)(struct vm_fault *vmf);
+	vm_fault_t (*huge_fault)(struct vm_fault *vmf, unsigned int order);
+	const char *name;
+};
+
+/*
+ * The i_mmap side of a file: every VMA that maps it, in every mm, so that
+ * unmap_mapping_range() reaches all of them (vfio-pci's per-device inode).
+ */
+struct address_space {
+	pthread_mutex_t i_mmap_lock;	/* i_mmap_rwsem, write side only */
+	struct vm_area_struct *i_mmap;	/* singly linked via vm_mapping_next */
+};
+
+struct file_operations {
+	int (*mmap)(struct file *file, struct vm_area_struct *vma);
+	int (*release)(struct file *file);
+};
+
+struct file {
+	const struct file_operations *f_op;
+	struct address_space *f_mapping;
+	void *private_data;
+	_Atomic long f_count;
+};
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;		/* exclusive */
+	struct mm_struct *vm_mm;
+	vm_flags_t vm_flags;
+	pgprot_t vm_page_prot;
+	unsigned long vm_pgoff;		/* in PAGE_SIZE units */
+	const struct vm_operations_struct *vm_ops;
+	void *vm_private_data;
+	struct file *vm_file;
+	struct hstate *vm_hstate;	/* VM_HUGETLB: the page size */
+	long hugetlb_resv;		/* huge pages reserved at mmap, unused */
+	struct vm_area_struct *vm_mapping_next;	/* address_space list */
+};
+
+static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
+{
+	return !vma->vm_ops;
+}
+
+static inline bool is_vm_hugetlb_page(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_HUGETLB;
+}
+
+static inline unsigned long linear_page_index(const struct vm_area_struct *vma,
+					      unsigned long addr)
+{
+	return ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
+}
+
+/* Faults served, by the level of the entry installed. */
+struct mm_fault_stats {
+	_Atomic unsigned long pte, pmd, pud;
+	_Atomic unsigned long fallback;	/* huge_fault said VM_FAULT_FALLBACK */
+	_Atomic unsigned long retry;	/* VM_FAULT_RETRY returned */
+	_Atomic unsigned long sigbus;
+};
+
+#define MMF_HAS_PINNED (1UL << 0)
+
+struct mm_struct {
+	pgd_t *pgd;
+	struct rw_semaphore mmap_lock;
+	spinlock_t page_table_lock;	/* PUD level, and table population */
+
+	/* VMAs sorted by vm_start; protected by mmap_lock. */
+	struct vm_area_struct **vmas;
+	unsigned int nr_vmas, vmas_cap;
+	unsigned long mmap_base;	/* top-down search starts here */
+
+	_Atomic long locked_vm;		/* pages, mm/util.c accounting */
+	_Atomic long pinned_vm;
+	_Atomic unsigned long flags;	/* MMF_* */
+	_Atomic int mm_users;
+	_Atomic unsigned long nr_ptes;	/* page-table pages of this mm */
+
+	struct task_struct *owner;	/* the thread group leader */
+	pthread_mutex_t tasks_lock;
+	struct task_struct *tasks;	/* every task of the process */
+
+	struct mm_fault_stats fault_stats;
+	/*
+	 * Fault injection: while positive, a fault that may retry
+	 * (FAULT_FLAG_ALLOW_RETRY) drops the mmap lock and returns
+	 * VM_FAULT_RETRY, as one waiting on a page lock would.
+	 */
+	_Atomic int inject_fault_retry;
+	bool is_init_mm;
+};
+
+#endif /* SIM_MM_TYPES_H */

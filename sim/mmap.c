@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The mm and its VMAs: creation and teardown, the VMA set, mmap and munmap
+ * (mm/mmap.c, mm/vma.c, kernel/fork.c, include/linux/mmap_lock.h).
+ *
+ * The VMA set is a sorted array searched by binary search; the kernel's
+ * maple tree gives the same answers.  It is protected by mmap_lock like
+ * the maple tree is for writers (no RCU readers here: the simulation has no
+ * per-VMA locks, so every VMA lookup holds mmap_lock).
+ */
+#include <errno.h>
+#include <linux/mman.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "machine.h"
+#include "mm.h"
+#include "vfio_pci.h"
+
+#define MMAP_BASE (TASK_SIZE - (1UL << 40))	/* top-down from here */
+#define MMAP_MIN_ADDR 0x10000UL
+
+/* ---------------- mm lifetime ---------------- */
+
+static struct mm_struct *mm_create_common(void)
+{
+	struct mm_struct *mm = calloc(1, sizeof(*mm));
+	struct page *pgd;
+
+	if (!mm)
+		return NULL;
+	pgd = pgtable_alloc();
+	if (!pgd) {
+		free(mm);
+		return NULL;
+	}
+	mm->pgd = phys_to_virt(page_to_pfn(pgd));
+	atomic_store(&mm->nr_ptes, 1);
+	init_rwsem(&mm->mmap_lock, "mmap_lock");
+	spin_lock_init(&mm->page_table_lock);
+	pthread_mutex_init(&mm->tasks_lock, NULL);
+	mm->mmap_base = MMAP_BASE;
+	atomic_store(&mm->mm_users, 1);
+	return mm;
+}
+
+static void mm_free_common(struct mm_struct *mm)
+{
+	free_pgtables(mm);
+	destroy_rwsem(&mm->mmap_lock);
+	pthread_mutex_destroy(&mm->tasks_lock);
+	free(mm->vmas);
+	free(mm);
+}
+
+static void mm_add_task(struct mm_struct *mm, struct task_struct *t)
+{
+	t->host_thread = (unsigned long)pthread_self();
+	pthread_mutex_lock(&mm->tasks_lock);
+	t->next_in_group = mm->tasks;
+	mm->tasks = t;
+	pthread_mutex_unlock(&mm->tasks_lock);
+}
+
+struct mm_struct *mm_alloc(const char *comm)
+{
+	struct mm_struct *mm = mm_create_common();
+
+	if (!mm)
+		return NULL;
+	mm->owner = task_create(mm, NULL, comm);
+	if (!mm->owner) {
+		mm_free_common(mm);
+		return NULL;
+	}
+	mm_add_task(mm, mm->owner);
+	return mm;
+}
+
+struct task_struct *mm_thread_task(struct mm_struct *mm)
+{
+	unsigned long self = (unsigned long)pthread_self();
+	struct task_struct *t;
+
+	if (current && current->mm == mm && current->host_thread == self)
+		return current;
+	pthread_mutex_lock(&mm->tasks_lock);
+	for (t = mm->tasks; t; t = t->next_in_group)
+		if (t->host_thread == self)
+			break;
+	pthread_mutex_unlock(&mm->tasks_lock);
+	if (t)
+		return t;
+	t = task_create(mm, mm->owner, mm->owner->comm);
+	if (t)
+		mm_add_task(mm, t);
+	return t;
+}
+
+static void unmap_all_vmas(struct mm_struct *mm);
+
+void mmput(struct mm_struct *mm)
+{
+	struct task_struct *t, *next;
+
+	if (!mm)
+		return;
+	/* exit_mmap(): tear everything down as the last user. */
+	unmap_all_vmas(mm);
+	for (t = mm->tasks; t; t = next) {
+		next = t->next_in_group;
+		if (t != mm->owner)
+			task_free(t);
+	}
+	task_free(mm->owner);
+	mm_free_common(mm);
+}
+
+struct mm_struct *init_mm_create(void)
+{
+	struct mm_struct *mm = mm_create_common();
+
+	if (mm)
+		mm->is_init_mm = true;
+	return mm;
+}
+
+void init_mm_destroy(struct mm_struct *mm)
+{
+	mm_free_common(mm);
+}
+
+/* ---------------- lock assertions ---------------- */
+
+bool mmap_assert_locked(struct mm_struct *mm)
+{
+	return !WARN_ON(!rwsem_held_by_current(&mm->mmap_lock));
+}
+
+bool mmap_assert_write_locked(struct mm_struct *mm)
+{
+	return !WARN_ON(!rwsem_write_held_by_current(&mm->mmap_lock));
+}
+
+/* ---------------- the VMA set ---------------- */
+
+/* Index of the first VMA with vm_end > addr. */
+static unsigned int vma_index(struct mm_struct *mm, unsigned long addr)
+{
+	unsigned int lo = 0, hi = mm->nr_vmas;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (mm->vmas[mid]->vm_end > addr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr)
+{
+	unsigned int i = vma_index(mm, addr);
+
+	return i < mm->nr_vmas ? mm->vmas[i] : NULL;
+}
+
+struct vm_area_struct *vma_lookup(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	return vma && vma->vm_start <= addr ? vma : NULL;
+}
+
+struct vm_area_struct *find_vma_intersection(struct mm_struct *mm, unsigned long start,
+					     unsigned long end)
+{
+	struct vm_area_struct *vma = find_vma(mm, start);
+
+	return vma && vma->vm_start < end ? vma : NULL;
+}
+
+static int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	unsigned int i;
+
+	if (mm->nr_vmas == mm->vmas_cap) {
+		unsigned int cap = mm->vmas_cap ? mm->vmas_cap * 2 : 16;
+		struct vm_area_struct **n = realloc(mm->vmas, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		mm->vmas = n;
+		mm->vmas_cap = cap;
+	}
+	i = vma_index(mm, vma->vm_start);
+	memmove(&mm->vmas[i + 1], &mm->vmas[i], (mm->nr_vmas - i) * sizeof(*mm->vmas));
+	mm->vmas[i] = vma;
+	mm->nr_vmas++;
+	return 0;
+}
+
+static void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	unsigned int i = vma_index(mm, vma->vm_start);
+
+	if (WARN_ON(i >= mm->nr_vmas || mm->vmas[i] != vma))
+		return;
+	memmove(&mm->vmas[i], &mm->vmas[i + 1], (mm->nr_vmas - i - 1) * sizeof(*mm->vmas));
+	mm->nr_vmas--;
+}
+
+/* ---------------- file mappings: the i_mmap list ---------------- */
+
+static void mapping_link(struct vm_area_struct *vma)
+{
+	struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
+
+	if (!mapping)
+		return;
+	pthread_mutex_lock(&mapping->i_mmap_lock);
+	vma->vm_mapping_next = mapping->i_mmap;
+	mapping->i_mmap = vma;
+	pthread_mutex_unlock(&mapping->i_mmap_lock);
+}
+
+static bool vma_on_mapping(struct vm_area_struct *vma)
+{
+	struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
+	struct vm_area_struct *v;
+
+	if (!mapping)
+		return true;
+	pthread_mutex_lock(&mapping->i_mmap_lock);
+	for (v = mapping->i_mmap; v && v != vma; v = v->vm_mapping_next)
+		;
+	pthread_mutex_unlock(&mapping->i_mmap_lock);
+	return v != NULL;
+}
+
+static void mapping_unlink(struct vm_area_struct *vma)
+{
+	struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
+	struct vm_area_struct **pp;
+
+	if (!mapping)
+		return;
+	pthread_mutex_lock(&mapping->i_mmap_lock);
+	for (pp = &mapping->i_mmap; *pp; pp = &(*pp)->vm_mapping_next) {
+		if (*pp == vma) {
+			*pp = vma->vm_mapping_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mapping->i_mmap_lock);
+}
+
+/* ---------------- hugetlb reservations ---------------- */
+
+/* Huge pages of [start, end) in @vma not faulted in yet. */
+static long hugetlb_unfaulted(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	unsigned long sz = huge_page_size(vma->vm_hstate);
+	long n = 0;
+
+	for (unsigned long a = start; a < end; a += sz)
+		if (pgtable_lookup(vma->vm_mm, a, NULL, NULL) == PGTABLE_NONE)
+			n++;
+	return n;
+}
+
+/* ---------------- mmap ---------------- */
+
+static vm_flags_t calc_vm_flags(unsigned long prot, unsigned long flags)
+{
+	vm_flags_t vm = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+
+	if (prot & PROT_READ)
+		vm |= VM_READ;
+	if (prot & PROT_WRITE)
+		vm |= VM_WRITE;
+	if (prot & PROT_EXEC)
+		vm |= VM_EXEC;
+	if ((flags & MAP_TYPE) != MAP_PRIVATE)
+		vm |= VM_SHARED | VM_MAYSHARE;
+	if (flags & MAP_NORESERVE)
+		vm |= VM_NORESERVE;
+	if (flags & MAP_LOCKED)
+		vm |= VM_LOCKED;
+	return vm;
+}
+
+static pgprot_t vm_get_page_prot(vm_flags_t vm)
+{
+	uint64_t p = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
+
+	if (!(vm & (VM_READ | VM_WRITE | VM_EXEC)))
+		return PAGE_NONE;
+	/* Private writable mappings start read-only in the kernel (COW); no COW here. */
+	if (vm & VM_WRITE)
+		p |= _PAGE_RW;
+	if (!(vm & VM_EXEC))
+		p |= _PAGE_NX;
+	return __pgprot(p);
+}
+
+/* Top-down search for a free, @align-aligned gap of @len below mmap_base. */
+static unsigned long unmapped_area_topdown(struct mm_struct *mm, unsigned long len,
+					   unsigned long align)
+{
+	unsigned long high = mm->mmap_base;
+
+	for (int i = (int)mm->nr_vmas - 1; i >= -1; i--) {
+		unsigned long low = i >= 0 ? mm->vmas[i]->vm_end : MMAP_MIN_ADDR;
+		unsigned long top = i + 1 < (int)mm->nr_vmas ? mm->vmas[i + 1]->vm_start : high;
+		unsigned long addr;
+
+		if (top > high)
+			top = high;
+		if (top < low || top - low < len)
+			continue;
+		addr = (top - len) & ~(align - 1);
+		if (addr >= low)
+			return addr;
+	}
+	return -ENOMEM;
+}
+
+/*
+ * get_unmapped_area(): MAP_FIXED checks, else a top-down search.  Large
+ * anonymous mappings are 2M-aligned (thp_get_unmapped_area), hugetlb ones
+ * aligned to their page size.
+ */
+static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long addr,
+				       unsigned long len, unsigned long flags,
+				       unsigned long align)
+{
+	if (len > TASK_SIZE)
+		return -ENOMEM;
+	if (flags & MAP_FIXED) {
+		if (addr & (align - 1))
+			return -EINVAL;
+		if (addr > TASK_SIZE - len)
+			return -ENOMEM;
+		return addr;
+	}
+	if (addr && !(addr & (align - 1)) && addr <= TASK_SIZE - len &&
+	    !find_vma_intersection(mm, addr, addr + len))
+		return addr;
+	return unmapped_area_topdown(mm, len, align);
+}
+
+unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
+		      unsigned long len, unsigned long prot, unsigned long flags,
+		      unsigned long pgoff)
+{
+	struct hstate *h = NULL;
+	struct vm_area_struct *vma;
+	unsigned long align = PAGE_SIZE;
+	long resv = 0;
+	int err;
+
+	mmap_assert_write_locked(mm);
+	if (!len)
+		return -EINVAL;
+	switch (flags & MAP_TYPE) {
+	case MAP_SHARED:
+	case MAP_SHARED_VALIDATE:
+	case MAP_PRIVATE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (flags & MAP_HUGETLB) {
+		unsigned long shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+
+		if (file)
+			return -EINVAL;
+		h = size_to_hstate(shift ? 1UL << shift : PMD_SIZE);
+		if (!h)
+			return -EINVAL;
+		align = huge_page_size(h);
+		len = (len + align - 1) & ~(align - 1);
+	}
+	len = (len + PAGE_SIZE - 1) & PAGE_MASK;
+	if (!len)
+		return -ENOMEM;
+	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
+		return -EOVERFLOW;
+	if (!h && !file && len >= PMD_SIZE)
+		align = (flags & MAP_FIXED) ? PAGE_SIZE : PMD_SIZE;
+	if (file && len >= PUD_SIZE && !(flags & MAP_FIXED))
+		align = PUD_SIZE;	/* vfio-pci: get_unmapped_area honours huge pfnmaps */
+	else if (file && len >= PMD_SIZE && !(flags & MAP_FIXED))
+		align = PMD_SIZE;
+	if ((flags & MAP_FIXED) && !h)
+		align = PAGE_SIZE;
+	addr = get_unmapped_area(mm, addr, len, flags, align);
+	if (IS_ERR_VALUE(addr))
+		return addr;
+	if ((flags & MAP_FIXED_NOREPLACE) && find_vma_intersection(mm, addr, addr + len))
+		return -EEXIST;
+	if (h) {
+		resv = len / huge_page_size(h);
+		if (!(flags & MAP_NORESERVE) && hugetlb_reserve_pages(h, resv))
+			return -ENOMEM;
+		if (flags & MAP_NORESERVE)
+			resv = 0;
+	}
+
+	vma = calloc(1, sizeof(*vma));
+	if (!vma) {
+		err = -ENOMEM;
+		goto unreserve;
+	}
+	vma->vm_mm = mm;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_flags = calc_vm_flags(prot, flags);
+	vma->vm_pgoff = pgoff;
+	if (h) {
+		vma->vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
+		vma->vm_hstate = h;
+		vma->hugetlb_resv = resv;
+	}
+	if (!file && !h && (flags & MAP_TYPE) == MAP_PRIVATE)
+		vma->vm_pgoff = addr >> PAGE_SHIFT;	/* anonymous: pgoff = vaddr index */
+
+	/* MAP_FIXED replaces whatever was there (mmap_region()). */
+	if (flags & MAP_FIXED) {
+		err = do_munmap(mm, addr, len);
+		if (err)
+			goto free_vma;
+	}
+	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
+	if (file) {
+		vma->vm_file = file;
+		atomic_fetch_add(&file->f_count, 1);
+		err = file->f_op && file->f_op->mmap ? file->f_op->mmap(file, vma) : -ENODEV;
+		if (err)
+			goto put_file;
+	}
+	/* vma_set_page_prot(): flags may have changed; keep the driver's cache bits. */
+	vma->vm_page_prot = __pgprot(pgprot_val(vm_get_page_prot(vma->vm_flags)) |
+				     (pgprot_val(vma->vm_page_prot) & _PAGE_PCD));
+	err = vma_insert(mm, vma);
+	if (err)
+		goto put_file;
+	/* vfio-pci links its VMAs itself in mmap(); others are linked here. */
+	if (file && !vma_on_mapping(vma))
+		mapping_link(vma);
+	return addr;
+
+put_file:
+	if (file)
+		atomic_fetch_sub(&file->f_count, 1);
+free_vma:
+	free(vma);
+unreserve:
+	if (h && resv)
+		hugetlb_unreserve_pages(h, resv);
+	return err;
+}
+
+/* ---------------- munmap ---------------- */
+
+/*
+ * __split_vma(): cut @vma at @addr; the new VMA takes [addr, vm_end).
+ * Hugetlb reservations follow the unfaulted pages of each part.
+ */
+static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
+{
+	struct vm_area_struct *new = malloc(sizeof(*new));
+	int err;
+
+	if (!new)
+		return -ENOMEM;
+	*new = *vma;
+	new->vm_start = addr;
+	new->vm_pgoff += (addr - vma->vm_start) >> PAGE_SHIFT;
+	new->vm_mapping_next = NULL;
+	if (is_vm_hugetlb_page(vma) && vma->hugetlb_resv) {
+		long right = hugetlb_unfaulted(vma, addr, vma->vm_end);
+
+		if (right > vma->hugetlb_resv)
+			right = vma->hugetlb_resv;
+		new->hugetlb_resv = right;
+		vma->hugetlb_resv -= right;
+	}
+	vma->vm_end = addr;
+	err = vma_insert(mm, new);
+	if (err) {
+		vma->vm_end = new->vm_end;
+		vma->hugetlb_resv += new->hugetlb_resv;
+		free(new);
+		return err;
+	}
+	if (new->vm_file) {
+		atomic_fetch_add(&new->vm_file->f_count, 1);
+		mapping_link(new);
+	}
+	if (new->vm_ops && new->vm_ops->open)
+		new->vm_ops->open(new);
+	return 0;
+}
+
+/* Zap, unlink and free one VMA that lies wholly inside the unmapped range. */
+static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	if (is_vm_hugetlb_page(vma) && vma->hugetlb_resv)
+		hugetlb_unreserve_pages(vma->vm_hstate, vma->hugetlb_resv);
+	zap_page_range_single(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	vma_remove(mm, vma);
+	mapping_unlink(vma);
+	if (vma->vm_ops && vma->vm_ops->close)
+		vma->vm_ops->close(vma);
+	if (vma->vm_file)
+		atomic_fetch_sub(&vma->vm_file->f_count, 1);
+	free(vma);
+}
+
+int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
+{
+	struct vm_area_struct *vma;
+	unsigned long end;
+	int err;
+
+	mmap_assert_write_locked(mm);
+	if ((start & ~PAGE_MASK) || start > TASK_SIZE || len > TASK_SIZE - start)
+		return -EINVAL;
+	len = (len + PAGE_SIZE - 1) & PAGE_MASK;
+	if (!len)
+		return -EINVAL;
+	end = start + len;
+
+	/* hugetlb VMAs can only be cut at their page size (hugetlb_split). */
+	for (vma = find_vma_intersection(mm, start, end); vma && vma->vm_start < end;
+	     vma = find_vma(mm, vma->vm_end)) {
+		if (is_vm_hugetlb_page(vma)) {
+			unsigned long mask = huge_page_size(vma->vm_hstate) - 1;
+
+			if ((start > vma->vm_start && (start & mask)) ||
+			    (end < vma->vm_end && (end & mask)))
+				return -EINVAL;
+		}
+	}
+
+	vma = find_vma_intersection(mm, start, end);
+	if (!vma)
+		return 0;
+	if (vma->vm_start < start) {
+		err = split_vma(mm, vma, start);
+		if (err)
+			return err;
+	}
+	while ((vma = find_vma_intersection(mm, start, end))) {
+		if (vma->vm_end > end) {
+			err = split_vma(mm, vma, end);
+			if (err)
+				return err;
+		}
+		remove_vma(mm, vma);
+	}
+	return 0;
+}
+
+static void unmap_all_vmas(struct mm_struct *mm)
+{
+	down_write(&mm->mmap_lock);
+	while (mm->nr_vmas)
+		remove_vma(mm, mm->vmas[mm->nr_vmas - 1]);
+	up_write(&mm->mmap_lock);
+}
+
+unsigned long vm_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
+		      unsigned long len, unsigned long prot, unsigned long flags,
+		      unsigned long pgoff)
+{
+	unsigned long ret;
+
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	ret = do_mmap(mm, file, addr, len, prot, flags, pgoff);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+int vm_munmap(struct mm_struct *mm, unsigned long start, size_t len)
+{
+	int ret;
+
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	ret = do_munmap(mm, start, len);
+	mmap_write_unlock(mm);
+	return ret;
+}

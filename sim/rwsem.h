@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * struct rw_semaphore, as mmap_lock uses it (kernel/locking/rwsem.c).
+ *
+ * Writer preference: once a writer waits, new readers queue behind it.  This
+ * is what makes a crashed reader (seeds/01) hang every later reader as well:
+ * munmap waits for the dead reader, and the next numa_maps read waits for
+ * munmap.
+ *
+ * Owner tracking: the writer is recorded, and every holder (reader or
+ * writer) records the lock in its task's held-lock list, which is what
+ * mmap_assert_locked() and the "held by a crashed task" report look at.
+ * Simplification: one mutex + two condition variables, no optimistic
+ * spinning, no handoff bit.
+ */
+#ifndef SIM_RWSEM_H
+#define SIM_RWSEM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct task_struct;
+
+struct rw_semaphore {
+	pthread_mutex_t lock;
+	pthread_cond_t read_cv;
+	pthread_cond_t write_cv;
+	int readers;			/* active readers */
+	int waiting_writers;
+	struct task_struct *writer;	/* active writer, or NULL */
+	const char *name;
+};
+
+void init_rwsem(struct rw_semaphore *sem, const char *name);
+void destroy_rwsem(struct rw_semaphore *sem);
+
+void down_read(struct rw_semaphore *sem);
+int down_read_killable(struct rw_semaphore *sem);	/* 0 or -EINTR */
+bool down_read_trylock(struct rw_semaphore *sem);
+void up_read(struct rw_semaphore *sem);
+void down_write(struct rw_semaphore *sem);
+int down_write_killable(struct rw_semaphore *sem);	/* 0 or -EINTR */
+bool down_write_trylock(struct rw_semaphore *sem);
+void up_write(struct rw_semaphore *sem);
+
+/*
+ * Timed acquisition for tests and watchdogs: 0, -ETIMEDOUT, or -EINTR
+ * (killable variants only).  After -ETIMEDOUT, rwsem_held_by_dead() tells
+ * whether the holder is a task that oopsed.
+ */
+int down_read_timeout(struct rw_semaphore *sem, uint64_t ns);
+int down_write_timeout(struct rw_semaphore *sem, uint64_t ns);
+
+bool rwsem_is_locked(struct rw_semaphore *sem);
+bool rwsem_held_by_current(struct rw_semaphore *sem);	/* any mode */
+bool rwsem_write_held_by_current(struct rw_semaphore *sem);
+/* Some task that has oopsed still holds @sem (read or write). */
+bool rwsem_held_by_dead(struct rw_semaphore *sem);
+
+#endif /* SIM_RWSEM_H */

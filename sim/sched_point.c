@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Registry of schedule points; see sched_point.h. */
+#include <stddef.h>
+
+#include "sched_point.h"
+
+struct sched_point sched_points[NR_SCHED_POINTS] = {
+	[SP_WALK_PUD_AFTER_SPLIT] = { .name = "walk_pud_range:after_split" },
+	[SP_WALK_PMD_ENTRY] = { .name = "walk_pmd_range:entry" },
+	[SP_FOLLOW_PFNMAP_LOCKLESS] = { .name = "follow_pfnmap_start:lockless" },
+	[SP_FOLLOW_FAULT_AFTER_FIXUP] = { .name = "follow_fault_pfn:after_fixup" },
+	[SP_FAULT_BEFORE_INSERT] = { .name = "fault:before_insert" },
+	[SP_ZAP_BEFORE_CLEAR] = { .name = "zap:before_clear" },
+	[SP_PIN_BETWEEN_RUNS] = { .name = "vfio_pin_map_dma:between_runs" },
+	[SP_MMAP_LOCK] = { .name = "mmap_lock" },
+	[SP_PTL] = { .name = "ptl" },
+	[SP_WALK_PMD_AFTER_SPLIT] = { .name = "walk_pmd_range:after_split" },
+};
+
+void __sched_point_hit(enum sched_point_id id, struct mm_struct *mm, unsigned long addr)
+{
+	struct sched_point *sp = &sched_points[id];
+	sched_point_fn fn;
+
+	atomic_fetch_add_explicit(&sp->hits, 1, memory_order_relaxed);
+	fn = atomic_load_explicit(&sp->fn, memory_order_acquire);
+	if (fn)
+		fn(id, mm, addr, atomic_load_explicit(&sp->priv, memory_order_relaxed));
+}
+
+void sched_point_arm(enum sched_point_id id, sched_point_fn fn, void *priv)
+{
+	struct sched_point *sp = &sched_points[id];
+
+	atomic_store_explicit(&sp->hits, 0, memory_order_relaxed);
+	atomic_store_explicit(&sp->priv, priv, memory_order_relaxed);
+	atomic_store_explicit(&sp->fn, fn, memory_order_release);
+	atomic_store_explicit(&sp->armed, true, memory_order_release);
+}
+
+void sched_point_disarm(enum sched_point_id id)
+{
+	atomic_store_explicit(&sched_points[id].armed, false, memory_order_release);
+	atomic_store_explicit(&sched_points[id].fn, NULL, memory_order_release);
+}
+
+void sched_point_disarm_all(void)
+{
+	for (int i = 0; i < NR_SCHED_POINTS; i++)
+		sched_point_disarm(i);
+}
+
+unsigned long sched_point_hits(enum sched_point_id id)
+{
+	return atomic_load_explicit(&sched_points[id].hits, memory_order_relaxed);
+}
+
+const char *sched_point_name(enum sched_point_id id)
+{
+	return id < NR_SCHED_POINTS ? sched_points[id].name : "?";
+}

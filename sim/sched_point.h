@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Named schedule points: the seam where races are made to happen.
+ *
+ * Code under study calls sched_point(SP_x, mm, addr) at each race-relevant
+ * step.  Disarmed, that is one relaxed load and a predictable branch, with
+ * no counting.  Armed, the hit is counted and the point's hook runs: today a
+ * test callback (sched_point_arm()); the deterministic scheduler and the
+ * injector (sim/sched.c, sim/inject.c) plug into the same hook.
+ */
+#ifndef SIM_SCHED_POINT_H
+#define SIM_SCHED_POINT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "bug.h"
+
+struct mm_struct;
+
+enum sched_point_id {
+	SP_WALK_PUD_AFTER_SPLIT,	/* walk_pud_range, after split_huge_pud */
+	SP_WALK_PMD_ENTRY,		/* walk_pmd_range entry */
+	SP_FOLLOW_PFNMAP_LOCKLESS,	/* follow_pfnmap_start: read → lock */
+	SP_FOLLOW_FAULT_AFTER_FIXUP,	/* follow_fault_pfn: after fixup_user_fault */
+	SP_FAULT_BEFORE_INSERT,		/* a pfnmap fault, before it inserts */
+	SP_ZAP_BEFORE_CLEAR,		/* a zap, before it clears an entry */
+	SP_PIN_BETWEEN_RUNS,		/* vfio_pin_map_dma, between two runs */
+	SP_MMAP_LOCK,			/* before taking mmap_lock */
+	SP_PTL,				/* before taking a page-table lock */
+	SP_WALK_PMD_AFTER_SPLIT,	/* walk_pmd_range, after split_huge_pmd */
+	NR_SCHED_POINTS,
+};
+
+typedef void (*sched_point_fn)(enum sched_point_id id, struct mm_struct *mm,
+			       unsigned long addr, void *priv);
+
+struct sched_point {
+	const char *name;
+	_Atomic bool armed;
+	_Atomic unsigned long hits;	/* counted only while armed */
+	_Atomic(sched_point_fn) fn;
+	void *_Atomic priv;
+};
+
+extern struct sched_point sched_points[NR_SCHED_POINTS];
+
+void __sched_point_hit(enum sched_point_id id, struct mm_struct *mm, unsigned long addr);
+
+static inline void sched_point(enum sched_point_id id, struct mm_struct *mm,
+			       unsigned long addr)
+{
+	if (unlikely(atomic_load_explicit(&sched_points[id].armed,
+					  memory_order_relaxed)))
+		__sched_point_hit(id, mm, addr);
+}
+
+/* Arm @id with @fn (NULL: count only); disarm.  Hit counters reset on arm. */
+void sched_point_arm(enum sched_point_id id, sched_point_fn fn, void *priv);
+void sched_point_disarm(enum sched_point_id id);
+void sched_point_disarm_all(void);
+unsigned long sched_point_hits(enum sched_point_id id);
+const char *sched_point_name(enum sched_point_id id);
+
+#endif /* SIM_SCHED_POINT_H */

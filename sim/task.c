@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Simulated tasks: current, thread groups, fatal signals, the held-lock list
+ * (a small lockdep) and the oops landing pad.  See task.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "machine.h"
+#include "mm.h"
+#include "task.h"
+
+_Thread_local struct task_struct *current;
+
+/*
+ * Host threads that act without a simulated task (a test's main thread
+ * before it picks a process) still need a lock-owner id.
+ */
+static _Atomic uint32_t anon_tid_next = 0x80000000u;
+static _Thread_local uint32_t anon_tid;
+
+uint32_t sim_current_tid(void)
+{
+	if (current)
+		return current->tid;
+	if (!anon_tid)
+		anon_tid = atomic_fetch_add(&anon_tid_next, 1);
+	return anon_tid;
+}
+
+static void task_register(struct task_struct *t)
+{
+	struct machine *m = machine;
+
+	pthread_mutex_lock(&m->tasks_lock);
+	if (m->nr_tasks == m->tasks_cap) {
+		unsigned int cap = m->tasks_cap ? m->tasks_cap * 2 : 16;
+		struct task_struct **n = realloc(m->tasks, cap * sizeof(*n));
+
+		if (!n)
+			abort();	/* bookkeeping only; not a simulated ENOMEM */
+		m->tasks = n;
+		m->tasks_cap = cap;
+	}
+	m->tasks[m->nr_tasks++] = t;
+	pthread_mutex_unlock(&m->tasks_lock);
+}
+
+static void task_unregister(struct task_struct *t)
+{
+	struct machine *m = machine;
+
+	pthread_mutex_lock(&m->tasks_lock);
+	for (unsigned int i = 0; i < m->nr_tasks; i++) {
+		if (m->tasks[i] == t) {
+			m->tasks[i] = m->tasks[--m->nr_tasks];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->tasks_lock);
+}
+
+struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader,
+				const char *comm)
+{
+	struct task_struct *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	if (!leader) {
+		t->signal = calloc(1, sizeof(*t->signal));
+		if (!t->signal) {
+			free(t);
+			return NULL;
+		}
+		atomic_store(&t->signal->rlim_memlock, 8ULL << 20);	/* Debian default: 8 MiB */
+		leader = t;
+	} else {
+		t->signal = leader->signal;
+	}
+	t->group_leader = leader;
+	t->mm = mm;
+	t->tid = atomic_fetch_add(&machine->next_tid, 1);
+	strncpy(t->comm, comm ? comm : "task", sizeof(t->comm) - 1);
+	task_register(t);
+	return t;
+}
+
+void task_free(struct task_struct *t)
+{
+	if (!t)
+		return;
+	if (current == t)
+		current = NULL;
+	task_unregister(t);
+	if (t->group_leader == t)
+		free(t->signal);
+	free(t);
+}
+
+struct task_struct *set_current(struct task_struct *t)
+{
+	struct task_struct *old = current;
+
+	current = t;
+	return old;
+}
+
+long sim_task_run(long (*fn)(void *), void *arg)
+{
+	struct task_struct *t = current;
+	jmp_buf pad, *saved;
+	long ret;
+
+	if (!t)
+		return fn(arg);
+	if (atomic_load(&t->dead))
+		return -ESRCH;
+	saved = t->oops_pad;
+	t->oops_pad = &pad;
+	if (setjmp(pad)) {
+		/* The task oopsed: it is dead, with its locks still held. */
+		t->oops_pad = saved;
+		return -EOWNERDEAD;
+	}
+	ret = fn(arg);
+	t->oops_pad = saved;
+	return ret;
+}
+
+void lock_acquired(const void *lock, bool write)
+{
+	struct task_struct *t = current;
+
+	if (!t)
+		return;
+	if (WARN_ON(t->nr_held >= SIM_MAX_HELD_LOCKS))
+		return;
+	t->held[t->nr_held].lock = lock;
+	t->held[t->nr_held].write = write;
+	t->nr_held++;
+}
+
+void lock_released(const void *lock)
+{
+	struct task_struct *t = current;
+
+	if (!t)
+		return;
+	for (int i = t->nr_held - 1; i >= 0; i--) {
+		if (t->held[i].lock == lock) {
+			t->held[i] = t->held[--t->nr_held];
+			return;
+		}
+	}
+}
+
+bool lock_is_held(const void *lock)
+{
+	struct task_struct *t = current;
+
+	if (!t)
+		return false;
+	for (int i = 0; i < t->nr_held; i++)
+		if (t->held[i].lock == lock)
+			return true;
+	return false;
+}
+
+bool lock_is_held_write(const void *lock)
+{
+	struct task_struct *t = current;
+
+	if (!t)
+		return false;
+	for (int i = 0; i < t->nr_held; i++)
+		if (t->held[i].lock == lock && t->held[i].write)
+			return true;
+	return false;
+}
+
+/*
+ * Only dead tasks are scanned, and a dead task never changes its held list
+ * again, so reading it without the owner's cooperation is safe.
+ */
+bool lock_held_by_dead_task(const void *lock)
+{
+	struct machine *m = machine;
+	bool found = false;
+
+	pthread_mutex_lock(&m->tasks_lock);
+	for (unsigned int i = 0; i < m->nr_tasks && !found; i++) {
+		struct task_struct *t = m->tasks[i];
+
+		if (!atomic_load(&t->dead))
+			continue;
+		for (int j = 0; j < t->nr_held; j++)
+			if (t->held[j].lock == lock)
+				found = true;
+	}
+	pthread_mutex_unlock(&m->tasks_lock);
+	return found;
+}
+
+void send_sig_kill(struct task_struct *t)
+{
+	atomic_store(&t->signal->sigkill, true);
+}
+
+bool capable_ipc_lock(void)
+{
+	return current && atomic_load(&current->signal->cap_ipc_lock);
+}
+
+uint64_t rlimit_memlock(struct task_struct *t)
+{
+	return atomic_load(&t->signal->rlim_memlock);
+}
+
+void cond_resched(void)
+{
+	if (current)
+		current->nr_resched++;
+}
+
+/* spinlock.h slow path: spin a little, then give the CPU away. */
+void sim_spin_contended(spinlock_t *lock, uint32_t me)
+{
+	for (unsigned int n = 0;; n++) {
+		uint32_t expected = 0;
+
+		if (atomic_load_explicit(&lock->locked, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&lock->locked, &expected, me,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+		if (n > 64)
+			sched_yield();
+	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static bool tid_is_dead(uint32_t tid)
+{
+	struct machine *m = machine;
+	bool dead = false;
+
+	pthread_mutex_lock(&m->tasks_lock);
+	for (unsigned int i = 0; i < m->nr_tasks; i++)
+		if (m->tasks[i]->tid == tid && atomic_load(&m->tasks[i]->dead))
+			dead = true;
+	pthread_mutex_unlock(&m->tasks_lock);
+	return dead;
+}
+
+int spin_lock_timeout(spinlock_t *lock, uint64_t ns)
+{
+	uint64_t deadline = now_ns() + ns;
+
+	while (!spin_trylock(lock)) {
+		if (now_ns() >= deadline) {
+			uint32_t owner = atomic_load(&lock->locked);
+
+			return owner && tid_is_dead(owner) ? -EOWNERDEAD : -ETIMEDOUT;
+		}
+		sched_yield();
+	}
+	return 0;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Simulated tasks.
+ *
+ * Every host thread that acts on a simulated process does so as a
+ * task_struct of that process; `current` is thread-local.  The thread group
+ * (process) shares a signal_struct with the fatal-signal flag, the
+ * RLIMIT_MEMLOCK limit and CAP_IPC_LOCK (simplification: one capability bit,
+ * kept per process rather than per credential).
+ *
+ * A task that oopses is dead: it never runs again, and the locks it held
+ * stay held (see bug.h).  Its body runs under sim_task_run(), whose
+ * setjmp landing pad the oops returns to.
+ */
+#ifndef SIM_TASK_H
+#define SIM_TASK_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bug.h"
+
+struct mm_struct;
+
+#define SIM_RLIM_INFINITY (~0ULL)
+#define SIM_MAX_HELD_LOCKS 16
+
+struct signal_struct {
+	_Atomic bool sigkill;		/* a fatal signal is pending */
+	_Atomic uint64_t rlim_memlock;	/* RLIMIT_MEMLOCK soft limit, bytes */
+	_Atomic bool cap_ipc_lock;	/* CAP_IPC_LOCK */
+};
+
+struct held_lock {
+	const void *lock;
+	bool write;
+};
+
+struct task_struct {
+	uint32_t tid;			/* unique, never 0 */
+	char comm[16];
+	struct mm_struct *mm;
+	struct task_struct *group_leader;
+	struct signal_struct *signal;
+	struct task_struct *next_in_group;	/* list of the process's tasks */
+	unsigned long host_thread;	/* pthread_self() of its host thread */
+
+	/* lockdep-like: what this task holds, for assertions and hangs */
+	struct held_lock held[SIM_MAX_HELD_LOCKS];
+	int nr_held;
+
+	_Atomic bool dead;		/* oopsed: ends its body, locks kept */
+	jmp_buf *oops_pad;		/* set by sim_task_run() */
+	unsigned long nr_resched;	/* cond_resched() calls */
+};
+
+extern _Thread_local struct task_struct *current;
+
+/*
+ * Create a task in the thread group of @leader (or a new group when @leader
+ * is NULL, with a fresh signal_struct).  Freed by task_free() only; the mm
+ * owns the tasks of its process (mm.h).
+ */
+struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader,
+				const char *comm);
+void task_free(struct task_struct *t);
+
+/* Make @t the current task of the calling host thread; returns the old one. */
+struct task_struct *set_current(struct task_struct *t);
+
+/*
+ * Run @fn(@arg) as the body of the current task.  Returns what @fn returned,
+ * or -EOWNERDEAD if the task oopsed inside it (the task is then dead and
+ * keeps its locks).  Calling it for a dead task returns -ESRCH at once.
+ */
+long sim_task_run(long (*fn)(void *), void *arg);
+
+/* Record/forget a lock in current's held list (used by rwsem and tests). */
+void lock_acquired(const void *lock, bool write);
+void lock_released(const void *lock);
+bool lock_is_held(const void *lock);
+bool lock_is_held_write(const void *lock);
+/* Is @lock held by any dead task (scans every live task of the machine)? */
+bool lock_held_by_dead_task(const void *lock);
+
+static inline bool fatal_signal_pending(struct task_struct *t)
+{
+	return atomic_load_explicit(&t->signal->sigkill, memory_order_relaxed);
+}
+
+/* SIGKILL to the whole thread group. */
+void send_sig_kill(struct task_struct *t);
+
+bool capable_ipc_lock(void);
+uint64_t rlimit_memlock(struct task_struct *t);
+
+/*
+ * cond_resched(): a point where the kernel may schedule.  Counted per task;
+ * the deterministic scheduler (sched.c, a later issue) plugs in here.
+ */
+void cond_resched(void);
+
+#endif /* SIM_TASK_H */

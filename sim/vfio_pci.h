@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The vfio-pci BAR provider (drivers/vfio/pci/vfio_pci_core.c, ref §4).
+ *
+ * A device has up to six BARs placed naturally aligned in MMIO space and
+ * backed by host bytes (so device-to-device DMA reads real content).  Its
+ * BARs are mapped through a struct file whose mmap sets up a VM_IO|VM_PFNMAP
+ * VMA with nothing inserted; entries come from the fault handlers, at the
+ * order core mm asks for when alignment allows.  Memory decode
+ * (PCI_COMMAND_MEMORY in the virtual config space) gates faults (SIGBUS
+ * while off); turning it off, and reset, zap every user mapping of the BARs
+ * in every process through the device's own address_space.
+ */
+#ifndef SIM_VFIO_PCI_H
+#define SIM_VFIO_PCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm_types.h"
+#include "rwsem.h"
+
+#define VFIO_PCI_OFFSET_SHIFT 40
+#define VFIO_PCI_OFFSET_TO_INDEX(off) ((off) >> VFIO_PCI_OFFSET_SHIFT)
+#define VFIO_PCI_INDEX_TO_OFFSET(index) ((uint64_t)(index) << VFIO_PCI_OFFSET_SHIFT)
+#define VFIO_PCI_OFFSET_MASK ((1ULL << VFIO_PCI_OFFSET_SHIFT) - 1)
+#define PCI_STD_NUM_BARS 6
+#define SIM_PCI_COMMAND 0x04
+#define SIM_PCI_COMMAND_MEMORY 0x2
+#define SIM_PCI_CONFIG_SIZE 256
+
+struct vfio_pci_bar {
+	uint64_t size;			/* 0: no BAR; else a power of two ≥ 4K */
+	unsigned long pfn;		/* pci_resource_start >> PAGE_SHIFT */
+	unsigned char *bytes;
+	bool mmap_supported;		/* bar_mmap_supported[] */
+};
+
+struct vfio_pci_core_device {
+	char name[32];
+	int id;
+	struct vfio_pci_bar bar[PCI_STD_NUM_BARS];
+	uint8_t vconfig[SIM_PCI_CONFIG_SIZE];	/* virtual config space */
+	bool pm_runtime_engaged;
+	struct rw_semaphore memory_lock;
+	struct address_space mapping;	/* vdev->inode->i_mapping */
+	struct file file;		/* the device fd's file */
+	_Atomic unsigned long nr_zaps;
+	struct vfio_pci_core_device *next;
+};
+
+/*
+ * Create a device with the given BAR sizes (0 = absent), registered with
+ * the machine.  Memory decode starts enabled.  -EINVAL for a size that is
+ * not a power of two ≥ PAGE_SIZE, -ENOMEM when MMIO space runs out.
+ */
+int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM_BARS],
+			   struct vfio_pci_core_device **out);
+void vfio_pci_device_destroy(struct vfio_pci_core_device *vdev);
+
+/* vfio_pci_core_mmap(): f_op->mmap of the device file (ref §4.1). */
+int vfio_pci_core_mmap(struct vfio_pci_core_device *vdev, struct vm_area_struct *vma);
+
+/* vfio_pci_zap_bars(): unmap_mapping_range over BAR0..BAR5, every process. */
+void vfio_pci_zap_bars(struct vfio_pci_core_device *vdev);
+/*
+ * A config-space write of PCI_COMMAND: clearing MEMORY takes memory_lock
+ * for write and zaps (vfio_pci_zap_and_down_write_memory_lock), setting it
+ * re-enables faults.
+ */
+void vfio_pci_write_command(struct vfio_pci_core_device *vdev, uint16_t cmd);
+bool __vfio_pci_memory_enabled(struct vfio_pci_core_device *vdev);
+/* VFIO_DEVICE_RESET: zap under memory_lock. */
+int vfio_pci_core_reset(struct vfio_pci_core_device *vdev);
+
+/* The fault handlers (exposed for tests). */
+vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf, unsigned int order);
+vm_fault_t vfio_pci_mmap_page_fault(struct vm_fault *vmf);
+
+/*
+ * The address_space i_mmap list (vma_link_file / unlink_file_vma).
+ * vfio_pci_core_mmap() links its VMA; core mm must call
+ * mapping_unlink_vma(vma->vm_file->f_mapping, vma) before freeing any VMA
+ * with a vm_file (munmap, a failed mmap after f_op->mmap, mm teardown), and
+ * mapping_link_vma() for each new VMA a split creates.  Both are
+ * idempotent: linking a linked VMA, or unlinking one that is not linked,
+ * does nothing.
+ */
+void mapping_link_vma(struct address_space *mapping, struct vm_area_struct *vma);
+void mapping_unlink_vma(struct address_space *mapping, struct vm_area_struct *vma);
+
+#endif /* SIM_VFIO_PCI_H */
