@@ -1,2 +1,399 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* placeholder: not written yet */
+/*
+ * Huge entries (mm/huge_memory.c): inserting huge pfnmap leaves
+ * (vmf_insert_pfn_pmd/pud), anonymous PMD THPs, touching and write-faulting
+ * existing leaves, splitting PMD and PUD leaves, and which VMAs may have
+ * THPs at all.
+ *
+ * Left out: the huge zero page (read faults allocate), the deposited page
+ * table of anonymous THPs (a split allocates its PTE table instead, see
+ * __split_huge_pmd_anon()), mTHP orders between 0 and PMD_ORDER, DAX,
+ * khugepaged, and mmu notifiers (there is no secondary MMU to tell; the
+ * IOMMU is kept coherent by pinning, not by notifiers).
+ */
+#include "machine.h"
+#include "mm.h"
+#include "pgtable.h"
+
+/* ---------------- which VMAs may have THPs ---------------- */
+
+/* vma_is_special_huge(): PFNMAP/MIXEDMAP file mappings (no DAX here). */
+static bool vma_is_special_huge(const struct vm_area_struct *vma)
+{
+	return vma->vm_file && (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP));
+}
+
+/* hugepage_global_always() || (VM_HUGEPAGE && hugepage_global_enabled()) */
+static bool thp_sysfs_allows(vm_flags_t vm_flags)
+{
+	switch (machine->cfg.thp) {
+	case THP_ALWAYS:
+		return true;
+	case THP_MADVISE:
+		return vm_flags & VM_HUGEPAGE;
+	default:
+		return false;
+	}
+}
+
+/*
+ * thp_vma_allowable_order(vma, vm_flags, TVA_PAGEFAULT, order), i.e.
+ * __thp_vma_allowable_orders() on the fault path:
+ * - supported orders: anonymous VMAs PMD only (THP_ORDERS_ALL_ANON is 2 to
+ *   PMD_ORDER; the mTHP orders below PMD are not modelled), PFNMAP/MIXEDMAP
+ *   VMAs PMD and PUD (THP_ORDERS_ALL_SPECIAL_DAX), other files PMD
+ *   (MAX_PAGECACHE_ORDER on x86);
+ * - VM_NOHUGEPAGE disables (vma_thp_disabled(); no prctl here);
+ * - a PFNMAP VMA with ->huge_fault bypasses the sysfs setting
+ *   (vma_file_bypass_thp_tuneables()): vfio-pci BARs get huge faults with
+ *   THP "madvise" or even "never";
+ * - other file VMAs need the sysfs setting and ->huge_fault ("trust that
+ *   ->huge_fault() handlers know what they are doing in fault path");
+ * - anonymous VMAs need the sysfs setting (the PMD order "inherits" it).
+ * The 2M range being inside the VMA is not checked here: on the fault path
+ * that is the handler's job (thp_vma_suitable_order() in
+ * do_huge_pmd_anonymous_page(), is_aligned_for_order() in vfio-pci).
+ * Hugetlb VMAs never get here in the kernel (handle_mm_fault() sends them
+ * to hugetlb_fault()), and never have THPs.
+ */
+bool thp_vma_allowable_order(struct vm_area_struct *vma, unsigned int order)
+{
+	vm_flags_t vm_flags = vma->vm_flags;
+
+	if (!vma->vm_mm || is_vm_hugetlb_page(vma) || (vm_flags & VM_NOHUGEPAGE))
+		return false;
+	if (vma_is_anonymous(vma))
+		return order == PMD_ORDER && thp_sysfs_allows(vm_flags);
+	if (vma_is_special_huge(vma)) {
+		if (order != PMD_ORDER && order != PUD_ORDER)
+			return false;
+		if ((vm_flags & VM_PFNMAP) && vma->vm_ops->huge_fault)
+			return true;
+	} else if (order != PMD_ORDER) {
+		return false;
+	}
+	return thp_sysfs_allows(vm_flags) && vma->vm_ops->huge_fault;
+}
+
+/* thp_vma_suitable_order(): the aligned huge range lies inside the VMA. */
+static bool thp_vma_suitable_order(struct vm_area_struct *vma, unsigned long addr,
+				   unsigned int order)
+{
+	unsigned long size = PAGE_SIZE << order;
+	unsigned long haddr = addr & ~(size - 1);
+
+	/* File VMAs must also be aligned in the file; anon has no pgoff. */
+	if (!vma_is_anonymous(vma) &&
+	    (((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) & ((size >> PAGE_SHIFT) - 1)))
+		return false;
+	return haddr >= vma->vm_start && haddr + size <= vma->vm_end;
+}
+
+/* ---------------- anonymous PMD THPs ---------------- */
+
+/*
+ * do_huge_pmd_anonymous_page() + __do_huge_pmd_anonymous_page(): a PMD_ORDER
+ * folio mapped by one leaf, dirty, writable iff VM_WRITE
+ * (maybe_pmd_mkwrite()), young from vm_page_prot.  No folio: fall back to
+ * PTEs (the THP_FAULT_FALLBACK path).  A leaf or table that raced in wins
+ * and the folio goes back (return 0: the access refaults and finds it).
+ */
+vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long haddr = vmf->address & PMD_MASK;
+	struct folio *folio;
+	spinlock_t *ptl;
+	pmd_t entry;
+
+	if (!thp_vma_suitable_order(vma, haddr, PMD_ORDER))
+		return VM_FAULT_FALLBACK;
+	folio = folio_alloc(PMD_ORDER, PGTY_anon);
+	if (!folio)
+		return VM_FAULT_FALLBACK;
+
+	entry = pmd_mkdirty(pmd_mkhuge(pfn_pmd(folio_pfn(folio), vma->vm_page_prot)));
+	if (vma->vm_flags & VM_WRITE)
+		entry = pmd_mkwrite(entry);
+
+	ptl = pmd_lock(mm, vmf->pmd);
+	if (!pmd_none(pmdp_get(vmf->pmd))) {
+		spin_unlock(ptl);
+		folio_put(folio);
+		return 0;
+	}
+	/* folio_add_new_anon_rmap(RMAP_EXCLUSIVE): the head carries it. */
+	SetPageFlag(&folio->page, PG_anon_exclusive);
+	set_pmd(vmf->pmd, entry);
+	spin_unlock(ptl);
+	atomic_fetch_add_explicit(&mm->fault_stats.pmd, 1, memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * do_huge_pmd_wp_page(): the folio is PageAnonExclusive (no fork in the
+ * simulation), so it is reused: young, dirty, and writable iff VM_WRITE.
+ * If the PMD changed meanwhile, return 0 and let the access refault.
+ */
+vm_fault_t do_huge_pmd_wp_page(struct vm_fault *vmf, pmd_t orig)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	spinlock_t *ptl = pmd_lock(vma->vm_mm, vmf->pmd);
+	pmd_t entry;
+
+	if (pmd_same(pmdp_get(vmf->pmd), orig)) {
+		entry = pmd_mkdirty(pmd_mkyoung(orig));
+		if (vma->vm_flags & VM_WRITE)
+			entry = pmd_mkwrite(entry);
+		set_pmd(vmf->pmd, entry);
+	}
+	spin_unlock(ptl);
+	return 0;
+}
+
+/* huge_pmd_set_accessed() / touch_pmd() */
+void huge_pmd_set_accessed(struct vm_fault *vmf, pmd_t orig)
+{
+	spinlock_t *ptl = pmd_lock(vmf->vma->vm_mm, vmf->pmd);
+	pmd_t entry = pmd_mkyoung(orig);
+
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		entry = pmd_mkdirty(entry);
+	if (pmd_same(pmdp_get(vmf->pmd), orig) && !pmd_same(entry, orig))
+		set_pmd(vmf->pmd, entry);
+	spin_unlock(ptl);
+}
+
+/* huge_pud_set_accessed() / touch_pud() */
+void huge_pud_set_accessed(struct vm_fault *vmf, pud_t orig)
+{
+	spinlock_t *ptl = pud_lock(vmf->vma->vm_mm, vmf->pud);
+	pud_t entry = pud_mkyoung(orig);
+
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		entry = pud_mkdirty(entry);
+	if (pud_same(pudp_get(vmf->pud), orig) && !pud_same(entry, orig))
+		set_pud(vmf->pud, entry);
+	spin_unlock(ptl);
+}
+
+/* ---------------- huge pfnmap inserts (ref §2.5) ---------------- */
+
+/* The BUG_ONs at the top of vmf_insert_pfn_pmd()/_pud(). */
+static void insert_pfn_check_vma(const struct vm_area_struct *vma)
+{
+	vm_flags_t f = vma->vm_flags;
+
+	BUG_ON(!(f & (VM_PFNMAP | VM_MIXEDMAP)));
+	BUG_ON((f & (VM_PFNMAP | VM_MIXEDMAP)) == (VM_PFNMAP | VM_MIXEDMAP));
+	BUG_ON((f & VM_PFNMAP) && is_cow_mapping(f));
+}
+
+/*
+ * insert_pmd()/insert_pud() for a pfn, the level lock held.  An existing
+ * entry is only ever refreshed (write: young, dirty, writable iff
+ * VM_WRITE), and only if it maps the same pfn; a different pfn is a driver
+ * bug (WARN, entry unchanged).  A new entry is a special huge leaf: no
+ * refcount, no rmap.  Returns whether an entry was installed.
+ */
+static bool insert_pfn_pmd_locked(struct vm_area_struct *vma, pmd_t *pmd, unsigned long pfn,
+				  bool write)
+{
+	pmd_t old = pmdp_get(pmd), entry;
+
+	if (!pmd_none(old)) {
+		if (!write || WARN_ON_ONCE(pmd_pfn(old) != pfn))
+			return false;
+		entry = pmd_mkdirty(pmd_mkyoung(old));
+		if (vma->vm_flags & VM_WRITE)
+			entry = pmd_mkwrite(entry);
+		set_pmd(pmd, entry);
+		return false;
+	}
+	entry = pmd_mkspecial(pmd_mkhuge(pfn_pmd(pfn, vma->vm_page_prot)));
+	if (write) {
+		entry = pmd_mkdirty(pmd_mkyoung(entry));
+		if (vma->vm_flags & VM_WRITE)
+			entry = pmd_mkwrite(entry);
+	}
+	set_pmd(pmd, entry);
+	return true;
+}
+
+static bool insert_pfn_pud_locked(struct vm_area_struct *vma, pud_t *pud, unsigned long pfn,
+				  bool write)
+{
+	pud_t old = pudp_get(pud), entry;
+
+	if (!pud_none(old)) {
+		if (!write || WARN_ON_ONCE(pud_pfn(old) != pfn))
+			return false;
+		entry = pud_mkdirty(pud_mkyoung(old));
+		if (vma->vm_flags & VM_WRITE)
+			entry = pud_mkwrite(entry);
+		set_pud(pud, entry);
+		return false;
+	}
+	entry = pud_mkspecial(pud_mkhuge(pfn_pud(pfn, vma->vm_page_prot)));
+	if (write) {
+		entry = pud_mkdirty(pud_mkyoung(entry));
+		if (vma->vm_flags & VM_WRITE)
+			entry = pud_mkwrite(entry);
+	}
+	set_pud(pud, entry);
+	return true;
+}
+
+/*
+ * vmf_insert_pfn_pmd(): vmf->pmd is the PMD slot the fault path found.
+ * Only the start of the aligned range is checked against the VMA, as
+ * upstream does; the driver has checked the rest (is_aligned_for_order()).
+ * pfnmap_setup_cachemode_pfn() is not modelled: vm_page_prot already
+ * carries the BAR's cache mode.  x86 deposits no table for pfnmap PMDs.
+ */
+vm_fault_t vmf_insert_pfn_pmd(struct vm_fault *vmf, unsigned long pfn, bool write)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long addr = vmf->address & PMD_MASK;
+	spinlock_t *ptl;
+	bool installed;
+
+	insert_pfn_check_vma(vma);
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return VM_FAULT_SIGBUS;
+	if (WARN_ON_ONCE(!vmf->pmd))
+		return VM_FAULT_SIGBUS;
+
+	ptl = pmd_lock(vma->vm_mm, vmf->pmd);
+	installed = insert_pfn_pmd_locked(vma, vmf->pmd, pfn, write);
+	spin_unlock(ptl);
+	if (installed)
+		atomic_fetch_add_explicit(&vma->vm_mm->fault_stats.pmd, 1, memory_order_relaxed);
+	return VM_FAULT_NOPAGE;
+}
+
+/* vmf_insert_pfn_pud(): as above, under pud_lock (mm->page_table_lock). */
+vm_fault_t vmf_insert_pfn_pud(struct vm_fault *vmf, unsigned long pfn, bool write)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long addr = vmf->address & PUD_MASK;
+	spinlock_t *ptl;
+	bool installed;
+
+	insert_pfn_check_vma(vma);
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return VM_FAULT_SIGBUS;
+	if (WARN_ON_ONCE(!vmf->pud))
+		return VM_FAULT_SIGBUS;
+
+	ptl = pud_lock(vma->vm_mm, vmf->pud);
+	installed = insert_pfn_pud_locked(vma, vmf->pud, pfn, write);
+	spin_unlock(ptl);
+	if (installed)
+		atomic_fetch_add_explicit(&vma->vm_mm->fault_stats.pud, 1, memory_order_relaxed);
+	return VM_FAULT_NOPAGE;
+}
+
+/* ---------------- splitting (ref §2.7) ---------------- */
+
+/*
+ * __split_huge_pud(): under pud_lock, if still a leaf, clear it
+ * (pudp_huge_clear_flush()).  __split_huge_pud_locked() returns at once for
+ * every non-DAX VMA, so a pfnmap PUD is simply gone: no PMD table is made,
+ * and the next access refaults.  Hugetlb PUDs are never split: the kernel's
+ * callers route hugetlb VMAs elsewhere, so a call here is a bug (WARN).
+ */
+void split_huge_pud(struct vm_area_struct *vma, pud_t *pud, unsigned long addr)
+{
+	spinlock_t *ptl;
+
+	if (!pud_trans_huge(pudp_get(pud)))
+		return;
+	if (WARN_ON_ONCE(is_vm_hugetlb_page(vma)))
+		return;
+	ptl = pud_lock(vma->vm_mm, pud);
+	if (pud_trans_huge(pudp_get(pud)))
+		pudp_huge_get_and_clear(pud);
+	spin_unlock(ptl);
+}
+
+/*
+ * The anonymous branch of __split_huge_pmd_locked(), PMD lock held: the
+ * folio's 512 pages go into @table with the leaf's write/young/dirty bits,
+ * the folio gains the 511 references of the extra mappings
+ * (folio_ref_add(HPAGE_PMD_NR - 1); the PMD's one becomes the first PTE's),
+ * and the PMD then points at the table.
+ *
+ * Simplifications: the kernel withdraws the table deposited at THP fault
+ * time, so a split never allocates; here the caller allocates it before
+ * taking the lock.  The kernel first invalidates the PMD (pmdp_invalidate())
+ * and populates afterwards, so that hardware A/D updates are not lost; here
+ * the leaf is replaced by the table in one release store, which lockless
+ * readers see as either the old leaf or the full table.
+ * PG_anon_exclusive stays on the head page only (tail pages are never
+ * written, page.h); every anonymous page is exclusive here anyway.
+ */
+static void __split_huge_pmd_anon(struct vm_area_struct *vma, pmd_t *pmd, pmd_t old,
+				  struct page *table)
+{
+	unsigned long pfn = pmd_pfn(old);
+	struct folio *folio = page_folio(pfn_to_page(pfn));
+	pte_t *ptes = page_address(table);
+	unsigned int i;
+
+	for (i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t entry = pfn_pte(pfn + i, vma->vm_page_prot);
+
+		if (pmd_write(old))
+			entry = pte_mkwrite(entry);
+		if (!pmd_young(old))
+			entry = __pte(pte_val(entry) & ~_PAGE_ACCESSED);	/* pte_mkold() */
+		if (pmd_dirty(old))
+			entry = pte_mkdirty(entry);
+		set_pte(&ptes[i], entry);
+	}
+	folio_ref_add(folio, HPAGE_PMD_NR - 1);
+	set_pmd(pmd, pmd_mktable(page_to_pfn(table)));
+	atomic_fetch_add_explicit(&vma->vm_mm->nr_ptes, 1, memory_order_relaxed);
+}
+
+/*
+ * split_huge_pmd() → __split_huge_pmd(freeze = false): under the PMD lock,
+ * if still a leaf.  Anonymous THP: split into a PTE table mapping the same
+ * pages.  Any other VMA: the leaf is cleared (pmdp_huge_clear_flush()); for
+ * a pfnmap (vma_is_special_huge()) that is all, the PMD is left none.
+ * Non-special file THPs (the folio_remove_rmap_pmd() + folio_put() branch)
+ * do not exist in the simulation.  Hugetlb PMDs are never split (WARN).
+ */
+void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr)
+{
+	struct page *table = NULL;
+	spinlock_t *ptl;
+	pmd_t old;
+
+	if (!pmd_trans_huge(pmdp_get(pmd)))
+		return;
+	if (WARN_ON_ONCE(is_vm_hugetlb_page(vma)))
+		return;
+	if (vma_is_anonymous(vma)) {
+		table = pgtable_alloc();
+		/* Without its deposited table a THP cannot be split: keep it. */
+		if (WARN_ON_ONCE(!table))
+			return;
+	}
+
+	ptl = pmd_lock(vma->vm_mm, pmd);
+	old = pmdp_get(pmd);
+	if (pmd_trans_huge(old)) {
+		if (table) {
+			__split_huge_pmd_anon(vma, pmd, old, table);
+			table = NULL;
+		} else {
+			pmdp_huge_get_and_clear(pmd);
+		}
+	}
+	spin_unlock(ptl);
+	if (table)
+		folio_put((struct folio *)table);	/* raced: not needed */
+}

@@ -1,2 +1,336 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* placeholder: not written yet */
+/*
+ * Hugetlb pools, reservations and faults (mm/hugetlb.c).
+ *
+ * Each hstate (2M and 1G) owns a pool filled at machine creation.  Free
+ * pool folios have refcount 0, as on the kernel's hugepage_freelists
+ * (enqueue_hugetlb_folio() asserts it), and are chained through the head
+ * page's next_free (pfn, 0 ends: pfn 0 is reserved RAM, never a hugetlb
+ * page).  They keep PG_head, their order and PGTY_hugetlb for life.
+ *
+ * Reservations: a mapping reserves its pages at mmap (hugetlb_reserve_pages()
+ * from the mmap code) and vma->hugetlb_resv counts those not faulted yet.
+ * The kernel tracks them per offset in a resv_map; a count gives the same
+ * answers here because a page, once faulted, consumes its reservation for
+ * good (a private mapping's resv_map region stays consumed after a zap, and
+ * the refault takes an unreserved page, as here).
+ *
+ * Left out: surplus pages and overcommit (nr_overcommit_hugepages = 0),
+ * subpools, cgroup charging, NUMA nodes, the page cache of shared hugetlbfs
+ * files (each mapping owns its pages: MAP_SHARED hugetlb memory is not
+ * shared between processes), hugetlb_vma_lock and the fault mutex (the
+ * level's page-table lock serialises the fault instead, see hugetlb_fault()).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "machine.h"
+#include "mm.h"
+#include "pgtable.h"
+
+struct hstate *size_to_hstate(unsigned long size)
+{
+	if (size == PMD_SIZE)
+		return &machine->hstate_2m;
+	if (size == PUD_SIZE)
+		return &machine->hstate_1g;
+	return NULL;
+}
+
+static struct hstate *folio_hstate(const struct folio *folio)
+{
+	return size_to_hstate(PAGE_SIZE << folio_order(folio));
+}
+
+/* enqueue_hugetlb_folio(): h->lock held, refcount already 0. */
+static void enqueue_hugetlb_folio(struct hstate *h, struct folio *folio)
+{
+	folio->page.next_free = h->free_list;
+	h->free_list = (uint32_t)folio_pfn(folio);
+	h->free_huge_pages++;
+}
+
+/* dequeue_hugetlb_folio(): h->lock held; refcount stays 0. */
+static struct folio *dequeue_hugetlb_folio(struct hstate *h)
+{
+	struct folio *folio;
+
+	if (!h->free_list)
+		return NULL;
+	folio = (struct folio *)pfn_to_page(h->free_list);
+	h->free_list = folio->page.next_free;
+	folio->page.next_free = 0;
+	h->free_huge_pages--;
+	return folio;
+}
+
+/*
+ * Fill the pool (hugetlb_hstate_alloc_pages() at boot).  The caller has set
+ * @h up (zeroed, order, lock: machine.c's hstate_init()).  Fewer pages than
+ * asked when RAM runs out, as with hugepages= on the command line.
+ */
+unsigned long hugetlb_pool_init(struct hstate *h, unsigned long nr)
+{
+	unsigned long i;
+
+	if (WARN_ON(h->order != PMD_ORDER && h->order != PUD_ORDER))
+		return 0;
+	for (i = 0; i < nr; i++) {
+		struct folio *folio = folio_alloc(h->order, PGTY_hugetlb);
+
+		if (!folio)
+			break;
+		/* The pool holds free folios at refcount 0. */
+		atomic_store_explicit(&folio->page._refcount, 0, memory_order_relaxed);
+		enqueue_hugetlb_folio(h, folio);
+		h->nr_huge_pages++;
+	}
+	return i;
+}
+
+/*
+ * hugetlb_acct_memory() → gather_surplus_pages() without surplus pages:
+ * the reservation fits only if free - reserved leaves room for it.
+ */
+int hugetlb_reserve_pages(struct hstate *h, long nr)
+{
+	int ret = 0;
+
+	if (WARN_ON(nr < 0))
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	if (h->free_huge_pages - h->resv_huge_pages < (unsigned long)nr)
+		ret = -ENOMEM;
+	else
+		h->resv_huge_pages += nr;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+void hugetlb_unreserve_pages(struct hstate *h, long nr)
+{
+	pthread_mutex_lock(&h->lock);
+	if (WARN_ON(nr < 0 || (unsigned long)nr > h->resv_huge_pages))
+		nr = nr < 0 ? 0 : (long)h->resv_huge_pages;
+	h->resv_huge_pages -= nr;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * alloc_hugetlb_folio() → dequeue_hugetlb_folio_vma(): with a reservation
+ * the page is guaranteed and the reservation is consumed; without one, a
+ * page is taken only if that leaves every outstanding reservation covered
+ * (free - resv > 0).  The folio comes back with refcount 1.
+ */
+struct folio *alloc_hugetlb_folio(struct hstate *h, bool reserved)
+{
+	struct folio *folio = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	if (reserved) {
+		if (WARN_ON(!h->resv_huge_pages))
+			goto out;
+	} else if (h->free_huge_pages <= h->resv_huge_pages) {
+		goto out;
+	}
+	folio = dequeue_hugetlb_folio(h);
+	if (WARN_ON(!folio))
+		goto out;
+	if (reserved)
+		h->resv_huge_pages--;
+	atomic_store_explicit(&folio->page._refcount, 1, memory_order_relaxed);
+out:
+	pthread_mutex_unlock(&h->lock);
+	return folio;
+}
+
+/*
+ * free_huge_folio(): the last reference went (folio_put_refs() sends
+ * PGTY_hugetlb folios here).  The kernel clears a hugetlb page when it is
+ * faulted in (folio_zero_user()); the simulation's allocator hands out zero
+ * pages instead, so the bytes are dropped now.  PG_anon_exclusive and
+ * PG_dirty go too (__ClearPageAnonExclusive() on free).
+ */
+void free_huge_folio(struct folio *folio)
+{
+	struct hstate *h = folio_hstate(folio);
+	size_t bytes = PAGE_SIZE << folio_order(folio);
+
+	if (WARN_ON(!h || folio_type(folio) != PGTY_hugetlb))
+		return;
+	WARN_ON(folio_ref_count(folio) != 0);
+	WARN_ON(folio_pincount(folio) != 0);
+
+	if (page_flags(&folio->page) & PG_data) {
+		void *addr = page_address(&folio->page);
+
+		if (madvise(addr, bytes, MADV_DONTNEED))
+			memset(addr, 0, bytes);
+		ClearPageFlag(&folio->page, PG_data);
+	}
+	ClearPageFlag(&folio->page, PG_anon_exclusive | PG_dirty);
+
+	pthread_mutex_lock(&h->lock);
+	enqueue_hugetlb_folio(h, folio);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Consume one of the mapping's reservations if it has one left. */
+static bool vma_take_reservation(struct vm_area_struct *vma)
+{
+	long n = __atomic_load_n(&vma->hugetlb_resv, __ATOMIC_RELAXED);
+
+	do {
+		if (n <= 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&vma->hugetlb_resv, &n, n - 1, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+/*
+ * The folio for a none entry (hugetlb_no_page() → alloc_hugetlb_folio()).
+ * No page at all is -ENOSPC there, which vmf_error() turns into
+ * VM_FAULT_SIGBUS: running out of huge pages SIGBUSes, it does not OOM.
+ */
+static struct folio *hugetlb_fault_folio(struct vm_area_struct *vma, vm_fault_t *ret)
+{
+	struct hstate *h = vma->vm_hstate;
+	bool reserved = vma_take_reservation(vma);
+	struct folio *folio = alloc_hugetlb_folio(h, reserved);
+
+	if (!folio) {
+		if (reserved)
+			__atomic_fetch_add(&vma->hugetlb_resv, 1, __ATOMIC_RELAXED);
+		*ret = VM_FAULT_SIGBUS;
+		return NULL;
+	}
+	if (!(vma->vm_flags & VM_SHARED))
+		SetPageFlag(&folio->page, PG_anon_exclusive);	/* hugetlb_add_new_anon_rmap() */
+	return folio;
+}
+
+/*
+ * make_huge_pte() with hugetlb_no_page()'s writability: writable at once in
+ * a shared writable mapping; in a private one only on a write fault (the
+ * kernel maps read-only and calls hugetlb_wp() at once, which reuses the
+ * exclusive page and makes it writable).  Never special: hugetlb pages are
+ * normal pages with a struct page.
+ */
+static uint64_t hugetlb_leaf_bits(struct vm_area_struct *vma, unsigned int flags)
+{
+	uint64_t bits = pgprot_val(vma->vm_page_prot) | _PAGE_PSE | _PAGE_ACCESSED;
+
+	if ((vma->vm_flags & VM_WRITE) &&
+	    ((vma->vm_flags & VM_SHARED) || (flags & FAULT_FLAG_WRITE)))
+		bits |= _PAGE_RW | _PAGE_DIRTY;
+	else
+		bits &= ~(uint64_t)_PAGE_RW;
+	return bits;
+}
+
+/*
+ * An existing leaf: a write to a read-only one goes through hugetlb_wp(),
+ * which reuses the exclusive page (writable iff VM_WRITE, dirty); any
+ * other access marks it young, and dirty on a write.
+ */
+static uint64_t hugetlb_touch(struct vm_area_struct *vma, uint64_t old, unsigned int flags)
+{
+	uint64_t val = old | _PAGE_ACCESSED;
+
+	if (flags & FAULT_FLAG_WRITE) {
+		val |= _PAGE_DIRTY;
+		if (!(old & _PAGE_RW) && (vma->vm_flags & VM_WRITE))
+			val |= _PAGE_RW;
+	}
+	return val;
+}
+
+/*
+ * The new value of the leaf that was @old (none or present), computed with
+ * the level lock held; 0 with *ret set when no page can be had.
+ * Simplification: the kernel allocates the folio outside the page-table
+ * lock, serialised by hugetlb_fault_mutex, and re-checks the entry under
+ * the lock; here the pool pop happens under the lock, which plays the fault
+ * mutex's part.
+ */
+static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
+				    unsigned int flags, vm_fault_t *ret)
+{
+	struct folio *folio;
+
+	if (old)
+		return hugetlb_touch(vma, old, flags);
+	folio = hugetlb_fault_folio(vma, ret);
+	if (!folio)
+		return 0;
+	return ((uint64_t)folio_pfn(folio) << PAGE_SHIFT) | hugetlb_leaf_bits(vma, flags);
+}
+
+static vm_fault_t hugetlb_fault_pud(struct mm_struct *mm, struct vm_area_struct *vma,
+				    pud_t *pud, unsigned int flags)
+{
+	spinlock_t *ptl = pud_lock(mm, pud);
+	uint64_t old = pud_val(pudp_get(pud)), val;
+	vm_fault_t ret = 0;
+
+	val = hugetlb_fault_entry(vma, old, flags, &ret);
+	if (val && val != old)
+		set_pud(pud, __pud(val));
+	spin_unlock(ptl);
+	if (!old && val)
+		atomic_fetch_add_explicit(&mm->fault_stats.pud, 1, memory_order_relaxed);
+	return ret;
+}
+
+static vm_fault_t hugetlb_fault_pmd(struct mm_struct *mm, struct vm_area_struct *vma,
+				    pud_t *pud, unsigned long haddr, unsigned int flags)
+{
+	uint64_t old, val;
+	vm_fault_t ret = 0;
+	spinlock_t *ptl;
+	pmd_t *pmd;
+
+	if (pud_none(pudp_get(pud)) && __pmd_alloc(mm, pud, haddr))
+		return VM_FAULT_OOM;
+	/* A 2M hugetlb VMA never has a PUD leaf: don't read through one. */
+	if (WARN_ON_ONCE(!pud_present(pudp_get(pud)) || pud_leaf(pudp_get(pud))))
+		return VM_FAULT_SIGBUS;
+	pmd = pmd_offset(pud, haddr);
+
+	ptl = pmd_lock(mm, pmd);
+	old = pmd_val(pmdp_get(pmd));
+	val = hugetlb_fault_entry(vma, old, flags, &ret);
+	if (val && val != old)
+		set_pmd(pmd, __pmd(val));
+	spin_unlock(ptl);
+	if (!old && val)
+		atomic_fetch_add_explicit(&mm->fault_stats.pmd, 1, memory_order_relaxed);
+	return ret;
+}
+
+/*
+ * hugetlb_fault(): huge_pte_alloc() down to the hstate's level (PUD for 1G,
+ * PMD for 2M), then hugetlb_no_page() for a none entry or the
+ * access/write-protect update of a present one.  huge_pte_lock() is
+ * mm->page_table_lock for 1G and the PMD table's split lock for 2M, as
+ * here.
+ */
+vm_fault_t hugetlb_fault(struct mm_struct *mm, struct vm_area_struct *vma,
+			 unsigned long address, unsigned int flags)
+{
+	struct hstate *h = vma->vm_hstate;
+	unsigned long haddr;
+	pud_t *pud;
+
+	if (WARN_ON_ONCE(!h))
+		return VM_FAULT_SIGBUS;
+	haddr = address & ~(huge_page_size(h) - 1);
+	pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, haddr), haddr), haddr);
+	if (!pud)
+		return VM_FAULT_OOM;
+	if (h->order == PUD_ORDER)
+		return hugetlb_fault_pud(mm, vma, pud, flags);
+	return hugetlb_fault_pmd(mm, vma, pud, haddr, flags);
+}

@@ -157,6 +157,15 @@ void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr);
 vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf);
 /* Is a THP allowed for this VMA at this fault (config thp mode + VM_HUGEPAGE)? */
 bool thp_vma_allowable_order(struct vm_area_struct *vma, unsigned int order);
+/*
+ * Fault-path helpers of __handle_mm_fault() (added by the fault issue):
+ * mark an existing leaf young (and dirty on a write) if it is still @orig;
+ * a write fault on a read-only anonymous THP (reused: no fork, always
+ * exclusive).
+ */
+void huge_pud_set_accessed(struct vm_fault *vmf, pud_t orig);
+void huge_pmd_set_accessed(struct vm_fault *vmf, pmd_t orig);
+vm_fault_t do_huge_pmd_wp_page(struct vm_fault *vmf, pmd_t orig);
 
 /* ---------------- sim/gup.c (mm/gup.c) ----------------------------------- */
 

@@ -191,6 +191,12 @@ struct mm_struct {
 	 */
 	_Atomic int inject_fault_retry;
 	bool is_init_mm;
+	/*
+	 * The initial heap and stack (mm->start_brk/brk/start_stack), for the
+	 * "heap"/"stack" tags of numa_maps.  0 = none (no exec here); tests
+	 * set them.
+	 */
+	unsigned long start_brk, brk, start_stack;
 };
 
 #endif /* SIM_MM_TYPES_H */

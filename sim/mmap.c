@@ -374,6 +374,8 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	default:
 		return -EINVAL;
 	}
+	if (flags & MAP_FIXED_NOREPLACE)
+		flags |= MAP_FIXED;
 	if (flags & MAP_HUGETLB) {
 		unsigned long shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
 

@@ -112,9 +112,10 @@ static inline uint64_t __entry_xchg(void *p, uint64_t v, const char *fn)
 #define set_pmd(p, v) __entry_store((p), pmd_val(v), __func__)
 #define set_pud(p, v) __entry_store((p), pud_val(v), __func__)
 #define set_pgd(p, v) __entry_store((p), pgd_val(v), __func__)
-#define ptep_get_and_clear(p) __pte(__entry_xchg((p), 0, __func__))
-#define pmdp_huge_get_and_clear(p) __pmd(__entry_xchg((p), 0, __func__))
-#define pudp_huge_get_and_clear(p) __pud(__entry_xchg((p), 0, __func__))
+/* Statement expressions: callers may ignore the old value. */
+#define ptep_get_and_clear(p) ({ pte_t __o = __pte(__entry_xchg((p), 0, __func__)); __o; })
+#define pmdp_huge_get_and_clear(p) ({ pmd_t __o = __pmd(__entry_xchg((p), 0, __func__)); __o; })
+#define pudp_huge_get_and_clear(p) ({ pud_t __o = __pud(__entry_xchg((p), 0, __func__)); __o; })
 
 /* ---- entry predicates: one set per level, the kernel's vocabulary ---- */
 #define __DEFINE_LEVEL(lvl, T, VAL)                                                   \
