@@ -25,20 +25,45 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+/*
+ * The machine owns its processes and they own their pins: destroying the
+ * machine releases whatever the caller left behind.
+ */
 struct pinsim {
 	struct machine *m;
+	pthread_mutex_t lock;
+	struct pinsim_proc *procs;
 };
 
 struct pinsim_proc {
 	struct pinsim *sim;
 	struct mm_struct *mm;
+	struct pinsim_proc *next;
+	struct pinsim_pin *pins;
 };
 
 struct pinsim_pin {
 	struct pinsim_proc *proc;
 	unsigned long nr_pages;
 	struct page **pages;
+	struct pinsim_pin *next;
 };
+
+static void pin_unlink(struct pinsim_pin *pin)
+{
+	struct pinsim_pin **pp;
+
+	pthread_mutex_lock(&pin->proc->sim->lock);
+	for (pp = &pin->proc->pins; *pp; pp = &(*pp)->next) {
+		if (*pp == pin) {
+			*pp = pin->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pin->proc->sim->lock);
+}
+
+void pinsim_proc_destroy(struct pinsim_proc *p);
 
 static int fail(int err)
 {
@@ -123,6 +148,7 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)
 		return fail(ENOMEM);
+	pthread_mutex_init(&sim->lock, NULL);
 	err = machine_create(&mc, &sim->m);
 	if (err) {
 		free(sim);
@@ -136,7 +162,10 @@ void pinsim_destroy(struct pinsim *sim)
 {
 	if (!sim)
 		return;
+	while (sim->procs)
+		pinsim_proc_destroy(sim->procs);
 	machine_destroy(sim->m);
+	pthread_mutex_destroy(&sim->lock);
 	free(sim);
 }
 
@@ -172,6 +201,10 @@ int pinsim_proc_create(struct pinsim *sim, struct pinsim_proc **out)
 		free(p);
 		return fail(ENOMEM);
 	}
+	pthread_mutex_lock(&sim->lock);
+	p->next = sim->procs;
+	sim->procs = p;
+	pthread_mutex_unlock(&sim->lock);
 	*out = p;
 	return 0;
 }
@@ -180,8 +213,21 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 {
 	struct task_struct *old;
 
+	struct pinsim_proc **pp;
+
 	if (!p)
 		return;
+	/* Pins left behind are released as the process's exit would. */
+	while (p->pins)
+		pinsim_unpin_user_pages(p->pins);
+	pthread_mutex_lock(&p->sim->lock);
+	for (pp = &p->sim->procs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->sim->lock);
 	old = set_current(p->mm->owner);
 	mmput(p->mm);
 	set_current(old && old->mm != p->mm ? old : NULL);
@@ -496,6 +542,10 @@ int pinsim_pin_user_pages(struct pinsim_proc *p, uint64_t addr, uint64_t len, in
 		free(a.pin);
 		return (int)ret_errno(ret);
 	}
+	pthread_mutex_lock(&p->sim->lock);
+	a.pin->next = p->pins;
+	p->pins = a.pin;
+	pthread_mutex_unlock(&p->sim->lock);
 	*out = a.pin;
 	return 0;
 }
@@ -514,6 +564,7 @@ int pinsim_unpin_user_pages(struct pinsim_pin *pin)
 
 	if (!pin)
 		return fail(EINVAL);
+	pin_unlink(pin);
 	ret = in_proc(pin->proc, unpin_body, pin);
 	free(pin->pages);
 	free(pin);

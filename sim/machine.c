@@ -73,6 +73,7 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	pthread_mutex_init(&m->bug_lock, NULL);
 	pthread_mutex_init(&m->tasks_lock, NULL);
 	pthread_mutex_init(&m->devices_lock, NULL);
+	pthread_mutex_init(&m->mms_lock, NULL);
 	atomic_store(&m->next_tid, 1);
 	hstate_init(&m->hstate_2m, PMD_ORDER);
 	hstate_init(&m->hstate_1g, PUD_ORDER);
@@ -109,12 +110,15 @@ void machine_destroy(struct machine *m)
 	if (!m || m != machine)
 		return;
 	sched_point_disarm_all();
+	mm_teardown_all();
 	while (m->devices)
 		vfio_pci_device_destroy(m->devices);
 	if (m->init_mm)
 		init_mm_destroy(m->init_mm);
 	for (unsigned int i = 0; i < m->nr_mmio; i++)
 		munmap(m->mmio[i].bytes, m->mmio[i].nr_pages << PAGE_SHIFT);
+	while (m->nr_tasks)
+		task_free(m->tasks[m->nr_tasks - 1]);
 	phys_exit(m);
 	free(m->tasks);
 	machine = NULL;

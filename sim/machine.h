@@ -91,6 +91,10 @@ struct machine {
 	int nr_devices;
 
 	struct mm_struct *init_mm;		/* kernel page tables */
+
+	/* every user mm, so that machine_destroy() can tear leftovers down */
+	pthread_mutex_t mms_lock;
+	struct mm_struct *mms;
 };
 
 extern struct machine *machine;

@@ -19,6 +19,11 @@
 struct mm_struct *mm_alloc(const char *comm);
 /* Tear down: unmap every VMA, free the page tables and the tasks. */
 void mmput(struct mm_struct *mm);
+/*
+ * Machine shutdown: mmput() every mm still alive.  A lock left held by a
+ * crashed task is broken (after a timed wait): nothing else runs any more.
+ */
+void mm_teardown_all(void);
 
 /* The task of @mm for the calling host thread (created on first use). */
 struct task_struct *mm_thread_task(struct mm_struct *mm);

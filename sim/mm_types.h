@@ -197,6 +197,7 @@ struct mm_struct {
 	 * set them.
 	 */
 	unsigned long start_brk, brk, start_stack;
+	struct mm_struct *next_mm;	/* machine->mms */
 };
 
 #endif /* SIM_MM_TYPES_H */

@@ -75,7 +75,25 @@ struct mm_struct *mm_alloc(const char *comm)
 		return NULL;
 	}
 	mm_add_task(mm, mm->owner);
+	pthread_mutex_lock(&machine->mms_lock);
+	mm->next_mm = machine->mms;
+	machine->mms = mm;
+	pthread_mutex_unlock(&machine->mms_lock);
 	return mm;
+}
+
+static void mm_unregister(struct mm_struct *mm)
+{
+	struct mm_struct **pp;
+
+	pthread_mutex_lock(&machine->mms_lock);
+	for (pp = &machine->mms; *pp; pp = &(*pp)->next_mm) {
+		if (*pp == mm) {
+			*pp = mm->next_mm;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&machine->mms_lock);
 }
 
 struct task_struct *mm_thread_task(struct mm_struct *mm)
@@ -98,16 +116,15 @@ struct task_struct *mm_thread_task(struct mm_struct *mm)
 	return t;
 }
 
-static void unmap_all_vmas(struct mm_struct *mm);
+static void unmap_all_vmas(struct mm_struct *mm, bool force);
 
-void mmput(struct mm_struct *mm)
+static void __mmput(struct mm_struct *mm, bool force)
 {
 	struct task_struct *t, *next;
 
-	if (!mm)
-		return;
+	mm_unregister(mm);
 	/* exit_mmap(): tear everything down as the last user. */
-	unmap_all_vmas(mm);
+	unmap_all_vmas(mm, force);
 	for (t = mm->tasks; t; t = next) {
 		next = t->next_in_group;
 		if (t != mm->owner)
@@ -115,6 +132,25 @@ void mmput(struct mm_struct *mm)
 	}
 	task_free(mm->owner);
 	mm_free_common(mm);
+}
+
+void mmput(struct mm_struct *mm)
+{
+	if (mm)
+		__mmput(mm, false);
+}
+
+void mm_teardown_all(void)
+{
+	struct task_struct *old = current;
+
+	while (machine->mms) {
+		struct mm_struct *mm = machine->mms;
+
+		current = mm->owner;
+		__mmput(mm, true);
+	}
+	current = old;
 }
 
 struct mm_struct *init_mm_create(void)
@@ -569,12 +605,26 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 	return 0;
 }
 
-static void unmap_all_vmas(struct mm_struct *mm)
+static void unmap_all_vmas(struct mm_struct *mm, bool force)
 {
-	down_write(&mm->mmap_lock);
+	/*
+	 * At machine shutdown a crashed task may still hold mmap_lock: wait a
+	 * little for live holders, then go on without the lock.
+	 */
+	bool locked = true;
+
+	if (!force) {
+		down_write(&mm->mmap_lock);
+	} else if (down_write_timeout(&mm->mmap_lock, 200000000ull)) {
+		locked = false;
+		lock_acquired(&mm->mmap_lock, true);	/* for the assertions */
+	}
 	while (mm->nr_vmas)
 		remove_vma(mm, mm->vmas[mm->nr_vmas - 1]);
-	up_write(&mm->mmap_lock);
+	if (locked)
+		up_write(&mm->mmap_lock);
+	else
+		lock_released(&mm->mmap_lock);
 }
 
 unsigned long vm_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,

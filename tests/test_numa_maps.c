@@ -1,3 +1,371 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /proc/pid/numa_maps (fs/proc/task_mmu.c show_numa_map(), reference §5,
+ * checklist 51 and 53): the rendered counts are the pages really mapped,
+ * in the kernel's units and tag order; a BAR VMA counts nothing; a read
+ * zaps the BAR's 1G PUD leaves and leaves its 2M PMD leaves alone.
+ */
+#include <linux/mman.h>
+#include <sys/mman.h>
+#include <time.h>
+
 #include "harness.h"
-Suite *make_suite(void) { return suite_create("numa_maps"); }
+#include "task_mmu.h"
+#include "vfio_pci.h"
+
+#define ANON_VA 0x7e0000000000UL
+#define BAR_VA 0x7f0000000000UL		/* 1 GiB aligned */
+#define BAR_PMD_VA 0x7f8000200000UL	/* 2 MiB aligned, not 1 GiB */
+#define TEXT_LEN 8192
+
+/* ---------------- helpers ---------------- */
+
+static unsigned long map_anon(struct mm_struct *mm, unsigned long addr, unsigned long len,
+			      unsigned long flags)
+{
+	unsigned long a = vm_mmap(mm, NULL, addr, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | flags, 0);
+
+	ck_assert_msg(!IS_ERR_VALUE(a), "mmap: %ld", (long)a);
+	return a;
+}
+
+static unsigned long map_bar(struct mm_struct *mm, struct vfio_pci_core_device *vdev,
+			     unsigned long addr, unsigned long len)
+{
+	unsigned long a = vm_mmap(mm, &vdev->file, addr, len, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_FIXED,
+				  VFIO_PCI_INDEX_TO_OFFSET(0) >> PAGE_SHIFT);
+
+	ck_assert_msg(!IS_ERR_VALUE(a), "mmap BAR: %ld", (long)a);
+	ck_assert_uint_eq(a, addr);
+	return a;
+}
+
+static struct vfio_pci_core_device *make_bar(uint64_t size)
+{
+	uint64_t bars[PCI_STD_NUM_BARS] = { size };
+	struct vfio_pci_core_device *vdev;
+
+	ck_assert_int_eq(vfio_pci_device_create("gpu", bars, &vdev), 0);
+	return vdev;
+}
+
+static void touch(struct mm_struct *mm, unsigned long addr, bool write)
+{
+	mmap_read_lock(mm);
+	ck_assert_int_eq(fixup_user_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0, NULL), 0);
+	mmap_read_unlock(mm);
+}
+
+static enum pgtable_level level_at(struct mm_struct *mm, unsigned long addr)
+{
+	return pgtable_lookup(mm, addr, NULL, NULL);
+}
+
+static char text[TEXT_LEN];
+
+static void read_numa_maps(struct mm_struct *mm)
+{
+	long n = numa_maps_read(mm, text, sizeof(text));
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, sizeof(text));
+	ck_assert_uint_eq(strlen(text), (size_t)n);
+}
+
+/* The line of the VMA starting at @start, without its newline. */
+static const char *line_of(unsigned long start)
+{
+	static char line[512];
+	char key[32];
+	const char *p = text;
+
+	snprintf(key, sizeof(key), "%08lx ", start);
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (!strncmp(p, key, strlen(key))) {
+			ck_assert_uint_lt(n, sizeof(line));
+			memcpy(line, p, n);
+			line[n] = '\0';
+			return line;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	ck_abort_msg("no numa_maps line for %#lx in:\n%s", start, text);
+	return NULL;
+}
+
+static unsigned long count_lines(void)
+{
+	unsigned long n = 0;
+
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+/* ---------------- anonymous memory ---------------- */
+
+START_TEST(test_anon_4k_counts_each_faulted_page)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	unsigned long va = map_anon(mm, ANON_VA, 64 * PAGE_SIZE, MAP_FIXED);
+	unsigned long idle = map_anon(mm, ANON_VA + 128 * PAGE_SIZE, 8 * PAGE_SIZE, MAP_FIXED);
+
+	for (int i = 0; i < 10; i++)
+		touch(mm, va + i * 5 * PAGE_SIZE, true);
+	read_numa_maps(mm);
+
+	ck_assert_str_eq(line_of(va),
+			 "7e0000000000 default anon=10 dirty=10 N0=10 kernelpagesize_kB=4");
+	/* Nothing mapped: no counters at all, not even kernelpagesize_kB. */
+	ck_assert_str_eq(line_of(idle), "7e0000080000 default");
+	ck_assert_uint_eq(count_lines(), 2);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_thp_counts_512_small_pages)
+{
+	struct mm_struct *mm;
+	unsigned long va;
+
+	tm_cfg.thp = THP_ALWAYS;
+	tm_setup_with(&tm_cfg);
+	mm = tm_mm("qemu");
+	va = map_anon(mm, ANON_VA, 4 * MiB, MAP_FIXED);
+	touch(mm, va, true);
+	ck_assert_int_eq(level_at(mm, va), PGTABLE_PMD);
+
+	read_numa_maps(mm);
+	/* gather_pte_stats(): one huge PMD = HPAGE_PMD_NR pages, 4K page size. */
+	ck_assert_str_eq(line_of(va),
+			 "7e0000000000 default anon=512 dirty=512 N0=512 kernelpagesize_kB=4");
+	/* A read never splits a THP: no ->pte_entry. */
+	ck_assert_int_eq(level_at(mm, va), PGTABLE_PMD);
+	mmput(mm);
+}
+END_TEST
+
+/* ---------------- hugetlb ---------------- */
+
+START_TEST(test_hugetlb_2m_counts_huge_pages)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	unsigned long va = map_anon(mm, 0, 6 * MiB, MAP_HUGETLB | MAP_HUGE_2MB);
+	char want[160];
+
+	touch(mm, va, true);
+	touch(mm, va + 4 * MiB, true);
+	read_numa_maps(mm);
+
+	/* gather_hugetlb_stats() counts 1 per huge page; the size says 2M. */
+	snprintf(want, sizeof(want),
+		 "%08lx default file=/anon_hugepage\\040(deleted) huge anon=2 dirty=2 N0=2 "
+		 "kernelpagesize_kB=2048", va);
+	ck_assert_str_eq(line_of(va), want);
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_hugetlb_1g_counts_huge_pages)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	unsigned long va = map_anon(mm, 0, 2 * GiB, MAP_HUGETLB | MAP_HUGE_1GB);
+	char want[160];
+
+	touch(mm, va + GiB + 12345, true);
+	ck_assert_int_eq(level_at(mm, va + GiB), PGTABLE_PUD);
+	read_numa_maps(mm);
+
+	snprintf(want, sizeof(want),
+		 "%08lx default file=/anon_hugepage\\040(deleted) huge anon=1 dirty=1 N0=1 "
+		 "kernelpagesize_kB=1048576", va);
+	ck_assert_str_eq(line_of(va), want);
+	/* hugetlb PUDs are walked by ->hugetlb_entry, never split. */
+	ck_assert_int_eq(level_at(mm, va + GiB), PGTABLE_PUD);
+	mmput(mm);
+}
+END_TEST
+
+/* ---------------- the BAR: checklist 51 and 53 ---------------- */
+
+START_TEST(test_bar_counts_nothing_and_loses_pud_leaves_keeps_pmd_leaves)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	struct vfio_pci_core_device *vdev = make_bar(2 * GiB);
+	unsigned long pud_va = map_bar(mm, vdev, BAR_VA, 2 * GiB);
+	unsigned long pmd_va = map_bar(mm, vdev, BAR_PMD_VA, 4 * MiB);
+
+	touch(mm, pud_va, false);
+	touch(mm, pud_va + GiB, true);
+	touch(mm, pmd_va, false);
+	touch(mm, pmd_va + 2 * MiB, true);
+	ck_assert_int_eq(level_at(mm, pud_va), PGTABLE_PUD);
+	ck_assert_int_eq(level_at(mm, pud_va + GiB), PGTABLE_PUD);
+	ck_assert_int_eq(level_at(mm, pmd_va), PGTABLE_PMD);
+	ck_assert_int_eq(level_at(mm, pmd_va + 2 * MiB), PGTABLE_PMD);
+
+	read_numa_maps(mm);
+	/* vm_normal_page*() is NULL for special entries: no counters. */
+	ck_assert_str_eq(line_of(pud_va), "7f0000000000 default file=anon_inode:[vfio-device]");
+	ck_assert_str_eq(line_of(pmd_va), "7f8000200000 default file=anon_inode:[vfio-device]");
+	/* No ->pud_entry: every PUD leaf was split, i.e. zapped ... */
+	ck_assert_int_eq(level_at(mm, pud_va), PGTABLE_NONE);
+	ck_assert_int_eq(level_at(mm, pud_va + GiB), PGTABLE_NONE);
+	/* ... but no ->pte_entry: the PMD leaves stay. */
+	ck_assert_int_eq(level_at(mm, pmd_va), PGTABLE_PMD);
+	ck_assert_int_eq(level_at(mm, pmd_va + 2 * MiB), PGTABLE_PMD);
+	ck_assert_uint_eq(sim_oops_count(), 0);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+
+	/* The next access refaults at PUD order. */
+	touch(mm, pud_va, false);
+	ck_assert_int_eq(level_at(mm, pud_va), PGTABLE_PUD);
+	mmput(mm);
+}
+END_TEST
+
+/* ---------------- tags and the read interface ---------------- */
+
+START_TEST(test_heap_and_stack_tags_follow_mm_brk_and_start_stack)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	unsigned long heap = map_anon(mm, 0x10000000UL, 16 * PAGE_SIZE, MAP_FIXED);
+	unsigned long stack = map_anon(mm, 0x7ff000000000UL, 16 * PAGE_SIZE,
+				       MAP_FIXED | MAP_GROWSDOWN);
+
+	mm->start_brk = heap;
+	mm->brk = heap + 8 * PAGE_SIZE;
+	mm->start_stack = stack + 15 * PAGE_SIZE;
+	touch(mm, stack + 15 * PAGE_SIZE, true);
+	read_numa_maps(mm);
+
+	ck_assert_str_eq(line_of(heap), "10000000 default heap");
+	ck_assert_str_eq(line_of(stack),
+			 "7ff000000000 default stack anon=1 dirty=1 N0=1 kernelpagesize_kB=4");
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_short_buffer_truncates_without_overrun)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	char small[16];
+	long full, n;
+
+	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
+	map_anon(mm, ANON_VA + 2 * PAGE_SIZE, PAGE_SIZE, MAP_FIXED);
+	full = numa_maps_read(mm, text, sizeof(text));
+	ck_assert_int_eq(full, strlen("7e0000000000 default\n7e0000002000 default\n"));
+
+	memset(small, 'X', sizeof(small));
+	n = numa_maps_read(mm, small, 10);
+	ck_assert_int_eq(n, 10);
+	ck_assert(!memcmp(small, "7e00000000", 10));
+	ck_assert_int_eq(small[10], 'X');	/* no NUL without room */
+
+	n = numa_maps_read(mm, small, sizeof(small));
+	ck_assert_int_eq(n, sizeof(small));
+	ck_assert(!memcmp(small, text, sizeof(small)));
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_read_blocked_on_mmap_lock_returns_eintr_when_killed)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+
+	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
+	mmap_write_lock(mm);
+	send_sig_kill(current);
+	/* mmap_read_lock_killable() of m_start(): contended and killed. */
+	ck_assert_int_eq(numa_maps_read(mm, text, sizeof(text)), -EINTR);
+	mmap_write_unlock(mm);
+	ck_assert(!rwsem_is_locked(&mm->mmap_lock));
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_walker_thread_completes_its_reads)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	const struct numa_maps_walker_opts opts = {
+		.interval_us = 100, .max_iterations = 5, .comm = "numastat",
+	};
+	struct numa_maps_walker_result res;
+	struct numa_maps_walker *w;
+	struct timespec ts = { .tv_nsec = 1000000 };
+
+	map_anon(mm, ANON_VA, 4 * MiB, MAP_FIXED);
+	touch(mm, ANON_VA, true);
+	w = numa_maps_walker_start(mm, &opts);
+	ck_assert_ptr_nonnull(w);
+	for (int i = 0; i < 10000 && !numa_maps_walker_done(w); i++)
+		nanosleep(&ts, NULL);
+	ck_assert(numa_maps_walker_done(w));
+	numa_maps_walker_stop(w, &res);
+	ck_assert_uint_eq(res.reads, 5);
+	ck_assert(!res.oopsed);
+	ck_assert(!res.hung);
+	ck_assert_int_eq(res.last_errno, 0);
+	ck_assert(!rwsem_is_locked(&mm->mmap_lock));
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_walker_thread_runs_until_stopped)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	const struct numa_maps_walker_opts opts = { .interval_us = 50 };
+	struct numa_maps_walker_result res;
+	struct numa_maps_walker *w;
+	struct timespec ts = { .tv_nsec = 20 * 1000000 };
+
+	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
+	w = numa_maps_walker_start(mm, &opts);
+	ck_assert_ptr_nonnull(w);
+	nanosleep(&ts, NULL);
+	ck_assert(!numa_maps_walker_done(w));
+	numa_maps_walker_stop(w, &res);
+	ck_assert_uint_gt(res.reads, 0);
+	ck_assert(!res.oopsed);
+	ck_assert(!res.hung);
+	mmput(mm);
+}
+END_TEST
+
+static void cfg_setup(void)
+{
+	tm_defaults(&tm_cfg);
+}
+
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("numa_maps");
+	TCase *tc = tm_tcase(s, "render");
+	TCase *cfg;
+
+	tcase_add_test(tc, test_anon_4k_counts_each_faulted_page);
+	tcase_add_test(tc, test_hugetlb_2m_counts_huge_pages);
+	tcase_add_test(tc, test_hugetlb_1g_counts_huge_pages);
+	tcase_add_test(tc, test_bar_counts_nothing_and_loses_pud_leaves_keeps_pmd_leaves);
+	tcase_add_test(tc, test_heap_and_stack_tags_follow_mm_brk_and_start_stack);
+	tcase_add_test(tc, test_short_buffer_truncates_without_overrun);
+	tcase_add_test(tc, test_read_blocked_on_mmap_lock_returns_eintr_when_killed);
+
+	tc = tm_tcase(s, "walker");
+	tcase_add_test(tc, test_walker_thread_completes_its_reads);
+	tcase_add_test(tc, test_walker_thread_runs_until_stopped);
+
+	cfg = tcase_create("thp");
+	tcase_add_checked_fixture(cfg, cfg_setup, tm_teardown);
+	tcase_set_timeout(cfg, 60);
+	tcase_add_test(cfg, test_thp_counts_512_small_pages);
+	suite_add_tcase(s, cfg);
+	return s;
+}
