@@ -641,11 +641,14 @@ void unpin_user_pages(struct page **pages, unsigned long npages)
 	if (WARN_ON(IS_ERR_VALUE(npages)))
 		return;
 	for (i = 0; i < npages; i += nr) {
+		struct folio *folio;
+
 		if (!pages[i]) {
 			nr = 1;
 			continue;
 		}
-		gup_put_folio(gup_folio_next(pages, npages, i, &nr), nr);
+		folio = gup_folio_next(pages, npages, i, &nr);
+		gup_put_folio(folio, nr);
 	}
 }
 

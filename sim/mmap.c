@@ -335,8 +335,13 @@ static pgprot_t vm_get_page_prot(vm_flags_t vm)
 
 	if (!(vm & (VM_READ | VM_WRITE | VM_EXEC)))
 		return PAGE_NONE;
-	/* Private writable mappings start read-only in the kernel (COW); no COW here. */
-	if (vm & VM_WRITE)
+	/*
+	 * x86 protection_map: private writable is PAGE_COPY, read-only, so that
+	 * the first write to a remap_pfn_range() page COWs (do_wp_page()); the
+	 * fault path makes anonymous and hugetlb entries writable itself
+	 * (maybe_mkwrite()).
+	 */
+	if ((vm & VM_WRITE) && (vm & VM_SHARED))
 		p |= _PAGE_RW;
 	if (!(vm & VM_EXEC))
 		p |= _PAGE_NX;

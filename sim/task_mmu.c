@@ -342,37 +342,30 @@ out:
 	seq_end_record(m);
 }
 
+/*
+ * The record buffer lives on the stack: a read may oops half way (seeds/01)
+ * and never come back, and nothing must be left allocated when it does.
+ */
 long numa_maps_read(struct mm_struct *mm, char *buf, size_t len)
 {
-	struct numa_seq *m;
+	struct numa_seq m = { .buf = buf, .len = len };
 	struct vm_area_struct *vma;
-	long ret;
-
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	m->buf = buf;
-	m->len = len;
-	m->pos = 0;
-	m->line_pos = 0;
+	int err;
 
 	/*
 	 * lock_vma_range(): smaps and numa_maps walk page tables, so they take
 	 * the mmap lock (killable), not per-VMA locks as /proc/pid/maps does.
 	 */
-	ret = mmap_read_lock_killable(mm);
-	if (ret)
-		goto out;
+	err = mmap_read_lock_killable(mm);
+	if (err)
+		return err;
 	for (vma = find_vma(mm, 0); vma; vma = find_vma(mm, vma->vm_end))
-		show_numa_map(m, vma);
+		show_numa_map(&m, vma);
 	mmap_read_unlock(mm);
 
-	if (m->pos < len)
-		buf[m->pos] = '\0';
-	ret = (long)m->pos;
-out:
-	free(m);
-	return ret;
+	if (m.pos < len)
+		buf[m.pos] = '\0';
+	return (long)m.pos;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -461,6 +454,14 @@ static void *numa_maps_walker_fn(void *arg)
 		w->reads++;
 		walker_pause(w, w->opts.interval_us);
 	}
+	/*
+	 * This host thread ends here.  mm_thread_task() finds a thread's task
+	 * by pthread_self(), which a later thread may reuse: forget ours so
+	 * that it never inherits this (possibly dead) task.
+	 */
+	pthread_mutex_lock(&w->mm->tasks_lock);
+	t->host_thread = 0;
+	pthread_mutex_unlock(&w->mm->tasks_lock);
 	set_current(NULL);
 out:
 	atomic_store(&w->done, true);

@@ -1,3 +1,313 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The public API (include/pinsim/pinsim.h) as a user sees it: -1/errno,
+ * data integrity, pin state and accounting, and nothing changed on error.
+ */
+#include <linux/mman.h>
+#include <sys/mman.h>
+
 #include "harness.h"
-Suite *make_suite(void) { return suite_create("api"); }
+#include "pinsim/pinsim.h"
+
+static struct pinsim *sim;
+static struct pinsim_proc *proc;
+
+static void api_setup(void)
+{
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	cfg.ram_bytes = 8ULL << 30;
+	cfg.hugetlb_2m_pages = 8;
+	cfg.hugetlb_1g_pages = 2;
+	ck_assert_int_eq(pinsim_create(&cfg, &sim), 0);
+	ck_assert_int_eq(pinsim_proc_create(sim, &proc), 0);
+}
+
+static void api_teardown(void)
+{
+	pinsim_destroy(sim);	/* also destroys proc and any pins */
+	sim = NULL;
+	proc = NULL;
+}
+
+static uint64_t map(uint64_t len, int flags)
+{
+	uint64_t va = pinsim_mmap(proc, 0, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+
+	ck_assert_uint_ne(va, PINSIM_MAP_FAILED);
+	return va;
+}
+
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+
+/* Write a pattern spanning page boundaries, read it back, compare. */
+static void roundtrip(uint64_t va, uint64_t len)
+{
+	static unsigned char out[3 * 4096 + 123], in[sizeof(out)];
+	uint64_t offs[] = { 0, len / 2 - 4101, len - sizeof(out) };	/* disjoint */
+
+	for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		for (size_t i = 0; i < sizeof(out); i++)
+			out[i] = (unsigned char)(i * 31 + k);
+		ck_assert_int_eq(pinsim_access(proc, va + offs[k], out, sizeof(out), 1),
+				 sizeof(out));
+	}
+	for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		for (size_t i = 0; i < sizeof(out); i++)
+			out[i] = (unsigned char)(i * 31 + k);
+		memset(in, 0, sizeof(in));
+		ck_assert_int_eq(pinsim_access(proc, va + offs[k], in, sizeof(in), 0), sizeof(in));
+		ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
+	}
+}
+
+static enum pinsim_level level_at(uint64_t va)
+{
+	struct pinsim_page_info pi;
+
+	ck_assert_int_eq(pinsim_pagemap(proc, va, &pi), 0);
+	return pi.level;
+}
+
+START_TEST(test_data_roundtrip_4k_anon_at_pte_level)
+{
+	uint64_t va = map(1 << 20, ANON);
+
+	ck_assert_int_eq(level_at(va), PINSIM_LEVEL_NONE);
+	roundtrip(va, 1 << 20);
+	ck_assert_int_eq(level_at(va), PINSIM_LEVEL_PTE);
+}
+END_TEST
+
+START_TEST(test_data_roundtrip_thp_at_pmd_level)
+{
+	uint64_t va = map(8 << 20, ANON);
+
+	ck_assert_int_eq(pinsim_madvise(proc, va, 8 << 20, MADV_HUGEPAGE), 0);
+	roundtrip(va, 8 << 20);
+	ck_assert_int_eq(level_at(va), PINSIM_LEVEL_PMD);
+}
+END_TEST
+
+START_TEST(test_data_roundtrip_hugetlb_2m_and_1g)
+{
+	uint64_t a = map(4 << 20, ANON | MAP_HUGETLB | MAP_HUGE_2MB);
+	uint64_t b = map(1ULL << 30, ANON | MAP_HUGETLB | MAP_HUGE_1GB);
+
+	roundtrip(a, 4 << 20);
+	roundtrip(b, 1ULL << 30);
+	ck_assert_int_eq(level_at(a), PINSIM_LEVEL_PMD);
+	ck_assert_int_eq(level_at(b), PINSIM_LEVEL_PUD);
+}
+END_TEST
+
+START_TEST(test_access_unmapped_or_readonly_is_efault_and_partial_counts)
+{
+	uint64_t va = map(2 * 4096, ANON);
+	uint64_t ro = pinsim_mmap(proc, 0, 4096, PROT_READ, ANON, -1, 0);
+	unsigned char buf[8192] = { 1 };
+
+	ck_assert_int_eq(pinsim_munmap(proc, va + 4096, 4096), 0);
+	errno = 0;
+	ck_assert_int_eq(pinsim_access(proc, va + 4096, buf, 16, 0), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	/* A fault after the first page gives the short count. */
+	ck_assert_int_eq(pinsim_access(proc, va, buf, sizeof(buf), 1), 4096);
+	ck_assert_int_eq(pinsim_access(proc, ro, buf, 16, 1), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	ck_assert_int_eq(pinsim_access(proc, ro, buf, 16, 0), 16);
+}
+END_TEST
+
+START_TEST(test_bad_mmap_arguments_kernel_errno_nothing_changed)
+{
+	struct pinsim_proc_stats before, after;
+	struct pinsim_stats sb, sa;
+
+	pinsim_proc_stats(proc, &before);
+	pinsim_stats(sim, &sb);
+	errno = 0;
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 0, PROT_READ, ANON, -1, 0), PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 4096, PROT_READ, ANON, -1, 1), PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);	/* unaligned offset */
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 4096, PROT_READ, MAP_ANONYMOUS, -1, 0),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);	/* neither private nor shared */
+	ck_assert_uint_eq(pinsim_mmap(proc, 0x1234, 4096, PROT_READ, ANON | MAP_FIXED, -1, 0),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 4096, PROT_READ, MAP_SHARED, 7, 0),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 3ULL << 30, PROT_READ,
+				      ANON | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, ENOMEM);	/* pool has 2 x 1G */
+	ck_assert_int_eq(pinsim_munmap(proc, 0x1001, 4096), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	pinsim_proc_stats(proc, &after);
+	pinsim_stats(sim, &sa);
+	ck_assert_uint_eq(after.nr_vmas, before.nr_vmas);
+	ck_assert_uint_eq(sa.pages_allocated, sb.pages_allocated);
+	ck_assert_uint_eq(sa.hugetlb_1g_free, sb.hugetlb_1g_free);
+	ck_assert_uint_eq(sa.warnings, 0);
+}
+END_TEST
+
+START_TEST(test_pin_counts_exact_for_4k_thp_and_1g_and_unpin_restores)
+{
+	uint64_t a = map(16 * 4096, ANON);
+	uint64_t t = map(2 << 20, ANON);
+	uint64_t g = map(1ULL << 30, ANON | MAP_HUGETLB | MAP_HUGE_1GB);
+	struct pinsim_pin *pa, *pt, *pg;
+	struct pinsim_page_info pi;
+	struct pinsim_proc_stats ps;
+
+	ck_assert_int_eq(pinsim_set_cap_ipc_lock(proc, true), 0);
+	ck_assert_int_eq(pinsim_madvise(proc, t, 2 << 20, MADV_HUGEPAGE), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, a, 16 * 4096, 1, &pa), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, t, 2 << 20, 1, &pt), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, g, 1000 * 4096, 1, &pg), 0);
+	pinsim_pagemap(proc, a + 4096, &pi);
+	ck_assert_int_eq(pi.refcount, 1 + 1024);
+	pinsim_pagemap(proc, t, &pi);
+	ck_assert_int_eq(pi.folio_order, 9);
+	ck_assert_int_eq(pi.refcount, 1 + 512);
+	ck_assert_int_eq(pi.pincount, 512);
+	pinsim_pagemap(proc, g, &pi);
+	ck_assert_int_eq(pi.refcount, 1 + 1000);
+	ck_assert_int_eq(pi.pincount, 1000);
+	pinsim_proc_stats(proc, &ps);
+	ck_assert_uint_eq(ps.locked_vm, 16 + 512 + 1000);
+	ck_assert_int_eq(pinsim_unpin_user_pages(pa), 0);
+	ck_assert_int_eq(pinsim_unpin_user_pages(pt), 0);
+	ck_assert_int_eq(pinsim_unpin_user_pages(pg), 0);
+	pinsim_pagemap(proc, a + 4096, &pi);
+	ck_assert_int_eq(pi.refcount, 1);
+	pinsim_pagemap(proc, t, &pi);
+	ck_assert_int_eq(pi.refcount, 1);
+	ck_assert_int_eq(pi.pincount, 0);
+	pinsim_pagemap(proc, g, &pi);
+	ck_assert_int_eq(pi.refcount, 1);
+	ck_assert_int_eq(pi.pincount, 0);
+	pinsim_proc_stats(proc, &ps);
+	ck_assert_uint_eq(ps.locked_vm, 0);
+}
+END_TEST
+
+START_TEST(test_pin_beyond_rlimit_memlock_is_enomem_and_changes_nothing)
+{
+	struct rlimit rl = { 8 * 4096, 8 * 4096 };
+	uint64_t va = map(16 * 4096, ANON);
+	struct pinsim_page_info pi;
+	struct pinsim_proc_stats ps;
+	struct pinsim_pin *pin;
+
+	ck_assert_int_eq(pinsim_setrlimit(proc, RLIMIT_MEMLOCK, &rl), 0);
+	ck_assert_int_eq(pinsim_access(proc, va, "x", 1, 1), 1);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, 16 * 4096, 1, &pin), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	pinsim_proc_stats(proc, &ps);
+	ck_assert_uint_eq(ps.locked_vm, 0);
+	pinsim_pagemap(proc, va, &pi);
+	ck_assert_int_eq(pi.refcount, 1);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, 8 * 4096, 1, &pin), 0);
+	ck_assert_int_eq(pinsim_unpin_user_pages(pin), 0);
+	ck_assert_int_eq(pinsim_set_cap_ipc_lock(proc, true), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, 16 * 4096, 1, &pin), 0);
+	pinsim_proc_stats(proc, &ps);
+	ck_assert_uint_eq(ps.locked_vm, 16);	/* CAP_IPC_LOCK: charged, not limited */
+	/* Left pinned on purpose: pinsim_destroy() releases it. */
+}
+END_TEST
+
+START_TEST(test_pin_with_fatal_signal_is_eintr_and_changes_nothing)
+{
+	uint64_t va = map(16 * 4096, ANON);
+	struct pinsim_proc_stats ps;
+	struct pinsim_pin *pin;
+
+	ck_assert_int_eq(pinsim_set_cap_ipc_lock(proc, true), 0);
+	ck_assert_int_eq(pinsim_kill(proc), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, 16 * 4096, 1, &pin), -1);
+	ck_assert_int_eq(errno, EINTR);
+	pinsim_proc_stats(proc, &ps);
+	ck_assert_uint_eq(ps.locked_vm, 0);
+	ck_assert_int_eq(level_at(va), PINSIM_LEVEL_NONE);
+}
+END_TEST
+
+START_TEST(test_pin_of_unmapped_range_is_efault_with_no_pins_left)
+{
+	uint64_t va = map(8 * 4096, ANON);
+	struct pinsim_page_info pi;
+	struct pinsim_proc_stats ps;
+	struct pinsim_pin *pin;
+
+	ck_assert_int_eq(pinsim_set_cap_ipc_lock(proc, true), 0);
+	ck_assert_int_eq(pinsim_munmap(proc, va + 4 * 4096, 4096), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, 8 * 4096, 1, &pin), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	pinsim_pagemap(proc, va, &pi);
+	ck_assert_int_eq(pi.refcount, 1);	/* faulted in by GUP, then unpinned */
+	pinsim_proc_stats(proc, &ps);
+	ck_assert_uint_eq(ps.locked_vm, 0);
+}
+END_TEST
+
+START_TEST(test_second_machine_is_ebusy_and_bad_config_einval)
+{
+	struct pinsim_config cfg;
+	struct pinsim *other;
+	struct rlimit rl = { 1, 1 };
+
+	pinsim_config_init(&cfg);
+	ck_assert_int_eq(pinsim_create(&cfg, &other), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_int_eq(pinsim_setrlimit(proc, RLIMIT_NOFILE, &rl), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	pinsim_destroy(sim);
+	sim = NULL;
+	cfg.ram_bytes = 12345;
+	ck_assert_int_eq(pinsim_create(&cfg, &other), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	api_setup();
+}
+END_TEST
+
+START_TEST(test_stats_report_frame_metadata_and_no_oops)
+{
+	struct pinsim_stats st;
+
+	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
+	ck_assert_uint_eq(st.bytes_per_frame, 16);
+	ck_assert_uint_eq(st.ram_bytes, 8ULL << 30);
+	ck_assert_uint_eq(st.hugetlb_1g_total, 2);
+	ck_assert_uint_eq(st.hugetlb_2m_free, 8);
+	ck_assert_uint_eq(st.oopses, 0);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *tc = tcase_create("api");
+
+	tcase_add_checked_fixture(tc, api_setup, api_teardown);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_data_roundtrip_4k_anon_at_pte_level);
+	tcase_add_test(tc, test_data_roundtrip_thp_at_pmd_level);
+	tcase_add_test(tc, test_data_roundtrip_hugetlb_2m_and_1g);
+	tcase_add_test(tc, test_access_unmapped_or_readonly_is_efault_and_partial_counts);
+	tcase_add_test(tc, test_bad_mmap_arguments_kernel_errno_nothing_changed);
+	tcase_add_test(tc, test_pin_counts_exact_for_4k_thp_and_1g_and_unpin_restores);
+	tcase_add_test(tc, test_pin_beyond_rlimit_memlock_is_enomem_and_changes_nothing);
+	tcase_add_test(tc, test_pin_with_fatal_signal_is_eintr_and_changes_nothing);
+	tcase_add_test(tc, test_pin_of_unmapped_range_is_efault_with_no_pins_left);
+	tcase_add_test(tc, test_second_machine_is_ebusy_and_bad_config_einval);
+	tcase_add_test(tc, test_stats_report_frame_metadata_and_no_oops);
+	return s;
+}

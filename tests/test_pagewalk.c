@@ -517,6 +517,7 @@ START_TEST(test_walk_entry_points_reject_bad_ranges)
 	struct vm_area_struct *vma;
 
 	map_anon(mm, ANON_VA, 4 * PAGE_SIZE);
+	touch(mm, ANON_VA, true);
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, ANON_VA);
 	ck_assert_int_eq(walk_page_range(mm, ANON_VA, ANON_VA, &ops, &l), -EINVAL);
@@ -541,6 +542,7 @@ START_TEST(test_rdlock_walk_without_mmap_lock_warns)
 	struct walk_log l = { 0 };
 
 	map_anon(mm, ANON_VA, PAGE_SIZE);
+	touch(mm, ANON_VA, true);
 	ck_assert_int_eq(walk_page_range(mm, ANON_VA, ANON_VA + PAGE_SIZE, &ops, &l), 0);
 	ck_assert_uint_eq(sim_warn_count(), 1);		/* mmap_assert_locked() */
 	ck_assert_uint_eq(l.pte, 1);			/* and the walk went on */
