@@ -184,7 +184,8 @@ static void bench_bar(unsigned int gib, int runs, unsigned int order)
 static void bench_sched_point(int runs)
 {
 	const unsigned long iters = 100 * 1000 * 1000;
-	uint64_t *t_point = calloc(runs, sizeof(uint64_t)), *t_empty = calloc(runs, sizeof(uint64_t));
+	uint64_t *t_point = calloc(runs, sizeof(uint64_t));
+	uint64_t *t_empty = calloc(runs, sizeof(uint64_t));
 	struct machine *m = machine_with(2 * GiB, PUD_ORDER);
 
 	for (int r = 0; r < runs; r++) {

@@ -421,6 +421,7 @@ START_TEST(test_pin_with_fatal_signal_pending_is_eintr)
 	ck_assert_int_eq(pgtable_lookup(mm, a, NULL, NULL), PGTABLE_NONE);
 	/* __get_user_pages_locked() marks the mm before it looks at a page. */
 	ck_assert(atomic_load(&mm->flags) & MMF_HAS_PINNED);
+	mmput(mm);
 }
 END_TEST
 
@@ -447,6 +448,7 @@ START_TEST(test_pin_signal_after_k_pages_returns_k)
 	ck_assert_int_eq(pin(mm, a + 2 * PAGE_SIZE, 6, FOLL_WRITE, pages + 2), -EINTR);
 	unpin_user_pages(pages, 2);
 	ck_assert_int_eq(page_ref_count(pages[0]), 1);
+	mmput(mm);	/* before the stack test_dev goes */
 }
 END_TEST
 

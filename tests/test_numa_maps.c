@@ -339,6 +339,33 @@ START_TEST(test_walker_thread_runs_until_stopped)
 }
 END_TEST
 
+/*
+ * A reader stuck behind the mmap lock does not come back by itself; stop
+ * reports it as hung and ends it with a fatal signal (killable wait).
+ */
+START_TEST(test_walker_stop_reports_blocked_reader_as_hung)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	const struct numa_maps_walker_opts opts = { .comm = "numastat" };
+	struct numa_maps_walker_result res;
+	struct numa_maps_walker *w;
+
+	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
+	mmap_write_lock(mm);
+	w = numa_maps_walker_start(mm, &opts);
+	ck_assert_ptr_nonnull(w);
+	numa_maps_walker_stop(w, &res);
+	ck_assert(res.hung);
+	ck_assert(!res.oopsed);
+	ck_assert_uint_eq(res.reads, 0);
+	ck_assert_int_eq(res.last_errno, -EINTR);
+	ck_assert(fatal_signal_pending(current));	/* the whole group got it */
+	mmap_write_unlock(mm);
+	ck_assert(!rwsem_is_locked(&mm->mmap_lock));
+	mmput(mm);
+}
+END_TEST
+
 static void cfg_setup(void)
 {
 	tm_defaults(&tm_cfg);
@@ -361,6 +388,7 @@ Suite *make_suite(void)
 	tc = tm_tcase(s, "walker");
 	tcase_add_test(tc, test_walker_thread_completes_its_reads);
 	tcase_add_test(tc, test_walker_thread_runs_until_stopped);
+	tcase_add_test(tc, test_walker_stop_reports_blocked_reader_as_hung);
 
 	cfg = tcase_create("thp");
 	tcase_add_checked_fixture(cfg, cfg_setup, tm_teardown);
