@@ -18,6 +18,7 @@
 
 #include "machine.h"
 #include "mm.h"
+#include "task_mmu.h"
 #include "vfio_pci.h"
 #include <stdio.h>
 
@@ -40,6 +41,7 @@ struct pinsim_proc {
 	struct mm_struct *mm;
 	struct pinsim_proc *next;
 	struct pinsim_pin *pins;
+	struct pinsim_walker *walkers;
 };
 
 struct pinsim_pin {
@@ -47,6 +49,12 @@ struct pinsim_pin {
 	unsigned long nr_pages;
 	struct page **pages;
 	struct pinsim_pin *next;
+};
+
+struct pinsim_walker {
+	struct numa_maps_walker *w;
+	struct pinsim_proc *proc;
+	struct pinsim_walker *next;
 };
 
 static void pin_unlink(struct pinsim_pin *pin)
@@ -64,6 +72,9 @@ static void pin_unlink(struct pinsim_pin *pin)
 }
 
 void pinsim_proc_destroy(struct pinsim_proc *p);
+struct pinsim_walker;
+struct pinsim_walker_result;
+void pinsim_walker_stop(struct pinsim_walker *pw, struct pinsim_walker_result *res);
 
 static int fail(int err)
 {
@@ -217,7 +228,9 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 
 	if (!p)
 		return;
-	/* Pins left behind are released as the process's exit would. */
+	/* Walkers and pins left behind end as the process's exit would end them. */
+	while (p->walkers)
+		pinsim_walker_stop(p->walkers, NULL);
 	while (p->pins)
 		pinsim_unpin_user_pages(p->pins);
 	pthread_mutex_lock(&p->sim->lock);
@@ -659,4 +672,90 @@ int pinsim_stats(struct pinsim *sim, struct pinsim_stats *st)
 	}
 #endif
 	return 0;
+}
+
+/* ---------------- numa_maps ---------------- */
+
+struct numa_args {
+	struct pinsim_proc *p;
+	char *buf;
+	size_t len;
+};
+
+static long numa_body(void *arg)
+{
+	struct numa_args *a = arg;
+
+	return numa_maps_read(a->p->mm, a->buf, a->len);
+}
+
+ssize_t pinsim_read_numa_maps(struct pinsim_proc *p, char *buf, size_t len)
+{
+	struct numa_args a = { p, buf, len };
+
+	if (!p || (!buf && len))
+		return fail(EFAULT);
+	return ret_errno(in_proc(p, numa_body, &a));
+}
+
+
+int pinsim_walker_start(struct pinsim_proc *p, const struct pinsim_walker_opts *opts,
+			struct pinsim_walker **out)
+{
+	struct numa_maps_walker_opts o = { 0 };
+	struct pinsim_walker *pw;
+
+	if (!p || !out)
+		return fail(EINVAL);
+	if (opts) {
+		o.interval_us = opts->interval_us;
+		o.max_iterations = opts->max_iterations;
+	}
+	o.comm = "numa_maps";
+	pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return fail(ENOMEM);
+	pw->w = numa_maps_walker_start(p->mm, &o);
+	if (!pw->w) {
+		free(pw);
+		return fail(ENOMEM);
+	}
+	pw->proc = p;
+	pthread_mutex_lock(&p->sim->lock);
+	pw->next = p->walkers;
+	p->walkers = pw;
+	pthread_mutex_unlock(&p->sim->lock);
+	*out = pw;
+	return 0;
+}
+
+void pinsim_walker_stop(struct pinsim_walker *pw, struct pinsim_walker_result *res)
+{
+	struct numa_maps_walker_result r;
+
+	struct pinsim_walker **pp;
+
+	if (!pw)
+		return;
+	pthread_mutex_lock(&pw->proc->sim->lock);
+	for (pp = &pw->proc->walkers; *pp; pp = &(*pp)->next) {
+		if (*pp == pw) {
+			*pp = pw->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pw->proc->sim->lock);
+	numa_maps_walker_stop(pw->w, &r);
+	if (res) {
+		memset(res, 0, sizeof(*res));
+		res->reads = r.reads;
+		res->oopsed = r.oopsed;
+		res->hung = r.hung;
+		res->last_errno = -r.last_errno;
+		if (r.oopsed)
+			snprintf(res->oops, sizeof(res->oops), "%s: %s at %#llx in %s()",
+				 r.oops.comm, r.oops.why, (unsigned long long)r.oops.addr,
+				 r.oops.func);
+	}
+	free(pw);
 }

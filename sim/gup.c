@@ -149,11 +149,12 @@ static follow_t follow_huge_leaf(struct vm_area_struct *vma, unsigned long addr,
 {
 	unsigned long idx = (addr & ~leaf_mask) >> PAGE_SHIFT;
 	unsigned long nr = min_ul(want, ((~leaf_mask) >> PAGE_SHIFT) + 1 - idx);
-	struct page *page = head + idx;
+	struct page *page;
 	int ret;
 
 	if (!head)
 		return -EEXIST;	/* a special leaf: no struct page */
+	page = head + idx;
 	ret = try_grab_folio(page_folio(page), nr, flags);
 	if (ret)
 		return ret;
@@ -484,6 +485,9 @@ static long __get_user_pages_locked(struct mm_struct *mm, unsigned long start,
 	bool must_unlock = false;
 	long ret, pages_done;
 
+	/* Nothing asked, nothing done (and no "failed to pin" WARN below). */
+	if (!nr_pages)
+		return 0;
 	if (!*locked) {
 		if (mmap_read_lock_killable(mm))
 			return -EAGAIN;
@@ -680,10 +684,10 @@ static struct folio *gup_folio_range_next(struct page *start, unsigned long npag
 {
 	struct page *next = start + i;
 	struct folio *folio = page_folio(next);
-	unsigned long nr = 1;
+	unsigned long idx = page_to_pfn(next) - folio_pfn(folio), nr = 1;
 
 	if (folio_test_large(folio))
-		nr = min_ul(npages - i, folio_nr_pages(folio) - (unsigned long)(next - &folio->page));
+		nr = min_ul(npages - i, folio_nr_pages(folio) - idx);
 	*ntails = nr;
 	return folio;
 }

@@ -260,6 +260,11 @@ static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
 {
 	struct folio *folio;
 
+	/* A table where the hstate's leaf belongs: the VMA is not what it says. */
+	if (WARN_ON_ONCE(old && !(old & _PAGE_PSE))) {
+		*ret = VM_FAULT_SIGBUS;
+		return 0;
+	}
 	if (old)
 		return hugetlb_touch(vma, old, flags);
 	folio = hugetlb_fault_folio(vma, ret);

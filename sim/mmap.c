@@ -54,9 +54,24 @@ static void mm_free_common(struct mm_struct *mm)
 	free(mm);
 }
 
+/*
+ * A host thread's identity for mm_thread_task(): a token never reused
+ * (pthread_self() values are recycled once a thread exits, and a new thread
+ * must not inherit an old — possibly dead — task).
+ */
+static _Atomic unsigned long thread_token_next = 1;
+static _Thread_local unsigned long thread_token;
+
+static unsigned long host_thread_token(void)
+{
+	if (!thread_token)
+		thread_token = atomic_fetch_add(&thread_token_next, 1);
+	return thread_token;
+}
+
 static void mm_add_task(struct mm_struct *mm, struct task_struct *t)
 {
-	t->host_thread = (unsigned long)pthread_self();
+	t->host_thread = host_thread_token();
 	pthread_mutex_lock(&mm->tasks_lock);
 	t->next_in_group = mm->tasks;
 	mm->tasks = t;
@@ -98,7 +113,7 @@ static void mm_unregister(struct mm_struct *mm)
 
 struct task_struct *mm_thread_task(struct mm_struct *mm)
 {
-	unsigned long self = (unsigned long)pthread_self();
+	unsigned long self = host_thread_token();
 	struct task_struct *t;
 
 	if (current && current->mm == mm && current->host_thread == self)
@@ -261,20 +276,6 @@ static void mapping_link(struct vm_area_struct *vma)
 	vma->vm_mapping_next = mapping->i_mmap;
 	mapping->i_mmap = vma;
 	pthread_mutex_unlock(&mapping->i_mmap_lock);
-}
-
-static bool vma_on_mapping(struct vm_area_struct *vma)
-{
-	struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
-	struct vm_area_struct *v;
-
-	if (!mapping)
-		return true;
-	pthread_mutex_lock(&mapping->i_mmap_lock);
-	for (v = mapping->i_mmap; v && v != vma; v = v->vm_mapping_next)
-		;
-	pthread_mutex_unlock(&mapping->i_mmap_lock);
-	return v != NULL;
 }
 
 static void mapping_unlink(struct vm_area_struct *vma)
@@ -492,8 +493,8 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	err = vma_insert(mm, vma);
 	if (err)
 		goto put_file;
-	/* vfio-pci links its VMAs itself in mmap(); others are linked here. */
-	if (file && !vma_on_mapping(vma))
+	/* vma_link_file(): core mm links every file VMA, after ->mmap succeeded. */
+	if (file)
 		mapping_link(vma);
 	return addr;
 

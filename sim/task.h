@@ -45,7 +45,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 	struct signal_struct *signal;
 	struct task_struct *next_in_group;	/* list of the process's tasks */
-	unsigned long host_thread;	/* pthread_self() of its host thread */
+	unsigned long host_thread;	/* token of its host thread (mmap.c) */
 
 	/* lockdep-like: what this task holds, for assertions and hangs */
 	struct held_lock held[SIM_MAX_HELD_LOCKS];

@@ -387,8 +387,8 @@ struct numa_maps_walker {
 	_Atomic bool in_read;
 	struct task_struct *_Atomic task;
 
+	_Atomic unsigned long reads;
 	/* written by the walker thread, read after join */
-	unsigned long reads;
 	bool oopsed;
 	struct oops_record oops;
 	int last_errno;
@@ -405,7 +405,7 @@ static bool walker_should_stop(struct numa_maps_walker *w)
 {
 	if (atomic_load(&w->stop))
 		return true;
-	return w->opts.max_iterations && w->reads >= w->opts.max_iterations;
+	return w->opts.max_iterations && atomic_load(&w->reads) >= w->opts.max_iterations;
 }
 
 /* Sleep @us in slices, so that a stop request is seen within a millisecond. */
@@ -451,17 +451,9 @@ static void *numa_maps_walker_fn(void *arg)
 				break;	/* killed: the reader exits */
 			continue;
 		}
-		w->reads++;
+		atomic_fetch_add(&w->reads, 1);
 		walker_pause(w, w->opts.interval_us);
 	}
-	/*
-	 * This host thread ends here.  mm_thread_task() finds a thread's task
-	 * by pthread_self(), which a later thread may reuse: forget ours so
-	 * that it never inherits this (possibly dead) task.
-	 */
-	pthread_mutex_lock(&w->mm->tasks_lock);
-	t->host_thread = 0;
-	pthread_mutex_unlock(&w->mm->tasks_lock);
 	set_current(NULL);
 out:
 	atomic_store(&w->done, true);
@@ -502,6 +494,16 @@ bool numa_maps_walker_done(struct numa_maps_walker *w)
 	return atomic_load(&w->done);
 }
 
+bool numa_maps_walker_in_read(struct numa_maps_walker *w)
+{
+	return atomic_load(&w->in_read);
+}
+
+unsigned long numa_maps_walker_reads(struct numa_maps_walker *w)
+{
+	return atomic_load(&w->reads);
+}
+
 static void deadline_after_ns(struct timespec *ts, unsigned long long ns)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
@@ -540,7 +542,7 @@ void numa_maps_walker_stop(struct numa_maps_walker *w, struct numa_maps_walker_r
 	}
 	if (res) {
 		memset(res, 0, sizeof(*res));
-		res->reads = w->reads;
+		res->reads = atomic_load(&w->reads);
 		res->oopsed = w->oopsed;
 		if (w->oopsed)
 			res->oops = w->oops;

@@ -56,6 +56,10 @@ struct numa_maps_walker *numa_maps_walker_start(struct mm_struct *mm,
 						const struct numa_maps_walker_opts *opts);
 /* True once the walker thread has stopped on its own (limit, oops, -EINTR). */
 bool numa_maps_walker_done(struct numa_maps_walker *w);
+/* True while the walker is inside a read (running, or blocked on mmap_lock). */
+bool numa_maps_walker_in_read(struct numa_maps_walker *w);
+/* Reads completed so far. */
+unsigned long numa_maps_walker_reads(struct numa_maps_walker *w);
 /* Stop, join and free the walker; @res (may be NULL) gets its report. */
 void numa_maps_walker_stop(struct numa_maps_walker *w, struct numa_maps_walker_result *res);
 

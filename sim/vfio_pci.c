@@ -34,59 +34,6 @@
 #include "vfio_pci.h"
 
 /* ------------------------------------------------------------------------ */
-/* The address_space i_mmap list                                            */
-/* ------------------------------------------------------------------------ */
-
-static void mapping_init(struct address_space *mapping)
-{
-	pthread_mutex_init(&mapping->i_mmap_lock, NULL);
-	mapping->i_mmap = NULL;
-}
-
-/*
- * vma_link_file()/__vma_link_file() in the kernel (mm/vma.c) insert a file
- * VMA into mapping->i_mmap from core mm once f_op->mmap has succeeded.  Here
- * the interval tree is a singly linked list threaded through
- * vm_mapping_next.  Linking an already linked VMA does nothing, so a core
- * mm that links every file VMA itself (as the kernel's does) can coexist
- * with the link done in vfio_pci_core_mmap() without corrupting the list.
- */
-void mapping_link_vma(struct address_space *mapping, struct vm_area_struct *vma)
-{
-	struct vm_area_struct *v;
-
-	pthread_mutex_lock(&mapping->i_mmap_lock);
-	for (v = mapping->i_mmap; v; v = v->vm_mapping_next)
-		if (v == vma)
-			goto out;
-	vma->vm_mapping_next = mapping->i_mmap;
-	mapping->i_mmap = vma;
-out:
-	pthread_mutex_unlock(&mapping->i_mmap_lock);
-}
-
-/*
- * unlink_file_vma()/__remove_shared_vm_struct(): take @vma off the list
- * before it is freed, so unmap_mapping_range() never walks a dead VMA.  A
- * VMA that is not on the list is ignored (nothing to undo), which makes the
- * call safe on every munmap/teardown/error path.
- */
-void mapping_unlink_vma(struct address_space *mapping, struct vm_area_struct *vma)
-{
-	struct vm_area_struct **pp;
-
-	pthread_mutex_lock(&mapping->i_mmap_lock);
-	for (pp = &mapping->i_mmap; *pp; pp = &(*pp)->vm_mapping_next) {
-		if (*pp == vma) {
-			*pp = vma->vm_mapping_next;
-			break;
-		}
-	}
-	vma->vm_mapping_next = NULL;
-	pthread_mutex_unlock(&mapping->i_mmap_lock);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Config space: PCI_COMMAND                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -360,12 +307,11 @@ int vfio_pci_core_mmap(struct vfio_pci_core_device *vdev, struct vm_area_struct 
 	vma->vm_ops = &vfio_pci_mmap_ops;
 
 	/*
-	 * The kernel's core mm links the VMA into the file's i_mmap after
-	 * f_op->mmap returns (vma_link_file).  Here the provider does it, so
-	 * the zap reaches this VMA whatever core mm does; core mm must take
-	 * it off with mapping_unlink_vma() before freeing it.
+	 * Linking into vdev->mapping.i_mmap is core mm's job, as in the kernel
+	 * (vma_link_file() after f_op->mmap and the VMA insert succeed, so a
+	 * failed mmap never leaves a dangling VMA on the list): sim/mmap.c
+	 * does it, and unlinks at munmap.
 	 */
-	mapping_link_vma(&vdev->mapping, vma);
 	return 0;
 }
 
@@ -443,7 +389,8 @@ int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM
 
 	vconfig_write_command(vdev, SIM_PCI_COMMAND_MEMORY);
 	init_rwsem(&vdev->memory_lock, "memory_lock");
-	mapping_init(&vdev->mapping);
+	pthread_mutex_init(&vdev->mapping.i_mmap_lock, NULL);
+	vdev->mapping.i_mmap = NULL;
 	vdev->file.f_op = &vfio_pci_fops;
 	vdev->file.f_mapping = &vdev->mapping;
 	vdev->file.private_data = vdev;

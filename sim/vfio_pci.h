@@ -77,16 +77,4 @@ int vfio_pci_core_reset(struct vfio_pci_core_device *vdev);
 vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf, unsigned int order);
 vm_fault_t vfio_pci_mmap_page_fault(struct vm_fault *vmf);
 
-/*
- * The address_space i_mmap list (vma_link_file / unlink_file_vma).
- * vfio_pci_core_mmap() links its VMA; core mm must call
- * mapping_unlink_vma(vma->vm_file->f_mapping, vma) before freeing any VMA
- * with a vm_file (munmap, a failed mmap after f_op->mmap, mm teardown), and
- * mapping_link_vma() for each new VMA a split creates.  Both are
- * idempotent: linking a linked VMA, or unlinking one that is not linked,
- * does nothing.
- */
-void mapping_link_vma(struct address_space *mapping, struct vm_area_struct *vma);
-void mapping_unlink_vma(struct address_space *mapping, struct vm_area_struct *vma);
-
 #endif /* SIM_VFIO_PCI_H */

@@ -88,6 +88,16 @@ static int mixed_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/* VM_MIXEDMAP with nothing inserted yet (the test inserts huge leaves). */
+static int mixed_empty_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct test_dev *d = file->private_data;
+
+	vma->vm_ops = &d->vm_ops;
+	vma->vm_flags |= VM_MIXEDMAP;
+	return 0;
+}
+
 /*
  * A plain file mapping whose ->fault installs a fresh page (the mapping
  * holds its one reference) and can raise a fatal signal while doing so.
@@ -242,6 +252,48 @@ START_TEST(test_pin_1g_hugetlb_counts_per_page)
 	ck_assert_int_eq(folio_pincount(folio), 0);
 	ck_assert(page_flags(&folio->page) & PG_dirty);
 	free(pages);
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_pin_2m_hugetlb_takes_whole_leaf_in_one_step)
+{
+	struct mm_struct *mm = tm_mm("pin2m");
+	unsigned long a = map(mm, NULL, 0, 2 * PMD_SIZE, RW, MAP_SHARED | MAP_ANONYMOUS |
+			      MAP_HUGETLB | MAP_HUGE_2MB);
+	struct page **pages = page_array(2 * HPAGE_PMD_NR);
+	struct folio *f0, *f1;
+
+	/* 300 pages of the first huge page and 212 of the second. */
+	ck_assert_int_eq(pin(mm, a + 212 * PAGE_SIZE, HPAGE_PMD_NR, FOLL_WRITE, pages),
+			 HPAGE_PMD_NR);
+	f0 = folio_at(mm, a);
+	f1 = folio_at(mm, a + PMD_SIZE);
+	ck_assert_int_eq(folio_type(f0), PGTY_hugetlb);
+	ck_assert_int_eq(folio_pincount(f0), 300);
+	ck_assert_int_eq(folio_ref_count(f0), 1 + 300);
+	ck_assert_int_eq(folio_pincount(f1), 212);
+	ck_assert_ptr_eq(pages[299], folio_page(f0, 511));
+	ck_assert_ptr_eq(pages[300], folio_page(f1, 0));
+	unpin_user_page_range_dirty_lock(pages[0], 300, false);
+	unpin_user_pages(pages + 300, 212);
+	ck_assert_int_eq(folio_ref_count(f0), 1);
+	ck_assert_int_eq(folio_ref_count(f1), 1);
+	ck_assert_int_eq(folio_pincount(f1), 0);
+	free(pages);
+	mmput(mm);
+}
+END_TEST
+
+START_TEST(test_pin_zero_pages_returns_zero)
+{
+	struct mm_struct *mm = tm_mm("zero");
+	unsigned long a = map(mm, NULL, 0, PAGE_SIZE, RW, ANON);
+	struct page *page = NULL;
+
+	ck_assert_int_eq(pin(mm, a, 0, 0, &page), 0);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	ck_assert_int_eq(pgtable_lookup(mm, a, NULL, NULL), PGTABLE_NONE);
 	mmput(mm);
 }
 END_TEST
@@ -409,6 +461,33 @@ START_TEST(test_pin_pageless_mixedmap_entry_is_eexist)
 }
 END_TEST
 
+START_TEST(test_pin_pageless_huge_mixedmap_leaf_is_eexist)
+{
+	struct mm_struct *mm = tm_mm("mixed_pmd");
+	struct vm_fault vmf = { 0 };
+	struct page *pages[2] = { 0 };
+	struct test_dev d;
+	unsigned long a;
+
+	test_dev_init(&d, mixed_empty_mmap, mmio(PMD_SIZE));
+	a = map(mm, &d.file, 0, PMD_SIZE, RW, MAP_SHARED);
+	ck_assert_uint_eq(a & ~PMD_MASK, 0);
+	mmap_read_lock(mm);
+	vmf.vma = vma_lookup(mm, a);
+	vmf.address = a;
+	vmf.pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, a), a), a);
+	vmf.pmd = pmd_alloc(mm, vmf.pud, a);
+	ck_assert_uint_eq(vmf_insert_pfn_pmd(&vmf, d.pfn, false), VM_FAULT_NOPAGE);
+	/* follow_huge_pmd(): vm_normal_page_pmd() is NULL, so no page to give. */
+	ck_assert_int_eq(pin_user_pages_remote(mm, a + PAGE_SIZE, 2, 0, pages, NULL), -EEXIST);
+	mmap_read_unlock(mm);
+	ck_assert_ptr_null(pages[0]);
+	ck_assert_int_eq(pgtable_lookup(mm, a, NULL, NULL), PGTABLE_PMD);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
 START_TEST(test_pin_with_fatal_signal_pending_is_eintr)
 {
 	struct mm_struct *mm = tm_mm("killed");
@@ -567,6 +646,8 @@ Suite *make_suite(void)
 	tc = tm_tcase(s, "foll_pin_accounting");
 	tcase_add_test(tc, test_pin_small_page_adds_bias_and_unpin_restores);
 	tcase_add_test(tc, test_pin_1g_hugetlb_counts_per_page);
+	tcase_add_test(tc, test_pin_2m_hugetlb_takes_whole_leaf_in_one_step);
+	tcase_add_test(tc, test_pin_zero_pages_returns_zero);
 	tcase_add_test(tc, test_unpin_range_across_folio_boundaries);
 
 	tc = tcase_create("foll_pin_thp");
@@ -583,6 +664,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_pin_read_on_prot_none_vma_is_efault);
 	tcase_add_test(tc, test_pin_write_refaults_readonly_entry);
 	tcase_add_test(tc, test_pin_pageless_mixedmap_entry_is_eexist);
+	tcase_add_test(tc, test_pin_pageless_huge_mixedmap_leaf_is_eexist);
 	tcase_add_test(tc, test_pin_with_fatal_signal_pending_is_eintr);
 	tcase_add_test(tc, test_pin_signal_after_k_pages_returns_k);
 	tcase_add_test(tc, test_invalid_gup_args_warn_and_return_zero);

@@ -324,15 +324,17 @@ START_TEST(test_walker_thread_runs_until_stopped)
 	const struct numa_maps_walker_opts opts = { .interval_us = 50 };
 	struct numa_maps_walker_result res;
 	struct numa_maps_walker *w;
-	struct timespec ts = { .tv_nsec = 20 * 1000000 };
+	struct timespec ts = { .tv_nsec = 1000000 };
 
 	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
 	w = numa_maps_walker_start(mm, &opts);
 	ck_assert_ptr_nonnull(w);
-	nanosleep(&ts, NULL);
+	for (int i = 0; i < 10000 && numa_maps_walker_reads(w) < 3; i++)
+		nanosleep(&ts, NULL);
+	/* No iteration limit: it only stops when told to. */
 	ck_assert(!numa_maps_walker_done(w));
 	numa_maps_walker_stop(w, &res);
-	ck_assert_uint_gt(res.reads, 0);
+	ck_assert_uint_ge(res.reads, 3);
 	ck_assert(!res.oopsed);
 	ck_assert(!res.hung);
 	mmput(mm);
@@ -348,12 +350,17 @@ START_TEST(test_walker_stop_reports_blocked_reader_as_hung)
 	struct mm_struct *mm = tm_mm("qemu");
 	const struct numa_maps_walker_opts opts = { .comm = "numastat" };
 	struct numa_maps_walker_result res;
+	struct timespec ts = { .tv_nsec = 1000000 };
 	struct numa_maps_walker *w;
 
 	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
 	mmap_write_lock(mm);
 	w = numa_maps_walker_start(mm, &opts);
 	ck_assert_ptr_nonnull(w);
+	/* In a read and blocked: the write lock is ours. */
+	for (int i = 0; i < 10000 && !numa_maps_walker_in_read(w); i++)
+		nanosleep(&ts, NULL);
+	ck_assert(numa_maps_walker_in_read(w));
 	numa_maps_walker_stop(w, &res);
 	ck_assert(res.hung);
 	ck_assert(!res.oopsed);

@@ -6,7 +6,9 @@
  * memory decode is off, and the zap on decode-off and reset reaching every
  * process that maps the BAR.
  */
+#include <pthread.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "pgtable.h"
@@ -553,7 +555,7 @@ START_TEST(test_huge_fault_checks_alignment_before_decode)
 	vfio_pci_write_command(vdev, SIM_PCI_COMMAND_MEMORY);
 	vmf.address = VA_1G + 2 * MiB;
 	ck_assert_uint_eq(vfio_pci_mmap_huge_fault(&vmf, 3), VM_FAULT_FALLBACK);
-	mapping_unlink_vma(&vdev->mapping, &vma);
+	/* f_op->mmap itself links nothing: core mm does, after the insert. */
 	ck_assert_ptr_null(vdev->mapping.i_mmap);
 }
 END_TEST
@@ -734,6 +736,66 @@ START_TEST(test_decode_off_zaps_every_leaf_in_every_process)
 }
 END_TEST
 
+struct decode_race {
+	struct vfio_pci_core_device *vdev;
+	struct mm_struct *mm;
+	pthread_t thread;
+	bool spawned, done_before_insert;
+	_Atomic bool done;
+};
+
+static void *decode_off_thread(void *arg)
+{
+	struct decode_race *r = arg;
+
+	set_current(mm_thread_task(r->mm));
+	vfio_pci_write_command(r->vdev, 0);
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/*
+ * At the first insert, start a decode-off writer and give it ~100 ms to get
+ * through.  It must not: the fault holds memory_lock for read.  (Correct code
+ * passes however the threads are scheduled; a fault without the lock lets
+ * the writer zap an empty range and then inserts behind its back.)
+ */
+static void spawn_decode_off(enum sched_point_id id, struct mm_struct *mm, unsigned long addr,
+			     void *priv)
+{
+	struct decode_race *r = priv;
+
+	if (r->spawned)
+		return;
+	r->spawned = true;
+	ck_assert_int_eq(pthread_create(&r->thread, NULL, decode_off_thread, r), 0);
+	for (int i = 0; i < 1000 && !atomic_load(&r->done); i++)
+		usleep(100);
+	r->done_before_insert = atomic_load(&r->done);
+}
+
+/* §4.3: decode-off during a fault waits for the insert, then zaps the new entry. */
+START_TEST(test_decode_off_during_fault_waits_then_zaps_new_entry)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	struct decode_race r = { .vdev = vdev, .mm = mm };
+
+	map_bar(mm, vdev, VA_1G, BAR0_SIZE, VFIO_PCI_BAR0_REGION_INDEX, 0);
+	sched_point_arm(SP_FAULT_BEFORE_INSERT, spawn_decode_off, &r);
+	ck_assert_uint_eq(fault_at(mm, VA_1G, 0), VM_FAULT_NOPAGE);
+	sched_point_disarm(SP_FAULT_BEFORE_INSERT);
+	ck_assert(r.spawned);
+	ck_assert_int_eq(pthread_join(r.thread, NULL), 0);
+	ck_assert(!r.done_before_insert);
+	ck_assert(atomic_load(&r.done));
+	/* The zap came after the insert, so nothing stale is left mapped. */
+	ck_assert_uint_eq(vdev->nr_zaps, 1);
+	ck_assert_int_eq(leaf(mm, VA_1G, NULL, NULL), PGTABLE_NONE);
+	ck_assert_uint_eq(fault_at(mm, VA_1G, 0), VM_FAULT_SIGBUS);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+}
+END_TEST
+
 /* Setting decode while it is on neither zaps nor disturbs present entries. */
 START_TEST(test_decode_on_write_does_not_zap)
 {
@@ -843,6 +905,7 @@ Suite *make_suite(void)
 	tc = dev_tcase(s, "decode");
 	tcase_add_test(tc, test_decode_off_fault_is_sigbus_and_fixup_efault);
 	tcase_add_test(tc, test_decode_off_zaps_every_leaf_in_every_process);
+	tcase_add_test(tc, test_decode_off_during_fault_waits_then_zaps_new_entry);
 	tcase_add_test(tc, test_decode_on_write_does_not_zap);
 	tcase_add_test(tc, test_zap_bars_leaves_other_devices_alone);
 	tcase_add_test(tc, test_reset_zaps_and_refault_works);

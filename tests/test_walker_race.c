@@ -36,7 +36,7 @@
 
 #define BAR_VA 0x7f0000000000UL		/* 1 GiB aligned */
 #define BAR_PMD_VA 0x7f8000200000UL	/* 2 MiB aligned, not 1 GiB */
-#define HANG_WRITER_NS (1000ULL * 1000 * 1000)
+#define HANG_WRITER_NS (2000ULL * 1000 * 1000)
 #define HANG_READER_NS (100ULL * 1000 * 1000)
 
 /* ---------------- helpers ---------------- */

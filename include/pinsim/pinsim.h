@@ -146,8 +146,32 @@ struct pinsim_stats {
 };
 int pinsim_stats(struct pinsim *m, struct pinsim_stats *st) PINSIM_API;
 
-/* numa_maps text of the process (issue 3). */
+/*
+ * /proc/<pid>/numa_maps of the process, read by a task of that process:
+ * the kernel's format, one line per VMA.  Like the kernel's reader, it walks
+ * BAR VMAs with a pmd_entry and no pud_entry, so it zaps (splits) every 1G
+ * pfnmap PUD leaf it meets.  Returns the length (the text is truncated to
+ * @len - 1 and NUL-terminated), or -1/EINTR if killed while waiting for
+ * mmap_lock, -1/EOWNERDEAD if the reading task oopsed.
+ */
 ssize_t pinsim_read_numa_maps(struct pinsim_proc *p, char *buf, size_t len) PINSIM_API;
+
+/* A thread reading the process's numa_maps in a loop (the seeds/01 reader). */
+struct pinsim_walker;
+struct pinsim_walker_opts {
+	unsigned int interval_us;	/* pause between two reads */
+	unsigned long max_iterations;	/* 0 = until stopped */
+};
+struct pinsim_walker_result {
+	unsigned long reads;		/* reads completed */
+	bool oopsed;			/* the reader task died in a read */
+	bool hung;			/* still blocked on mmap_lock when stopped */
+	int last_errno;			/* 0, or the last errno a read gave */
+	char oops[256];			/* what it died of */
+};
+int pinsim_walker_start(struct pinsim_proc *p, const struct pinsim_walker_opts *opts,
+			struct pinsim_walker **out) PINSIM_API;
+void pinsim_walker_stop(struct pinsim_walker *w, struct pinsim_walker_result *res) PINSIM_API;
 
 #ifdef __cplusplus
 }

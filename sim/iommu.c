@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The simulated IOMMU: the core of drivers/iommu/iommu.c (__iommu_map's
+ * page-size splitting, __iommu_unmap, the iotlb gather and sync), a generic
+ * 4-level IO page table in the style of the x86 and io-pgtable formats, an
+ * IOTLB, and the DMA engine devices use to reach memory through a domain.
+ *
+ * The IO page table is the IOMMU's own memory: calloc'd host tables of 512
+ * entries, not simulated RAM, so mapping never disturbs the frame counts
+ * that tests assert.  Level 3 is the root (512 GiB per entry), level 2 holds
+ * 1G leaves, level 1 2M leaves, level 0 4K leaves: a 48-bit IOVA space, the
+ * geometry of a 4-level VT-d or AMD v1 table.  Tables are allocated lazily
+ * and freed when their last entry goes, so an IOVA that was unmapped can be
+ * mapped again at any page size.
+ *
+ * Simplification: each domain is protected by one mutex.  The kernel's
+ * io-pgtable code is lockless (cmpxchg on table installs, callers keep
+ * their ranges disjoint); vfio already serialises map and unmap under
+ * iommu->lock, so the mutex only matters for the DMA engine, where it also
+ * stands for the drain that the hardware's invalidation-wait performs: a
+ * DMA that translated through the IOTLB finishes its access before
+ * iommu_iotlb_sync() returns.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iommu.h"
+#include "machine.h"
+#include "page.h"
+
+#define IOPT_LEVELS 4
+#define IOPT_ENTRIES 512
+#define IOPT_ROOT_LEVEL (IOPT_LEVELS - 1)
+#define IOPT_VA_BITS (PAGE_SHIFT + 9 * IOPT_LEVELS)
+#define IOPT_APERTURE_END ((1ULL << IOPT_VA_BITS) - 1)
+
+/*
+ * An entry is 0 (none), a table (pointer | PRESENT) or a leaf
+ * (paddr | prot << IOPTE_PROT_SHIFT | LEAF | PRESENT).
+ */
+#define IOPTE_PRESENT (1ULL << 0)
+#define IOPTE_LEAF (1ULL << 1)
+#define IOPTE_PROT_SHIFT 2
+#define IOPTE_PROT_MASK (0x1fULL << IOPTE_PROT_SHIFT)
+#define IOPTE_ADDR_MASK (~0xfffULL)
+
+struct io_table {
+	uint64_t pte[IOPT_ENTRIES];
+	unsigned int nr_live;		/* non-zero entries */
+};
+
+/*
+ * IOTLB: direct-mapped, one entry per leaf (a 2M or 1G leaf is one entry,
+ * as superpage IOTLB entries are).  shift == 0 marks an invalid entry.
+ */
+#define IOTLB_ENTRIES 64
+
+struct iotlb_entry {
+	dma_addr_t iova;		/* leaf base */
+	phys_addr_t paddr;		/* leaf base */
+	unsigned int shift;		/* leaf size = 1 << shift */
+	int prot;
+};
+
+struct iommu_domain {
+	pthread_mutex_t lock;
+	uint64_t pgsize_bitmap;
+	struct iommu_domain_geometry geometry;
+	struct io_table *root;
+	unsigned long nr_leaves;
+	/* The iotlb gather (struct iommu_iotlb_gather): queued until sync. */
+	dma_addr_t gather_start, gather_end;
+	struct iotlb_entry iotlb[IOTLB_ENTRIES];
+};
+
+struct iommu_stats iommu_stats;
+
+static inline void stat_add(_Atomic unsigned long *c, unsigned long n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline unsigned int level_shift(int lvl)
+{
+	return PAGE_SHIFT + 9 * lvl;
+}
+
+static inline unsigned int iopt_index(dma_addr_t iova, int lvl)
+{
+	return (iova >> level_shift(lvl)) & (IOPT_ENTRIES - 1);
+}
+
+static inline struct io_table *iopte_table(uint64_t pte)
+{
+	return (struct io_table *)(uintptr_t)(pte & ~IOPTE_PRESENT);
+}
+
+static inline int iopte_prot(uint64_t pte)
+{
+	return (int)((pte & IOPTE_PROT_MASK) >> IOPTE_PROT_SHIFT);
+}
+
+static inline uint64_t min_pagesz(const struct iommu_domain *domain)
+{
+	return domain->pgsize_bitmap & -domain->pgsize_bitmap;
+}
+
+/* ---------------- domains ------------------------------------------------ */
+
+/*
+ * Only the sizes this table has levels for.  A bitmap without 4K (or with
+ * other sizes, such as AMD v1's every power of two) is refused with NULL
+ * rather than emulated.
+ */
+static bool pgsize_bitmap_supported(uint64_t bitmap)
+{
+	return (bitmap & SZ_4K) && !(bitmap & ~IOMMU_DEFAULT_PGSIZES);
+}
+
+struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
+{
+	struct iommu_domain *domain;
+
+	if (!pgsize_bitmap_supported(pgsize_bitmap))
+		return NULL;
+	domain = calloc(1, sizeof(*domain));
+	if (!domain)
+		return NULL;
+	domain->root = calloc(1, sizeof(*domain->root));
+	if (!domain->root) {
+		free(domain);
+		return NULL;
+	}
+	pthread_mutex_init(&domain->lock, NULL);
+	domain->pgsize_bitmap = pgsize_bitmap;
+	domain->geometry.aperture_start = 0;
+	domain->geometry.aperture_end = IOPT_APERTURE_END;
+	domain->geometry.force_aperture = true;
+	domain->gather_start = UINT64_MAX;
+	domain->gather_end = 0;
+	return domain;
+}
+
+static void iopt_free_table(struct io_table *t, int lvl)
+{
+	if (lvl > 0) {
+		for (unsigned int i = 0; i < IOPT_ENTRIES; i++) {
+			uint64_t pte = t->pte[i];
+
+			if (pte && !(pte & IOPTE_LEAF))
+				iopt_free_table(iopte_table(pte), lvl - 1);
+		}
+	}
+	free(t);
+}
+
+void iommu_domain_free(struct iommu_domain *domain)
+{
+	if (!domain)
+		return;
+	iopt_free_table(domain->root, IOPT_ROOT_LEVEL);
+	pthread_mutex_destroy(&domain->lock);
+	free(domain);
+}
+
+uint64_t iommu_domain_pgsize_bitmap(const struct iommu_domain *domain)
+{
+	return domain->pgsize_bitmap;
+}
+
+const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_domain *domain)
+{
+	return &domain->geometry;
+}
+
+/* ---------------- the IO page table -------------------------------------- */
+
+/* The leaf translating @iova, or 0; *@shift gets its size.  Lock held. */
+static uint64_t iopt_lookup(const struct iommu_domain *domain, dma_addr_t iova,
+			    unsigned int *shift)
+{
+	const struct io_table *t = domain->root;
+
+	if (iova > IOPT_APERTURE_END)
+		return 0;
+	for (int lvl = IOPT_ROOT_LEVEL; lvl >= 0; lvl--) {
+		uint64_t pte = t->pte[iopt_index(iova, lvl)];
+
+		if (!pte)
+			return 0;
+		if (pte & IOPTE_LEAF) {
+			*shift = level_shift(lvl);
+			return pte;
+		}
+		t = iopte_table(pte);
+	}
+	return 0;
+}
+
+struct map_walk {
+	uint64_t pgsizes;
+	uint64_t prot_bits;
+	size_t mapped;			/* bytes installed, in iova order */
+	unsigned long leaves[IOPT_LEVELS];
+};
+
+/*
+ * iommu_pgsize(): the largest supported size that (iova | paddr) is aligned
+ * to and that fits in what remains.  Page sizes are exactly the leaf
+ * levels, so "the largest that fits" is "the highest level that fits".
+ */
+static inline bool leaf_fits(const struct map_walk *w, int lvl, dma_addr_t iova,
+			     phys_addr_t paddr, size_t size)
+{
+	uint64_t sz = 1ULL << level_shift(lvl);
+
+	return (w->pgsizes & sz) && !((iova | paddr) & (sz - 1)) && size >= sz;
+}
+
+/* The table below entry @i of @t, allocated if missing; NULL with *err set. */
+static struct io_table *iopt_get_child(struct io_table *t, unsigned int i, int *err)
+{
+	uint64_t pte = t->pte[i];
+	struct io_table *child;
+
+	if (pte & IOPTE_LEAF) {
+		*err = -EEXIST;
+		return NULL;
+	}
+	if (pte)
+		return iopte_table(pte);
+	child = calloc(1, sizeof(*child));
+	if (!child) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	t->pte[i] = (uint64_t)(uintptr_t)child | IOPTE_PRESENT;
+	t->nr_live++;
+	return child;
+}
+
+/* A table left empty (by an error below it) goes, so it cannot block a leaf. */
+static void iopt_put_child(struct io_table *t, unsigned int i)
+{
+	struct io_table *child = iopte_table(t->pte[i]);
+
+	if (child->nr_live)
+		return;
+	free(child);
+	t->pte[i] = 0;
+	t->nr_live--;
+}
+
+/*
+ * Map [iova, iova + size) below table @t of level @lvl, which covers all of
+ * it.  Each step installs the largest leaf that fits (the loop body of
+ * __iommu_map()), so a 4K run fills one PTE table without re-walking from
+ * the root.  -EEXIST when a leaf would overlap a leaf or a live table.
+ */
+static int iopt_map_level(struct io_table *t, int lvl, dma_addr_t iova, phys_addr_t paddr,
+			  size_t size, struct map_walk *w)
+{
+	uint64_t sz = 1ULL << level_shift(lvl);
+	unsigned int i = iopt_index(iova, lvl);
+	int err = 0;
+
+	while (size) {
+		size_t chunk = sz - (iova & (sz - 1));
+
+		if (chunk > size)
+			chunk = size;
+		if (leaf_fits(w, lvl, iova, paddr, size)) {
+			if (t->pte[i])
+				return -EEXIST;
+			t->pte[i] = paddr | w->prot_bits;
+			t->nr_live++;
+			w->leaves[lvl]++;
+			w->mapped += sz;
+		} else {
+			struct io_table *child = iopt_get_child(t, i, &err);
+
+			if (!child)
+				return err;
+			err = iopt_map_level(child, lvl - 1, iova, paddr, chunk, w);
+			if (err) {
+				iopt_put_child(t, i);
+				return err;
+			}
+		}
+		iova += chunk;
+		paddr += chunk;
+		size -= chunk;
+		i++;
+	}
+	return 0;
+}
+
+struct unmap_walk {
+	dma_addr_t pos, end;		/* next iova to look at; end exclusive */
+	dma_addr_t first;		/* base of the first leaf removed */
+	unsigned long leaves;
+	bool hole;
+};
+
+/*
+ * Remove whole leaves from w->pos until w->end is covered, stopping at the
+ * first iova that has no translation.  A leaf is removed whole and counted
+ * whole even where it extends past w->end (or starts before w->pos): what
+ * intel_iommu_unmap() ("the horrid API which requires us to unmap more than
+ * the size argument") and AMD's page table do, and what vfio_unmap_unpin()
+ * expects when it gets more back than it asked for.  io-pgtable-arm instead
+ * refuses a partial unmap of a block since 2024; not modelled.
+ */
+static size_t iopt_unmap_level(struct io_table *t, int lvl, struct unmap_walk *w)
+{
+	uint64_t sz = 1ULL << level_shift(lvl);
+	size_t unmapped = 0;
+
+	for (unsigned int i = iopt_index(w->pos, lvl); i < IOPT_ENTRIES && w->pos < w->end; i++) {
+		uint64_t pte = t->pte[i];
+
+		if (!pte) {
+			w->hole = true;
+			break;
+		}
+		if (pte & IOPTE_LEAF) {
+			if (!w->leaves)
+				w->first = w->pos & ~(sz - 1);
+			t->pte[i] = 0;
+			t->nr_live--;
+			w->leaves++;
+			unmapped += sz;
+			w->pos = (w->pos & ~(sz - 1)) + sz;
+			continue;
+		}
+		unmapped += iopt_unmap_level(iopte_table(pte), lvl - 1, w);
+		iopt_put_child(t, i);
+		if (w->hole)
+			break;
+	}
+	return unmapped;
+}
+
+/* ---------------- the IOTLB ---------------------------------------------- */
+
+static inline struct iotlb_entry *iotlb_slot(struct iommu_domain *domain, dma_addr_t iova,
+					     unsigned int shift)
+{
+	return &domain->iotlb[((iova >> shift) + shift) & (IOTLB_ENTRIES - 1)];
+}
+
+/* A cached translation of @iova: one probe per supported leaf size. */
+static const struct iotlb_entry *iotlb_lookup(struct iommu_domain *domain, dma_addr_t iova)
+{
+	for (int lvl = 0; lvl < IOPT_ROOT_LEVEL; lvl++) {
+		unsigned int shift = level_shift(lvl);
+		const struct iotlb_entry *e;
+
+		if (!(domain->pgsize_bitmap & (1ULL << shift)))
+			continue;
+		e = iotlb_slot(domain, iova, shift);
+		if (e->shift == shift && e->iova == (iova & ~((1ULL << shift) - 1)))
+			return e;
+	}
+	return NULL;
+}
+
+/* The page-table walk of an IOTLB miss; the translation is cached. */
+static const struct iotlb_entry *iotlb_fill(struct iommu_domain *domain, dma_addr_t iova)
+{
+	unsigned int shift = 0;
+	uint64_t pte = iopt_lookup(domain, iova, &shift);
+	struct iotlb_entry *e;
+
+	if (!pte)
+		return NULL;
+	e = iotlb_slot(domain, iova, shift);
+	e->iova = iova & ~((1ULL << shift) - 1);
+	e->paddr = pte & IOPTE_ADDR_MASK;
+	e->shift = shift;
+	e->prot = iopte_prot(pte);
+	return e;
+}
+
+/*
+ * The invalidation of iommu_iotlb_sync(): every entry overlapping the
+ * gathered range [gather_start, gather_end].
+ */
+static void iotlb_flush_gather(struct iommu_domain *domain)
+{
+	if (domain->gather_start > domain->gather_end)
+		return;
+	for (unsigned int i = 0; i < IOTLB_ENTRIES; i++) {
+		struct iotlb_entry *e = &domain->iotlb[i];
+		dma_addr_t last = e->iova + ((1ULL << e->shift) - 1);
+
+		if (e->shift && e->iova <= domain->gather_end && last >= domain->gather_start)
+			e->shift = 0;
+	}
+	domain->gather_start = UINT64_MAX;
+	domain->gather_end = 0;
+}
+
+/* iommu_iotlb_gather_add_range(): one range that covers both. */
+static void iotlb_gather_add(struct iommu_domain *domain, dma_addr_t start, size_t size)
+{
+	dma_addr_t last = start + size - 1;
+
+	if (start < domain->gather_start)
+		domain->gather_start = start;
+	if (last > domain->gather_end)
+		domain->gather_end = last;
+}
+
+/* ---------------- iommu_map / iommu_unmap -------------------------------- */
+
+/* __iommu_unmap() with the domain locked: queues what it removed. */
+static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova, size_t size)
+{
+	struct unmap_walk w = { .pos = iova };
+	size_t unmapped;
+
+	if (iova > IOPT_APERTURE_END)
+		return 0;
+	w.end = size - 1 > IOPT_APERTURE_END - iova ? IOPT_APERTURE_END + 1 : iova + size;
+	unmapped = iopt_unmap_level(domain->root, IOPT_ROOT_LEVEL, &w);
+	if (unmapped) {
+		domain->nr_leaves -= w.leaves;
+		iotlb_gather_add(domain, w.first, unmapped);
+	}
+	return unmapped;
+}
+
+/*
+ * __iommu_map(): -EINVAL unless iova, paddr and size are aligned to the
+ * smallest page size; then the largest page that fits at each step.  On
+ * failure, what this call mapped is unmapped again (the kernel calls
+ * iommu_unmap(), so the unwind is counted as an unmap and a sync).
+ * Beyond the aperture: -ERANGE, as io-pgtable-arm and generic_pt give.
+ * Left out: the gfp argument and iotlb_sync_map (no caching mode here).
+ */
+int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, size_t size,
+	      int prot)
+{
+	struct map_walk w = {
+		.pgsizes = domain->pgsize_bitmap,
+		.prot_bits = ((uint64_t)prot << IOPTE_PROT_SHIFT & IOPTE_PROT_MASK) |
+			     IOPTE_LEAF | IOPTE_PRESENT,
+	};
+	int ret;
+
+	stat_add(&iommu_stats.map_calls, 1);
+	if ((iova | paddr | size) & (min_pagesz(domain) - 1))
+		return -EINVAL;
+	if (!size)
+		return 0;
+	if (iova > IOPT_APERTURE_END || size - 1 > IOPT_APERTURE_END - iova)
+		return -ERANGE;
+
+	pthread_mutex_lock(&domain->lock);
+	ret = iopt_map_level(domain->root, IOPT_ROOT_LEVEL, iova, paddr, size, &w);
+	domain->nr_leaves += w.leaves[0] + w.leaves[1] + w.leaves[2];
+	if (ret && w.mapped) {
+		stat_add(&iommu_stats.unmap_calls, 1);
+		__iommu_unmap_locked(domain, iova, w.mapped);
+		stat_add(&iommu_stats.iotlb_syncs, 1);
+		iotlb_flush_gather(domain);
+	}
+	pthread_mutex_unlock(&domain->lock);
+
+	if (w.leaves[0])
+		stat_add(&iommu_stats.leaves_4k, w.leaves[0]);
+	if (w.leaves[1])
+		stat_add(&iommu_stats.leaves_2m, w.leaves[1]);
+	if (w.leaves[2])
+		stat_add(&iommu_stats.leaves_1g, w.leaves[2]);
+	return ret;
+}
+
+/*
+ * __iommu_unmap(): 0 (nothing done) unless iova and size are aligned to the
+ * smallest page size; otherwise whole leaves until @size is covered, the
+ * walk stopping where nothing is mapped (the core's "break when the driver
+ * unmapped nothing").  The IOTLB keeps the removed translations until
+ * iommu_iotlb_sync().
+ */
+size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t size)
+{
+	size_t unmapped;
+
+	stat_add(&iommu_stats.unmap_calls, 1);
+	if (!size || ((iova | size) & (min_pagesz(domain) - 1)))
+		return 0;
+	pthread_mutex_lock(&domain->lock);
+	unmapped = __iommu_unmap_locked(domain, iova, size);
+	pthread_mutex_unlock(&domain->lock);
+	return unmapped;
+}
+
+void iommu_iotlb_sync(struct iommu_domain *domain)
+{
+	stat_add(&iommu_stats.iotlb_syncs, 1);
+	pthread_mutex_lock(&domain->lock);
+	iotlb_flush_gather(domain);
+	pthread_mutex_unlock(&domain->lock);
+}
+
+size_t iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size)
+{
+	size_t unmapped = iommu_unmap_fast(domain, iova, size);
+
+	iommu_iotlb_sync(domain);
+	return unmapped;
+}
+
+phys_addr_t iommu_iova_to_phys(struct iommu_domain *domain, dma_addr_t iova)
+{
+	unsigned int shift = 0;
+	uint64_t pte;
+
+	pthread_mutex_lock(&domain->lock);
+	pte = iopt_lookup(domain, iova, &shift);
+	pthread_mutex_unlock(&domain->lock);
+	if (!pte)
+		return 0;
+	return (pte & IOPTE_ADDR_MASK) + (iova & ((1ULL << shift) - 1));
+}
+
+size_t iommu_leaf_size(struct iommu_domain *domain, dma_addr_t iova)
+{
+	unsigned int shift = 0;
+	uint64_t pte;
+
+	pthread_mutex_lock(&domain->lock);
+	pte = iopt_lookup(domain, iova, &shift);
+	pthread_mutex_unlock(&domain->lock);
+	return pte ? (size_t)1 << shift : 0;
+}
+
+unsigned long iommu_nr_leaves(struct iommu_domain *domain)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&domain->lock);
+	n = domain->nr_leaves;
+	pthread_mutex_unlock(&domain->lock);
+	return n;
+}
+
+/* ---------------- the DMA engine ----------------------------------------- */
+
+/*
+ * The host bytes of physical frame @pfn for a device access, or NULL (no
+ * RAM, no BAR decoding it).  A RAM frame must be DMA-pinned: reaching one
+ * that is not is the use-after-unpin that vfio's unmap, sync, unpin order
+ * exists to prevent.  The access still happens, as it would on hardware,
+ * and is recorded.  PG_reserved frames are exempt: vfio maps them without
+ * pinning (is_invalid_reserved_pfn()).
+ */
+static unsigned char *dma_target(unsigned long pfn, bool write)
+{
+	struct folio *folio;
+	struct page *page;
+
+	if (!pfn_valid(pfn))
+		return mmio_virt(pfn);
+	page = pfn_to_page(pfn);
+	folio = page_folio(page);
+	if (!PageReserved(page) && !folio_maybe_dma_pinned(folio))
+		stat_add(&iommu_stats.dma_violations, 1);
+	if (write)
+		folio_mark_data(folio);
+	return page_address(page);
+}
+
+static long dma_fault(void)
+{
+	stat_add(&iommu_stats.dma_faults, 1);
+	return -EFAULT;
+}
+
+/*
+ * Page by page: IOTLB, then the page table on a miss; the permission check
+ * (a device write needs IOMMU_WRITE, a read IOMMU_READ); then the bytes.
+ * The domain lock is held across the copy: see the top of the file.
+ */
+long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_t len,
+		  bool write)
+{
+	int need = write ? IOMMU_WRITE : IOMMU_READ;
+	unsigned char *p = buf;
+	size_t done = 0;
+	long ret = (long)len;
+
+	pthread_mutex_lock(&domain->lock);
+	while (done < len) {
+		dma_addr_t cur = iova + done;
+		size_t off = cur & (PAGE_SIZE - 1);
+		size_t n = PAGE_SIZE - off;
+		const struct iotlb_entry *e;
+		unsigned char *host;
+		phys_addr_t phys;
+
+		if (n > len - done)
+			n = len - done;
+		if (cur < iova) {		/* wrapped past the top */
+			ret = dma_fault();
+			break;
+		}
+		e = iotlb_lookup(domain, cur);
+		if (!e)
+			e = iotlb_fill(domain, cur);
+		if (!e || !(e->prot & need)) {
+			ret = dma_fault();
+			break;
+		}
+		phys = e->paddr + (cur - e->iova);
+		host = dma_target(phys >> PAGE_SHIFT, write);
+		if (!host) {
+			ret = dma_fault();
+			break;
+		}
+		if (write)
+			memcpy(host + off, p + done, n);
+		else
+			memcpy(p + done, host + off, n);
+		done += n;
+	}
+	pthread_mutex_unlock(&domain->lock);
+	return ret;
+}

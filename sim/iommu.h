@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The simulated IOMMU (drivers/iommu/iommu.c core + a generic IO page
+ * table) and the DMA engine devices use to reach memory through it.
+ *
+ * A domain has a pgsize_bitmap (default 4K|2M|1G) and a 4-level IO page
+ * table, built of host memory (not simulated RAM: it is the IOMMU's own).
+ * iommu_map() splits a range into the largest page sizes that iova, paddr
+ * and remaining length allow, exactly as __iommu_map() does.  An IOTLB
+ * caches translations: iommu_unmap() clears the page table and queues the
+ * range; the IOTLB keeps serving the stale translation until
+ * iommu_iotlb_sync().  A DMA through a stale entry that reaches a RAM frame
+ * no longer pinned is a violation — the check that vfio unmaps, syncs and
+ * only then unpins.
+ */
+#ifndef SIM_IOMMU_H
+#define SIM_IOMMU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IOMMU_READ (1 << 0)
+#define IOMMU_WRITE (1 << 1)
+#define IOMMU_CACHE (1 << 2)
+#define IOMMU_NOEXEC (1 << 3)
+#define IOMMU_MMIO (1 << 4)
+
+#define SZ_4K (1ULL << 12)
+#define SZ_2M (1ULL << 21)
+#define SZ_1G (1ULL << 30)
+#define IOMMU_DEFAULT_PGSIZES (SZ_4K | SZ_2M | SZ_1G)
+
+typedef uint64_t dma_addr_t;
+typedef uint64_t phys_addr_t;
+
+struct iommu_domain;
+
+struct iommu_stats {
+	_Atomic unsigned long map_calls;	/* iommu_map() calls */
+	_Atomic unsigned long unmap_calls;
+	_Atomic unsigned long leaves_4k, leaves_2m, leaves_1g;	/* installed */
+	_Atomic unsigned long iotlb_syncs;
+	_Atomic unsigned long dma_faults;	/* unmapped iova / permission */
+	_Atomic unsigned long dma_violations;	/* reached an unpinned RAM frame */
+};
+
+/* Global counters over every domain of the machine (reset by tests). */
+extern struct iommu_stats iommu_stats;
+
+/*
+ * @pgsize_bitmap: supported page sizes (must include 4K).  NULL on
+ * allocation failure.
+ */
+struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap);
+void iommu_domain_free(struct iommu_domain *domain);
+uint64_t iommu_domain_pgsize_bitmap(const struct iommu_domain *domain);
+
+/*
+ * iommu_map(): 0 or -errno (-EINVAL for a size/iova/paddr not aligned to
+ * the smallest page size, -EEXIST if any part is already mapped — the range
+ * is then left unmapped, -ENOMEM).  @prot is IOMMU_READ|IOMMU_WRITE|...
+ */
+int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, size_t size,
+	      int prot);
+/*
+ * iommu_unmap(): unmaps whole leaves starting at @iova until @size bytes are
+ * covered; returns the bytes unmapped (a leaf larger than the remaining
+ * size is unmapped whole, as the kernel's page-table code does), 0 if
+ * @iova is not mapped.  Queues the range for the IOTLB and syncs it.
+ */
+size_t iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size);
+/* iommu_unmap_fast(): the same, but the IOTLB is not synced until iommu_iotlb_sync(). */
+size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t size);
+void iommu_iotlb_sync(struct iommu_domain *domain);
+/* 0 if @iova is not mapped. */
+phys_addr_t iommu_iova_to_phys(struct iommu_domain *domain, dma_addr_t iova);
+/* The page size of the leaf translating @iova (0 if none), for tests. */
+size_t iommu_leaf_size(struct iommu_domain *domain, dma_addr_t iova);
+/* Number of leaves currently installed. */
+unsigned long iommu_nr_leaves(struct iommu_domain *domain);
+
+/*
+ * The DMA engine: a device reads or writes @len bytes at @iova through
+ * @domain.  Translation goes through the IOTLB (filled from the page table
+ * on a miss), page by page, checks IOMMU_READ (device reads memory) or
+ * IOMMU_WRITE (device writes memory), and reaches RAM frames or MMIO bytes
+ * of a BAR (peer-to-peer).  Returns @len, or -EFAULT on the first fault
+ * (counted in dma_faults; nothing is transferred past it).
+ */
+long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_t len,
+		  bool write);
+
+/*
+ * Appended (sim/iommu.c helper): domain->geometry, which
+ * vfio_iommu_type1_attach_group() intersects with the container's iova
+ * ranges.  The IO page table has 4 levels, so the aperture is [0, 2^48 - 1];
+ * iommu_map() beyond it fails with -ERANGE.
+ */
+struct iommu_domain_geometry {
+	dma_addr_t aperture_start;
+	dma_addr_t aperture_end;	/* last iova */
+	bool force_aperture;
+};
+
+const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_domain *domain);
+
+#endif /* SIM_IOMMU_H */
