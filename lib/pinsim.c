@@ -15,47 +15,19 @@
 
 #include "pinsim-config.h"
 #include "pinsim/pinsim.h"
+#include "pinsim_internal.h"
 
 #include "machine.h"
 #include "mm.h"
+#include "iommu.h"
 #include "task_mmu.h"
+#include "vfio.h"
 #include "vfio_pci.h"
 #include <stdio.h>
 
 #if HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
 #endif
-
-/*
- * The machine owns its processes and they own their pins: destroying the
- * machine releases whatever the caller left behind.
- */
-struct pinsim {
-	struct machine *m;
-	pthread_mutex_t lock;
-	struct pinsim_proc *procs;
-};
-
-struct pinsim_proc {
-	struct pinsim *sim;
-	struct mm_struct *mm;
-	struct pinsim_proc *next;
-	struct pinsim_pin *pins;
-	struct pinsim_walker *walkers;
-};
-
-struct pinsim_pin {
-	struct pinsim_proc *proc;
-	unsigned long nr_pages;
-	struct page **pages;
-	struct pinsim_pin *next;
-};
-
-struct pinsim_walker {
-	struct numa_maps_walker *w;
-	struct pinsim_proc *proc;
-	struct pinsim_walker *next;
-};
 
 static void pin_unlink(struct pinsim_pin *pin)
 {
@@ -96,7 +68,7 @@ static long ret_errno(long ret)
  * Run @fn as the calling thread's task in @p.  The previous current task is
  * restored afterwards, so a thread may act in several processes.
  */
-static long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg)
+long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg)
 {
 	struct task_struct *t, *old;
 	long ret;
@@ -156,15 +128,30 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	mc.max_bar_fault_order = cfg->max_bar_fault_order;
 	mc.pagewalk_fixed = cfg->pagewalk_fixed;
 
+	if (cfg->retry_policy > PINSIM_RETRY_ENOENT || !cfg->iommu_pgsize_bitmap ||
+	    !(cfg->iommu_pgsize_bitmap & ~(PAGE_SIZE - 1)))
+		return fail(EINVAL);
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)
 		return fail(ENOMEM);
 	pthread_mutex_init(&sim->lock, NULL);
+	pthread_mutex_init(&sim->vfio_lock, NULL);
 	err = machine_create(&mc, &sim->m);
 	if (err) {
 		free(sim);
 		return fail(-err);
 	}
+	/* The code under study reads its module parameters and versions here. */
+	vfio_type1_config_init(&vfio_type1_cfg);
+	vfio_type1_cfg.follow_pfnmap_recheck = cfg->follow_pfnmap_recheck;
+	vfio_type1_cfg.follow_pfnmap_enoent = cfg->follow_pfnmap_enoent;
+	vfio_type1_cfg.addr_mask_batching = cfg->vfio_addr_mask_batching;
+	vfio_type1_cfg.disable_hugepages = cfg->disable_hugepages;
+	vfio_type1_cfg.dma_entry_limit = cfg->dma_entry_limit;
+	vfio_type1_cfg.retry_policy = (enum vfio_retry_policy)cfg->retry_policy;
+	vfio_type1_cfg.retry_bound = cfg->retry_bound;
+	vfio_type1_cfg.iommu_pgsize_bitmap = cfg->iommu_pgsize_bitmap;
+	memset(&iommu_stats, 0, sizeof(iommu_stats));
 	*out = sim;
 	return 0;
 }
@@ -175,6 +162,7 @@ void pinsim_destroy(struct pinsim *sim)
 		return;
 	while (sim->procs)
 		pinsim_proc_destroy(sim->procs);
+	vfio_groups_release(sim);
 	machine_destroy(sim->m);
 	pthread_mutex_destroy(&sim->lock);
 	free(sim);
@@ -187,9 +175,16 @@ int pinsim_add_device(struct pinsim *sim, const struct pinsim_device_spec *d, in
 
 	if (!sim || !d)
 		return fail(EINVAL);
+	if (d->iommu_unit < 0)
+		return fail(EINVAL);
 	err = vfio_pci_device_create(d->name ? d->name : "pci", d->bar_size, &vdev);
 	if (err)
 		return fail(-err);
+	err = vfio_group_register(sim, vdev, d->iommu_unit);
+	if (err) {
+		vfio_pci_device_destroy(vdev);
+		return fail(-err);
+	}
 	if (group_id)
 		*group_id = vdev->id;
 	return 0;
@@ -228,7 +223,11 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 
 	if (!p)
 		return;
-	/* Walkers and pins left behind end as the process's exit would end them. */
+	/*
+	 * Exit order: the fd table first (containers release their mappings
+	 * and pins), then walkers and pins, then the mm.
+	 */
+	vfio_fd_table_release(p);
 	while (p->walkers)
 		pinsim_walker_stop(p->walkers, NULL);
 	while (p->pins)
@@ -287,14 +286,20 @@ static long mmap_body(void *arg)
 {
 	struct mmap_args *a = arg;
 
+	struct file *file = NULL;
+	long ret;
+
 	/* ksys_mmap_pgoff() and the x86 mmap syscall, in their order. */
 	if (a->off & ~PAGE_MASK)
 		return -EINVAL;
-	if (!(a->flags & MAP_ANONYMOUS))
-		return -EBADF;	/* device fds arrive with the VFIO front end */
+	if (!(a->flags & MAP_ANONYMOUS)) {
+		ret = vfio_fd_mmap_file(a->p, a->fd, &file);
+		if (ret)
+			return ret;
+	}
 	if (a->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 		return -EINVAL;
-	return (long)vm_mmap(a->p->mm, NULL, a->addr, a->len, a->prot, a->flags,
+	return (long)vm_mmap(a->p->mm, file, a->addr, a->len, a->prot, a->flags,
 			     a->off >> PAGE_SHIFT);
 }
 
@@ -651,6 +656,14 @@ int pinsim_stats(struct pinsim *sim, struct pinsim_stats *st)
 	st->hugetlb_1g_total = m->hstate_1g.nr_huge_pages;
 	st->hugetlb_1g_free = m->hstate_1g.free_huge_pages;
 	st->bytes_per_frame = sizeof(struct page);
+	st->iommu_map_calls = atomic_load(&iommu_stats.map_calls);
+	st->iommu_unmap_calls = atomic_load(&iommu_stats.unmap_calls);
+	st->iotlb_syncs = atomic_load(&iommu_stats.iotlb_syncs);
+	st->iommu_leaves_4k = atomic_load(&iommu_stats.leaves_4k);
+	st->iommu_leaves_2m = atomic_load(&iommu_stats.leaves_2m);
+	st->iommu_leaves_1g = atomic_load(&iommu_stats.leaves_1g);
+	st->dma_faults = atomic_load(&iommu_stats.dma_faults);
+	st->dma_violations = atomic_load(&iommu_stats.dma_violations);
 	st->oopses = sim_oops_count();
 	st->warnings = sim_warn_count();
 	if (sim_last_oops(&rec))

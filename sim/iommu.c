@@ -5,13 +5,15 @@
  * 4-level IO page table in the style of the x86 and io-pgtable formats, an
  * IOTLB, and the DMA engine devices use to reach memory through a domain.
  *
- * The IO page table is the IOMMU's own memory: calloc'd host tables of 512
- * entries, not simulated RAM, so mapping never disturbs the frame counts
+ * The IO page table is the IOMMU's own memory: host tables of 512 entries,
+ * not simulated RAM, so mapping never disturbs the frame counts
  * that tests assert.  Level 3 is the root (512 GiB per entry), level 2 holds
  * 1G leaves, level 1 2M leaves, level 0 4K leaves: a 48-bit IOVA space, the
  * geometry of a 4-level VT-d or AMD v1 table.  Tables are allocated lazily
  * and freed when their last entry goes, so an IOVA that was unmapped can be
- * mapped again at any page size.
+ * mapped again at any page size.  They come from per-domain 2 MiB chunks
+ * (THP-backed where the host allows: 16 GiB of 4K leaves is 8192 tables,
+ * and first-touch faults of 4K host pages would dominate the map time).
  *
  * Simplification: each domain is protected by one mutex.  The kernel's
  * io-pgtable code is lockless (cmpxchg on table installs, callers keep
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "iommu.h"
 #include "machine.h"
@@ -47,8 +50,19 @@
 
 struct io_table {
 	uint64_t pte[IOPT_ENTRIES];
-	unsigned int nr_live;		/* non-zero entries */
+	unsigned int nr_live; /* non-zero entries */
 };
+
+/* Table memory: a chunk is one naturally aligned 2 MiB host mapping. */
+#define IOPT_CHUNK_SIZE (2UL << 20)
+
+struct iopt_chunk {
+	struct iopt_chunk *next;
+	unsigned int used; /* tables handed out from here */
+	struct io_table tables[];
+};
+
+#define IOPT_CHUNK_TABLES ((IOPT_CHUNK_SIZE - sizeof(struct iopt_chunk)) / sizeof(struct io_table))
 
 /*
  * IOTLB: direct-mapped, one entry per leaf (a 2M or 1G leaf is one entry,
@@ -57,9 +71,9 @@ struct io_table {
 #define IOTLB_ENTRIES 64
 
 struct iotlb_entry {
-	dma_addr_t iova;		/* leaf base */
-	phys_addr_t paddr;		/* leaf base */
-	unsigned int shift;		/* leaf size = 1 << shift */
+	dma_addr_t iova; /* leaf base */
+	phys_addr_t paddr; /* leaf base */
+	unsigned int shift; /* leaf size = 1 << shift */
 	int prot;
 };
 
@@ -68,6 +82,8 @@ struct iommu_domain {
 	uint64_t pgsize_bitmap;
 	struct iommu_domain_geometry geometry;
 	struct io_table *root;
+	struct iopt_chunk *chunks; /* newest first; tables are carved from it */
+	struct io_table *free_tables; /* linked through pte[0] */
 	unsigned long nr_leaves;
 	/* The iotlb gather (struct iommu_iotlb_gather): queued until sync. */
 	dma_addr_t gather_start, gather_end;
@@ -106,6 +122,59 @@ static inline uint64_t min_pagesz(const struct iommu_domain *domain)
 	return domain->pgsize_bitmap & -domain->pgsize_bitmap;
 }
 
+/* ---------------- table memory ------------------------------------------- */
+
+static struct iopt_chunk *iopt_chunk_alloc(void)
+{
+	size_t len = 2 * IOPT_CHUNK_SIZE;
+	uintptr_t base, aligned;
+	void *p;
+
+	/* Over-allocate and trim, for a 2 MiB aligned range THP can back. */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	base = (uintptr_t)p;
+	aligned = (base + IOPT_CHUNK_SIZE - 1) & ~(IOPT_CHUNK_SIZE - 1);
+	if (aligned > base)
+		munmap(p, aligned - base);
+	if (base + len > aligned + IOPT_CHUNK_SIZE)
+		munmap((void *)(aligned + IOPT_CHUNK_SIZE), base + len - aligned - IOPT_CHUNK_SIZE);
+	madvise((void *)aligned, IOPT_CHUNK_SIZE, MADV_HUGEPAGE);
+	return (struct iopt_chunk *)aligned;
+}
+
+/*
+ * A zeroed table.  A freed table is empty but for the free-list link in
+ * pte[0] (tables are freed only when nr_live drops to 0), so reuse costs
+ * one store; fresh chunk memory is zero already.
+ */
+static struct io_table *iopt_table_alloc(struct iommu_domain *domain)
+{
+	struct iopt_chunk *c = domain->chunks;
+	struct io_table *t = domain->free_tables;
+
+	if (t) {
+		domain->free_tables = (struct io_table *)(uintptr_t)t->pte[0];
+		t->pte[0] = 0;
+		return t;
+	}
+	if (!c || c->used == IOPT_CHUNK_TABLES) {
+		c = iopt_chunk_alloc();
+		if (!c)
+			return NULL;
+		c->next = domain->chunks;
+		domain->chunks = c;
+	}
+	return &c->tables[c->used++];
+}
+
+static void iopt_table_free(struct iommu_domain *domain, struct io_table *t)
+{
+	t->pte[0] = (uint64_t)(uintptr_t)domain->free_tables;
+	domain->free_tables = t;
+}
+
 /* ---------------- domains ------------------------------------------------ */
 
 /*
@@ -127,7 +196,7 @@ struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 	domain = calloc(1, sizeof(*domain));
 	if (!domain)
 		return NULL;
-	domain->root = calloc(1, sizeof(*domain->root));
+	domain->root = iopt_table_alloc(domain);
 	if (!domain->root) {
 		free(domain);
 		return NULL;
@@ -142,24 +211,17 @@ struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 	return domain;
 }
 
-static void iopt_free_table(struct io_table *t, int lvl)
-{
-	if (lvl > 0) {
-		for (unsigned int i = 0; i < IOPT_ENTRIES; i++) {
-			uint64_t pte = t->pte[i];
-
-			if (pte && !(pte & IOPTE_LEAF))
-				iopt_free_table(iopte_table(pte), lvl - 1);
-		}
-	}
-	free(t);
-}
-
+/* Every table lives in a chunk: freeing the chunks frees the page table. */
 void iommu_domain_free(struct iommu_domain *domain)
 {
+	struct iopt_chunk *c, *next;
+
 	if (!domain)
 		return;
-	iopt_free_table(domain->root, IOPT_ROOT_LEVEL);
+	for (c = domain->chunks; c; c = next) {
+		next = c->next;
+		munmap(c, IOPT_CHUNK_SIZE);
+	}
 	pthread_mutex_destroy(&domain->lock);
 	free(domain);
 }
@@ -177,8 +239,7 @@ const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_dom
 /* ---------------- the IO page table -------------------------------------- */
 
 /* The leaf translating @iova, or 0; *@shift gets its size.  Lock held. */
-static uint64_t iopt_lookup(const struct iommu_domain *domain, dma_addr_t iova,
-			    unsigned int *shift)
+static uint64_t iopt_lookup(const struct iommu_domain *domain, dma_addr_t iova, unsigned int *shift)
 {
 	const struct io_table *t = domain->root;
 
@@ -199,9 +260,10 @@ static uint64_t iopt_lookup(const struct iommu_domain *domain, dma_addr_t iova,
 }
 
 struct map_walk {
+	struct iommu_domain *domain;
 	uint64_t pgsizes;
 	uint64_t prot_bits;
-	size_t mapped;			/* bytes installed, in iova order */
+	size_t mapped; /* bytes installed, in iova order */
 	unsigned long leaves[IOPT_LEVELS];
 };
 
@@ -210,8 +272,8 @@ struct map_walk {
  * to and that fits in what remains.  Page sizes are exactly the leaf
  * levels, so "the largest that fits" is "the highest level that fits".
  */
-static inline bool leaf_fits(const struct map_walk *w, int lvl, dma_addr_t iova,
-			     phys_addr_t paddr, size_t size)
+static inline bool leaf_fits(const struct map_walk *w, int lvl, dma_addr_t iova, phys_addr_t paddr,
+			     size_t size)
 {
 	uint64_t sz = 1ULL << level_shift(lvl);
 
@@ -219,7 +281,8 @@ static inline bool leaf_fits(const struct map_walk *w, int lvl, dma_addr_t iova,
 }
 
 /* The table below entry @i of @t, allocated if missing; NULL with *err set. */
-static struct io_table *iopt_get_child(struct io_table *t, unsigned int i, int *err)
+static struct io_table *iopt_get_child(struct iommu_domain *domain, struct io_table *t,
+				       unsigned int i, int *err)
 {
 	uint64_t pte = t->pte[i];
 	struct io_table *child;
@@ -230,7 +293,7 @@ static struct io_table *iopt_get_child(struct io_table *t, unsigned int i, int *
 	}
 	if (pte)
 		return iopte_table(pte);
-	child = calloc(1, sizeof(*child));
+	child = iopt_table_alloc(domain);
 	if (!child) {
 		*err = -ENOMEM;
 		return NULL;
@@ -241,13 +304,13 @@ static struct io_table *iopt_get_child(struct io_table *t, unsigned int i, int *
 }
 
 /* A table left empty (by an error below it) goes, so it cannot block a leaf. */
-static void iopt_put_child(struct io_table *t, unsigned int i)
+static void iopt_put_child(struct iommu_domain *domain, struct io_table *t, unsigned int i)
 {
 	struct io_table *child = iopte_table(t->pte[i]);
 
 	if (child->nr_live)
 		return;
-	free(child);
+	iopt_table_free(domain, child);
 	t->pte[i] = 0;
 	t->nr_live--;
 }
@@ -278,13 +341,13 @@ static int iopt_map_level(struct io_table *t, int lvl, dma_addr_t iova, phys_add
 			w->leaves[lvl]++;
 			w->mapped += sz;
 		} else {
-			struct io_table *child = iopt_get_child(t, i, &err);
+			struct io_table *child = iopt_get_child(w->domain, t, i, &err);
 
 			if (!child)
 				return err;
 			err = iopt_map_level(child, lvl - 1, iova, paddr, chunk, w);
 			if (err) {
-				iopt_put_child(t, i);
+				iopt_put_child(w->domain, t, i);
 				return err;
 			}
 		}
@@ -297,8 +360,9 @@ static int iopt_map_level(struct io_table *t, int lvl, dma_addr_t iova, phys_add
 }
 
 struct unmap_walk {
-	dma_addr_t pos, end;		/* next iova to look at; end exclusive */
-	dma_addr_t first;		/* base of the first leaf removed */
+	struct iommu_domain *domain;
+	dma_addr_t pos, end; /* next iova to look at; end exclusive */
+	dma_addr_t first; /* base of the first leaf removed */
 	unsigned long leaves;
 	bool hole;
 };
@@ -335,7 +399,7 @@ static size_t iopt_unmap_level(struct io_table *t, int lvl, struct unmap_walk *w
 			continue;
 		}
 		unmapped += iopt_unmap_level(iopte_table(pte), lvl - 1, w);
-		iopt_put_child(t, i);
+		iopt_put_child(w->domain, t, i);
 		if (w->hole)
 			break;
 	}
@@ -418,7 +482,7 @@ static void iotlb_gather_add(struct iommu_domain *domain, dma_addr_t start, size
 /* __iommu_unmap() with the domain locked: queues what it removed. */
 static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova, size_t size)
 {
-	struct unmap_walk w = { .pos = iova };
+	struct unmap_walk w = {.domain = domain, .pos = iova};
 	size_t unmapped;
 
 	if (iova > IOPT_APERTURE_END)
@@ -444,9 +508,10 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
 	      int prot)
 {
 	struct map_walk w = {
+		.domain = domain,
 		.pgsizes = domain->pgsize_bitmap,
-		.prot_bits = ((uint64_t)prot << IOPTE_PROT_SHIFT & IOPTE_PROT_MASK) |
-			     IOPTE_LEAF | IOPTE_PRESENT,
+		.prot_bits = ((uint64_t)prot << IOPTE_PROT_SHIFT & IOPTE_PROT_MASK) | IOPTE_LEAF |
+			     IOPTE_PRESENT,
 	};
 	int ret;
 
@@ -585,8 +650,7 @@ static long dma_fault(void)
  * (a device write needs IOMMU_WRITE, a read IOMMU_READ); then the bytes.
  * The domain lock is held across the copy: see the top of the file.
  */
-long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_t len,
-		  bool write)
+long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_t len, bool write)
 {
 	int need = write ? IOMMU_WRITE : IOMMU_READ;
 	unsigned char *p = buf;
@@ -604,7 +668,7 @@ long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_
 
 		if (n > len - done)
 			n = len - done;
-		if (cur < iova) {		/* wrapped past the top */
+		if (cur < iova) { /* wrapped past the top */
 			ret = dma_fault();
 			break;
 		}

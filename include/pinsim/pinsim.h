@@ -66,9 +66,16 @@ struct pinsim;
 struct pinsim_proc;
 struct pinsim_pin;
 
+/*
+ * A vfio-pci device, alone in its IOMMU group (group id = the id returned
+ * by pinsim_add_device(), path /dev/vfio/<id>).  Groups on the same
+ * iommu_unit share an IOMMU domain in a container; a group on another unit
+ * gets its own domain and existing mappings are replayed into it.
+ */
 struct pinsim_device_spec {
-	const char *name;
+	const char *name;		/* VFIO_GROUP_GET_DEVICE_FD name, e.g. "0000:01:00.0" */
 	uint64_t bar_size[6];		/* 0 = no BAR; else a power of two >= 4 KiB */
+	int iommu_unit;
 };
 
 void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
@@ -86,7 +93,58 @@ int pinsim_set_cap_ipc_lock(struct pinsim_proc *p, bool on) PINSIM_API;
 /* SIGKILL the process: its tasks see a pending fatal signal. */
 int pinsim_kill(struct pinsim_proc *p) PINSIM_API;
 
-/* mmap(2)/munmap(2): anonymous and hugetlb memory (MAP_HUGETLB|MAP_HUGE_2MB/1GB). */
+/*
+ * The VFIO character devices: open(2) of /dev/vfio/vfio (a container) and
+ * /dev/vfio/<group>; ioctl(2) with the requests and structs of
+ * <linux/vfio.h>; close(2).  Device fds come from VFIO_GROUP_GET_DEVICE_FD.
+ * Closing the last reference to a container removes every mapping and
+ * unpins every page.  Unknown requests: -1/ENOTTY.
+ */
+int pinsim_open(struct pinsim_proc *p, const char *path, int flags) PINSIM_API;
+int pinsim_close(struct pinsim_proc *p, int fd) PINSIM_API;
+int pinsim_ioctl(struct pinsim_proc *p, int fd, unsigned long req, void *arg) PINSIM_API;
+/* pread(2)/pwrite(2) of a device fd: the config region (PCI_COMMAND etc.). */
+ssize_t pinsim_pread(struct pinsim_proc *p, int fd, void *buf, size_t len,
+		     uint64_t off) PINSIM_API;
+ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len,
+		      uint64_t off) PINSIM_API;
+
+/*
+ * A device of @group_id reads (write = 0) or writes (write = 1) memory at
+ * @iova through its IOMMU domain.  Returns @len, or -1/EFAULT on an IOMMU
+ * fault (unmapped iova or missing permission; recorded in the stats).
+ */
+ssize_t pinsim_dma(struct pinsim *m, int group_id, uint64_t iova, void *buf, size_t len,
+		   int write) PINSIM_API;
+/* The IOMMU translation of @iova for @group_id: phys and leaf size (4K/2M/1G). */
+int pinsim_iommu_lookup(struct pinsim *m, int group_id, uint64_t iova, uint64_t *phys,
+			uint64_t *leaf_size) PINSIM_API;
+
+/* VFIO type1 pinning statistics of a container. */
+struct pinsim_pin_counters {
+	uint64_t vaddr_get_pfns;	/* vaddr_get_pfns() calls */
+	uint64_t gup_calls;		/* pin_user_pages_remote() calls */
+	uint64_t follow_failures;	/* follow_pfnmap_start() failures */
+	uint64_t faults;		/* fixup_user_fault() calls */
+	uint64_t retries;		/* retry-policy rounds */
+	uint64_t eagain_loops;		/* vaddr_get_pfns() -EAGAIN loops */
+	uint64_t iommu_maps;		/* vfio_iommu_map() calls (one per run) */
+	uint64_t pinned_pages;		/* RAM pages pinned */
+	uint64_t pfnmap_pages;		/* MMIO pfns mapped (not pinned) */
+};
+struct pinsim_vfio_stats {
+	struct pinsim_pin_counters total, last;	/* all MAP_DMAs; the last one */
+	uint64_t map_ok, map_einval, map_efault, map_enomem, map_ebusy, map_eintr,
+		map_other;			/* MAP_DMA outcomes */
+	uint64_t nr_dmas, dma_avail;
+};
+int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd,
+		      struct pinsim_vfio_stats *st) PINSIM_API;
+
+/*
+ * mmap(2)/munmap(2): anonymous and hugetlb memory (MAP_HUGETLB|MAP_HUGE_2MB/
+ * 1GB), and device fds at a region offset (index << 40, MAP_SHARED).
+ */
 uint64_t pinsim_mmap(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot,
 		     int flags, int fd, uint64_t off) PINSIM_API;
 int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len) PINSIM_API;
@@ -141,6 +199,11 @@ struct pinsim_stats {
 	uint64_t bytes_per_frame;	/* struct page size */
 	uint64_t oopses, warnings;
 	char last_oops[256];
+	/* the simulated IOMMU */
+	uint64_t iommu_map_calls, iommu_unmap_calls, iotlb_syncs;
+	uint64_t iommu_leaves_4k, iommu_leaves_2m, iommu_leaves_1g;	/* installed */
+	uint64_t dma_faults;		/* unmapped iova or missing permission */
+	uint64_t dma_violations;	/* a DMA reached a RAM frame no longer pinned */
 	bool jemalloc;			/* statistics below are valid */
 	uint64_t jemalloc_allocated, jemalloc_resident;
 };

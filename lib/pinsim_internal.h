@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The public edge's own state (lib/pinsim.c, lib/vfio_fd.c): the machine
+ * handle, processes, pins, walkers, and the VFIO groups and fd tables.
+ */
+#ifndef LIB_PINSIM_INTERNAL_H
+#define LIB_PINSIM_INTERNAL_H
+
+#include <pthread.h>
+
+#include "machine.h"
+#include "pinsim/pinsim.h"
+
+struct vfio_group;
+struct vfio_fd_table;
+
+/*
+ * The machine owns its processes and they own their pins: destroying the
+ * machine releases whatever the caller left behind.
+ */
+struct pinsim {
+	struct machine *m;
+	pthread_mutex_t lock;
+	struct pinsim_proc *procs;
+	/* VFIO groups, indexed by group id (= device id) */
+	pthread_mutex_t vfio_lock;
+	struct vfio_group **groups;
+	int nr_groups;
+};
+
+struct pinsim_proc {
+	struct pinsim *sim;
+	struct mm_struct *mm;
+	struct pinsim_proc *next;
+	struct pinsim_pin *pins;
+	struct pinsim_walker *walkers;
+	struct vfio_fd_table *fds;
+};
+
+struct pinsim_pin {
+	struct pinsim_proc *proc;
+	unsigned long nr_pages;
+	struct page **pages;
+	struct pinsim_pin *next;
+};
+
+struct pinsim_walker {
+	struct numa_maps_walker *w;
+	struct pinsim_proc *proc;
+	struct pinsim_walker *next;
+};
+
+
+/* lib/pinsim.c: run @fn as the calling thread's task in @p. */
+long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg);
+
+/* lib/vfio_fd.c */
+int vfio_group_register(struct pinsim *sim, struct vfio_pci_core_device *vdev, int iommu_unit);
+void vfio_groups_release(struct pinsim *sim);
+void vfio_fd_table_release(struct pinsim_proc *p);
+/* The struct file behind a device fd (for mmap), or an -errno. */
+long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep);
+
+#endif /* LIB_PINSIM_INTERNAL_H */
