@@ -1297,13 +1297,20 @@ static void vfio_update_pgsize_bitmap(struct vfio_iommu *iommu)
 	iommu->pgsize_bitmap = bitmap;
 }
 
-/* The x86 IOMMU aperture with its MSI window reserved (vfio_iommu_resv_exclude). */
-static void vfio_iommu_init_iova_list(struct vfio_iommu *iommu)
+/*
+ * vfio_iommu_aper_resize() + vfio_iommu_resv_exclude(): the domain's
+ * aperture, with the x86 MSI window reserved.
+ */
+static void vfio_iommu_init_iova_list(struct vfio_iommu *iommu, struct iommu_domain *domain)
 {
+	const struct iommu_domain_geometry *geo = iommu_domain_geometry(domain);
 	const dma_addr_t msi_start = 0xfee00000, msi_end = 0xfeefffff;
+	dma_addr_t end = geo->aperture_end;
 
-	iommu->iova_list[0] = (struct vfio_iova){ 0, msi_start - 1 };
-	iommu->iova_list[1] = (struct vfio_iova){ msi_end + 1, vfio_type1_cfg.iova_aperture_end };
+	if (end > vfio_type1_cfg.iova_aperture_end)
+		end = vfio_type1_cfg.iova_aperture_end;
+	iommu->iova_list[0] = (struct vfio_iova){ geo->aperture_start, msi_start - 1 };
+	iommu->iova_list[1] = (struct vfio_iova){ msi_end + 1, end };
 	iommu->nr_iovas = 2;
 }
 
@@ -1448,7 +1455,7 @@ int vfio_iommu_type1_attach_group(struct vfio_iommu *iommu, int group_id, int io
 			goto free_group;
 		}
 		if (!iommu->nr_iovas)
-			vfio_iommu_init_iova_list(iommu);
+			vfio_iommu_init_iova_list(iommu, d->domain);
 		ret = vfio_iommu_replay(iommu, d);
 		if (ret) {
 			iommu_domain_free(d->domain);

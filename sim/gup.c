@@ -27,9 +27,9 @@
 #include "pgtable.h"
 #include "task.h"
 
-#define INTERNAL_GUP_FLAGS                                                       \
-	(FOLL_TOUCH | FOLL_TRIED | FOLL_REMOTE | FOLL_PIN | FOLL_FAST_ONLY |     \
-	 FOLL_UNLOCKABLE | FOLL_MADV_POPULATE)
+#define INTERNAL_GUP_FLAGS                                                                     \
+	(FOLL_TOUCH | FOLL_TRIED | FOLL_REMOTE | FOLL_PIN | FOLL_FAST_ONLY | FOLL_UNLOCKABLE | \
+	 FOLL_MADV_POPULATE)
 
 /* ------------------------------------------------------------------------ */
 /* Reference accounting                                                      */
@@ -64,8 +64,7 @@ static void gup_put_folio(struct folio *folio, unsigned long refs)
 	if (folio_test_large(folio)) {
 		if (WARN_ON_ONCE(folio_pincount(folio) < (int)refs))
 			return;
-		atomic_fetch_sub_explicit(&folio->page._pincount, (int)refs,
-					  memory_order_relaxed);
+		atomic_fetch_sub_explicit(&folio->page._pincount, (int)refs, memory_order_relaxed);
 	} else {
 		if (WARN_ON_ONCE((unsigned int)folio_ref_count(folio) <
 				 refs * GUP_PIN_COUNTING_BIAS))
@@ -143,9 +142,9 @@ static bool can_follow_write(bool writable, struct page *page, struct vm_area_st
  * grabbed at once (the kernel grabs one here and page_increm - 1 more in
  * __get_user_pages(); the counts are the same).
  */
-static follow_t follow_huge_leaf(struct vm_area_struct *vma, unsigned long addr,
-				 struct page *head, unsigned long leaf_mask,
-				 unsigned int flags, unsigned long want, struct page **pagep)
+static follow_t follow_huge_leaf(struct vm_area_struct *vma, unsigned long addr, struct page *head,
+				 unsigned long leaf_mask, unsigned int flags, unsigned long want,
+				 struct page **pagep)
 {
 	unsigned long idx = (addr & ~leaf_mask) >> PAGE_SHIFT;
 	unsigned long nr = min_ul(want, ((~leaf_mask) >> PAGE_SHIFT) + 1 - idx);
@@ -153,7 +152,7 @@ static follow_t follow_huge_leaf(struct vm_area_struct *vma, unsigned long addr,
 	int ret;
 
 	if (!head)
-		return -EEXIST;	/* a special leaf: no struct page */
+		return -EEXIST; /* a special leaf: no struct page */
 	page = head + idx;
 	ret = try_grab_folio(page_folio(page), nr, flags);
 	if (ret)
@@ -276,9 +275,8 @@ static follow_t follow_pmd_entry(struct vm_area_struct *vma, unsigned long addr,
  * leaves — THP, hugetlb, huge pfnmap — go through the generic PUD/PMD
  * code, as in the kernel since hugetlb lost its own follow path.
  */
-static follow_t follow_page_mask(struct vm_area_struct *vma, unsigned long addr,
-				 unsigned int flags, unsigned long want, struct page **pagep,
-				 struct gup_walk *w)
+static follow_t follow_page_mask(struct vm_area_struct *vma, unsigned long addr, unsigned int flags,
+				 unsigned long want, struct page **pagep, struct gup_walk *w)
 {
 	pgd_t *pgd;
 	pud_t *pudp, pud;
@@ -309,8 +307,8 @@ static follow_t follow_page_mask(struct vm_area_struct *vma, unsigned long addr,
  * faultin_page(): fault the page in with flags built from FOLL_*.  Without
  * FOLL_UNLOCKABLE the fault may not drop the mmap lock (no ALLOW_RETRY).
  */
-static int faultin_page(struct vm_area_struct *vma, unsigned long address,
-			unsigned int flags, int *locked)
+static int faultin_page(struct vm_area_struct *vma, unsigned long address, unsigned int flags,
+			int *locked)
 {
 	unsigned int fault_flags = 0;
 	vm_fault_t ret;
@@ -396,12 +394,11 @@ static void fill_pages(struct page **pages, struct page *page, long n)
  * __get_user_pages(): walk, fault what is missing, grab.  Returns the
  * number of pages done, or -errno if none: a partial count wins.
  */
-static long __get_user_pages(struct mm_struct *mm, unsigned long start,
-			     unsigned long nr_pages, unsigned int gup_flags,
-			     struct page **pages, int *locked)
+static long __get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr_pages,
+			     unsigned int gup_flags, struct page **pages, int *locked)
 {
 	struct vm_area_struct *vma = NULL;
-	struct gup_walk walk = { 0 };
+	struct gup_walk walk = {0};
 	long ret = 0, i = 0;
 
 	if (!nr_pages)
@@ -412,7 +409,7 @@ static long __get_user_pages(struct mm_struct *mm, unsigned long start,
 
 		/* First iteration, or crossed into the next VMA. */
 		if (!vma || start >= vma->vm_end) {
-			vma = vma_lookup(mm, start);	/* gup_vma_lookup() */
+			vma = vma_lookup(mm, start); /* gup_vma_lookup() */
 			if (!vma) {
 				ret = -EFAULT;
 				goto out;
@@ -479,8 +476,8 @@ static void mm_set_has_pinned_flag(struct mm_struct *mm)
  * time with FOLL_TRIED, as the kernel does.
  */
 static long __get_user_pages_locked(struct mm_struct *mm, unsigned long start,
-				    unsigned long nr_pages, struct page **pages,
-				    int *locked, unsigned int flags)
+				    unsigned long nr_pages, struct page **pages, int *locked,
+				    unsigned int flags)
 {
 	bool must_unlock = false;
 	long ret, pages_done;
@@ -610,8 +607,8 @@ long pin_user_pages_remote(struct mm_struct *mm, unsigned long start, unsigned l
 	if (!is_valid_gup_args(pages, locked, &gup_flags, FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE))
 		return 0;
 	/* __gup_longterm_locked(): no migration here (see the top). */
-	return __get_user_pages_locked(mm, start, nr_pages, pages,
-				       locked ? locked : &local_locked, gup_flags);
+	return __get_user_pages_locked(mm, start, nr_pages, pages, locked ? locked : &local_locked,
+				       gup_flags);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -679,8 +676,8 @@ void unpin_user_pages_dirty_lock(struct page **pages, unsigned long npages, bool
 }
 
 /* gup_folio_range_next(): the folio of start + i and its pages left in the range. */
-static struct folio *gup_folio_range_next(struct page *start, unsigned long npages,
-					  unsigned long i, unsigned long *ntails)
+static struct folio *gup_folio_range_next(struct page *start, unsigned long npages, unsigned long i,
+					  unsigned long *ntails)
 {
 	struct page *next = start + i;
 	struct folio *folio = page_folio(next);

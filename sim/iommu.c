@@ -77,6 +77,16 @@ struct iotlb_entry {
 	int prot;
 };
 
+/* struct iommu_iotlb_gather: the range to invalidate at the next sync. */
+struct iotlb_gather {
+	dma_addr_t start, end; /* inclusive; start > end when empty */
+};
+
+#define IOTLB_GATHER_INIT                     \
+	{                                     \
+		.start = UINT64_MAX, .end = 0 \
+	}
+
 struct iommu_domain {
 	pthread_mutex_t lock;
 	uint64_t pgsize_bitmap;
@@ -85,8 +95,12 @@ struct iommu_domain {
 	struct iopt_chunk *chunks; /* newest first; tables are carved from it */
 	struct io_table *free_tables; /* linked through pte[0] */
 	unsigned long nr_leaves;
-	/* The iotlb gather (struct iommu_iotlb_gather): queued until sync. */
-	dma_addr_t gather_start, gather_end;
+	/*
+	 * What iommu_unmap_fast() queued for iommu_iotlb_sync(): the gather
+	 * that vfio_unmap_unpin() keeps on its stack, kept here because this
+	 * interface has no gather argument.
+	 */
+	struct iotlb_gather gather;
 	struct iotlb_entry iotlb[IOTLB_ENTRIES];
 };
 
@@ -206,8 +220,7 @@ struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 	domain->geometry.aperture_start = 0;
 	domain->geometry.aperture_end = IOPT_APERTURE_END;
 	domain->geometry.force_aperture = true;
-	domain->gather_start = UINT64_MAX;
-	domain->gather_end = 0;
+	domain->gather = (struct iotlb_gather)IOTLB_GATHER_INIT;
 	return domain;
 }
 
@@ -447,40 +460,37 @@ static const struct iotlb_entry *iotlb_fill(struct iommu_domain *domain, dma_add
 	return e;
 }
 
-/*
- * The invalidation of iommu_iotlb_sync(): every entry overlapping the
- * gathered range [gather_start, gather_end].
- */
-static void iotlb_flush_gather(struct iommu_domain *domain)
+/* The invalidation of iommu_iotlb_sync(): every entry overlapping @gather. */
+static void iotlb_flush_gather(struct iommu_domain *domain, struct iotlb_gather *gather)
 {
-	if (domain->gather_start > domain->gather_end)
+	if (gather->start > gather->end)
 		return;
 	for (unsigned int i = 0; i < IOTLB_ENTRIES; i++) {
 		struct iotlb_entry *e = &domain->iotlb[i];
 		dma_addr_t last = e->iova + ((1ULL << e->shift) - 1);
 
-		if (e->shift && e->iova <= domain->gather_end && last >= domain->gather_start)
+		if (e->shift && e->iova <= gather->end && last >= gather->start)
 			e->shift = 0;
 	}
-	domain->gather_start = UINT64_MAX;
-	domain->gather_end = 0;
+	*gather = (struct iotlb_gather)IOTLB_GATHER_INIT;
 }
 
 /* iommu_iotlb_gather_add_range(): one range that covers both. */
-static void iotlb_gather_add(struct iommu_domain *domain, dma_addr_t start, size_t size)
+static void iotlb_gather_add(struct iotlb_gather *gather, dma_addr_t start, size_t size)
 {
 	dma_addr_t last = start + size - 1;
 
-	if (start < domain->gather_start)
-		domain->gather_start = start;
-	if (last > domain->gather_end)
-		domain->gather_end = last;
+	if (start < gather->start)
+		gather->start = start;
+	if (last > gather->end)
+		gather->end = last;
 }
 
 /* ---------------- iommu_map / iommu_unmap -------------------------------- */
 
 /* __iommu_unmap() with the domain locked: queues what it removed. */
-static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova, size_t size)
+static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova, size_t size,
+				   struct iotlb_gather *gather)
 {
 	struct unmap_walk w = {.domain = domain, .pos = iova};
 	size_t unmapped;
@@ -491,7 +501,7 @@ static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova,
 	unmapped = iopt_unmap_level(domain->root, IOPT_ROOT_LEVEL, &w);
 	if (unmapped) {
 		domain->nr_leaves -= w.leaves;
-		iotlb_gather_add(domain, w.first, unmapped);
+		iotlb_gather_add(gather, w.first, unmapped);
 	}
 	return unmapped;
 }
@@ -527,10 +537,12 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
 	ret = iopt_map_level(domain->root, IOPT_ROOT_LEVEL, iova, paddr, size, &w);
 	domain->nr_leaves += w.leaves[0] + w.leaves[1] + w.leaves[2];
 	if (ret && w.mapped) {
+		struct iotlb_gather gather = IOTLB_GATHER_INIT;
+
 		stat_add(&iommu_stats.unmap_calls, 1);
-		__iommu_unmap_locked(domain, iova, w.mapped);
+		__iommu_unmap_locked(domain, iova, w.mapped, &gather);
 		stat_add(&iommu_stats.iotlb_syncs, 1);
-		iotlb_flush_gather(domain);
+		iotlb_flush_gather(domain, &gather);
 	}
 	pthread_mutex_unlock(&domain->lock);
 
@@ -547,10 +559,10 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
  * __iommu_unmap(): 0 (nothing done) unless iova and size are aligned to the
  * smallest page size; otherwise whole leaves until @size is covered, the
  * walk stopping where nothing is mapped (the core's "break when the driver
- * unmapped nothing").  The IOTLB keeps the removed translations until
- * iommu_iotlb_sync().
+ * unmapped nothing").  What was removed is added to @gather.
  */
-size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t size)
+static size_t __iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size,
+			    struct iotlb_gather *gather)
 {
 	size_t unmapped;
 
@@ -558,24 +570,42 @@ size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t siz
 	if (!size || ((iova | size) & (min_pagesz(domain) - 1)))
 		return 0;
 	pthread_mutex_lock(&domain->lock);
-	unmapped = __iommu_unmap_locked(domain, iova, size);
+	unmapped = __iommu_unmap_locked(domain, iova, size, gather);
 	pthread_mutex_unlock(&domain->lock);
 	return unmapped;
+}
+
+/*
+ * The range joins the domain's pending gather; the IOTLB keeps serving the
+ * removed translations until iommu_iotlb_sync().
+ */
+size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t size)
+{
+	return __iommu_unmap(domain, iova, size, &domain->gather);
 }
 
 void iommu_iotlb_sync(struct iommu_domain *domain)
 {
 	stat_add(&iommu_stats.iotlb_syncs, 1);
 	pthread_mutex_lock(&domain->lock);
-	iotlb_flush_gather(domain);
+	iotlb_flush_gather(domain, &domain->gather);
 	pthread_mutex_unlock(&domain->lock);
 }
 
+/*
+ * iommu_unmap() has its own gather and syncs only that: ranges queued by
+ * iommu_unmap_fast() stay stale until their own iommu_iotlb_sync(), as they
+ * would in the kernel.
+ */
 size_t iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size)
 {
-	size_t unmapped = iommu_unmap_fast(domain, iova, size);
+	struct iotlb_gather gather = IOTLB_GATHER_INIT;
+	size_t unmapped = __iommu_unmap(domain, iova, size, &gather);
 
-	iommu_iotlb_sync(domain);
+	stat_add(&iommu_stats.iotlb_syncs, 1);
+	pthread_mutex_lock(&domain->lock);
+	iotlb_flush_gather(domain, &gather);
+	pthread_mutex_unlock(&domain->lock);
 	return unmapped;
 }
 

@@ -34,10 +34,10 @@
  * taints; the simulation counts it as a WARN with the same words, so tests
  * can assert it.
  */
-static void print_bad_page_map(struct vm_area_struct *vma, unsigned long addr,
-			       uint64_t entry, enum pgtable_level level, const char *func)
+static void print_bad_page_map(struct vm_area_struct *vma, unsigned long addr, uint64_t entry,
+			       enum pgtable_level level, const char *func)
 {
-	static const char *const names[] = { "?", "pte", "pmd", "pud" };
+	static const char *const names[] = {"?", "pte", "pmd", "pud"};
 	char msg[SIM_MSG_LEN];
 
 	snprintf(msg, sizeof(msg), "BUG: Bad page map: %s:%016llx addr:%lx vm_flags:%lx",
@@ -184,8 +184,8 @@ vm_fault_t vmf_insert_pfn(struct vm_area_struct *vma, unsigned long addr, unsign
 }
 
 /* remap_pte_range(): one PTE table's worth. */
-static int remap_pte_range(struct mm_struct *mm, pmd_t *pmd, unsigned long addr,
-			   unsigned long end, unsigned long pfn, pgprot_t prot)
+static int remap_pte_range(struct mm_struct *mm, pmd_t *pmd, unsigned long addr, unsigned long end,
+			   unsigned long pfn, pgprot_t prot)
 {
 	spinlock_t *ptl;
 	pte_t *pte;
@@ -213,8 +213,8 @@ static int remap_pte_range(struct mm_struct *mm, pmd_t *pmd, unsigned long addr,
  * address a maps pfn_base + (a >> PAGE_SHIFT) (the kernel's
  * "pfn -= addr >> PAGE_SHIFT" trick).
  */
-static int remap_pmd_range(struct mm_struct *mm, pud_t *pud, unsigned long addr,
-			   unsigned long end, unsigned long pfn_base, pgprot_t prot)
+static int remap_pmd_range(struct mm_struct *mm, pud_t *pud, unsigned long addr, unsigned long end,
+			   unsigned long pfn_base, pgprot_t prot)
 {
 	unsigned long next;
 	pmd_t *pmd;
@@ -286,7 +286,7 @@ int remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned lon
 
 /* struct zap_details, trimmed to even_cows. */
 struct zap_details {
-	bool even_cows;		/* zap COWed anon pages in file mappings too */
+	bool even_cows; /* zap COWed anon pages in file mappings too */
 };
 
 /* should_zap_folio(): without even_cows, COWed (anon) pages survive. */
@@ -307,8 +307,7 @@ static bool vma_is_special_huge(const struct vm_area_struct *vma)
 }
 
 /* Drop the mapping's reference on the folio of a cleared huge leaf. */
-static void zap_put_leaf_folio(struct vm_area_struct *vma, unsigned long pfn,
-			       unsigned long addr)
+static void zap_put_leaf_folio(struct vm_area_struct *vma, unsigned long pfn, unsigned long addr)
 {
 	/* A leaf without a struct page in a mapping that should have one. */
 	if (WARN_ON_ONCE(!pfn_valid(pfn)))
@@ -392,12 +391,11 @@ static void zap_batch_add(struct zap_batch *b, struct folio *folio)
  * the normal pages.  Returns @end, or @addr if the PMD no longer points to
  * a PTE table (a huge leaf raced in), so that the caller looks again.
  */
-static unsigned long zap_pte_range(struct vm_area_struct *vma, pmd_t *pmd,
-				   unsigned long addr, unsigned long end,
-				   const struct zap_details *details)
+static unsigned long zap_pte_range(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr,
+				   unsigned long end, const struct zap_details *details)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct zap_batch batch = { 0 };
+	struct zap_batch batch = {0};
 	spinlock_t *ptl;
 	pte_t *start_pte, *pte;
 
@@ -522,8 +520,8 @@ next:
 }
 
 /* unmap_page_range(): the pgd level (p4d folded). */
-static void unmap_page_range(struct vm_area_struct *vma, unsigned long addr,
-			     unsigned long end, const struct zap_details *details)
+static void unmap_page_range(struct vm_area_struct *vma, unsigned long addr, unsigned long end,
+			     const struct zap_details *details)
 {
 	unsigned long next;
 	pgd_t *pgd = pgd_offset(vma->vm_mm, addr);
@@ -543,8 +541,7 @@ static void unmap_page_range(struct vm_area_struct *vma, unsigned long addr,
  * unaligned range; mmap.c enforces the alignment on munmap, so this WARNs
  * and zaps only the whole huge pages inside.
  */
-static void unmap_hugepage_range(struct vm_area_struct *vma, unsigned long start,
-				 unsigned long end)
+static void unmap_hugepage_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct hstate *h = vma->vm_hstate;
@@ -610,12 +607,11 @@ static void unmap_single_vma(struct vm_area_struct *vma, unsigned long start_add
 }
 
 static void zap_page_range_single_batched(struct vm_area_struct *vma, unsigned long addr,
-					  unsigned long size,
-					  const struct zap_details *details)
+					  unsigned long size, const struct zap_details *details)
 {
 	unsigned long end = addr + size;
 
-	if (end < addr)		/* wrapped: to the end of the VMA */
+	if (end < addr) /* wrapped: to the end of the VMA */
 		end = vma->vm_end;
 	unmap_single_vma(vma, addr, end, details);
 }
@@ -631,10 +627,10 @@ void zap_page_range_single(struct vm_area_struct *vma, unsigned long addr, unsig
  * the intersecting addresses, under the mapping's i_mmap lock and without
  * any mmap lock.  holelen == 0 means "to the end of the file".
  */
-void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin,
-			 uint64_t holelen, bool even_cows)
+void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint64_t holelen,
+			 bool even_cows)
 {
-	struct zap_details details = { .even_cows = even_cows };
+	struct zap_details details = {.even_cows = even_cows};
 	unsigned long first = holebegin >> PAGE_SHIFT;
 	/* A length that overflows the page count means "to the end". */
 	unsigned long nr = holelen > ~0UL - PAGE_SIZE ? 0 : (holelen + PAGE_SIZE - 1) >> PAGE_SHIFT;
@@ -654,8 +650,7 @@ void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin,
 			continue;
 		zba = first > vba ? first : vba;
 		zea = last < vea ? last : vea;
-		zap_page_range_single_batched(vma,
-					      vma->vm_start + ((zba - vba) << PAGE_SHIFT),
+		zap_page_range_single_batched(vma, vma->vm_start + ((zba - vba) << PAGE_SHIFT),
 					      (zea - zba + 1) << PAGE_SHIFT, &details);
 	}
 	pthread_mutex_unlock(&mapping->i_mmap_lock);

@@ -25,8 +25,8 @@ static unsigned long map(struct mm_struct *mm, struct file *file, unsigned long 
 }
 
 /* pin_user_pages_remote() as vfio calls it: locked == NULL, lock held. */
-static long pin(struct mm_struct *mm, unsigned long start, unsigned long n,
-		unsigned int flags, struct page **pages)
+static long pin(struct mm_struct *mm, unsigned long start, unsigned long n, unsigned int flags,
+		struct page **pages)
 {
 	long ret;
 
@@ -60,8 +60,8 @@ struct test_dev {
 	struct file_operations fops;
 	struct vm_operations_struct vm_ops;
 	unsigned long pfn;
-	int faults;		/* ->fault calls */
-	int kill_at_fault;	/* raise SIGKILL in this (1-based) fault, 0: never */
+	int faults; /* ->fault calls */
+	int kill_at_fault; /* raise SIGKILL in this (1-based) fault, 0: never */
 	bool mixed;
 };
 
@@ -235,8 +235,7 @@ START_TEST(test_pin_1g_hugetlb_counts_per_page)
 	struct page **pages = page_array(1000);
 	struct folio *folio;
 
-	ck_assert_int_eq(pin(mm, a + 7 * PAGE_SIZE, 1000, FOLL_WRITE | FOLL_LONGTERM, pages),
-			 1000);
+	ck_assert_int_eq(pin(mm, a + 7 * PAGE_SIZE, 1000, FOLL_WRITE | FOLL_LONGTERM, pages), 1000);
 	ck_assert_int_eq(pgtable_lookup(mm, a, NULL, NULL), PGTABLE_PUD);
 	folio = folio_at(mm, a);
 	ck_assert_uint_eq(folio_nr_pages(folio), HPAGE_PUD_NR);
@@ -259,8 +258,8 @@ END_TEST
 START_TEST(test_pin_2m_hugetlb_takes_whole_leaf_in_one_step)
 {
 	struct mm_struct *mm = tm_mm("pin2m");
-	unsigned long a = map(mm, NULL, 0, 2 * PMD_SIZE, RW, MAP_SHARED | MAP_ANONYMOUS |
-			      MAP_HUGETLB | MAP_HUGE_2MB);
+	unsigned long a = map(mm, NULL, 0, 2 * PMD_SIZE, RW,
+			      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB);
 	struct page **pages = page_array(2 * HPAGE_PMD_NR);
 	struct folio *f0, *f1;
 
@@ -342,7 +341,7 @@ START_TEST(test_pin_pfnmap_first_page_is_efault)
 {
 	struct mm_struct *mm = tm_mm("pfnmap");
 	struct test_dev d;
-	struct page *pages[4] = { 0 };
+	struct page *pages[4] = {0};
 	unsigned long a;
 
 	test_dev_init(&d, remap_mmap, mmio(4 * PAGE_SIZE));
@@ -358,13 +357,14 @@ START_TEST(test_pin_stops_at_pfnmap_with_partial_count)
 {
 	struct mm_struct *mm = tm_mm("boundary");
 	unsigned long a = map(mm, NULL, 0, 8 * PAGE_SIZE, RW, ANON);
-	struct page *pages[8] = { 0 };
+	struct page *pages[8] = {0};
 	struct test_dev d;
 
 	/* The upper half becomes a pfnmap VMA right after the anonymous one. */
 	test_dev_init(&d, remap_mmap, mmio(4 * PAGE_SIZE));
-	ck_assert_uint_eq(map(mm, &d.file, a + 4 * PAGE_SIZE, 4 * PAGE_SIZE, RW,
-			      MAP_SHARED | MAP_FIXED), a + 4 * PAGE_SIZE);
+	ck_assert_uint_eq(
+		map(mm, &d.file, a + 4 * PAGE_SIZE, 4 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED),
+		a + 4 * PAGE_SIZE);
 
 	ck_assert_int_eq(pin(mm, a, 8, FOLL_WRITE | FOLL_LONGTERM, pages), 4);
 	for (int i = 0; i < 4; i++)
@@ -434,7 +434,7 @@ START_TEST(test_pin_write_refaults_readonly_entry)
 
 	ck_assert_int_eq(pin(mm, a, 1, 0, &page), 1);
 	ck_assert_int_eq(pgtable_lookup(mm, a, NULL, &entry), PGTABLE_PUD);
-	ck_assert(!(entry & _PAGE_RW));		/* private hugetlb: read-only until written */
+	ck_assert(!(entry & _PAGE_RW)); /* private hugetlb: read-only until written */
 	unpin_user_page(page);
 	ck_assert_int_eq(pin(mm, a, 1, FOLL_WRITE, &page), 1);
 	ck_assert_int_eq(pgtable_lookup(mm, a, NULL, &entry), PGTABLE_PUD);
@@ -464,8 +464,8 @@ END_TEST
 START_TEST(test_pin_pageless_huge_mixedmap_leaf_is_eexist)
 {
 	struct mm_struct *mm = tm_mm("mixed_pmd");
-	struct vm_fault vmf = { 0 };
-	struct page *pages[2] = { 0 };
+	struct vm_fault vmf = {0};
+	struct page *pages[2] = {0};
 	struct test_dev d;
 	unsigned long a;
 
@@ -507,12 +507,12 @@ END_TEST
 START_TEST(test_pin_signal_after_k_pages_returns_k)
 {
 	struct mm_struct *mm = tm_mm("killed_late");
-	struct page *pages[8] = { 0 };
+	struct page *pages[8] = {0};
 	struct test_dev d;
 	unsigned long a;
 
 	test_dev_init(&d, plain_mmap, 0);
-	d.kill_at_fault = 3;	/* while faulting in the third page */
+	d.kill_at_fault = 3; /* while faulting in the third page */
 	a = map(mm, &d.file, 0, 8 * PAGE_SIZE, RW, MAP_SHARED);
 	/* The third fault completes, then the signal check stops the loop. */
 	ck_assert_int_eq(pin(mm, a, 8, FOLL_WRITE, pages), 2);
@@ -527,7 +527,7 @@ START_TEST(test_pin_signal_after_k_pages_returns_k)
 	ck_assert_int_eq(pin(mm, a + 2 * PAGE_SIZE, 6, FOLL_WRITE, pages + 2), -EINTR);
 	unpin_user_pages(pages, 2);
 	ck_assert_int_eq(page_ref_count(pages[0]), 1);
-	mmput(mm);	/* before the stack test_dev goes */
+	mmput(mm); /* before the stack test_dev goes */
 }
 END_TEST
 
@@ -549,8 +549,8 @@ START_TEST(test_invalid_gup_args_warn_and_return_zero)
 	ck_assert_uint_eq(sim_warn_count(), 3);
 	ck_assert_int_eq(pin_user_pages_remote(mm, a, 1, 0, &page, &locked), 0);
 	ck_assert_uint_eq(sim_warn_count(), 4);
-	ck_assert_int_eq(pin_user_pages_remote(mm, a, 1, FOLL_LONGTERM | FOLL_PCI_P2PDMA, &page,
-					       NULL), 0);
+	ck_assert_int_eq(
+		pin_user_pages_remote(mm, a, 1, FOLL_LONGTERM | FOLL_PCI_P2PDMA, &page, NULL), 0);
 	ck_assert_uint_eq(sim_warn_count(), 5);
 	mmap_read_unlock(mm);
 	/* Nothing happened: no fault, no pin, no MMF_HAS_PINNED. */
@@ -585,7 +585,7 @@ START_TEST(test_pin_unlockable_retries_after_fault_drops_lock)
 {
 	struct mm_struct *mm = tm_mm("unlockable");
 	unsigned long a = map(mm, NULL, 0, 8 * PAGE_SIZE, RW, ANON);
-	struct page *pages[8] = { 0 };
+	struct page *pages[8] = {0};
 	int locked = 1;
 	long ret;
 

@@ -22,14 +22,14 @@ struct test_dev {
 	struct file file;
 	struct address_space mapping;
 	struct file_operations fops;
-	unsigned long pfn;		/* pfn at file offset 0 */
-	unsigned long remap_pages;	/* remap only this much (0 = whole VMA) */
+	unsigned long pfn; /* pfn at file offset 0 */
+	unsigned long remap_pages; /* remap only this much (0 = whole VMA) */
 	bool remap;
-	bool mixed;			/* VM_MIXEDMAP instead of VM_PFNMAP */
+	bool mixed; /* VM_MIXEDMAP instead of VM_PFNMAP */
 	int mmap_calls;
 };
 
-static const struct vm_operations_struct test_pfnmap_ops = { .name = "test_pfnmap" };
+static const struct vm_operations_struct test_pfnmap_ops = {.name = "test_pfnmap"};
 
 static int test_dev_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -44,8 +44,7 @@ static int test_dev_mmap(struct file *file, struct vm_area_struct *vma)
 		return remap_pfn_range(vma, vma->vm_start, d->pfn + vma->vm_pgoff, size,
 				       vma->vm_page_prot);
 	}
-	vma->vm_flags |= VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
-			 (d->mixed ? VM_MIXEDMAP : VM_PFNMAP);
+	vma->vm_flags |= VM_IO | VM_DONTEXPAND | VM_DONTDUMP | (d->mixed ? VM_MIXEDMAP : VM_PFNMAP);
 	return 0;
 }
 
@@ -96,7 +95,7 @@ static struct vm_area_struct *vma_at(struct mm_struct *mm, unsigned long addr)
 static vm_fault_t insert_huge(struct mm_struct *mm, unsigned long addr, unsigned long pfn,
 			      unsigned int order)
 {
-	struct vm_fault vmf = { .address = addr, .real_address = addr };
+	struct vm_fault vmf = {.address = addr, .real_address = addr};
 	vm_fault_t ret;
 
 	mmap_read_lock(mm);
@@ -164,8 +163,9 @@ static struct vm_area_struct fake_vma(vm_flags_t flags, unsigned long pgoff)
 	return v;
 }
 
-#define SHARED_PFNMAP (VM_READ | VM_WRITE | VM_SHARED | VM_MAYSHARE | VM_MAYREAD | \
-		       VM_MAYWRITE | VM_IO | VM_PFNMAP)
+#define SHARED_PFNMAP                                                                      \
+	(VM_READ | VM_WRITE | VM_SHARED | VM_MAYSHARE | VM_MAYREAD | VM_MAYWRITE | VM_IO | \
+	 VM_PFNMAP)
 #define COW_PFNMAP (VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_IO | VM_PFNMAP)
 #define ANON_FLAGS (VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE)
 
@@ -236,10 +236,10 @@ START_TEST(test_normal_page_special_pte_in_pfnmap_is_null)
 
 	/* Even a valid RAM pfn: the special bit decides (checklist 53). */
 	ck_assert_ptr_null(vm_normal_page(&v, v.vm_start, pte));
-	ck_assert_ptr_null(vm_normal_page_pmd(&v, v.vm_start, pmd_mkspecial(pmd_mkhuge(
-				pfn_pmd(pfn, PAGE_SHARED)))));
-	ck_assert_ptr_null(vm_normal_page_pud(&v, v.vm_start, pud_mkspecial(pud_mkhuge(
-				pfn_pud(pfn, PAGE_SHARED)))));
+	ck_assert_ptr_null(vm_normal_page_pmd(
+		&v, v.vm_start, pmd_mkspecial(pmd_mkhuge(pfn_pmd(pfn, PAGE_SHARED)))));
+	ck_assert_ptr_null(vm_normal_page_pud(
+		&v, v.vm_start, pud_mkspecial(pud_mkhuge(pfn_pud(pfn, PAGE_SHARED)))));
 	ck_assert_uint_eq(sim_warn_count(), 0);
 }
 END_TEST
@@ -263,8 +263,8 @@ START_TEST(test_normal_page_special_bit_outside_pfnmap_is_bad_page_map)
 
 	v.vm_ops = NULL;
 	/* No zero page exists, so a special entry in an anon VMA is corrupt. */
-	ck_assert_ptr_null(vm_normal_page(&v, v.vm_start,
-					  pte_mkspecial(pfn_pte(ram_pfn(), PAGE_SHARED))));
+	ck_assert_ptr_null(
+		vm_normal_page(&v, v.vm_start, pte_mkspecial(pfn_pte(ram_pfn(), PAGE_SHARED))));
 	ck_assert_uint_eq(sim_warn_count(), 1);
 	ck_assert(sim_last_warn(buf, sizeof(buf)));
 	ck_assert_ptr_nonnull(strstr(buf, "Bad page map"));
@@ -300,12 +300,12 @@ START_TEST(test_legacy_cow_pfnmap_linearity_rule)
 {
 	unsigned long base = ram_pfn();
 	struct vm_area_struct v = fake_vma(COW_PFNMAP, base);
-	unsigned long other = ram_range();	/* far from base + 1 */
+	unsigned long other = ram_range(); /* far from base + 1 */
 
 	/* On the line pfn == vm_pgoff + off: the raw mapping, special. */
 	ck_assert_ptr_null(vm_normal_page(&v, v.vm_start, pfn_pte(base, PAGE_SHARED)));
-	ck_assert_ptr_null(vm_normal_page(&v, v.vm_start + 5 * PAGE_SIZE,
-					  pfn_pte(base + 5, PAGE_SHARED)));
+	ck_assert_ptr_null(
+		vm_normal_page(&v, v.vm_start + 5 * PAGE_SIZE, pfn_pte(base + 5, PAGE_SHARED)));
 	/* Off the line: a COWed anonymous page, normal. */
 	ck_assert_ptr_eq(vm_normal_page(&v, v.vm_start + PAGE_SIZE, pfn_pte(other, PAGE_SHARED)),
 			 pfn_to_page(other));
@@ -360,11 +360,10 @@ START_TEST(test_pud_without_special_support_uses_legacy_rules)
 					    pud_mkspecial(pud_mkhuge(pfn_pud(other, PAGE_SHARED)))),
 			 pfn_to_page(other));
 	/* PTE and PMD levels still use their special bits. */
-	ck_assert_ptr_null(vm_normal_page(&cow, cow.vm_start,
-					  pte_mkspecial(pfn_pte(other, PAGE_SHARED))));
-	ck_assert_ptr_null(vm_normal_page_pmd(&cow, cow.vm_start,
-					      pmd_mkspecial(pmd_mkhuge(pfn_pmd(other,
-									       PAGE_SHARED)))));
+	ck_assert_ptr_null(
+		vm_normal_page(&cow, cow.vm_start, pte_mkspecial(pfn_pte(other, PAGE_SHARED))));
+	ck_assert_ptr_null(vm_normal_page_pmd(
+		&cow, cow.vm_start, pmd_mkspecial(pmd_mkhuge(pfn_pmd(other, PAGE_SHARED)))));
 	ck_assert_uint_eq(sim_warn_count(), 0);
 }
 END_TEST
@@ -383,9 +382,9 @@ START_TEST(test_pud_without_special_support_prefix_reports_bad_page_map)
 	ck_assert_ptr_null(vm_normal_page_pud(&v, v.vm_start, bar));
 	ck_assert_uint_eq(sim_warn_count(), 1);
 	/* And a RAM pfn there would be taken for a normal page. */
-	ck_assert_ptr_eq(vm_normal_page_pud(&v, v.vm_start,
-					    pud_mkhuge(pfn_pud(other, PAGE_SHARED))),
-			 pfn_to_page(other));
+	ck_assert_ptr_eq(
+		vm_normal_page_pud(&v, v.vm_start, pud_mkhuge(pfn_pud(other, PAGE_SHARED))),
+		pfn_to_page(other));
 }
 END_TEST
 
@@ -427,8 +426,8 @@ static long insert_into_anon(void *arg)
 START_TEST(test_vmf_insert_pfn_on_non_pfnmap_vma_is_bug)
 {
 	struct mm_struct *mm = tm_mm("bug");
-	unsigned long a = map(mm, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	unsigned long a =
+		map(mm, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
 	struct oops_record rec;
 
 	ck_assert_int_eq(sim_task_run(insert_into_anon, vma_at(mm, a)), -EOWNERDEAD);
@@ -508,7 +507,7 @@ START_TEST(test_legacy_remap_then_cow_tells_pages_apart)
 
 	test_dev_init(&d, base, true);
 	a = map(mm, &d.file, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, 0);
-	touch(mm, a + PAGE_SIZE, 1);	/* COW of the second page */
+	touch(mm, a + PAGE_SIZE, 1); /* COW of the second page */
 	ck_assert_int_eq(lookup(mm, a + PAGE_SIZE, &pfn), PGTABLE_PTE);
 	ck_assert_uint_ne(pfn, base + 1);
 
@@ -594,8 +593,9 @@ START_TEST(test_zap_4k_of_special_pmd_leaf_removes_whole_leaf)
 	unsigned long ptes;
 
 	for (int i = 0; i < 4; i++)
-		ck_assert_uint_eq(insert_huge(mm, a + i * PMD_SIZE, d.pfn + i * HPAGE_PMD_NR,
-					      PMD_ORDER), VM_FAULT_NOPAGE);
+		ck_assert_uint_eq(
+			insert_huge(mm, a + i * PMD_SIZE, d.pfn + i * HPAGE_PMD_NR, PMD_ORDER),
+			VM_FAULT_NOPAGE);
 	ptes = atomic_load(&mm->nr_ptes);
 	vma = vma_at(mm, a);
 	mmap_read_lock(mm);
@@ -680,8 +680,8 @@ static void setup_thp_always(void)
 START_TEST(test_zap_whole_anon_thp_frees_it)
 {
 	struct mm_struct *mm = tm_mm("zap_thp");
-	unsigned long a = map(mm, NULL, 0, PMD_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	unsigned long a =
+		map(mm, NULL, 0, PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
 	unsigned long before, pfn;
 	struct folio *folio;
 
@@ -703,8 +703,8 @@ END_TEST
 START_TEST(test_zap_part_of_anon_thp_splits_and_zaps_ptes)
 {
 	struct mm_struct *mm = tm_mm("zap_thp");
-	unsigned long a = map(mm, NULL, 0, PMD_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	unsigned long a =
+		map(mm, NULL, 0, PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
 	unsigned long pfn;
 	struct folio *folio;
 
@@ -840,7 +840,7 @@ START_TEST(test_unmap_mapping_range_even_cows)
 
 	test_dev_init(&d, bar, true);
 	a = map(mm, &d.file, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, 0);
-	touch(mm, a + 2 * PAGE_SIZE, 1);	/* COW one page */
+	touch(mm, a + 2 * PAGE_SIZE, 1); /* COW one page */
 	ck_assert_int_eq(lookup(mm, a + 2 * PAGE_SIZE, &pfn), PGTABLE_PTE);
 	ck_assert(pfn_valid(pfn));
 
