@@ -168,6 +168,16 @@ void pinsim_destroy(struct pinsim *sim)
 	free(sim);
 }
 
+int pinsim_set_retry_policy(struct pinsim *sim, enum pinsim_retry_policy policy,
+			    unsigned int bound)
+{
+	if (!sim || policy > PINSIM_RETRY_ENOENT)
+		return fail(EINVAL);
+	vfio_type1_cfg.retry_policy = (enum vfio_retry_policy)policy;
+	vfio_type1_cfg.retry_bound = bound;
+	return 0;
+}
+
 int pinsim_add_device(struct pinsim *sim, const struct pinsim_device_spec *d, int *group_id)
 {
 	struct vfio_pci_core_device *vdev;

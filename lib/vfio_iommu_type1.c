@@ -107,7 +107,7 @@ struct vfio_iommu {
  * The pinning statistics of the MAP_DMA (or replay) running on this thread;
  * NULL outside one.  Counting happens per call and per run, never per page.
  */
-static _Thread_local struct vfio_pin_stats *pin_stats;
+static __sim_tls struct vfio_pin_stats *pin_stats;
 #define STAT_INC(field)                                                     \
 	do {                                                                \
 		if (pin_stats)                                              \

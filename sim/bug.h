@@ -18,6 +18,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*
+ * Thread-locals of the simulator use the initial-exec model: the library is
+ * linked at program start (never dlopen()ed), and the default
+ * global-dynamic model costs a __tls_get_addr() call per access on the
+ * pinning fast path.
+ */
+#define __sim_tls _Thread_local __attribute__((tls_model("initial-exec")))
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -60,7 +60,7 @@ static void mm_free_common(struct mm_struct *mm)
  * must not inherit an old — possibly dead — task).
  */
 static _Atomic unsigned long thread_token_next = 1;
-static _Thread_local unsigned long thread_token;
+static __sim_tls unsigned long thread_token;
 
 static unsigned long host_thread_token(void)
 {

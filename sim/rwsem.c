@@ -3,9 +3,16 @@
  * rw_semaphore with writer preference, killable and timed waits, and owner
  * tracking (kernel/locking/rwsem.c semantics, not its implementation).
  *
+ * Fast paths are a single compare-and-swap on sem->count.  Slow paths take
+ * sem->lock and sleep on a condition variable; a waiter first announces
+ * itself (waiting_readers/waiting_writers), then re-checks count, then
+ * sleeps, and a releaser first updates count, then looks for waiters — with
+ * sequentially consistent atomics one of the two always sees the other, so
+ * no wake-up is lost.
+ *
  * Killable waits poll the fatal-signal flag every millisecond: the kernel
- * wakes the sleeper on SIGKILL; a short timed wait is the simplest way to
- * get the same observable behaviour without a wake-up path per signal.
+ * wakes the sleeper on SIGKILL; a short timed wait gives the same
+ * observable behaviour without a wake-up path per signal.
  */
 #include <errno.h>
 #include <time.h>
@@ -20,15 +27,16 @@ void init_rwsem(struct rw_semaphore *sem, const char *name)
 {
 	pthread_condattr_t ca;
 
+	atomic_store(&sem->count, 0);
+	atomic_store(&sem->waiting_writers, 0);
+	atomic_store(&sem->waiting_readers, 0);
+	atomic_store(&sem->writer, NULL);
 	pthread_mutex_init(&sem->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sem->read_cv, &ca);
 	pthread_cond_init(&sem->write_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	sem->readers = 0;
-	sem->waiting_writers = 0;
-	sem->writer = NULL;
 	sem->name = name;
 }
 
@@ -37,6 +45,25 @@ void destroy_rwsem(struct rw_semaphore *sem)
 	pthread_cond_destroy(&sem->read_cv);
 	pthread_cond_destroy(&sem->write_cv);
 	pthread_mutex_destroy(&sem->lock);
+}
+
+/* A reader may enter: no writer holds it and none waits (writer preference). */
+static bool read_trylock(struct rw_semaphore *sem)
+{
+	long c = atomic_load(&sem->count);
+
+	while (!(c & RWSEM_WRITER) && !atomic_load(&sem->waiting_writers)) {
+		if (atomic_compare_exchange_weak(&sem->count, &c, c + 1))
+			return true;
+	}
+	return false;
+}
+
+static bool write_trylock(struct rw_semaphore *sem)
+{
+	long c = 0;
+
+	return atomic_compare_exchange_strong(&sem->count, &c, RWSEM_WRITER);
 }
 
 static void deadline_after(struct timespec *ts, uint64_t ns)
@@ -56,27 +83,32 @@ static bool ts_passed(const struct timespec *dl)
 	       (now.tv_sec == dl->tv_sec && now.tv_nsec >= dl->tv_nsec);
 }
 
-/*
- * One waiting loop for all read/write, plain/killable/timed variants.
- * @timeout_ns == 0 means no timeout.
- */
-static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t timeout_ns)
+/* Wake whoever may now proceed: a writer if one waits, else all readers. */
+static void rwsem_wake(struct rw_semaphore *sem)
 {
+	if (!atomic_load(&sem->waiting_writers) && !atomic_load(&sem->waiting_readers))
+		return;
+	pthread_mutex_lock(&sem->lock);
+	if (atomic_load(&sem->waiting_writers))
+		pthread_cond_broadcast(&sem->write_cv);
+	pthread_cond_broadcast(&sem->read_cv);
+	pthread_mutex_unlock(&sem->lock);
+}
+
+/* The slow path of every variant.  @timeout_ns == 0 means no timeout. */
+static int __down_slow(struct rw_semaphore *sem, bool write, bool killable, uint64_t timeout_ns)
+{
+	_Atomic int *waiting = write ? &sem->waiting_writers : &sem->waiting_readers;
 	pthread_cond_t *cv = write ? &sem->write_cv : &sem->read_cv;
 	struct timespec deadline, slice;
 	int ret = 0;
 
-	sched_point(SP_MMAP_LOCK, NULL, 0);
 	if (timeout_ns)
 		deadline_after(&deadline, timeout_ns);
 	pthread_mutex_lock(&sem->lock);
-	if (write)
-		sem->waiting_writers++;
+	atomic_fetch_add(waiting, 1);
 	for (;;) {
-		bool busy = write ? (sem->writer || sem->readers)
-				  : (sem->writer || sem->waiting_writers);
-
-		if (!busy)
+		if (write ? write_trylock(sem) : read_trylock(sem))
 			break;
 		if (killable && current && fatal_signal_pending(current)) {
 			ret = -EINTR;
@@ -93,20 +125,26 @@ static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t 
 			pthread_cond_wait(cv, &sem->lock);
 		}
 	}
-	if (write)
-		sem->waiting_writers--;
+	atomic_fetch_sub(waiting, 1);
+	pthread_mutex_unlock(&sem->lock);
+	/* A writer that gave up may have been what held readers back. */
+	if (ret && write)
+		rwsem_wake(sem);
+	return ret;
+}
+
+static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t timeout_ns)
+{
+	int ret = 0;
+
+	sched_point(SP_MMAP_LOCK, NULL, 0);
+	if (!(write ? write_trylock(sem) : read_trylock(sem)))
+		ret = __down_slow(sem, write, killable, timeout_ns);
 	if (!ret) {
 		if (write)
-			sem->writer = current ? current : (struct task_struct *)sem;
-		else
-			sem->readers++;
-	} else if (write && !sem->waiting_writers && !sem->writer) {
-		/* We gave up: readers queued behind us may go now. */
-		pthread_cond_broadcast(&sem->read_cv);
-	}
-	pthread_mutex_unlock(&sem->lock);
-	if (!ret)
+			atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
 		lock_acquired(sem, write);
+	}
 	return ret;
 }
 
@@ -142,64 +180,47 @@ int down_write_timeout(struct rw_semaphore *sem, uint64_t ns)
 
 bool down_read_trylock(struct rw_semaphore *sem)
 {
-	bool ok;
-
-	pthread_mutex_lock(&sem->lock);
-	ok = !sem->writer && !sem->waiting_writers;
-	if (ok)
-		sem->readers++;
-	pthread_mutex_unlock(&sem->lock);
-	if (ok)
-		lock_acquired(sem, false);
-	return ok;
+	if (!read_trylock(sem))
+		return false;
+	lock_acquired(sem, false);
+	return true;
 }
 
 bool down_write_trylock(struct rw_semaphore *sem)
 {
-	bool ok;
-
-	pthread_mutex_lock(&sem->lock);
-	ok = !sem->writer && !sem->readers;
-	if (ok)
-		sem->writer = current ? current : (struct task_struct *)sem;
-	pthread_mutex_unlock(&sem->lock);
-	if (ok)
-		lock_acquired(sem, true);
-	return ok;
+	if (!write_trylock(sem))
+		return false;
+	atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
+	lock_acquired(sem, true);
+	return true;
 }
 
 void up_read(struct rw_semaphore *sem)
 {
+	long c;
+
 	lock_released(sem);
-	pthread_mutex_lock(&sem->lock);
-	if (!WARN_ON(sem->readers <= 0))
-		sem->readers--;
-	if (!sem->readers && sem->waiting_writers)
-		pthread_cond_signal(&sem->write_cv);
-	pthread_mutex_unlock(&sem->lock);
+	c = atomic_fetch_sub(&sem->count, 1);
+	if (WARN_ON((c & ~RWSEM_WRITER) <= 0)) {
+		atomic_fetch_add(&sem->count, 1);
+		return;
+	}
+	if (c == 1)
+		rwsem_wake(sem);
 }
 
 void up_write(struct rw_semaphore *sem)
 {
 	lock_released(sem);
-	pthread_mutex_lock(&sem->lock);
-	WARN_ON(!sem->writer);
-	sem->writer = NULL;
-	if (sem->waiting_writers)
-		pthread_cond_signal(&sem->write_cv);
-	else
-		pthread_cond_broadcast(&sem->read_cv);
-	pthread_mutex_unlock(&sem->lock);
+	WARN_ON(!(atomic_load(&sem->count) & RWSEM_WRITER));
+	atomic_store(&sem->writer, NULL);
+	atomic_fetch_and(&sem->count, ~RWSEM_WRITER);
+	rwsem_wake(sem);
 }
 
 bool rwsem_is_locked(struct rw_semaphore *sem)
 {
-	bool locked;
-
-	pthread_mutex_lock(&sem->lock);
-	locked = sem->writer || sem->readers;
-	pthread_mutex_unlock(&sem->lock);
-	return locked;
+	return atomic_load(&sem->count) != 0;
 }
 
 bool rwsem_held_by_current(struct rw_semaphore *sem)

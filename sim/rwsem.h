@@ -22,13 +22,23 @@
 
 struct task_struct;
 
+/*
+ * @count holds the readers in its low bits and RWSEM_WRITER when write
+ * locked; uncontended acquisitions and releases are one atomic operation
+ * on it (like the kernel's fast paths).  Waiters sleep on the condition
+ * variables under @lock; @waiting_writers is what gives writers preference
+ * and tells releasers whether anyone must be woken.
+ */
+#define RWSEM_WRITER (1L << 40)
+
 struct rw_semaphore {
+	_Atomic long count;
+	_Atomic int waiting_writers;
+	_Atomic int waiting_readers;
 	pthread_mutex_t lock;
 	pthread_cond_t read_cv;
 	pthread_cond_t write_cv;
-	int readers;			/* active readers */
-	int waiting_writers;
-	struct task_struct *writer;	/* active writer, or NULL */
+	struct task_struct *_Atomic writer;	/* active writer, or NULL */
 	const char *name;
 };
 

@@ -12,14 +12,14 @@
 #include "mm.h"
 #include "task.h"
 
-_Thread_local struct task_struct *current;
+__sim_tls struct task_struct *current;
 
 /*
  * Host threads that act without a simulated task (a test's main thread
  * before it picks a process) still need a lock-owner id.
  */
 static _Atomic uint32_t anon_tid_next = 0x80000000u;
-static _Thread_local uint32_t anon_tid;
+static __sim_tls uint32_t anon_tid;
 
 uint32_t sim_current_tid(void)
 {

@@ -56,7 +56,7 @@ struct task_struct {
 	unsigned long nr_resched;	/* cond_resched() calls */
 };
 
-extern _Thread_local struct task_struct *current;
+extern __sim_tls struct task_struct *current;
 
 /*
  * Create a task in the thread group of @leader (or a new group when @leader

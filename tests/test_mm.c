@@ -46,7 +46,7 @@ START_TEST(test_mmap_lock_writer_preference_blocks_new_readers)
 	mmap_read_lock(mm);
 	pthread_create(&tw, NULL, locker_thread, &w);
 	/* Wait until the writer queues. */
-	while (!__atomic_load_n(&mm->mmap_lock.waiting_writers, __ATOMIC_ACQUIRE))
+	while (!atomic_load(&mm->mmap_lock.waiting_writers))
 		usleep(100);
 	pthread_create(&tr, NULL, locker_thread, &r);
 	pthread_join(tr, NULL);

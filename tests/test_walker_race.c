@@ -249,12 +249,7 @@ static void *lock_probe_fn(void *arg)
 
 static int waiting_writers(struct rw_semaphore *sem)
 {
-	int n;
-
-	pthread_mutex_lock(&sem->lock);
-	n = sem->waiting_writers;
-	pthread_mutex_unlock(&sem->lock);
-	return n;
+	return atomic_load(&sem->waiting_writers);
 }
 
 /* ---------------- scenario 1 ---------------- */

@@ -81,6 +81,12 @@ struct pinsim_device_spec {
 void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
 int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out) PINSIM_API;
 void pinsim_destroy(struct pinsim *m) PINSIM_API;
+/*
+ * Change follow_fault_pfn()'s retry policy at run time (like writing a
+ * module parameter in sysfs); takes effect for the next MAP_DMA.
+ */
+int pinsim_set_retry_policy(struct pinsim *m, enum pinsim_retry_policy policy,
+			    unsigned int bound) PINSIM_API;
 int pinsim_add_device(struct pinsim *m, const struct pinsim_device_spec *d,
 		      int *group_id) PINSIM_API;
 
