@@ -167,12 +167,20 @@ static void fd_release(struct vfio_fd *f)
 	f->type = VFIO_FD_FREE;
 }
 
+static long fd_table_release_body(void *arg);
+
+/* At process exit: every fd closed, as the exiting task. */
 void vfio_fd_table_release(struct pinsim_proc *p)
 {
+	if (p->fds)
+		in_proc(p, fd_table_release_body, p);
+}
+
+static long fd_table_release_body(void *arg)
+{
+	struct pinsim_proc *p = arg;
 	struct vfio_fd_table *t = p->fds;
 
-	if (!t)
-		return;
 	pthread_mutex_lock(&p->sim->vfio_lock);
 	/* Device fds first, then groups, then containers: no EBUSY on the way. */
 	for (int type = VFIO_FD_DEVICE; type >= VFIO_FD_CONTAINER; type--)
@@ -183,6 +191,7 @@ void vfio_fd_table_release(struct pinsim_proc *p)
 	free(t->fds);
 	free(t);
 	p->fds = NULL;
+	return 0;
 }
 
 /* ---------------- groups ---------------- */
@@ -303,21 +312,37 @@ int pinsim_open(struct pinsim_proc *p, const char *path, int flags)
 	return ret;
 }
 
+struct close_args {
+	struct pinsim_proc *p;
+	int fd;
+};
+
+/* As a system call: the release work (unpinning) runs as the caller's task. */
+static long close_body(void *arg)
+{
+	struct close_args *a = arg;
+	struct vfio_fd *f;
+
+	pthread_mutex_lock(&a->p->sim->vfio_lock);
+	f = fd_lookup(a->p, a->fd);
+	if (f)
+		fd_release(f);
+	pthread_mutex_unlock(&a->p->sim->vfio_lock);
+	return f ? 0 : -EBADF;
+}
+
 int pinsim_close(struct pinsim_proc *p, int fd)
 {
-	struct vfio_fd *f;
+	struct close_args a = { p, fd };
+	long ret;
 
 	if (!p) {
 		errno = EBADF;
 		return -1;
 	}
-	pthread_mutex_lock(&p->sim->vfio_lock);
-	f = fd_lookup(p, fd);
-	if (f)
-		fd_release(f);
-	pthread_mutex_unlock(&p->sim->vfio_lock);
-	if (!f) {
-		errno = EBADF;
+	ret = in_proc(p, close_body, &a);
+	if (ret) {
+		errno = (int)-ret;
 		return -1;
 	}
 	return 0;
@@ -350,12 +375,14 @@ static long container_set_iommu(struct pinsim_proc *p, struct vfio_container *c,
 
 	/* Called with sim->vfio_lock held: the group set is stable. */
 	pthread_mutex_lock(&c->lock);
-	if (c->iommu) {
-		ret = -EBUSY;
+	/* vfio_ioctl_set_iommu(): only a container with groups and no backend. */
+	if (!c->nr_groups || c->iommu) {
+		ret = -EINVAL;
 		goto out;
 	}
-	if (!c->nr_groups) {
-		ret = -EINVAL;
+	/* The one driver is asked whether it offers @arg, as in the kernel's loop. */
+	if (vfio_iommu_type1_ioctl(NULL, VFIO_CHECK_EXTENSION, (void *)arg) <= 0) {
+		ret = -ENODEV;
 		goto out;
 	}
 	ret = vfio_iommu_type1_open(arg, &iommu);
@@ -404,7 +431,7 @@ static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, uns
 	pthread_mutex_unlock(&c->lock);
 	if (!iommu) {
 		pthread_mutex_unlock(&p->sim->vfio_lock);
-		return -ENOTTY;	/* no driver: nothing handles it */
+		return -EINVAL;	/* vfio_fops_unl_ioctl(): no driver to pass it to */
 	}
 	if ((req == VFIO_IOMMU_MAP_DMA || req == VFIO_IOMMU_UNMAP_DMA ||
 	     req == VFIO_IOMMU_GET_INFO) && !arg) {

@@ -1111,10 +1111,12 @@ struct caps {
 	size_t last;		/* offset of the last header + 1, 0 if none */
 };
 
+/* vfio_info_cap_add(): each capability is padded to a multiple of 8 bytes. */
 static void *cap_add(struct caps *c, size_t len, uint16_t id, uint16_t version)
 {
 	struct vfio_info_cap_header *h;
 
+	len = (len + 7) & ~(size_t)7;
 	if (c->size + len > sizeof(c->buf))
 		return NULL;
 	h = (void *)(c->buf + c->size);
@@ -1139,9 +1141,12 @@ static long vfio_iommu_type1_get_info(struct vfio_iommu *iommu, void *arg)
 	struct vfio_iommu_type1_info_cap_iova_range *range;
 	struct caps caps = { .size = 0 };
 
+	uint32_t user_argsz;
+
 	memcpy(&info, user, minsz);
 	if (info.argsz < minsz)
 		return -EINVAL;
+	user_argsz = info.argsz;
 
 	pthread_mutex_lock(&iommu->lock);
 	info.flags = VFIO_IOMMU_INFO_PGSIZES;
@@ -1187,10 +1192,8 @@ static long vfio_iommu_type1_get_info(struct vfio_iommu *iommu, void *arg)
 		memcpy((unsigned char *)user + sizeof(info), caps.buf, caps.size);
 		info.cap_offset = sizeof(info);
 	}
-	memcpy(user, &info, info.argsz < sizeof(info) ? minsz : sizeof(info));
-	if (info.argsz < sizeof(info)) {
-		/* Only minsz bytes are copied back; argsz is among them. */
-	}
+	/* copy_to_user(arg, &info, minsz): only what the caller said it has. */
+	memcpy(user, &info, user_argsz < sizeof(info) ? minsz : sizeof(info));
 	return 0;
 }
 

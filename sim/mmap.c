@@ -614,14 +614,14 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 static void unmap_all_vmas(struct mm_struct *mm, bool force)
 {
 	/*
-	 * At machine shutdown a crashed task may still hold mmap_lock: wait a
-	 * little for live holders, then go on without the lock.
+	 * At machine shutdown nothing else runs any more, but a crashed (or
+	 * scheduler-ended) task may still hold mmap_lock: go on without it.
 	 */
 	bool locked = true;
 
 	if (!force) {
 		down_write(&mm->mmap_lock);
-	} else if (down_write_timeout(&mm->mmap_lock, 200000000ull)) {
+	} else if (!down_write_trylock(&mm->mmap_lock)) {
 		locked = false;
 		lock_acquired(&mm->mmap_lock, true);	/* for the assertions */
 	}

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "rwsem.h"
+#include "scheduler.h"
 #include "sched_point.h"
 #include "task.h"
 
@@ -133,13 +134,43 @@ static int __down_slow(struct rw_semaphore *sem, bool write, bool killable, uint
 	return ret;
 }
 
+/*
+ * Under the deterministic scheduler a thread that cannot get the lock lets
+ * another run (timeouts do not apply: the scheduler's deadlock watchdog
+ * replaces them).  A waiting writer still holds new readers back.
+ */
+static int __down_sched(struct rw_semaphore *sem, bool write, bool killable)
+{
+	int ret = 0;
+
+	if (write)
+		atomic_fetch_add(&sem->waiting_writers, 1);
+	while (!(write ? write_trylock(sem) : read_trylock(sem))) {
+		if (killable && current && fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		sched_block_on(sem);
+	}
+	if (write) {
+		atomic_fetch_sub(&sem->waiting_writers, 1);
+		if (ret)
+			sched_lock_released(sem);	/* readers held back by us */
+	}
+	return ret;
+}
+
 static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t timeout_ns)
 {
 	int ret = 0;
 
 	sched_point(SP_MMAP_LOCK, NULL, 0);
-	if (!(write ? write_trylock(sem) : read_trylock(sem)))
-		ret = __down_slow(sem, write, killable, timeout_ns);
+	if (!(write ? write_trylock(sem) : read_trylock(sem))) {
+		if (sched_controls_current())
+			ret = __down_sched(sem, write, killable);
+		else
+			ret = __down_slow(sem, write, killable, timeout_ns);
+	}
 	if (!ret) {
 		if (write)
 			atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
@@ -207,6 +238,8 @@ void up_read(struct rw_semaphore *sem)
 	}
 	if (c == 1)
 		rwsem_wake(sem);
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		sched_lock_released(sem);
 }
 
 void up_write(struct rw_semaphore *sem)
@@ -216,6 +249,8 @@ void up_write(struct rw_semaphore *sem)
 	atomic_store(&sem->writer, NULL);
 	atomic_fetch_and(&sem->count, ~RWSEM_WRITER);
 	rwsem_wake(sem);
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		sched_lock_released(sem);
 }
 
 bool rwsem_is_locked(struct rw_semaphore *sem)

@@ -17,15 +17,37 @@ struct sched_point sched_points[NR_SCHED_POINTS] = {
 	[SP_WALK_PMD_AFTER_SPLIT] = { .name = "walk_pmd_range:after_split" },
 };
 
+static _Atomic(sched_switch_fn) sched_switch;
+/* Points armed by sched_point_arm() (a callback may be NULL: count only). */
+static _Atomic bool point_user_armed[NR_SCHED_POINTS];
+
+static void rearm(enum sched_point_id id)
+{
+	bool armed = atomic_load(&point_user_armed[id]) || atomic_load(&sched_switch);
+
+	atomic_store_explicit(&sched_points[id].armed, armed, memory_order_release);
+}
+
 void __sched_point_hit(enum sched_point_id id, struct mm_struct *mm, unsigned long addr)
 {
 	struct sched_point *sp = &sched_points[id];
+	sched_switch_fn sw;
 	sched_point_fn fn;
 
 	atomic_fetch_add_explicit(&sp->hits, 1, memory_order_relaxed);
 	fn = atomic_load_explicit(&sp->fn, memory_order_acquire);
 	if (fn)
 		fn(id, mm, addr, atomic_load_explicit(&sp->priv, memory_order_relaxed));
+	sw = atomic_load_explicit(&sched_switch, memory_order_acquire);
+	if (sw)
+		sw(id, mm, addr);
+}
+
+void sched_point_set_switch(sched_switch_fn fn)
+{
+	atomic_store_explicit(&sched_switch, fn, memory_order_release);
+	for (int i = 0; i < NR_SCHED_POINTS; i++)
+		rearm(i);
 }
 
 void sched_point_arm(enum sched_point_id id, sched_point_fn fn, void *priv)
@@ -35,13 +57,15 @@ void sched_point_arm(enum sched_point_id id, sched_point_fn fn, void *priv)
 	atomic_store_explicit(&sp->hits, 0, memory_order_relaxed);
 	atomic_store_explicit(&sp->priv, priv, memory_order_relaxed);
 	atomic_store_explicit(&sp->fn, fn, memory_order_release);
-	atomic_store_explicit(&sp->armed, true, memory_order_release);
+	atomic_store(&point_user_armed[id], true);
+	rearm(id);
 }
 
 void sched_point_disarm(enum sched_point_id id)
 {
-	atomic_store_explicit(&sched_points[id].armed, false, memory_order_release);
+	atomic_store(&point_user_armed[id], false);
 	atomic_store_explicit(&sched_points[id].fn, NULL, memory_order_release);
+	rearm(id);
 }
 
 void sched_point_disarm_all(void)

@@ -4,9 +4,11 @@
  *
  * Code under study calls sched_point(SP_x, mm, addr) at each race-relevant
  * step.  Disarmed, that is one relaxed load and a predictable branch, with
- * no counting.  Armed, the hit is counted and the point's hook runs: today a
- * test callback (sched_point_arm()); the deterministic scheduler and the
- * injector (sim/sched.c, sim/inject.c) plug into the same hook.
+ * no counting.  Armed, the hit is counted, then the point's callback runs
+ * (a test's, or the injector's: sim/inject.c), then — while the
+ * deterministic scheduler (sim/sched.c) controls the calling thread — the
+ * scheduler decides who runs next.  A point is armed while it has a
+ * callback or the scheduler is active.
  */
 #ifndef SIM_SCHED_POINT_H
 #define SIM_SCHED_POINT_H
@@ -54,6 +56,14 @@ static inline void sched_point(enum sched_point_id id, struct mm_struct *mm,
 					  memory_order_relaxed)))
 		__sched_point_hit(id, mm, addr);
 }
+
+/*
+ * The scheduler's hook, called at every point while installed (sched.c).
+ * Installing or removing it re-arms every point accordingly.
+ */
+typedef void (*sched_switch_fn)(enum sched_point_id id, struct mm_struct *mm,
+				unsigned long addr);
+void sched_point_set_switch(sched_switch_fn fn);
 
 /* Arm @id with @fn (NULL: count only); disarm.  Hit counters reset on arm. */
 void sched_point_arm(enum sched_point_id id, sched_point_fn fn, void *priv);

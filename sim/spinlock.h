@@ -55,9 +55,15 @@ static inline void spin_lock(spinlock_t *lock)
 	sim_spin_contended(lock, me);
 }
 
+/* The deterministic scheduler (scheduler.h) wants to hear of releases. */
+extern _Atomic int sched_active;
+void __spin_unlock_notify(spinlock_t *lock);
+
 static inline void spin_unlock(spinlock_t *lock)
 {
 	atomic_store_explicit(&lock->locked, 0, memory_order_release);
+	if (__builtin_expect(atomic_load_explicit(&sched_active, memory_order_relaxed), 0))
+		__spin_unlock_notify(lock);
 }
 
 static inline bool spin_is_locked(spinlock_t *lock)

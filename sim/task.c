@@ -4,12 +4,14 @@
  * (a small lockdep) and the oops landing pad.  See task.h.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "machine.h"
 #include "mm.h"
+#include "scheduler.h"
 #include "task.h"
 
 __sim_tls struct task_struct *current;
@@ -120,14 +122,32 @@ long sim_task_run(long (*fn)(void *), void *arg)
 		return -ESRCH;
 	saved = t->oops_pad;
 	t->oops_pad = &pad;
-	if (setjmp(pad)) {
+	switch (setjmp(pad)) {
+	case 0:
+		break;
+	case 1:
 		/* The task oopsed: it is dead, with its locks still held. */
 		t->oops_pad = saved;
 		return -EOWNERDEAD;
+	default:
+		t->oops_pad = saved;
+		return -ECANCELED;
 	}
 	ret = fn(arg);
 	t->oops_pad = saved;
 	return ret;
+}
+
+_Noreturn void sim_task_abort(void)
+{
+	struct task_struct *t = current;
+
+	if (!t || !t->oops_pad) {
+		fprintf(stderr, "pinsim: sim_task_abort outside a task body\n");
+		abort();
+	}
+	atomic_store(&t->dead, true);
+	longjmp(*t->oops_pad, 2);
 }
 
 void lock_acquired(const void *lock, bool write)
@@ -225,9 +245,17 @@ void cond_resched(void)
 		current->nr_resched++;
 }
 
-/* spinlock.h slow path: spin a little, then give the CPU away. */
+/*
+ * spinlock.h slow path: spin a little, then give the CPU away.  A thread
+ * under the deterministic scheduler lets the holder run instead.
+ */
 void sim_spin_contended(spinlock_t *lock, uint32_t me)
 {
+	if (sched_controls_current()) {
+		while (!spin_trylock(lock))
+			sched_block_on(lock);
+		return;
+	}
 	for (unsigned int n = 0;; n++) {
 		uint32_t expected = 0;
 
@@ -275,4 +303,9 @@ int spin_lock_timeout(spinlock_t *lock, uint64_t ns)
 		sched_yield();
 	}
 	return 0;
+}
+
+void __spin_unlock_notify(spinlock_t *lock)
+{
+	sched_lock_released(lock);
 }

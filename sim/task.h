@@ -72,10 +72,17 @@ struct task_struct *set_current(struct task_struct *t);
 
 /*
  * Run @fn(@arg) as the body of the current task.  Returns what @fn returned,
- * or -EOWNERDEAD if the task oopsed inside it (the task is then dead and
- * keeps its locks).  Calling it for a dead task returns -ESRCH at once.
+ * -EOWNERDEAD if the task oopsed inside it, or -ECANCELED if the scheduler
+ * ended it (the task is then dead and keeps its locks).  Calling it for a
+ * dead task returns -ESRCH at once.
  */
 long sim_task_run(long (*fn)(void *), void *arg);
+
+/*
+ * End the current task's body at once (the scheduler's watchdogs): like an
+ * oops, the task keeps its locks; sim_task_run() returns -ECANCELED.
+ */
+_Noreturn void sim_task_abort(void);
 
 /* Record/forget a lock in current's held list (used by rwsem and tests). */
 void lock_acquired(const void *lock, bool write);

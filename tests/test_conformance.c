@@ -294,9 +294,13 @@ START_TEST(test_map_enospc_comes_after_overlap_and_before_iova_range_check)
 	ck_assert_int_eq(vh_map(c, va + 4 * PG, IOVA_HOLE_START, PG), -ENOSPC);
 	vh_assert_state(c, &s);
 	vh_assert_unpinned(va + 4 * PG, 4 * PG);
+	vh_assert_no_iommu(&dev0, IOVA_A + 4 * PG, PG);
+	vh_assert_no_iommu(&dev0, IOVA_HOLE_START, PG);
 	vh_unmap_ok(c, IOVA_A, PG);
 	/* With room, the same request now meets the iova-range check. */
+	s = vh_snap(c);
 	ck_assert_int_eq(vh_map(c, va + 4 * PG, IOVA_HOLE_START, PG), -EINVAL);
+	vh_assert_map_left_nothing(c, &s, va + 4 * PG, IOVA_HOLE_START, PG);
 	vh_assert_clean();
 }
 END_TEST
@@ -315,6 +319,8 @@ START_TEST(test_map_outside_one_iova_range_is_einval)
 	ck_assert_int_eq(vh_map(c, va, IOVA_LAST + 1, PG), -EINVAL);
 	ck_assert_int_eq(vh_map(c, va, IOVA_LAST + 1 - PG, 2 * PG), -EINVAL);
 	vh_assert_map_left_nothing(c, &s, va, IOVA_HOLE_START - PG, 2 * PG);
+	vh_assert_no_iommu(&dev0, 0xfed00000ULL, 512 * PG);
+	vh_assert_no_iommu(&dev0, IOVA_LAST + 1 - PG, PG);
 	/* Right up to the hole, right after it, and the last page are valid. */
 	vh_map_ok(c, va, IOVA_HOLE_START - PG, PG);
 	vh_map_ok(c, va + PG, IOVA_HOLE_END + 1, PG);
@@ -353,8 +359,12 @@ START_TEST(test_map_range_with_unmapped_page_is_efault_all_or_nothing)
 	before = vh_sim_stats();
 	ck_assert_int_eq(vh_map(c, va, IOVA_A, 16 * PG), -EFAULT);
 	after = vh_sim_stats();
-	/* The runs before the hole were mapped, then removed again. */
-	ck_assert_uint_eq(vh_stats(c).last.iommu_maps, phys_runs(va, 12));
+	/*
+	 * The runs before the hole were mapped, then removed again.  The last
+	 * run (page 11) never is: the refill that would end it hits the hole,
+	 * and vfio_pin_pages_remote() unpins it on its unpin_out path.
+	 */
+	ck_assert_uint_eq(vh_stats(c).last.iommu_maps, phys_runs(va, 12) - 1);
 	ck_assert_uint_gt(after.iommu_map_calls, before.iommu_map_calls);
 	ck_assert_uint_gt(after.iommu_unmap_calls, before.iommu_unmap_calls);
 	vh_assert_map_left_nothing(c, &s, va, IOVA_A, 12 * PG);
@@ -804,6 +814,7 @@ START_TEST(test_unmap_vaddr_over_an_already_invalid_dma_is_einval_and_rolls_back
 {
 	uint64_t a = anon(2), b = anon(2), d = anon(2);
 	uint64_t unmapped = 0;
+	struct vh_state s;
 
 	vh_map_ok(c, a, IOVA_A, 2 * PG);
 	vh_map_ok(c, b, IOVA_A + 4 * PG, 2 * PG);
@@ -812,9 +823,11 @@ START_TEST(test_unmap_vaddr_over_an_already_invalid_dma_is_einval_and_rolls_back
 					&unmapped), 0);
 	ck_assert_uint_eq(unmapped, 2 * PG);
 	/* a gets invalidated first, then b is found invalid: all undone. */
+	s = vh_snap(c);
 	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A, 10 * PG, VFIO_DMA_UNMAP_FLAG_VADDR, &unmapped),
 			 -EINVAL);
 	ck_assert_uint_eq(unmapped, 10 * PG);	/* size not written back on error */
+	vh_assert_state(c, &s);
 	/* a was rolled back (valid again): invalidating it alone works. */
 	ck_assert_int_eq(vh_map_flags(c, anon(2), IOVA_A, 2 * PG, VFIO_DMA_MAP_FLAG_VADDR),
 			 -EINVAL);
@@ -872,7 +885,7 @@ START_TEST(test_unmap_bad_argsz_flags_or_dirty_bitmap_combinations_are_einval)
 		struct vfio_iommu_type1_dma_unmap u;
 		struct vfio_bitmap bm;
 	} req;
-	uint64_t bits[1];
+	__u64 bits[1];
 	struct vh_state s;
 
 	vh_map_ok(c, a, IOVA_A, 16 * PG);
@@ -1097,12 +1110,12 @@ START_TEST(test_get_info_argsz_16_writes_only_16_bytes_and_the_needed_argsz)
 
 	memset(buf, 0xa5, sizeof(buf));
 	ck_assert_int_eq(vh_get_info(c, buf, 16), 0);
-	ck_assert_uint_eq(info->flags, VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS);
-	ck_assert_uint_eq(info->iova_pgsizes, PG | 2 * MiB | GiB);
-	ck_assert_uint_eq(info->argsz, INFO_FULL_ARGSZ);
 	/* copy_to_user(arg, &info, min(argsz, sizeof(info))): cap_offset untouched. */
 	for (int i = 16; i < 64; i++)
 		ck_assert_msg(buf[i] == 0xa5, "byte %d written with argsz 16", i);
+	ck_assert_uint_eq(info->flags, VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS);
+	ck_assert_uint_eq(info->iova_pgsizes, PG | 2 * MiB | GiB);
+	ck_assert_uint_eq(info->argsz, INFO_FULL_ARGSZ);
 	vh_assert_clean();
 }
 END_TEST
@@ -1221,20 +1234,37 @@ END_TEST
 
 /* ---------------- the container and its fds ---------------- */
 
+static int set_iommu(int k, unsigned long type)
+{
+	errno = 0;
+	return vh_rc(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)type));
+}
+
+static int check_extension(int k, unsigned long ext)
+{
+	errno = 0;
+	return vh_rc(pinsim_ioctl(proc, k, VFIO_CHECK_EXTENSION, (void *)ext));
+}
+
 START_TEST(test_container_ioctls_before_set_iommu_are_einval)
 {
 	int k = vh_open_container();
 	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
 	uint64_t a = anon(1);
+	int ret;
 
 	/* vfio_fops_unl_ioctl(): no driver, ret stays -EINVAL. */
-	ck_assert_int_eq(vh_map(k, a, IOVA_A, PG), -EINVAL);
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, k, VFIO_IOMMU_GET_INFO, &info)), -EINVAL);
-	ck_assert_int_eq(vh_unmap(k, IOVA_A, PG, NULL), -EINVAL);
+	ret = vh_map(k, a, IOVA_A, PG);
+	ck_assert_int_eq(ret, -EINVAL);
+	ret = vh_rc(pinsim_ioctl(proc, k, VFIO_IOMMU_GET_INFO, &info));
+	ck_assert_int_eq(ret, -EINVAL);
+	ret = vh_unmap(k, IOVA_A, PG, NULL);
+	ck_assert_int_eq(ret, -EINVAL);
 	/* Extensions are answered by polling the drivers. */
-	ck_assert_int_eq(pinsim_ioctl(proc, k, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU), 1);
-	ck_assert_int_eq(pinsim_ioctl(proc, k, VFIO_CHECK_EXTENSION, (void *)VFIO_UPDATE_VADDR), 0);
+	ck_assert_int_eq(check_extension(k, VFIO_TYPE1v2_IOMMU), 1);
+	ck_assert_int_eq(check_extension(k, VFIO_UPDATE_VADDR), 0);
 	vh_assert_unpinned(a, PG);
+	ck_assert_uint_eq(vh_locked_vm(), 0);
 	vh_assert_clean();
 }
 END_TEST
@@ -1242,15 +1272,18 @@ END_TEST
 START_TEST(test_set_iommu_without_group_or_twice_is_einval)
 {
 	int k = vh_open_container();
+	int ret;
 
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU)),
-			 -EINVAL);
+	ret = set_iommu(k, VFIO_TYPE1v2_IOMMU);
+	ck_assert_int_eq(ret, -EINVAL);
 	vh_group_set_container(&dev0, k);
-	ck_assert_int_eq(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU), 0);
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU)),
-			 -EINVAL);
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)VFIO_TYPE1_IOMMU)),
-			 -EINVAL);
+	ret = set_iommu(k, VFIO_TYPE1v2_IOMMU);
+	ck_assert_int_eq(ret, 0);
+	/* vfio_ioctl_set_iommu(): a driver is already set -> -EINVAL. */
+	ret = set_iommu(k, VFIO_TYPE1v2_IOMMU);
+	ck_assert_int_eq(ret, -EINVAL);
+	ret = set_iommu(k, VFIO_TYPE1_IOMMU);
+	ck_assert_int_eq(ret, -EINVAL);
 	vh_assert_clean();
 }
 END_TEST
@@ -1258,16 +1291,19 @@ END_TEST
 START_TEST(test_set_iommu_of_a_type_no_driver_offers_is_enodev)
 {
 	int k = vh_open_container();
+	int ret;
 
 	vh_group_set_container(&dev0, k);
-	ck_assert_int_eq(pinsim_ioctl(proc, k, VFIO_CHECK_EXTENSION, (void *)VFIO_SPAPR_TCE_IOMMU),
-			 0);
+	ret = check_extension(k, VFIO_SPAPR_TCE_IOMMU);
+	ck_assert_int_eq(ret, 0);
 	/* vfio_ioctl_set_iommu(): no driver claims the type, ret stays -ENODEV. */
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_IOMMU)),
-			 -ENODEV);
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)0x1234UL)), -ENODEV);
+	ret = set_iommu(k, VFIO_SPAPR_TCE_IOMMU);
+	ck_assert_int_eq(ret, -ENODEV);
+	ret = set_iommu(k, 0x1234);
+	ck_assert_int_eq(ret, -ENODEV);
 	/* And the container can still be set up. */
-	ck_assert_int_eq(pinsim_ioctl(proc, k, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU), 0);
+	ret = set_iommu(k, VFIO_TYPE1v2_IOMMU);
+	ck_assert_int_eq(ret, 0);
 	vh_assert_clean();
 }
 END_TEST
@@ -1277,18 +1313,19 @@ START_TEST(test_type1_extensions_and_unknown_ioctls_are_enotty)
 	struct vfio_iommu_type1_dirty_bitmap dirty = {
 		.argsz = sizeof(dirty), .flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
 	};
+	int ret;
 
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1_IOMMU), 1);
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU), 1);
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_UNMAP_ALL), 1);
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_UPDATE_VADDR), 1);
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_DMA_CC_IOMMU), 1);
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_SPAPR_TCE_IOMMU),
-			 0);
+	ck_assert_int_eq(check_extension(c, VFIO_TYPE1_IOMMU), 1);
+	ck_assert_int_eq(check_extension(c, VFIO_TYPE1v2_IOMMU), 1);
+	ck_assert_int_eq(check_extension(c, VFIO_UNMAP_ALL), 1);
+	ck_assert_int_eq(check_extension(c, VFIO_UPDATE_VADDR), 1);
+	ck_assert_int_eq(check_extension(c, VFIO_DMA_CC_IOMMU), 1);
+	ck_assert_int_eq(check_extension(c, VFIO_SPAPR_TCE_IOMMU), 0);
 	/* Dirty tracking (§1.14) is not modelled. */
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, c, VFIO_IOMMU_DIRTY_PAGES, &dirty)), -ENOTTY);
-	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, c, _IO(VFIO_TYPE, VFIO_BASE + 99), NULL)),
-			 -ENOTTY);
+	ret = vh_rc(pinsim_ioctl(proc, c, VFIO_IOMMU_DIRTY_PAGES, &dirty));
+	ck_assert_int_eq(ret, -ENOTTY);
+	ret = vh_rc(pinsim_ioctl(proc, c, _IO(VFIO_TYPE, VFIO_BASE + 99), NULL));
+	ck_assert_int_eq(ret, -ENOTTY);
 	vh_assert_clean();
 }
 END_TEST
@@ -1385,16 +1422,41 @@ START_TEST(test_last_group_leaving_releases_every_mapping_and_pin)
 }
 END_TEST
 
+START_TEST(test_process_exit_closes_its_fds_and_frees_pinned_hugetlb)
+{
+	uint64_t g = vh_mmap(GiB, RW, HUGE_1G);
+	uint64_t a = anon(8);
+	struct pinsim_stats st;
+	unsigned char buf[16];
+
+	vh_map_ok(c, g, IOVA_1G, GiB);
+	vh_map_ok(c, a, IOVA_A, 8 * PG);
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.hugetlb_1g_free, st.hugetlb_1g_total - 1);
+	/* Exit with the container, group and device fds open and mapped. */
+	pinsim_proc_destroy(proc);
+	proc = NULL;
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.hugetlb_1g_free, st.hugetlb_1g_total);	/* unpinned, freed */
+	errno = 0;
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA_A, buf, sizeof(buf), 0), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	vh_assert_clean();
+}
+END_TEST
+
 START_TEST(test_second_domain_attach_replays_mappings_without_repinning)
 {
 	uint64_t a = anon_scattered(8);
 	uint64_t h = vh_mmap(2 * MiB, RW, HUGE_2M);
+	uint64_t bar = vh_bar_mmap(&dev0, 0, 0, GiB, RW, 0);
 	unsigned char out[3 * 4096], in[sizeof(out)];
 	uint64_t p0, p1;
 
 	vh_touch(h, 2 * MiB, 2 * MiB);
 	vh_map_ok(c, a, IOVA_A, 8 * PG);
 	vh_map_ok(c, h, IOVA_1G, 2 * MiB);
+	vh_map_ok(c, bar, 2 * IOVA_1G, GiB);
 	vh_pattern(out, sizeof(out), 3);
 	ck_assert_int_eq(pinsim_access(proc, a + PG, out, sizeof(out), 1), sizeof(out));
 
@@ -1408,6 +1470,9 @@ START_TEST(test_second_domain_attach_replays_mappings_without_repinning)
 		ck_assert_uint_eq(p0, p1);
 	}
 	ck_assert_uint_eq(vh_iommu_leaf(&dev1, IOVA_1G + MiB, &p1), 2 * MiB);
+	ck_assert_uint_eq(vh_iommu_leaf(&dev0, 2 * IOVA_1G + 5 * PG, &p0), GiB);
+	ck_assert_uint_eq(vh_iommu_leaf(&dev1, 2 * IOVA_1G + 5 * PG, &p1), GiB);
+	ck_assert_uint_eq(p0, p1);
 	ck_assert_int_eq(pinsim_dma(sim, dev1.group_id, IOVA_A + PG, in, sizeof(in), 0),
 			 sizeof(in));
 	ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
@@ -1509,6 +1574,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_type1_extensions_and_unknown_ioctls_are_enotty);
 	tcase_add_test(tc, test_container_fd_close_keeps_mappings_while_a_group_holds_it);
 	tcase_add_test(tc, test_last_group_leaving_releases_every_mapping_and_pin);
+	tcase_add_test(tc, test_process_exit_closes_its_fds_and_frees_pinned_hugetlb);
 	tcase_add_test(tc, test_second_domain_attach_replays_mappings_without_repinning);
 	return s;
 }

@@ -242,6 +242,70 @@ int pinsim_walker_start(struct pinsim_proc *p, const struct pinsim_walker_opts *
 			struct pinsim_walker **out) PINSIM_API;
 void pinsim_walker_stop(struct pinsim_walker *w, struct pinsim_walker_result *res) PINSIM_API;
 
+/*
+ * Races on demand: the zap/refault injector.
+ *
+ * A rule fires an action at a named schedule point of the simulated kernel:
+ * on the nth hit, with a probability drawn from a seeded generator, or on
+ * every hit (probability 1.0: the lockstep adversary of seeds/03).
+ */
+enum pinsim_point {
+	PINSIM_SP_WALK_PUD_AFTER_SPLIT,		/* walk_pud_range, after split_huge_pud */
+	PINSIM_SP_WALK_PMD_ENTRY,		/* walk_pmd_range entry */
+	PINSIM_SP_FOLLOW_PFNMAP_LOCKLESS,	/* follow_pfnmap_start: read → lock */
+	PINSIM_SP_FOLLOW_FAULT_AFTER_FIXUP,	/* follow_fault_pfn, after fixup_user_fault */
+	PINSIM_SP_FAULT_BEFORE_INSERT,		/* a pfnmap fault, before it inserts */
+	PINSIM_SP_ZAP_BEFORE_CLEAR,		/* a zap, before it clears an entry */
+	PINSIM_SP_PIN_BETWEEN_RUNS,		/* vfio_pin_map_dma, between two runs */
+	PINSIM_SP_MMAP_LOCK,			/* before taking mmap_lock */
+	PINSIM_SP_PTL,				/* before taking a page-table lock */
+	PINSIM_SP_WALK_PMD_AFTER_SPLIT,		/* walk_pmd_range, after split_huge_pmd */
+	PINSIM_NR_POINTS,
+};
+
+enum pinsim_inject_action {
+	PINSIM_INJECT_ZAP_BARS,		/* vfio_pci_zap_bars(): decode toggle / reset */
+	PINSIM_INJECT_REFAULT,		/* fault @addr in, as a vCPU touching the BAR */
+	PINSIM_INJECT_SPLIT_PUD,	/* split_huge_pud() at @addr, as a walker would */
+	PINSIM_INJECT_FAULT_RETRY,	/* the next fault drops and retakes mmap_lock */
+	PINSIM_INJECT_FATAL_SIGNAL,	/* SIGKILL the process */
+	PINSIM_NR_INJECT_ACTIONS,
+};
+
+struct pinsim_inject_rule {
+	enum pinsim_point point;
+	enum pinsim_inject_action action;
+	int group_id;			/* ZAP_BARS: the device */
+	struct pinsim_proc *proc;	/* the other actions: the target process */
+	uint64_t addr;			/* REFAULT / SPLIT_PUD; 0 = the point's address */
+	unsigned long nth;		/* fire on the nth hit (1-based); 0 = by probability */
+	double probability;		/* nth == 0: per hit, 1.0 = every hit (lockstep) */
+	unsigned long max_fires;	/* 0 = unlimited */
+	uint64_t seed;			/* for probability */
+};
+
+/* Add a rule (returns its id >= 0), clear all rules, read a rule's counters. */
+int pinsim_inject_add(struct pinsim *m, const struct pinsim_inject_rule *rule) PINSIM_API;
+int pinsim_inject_clear(struct pinsim *m) PINSIM_API;
+int pinsim_inject_stats(struct pinsim *m, int rule, unsigned long *hits,
+			unsigned long *fires) PINSIM_API;
+
+/* A background thread firing an action at a rate, like a guest toggling decode. */
+struct pinsim_injector;
+struct pinsim_injector_opts {
+	enum pinsim_inject_action action;
+	int group_id;
+	struct pinsim_proc *proc;
+	uint64_t addr;
+	uint64_t len;			/* REFAULT: a random page in [addr, addr+len) */
+	double rate_hz;			/* mean firings per second (exponential gaps) */
+	uint64_t seed;
+};
+int pinsim_injector_start(struct pinsim *m, const struct pinsim_injector_opts *opts,
+			  struct pinsim_injector **out) PINSIM_API;
+/* Stop and join; returns the number of firings. */
+unsigned long pinsim_injector_stop(struct pinsim_injector *inj) PINSIM_API;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The deterministic scheduler: controlled executions of a few simulated
+ * threads, one running at a time, switching only at schedule points, when a
+ * thread would block on a simulated lock (mmap_lock, page-table locks), and
+ * when a thread ends.
+ *
+ * Strategies: replay a schedule string; PCT (random priorities with d-1
+ * priority change points, from a seed — Burckhardt et al., ASPLOS'10); and
+ * bounded exhaustive search (every schedule with at most k preemptions,
+ * stateless re-execution, as in CHESS and loom).  A decision is recorded
+ * only where two or more threads could run, so the schedule string — the
+ * thread index chosen at each such decision, dot-separated — replays a run
+ * exactly (PINSIM_SCHEDULE=... in the environment overrides the strategy).
+ *
+ * Watchdogs end a run instead of hanging: a step budget (livelock), and
+ * "every live thread is blocked" (deadlock, including on a lock held by a
+ * task that oopsed).  An ended thread leaves through its task's landing pad
+ * (sim_task_run() returns -ECANCELED), keeping its locks, like a dead task.
+ */
+#ifndef SIM_SCHED_H
+#define SIM_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sched_point.h"
+
+#define SCHED_MAX_THREADS 8
+#define SCHED_MAX_DECISIONS 4096
+
+struct mm_struct;
+
+struct sched_thread {
+	const char *name;
+	struct mm_struct *mm;		/* the thread runs as a task of this mm */
+	long (*fn)(void *arg);		/* under sim_task_run() */
+	void *arg;
+	long ret;			/* out: fn's result, -EOWNERDEAD, -ECANCELED */
+};
+
+enum sched_strategy_kind {
+	SCHED_DEFAULT,		/* run the current thread until it blocks or ends */
+	SCHED_REPLAY,		/* follow .schedule, then the default */
+	SCHED_PCT,		/* seeded priorities */
+};
+
+struct sched_strategy {
+	enum sched_strategy_kind kind;
+	const char *schedule;		/* REPLAY */
+	uint64_t seed;			/* PCT */
+	unsigned int depth;		/* PCT bug depth d (>= 1) */
+	unsigned int est_steps;		/* PCT: expected decisions, for change points */
+	/* Schedule points that are decision points (bit per enum sched_point_id). */
+	uint32_t points;
+	unsigned long step_budget;	/* livelock watchdog: decisions incl. forced */
+};
+
+enum sched_status {
+	SCHED_DONE,		/* every thread ended */
+	SCHED_DEADLOCK,		/* every live thread blocked */
+	SCHED_LIVELOCK,		/* the step budget ran out */
+};
+
+struct sched_result {
+	enum sched_status status;
+	unsigned long steps;		/* decisions, forced ones included */
+	unsigned int nr_decisions;	/* real choices (>= 2 runnable) */
+	unsigned int preemptions;
+	char schedule[SCHED_MAX_DECISIONS * 2 + 1];
+	char report[256];		/* the watchdog's words */
+};
+
+/* All points that matter for the pfnmap races (not the lock-acquire points). */
+#define SCHED_RACE_POINTS                                                          \
+	((1u << SP_WALK_PUD_AFTER_SPLIT) | (1u << SP_WALK_PMD_ENTRY) |             \
+	 (1u << SP_FOLLOW_PFNMAP_LOCKLESS) | (1u << SP_FOLLOW_FAULT_AFTER_FIXUP) | \
+	 (1u << SP_FAULT_BEFORE_INSERT) | (1u << SP_ZAP_BEFORE_CLEAR) |           \
+	 (1u << SP_PIN_BETWEEN_RUNS) | (1u << SP_WALK_PMD_AFTER_SPLIT))
+
+void sched_strategy_init(struct sched_strategy *s);
+
+/*
+ * One controlled execution of @n threads.  Returns 0 (see @res->status), or
+ * -EINVAL / -EAGAIN (thread creation) before anything ran.
+ */
+int sched_run(struct sched_thread *threads, int n, const struct sched_strategy *s,
+	      struct sched_result *res);
+
+/*
+ * Bounded exhaustive search.  For each schedule, @setup builds a fresh
+ * world and fills @threads (returning n), @check judges the execution
+ * (return false to stop the search: a bug was found; @res holds its
+ * schedule), and @teardown destroys the world.  Explores every schedule with
+ * at most @preemption_bound preemptions at the @points decision points.
+ */
+struct sched_explore_ops {
+	int (*setup)(void *ctx, struct sched_thread *threads);
+	bool (*check)(void *ctx, struct sched_thread *threads, int n,
+		      const struct sched_result *res);
+	void (*teardown)(void *ctx);
+};
+
+struct sched_explore_stats {
+	unsigned long schedules;	/* executions run */
+	unsigned long deadlocks, livelocks;
+	bool complete;			/* the whole bounded space was explored */
+	bool bug_found;			/* check() returned false */
+	struct sched_result bug;	/* the failing execution */
+};
+
+int sched_explore(const struct sched_explore_ops *ops, void *ctx, uint32_t points,
+		  unsigned int preemption_bound, unsigned long max_schedules,
+		  unsigned long step_budget, struct sched_explore_stats *st);
+
+/* --- hooks for the simulated locks (rwsem.c, task.c, spinlock.h) --- */
+
+/* Nonzero while a controlled execution is in progress. */
+extern _Atomic int sched_active;
+/* Is the calling host thread one of the controlled threads? */
+bool sched_controls_current(void);
+/*
+ * The calling controlled thread cannot get @lock: let others run until the
+ * lock is released.  Returns 0 to retry the acquisition, or does not return
+ * (the run was ended: the thread leaves through its landing pad).
+ */
+int sched_block_on(const void *lock);
+/* @lock was released: threads blocked on it may run again. */
+void sched_lock_released(const void *lock);
+
+#endif /* SIM_SCHED_H */
