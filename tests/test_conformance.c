@@ -76,6 +76,12 @@ static unsigned long phys_runs(uint64_t va, unsigned long n)
 	return runs;
 }
 
+/* UNMAP with VFIO_DMA_UNMAP_FLAG_VADDR: invalidate the vaddr, keep the mapping. */
+static int unmap_vaddr(uint64_t iova, uint64_t size, uint64_t *unmapped)
+{
+	return vh_unmap_flags(c, iova, size, VFIO_DMA_UNMAP_FLAG_VADDR, unmapped);
+}
+
 static int map_raw(struct vfio_iommu_type1_dma_map *map)
 {
 	errno = 0;
@@ -172,7 +178,7 @@ START_TEST(test_map_vaddr_combined_with_read_or_write_is_einval)
 	struct vh_state s;
 
 	vh_map_ok(c, va, IOVA_A, 4 * PG);
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A, 4 * PG, VFIO_DMA_UNMAP_FLAG_VADDR, &unmapped), 0);
+	ck_assert_int_eq(unmap_vaddr(IOVA_A, 4 * PG, &unmapped), 0);
 	s = vh_snap(c);
 	/* The dma is invalidated and matches: only the flag mix is wrong. */
 	ck_assert_int_eq(vh_map_flags(c, nva, IOVA_A, 4 * PG,
@@ -218,7 +224,7 @@ START_TEST(test_map_overlapping_range_is_eexist_adjacent_succeeds)
 	vh_iommu_leaf(&dev0, IOVA_A + 4 * PG, &phys);
 	s = vh_snap(c);
 	ck_assert_int_eq(vh_map(c, b, IOVA_A + 3 * PG, 2 * PG), -EEXIST);	/* last page in */
-	ck_assert_int_eq(vh_map(c, b, IOVA_A + 7 * PG, 2 * PG), -EEXIST);	/* first page out */
+	ck_assert_int_eq(vh_map(c, b, IOVA_A + 7 * PG, 2 * PG), -EEXIST);	/* 1st page in */
 	ck_assert_int_eq(vh_map(c, b, IOVA_A + 5 * PG, PG), -EEXIST);		/* inside */
 	ck_assert_int_eq(vh_map(c, b, IOVA_A, 12 * PG), -EEXIST);		/* covers it */
 	vh_assert_state(c, &s);
@@ -792,8 +798,7 @@ START_TEST(test_unmap_vaddr_invalidates_but_keeps_iommu_mapping_and_pins)
 	vh_map_ok(c, a, IOVA_A, 4 * PG);
 	vh_map_ok(c, b, IOVA_A + 8 * PG, 4 * PG);	/* a gap between them */
 	s = vh_snap(c);
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A, 12 * PG, VFIO_DMA_UNMAP_FLAG_VADDR, &unmapped),
-			 0);
+	ck_assert_int_eq(unmap_vaddr(IOVA_A, 12 * PG, &unmapped), 0);
 	ck_assert_uint_eq(unmapped, 8 * PG);
 	vh_assert_state(c, &s);
 	vh_assert_pinned(a, 4 * PG, 1);
@@ -819,23 +824,19 @@ START_TEST(test_unmap_vaddr_over_an_already_invalid_dma_is_einval_and_rolls_back
 	vh_map_ok(c, a, IOVA_A, 2 * PG);
 	vh_map_ok(c, b, IOVA_A + 4 * PG, 2 * PG);
 	vh_map_ok(c, d, IOVA_A + 8 * PG, 2 * PG);
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A + 4 * PG, 2 * PG, VFIO_DMA_UNMAP_FLAG_VADDR,
-					&unmapped), 0);
+	ck_assert_int_eq(unmap_vaddr(IOVA_A + 4 * PG, 2 * PG, &unmapped), 0);
 	ck_assert_uint_eq(unmapped, 2 * PG);
 	/* a gets invalidated first, then b is found invalid: all undone. */
 	s = vh_snap(c);
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A, 10 * PG, VFIO_DMA_UNMAP_FLAG_VADDR, &unmapped),
-			 -EINVAL);
+	ck_assert_int_eq(unmap_vaddr(IOVA_A, 10 * PG, &unmapped), -EINVAL);
 	ck_assert_uint_eq(unmapped, 10 * PG);	/* size not written back on error */
 	vh_assert_state(c, &s);
 	/* a was rolled back (valid again): invalidating it alone works. */
 	ck_assert_int_eq(vh_map_flags(c, anon(2), IOVA_A, 2 * PG, VFIO_DMA_MAP_FLAG_VADDR),
 			 -EINVAL);
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A, 2 * PG, VFIO_DMA_UNMAP_FLAG_VADDR, &unmapped),
-			 0);
+	ck_assert_int_eq(unmap_vaddr(IOVA_A, 2 * PG, &unmapped), 0);
 	/* d was never reached and is valid; b is still invalid. */
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A + 8 * PG, 2 * PG, VFIO_DMA_UNMAP_FLAG_VADDR,
-					&unmapped), 0);
+	ck_assert_int_eq(unmap_vaddr(IOVA_A + 8 * PG, 2 * PG, &unmapped), 0);
 	ck_assert_int_eq(vh_map_flags(c, b, IOVA_A + 4 * PG, 2 * PG, VFIO_DMA_MAP_FLAG_VADDR), 0);
 	vh_assert_pinned(a, 2 * PG, 1);
 	vh_assert_pinned(b, 2 * PG, 1);
@@ -854,9 +855,8 @@ START_TEST(test_map_vaddr_needs_an_invalidated_dma_of_same_iova_and_size)
 	vh_map_ok(c, a, IOVA_A, 4 * PG);
 	s = vh_snap(c);
 	ck_assert_int_eq(vh_map_flags(c, n, IOVA_A + 16 * PG, 4 * PG, vaddr), -ENOENT);
-	ck_assert_int_eq(vh_map_flags(c, n, IOVA_A, 4 * PG, vaddr), -EINVAL);	/* still valid */
-	ck_assert_int_eq(vh_unmap_flags(c, IOVA_A, 4 * PG, VFIO_DMA_UNMAP_FLAG_VADDR, &unmapped),
-			 0);
+	ck_assert_int_eq(vh_map_flags(c, n, IOVA_A, 4 * PG, vaddr), -EINVAL);	/* valid */
+	ck_assert_int_eq(unmap_vaddr(IOVA_A, 4 * PG, &unmapped), 0);
 	ck_assert_int_eq(vh_map_flags(c, n, IOVA_A, 2 * PG, vaddr), -EINVAL);	/* size */
 	ck_assert_int_eq(vh_map_flags(c, n, IOVA_A + PG, 2 * PG, vaddr), -EINVAL); /* iova */
 	ck_assert_int_eq(vh_map_flags(c, n, IOVA_A - PG, 8 * PG, vaddr), -EINVAL);
@@ -1192,6 +1192,9 @@ START_TEST(test_get_info_cap_chain_is_migration_dma_avail_iova_range_aligned)
 	ck_assert_uint_eq(info->argsz, sizeof(words));	/* big enough: left alone */
 	ck_assert_uint_eq(info->flags, VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS);
 	ck_assert_uint_eq(info->cap_offset, 24);
+	/* info is zero-initialized (a881b496941f): the pad after cap_offset is 0. */
+	for (int i = 20; i < 24; i++)
+		ck_assert_msg(buf[i] == 0, "info pad byte %d = %#x", i, buf[i]);
 
 	/*
 	 * vfio_info_cap_add() pads every cap to 8 bytes (a881b496941f, v6.6):

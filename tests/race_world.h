@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A small world for the seeds/01 and seeds/03 races, rebuilt from scratch
+ * for every controlled execution: a machine, a vfio-pci device whose BAR0
+ * is mmapped 1 GiB-aligned in a VMM process (faulted in, so the walker has
+ * a leaf to split), and a type1v2 container with the device's group.
+ *
+ * Threads: a numa_maps reader (T0, "numa_maps") and a VFIO MAP_DMA of the
+ * BAR (T1, "vfio"); optionally a munmap (T2) and a second reader (T3) that
+ * come after the race and show the hang of seeds/01.
+ */
+#ifndef TESTS_RACE_WORLD_H
+#define TESTS_RACE_WORLD_H
+
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+#include "machine.h"
+#include "scheduler.h"
+#include "task_mmu.h"
+#include "vfio.h"
+#include "vfio_pci.h"
+
+#define RW_BAR_VA 0x7f0000000000UL
+#define RW_BAR_IOVA 0x20000000000UL
+
+struct race_world_cfg {
+	bool walker_fixed;
+	unsigned int bar_fault_order;	/* PUD_ORDER or PMD_ORDER */
+	uint64_t bar_size;
+	enum vfio_retry_policy policy;
+	bool enoent;
+	bool hang_threads;		/* add the munmap and the late reader */
+};
+
+struct race_world {
+	struct race_world_cfg cfg;
+	struct machine *m;
+	struct vfio_pci_core_device *vdev;
+	struct mm_struct *mm;
+	struct vfio_iommu *iommu;
+	char buf[4096], buf2[4096];
+};
+
+static long rw_numa_maps(void *arg)
+{
+	struct race_world *w = arg;
+
+	return numa_maps_read(w->mm, w->buf, sizeof(w->buf));
+}
+
+static long rw_numa_maps_late(void *arg)
+{
+	struct race_world *w = arg;
+
+	/* Comes after the race (never chosen before the others by default). */
+	sched_point(SP_PIN_BETWEEN_RUNS, w->mm, 0);
+	return numa_maps_read(w->mm, w->buf2, sizeof(w->buf2));
+}
+
+static long rw_map_bar(void *arg)
+{
+	struct race_world *w = arg;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = RW_BAR_VA,
+		.iova = RW_BAR_IOVA,
+		.size = w->cfg.bar_size,
+	};
+
+	return vfio_iommu_type1_ioctl(w->iommu, VFIO_IOMMU_MAP_DMA, &map);
+}
+
+static long rw_munmap(void *arg)
+{
+	struct race_world *w = arg;
+
+	sched_point(SP_PIN_BETWEEN_RUNS, w->mm, 0);
+	return vm_munmap(w->mm, RW_BAR_VA, w->cfg.bar_size);
+}
+
+/* Build the world; fills @t and returns the number of threads. */
+static int race_world_setup(struct race_world *w, struct sched_thread *t)
+{
+	uint64_t bars[PCI_STD_NUM_BARS] = { w->cfg.bar_size };
+	struct machine_config mc;
+	unsigned long va;
+	int n = 2;
+
+	machine_config_init(&mc);
+	mc.ram_bytes = 4ULL << 30;
+	mc.pagewalk_fixed = w->cfg.walker_fixed;
+	mc.max_bar_fault_order = w->cfg.bar_fault_order;
+	if (machine_create(&mc, &w->m))
+		abort();
+	vfio_type1_config_init(&vfio_type1_cfg);
+	vfio_type1_cfg.retry_policy = w->cfg.policy;
+	vfio_type1_cfg.follow_pfnmap_enoent = w->cfg.enoent;
+	if (vfio_pci_device_create("gpu", bars, &w->vdev))
+		abort();
+	w->mm = mm_alloc("vmm");
+	set_current(w->mm->owner);
+	va = vm_mmap(w->mm, &w->vdev->file, RW_BAR_VA, w->cfg.bar_size, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_FIXED, 0);
+	if (va != RW_BAR_VA)
+		abort();
+	/* A vCPU touched the BAR: the leaves exist before the race. */
+	for (unsigned long a = RW_BAR_VA; a < RW_BAR_VA + w->cfg.bar_size;
+	     a += PAGE_SIZE << w->cfg.bar_fault_order) {
+		bool unlocked = false;
+
+		mmap_read_lock(w->mm);
+		if (fixup_user_fault(w->mm, a, 0, &unlocked))
+			abort();
+		mmap_read_unlock(w->mm);
+	}
+	if (vfio_iommu_type1_open(VFIO_TYPE1v2_IOMMU, &w->iommu) ||
+	    vfio_iommu_type1_attach_group(w->iommu, w->vdev->id, 0, false))
+		abort();
+	set_current(NULL);
+
+	t[0] = (struct sched_thread){ .name = "numa_maps", .mm = w->mm, .fn = rw_numa_maps, .arg = w };
+	t[1] = (struct sched_thread){ .name = "vfio", .mm = w->mm, .fn = rw_map_bar, .arg = w };
+	if (w->cfg.hang_threads) {
+		t[2] = (struct sched_thread){ .name = "munmap", .mm = w->mm, .fn = rw_munmap, .arg = w };
+		t[3] = (struct sched_thread){ .name = "numa_maps2", .mm = w->mm,
+					      .fn = rw_numa_maps_late, .arg = w };
+		n = 4;
+	}
+	return n;
+}
+
+static void race_world_teardown(struct race_world *w)
+{
+	set_current(w->mm->owner);
+	/* BAR mappings charge nothing: releasing needs no mmap_lock (no hang). */
+	vfio_iommu_type1_release(w->iommu);
+	set_current(NULL);
+	machine_destroy(w->m);
+	w->m = NULL;
+}
+
+/* Did the IOMMU map the whole BAR at its iova, pfn for pfn? */
+static bool race_world_bar_mapped(struct race_world *w)
+{
+	struct iommu_domain *d = vfio_iommu_group_domain(w->iommu, w->vdev->id);
+	phys_addr_t base = (phys_addr_t)w->vdev->bar[0].pfn << PAGE_SHIFT;
+
+	for (uint64_t off = 0; off < w->cfg.bar_size; off += 1ULL << 29)
+		if (iommu_iova_to_phys(d, RW_BAR_IOVA + off + 4096) != base + off + 4096)
+			return false;
+	return true;
+}
+
+#endif /* TESTS_RACE_WORLD_H */
