@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "mutex.h"
 #include "sched_point.h"
 #include "vfio.h"
 
@@ -87,7 +88,7 @@ struct vfio_batch {
 };
 
 struct vfio_iommu {
-	pthread_mutex_t lock;
+	struct mutex lock;
 	struct vfio_domain *domain_list;
 	struct vfio_iommu_group *groups;
 	struct vfio_iova iova_list[2];	/* aperture minus the x86 MSI window */
@@ -826,7 +827,7 @@ static int vfio_dma_do_map(struct vfio_iommu *iommu, struct vfio_iommu_type1_dma
 	if ((prot && set_vaddr) || (!prot && !set_vaddr))
 		return -EINVAL;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 
 	pgsize = iommu_pgsize(iommu);
 	if ((size | iova | vaddr) & (pgsize - 1)) {
@@ -895,7 +896,7 @@ static int vfio_dma_do_map(struct vfio_iommu *iommu, struct vfio_iommu_type1_dma
 		ret = vfio_pin_map_dma(iommu, dma, size);
 
 out_unlock:
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 	return ret;
 }
 
@@ -952,11 +953,11 @@ static long vfio_iommu_type1_map_dma(struct vfio_iommu *iommu, void *arg)
 	ret = vfio_dma_do_map(iommu, map);
 	pin_stats = NULL;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 	iommu->stats.last = st;
 	stats_accumulate(&iommu->stats.total, &st);
 	iommu->stats.outcomes[map_outcome(ret)]++;
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 	return ret;
 }
 
@@ -980,7 +981,7 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 	bool unmap_all = unmap->flags & VFIO_DMA_UNMAP_FLAG_ALL;
 	bool invalidate_vaddr = unmap->flags & VFIO_DMA_UNMAP_FLAG_VADDR;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 
 	/* Cannot update vaddr if mdev is present. */
 	if (invalidate_vaddr && iommu->num_emulated_groups) {
@@ -1064,7 +1065,7 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 	}
 
 unlock:
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 
 	/* Report how much was unmapped */
 	if (!ret)
@@ -1143,12 +1144,14 @@ static long vfio_iommu_type1_get_info(struct vfio_iommu *iommu, void *arg)
 
 	uint32_t user_argsz;
 
+	/* Zeroed first, as the kernel does since a881b496941f: no stack bytes leak. */
+	memset(&info, 0, sizeof(info));
 	memcpy(&info, user, minsz);
 	if (info.argsz < minsz)
 		return -EINVAL;
 	user_argsz = info.argsz;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 	info.flags = VFIO_IOMMU_INFO_PGSIZES;
 	info.iova_pgsizes = iommu->pgsize_bitmap;
 
@@ -1169,7 +1172,7 @@ static long vfio_iommu_type1_get_info(struct vfio_iommu *iommu, void *arg)
 			range->iova_ranges[i].end = iommu->iova_list[i].end;
 		}
 	}
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 
 	info.flags |= VFIO_IOMMU_INFO_CAPS;
 	info.cap_offset = 0;
@@ -1250,7 +1253,7 @@ int vfio_iommu_type1_open(unsigned long arg, struct vfio_iommu **out)
 	if (!iommu)
 		return -ENOMEM;
 	iommu->v2 = arg != VFIO_TYPE1_IOMMU;
-	pthread_mutex_init(&iommu->lock, NULL);
+	mutex_init(&iommu->lock, "vfio_iommu");
 	iommu->dma_avail = vfio_type1_cfg.dma_entry_limit;
 	/* PAGE_MASK as a u64 bitmap: every size >= PAGE_SIZE, until a domain exists. */
 	iommu->pgsize_bitmap = ~(uint64_t)(PAGE_SIZE - 1);
@@ -1260,12 +1263,26 @@ int vfio_iommu_type1_open(unsigned long arg, struct vfio_iommu **out)
 
 void vfio_iommu_type1_release(struct vfio_iommu *iommu)
 {
+	bool locked;
+
 	if (!iommu)
 		return;
-	pthread_mutex_lock(&iommu->lock);
+	/*
+	 * A MAP_DMA whose task died (an oops, or the scheduler's livelock
+	 * watchdog ending the EAGAIN loop) never unlocks: in the kernel the
+	 * container could then never be released.  The simulation lets the
+	 * release take over from the dead owner so that the world can be torn
+	 * down; pages its batch still held stay pinned, as they would.
+	 */
+	locked = mutex_trylock(&iommu->lock);
+	if (!locked && !mutex_held_by_dead(&iommu->lock)) {
+		mutex_lock(&iommu->lock);
+		locked = true;
+	}
 	while (iommu->nr_dmas)
 		vfio_remove_dma(iommu, iommu->dmas[iommu->nr_dmas - 1]);
-	pthread_mutex_unlock(&iommu->lock);
+	if (locked)
+		mutex_unlock(&iommu->lock);
 	while (iommu->domain_list) {
 		struct vfio_domain *d = iommu->domain_list;
 
@@ -1280,7 +1297,7 @@ void vfio_iommu_type1_release(struct vfio_iommu *iommu)
 		free(g);
 	}
 	free(iommu->dmas);
-	pthread_mutex_destroy(&iommu->lock);
+	mutex_destroy(&iommu->lock);
 	free(iommu);
 }
 
@@ -1424,7 +1441,7 @@ int vfio_iommu_type1_attach_group(struct vfio_iommu *iommu, int group_id, int io
 	struct vfio_domain *d;
 	int ret = 0;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 	for (g = iommu->groups; g; g = g->next) {
 		if (g->group_id == group_id) {
 			ret = -EINVAL;
@@ -1484,7 +1501,7 @@ link:
 free_group:
 	free(g);
 out:
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 	return ret;
 }
 
@@ -1492,7 +1509,7 @@ void vfio_iommu_type1_detach_group(struct vfio_iommu *iommu, int group_id)
 {
 	struct vfio_iommu_group **pp, *g = NULL;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 	for (pp = &iommu->groups; *pp; pp = &(*pp)->next) {
 		if ((*pp)->group_id == group_id) {
 			g = *pp;
@@ -1527,26 +1544,26 @@ void vfio_iommu_type1_detach_group(struct vfio_iommu *iommu, int group_id)
 	}
 	free(g);
 out:
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 }
 
 struct iommu_domain *vfio_iommu_group_domain(struct vfio_iommu *iommu, int group_id)
 {
 	struct iommu_domain *dom = NULL;
 
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 	for (struct vfio_iommu_group *g = iommu->groups; g; g = g->next)
 		if (g->group_id == group_id && g->domain)
 			dom = g->domain->domain;
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 	return dom;
 }
 
 void vfio_iommu_type1_get_stats(struct vfio_iommu *iommu, struct vfio_type1_stats *st)
 {
-	pthread_mutex_lock(&iommu->lock);
+	mutex_lock(&iommu->lock);
 	*st = iommu->stats;
-	pthread_mutex_unlock(&iommu->lock);
+	mutex_unlock(&iommu->lock);
 }
 
 unsigned int vfio_iommu_nr_dmas(struct vfio_iommu *iommu)

@@ -110,6 +110,7 @@ void machine_destroy(struct machine *m)
 	if (!m || m != machine)
 		return;
 	sched_point_disarm_all();
+	m->shutting_down = true;
 	mm_teardown_all();
 	while (m->devices)
 		vfio_pci_device_destroy(m->devices);

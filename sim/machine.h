@@ -91,6 +91,7 @@ struct machine {
 	int nr_devices;
 
 	struct mm_struct *init_mm;		/* kernel page tables */
+	bool shutting_down;			/* machine_destroy() is tearing down */
 
 	/* every user mm, so that machine_destroy() can tear leftovers down */
 	pthread_mutex_t mms_lock;

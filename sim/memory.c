@@ -640,7 +640,7 @@ void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint
 	if (nr == 0 || last < first)
 		last = ~0UL;
 
-	pthread_mutex_lock(&mapping->i_mmap_lock);
+	i_mmap_lock_write(mapping);
 	for (vma = mapping->i_mmap; vma; vma = vma->vm_mapping_next) {
 		unsigned long vba = vma->vm_pgoff;
 		unsigned long vea = vba + ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT) - 1;
@@ -653,5 +653,5 @@ void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint
 		zap_page_range_single_batched(vma, vma->vm_start + ((zba - vba) << PAGE_SHIFT),
 					      (zea - zba + 1) << PAGE_SHIFT, &details);
 	}
-	pthread_mutex_unlock(&mapping->i_mmap_lock);
+	i_mmap_unlock_write(mapping);
 }

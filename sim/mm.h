@@ -91,6 +91,10 @@ int vm_munmap(struct mm_struct *mm, unsigned long start, size_t len);
 
 #define IS_ERR_VALUE(x) ((unsigned long)(x) >= (unsigned long)-4095)
 
+/* i_mmap_lock_write()/i_mmap_unlock_write() (include/linux/fs.h). */
+void i_mmap_lock_write(struct address_space *mapping);
+void i_mmap_unlock_write(struct address_space *mapping);
+
 /* ---------------- sim/util.c (mm/util.c) -------------------------------- */
 
 /*

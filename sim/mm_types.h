@@ -106,7 +106,7 @@ struct vm_operations_struct {
  * unmap_mapping_range() reaches all of them (vfio-pci's per-device inode).
  */
 struct address_space {
-	pthread_mutex_t i_mmap_lock;	/* i_mmap_rwsem, write side only */
+	struct rw_semaphore i_mmap_rwsem;	/* used for write only here */
 	struct vm_area_struct *i_mmap;	/* singly linked via vm_mapping_next */
 };
 

@@ -272,10 +272,10 @@ static void mapping_link(struct vm_area_struct *vma)
 
 	if (!mapping)
 		return;
-	pthread_mutex_lock(&mapping->i_mmap_lock);
+	i_mmap_lock_write(mapping);
 	vma->vm_mapping_next = mapping->i_mmap;
 	mapping->i_mmap = vma;
-	pthread_mutex_unlock(&mapping->i_mmap_lock);
+	i_mmap_unlock_write(mapping);
 }
 
 static void mapping_unlink(struct vm_area_struct *vma)
@@ -285,14 +285,40 @@ static void mapping_unlink(struct vm_area_struct *vma)
 
 	if (!mapping)
 		return;
-	pthread_mutex_lock(&mapping->i_mmap_lock);
+	i_mmap_lock_write(mapping);
 	for (pp = &mapping->i_mmap; *pp; pp = &(*pp)->vm_mapping_next) {
 		if (*pp == vma) {
 			*pp = vma->vm_mapping_next;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&mapping->i_mmap_lock);
+	i_mmap_unlock_write(mapping);
+}
+
+/*
+ * At machine shutdown (machine->shutting_down) nothing runs any more, but a
+ * task that oopsed or that the scheduler ended may still hold the rwsem:
+ * go on without it then, as the forced teardown of mmap_lock does.
+ */
+static __sim_tls bool i_mmap_not_taken;
+
+void i_mmap_lock_write(struct address_space *mapping)
+{
+	if (machine->shutting_down && !down_write_trylock(&mapping->i_mmap_rwsem)) {
+		i_mmap_not_taken = true;
+		return;
+	}
+	if (!machine->shutting_down)
+		down_write(&mapping->i_mmap_rwsem);
+}
+
+void i_mmap_unlock_write(struct address_space *mapping)
+{
+	if (i_mmap_not_taken) {
+		i_mmap_not_taken = false;
+		return;
+	}
+	up_write(&mapping->i_mmap_rwsem);
 }
 
 /* ---------------- hugetlb reservations ---------------- */

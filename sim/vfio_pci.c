@@ -389,7 +389,7 @@ int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM
 
 	vconfig_write_command(vdev, SIM_PCI_COMMAND_MEMORY);
 	init_rwsem(&vdev->memory_lock, "memory_lock");
-	pthread_mutex_init(&vdev->mapping.i_mmap_lock, NULL);
+	init_rwsem(&vdev->mapping.i_mmap_rwsem, "i_mmap_rwsem");
 	vdev->mapping.i_mmap = NULL;
 	vdev->file.f_op = &vfio_pci_fops;
 	vdev->file.f_mapping = &vdev->mapping;
@@ -426,9 +426,9 @@ void vfio_pci_device_destroy(struct vfio_pci_core_device *vdev)
 	if (!vdev)
 		return;
 
-	pthread_mutex_lock(&vdev->mapping.i_mmap_lock);
+	i_mmap_lock_write(&vdev->mapping);
 	mapped = vdev->mapping.i_mmap != NULL;
-	pthread_mutex_unlock(&vdev->mapping.i_mmap_lock);
+	i_mmap_unlock_write(&vdev->mapping);
 
 	pthread_mutex_lock(&machine->devices_lock);
 	for (pp = &machine->devices; *pp; pp = &(*pp)->next) {
@@ -444,6 +444,6 @@ void vfio_pci_device_destroy(struct vfio_pci_core_device *vdev)
 		return;
 
 	destroy_rwsem(&vdev->memory_lock);
-	pthread_mutex_destroy(&vdev->mapping.i_mmap_lock);
+	destroy_rwsem(&vdev->mapping.i_mmap_rwsem);
 	free(vdev);
 }

@@ -137,7 +137,7 @@ static void test_dev_init(struct test_dev *d, int (*mmap)(struct file *, struct 
 			  unsigned long pfn)
 {
 	memset(d, 0, sizeof(*d));
-	pthread_mutex_init(&d->mapping.i_mmap_lock, NULL);
+	init_rwsem(&d->mapping.i_mmap_rwsem, "i_mmap_rwsem");
 	d->fops.mmap = mmap;
 	d->file.f_op = &d->fops;
 	d->file.f_mapping = &d->mapping;

@@ -51,7 +51,7 @@ static int test_dev_mmap(struct file *file, struct vm_area_struct *vma)
 static void test_dev_init(struct test_dev *d, unsigned long pfn, bool remap)
 {
 	memset(d, 0, sizeof(*d));
-	pthread_mutex_init(&d->mapping.i_mmap_lock, NULL);
+	init_rwsem(&d->mapping.i_mmap_rwsem, "i_mmap_rwsem");
 	d->fops.mmap = test_dev_mmap;
 	d->file.f_op = &d->fops;
 	d->file.f_mapping = &d->mapping;

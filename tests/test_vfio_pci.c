@@ -126,10 +126,10 @@ static bool mapping_has(struct vfio_pci_core_device *d, struct vm_area_struct *v
 	struct vm_area_struct *v;
 	bool found = false;
 
-	pthread_mutex_lock(&d->mapping.i_mmap_lock);
+	i_mmap_lock_write(&d->mapping);
 	for (v = d->mapping.i_mmap; v; v = v->vm_mapping_next)
 		found |= v == vma;
-	pthread_mutex_unlock(&d->mapping.i_mmap_lock);
+	i_mmap_unlock_write(&d->mapping);
 	return found;
 }
 
