@@ -157,15 +157,14 @@ void mmput(struct mm_struct *mm)
 
 void mm_teardown_all(void)
 {
-	struct task_struct *old = current;
-
 	while (machine->mms) {
 		struct mm_struct *mm = machine->mms;
 
 		current = mm->owner;
 		__mmput(mm, true);
 	}
-	current = old;
+	/* Every task is gone with its mm: the caller's current may have been one. */
+	current = NULL;
 }
 
 struct mm_struct *init_mm_create(void)

@@ -14,6 +14,7 @@
 
 #include <linux/vfio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "machine.h"
@@ -43,14 +44,14 @@ struct race_world {
 	char buf[4096], buf2[4096];
 };
 
-static long rw_numa_maps(void *arg)
+static inline long rw_numa_maps(void *arg)
 {
 	struct race_world *w = arg;
 
 	return numa_maps_read(w->mm, w->buf, sizeof(w->buf));
 }
 
-static long rw_numa_maps_late(void *arg)
+static inline long rw_numa_maps_late(void *arg)
 {
 	struct race_world *w = arg;
 
@@ -59,7 +60,7 @@ static long rw_numa_maps_late(void *arg)
 	return numa_maps_read(w->mm, w->buf2, sizeof(w->buf2));
 }
 
-static long rw_map_bar(void *arg)
+static inline long rw_map_bar(void *arg)
 {
 	struct race_world *w = arg;
 	struct vfio_iommu_type1_dma_map map = {
@@ -73,7 +74,7 @@ static long rw_map_bar(void *arg)
 	return vfio_iommu_type1_ioctl(w->iommu, VFIO_IOMMU_MAP_DMA, &map);
 }
 
-static long rw_munmap(void *arg)
+static inline long rw_munmap(void *arg)
 {
 	struct race_world *w = arg;
 
@@ -82,7 +83,7 @@ static long rw_munmap(void *arg)
 }
 
 /* Build the world; fills @t and returns the number of threads. */
-static int race_world_setup(struct race_world *w, struct sched_thread *t)
+static inline int race_world_setup(struct race_world *w, struct sched_thread *t)
 {
 	uint64_t bars[PCI_STD_NUM_BARS] = { w->cfg.bar_size };
 	struct machine_config mc;
@@ -132,7 +133,7 @@ static int race_world_setup(struct race_world *w, struct sched_thread *t)
 	return n;
 }
 
-static void race_world_teardown(struct race_world *w)
+static inline void race_world_teardown(struct race_world *w)
 {
 	set_current(w->mm->owner);
 	/* BAR mappings charge nothing: releasing needs no mmap_lock (no hang). */
@@ -143,7 +144,7 @@ static void race_world_teardown(struct race_world *w)
 }
 
 /* Did the IOMMU map the whole BAR at its iova, pfn for pfn? */
-static bool race_world_bar_mapped(struct race_world *w)
+static inline bool race_world_bar_mapped(struct race_world *w)
 {
 	struct iommu_domain *d = vfio_iommu_group_domain(w->iommu, w->vdev->id);
 	phys_addr_t base = (phys_addr_t)w->vdev->bar[0].pfn << PAGE_SHIFT;

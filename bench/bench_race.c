@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench_race: how fast pinsim reproduces seeds/01 (issue 5).
+ *
+ *  1. With the deterministic scheduler: the schedule found by the search,
+ *     replayed — time of one controlled execution, world setup included.
+ *  2. With free-running threads (a numa_maps reader in a loop, VFIO
+ *     MAP/UNMAP of the BAR in a loop) and a random injector refaulting at
+ *     the walker's split point with probability p: time to the first oops.
+ *  3. Schedules explored per second by the bounded exhaustive search.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "race_world.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	return v[n / 2];
+}
+
+/* ---- 1 and 3: the search, then replays ---- */
+
+static struct race_world W;
+
+static int b_setup(void *ctx, struct sched_thread *t)
+{
+	return race_world_setup(&W, t);
+}
+
+static bool b_check_find(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	return !sim_oops_count();
+}
+
+static bool b_check_all(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	return true;
+}
+
+static void b_teardown(void *ctx)
+{
+	race_world_teardown(&W);
+}
+
+static void bench_deterministic(int runs)
+{
+	static const struct sched_explore_ops find = { b_setup, b_check_find, b_teardown };
+	struct sched_thread t[SCHED_MAX_THREADS];
+	struct sched_explore_stats st;
+	struct sched_strategy s;
+	struct sched_result res;
+	double run[256], total[256];
+
+	W.cfg = (struct race_world_cfg){ false, PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, false, false };
+	sched_explore(&find, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st);
+	if (!st.bug_found) {
+		printf("deterministic: the search did not find the oops\n");
+		return;
+	}
+	sched_strategy_init(&s);
+	s.kind = SCHED_REPLAY;
+	s.schedule = st.bug.schedule;
+	for (int i = 0; i < runs; i++) {
+		double t0 = now_s(), t1;
+		int n = race_world_setup(&W, t);
+
+		t1 = now_s();
+		sched_run(t, n, &s, &res);
+		run[i] = now_s() - t1;
+		total[i] = now_s() - t0;
+		if (!sim_oops_count())
+			printf("replay %d did not reproduce!\n", i);
+		race_world_teardown(&W);
+	}
+	printf("deterministic reproduction (schedule %s, found after %lu schedules): "
+	       "median %.1f us per controlled run, %.1f us with world setup (target < 1 ms)\n",
+	       st.bug.schedule, st.schedules, median(run, runs) * 1e6, median(total, runs) * 1e6);
+}
+
+static void bench_explore_rate(void)
+{
+	static const struct sched_explore_ops all = { b_setup, b_check_all, b_teardown };
+	struct sched_explore_stats st;
+	double t0;
+
+	W.cfg = (struct race_world_cfg){ true, PMD_ORDER, 64ULL << 20, VFIO_RETRY_LEGACY, false, false };
+	t0 = now_s();
+	sched_explore(&all, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st);
+	printf("exhaustive search (fixed walker, PMD BAR, bound 2): %lu schedules in %.2f s, "
+	       "%.0f schedules/s\n", st.schedules, now_s() - t0, st.schedules / (now_s() - t0));
+	W.cfg = (struct race_world_cfg){ true, PUD_ORDER, 2ULL << 30, VFIO_RETRY_LEGACY, false, false };
+	t0 = now_s();
+	sched_explore(&all, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st);
+	printf("exhaustive search (fixed walker, 2 GiB PUD BAR, bound 2): %lu schedules in %.2f s, "
+	       "%.0f schedules/s\n", st.schedules, now_s() - t0, st.schedules / (now_s() - t0));
+}
+
+/* ---- 2: free-running threads and a random injector ---- */
+
+static _Atomic bool stop;
+static uint64_t rng;
+static double probability;
+
+static uint64_t xorshift(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* At the walker's split point, the pinner's refault happens with probability p. */
+static void refault_maybe(enum sched_point_id id, struct mm_struct *mm, unsigned long addr,
+			  void *priv)
+{
+	if ((double)(xorshift() % 1000000) / 1e6 >= probability)
+		return;
+	handle_mm_fault(vma_lookup(mm, addr), addr, FAULT_FLAG_REMOTE);
+}
+
+static void *free_reader(void *arg)
+{
+	char buf[2048];
+
+	set_current(mm_thread_task(W.mm));
+	while (!atomic_load(&stop) && sim_task_run(rw_numa_maps, &W) != -EOWNERDEAD)
+		(void)buf;
+	atomic_store(&stop, true);
+	set_current(NULL);
+	return NULL;
+}
+
+static void *free_pinner(void *arg)
+{
+	struct vfio_iommu_type1_dma_unmap um = { .argsz = sizeof(um), .flags =
+							 VFIO_DMA_UNMAP_FLAG_ALL };
+
+	set_current(mm_thread_task(W.mm));
+	while (!atomic_load(&stop)) {
+		rw_map_bar(&W);
+		um.size = 0;
+		vfio_iommu_type1_ioctl(W.iommu, VFIO_IOMMU_UNMAP_DMA, &um);
+	}
+	set_current(NULL);
+	return NULL;
+}
+
+static void bench_free_running(int runs, uint64_t seed, double p)
+{
+	struct sched_thread t[SCHED_MAX_THREADS];
+	double took[256];
+	int found = 0;
+
+	probability = p;
+	for (int i = 0; i < runs; i++) {
+		pthread_t r, w;
+		double t0;
+
+		W.cfg = (struct race_world_cfg){ false, PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, false, false };
+		race_world_setup(&W, t);
+		rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull + 1;
+		sched_point_arm(SP_WALK_PUD_AFTER_SPLIT, refault_maybe, NULL);
+		atomic_store(&stop, false);
+		t0 = now_s();
+		pthread_create(&r, NULL, free_reader, NULL);
+		pthread_create(&w, NULL, free_pinner, NULL);
+		pthread_join(r, NULL);
+		took[i] = now_s() - t0;
+		pthread_join(w, NULL);
+		found += sim_oops_count() > 0;
+		race_world_teardown(&W);
+	}
+	printf("free-running reader + pinner + random refault (p=%.3f, seed=0x%llx): %d/%d reproduced, "
+	       "median %.3f ms to the oops (target < 1 s)\n",
+	       p, (unsigned long long)seed, found, runs, median(took, runs) * 1e3);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 0x5eedULL;
+	double p = 0.01;
+	int runs = 21, c;
+
+	while ((c = getopt(argc, argv, "n:s:p:h")) != -1) {
+		switch (c) {
+		case 'n':
+			runs = atoi(optarg);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'p':
+			p = atof(optarg);
+			break;
+		default:
+			printf("usage: bench_race [-n runs] [-s seed] [-p probability]\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (runs < 1 || runs > 256 || p <= 0 || p > 1) {
+		fprintf(stderr, "bench_race: -n 1..256, -p in (0, 1]\n");
+		return 2;
+	}
+	bench_deterministic(runs);
+	bench_free_running(runs, seed, p);
+	bench_explore_rate();
+	return 0;
+}
