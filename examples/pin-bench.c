@@ -33,6 +33,7 @@
 #include <linux/mman.h>
 #include <linux/vfio.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,9 +135,10 @@ static void usage(FILE *f)
 "\n"
 "  --size SIZE         RAM backings' size (default 1G; 16G with --full)\n"
 "  --bar-size SIZE     BAR size, a power of two (default 1G; 32G with --full)\n"
-"  --runs N            MAP_DMAs per cell (default 9; 31 with --full)\n"
-"  --full              the issue's sizes and more runs (16G RAM, 32G BAR, 31 runs)\n"
-"  --backing LIST      4k,thp,hugetlb-2m (2m),hugetlb-1g (1g),bar-pte,bar-pmd,bar-pud\n"
+"  --runs N            MAP_DMAs per cell (default 7; 31 with --full)\n"
+"  --full              the issue's sizes: 16G RAM, 32G BAR, 31 runs\n"
+"  --backing LIST      4k,thp,hugetlb-2m (2m),hugetlb-1g (1g),\n"
+"                      bar-pte,bar-pmd,bar-pud\n"
 "  --policy LIST       legacy,eagain,bounded,enoent\n"
 "  --contention LIST   none,walker,walker+injector (injector)\n"
 "                      (each LIST defaults to all; 'all' selects all)\n"
@@ -230,9 +232,12 @@ static void parse_list(const char *what, const char *arg, const char *const *nam
 		if (!found) {
 			char known[160] = "";
 
-			for (int i = 0; i < n; i++)
-				snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-					 i ? ", " : "", names[i]);
+			for (int i = 0; i < n; i++) {
+				size_t at = strlen(known);
+
+				snprintf(known + at, sizeof(known) - at, "%s%s", i ? ", " : "",
+					 names[i]);
+			}
 			bad_arg("--%s: unknown value '%s' (one of %s, or all)", what, tok, known);
 		}
 	}
@@ -271,7 +276,7 @@ static void parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
-	opt = (struct options){ .size = GiB, .bar_size = GiB, .runs = 9, .rate = 1000,
+	opt = (struct options){ .size = GiB, .bar_size = GiB, .runs = 7, .rate = 1000,
 				.seed = 1, .bound = 8 };
 	for (int i = 0; i < NR_BACKINGS; i++)
 		opt.backing[i] = true;
@@ -482,7 +487,8 @@ static uint64_t map_unmap(struct rig *r, bool *ok, uint64_t *jemalloc)
 	if (ret && err == EOWNERDEAD)
 		die("MAP_DMA: the task oopsed");
 	/* Sampled while mapped: pinned pages and the vfio_dma are all there. */
-	if (jemalloc && !pinsim_stats(r->m, &st) && st.jemalloc && st.jemalloc_allocated > *jemalloc)
+	if (jemalloc && !pinsim_stats(r->m, &st) && st.jemalloc &&
+	    st.jemalloc_allocated > *jemalloc)
 		*jemalloc = st.jemalloc_allocated;
 	if (pinsim_ioctl(r->p, r->container, VFIO_IOMMU_UNMAP_DMA, &unmap))
 		die("UNMAP_DMA: %s", strerror(errno));
@@ -562,6 +568,17 @@ static void contention_stop(struct contenders *k)
 	}
 }
 
+/* A group that makes no progress for minutes has a task blocked for good. */
+static void watchdog(int sig)
+{
+	static const char msg[] = "pin-bench: no progress for 10 minutes: a task is blocked\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
 /* All policies of one backing and contention, interleaved. */
 static void measure_group(struct rig *r, enum backing b, enum contention c)
 {
@@ -578,6 +595,7 @@ static void measure_group(struct rig *r, enum backing b, enum contention c)
 		if (!cells[b][p][c].ns)
 			die("out of memory");
 	}
+	alarm(600);
 	rss_hwm_reset();
 	contention_start(r, c, &k);
 	for (unsigned int run = 0; run < opt.runs; run++) {
@@ -606,7 +624,8 @@ static void measure_group(struct rig *r, enum backing b, enum contention c)
 	}
 }
 
-static void measure_backing(enum backing b)
+/* Returns false after an oops: the machine cannot be destroyed, nor another made. */
+static bool measure_backing(enum backing b)
 {
 	struct pinsim_stats st;
 	struct rig r;
@@ -629,9 +648,10 @@ static void measure_backing(enum backing b)
 		fprintf(stderr, "%s: %s: %" PRIu64 " oops(es): %s\n", prog, backing_name[b],
 			st.oopses, st.last_oops);
 		exit_status = 3;
-		return;		/* the dead task's locks are held: no teardown */
+		return false;	/* the dead task's locks are held: no teardown */
 	}
 	pinsim_destroy(r.m);
+	return true;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -653,29 +673,46 @@ static uint64_t percentile(const uint64_t *sorted, unsigned int n, double q)
 	return sorted[rank ? rank - 1 : 0];
 }
 
+/* Output order: backing, then contention, then policy. */
+#define NR_CELLS (NR_BACKINGS * NR_CONTENTIONS * NR_POLICIES)
+
+struct cell_ref {
+	int b, c, p;
+	struct cell *cl;
+};
+
+/* The @i-th cell in output order, or NULL if it was not measured. */
+static struct cell *cell_at(int i, struct cell_ref *r)
+{
+	r->p = i % NR_POLICIES;
+	r->c = i / NR_POLICIES % NR_CONTENTIONS;
+	r->b = i / (NR_POLICIES * NR_CONTENTIONS);
+	r->cl = &cells[r->b][r->p][r->c];
+	return r->cl->measured ? r->cl : NULL;
+}
+
 static void compute(void)
 {
-	for (int b = 0; b < NR_BACKINGS; b++)
-		for (int p = 0; p < NR_POLICIES; p++)
-			for (int c = 0; c < NR_CONTENTIONS; c++) {
-				struct cell *cl = &cells[b][p][c];
+	struct cell_ref r;
 
-				if (!cl->measured)
-					continue;
-				qsort(cl->ns, cl->n, sizeof(*cl->ns), cmp_u64);
-				cl->p50 = percentile(cl->ns, cl->n, 0.50);
-				cl->p99 = percentile(cl->ns, cl->n, 0.99);
-				cl->p999 = percentile(cl->ns, cl->n, 0.999);
-				cl->max = cl->ns[cl->n - 1];
-			}
-	for (int b = 0; b < NR_BACKINGS; b++)
-		for (int p = 0; p < NR_POLICIES; p++)
-			for (int c = 0; c < NR_CONTENTIONS; c++) {
-				struct cell *cl = &cells[b][p][c], *leg = &cells[b][0][c];
+	for (int i = 0; i < NR_CELLS; i++) {
+		struct cell *cl = cell_at(i, &r);
 
-				cl->overhead = leg->measured && leg->p50 ?
-					       (double)cl->p50 / (double)leg->p50 : NAN;
-			}
+		if (!cl)
+			continue;
+		qsort(cl->ns, cl->n, sizeof(*cl->ns), cmp_u64);
+		cl->p50 = percentile(cl->ns, cl->n, 0.50);
+		cl->p99 = percentile(cl->ns, cl->n, 0.99);
+		cl->p999 = percentile(cl->ns, cl->n, 0.999);
+		cl->max = cl->ns[cl->n - 1];
+	}
+	for (int i = 0; i < NR_CELLS; i++) {
+		struct cell *cl = cell_at(i, &r), *leg = &cells[r.b][PINSIM_RETRY_LEGACY][r.c];
+
+		if (cl)
+			cl->overhead = leg->measured && leg->p50 ?
+				       (double)cl->p50 / (double)leg->p50 : NAN;
+	}
 }
 
 static double per_map(const struct cell *cl, uint64_t v)
@@ -715,36 +752,35 @@ static const char *fmt_bytes(char *buf, size_t len, uint64_t v, bool valid)
 	return buf;
 }
 
+static void print_row(const struct cell_ref *r)
+{
+	const struct cell *cl = r->cl;
+	char sz[24], t[4][24], jm[24], rss[24], ov[16];
+
+	if (isnan(cl->overhead))
+		snprintf(ov, sizeof(ov), "n/a");
+	else
+		snprintf(ov, sizeof(ov), "%.3f", cl->overhead);
+	printf("%-10s %-7s %-15s %7s %5u %9s %9s %9s %9s %8.3f %9.2f %9.2f %5.1f%% %8s %8s %8s\n",
+	       backing_name[r->b], policy_name[r->p], contention_name[r->c],
+	       fmt_bytes(sz, sizeof(sz), cl->size, true), cl->n,
+	       fmt_ns(t[0], sizeof(t[0]), cl->p50), fmt_ns(t[1], sizeof(t[1]), cl->p99),
+	       fmt_ns(t[2], sizeof(t[2]), cl->p999), fmt_ns(t[3], sizeof(t[3]), cl->max),
+	       ns_per_page(cl), per_map(cl, cl->follow_failures), per_map(cl, cl->retries),
+	       100.0 * cl->ok / cl->n, fmt_bytes(jm, sizeof(jm), cl->jemalloc_peak, cl->jemalloc),
+	       fmt_bytes(rss, sizeof(rss), cl->rss_hwm, cl->rss_hwm != 0), ov);
+}
+
 static void print_table(void)
 {
-	char a[24], bb[24], c[24], d[24], e[24], f[24], g[24];
+	struct cell_ref r;
 
-	printf("%-10s %-7s %-15s %7s %5s %9s %9s %9s %9s %8s %7s %8s %6s %8s %8s %7s\n",
+	printf("%-10s %-7s %-15s %7s %5s %9s %9s %9s %9s %8s %9s %9s %6s %8s %8s %8s\n",
 	       "backing", "policy", "contention", "size", "runs", "p50", "p99", "p999", "max",
 	       "ns/page", "ff/map", "retr/map", "ok", "jemalloc", "rss-hwm", "x-legacy");
-	for (int b = 0; b < NR_BACKINGS; b++)
-		for (int cn = 0; cn < NR_CONTENTIONS; cn++)
-			for (int p = 0; p < NR_POLICIES; p++) {
-				const struct cell *cl = &cells[b][p][cn];
-				char ov[16];
-
-				if (!cl->measured)
-					continue;
-				if (isnan(cl->overhead))
-					snprintf(ov, sizeof(ov), "n/a");
-				else
-					snprintf(ov, sizeof(ov), "%.3f", cl->overhead);
-				printf("%-10s %-7s %-15s %7s %5u %9s %9s %9s %9s %8.3f %7.2f %8.2f "
-				       "%5.1f%% %8s %8s %7s\n", backing_name[b], policy_name[p],
-				       contention_name[cn], fmt_bytes(a, sizeof(a), cl->size, true),
-				       cl->n, fmt_ns(bb, sizeof(bb), cl->p50),
-				       fmt_ns(c, sizeof(c), cl->p99), fmt_ns(d, sizeof(d), cl->p999),
-				       fmt_ns(e, sizeof(e), cl->max), ns_per_page(cl),
-				       per_map(cl, cl->follow_failures), per_map(cl, cl->retries),
-				       100.0 * cl->ok / cl->n,
-				       fmt_bytes(f, sizeof(f), cl->jemalloc_peak, cl->jemalloc),
-				       fmt_bytes(g, sizeof(g), cl->rss_hwm, cl->rss_hwm != 0), ov);
-			}
+	for (int i = 0; i < NR_CELLS; i++)
+		if (cell_at(i, &r))
+			print_row(&r);
 	printf("p50..max: MAP_DMA latency after population (failed ones included); ff/map: "
 	       "follow_pfnmap_start failures per MAP_DMA; x-legacy: p50 over LEGACY's,\n"
 	       "same backing and contention, measured interleaved; jemalloc: peak "
@@ -766,40 +802,61 @@ static void close_out(FILE *f, const char *path)
 		die("writing %s failed", path);
 }
 
+/*
+ * One cell in JSON or CSV, the same columns in the same order.  Missing
+ * values (no jemalloc, no LEGACY cell) are null in JSON and n/a in CSV.
+ */
+static const char *const key[] = {
+	"backing", "policy", "contention", "size_bytes", "runs", "p50_ns", "p99_ns", "p999_ns",
+	"max_ns", "ns_per_page", "follow_failures_per_map", "retries_per_map", "success_rate",
+	"peak_bytes", "overhead_vs_legacy",
+};
+
+static void write_cell(FILE *f, const struct cell_ref *r, bool json)
+{
+	const struct cell *cl = r->cl;
+	const char *str[] = { backing_name[r->b], policy_name[r->p], contention_name[r->c] };
+	const uint64_t u[] = { cl->size, cl->n, cl->p50, cl->p99, cl->p999, cl->max };
+	const double d[] = { ns_per_page(cl), per_map(cl, cl->follow_failures),
+			     per_map(cl, cl->retries), (double)cl->ok / cl->n };
+	const char *sep = json ? ", " : ",";
+	int k = 0;
+
+	if (json)
+		fputc('{', f);
+	for (int i = 0; i < 3; i++, k++)
+		fprintf(f, json ? "%s\"%s\": \"%s\"" : "%s%.0s%s", i ? sep : "", key[k], str[i]);
+	for (int i = 0; i < 6; i++, k++)
+		fprintf(f, json ? "%s\"%s\": %" PRIu64 : "%s%.0s%" PRIu64, sep, key[k], u[i]);
+	for (int i = 0; i < 4; i++, k++)
+		fprintf(f, json ? "%s\"%s\": %.4f" : "%s%.0s%.4f", sep, key[k], d[i]);
+	fprintf(f, json ? "%s\"%s\": " : "%s%.0s", sep, key[k++]);
+	if (cl->jemalloc)
+		fprintf(f, "%" PRIu64, cl->jemalloc_peak);
+	else
+		fputs(json ? "null" : "n/a", f);
+	fprintf(f, json ? "%s\"%s\": " : "%s%.0s", sep, key[k++]);
+	if (isnan(cl->overhead))
+		fputs(json ? "null" : "n/a", f);
+	else
+		fprintf(f, "%.4f", cl->overhead);
+	fputs(json ? "}" : "\n", f);
+}
+
 static void write_json(const char *path)
 {
 	FILE *f = open_out(path);
+	struct cell_ref r;
 	bool first = true;
 
 	fprintf(f, "[\n");
-	for (int b = 0; b < NR_BACKINGS; b++)
-		for (int c = 0; c < NR_CONTENTIONS; c++)
-			for (int p = 0; p < NR_POLICIES; p++) {
-				const struct cell *cl = &cells[b][p][c];
-
-				if (!cl->measured)
-					continue;
-				fprintf(f, "%s  {\"backing\": \"%s\", \"policy\": \"%s\", "
-					"\"contention\": \"%s\", \"size_bytes\": %" PRIu64 ", "
-					"\"runs\": %u, \"p50_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64
-					", \"p999_ns\": %" PRIu64 ", \"max_ns\": %" PRIu64 ", "
-					"\"ns_per_page\": %.4f, \"follow_failures_per_map\": %.4f, "
-					"\"retries_per_map\": %.4f, \"success_rate\": %.4f, ",
-					first ? "" : ",\n", backing_name[b], policy_name[p],
-					contention_name[c], cl->size, cl->n, cl->p50, cl->p99,
-					cl->p999, cl->max, ns_per_page(cl),
-					per_map(cl, cl->follow_failures), per_map(cl, cl->retries),
-					(double)cl->ok / cl->n);
-				if (cl->jemalloc)
-					fprintf(f, "\"peak_bytes\": %" PRIu64 ", ", cl->jemalloc_peak);
-				else
-					fprintf(f, "\"peak_bytes\": null, ");
-				if (isnan(cl->overhead))
-					fprintf(f, "\"overhead_vs_legacy\": null}");
-				else
-					fprintf(f, "\"overhead_vs_legacy\": %.4f}", cl->overhead);
-				first = false;
-			}
+	for (int i = 0; i < NR_CELLS; i++) {
+		if (!cell_at(i, &r))
+			continue;
+		fputs(first ? "  " : ",\n  ", f);
+		write_cell(f, &r, true);
+		first = false;
+	}
 	fprintf(f, "\n]\n");
 	close_out(f, path);
 }
@@ -807,32 +864,14 @@ static void write_json(const char *path)
 static void write_csv(const char *path)
 {
 	FILE *f = open_out(path);
+	struct cell_ref r;
 
-	fprintf(f, "backing,policy,contention,size_bytes,runs,p50_ns,p99_ns,p999_ns,max_ns,"
-		   "ns_per_page,follow_failures_per_map,retries_per_map,success_rate,peak_bytes,"
-		   "overhead_vs_legacy\n");
-	for (int b = 0; b < NR_BACKINGS; b++)
-		for (int c = 0; c < NR_CONTENTIONS; c++)
-			for (int p = 0; p < NR_POLICIES; p++) {
-				const struct cell *cl = &cells[b][p][c];
-
-				if (!cl->measured)
-					continue;
-				fprintf(f, "%s,%s,%s,%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64
-					",%" PRIu64 ",%.4f,%.4f,%.4f,%.4f,", backing_name[b],
-					policy_name[p], contention_name[c], cl->size, cl->n, cl->p50,
-					cl->p99, cl->p999, cl->max, ns_per_page(cl),
-					per_map(cl, cl->follow_failures), per_map(cl, cl->retries),
-					(double)cl->ok / cl->n);
-				if (cl->jemalloc)
-					fprintf(f, "%" PRIu64 ",", cl->jemalloc_peak);
-				else
-					fprintf(f, "n/a,");
-				if (isnan(cl->overhead))
-					fprintf(f, "n/a\n");
-				else
-					fprintf(f, "%.4f\n", cl->overhead);
-			}
+	for (size_t k = 0; k < sizeof(key) / sizeof(key[0]); k++)
+		fprintf(f, "%s%s", k ? "," : "", key[k]);
+	fputc('\n', f);
+	for (int i = 0; i < NR_CELLS; i++)
+		if (cell_at(i, &r))
+			write_cell(f, &r, false);
 	close_out(f, path);
 }
 
@@ -893,7 +932,7 @@ static void write_plot(const char *png)
 	fprintf(g, "set multiplot layout %d,%d title 'pin-bench: MAP_DMA latency CDF per "
 		   "policy, contention %s'\n", rows, cols, contention_name[c]);
 	fprintf(g, "set logscale x\nset xlabel 'latency (us)'\nset ylabel 'fraction of runs'\n"
-		   "set key bottom right\nset yrange [0:1]\n");
+		   "set key top left opaque\nset yrange [0:1]\n");
 	for (int b = 0; b < NR_BACKINGS; b++) {
 		bool first = true;
 
@@ -902,10 +941,16 @@ static void write_plot(const char *png)
 		fprintf(g, "set title '%s (%" PRIu64 " MiB)'\nplot ", backing_name[b],
 			backing_size((enum backing)b) >> 20);
 		for (int p = 0; p < NR_POLICIES; p++) {
-			if (!cells[b][p][c].measured)
+			const struct cell *cl = &cells[b][p][c];
+
+			if (!cl->measured)
 				continue;
-			fprintf(g, "%s$d%d_%d using 1:2 with steps title '%s'", first ? "" : ", ",
+			/* A policy that fails says so: its CDF is of failures too. */
+			fprintf(g, "%s$d%d_%d using 1:2 with steps title '%s", first ? "" : ", ",
 				b, p, policy_name[p]);
+			if (cl->ok < cl->n)
+				fprintf(g, " (%.0f%% ok)", 100.0 * cl->ok / cl->n);
+			fputc('\'', g);
 			first = false;
 		}
 		fprintf(g, "\n");
@@ -919,14 +964,15 @@ static void write_plot(const char *png)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	signal(SIGALRM, watchdog);
 	if (opt.plot && !have_gnuplot()) {
 		fprintf(stderr, "%s: --plot needs gnuplot, which is not installed (Debian: "
 				"apt-get install gnuplot-nox)\n", prog);
 		return 1;
 	}
 	for (int b = 0; b < NR_BACKINGS; b++)
-		if (opt.backing[b])
-			measure_backing((enum backing)b);
+		if (opt.backing[b] && !measure_backing((enum backing)b))
+			break;
 	compute();
 	print_table();
 	if (opt.json)
@@ -935,6 +981,11 @@ int main(int argc, char **argv)
 		write_csv(opt.csv);
 	if (opt.plot)
 		write_plot(opt.plot);
+	if (exit_status == 3) {
+		/* A machine with a dead task was left as it is: skip exit-time checks. */
+		fflush(stdout);
+		_exit(3);
+	}
 	for (int b = 0; b < NR_BACKINGS; b++)
 		for (int p = 0; p < NR_POLICIES; p++)
 			for (int c = 0; c < NR_CONTENTIONS; c++)

@@ -96,6 +96,7 @@ struct options {
 	unsigned int reader_interval_us;
 	unsigned long boots;
 	unsigned int toggles;
+	unsigned int guest_run_ms;
 	uint64_t seed;
 	double injector_rate;
 	double zap_after_fixup, refault_after_split;	/* rule probabilities */
@@ -106,7 +107,7 @@ struct options {
 /* A device of the host, and what one boot's VMM holds of it. */
 struct device {
 	enum dev_kind kind;
-	char name[16];			/* PCI address, the GET_DEVICE_FD name */
+	char name[32];			/* PCI address, the GET_DEVICE_FD name */
 	uint64_t bar_size[NR_BARS];
 	uint64_t gpa[NR_BARS];		/* guest-physical BAR address = IOVA */
 	int group_id;
@@ -234,8 +235,8 @@ static void usage(FILE *f)
 "  --gpu-bar SIZE        the GPU's prefetchable BAR1 (default 32G), at IOVA 2 TiB\n"
 "  --gpu-regs SIZE       the GPU's register BAR0 (default 16M)\n"
 "  --nic-bar SIZE        the NIC's BAR0 (default 128K; BAR3, MSI-X, is 16K)\n"
-"  --policy P            follow_fault_pfn retry policy: legacy | eagain | bounded |\n"
-"                        enoent (default legacy, today's kernel)\n"
+"  --policy P            follow_fault_pfn() retry policy: legacy | eagain |\n"
+"                        bounded | enoent (default legacy, today's kernel)\n"
 "  --retry-bound N       bounded: rounds before EBUSY (default 8)\n"
 "  --walker W            page walker: fixed (9b25a6e3d243, default) | prefix\n"
 "                        (before the March 2026 fix)\n"
@@ -243,16 +244,21 @@ static void usage(FILE *f)
 "                        10000, a monitoring agent at 100 Hz; 0 = back to back)\n"
 "  --no-reader           no numa_maps reader\n"
 "  --boots N             boots in a row, each a new VMM process (default 1)\n"
-"  --toggles N           memory-decode toggles per device in enumeration (default 3)\n"
+"  --toggles N           memory decode toggles per device (default 3)\n"
+"  --guest-run MS        the guest runs this long after enumeration, BARs mapped\n"
+"                        (default 20); then the monitor reads numa_maps once more\n"
 "  --seed S              seed of the injector (default 1)\n"
 "  --injector-rate HZ    background ZAP_BARS and REFAULT injectors on the first\n"
-"                        device's largest BAR, HZ firings per second each (default 0)\n"
-"  --zap-after-fixup P   race on demand (seeds/03): each time follow_fault_pfn() has\n"
-"                        faulted a BAR in, zap the device's BARs before it looks\n"
-"                        again, with probability P (seeded; 1 = lockstep)\n"
-"  --refault-after-split P  race on demand (seeds/01): each time the reader's walk\n"
+"                        device's largest BAR, HZ firings per second each\n"
+"                        (default 0: none)\n"
+"  --zap-after-fixup P   race on demand (seeds/03): each time follow_fault_pfn()\n"
+"                        has faulted a BAR in, zap the device's BARs before it\n"
+"                        looks again, with probability P (seeded; 1 = lockstep)\n"
+"  --refault-after-split P\n"
+"                        race on demand (seeds/01): each time the reader's walk\n"
 "                        has split a PUD, fault the address back in before it\n"
-"                        descends, with probability P (seeded)\n"
+"                        descends, with probability P (seeded; with the fixed\n"
+"                        walker use P < 1: at 1 its retry never ends)\n"
 "  --timeout SECONDS     watchdog per boot (default 60)\n"
 "  --quiet               no per-mapping log (failures are still printed)\n"
 "  --json                print a JSON summary on stdout (the log goes to stderr)\n"
@@ -344,7 +350,7 @@ static void parse_devices(const char *arg)
 
 	if (strlen(arg) >= sizeof(buf))
 		bad_arg("--devices: list too long");
-	snprintf(opt.devices_arg, sizeof(opt.devices_arg), "%s", arg);
+	memcpy(opt.devices_arg, arg, strlen(arg) + 1);
 	opt.nr_devs = 0;
 	if (!strcmp(arg, "none"))
 		return;
@@ -377,7 +383,7 @@ static void check_bar(const char *what, uint64_t v, uint64_t max)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_RAM = 256, O_BACKING, O_DEVICES, O_GPU_BAR, O_GPU_REGS, O_NIC_BAR, O_POLICY,
-	       O_BOUND, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_SEED,
+	       O_BOUND, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN, O_SEED,
 	       O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON };
 	static const struct option lopts[] = {
 		{ "ram", required_argument, NULL, O_RAM },
@@ -393,6 +399,7 @@ static void parse_args(int argc, char **argv)
 		{ "no-reader", no_argument, NULL, O_NO_READER },
 		{ "boots", required_argument, NULL, O_BOOTS },
 		{ "toggles", required_argument, NULL, O_TOGGLES },
+		{ "guest-run", required_argument, NULL, O_RUN },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "injector-rate", required_argument, NULL, O_RATE },
 		{ "zap-after-fixup", required_argument, NULL, O_ZAP_FIXUP },
@@ -413,6 +420,7 @@ static void parse_args(int argc, char **argv)
 		.nic_msix = 16 * KiB,
 		.policy = PINSIM_RETRY_LEGACY, .retry_bound = 8, .walker_fixed = true,
 		.reader = true, .reader_interval_us = 10000, .boots = 1, .toggles = 3,
+		.guest_run_ms = 20,
 		.seed = 1, .timeout_s = 60,
 	};
 	parse_devices("gpu,nic");
@@ -447,8 +455,8 @@ static void parse_args(int argc, char **argv)
 		case O_POLICY:
 			i = lookup(optarg, policy_name, 4);
 			if (i < 0)
-				bad_arg("--policy: '%s' is not one of legacy, eagain, bounded, enoent",
-					optarg);
+				bad_arg("--policy: '%s' is not one of legacy, eagain, "
+					"bounded, enoent", optarg);
 			opt.policy = (enum pinsim_retry_policy)i;
 			break;
 		case O_BOUND:
@@ -483,6 +491,11 @@ static void parse_args(int argc, char **argv)
 				bad_arg("--toggles: '%s' is not a number from 0 to 1000", optarg);
 			opt.toggles = (unsigned int)v;
 			break;
+		case O_RUN:
+			if (!parse_ulong(optarg, 3600000, &v))
+				bad_arg("--guest-run: '%s' is not a number of ms", optarg);
+			opt.guest_run_ms = (unsigned int)v;
+			break;
 		case O_SEED:
 			errno = 0;
 			opt.seed = strtoull(optarg, &end, 0);
@@ -501,11 +514,12 @@ static void parse_args(int argc, char **argv)
 			opt.zap_after_fixup = parse_probability("--zap-after-fixup", optarg);
 			break;
 		case O_REFAULT_SPLIT:
-			opt.refault_after_split = parse_probability("--refault-after-split", optarg);
+			opt.refault_after_split = parse_probability("--refault-after-split",
+								    optarg);
 			break;
 		case O_TIMEOUT:
 			if (!parse_ulong(optarg, 86400, &v) || !v)
-				bad_arg("--timeout: '%s' is not a number of seconds from 1", optarg);
+				bad_arg("--timeout: '%s' is not a number of seconds", optarg);
 			opt.timeout_s = (unsigned int)v;
 			break;
 		case O_QUIET:
@@ -580,7 +594,6 @@ static void assign_gpas(void)
 static int setup_host(void)
 {
 	struct pinsim_config cfg;
-	int gpus = 0, nics = 0;
 
 	pinsim_config_init(&cfg);
 	/* Guest RAM plus 2 GiB for the host and the VMM's page tables. */
@@ -604,17 +617,15 @@ static int setup_host(void)
 
 		memset(d, 0, sizeof(*d));
 		d->kind = opt.kinds[i];
-		snprintf(d->name, sizeof(d->name), "0000:%02x:00.0", i + 1);
+		snprintf(d->name, sizeof(d->name), "0000:%02x:00.0", (unsigned int)(i + 1) & 0xff);
 		if (d->kind == DEV_GPU) {
 			/* Like NVIDIA GPUs: BAR0 registers, BAR1 the VRAM aperture. */
 			d->bar_size[0] = opt.gpu_regs;
 			d->bar_size[1] = opt.gpu_bar;
-			gpus++;
 		} else {
 			/* Like an Intel igb NIC: BAR0 registers, BAR3 the MSI-X table. */
 			d->bar_size[0] = opt.nic_bar;
 			d->bar_size[3] = opt.nic_msix;
-			nics++;
 		}
 		spec.name = d->name;
 		memcpy(spec.bar_size, d->bar_size, sizeof(spec.bar_size));
@@ -624,8 +635,6 @@ static int setup_host(void)
 			return -1;
 		}
 	}
-	(void)gpus;
-	(void)nics;
 	assign_gpas();
 	return 0;
 }
@@ -688,8 +697,9 @@ static int dma_map(struct boot *b, uint64_t iova, uint64_t size, uint64_t vaddr)
 	tot.map_ns += dt;
 	if (!ret) {
 		tot.mappings++;
-		logmsg("dma_map iova=0x%012" PRIx64 " size=0x%012" PRIx64 " vaddr=0x%016" PRIx64 "\n",
-		       iova, size, vaddr);
+		/* The seeds' format: 12 hex digits of IOVA and size, 16 of vaddr. */
+		logmsg("dma_map iova=0x%012" PRIx64 " size=0x%012" PRIx64
+		       " vaddr=0x%016" PRIx64 "\n", iova, size, vaddr);
 		return 0;
 	}
 	/* Failures are printed even with --quiet: they are the result. */
@@ -697,8 +707,8 @@ static int dma_map(struct boot *b, uint64_t iova, uint64_t size, uint64_t vaddr)
 		strerror(err));
 	if (!tot.first_failure[0])
 		snprintf(tot.first_failure, sizeof(tot.first_failure),
-			 "boot %lu: dma_map FAILED iova=0x%012" PRIx64 ": [Errno %d] %s", b->n, iova,
-			 err, strerror(err));
+			 "boot %lu: dma_map FAILED iova=0x%012" PRIx64 ": [Errno %d] %s",
+			 b->n, iova, err, strerror(err));
 	tot.map_failures++;
 	if (err > 0 && err < MAX_ERRNO)
 		tot.by_errno[err]++;
@@ -788,7 +798,8 @@ static int get_iommu_info(struct boot *b)
 		logmsg("iommu: VFIO_TYPE1v2_IOMMU, iova_pgsizes 0x%" PRIx64 ", iova ranges",
 		       (uint64_t)info->iova_pgsizes);
 		for (uint32_t i = 0; range && i < range->nr_iovas; i++)
-			logmsg(" [0x%" PRIx64 "-0x%" PRIx64 "]", (uint64_t)range->iova_ranges[i].start,
+			logmsg(" [0x%" PRIx64 "-0x%" PRIx64 "]",
+			       (uint64_t)range->iova_ranges[i].start,
 			       (uint64_t)range->iova_ranges[i].end);
 		logmsg("\n");
 	}
@@ -864,7 +875,10 @@ static int open_vfio(struct boot *b)
 
 static int map_ram(struct boot *b)
 {
-	static const int hflags[] = { 0, 0, MAP_HUGETLB | MAP_HUGE_2MB, MAP_HUGETLB | MAP_HUGE_1GB };
+	static const int hflags[] = {
+		[BACK_2M] = MAP_HUGETLB | MAP_HUGE_2MB,
+		[BACK_1G] = MAP_HUGETLB | MAP_HUGE_1GB,
+	};
 	uint64_t low = opt.ram < LOWMEM_END ? opt.ram : LOWMEM_END;
 
 	/* The kernel aligns hugetlb and large anonymous mappings (THP) itself. */
@@ -982,6 +996,36 @@ static int enumerate(struct boot *b)
 			if (write_command(b, d, cmd | PCI_COMMAND_MEMORY) || map_bars(b, d))
 				return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * The guest is up: its BARs stay mapped while the reader and the injectors
+ * go on.  Then the monitor reads numa_maps once itself, synchronously, so
+ * that every boot has at least one read of the final layout whatever the
+ * reader thread's timing (a race rule at the split point then decides the
+ * outcome by its seed alone).  The monitor is a task of the VMM process,
+ * as pinsim's numa_maps readers are.
+ */
+static int guest_run(struct boot *b)
+{
+	static char buf[1 << 16];
+	struct timespec ts = { .tv_sec = opt.guest_run_ms / 1000,
+			       .tv_nsec = (long)(opt.guest_run_ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	if (!opt.reader)
+		return 0;
+	if (pinsim_read_numa_maps(b->p, buf, sizeof(buf)) < 0) {
+		int err = errno;
+
+		if (err == EOWNERDEAD)
+			fprintf(vmlog, "oops: the monitor's numa_maps read died; it holds "
+				       "the VMM's mmap_lock (read) for good\n");
+		errno = err;
+		return vmm_err(b, "read /proc/<vmm>/numa_maps");
 	}
 	return 0;
 }
@@ -1170,7 +1214,8 @@ static void check_released(struct boot *b)
 
 	if (pinsim_stats(sim, &st))
 		return;
-	if (st.hugetlb_1g_free != st.hugetlb_1g_total || st.hugetlb_2m_free != st.hugetlb_2m_total) {
+	if (st.hugetlb_1g_free != st.hugetlb_1g_total ||
+	    st.hugetlb_2m_free != st.hugetlb_2m_total) {
 		fail_reason(1, "boot %lu: hugetlb pages still in use after teardown "
 			    "(1G %" PRIu64 "/%" PRIu64 " free, 2M %" PRIu64 "/%" PRIu64 ")", b->n,
 			    st.hugetlb_1g_free, st.hugetlb_1g_total, st.hugetlb_2m_free,
@@ -1222,8 +1267,8 @@ static void run_boot(struct boot *b)
 		goto judge;
 	for (int i = 0; i < opt.nr_devs && !b->fatal; i++)
 		map_bars(b, &devs[i]);
-	if (!b->fatal)
-		enumerate(b);
+	if (!b->fatal && !enumerate(b))
+		guest_run(b);
 judge:
 	stop_injectors(b);
 	stop_reader(b, oopses_before);
@@ -1290,12 +1335,14 @@ static void print_json(uint64_t wall_ns)
 	printf("  \"wall_ns\": %" PRIu64 ",\n", wall_ns);
 	printf("  \"config\": {\"ram_bytes\": %" PRIu64 ", \"backing\": \"%s\", "
 	       "\"devices\": \"%s\", \"gpu_bar_bytes\": %" PRIu64 ", \"policy\": \"%s\", "
-	       "\"walker\": \"%s\", \"reader\": %s, \"toggles\": %u, \"seed\": %" PRIu64 ", "
+	       "\"walker\": \"%s\", \"reader\": %s, \"toggles\": %u, \"guest_run_ms\": %u, "
+	       "\"seed\": %" PRIu64 ", "
 	       "\"injector_rate_hz\": %g, \"zap_after_fixup\": %g, "
 	       "\"refault_after_split\": %g},\n",
 	       opt.ram, backing_name[opt.backing], opt.devices_arg, opt.gpu_bar,
 	       policy_name[opt.policy], opt.walker_fixed ? "fixed" : "prefix",
-	       opt.reader ? "true" : "false", opt.toggles, opt.seed, opt.injector_rate,
+	       opt.reader ? "true" : "false", opt.toggles, opt.guest_run_ms, opt.seed,
+	       opt.injector_rate,
 	       opt.zap_after_fixup, opt.refault_after_split);
 	printf("  \"exit_status\": %d,\n  \"reason\": ", tot.exit_status);
 	json_string(stdout, tot.exit_status ? tot.reason : "every boot succeeded");

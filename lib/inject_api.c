@@ -6,7 +6,6 @@
  * to a sched_point_id, and -errno to -1/errno.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "inject.h"
 #include "machine.h"
@@ -24,9 +23,11 @@ _Static_assert((int)PINSIM_NR_INJECT_ACTIONS == (int)NR_INJECT_ACTIONS,
 _Static_assert((int)PINSIM_INJECT_FATAL_SIGNAL == (int)INJECT_FATAL_SIGNAL,
 	       "pinsim_inject_action order");
 
-struct pinsim_injector {
-	struct injector *inj;
-};
+/*
+ * A struct pinsim_injector * is a struct injector *: no wrapper to free, so
+ * an injector that inject_reset() stops at machine teardown leaves nothing
+ * behind.
+ */
 
 static int fail(int err)
 {
@@ -115,7 +116,7 @@ int pinsim_injector_start(struct pinsim *m, const struct pinsim_injector_opts *o
 			  struct pinsim_injector **out)
 {
 	struct injector_opts o = { 0 };
-	struct pinsim_injector *pi;
+	struct injector *inj;
 	int ret;
 
 	if (!m || !opts || !out)
@@ -126,25 +127,14 @@ int pinsim_injector_start(struct pinsim *m, const struct pinsim_injector_opts *o
 	o.len = opts->len;
 	o.rate_hz = opts->rate_hz;
 	o.seed = opts->seed;
-	pi = calloc(1, sizeof(*pi));
-	if (!pi)
-		return fail(ENOMEM);
-	ret = injector_start(&o, &pi->inj);
-	if (ret) {
-		free(pi);
+	ret = injector_start(&o, &inj);
+	if (ret)
 		return fail(-ret);
-	}
-	*out = pi;
+	*out = (struct pinsim_injector *)inj;
 	return 0;
 }
 
 unsigned long pinsim_injector_stop(struct pinsim_injector *pi)
 {
-	unsigned long fired;
-
-	if (!pi)
-		return 0;
-	fired = injector_stop(pi->inj);
-	free(pi);
-	return fired;
+	return injector_stop((struct injector *)pi);
 }

@@ -173,8 +173,10 @@ int pinsim_set_retry_policy(struct pinsim *sim, enum pinsim_retry_policy policy,
 {
 	if (!sim || policy > PINSIM_RETRY_ENOENT)
 		return fail(EINVAL);
-	vfio_type1_cfg.retry_policy = (enum vfio_retry_policy)policy;
-	vfio_type1_cfg.retry_bound = bound;
+	/* Read by pinning threads: relaxed atomics, like a module parameter. */
+	__atomic_store_n(&vfio_type1_cfg.retry_bound, bound, __ATOMIC_RELAXED);
+	__atomic_store_n(&vfio_type1_cfg.retry_policy, (enum vfio_retry_policy)policy,
+			 __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -318,7 +318,8 @@ static int retry_eagain(int err, unsigned int round)
 
 static int retry_bounded(int err, unsigned int round)
 {
-	return round < vfio_type1_cfg.retry_bound ? -EAGAIN : -EBUSY;
+	return round < __atomic_load_n(&vfio_type1_cfg.retry_bound, __ATOMIC_RELAXED) ? -EAGAIN
+										      : -EBUSY;
 }
 
 static int retry_enoent(int err, unsigned int round)
@@ -364,7 +365,8 @@ static int follow_fault_pfn(struct vm_area_struct *vma, struct mm_struct *mm,
 		ret = follow_pfnmap_start(&args);
 		if (ret) {
 			STAT_INC(follow_failures);
-			ret = retry_policies[vfio_type1_cfg.retry_policy](ret, (*round)++);
+			ret = retry_policies[__atomic_load_n(&vfio_type1_cfg.retry_policy,
+							     __ATOMIC_RELAXED)](ret, (*round)++);
 			if (ret == -EAGAIN)
 				STAT_INC(retries);
 			return ret;

@@ -10,6 +10,7 @@
 
 #include "bug.h"
 #include "machine.h"
+#include "sched_point.h"
 #include "task.h"
 
 _Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
@@ -24,6 +25,12 @@ _Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
 	vsnprintf(rec.why, sizeof(rec.why), fmt, ap);
 	va_end(ap);
 
+	{
+		char what[SIM_MSG_LEN + 64];
+
+		snprintf(what, sizeof(what), "oops in %s(): %s", rec.func, rec.why);
+		sim_trace(what, addr);
+	}
 	if (machine) {
 		pthread_mutex_lock(&machine->bug_lock);
 		machine->last_oops = rec;

@@ -32,24 +32,30 @@
  *   FATAL_SIGNAL send_sig_kill() to the process.
  *
  * Locking.  A rule's action runs on the thread that hit the point, in the
- * middle of whatever that thread was doing, so it must never take a lock
- * that thread already holds or that can wait on it:
- *  - the refault and the split use mmap_lock as the caller holds it when it
- *    does (the walker, the pinner: lock_is_held()), and otherwise take it for
- *    read with a timed, killable wait (a point inside a zap runs with the
- *    device's i_mmap lock held, and a munmap holding mmap_lock for write may
- *    be waiting for that i_mmap lock);
- *  - they never run while the thread holds a lock for write (mmap_lock in a
- *    munmap, memory_lock in a decode-off zap), and the refault never while
- *    it holds any other lock at all (at SP_FAULT_BEFORE_INSERT the thread
- *    holds memory_lock for read: a second read acquisition queues behind a
- *    waiting writer — rwsems are not recursive, lockdep would flag it);
- *    such a fire is counted as skipped;
- *  - ZAP_BARS takes memory_lock for write with a timed, killable wait too
- *    (lock order mmap_lock -> memory_lock, as in the fault path), and is
- *    refused at SP_ZAP_BEFORE_CLEAR and SP_PTL when the rule is added:
- *    those points are hit inside zaps, with the device's i_mmap lock held
- *    (unmap_mapping_range()), which vfio_pci_zap_bars() takes again.
+ * middle of whatever that thread was doing, so it must never wait for a
+ * lock that thread already holds, or for one whose holder can wait on it.
+ * What each action takes, and when it gives up instead (counted as a
+ * skipped fire):
+ *  - REFAULT and SPLIT_PUD: @mm's mmap_lock for read — the caller's own
+ *    hold when it has one (the walker, the pinner: lock_is_held()), else a
+ *    timed, killable acquisition (a point inside a zap runs with the
+ *    device's i_mmap_rwsem held, and a munmap holding mmap_lock for write
+ *    may be waiting for it).  Never while the thread holds mmap_lock for
+ *    write (a munmap or mmap half done: no fault or split belongs there).
+ *  - REFAULT of a BAR also takes the device's memory_lock for read in the
+ *    fault handler: not when the thread holds it in any mode already (a
+ *    decode-off zap holds it for write; at SP_FAULT_BEFORE_INSERT the
+ *    faulting thread holds it for read, and rwsems are not recursive: a
+ *    second read acquisition queues behind a waiting writer).
+ *  - SPLIT_PUD takes mm->page_table_lock: not when the thread holds it.
+ *  - ZAP_BARS takes memory_lock for write (timed, killable; lock order
+ *    mmap_lock -> memory_lock, as in the fault path) and i_mmap_rwsem for
+ *    write: not when the thread holds the latter, that is, inside a zap of
+ *    the same device.  It is also refused when a rule is added at
+ *    SP_ZAP_BEFORE_CLEAR or SP_PTL: those points are hit inside zaps and
+ *    page-table updates, where a nested zap has no kernel counterpart.
+ * Other locks the thread holds (the container's iommu mutex during
+ * MAP_DMA, another mm's mmap_lock) are not taken by any action.
  * Nothing here takes mmap_lock for write.
  *
  * Re-entry.  An action hits schedule points itself (a zap hits
@@ -104,24 +110,21 @@ static uint64_t now_ns(void)
 /* ------------------------------------------------------------------------ */
 
 /*
- * Does current hold anything that an action on @mm must not be nested in?
- * @strict: any lock other than @mm's mmap_lock for read (the refault, whose
- * fault path takes memory_lock and page-table locks); otherwise only a lock
- * held for write (the split).
+ * The vfio-pci device whose BAR @vma maps, or NULL.  Found by its file
+ * rather than by vm_ops, which are private to vfio_pci.c.
  */
-static bool holds_conflicting_lock(struct mm_struct *mm, bool strict)
+static struct vfio_pci_core_device *vma_vfio_device(struct vm_area_struct *vma)
 {
-	struct task_struct *t = current;
+	struct vfio_pci_core_device *vdev;
 
-	if (!t)
-		return false;
-	for (int i = 0; i < t->nr_held; i++) {
-		if (t->held[i].write)
-			return true;
-		if (strict && t->held[i].lock != &mm->mmap_lock)
-			return true;
-	}
-	return false;
+	if (!vma->vm_file)
+		return NULL;
+	pthread_mutex_lock(&machine->devices_lock);
+	for (vdev = machine->devices; vdev; vdev = vdev->next)
+		if (vma->vm_file == &vdev->file)
+			break;
+	pthread_mutex_unlock(&machine->devices_lock);
+	return vdev;
 }
 
 /*
@@ -157,18 +160,26 @@ struct inject_mm_args {
 static long inject_refault_body(void *arg)
 {
 	struct inject_mm_args *a = arg;
+	struct vfio_pci_core_device *vdev;
+	struct vm_area_struct *vma;
 	bool taken;
 	int ret;
 
-	if (holds_conflicting_lock(a->mm, true))
-		return -EDEADLK;
+	if (lock_is_held_write(&a->mm->mmap_lock))
+		return -EDEADLK;	/* a munmap/mmap in progress: no faults */
 	ret = inject_mmap_read_lock(a->mm, &taken);
 	if (ret)
 		return ret;
-	fixup_user_fault(a->mm, a->addr, 0, NULL);
+	vma = vma_lookup(a->mm, a->addr);
+	vdev = vma ? vma_vfio_device(vma) : NULL;
+	/* The BAR fault takes memory_lock for read: not if we hold it already. */
+	if (vdev && lock_is_held(&vdev->memory_lock))
+		ret = -EDEADLK;
+	else
+		fixup_user_fault(a->mm, a->addr, 0, NULL);
 	if (taken)
 		mmap_read_unlock(a->mm);
-	return 0;
+	return ret;
 }
 
 /* walk_pud_range()'s split, for the PUD mapping @addr. */
@@ -181,7 +192,7 @@ static long inject_split_pud_body(void *arg)
 	pgd_t *pgd;
 	int ret;
 
-	if (holds_conflicting_lock(mm, false) || spin_is_held_by_me(&mm->page_table_lock))
+	if (lock_is_held_write(&mm->mmap_lock) || spin_is_held_by_me(&mm->page_table_lock))
 		return -EDEADLK;
 	ret = inject_mmap_read_lock(mm, &taken);
 	if (ret)
@@ -227,6 +238,8 @@ static int inject_zap_bars(struct vfio_pci_core_device *vdev)
 {
 	int ret;
 
+	if (lock_is_held(&vdev->mapping.i_mmap_rwsem))
+		return -EDEADLK;	/* inside a zap of this device already */
 	if (lock_is_held(&vdev->memory_lock)) {
 		vfio_pci_zap_bars(vdev);
 		return 0;
@@ -406,9 +419,18 @@ static int rule_spec_check(const struct inject_rule_spec *s)
 /* Forget the rules of a machine that is gone; rules_lock held. */
 static void rules_adopt_machine(void)
 {
-	if (rules_machine == machine)
+	bool ours = false;
+
+	/*
+	 * machine_destroy() disarms every point; a new machine may well be
+	 * allocated at the old one's address, so "none of the points we armed
+	 * still runs our callback" is what says the rules are stale.
+	 */
+	for (int i = 0; i < NR_SCHED_POINTS; i++)
+		if (point_armed[i] && atomic_load(&sched_points[i].fn) == inject_point_fn)
+			ours = true;
+	if (rules_machine == machine && (ours || !atomic_load(&nr_rules)))
 		return;
-	/* machine_destroy() disarmed every point (sched_point_disarm_all()). */
 	atomic_store(&rules_enabled, false);
 	atomic_store(&nr_rules, 0);
 	memset(point_armed, 0, sizeof(point_armed));
@@ -452,7 +474,8 @@ void inject_rules_clear(void)
 	pthread_mutex_lock(&rules_lock);
 	atomic_store(&rules_enabled, false);
 	for (int i = 0; i < NR_SCHED_POINTS; i++) {
-		if (point_armed[i] && rules_machine == machine)
+		/* Only our own arming: a test's callback there stays. */
+		if (point_armed[i] && atomic_load(&sched_points[i].fn) == inject_point_fn)
 			sched_point_disarm(i);
 		point_armed[i] = false;
 	}

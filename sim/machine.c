@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "inject.h"
 #include "machine.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
@@ -109,7 +110,9 @@ void machine_destroy(struct machine *m)
 {
 	if (!m || m != machine)
 		return;
+	inject_reset();		/* background injectors and rules name processes */
 	sched_point_disarm_all();
+	sim_set_trace(NULL, NULL);
 	m->shutting_down = true;
 	mm_teardown_all();
 	while (m->devices)

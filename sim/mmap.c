@@ -151,8 +151,12 @@ static void __mmput(struct mm_struct *mm, bool force)
 
 void mmput(struct mm_struct *mm)
 {
+	/*
+	 * A task of this process that oopsed (or that the scheduler ended)
+	 * may hold mmap_lock for ever; exit does not wait on it then.
+	 */
 	if (mm)
-		__mmput(mm, false);
+		__mmput(mm, rwsem_held_by_dead(&mm->mmap_lock));
 }
 
 void mm_teardown_all(void)

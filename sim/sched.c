@@ -295,6 +295,8 @@ static void *sthread_main(void *arg)
 	my_index = me;
 	/* A thread of a process, or a kernel thread: either way a task, with a landing pad. */
 	task = t->spec->mm ? mm_thread_task(t->spec->mm) : task_create(NULL, NULL, t->spec->name);
+	if (task && t->spec->name)
+		snprintf(task->comm, sizeof(task->comm), "%s", t->spec->name);
 	set_current(task);
 	pthread_mutex_lock(&S.lock);
 	while (S.current != me)
@@ -359,12 +361,12 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 	S.preemptions = 0;
 	S.trace.nd = 0;
 	S.current = -2;		/* nobody until all threads exist */
-	if (s->kind == SCHED_PCT)
-		pct_init(s);
 	for (int i = 0; i < n; i++) {
 		S.t[i] = (struct sthread){ .spec = &threads[i], .state = ST_RUNNABLE };
 		pthread_cond_init(&S.t[i].cv, NULL);
 	}
+	if (s->kind == SCHED_PCT)
+		pct_init(s);	/* after the slots are set: it assigns their priorities */
 	atomic_store(&sched_active, 1);
 	sched_point_set_switch(switch_hook);
 	for (; created < n; created++) {

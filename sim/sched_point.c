@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "sched_point.h"
+#include "task.h"
 
 struct sched_point sched_points[NR_SCHED_POINTS] = {
 	[SP_WALK_PUD_AFTER_SPLIT] = { .name = "walk_pud_range:after_split" },
@@ -18,12 +19,15 @@ struct sched_point sched_points[NR_SCHED_POINTS] = {
 };
 
 static _Atomic(sched_switch_fn) sched_switch;
+static _Atomic(sim_trace_fn) trace_fn;
+static void *_Atomic trace_priv;
 /* Points armed by sched_point_arm() (a callback may be NULL: count only). */
 static _Atomic bool point_user_armed[NR_SCHED_POINTS];
 
 static void rearm(enum sched_point_id id)
 {
-	bool armed = atomic_load(&point_user_armed[id]) || atomic_load(&sched_switch);
+	bool armed = atomic_load(&point_user_armed[id]) || atomic_load(&sched_switch) ||
+		     atomic_load(&trace_fn);
 
 	atomic_store_explicit(&sched_points[id].armed, armed, memory_order_release);
 }
@@ -35,12 +39,30 @@ void __sched_point_hit(enum sched_point_id id, struct mm_struct *mm, unsigned lo
 	sched_point_fn fn;
 
 	atomic_fetch_add_explicit(&sp->hits, 1, memory_order_relaxed);
+	if (id != SP_MMAP_LOCK && id != SP_PTL)
+		sim_trace(sp->name, addr);
 	fn = atomic_load_explicit(&sp->fn, memory_order_acquire);
 	if (fn)
 		fn(id, mm, addr, atomic_load_explicit(&sp->priv, memory_order_relaxed));
 	sw = atomic_load_explicit(&sched_switch, memory_order_acquire);
 	if (sw)
 		sw(id, mm, addr);
+}
+
+void sim_set_trace(sim_trace_fn fn, void *priv)
+{
+	atomic_store(&trace_priv, priv);
+	atomic_store(&trace_fn, fn);
+	for (int i = 0; i < NR_SCHED_POINTS; i++)
+		rearm(i);
+}
+
+void sim_trace(const char *what, uint64_t addr)
+{
+	sim_trace_fn fn = atomic_load_explicit(&trace_fn, memory_order_acquire);
+
+	if (fn)
+		fn(current ? current->comm : "?", what, addr, atomic_load(&trace_priv));
 }
 
 void sched_point_set_switch(sched_switch_fn fn)

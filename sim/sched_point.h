@@ -65,6 +65,15 @@ typedef void (*sched_switch_fn)(enum sched_point_id id, struct mm_struct *mm,
 				unsigned long addr);
 void sched_point_set_switch(sched_switch_fn fn);
 
+/*
+ * A trace of events (schedule points while the trace is on, oopses,
+ * scheduler switches): sim_trace() is a no-op unless a hook is installed.
+ * Installing the hook arms every point.
+ */
+typedef void (*sim_trace_fn)(const char *who, const char *what, uint64_t addr, void *priv);
+void sim_set_trace(sim_trace_fn fn, void *priv);
+void sim_trace(const char *what, uint64_t addr);
+
 /* Arm @id with @fn (NULL: count only); disarm.  Hit counters reset on arm. */
 void sched_point_arm(enum sched_point_id id, sched_point_fn fn, void *priv);
 void sched_point_disarm(enum sched_point_id id);

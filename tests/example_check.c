@@ -4,14 +4,15 @@
  * 'examples' test suite (no Python or jq needed on CI).
  *
  *   example_check [--exit N] [--grep TEXT]... [--json FILE|-] [--array]
- *                 [--keys K1,K2,...] [--expect KEY=VALUE]... -- PROGRAM [ARGS...]
+ *                 [--keys K1,K2,...] [--expect KEY[!]=VALUE]... -- PROGRAM [ARGS...]
  *
  * Runs PROGRAM, echoes its stdout, and checks: the exit status is N (0 by
  * default; a signal is always a failure); each TEXT occurs in its stdout;
  * the JSON in FILE (written by the program; "-" is its stdout) is valid
  * JSON whose top level is an object (or, with --array, a non-empty array of
  * objects) that has every key of --keys, and whose KEY has the scalar VALUE
- * (strings compared without quotes) in the object or in every element.
+ * (strings compared without quotes) in the object or in every element;
+ * KEY!=VALUE asks for any other value.
  * Exit 0 when every check passes, 1 otherwise.
  */
 #include <errno.h>
@@ -133,7 +134,8 @@ static void check_record(struct parser *p, const struct record *r)
 	}
 	for (int e = 0; e < nr_expect; e++) {
 		const char *eq = strchr(expect[e], '=');
-		size_t klen = (size_t)(eq - expect[e]);
+		bool negate = eq > expect[e] && eq[-1] == '!';
+		size_t klen = (size_t)(eq - expect[e]) - negate;
 		bool found = false;
 
 		for (int i = 0; i < r->nr && !found; i++) {
@@ -147,16 +149,17 @@ static void check_record(struct parser *p, const struct record *r)
 				v++;
 				vlen -= 2;
 			}
-			if (vlen != strlen(eq + 1) || memcmp(v, eq + 1, vlen)) {
-				fprintf(stderr, "example_check: object %d: %.*s is %.*s, expected %s\n",
+			if ((vlen != strlen(eq + 1) || memcmp(v, eq + 1, vlen)) != negate) {
+				fprintf(stderr,
+					"example_check: object %d: %.*s is %.*s, expected %s%s\n",
 					p->records, (int)klen, expect[e], (int)r->val_len[i],
-					r->val[i], eq + 1);
+					r->val[i], negate ? "anything but " : "", eq + 1);
 				p->failures++;
 			}
 		}
 		if (!found) {
-			fprintf(stderr, "example_check: object %d has no key \"%.*s\"\n", p->records,
-				(int)klen, expect[e]);
+			fprintf(stderr, "example_check: object %d has no key \"%.*s\"\n",
+				p->records, (int)klen, expect[e]);
 			p->failures++;
 		}
 	}
@@ -354,7 +357,8 @@ static int run(char **argv, char **out)
 static int usage(void)
 {
 	fprintf(stderr, "usage: example_check [--exit N] [--grep TEXT]... [--json FILE|-] "
-			"[--array] [--keys K1,K2,...] [--expect KEY=VALUE]... -- PROGRAM [ARGS...]\n");
+			"[--array] [--keys K1,K2,...]\n"
+			"                     [--expect KEY[!]=VALUE]... -- PROGRAM [ARGS...]\n");
 	return 1;
 }
 

@@ -546,6 +546,26 @@ START_TEST(test_background_injector_bad_options_are_einval)
 }
 END_TEST
 
+START_TEST(test_inject_reset_stops_injectors_and_forgets_rules_for_teardown)
+{
+	struct pinsim_injector_opts o = {
+		.action = PINSIM_INJECT_REFAULT, .proc = proc, .addr = BAR_VA, .len = GiB,
+		.rate_hz = 1000, .seed = 7,
+	};
+	struct pinsim_injector *inj;
+
+	/* What machine teardown must do before the mm and devices go. */
+	add_rule(PINSIM_SP_MMAP_LOCK, PINSIM_INJECT_FAULT_RETRY, 0, 1.0, 0, 0);
+	ck_assert_int_eq(pinsim_injector_start(sim, &o, &inj), 0);
+	inject_reset();
+	ck_assert(!atomic_load(&sched_points[SP_MMAP_LOCK].armed));
+	ck_assert_int_eq(pinsim_inject_stats(sim, 0, NULL, NULL), -1);
+	/* The injector is gone: nothing runs in the process any more. */
+	ck_assert_int_eq(pinsim_munmap(proc, 0x1000, 0x1000), 0);
+	ck_assert_int_eq(retry_pending(), 0);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("inject");
@@ -577,5 +597,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_background_refault_injector_faults_the_bar_in_as_the_process);
 	tcase_add_test(tc, test_background_injector_stop_interrupts_a_long_gap);
 	tcase_add_test(tc, test_background_injector_bad_options_are_einval);
+	tcase_add_test(tc, test_inject_reset_stops_injectors_and_forgets_rules_for_teardown);
 	return s;
 }

@@ -306,6 +306,60 @@ int pinsim_injector_start(struct pinsim *m, const struct pinsim_injector_opts *o
 /* Stop and join; returns the number of firings. */
 unsigned long pinsim_injector_stop(struct pinsim_injector *inj) PINSIM_API;
 
+/*
+ * Controlled executions: the deterministic scheduler.  The threads run one
+ * at a time and switch only at schedule points (by default the race points:
+ * every PINSIM_SP_* but PINSIM_SP_MMAP_LOCK and PINSIM_SP_PTL), when one
+ * would block on a simulated lock, and when one ends.  The schedule string
+ * of the result replays the run exactly (also through PINSIM_SCHEDULE in
+ * the environment).  A deadlock (every live thread blocked, for instance on
+ * mmap_lock held by a task that oopsed) or a livelock (the step budget ran
+ * out) ends the run with a report instead of hanging.
+ */
+struct pinsim_thread {
+	const char *name;
+	struct pinsim_proc *proc;	/* the thread is a task of this process */
+	long (*fn)(void *arg);		/* calls pinsim_* functions */
+	void *arg;
+	long ret;			/* out: fn's return value */
+	bool died;			/* out: the task oopsed or was ended */
+};
+
+enum pinsim_sched_status {
+	PINSIM_SCHED_DONE,
+	PINSIM_SCHED_DEADLOCK,
+	PINSIM_SCHED_LIVELOCK,
+};
+
+struct pinsim_sched_opts {
+	const char *schedule;		/* replay this; NULL: see seed */
+	uint64_t seed;			/* 0: run each thread until it blocks; else PCT */
+	unsigned int pct_depth;		/* PCT bug depth (default 2) */
+	unsigned int pct_steps;		/* PCT: expected decisions (default 64) */
+	uint32_t points;		/* bit per enum pinsim_point; 0 = the race points */
+	unsigned long step_budget;	/* 0 = 100000 */
+};
+
+struct pinsim_sched_result {
+	enum pinsim_sched_status status;
+	unsigned long steps;
+	unsigned int decisions, preemptions;
+	char schedule[8193];
+	char report[256];
+};
+
+int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
+		     const struct pinsim_sched_opts *opts,
+		     struct pinsim_sched_result *res) PINSIM_API;
+
+/*
+ * A trace of what the simulated kernel does at its schedule points, and of
+ * oopses: @who is the task's name, @what the event ("walk_pud_range:after_split",
+ * "oops: ...", "switch"), @addr the address concerned.  NULL turns it off.
+ */
+typedef void (*pinsim_trace_fn)(const char *who, const char *what, uint64_t addr, void *priv);
+int pinsim_set_trace(struct pinsim *m, pinsim_trace_fn fn, void *priv) PINSIM_API;
+
 #ifdef __cplusplus
 }
 #endif
