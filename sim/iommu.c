@@ -622,6 +622,37 @@ phys_addr_t iommu_iova_to_phys(struct iommu_domain *domain, dma_addr_t iova)
 	return (pte & IOPTE_ADDR_MASK) + (iova & ((1ULL << shift) - 1));
 }
 
+size_t iommu_iova_contig_len(struct iommu_domain *domain, dma_addr_t iova, size_t max,
+			     phys_addr_t *phys)
+{
+	unsigned int shift = 0;
+	phys_addr_t start = 0, expect = 0;
+	size_t len = 0;
+
+	pthread_mutex_lock(&domain->lock);
+	while (len < max) {
+		uint64_t pte = iopt_lookup(domain, iova + len, &shift);
+		phys_addr_t pa;
+		size_t step;
+
+		if (!pte)
+			break;
+		pa = (pte & IOPTE_ADDR_MASK) + ((iova + len) & ((1ULL << shift) - 1));
+		if (len && pa != expect)
+			break;
+		if (!len)
+			start = pa;
+		/* The rest of this leaf is contiguous by construction. */
+		step = ((size_t)1 << shift) - ((iova + len) & ((1ULL << shift) - 1));
+		len += step;
+		expect = pa + step;
+	}
+	pthread_mutex_unlock(&domain->lock);
+	if (phys)
+		*phys = start;
+	return len < max ? len : max;
+}
+
 size_t iommu_leaf_size(struct iommu_domain *domain, dma_addr_t iova)
 {
 	unsigned int shift = 0;

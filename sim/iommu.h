@@ -77,6 +77,13 @@ size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t siz
 void iommu_iotlb_sync(struct iommu_domain *domain);
 /* 0 if @iova is not mapped. */
 phys_addr_t iommu_iova_to_phys(struct iommu_domain *domain, dma_addr_t iova);
+/*
+ * The length of the mapped, physically contiguous range at @iova (at most
+ * @max; 0 if @iova is unmapped) and its physical start: what a caller
+ * probing iommu_iova_to_phys() page by page would find, in one walk.
+ */
+size_t iommu_iova_contig_len(struct iommu_domain *domain, dma_addr_t iova, size_t max,
+			     phys_addr_t *phys);
 /* The page size of the leaf translating @iova (0 if none), for tests. */
 size_t iommu_leaf_size(struct iommu_domain *domain, dma_addr_t iova);
 /* Number of leaves currently installed. */
