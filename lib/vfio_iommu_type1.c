@@ -79,12 +79,20 @@ struct vfio_dma {
 	long locked_vm;
 };
 
+/*
+ * The kernel gets the batch's page array from __get_free_page(); here it is
+ * part of the batch, on the stack of vfio_pin_map_dma()/replay, so that a
+ * task ended mid-MAP_DMA (an oops, the scheduler's livelock watchdog)
+ * leaks no host memory.  No allocation can fail, so the single-slot
+ * fallback is used only when asked for (disable_hugepages, single).
+ */
 struct vfio_batch {
 	struct page **pages;
 	struct page *fallback_page;
 	int capacity;
 	int size;
 	int offset;
+	struct page *page_array[VFIO_BATCH_MAX_CAPACITY];
 };
 
 struct vfio_iommu {
@@ -270,9 +278,7 @@ static void vfio_batch_init(struct vfio_batch *batch, bool single)
 	batch->offset = 0;
 	if (single || vfio_type1_cfg.disable_hugepages)
 		goto fallback;
-	batch->pages = malloc(PAGE_SIZE);
-	if (!batch->pages)
-		goto fallback;
+	batch->pages = batch->page_array;
 	batch->capacity = VFIO_BATCH_MAX_CAPACITY;
 	return;
 fallback:
@@ -293,8 +299,8 @@ static void vfio_batch_unpin(struct vfio_batch *batch, struct vfio_dma *dma)
 
 static void vfio_batch_fini(struct vfio_batch *batch)
 {
-	if (batch->capacity == (int)VFIO_BATCH_MAX_CAPACITY)
-		free(batch->pages);
+	/* Nothing to free: see struct vfio_batch. */
+	batch->size = 0;
 }
 
 /* ---------------- follow_fault_pfn and the retry policies ---------------- */
