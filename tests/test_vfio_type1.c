@@ -383,6 +383,85 @@ START_TEST(test_decode_off_bar_map_is_efault)
 }
 END_TEST
 
+/* ---- checklist items only an internal test can reach ---- */
+
+static int remap_ram_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long pfn = *(unsigned long *)file->private_data;
+
+	return remap_pfn_range(vma, vma->vm_start, pfn, vma->vm_end - vma->vm_start,
+			       vma->vm_page_prot);
+}
+
+START_TEST(test_item19_pfnmap_of_valid_ram_is_efault)
+{
+	static const struct file_operations fops = { .mmap = remap_ram_mmap };
+	struct folio *folio = folio_alloc(0, PGTY_kernel);
+	unsigned long pfn = folio_pfn(folio), va;
+	struct address_space as = { 0 };
+	struct file f = { .f_op = &fops, .f_mapping = &as, .private_data = &pfn };
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ, .iova = 0, .size = PAGE_SIZE,
+	};
+
+	init_rwsem(&as.i_mmap_rwsem, "i_mmap_rwsem");
+	/* A driver remapping an ordinary RAM page into user space (VM_PFNMAP). */
+	va = vm_mmap(mm, &f, 0, PAGE_SIZE, PROT_READ, MAP_SHARED, 0);
+	ck_assert(!IS_ERR_VALUE(va));
+	map.vaddr = va;
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_IOMMU_MAP_DMA, &map), -EFAULT);
+	ck_assert_int_eq(folio_ref_count(folio), 1);	/* never pinned */
+	assert_no_trace();
+	ck_assert_int_eq(vm_munmap(mm, va, PAGE_SIZE), 0);
+}
+END_TEST
+
+START_TEST(test_item26_map_without_iommu_domain_records_full_size_pins_nothing)
+{
+	struct vfio_iommu *emu;
+	unsigned long va = vm_mmap(mm, NULL, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = va, .iova = 0, .size = 4 * PAGE_SIZE,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = 0, .size = 4 * PAGE_SIZE,
+	};
+
+	ck_assert_int_eq(vfio_iommu_type1_open(VFIO_TYPE1v2_IOMMU, &emu), 0);
+	ck_assert_int_eq(vfio_iommu_type1_attach_group(emu, 99, 0, true), 0);
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(emu, VFIO_IOMMU_MAP_DMA, &map), 0);
+	ck_assert_uint_eq(vfio_iommu_nr_dmas(emu), 1);
+	ck_assert_int_eq(atomic_load(&mm->locked_vm), 0);
+	ck_assert_int_eq(pgtable_lookup(mm, va, NULL, NULL), PGTABLE_NONE);	/* not even faulted */
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(emu, VFIO_IOMMU_UNMAP_DMA, &unmap), 0);
+	ck_assert_uint_eq(unmap.size, 4 * PAGE_SIZE);	/* the full size was recorded */
+	vfio_iommu_type1_release(emu);
+}
+END_TEST
+
+START_TEST(test_item30_unmap_vaddr_with_emulated_group_is_ebusy)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .flags = VFIO_DMA_UNMAP_FLAG_VADDR,
+		.iova = BAR_IOVA, .size = PUD_SIZE,
+	};
+
+	ck_assert_int_eq(map_bar(PUD_SIZE), 0);
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_CHECK_EXTENSION,
+						(void *)VFIO_UPDATE_VADDR), 1);
+	ck_assert_int_eq(vfio_iommu_type1_attach_group(iommu, 99, 0, true), 0);
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_CHECK_EXTENSION,
+						(void *)VFIO_UPDATE_VADDR), 0);
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_IOMMU_UNMAP_DMA, &unmap), -EBUSY);
+	ck_assert_uint_eq(vfio_iommu_nr_dmas(iommu), 1);	/* nothing invalidated */
+	vfio_iommu_type1_detach_group(iommu, 99);
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_IOMMU_UNMAP_DMA, &unmap), 0);
+	ck_assert_uint_eq(unmap.size, PUD_SIZE);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("vfio_type1");
@@ -412,5 +491,13 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_fixup_dropping_mmap_lock_restarts_from_vma_lookup);
 	tcase_add_test(tc, test_pre_615_per_page_lookup_without_addr_mask_batching);
 	tcase_add_test(tc, test_decode_off_bar_map_is_efault);
+
+	tc = tcase_create("checklist");
+	tcase_add_checked_fixture(tc, bar_setup, bar_teardown);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_item19_pfnmap_of_valid_ram_is_efault);
+	tcase_add_test(tc, test_item26_map_without_iommu_domain_records_full_size_pins_nothing);
+	tcase_add_test(tc, test_item30_unmap_vaddr_with_emulated_group_is_ebusy);
 	return s;
 }
