@@ -761,7 +761,7 @@ static void print_row(const struct cell_ref *r)
 		snprintf(ov, sizeof(ov), "n/a");
 	else
 		snprintf(ov, sizeof(ov), "%.3f", cl->overhead);
-	printf("%-10s %-7s %-15s %7s %5u %9s %9s %9s %9s %8.3f %9.2f %9.2f %5.1f%% %8s %8s %8s\n",
+	printf("%-10s %-7s %-15s %7s %5u %9s %9s %9s %9s %8.4f %9.2f %9.2f %5.1f%% %8s %8s %8s\n",
 	       backing_name[r->b], policy_name[r->p], contention_name[r->c],
 	       fmt_bytes(sz, sizeof(sz), cl->size, true), cl->n,
 	       fmt_ns(t[0], sizeof(t[0]), cl->p50), fmt_ns(t[1], sizeof(t[1]), cl->p99),

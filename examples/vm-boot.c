@@ -25,14 +25,20 @@
  *     the BARs, decode on, VFIO_IOMMU_MAP_DMA again, which faults the BARs
  *     back in — QEMU's vfio_pci_write_config() order: the device first,
  *     then pci_update_mappings();
- *  6. teardown: device fds, VFIO_GROUP_UNSET_CONTAINER, group and container
+ *  6. the guest runs for a while with its BARs mapped; then a monitoring
+ *     task reads the VMM's numa_maps once itself;
+ *  7. teardown: device fds, VFIO_GROUP_UNSET_CONTAINER, group and container
  *     fds (the last container reference removes every mapping), munmap.
  *
  * A numa_maps reader (the seeds/01 monitoring thread) reads the VMM's
  * /proc/<pid>/numa_maps the whole time; a zap/refault injector can fire in
  * the background.  With the pre-fix walker the reader can die in a read
  * (the seeds/01 oops) and keep the VMM's mmap_lock; with the fixed walker
- * and LEGACY policy a BAR MAP_DMA can fail with EINVAL (seeds/03).
+ * and LEGACY policy a BAR MAP_DMA can fail with EINVAL (seeds/03).  Free
+ * threads hit those windows rarely; --zap-after-fixup and
+ * --refault-after-split put a seeded injector rule in each window, so that
+ * a run reproduces the race on demand.  The reader stops before the
+ * teardown (stop_reader() says why).
  *
  * Simplifications, against QEMU: no legacy holes below 1 MiB (VGA, option
  * ROMs) in the RAM layout, no MSI-X table trapping (the whole BAR is mapped),
@@ -43,7 +49,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <linux/mman.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
