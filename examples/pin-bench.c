@@ -100,15 +100,9 @@ struct rig {
 static struct options opt;
 static struct cell cells[NR_BACKINGS][NR_POLICIES][NR_CONTENTIONS];
 static const char *prog = "pin-bench";
+
+#include "example_util.h"
 static int exit_status;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
@@ -156,54 +150,11 @@ static void usage(FILE *f)
 "3 a simulated task oopsed.\n");
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2))) bad_arg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(try --help)\n");
-	exit(2);
-}
-
-static bool parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return false;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (shift && (!strcasecmp(end, "iB") || !strcasecmp(end, "B")))
-		end += strlen(end);
-	if (*end || v > (UINT64_MAX >> shift))
-		return false;
-	*out = (uint64_t)v << shift;
-	return true;
-}
-
 static bool parse_uint(const char *s, unsigned long max, unsigned int *out)
 {
 	unsigned long v;
-	char *end;
 
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || v > max)
+	if (!parse_ulong(s, max, &v))
 		return false;
 	*out = (unsigned int)v;
 	return true;

@@ -161,13 +161,7 @@ static struct pinsim *sim;
 static FILE *vmlog;		/* the QEMU-style log: stdout, or stderr with --json */
 static const char *prog = "vm-boot";
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "example_util.h"
 
 static const char *errno_name(int err)
 {
@@ -273,60 +267,6 @@ static void usage(FILE *f)
 "'dma_map FAILED iova=0x...: [Errno N] <strerror>' per failure (seeds/01, 03).\n"
 "Exit status: 0 every boot succeeded; 1 a boot failed (a MAP_DMA error) or setup\n"
 "failed; 2 bad arguments; 3 a simulated task oopsed or hung.\n");
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2))) bad_arg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(try --help)\n");
-	exit(2);
-}
-
-/* SIZE: a number with an optional K, M, G or T suffix (binary; "KiB" etc. too). */
-static bool parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return false;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (shift && (!strcasecmp(end, "iB") || !strcasecmp(end, "B")))
-		end += strlen(end);
-	if (*end || v > (UINT64_MAX >> shift))
-		return false;
-	*out = (uint64_t)v << shift;
-	return true;
-}
-
-static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 static double parse_probability(const char *what, const char *s)

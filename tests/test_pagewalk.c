@@ -9,15 +9,7 @@
 #include <sys/mman.h>
 
 #include "harness.h"
-#include "pagewalk.h"
-#include "sched_point.h"
-#include "vfio_pci.h"
-
-#define ANON_VA 0x7e0000000000UL	/* 1 GiB aligned */
-#define BAR_VA 0x7f0000000000UL		/* 1 GiB aligned */
-#define VMALLOC_START 0xffffc90000000000UL
-
-/* ---------------- helpers ---------------- */
+#include "mm_fixtures.h"
 
 static unsigned long map_anon(struct mm_struct *mm, unsigned long addr, unsigned long len)
 {
@@ -28,39 +20,20 @@ static unsigned long map_anon(struct mm_struct *mm, unsigned long addr, unsigned
 	ck_assert_uint_eq(a, addr);
 	return a;
 }
+#include "pagewalk.h"
+#include "sched_point.h"
+#include "vfio_pci.h"
 
-static unsigned long map_bar(struct mm_struct *mm, struct vfio_pci_core_device *vdev,
-			     unsigned long addr, unsigned long len)
-{
-	unsigned long a = vm_mmap(mm, &vdev->file, addr, len, PROT_READ | PROT_WRITE,
-				  MAP_SHARED | MAP_FIXED,
-				  VFIO_PCI_INDEX_TO_OFFSET(0) >> PAGE_SHIFT);
+#define ANON_VA 0x7e0000000000UL	/* 1 GiB aligned */
+#define BAR_VA 0x7f0000000000UL		/* 1 GiB aligned */
+#define VMALLOC_START 0xffffc90000000000UL
 
-	ck_assert_msg(!IS_ERR_VALUE(a), "mmap BAR: %ld", (long)a);
-	ck_assert_uint_eq(a, addr);
-	return a;
-}
+/* ---------------- helpers ---------------- */
 
-static struct vfio_pci_core_device *make_bar(uint64_t size)
-{
-	uint64_t bars[PCI_STD_NUM_BARS] = { size };
-	struct vfio_pci_core_device *vdev;
 
-	ck_assert_int_eq(vfio_pci_device_create("gpu", bars, &vdev), 0);
-	return vdev;
-}
 
-static void touch(struct mm_struct *mm, unsigned long addr, bool write)
-{
-	mmap_read_lock(mm);
-	ck_assert_int_eq(fixup_user_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0, NULL), 0);
-	mmap_read_unlock(mm);
-}
 
-static enum pgtable_level level_at(struct mm_struct *mm, unsigned long addr)
-{
-	return pgtable_lookup(mm, addr, NULL, NULL);
-}
+
 
 /* Everything a walk reports, per callback. */
 struct walk_log {
