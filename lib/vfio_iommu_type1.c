@@ -1523,12 +1523,20 @@ void vfio_iommu_type1_detach_group(struct vfio_iommu *iommu, int group_id)
 		struct vfio_domain **dp;
 
 		/*
-		 * The last group of a domain leaves: with no other domain, every
-		 * mapping is unmapped and unpinned first (vfio_iommu_unmap_unpin_all()).
+		 * The last group of the last IOMMU domain leaves: without emulated
+		 * groups every mapping goes away (vfio_iommu_unmap_unpin_all());
+		 * with them the mappings stay for the emulated devices, unmapped
+		 * and unpinned (vfio_iommu_unmap_unpin_reaccount(); with no
+		 * external pins here, nothing is re-charged).
 		 */
 		if (iommu->domain_list == g->domain && !g->domain->next) {
-			for (unsigned int n = 0; n < iommu->nr_dmas; n++)
-				vfio_unmap_unpin(iommu, iommu->dmas[n], true);
+			if (!iommu->num_emulated_groups) {
+				while (iommu->nr_dmas)
+					vfio_remove_dma(iommu, iommu->dmas[iommu->nr_dmas - 1]);
+			} else {
+				for (unsigned int n = 0; n < iommu->nr_dmas; n++)
+					vfio_unmap_unpin(iommu, iommu->dmas[n], true);
+			}
 		}
 		for (dp = &iommu->domain_list; *dp; dp = &(*dp)->next) {
 			if (*dp == g->domain) {

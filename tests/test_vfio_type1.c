@@ -462,6 +462,30 @@ START_TEST(test_item30_unmap_vaddr_with_emulated_group_is_ebusy)
 }
 END_TEST
 
+START_TEST(test_last_group_leaving_removes_every_mapping_and_unpins)
+{
+	unsigned long va = vm_mmap(mm, NULL, 0, 8 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, 0), pfn;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = va, .iova = 0, .size = 8 * PAGE_SIZE,
+	};
+
+	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_IOMMU_MAP_DMA, &map), 0);
+	ck_assert_int_eq(map_bar(PUD_SIZE), 0);
+	ck_assert_int_eq(atomic_load(&mm->locked_vm), 8);
+	ck_assert_int_eq(pgtable_lookup(mm, va, &pfn, NULL), PGTABLE_PTE);
+	ck_assert_int_eq(page_ref_count(pfn_to_page(pfn)), 1 + GUP_PIN_COUNTING_BIAS);
+	/* vfio_iommu_unmap_unpin_all(): the dmas go, not only their IOMMU entries. */
+	vfio_iommu_type1_detach_group(iommu, vdev->id);
+	ck_assert_uint_eq(vfio_iommu_nr_dmas(iommu), 0);
+	ck_assert_uint_eq(vfio_iommu_dma_avail(iommu), vfio_type1_cfg.dma_entry_limit);
+	ck_assert_int_eq(atomic_load(&mm->locked_vm), 0);
+	ck_assert_int_eq(page_ref_count(pfn_to_page(pfn)), 1);
+	ck_assert_ptr_null(vfio_iommu_group_domain(iommu, vdev->id));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("vfio_type1");
@@ -499,5 +523,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_item19_pfnmap_of_valid_ram_is_efault);
 	tcase_add_test(tc, test_item26_map_without_iommu_domain_records_full_size_pins_nothing);
 	tcase_add_test(tc, test_item30_unmap_vaddr_with_emulated_group_is_ebusy);
+	tcase_add_test(tc, test_last_group_leaving_removes_every_mapping_and_unpins);
 	return s;
 }
