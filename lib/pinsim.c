@@ -135,7 +135,7 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	if (!sim)
 		return fail(ENOMEM);
 	pthread_mutex_init(&sim->lock, NULL);
-	pthread_mutex_init(&sim->vfio_lock, NULL);
+	mutex_init(&sim->vfio_lock, "vfio_lock");
 	err = machine_create(&mc, &sim->m);
 	if (err) {
 		free(sim);
@@ -164,6 +164,7 @@ void pinsim_destroy(struct pinsim *sim)
 		pinsim_proc_destroy(sim->procs);
 	vfio_groups_release(sim);
 	machine_destroy(sim->m);
+	mutex_destroy(&sim->vfio_lock);
 	pthread_mutex_destroy(&sim->lock);
 	free(sim);
 }

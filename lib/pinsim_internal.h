@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "machine.h"
+#include "mutex.h"
 #include "pinsim/pinsim.h"
 
 struct vfio_group;
@@ -23,7 +24,7 @@ struct pinsim {
 	pthread_mutex_t lock;
 	struct pinsim_proc *procs;
 	/* VFIO groups, indexed by group id (= device id) */
-	pthread_mutex_t vfio_lock;
+	struct mutex vfio_lock;	/* simulated: the scheduler sees who waits */
 	struct vfio_group **groups;
 	int nr_groups;
 };

@@ -34,7 +34,15 @@ enum vfio_fd_type {
 
 struct vfio_container {
 	_Atomic int refs;		/* its fd + attached groups + ioctls in flight */
-	pthread_mutex_t lock;		/* groups and iommu pointer */
+	struct mutex lock;		/* groups and iommu pointer */
+	/*
+	 * Held for read across a backend ioctl and for write while a group
+	 * leaves (which may release the backend), as vfio.c's group_lock was
+	 * before the container code moved to container.c: a MAP_DMA never
+	 * runs on a released backend.  A simulated rwsem, so the scheduler
+	 * sees it.
+	 */
+	struct rw_semaphore group_lock;
 	struct vfio_iommu *iommu;	/* after VFIO_SET_IOMMU */
 	int nr_groups;
 };
@@ -77,7 +85,8 @@ static void container_put(struct vfio_container *c)
 		return;
 	/* The last reference: no group is attached any more. */
 	vfio_iommu_type1_release(c->iommu);
-	pthread_mutex_destroy(&c->lock);
+	mutex_destroy(&c->lock);
+	destroy_rwsem(&c->group_lock);
 	free(c);
 }
 
@@ -86,7 +95,8 @@ static void group_unset_container(struct vfio_group *g)
 {
 	struct vfio_container *c = g->container;
 
-	pthread_mutex_lock(&c->lock);
+	down_write(&c->group_lock);
+	mutex_lock(&c->lock);
 	if (c->iommu)
 		vfio_iommu_type1_detach_group(c->iommu, g->id);
 	/* The last group: the backend goes with it (the kernel's driver release). */
@@ -94,7 +104,8 @@ static void group_unset_container(struct vfio_group *g)
 		vfio_iommu_type1_release(c->iommu);
 		c->iommu = NULL;
 	}
-	pthread_mutex_unlock(&c->lock);
+	mutex_unlock(&c->lock);
+	up_write(&c->group_lock);
 	g->container = NULL;
 	container_put(c);
 }
@@ -181,13 +192,13 @@ static long fd_table_release_body(void *arg)
 	struct pinsim_proc *p = arg;
 	struct vfio_fd_table *t = p->fds;
 
-	pthread_mutex_lock(&p->sim->vfio_lock);
+	mutex_lock(&p->sim->vfio_lock);
 	/* Device fds first, then groups, then containers: no EBUSY on the way. */
 	for (int type = VFIO_FD_DEVICE; type >= VFIO_FD_CONTAINER; type--)
 		for (int i = 0; i < t->nr; i++)
 			if ((int)t->fds[i].type == type)
 				fd_release(&t->fds[i]);
-	pthread_mutex_unlock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
 	free(t->fds);
 	free(t);
 	p->fds = NULL;
@@ -206,12 +217,12 @@ int vfio_group_register(struct pinsim *sim, struct vfio_pci_core_device *vdev, i
 	g->id = id;
 	g->vdev = vdev;
 	g->iommu_unit = iommu_unit;
-	pthread_mutex_lock(&sim->vfio_lock);
+	mutex_lock(&sim->vfio_lock);
 	if (id >= sim->nr_groups) {
 		struct vfio_group **n = realloc(sim->groups, (id + 1) * sizeof(*n));
 
 		if (!n) {
-			pthread_mutex_unlock(&sim->vfio_lock);
+			mutex_unlock(&sim->vfio_lock);
 			free(g);
 			return -ENOMEM;
 		}
@@ -220,7 +231,7 @@ int vfio_group_register(struct pinsim *sim, struct vfio_pci_core_device *vdev, i
 		sim->nr_groups = id + 1;
 	}
 	sim->groups[id] = g;
-	pthread_mutex_unlock(&sim->vfio_lock);
+	mutex_unlock(&sim->vfio_lock);
 	return 0;
 }
 
@@ -277,12 +288,13 @@ int pinsim_open(struct pinsim_proc *p, const char *path, int flags)
 			return -1;
 		}
 		atomic_store(&c->refs, 1);
-		pthread_mutex_init(&c->lock, NULL);
+		mutex_init(&c->lock, "vfio_container");
+		init_rwsem(&c->group_lock, "container_group_lock");
 		f.type = VFIO_FD_CONTAINER;
 		f.container = c;
-		pthread_mutex_lock(&sim->vfio_lock);
+		mutex_lock(&sim->vfio_lock);
 		ret = fd_install(p, f);
-		pthread_mutex_unlock(&sim->vfio_lock);
+		mutex_unlock(&sim->vfio_lock);
 		if (ret < 0) {
 			container_put(c);
 			errno = -ret;
@@ -291,7 +303,7 @@ int pinsim_open(struct pinsim_proc *p, const char *path, int flags)
 		return ret;
 	}
 	id = parse_group_path(path);
-	pthread_mutex_lock(&sim->vfio_lock);
+	mutex_lock(&sim->vfio_lock);
 	g = id < 0 ? NULL : group_by_id(sim, id);
 	if (!g) {
 		ret = -ENOENT;
@@ -304,7 +316,7 @@ int pinsim_open(struct pinsim_proc *p, const char *path, int flags)
 		if (ret >= 0)
 			g->opened = true;
 	}
-	pthread_mutex_unlock(&sim->vfio_lock);
+	mutex_unlock(&sim->vfio_lock);
 	if (ret < 0) {
 		errno = -ret;
 		return -1;
@@ -323,11 +335,11 @@ static long close_body(void *arg)
 	struct close_args *a = arg;
 	struct vfio_fd *f;
 
-	pthread_mutex_lock(&a->p->sim->vfio_lock);
+	mutex_lock(&a->p->sim->vfio_lock);
 	f = fd_lookup(a->p, a->fd);
 	if (f)
 		fd_release(f);
-	pthread_mutex_unlock(&a->p->sim->vfio_lock);
+	mutex_unlock(&a->p->sim->vfio_lock);
 	return f ? 0 : -EBADF;
 }
 
@@ -353,7 +365,7 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 	struct vfio_fd *f;
 	long ret = 0;
 
-	pthread_mutex_lock(&p->sim->vfio_lock);
+	mutex_lock(&p->sim->vfio_lock);
 	f = fd_lookup(p, fd);
 	if (!f)
 		ret = -EBADF;
@@ -361,7 +373,7 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 		ret = -ENODEV;	/* containers and groups have no mmap */
 	else
 		*filep = &f->group->vdev->file;
-	pthread_mutex_unlock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
 }
 
@@ -374,7 +386,7 @@ static long container_set_iommu(struct pinsim_proc *p, struct vfio_container *c,
 	long ret;
 
 	/* Called with sim->vfio_lock held: the group set is stable. */
-	pthread_mutex_lock(&c->lock);
+	mutex_lock(&c->lock);
 	/* vfio_ioctl_set_iommu(): only a container with groups and no backend. */
 	if (!c->nr_groups || c->iommu) {
 		ret = -EINVAL;
@@ -401,7 +413,7 @@ static long container_set_iommu(struct pinsim_proc *p, struct vfio_container *c,
 	}
 	c->iommu = iommu;
 out:
-	pthread_mutex_unlock(&c->lock);
+	mutex_unlock(&c->lock);
 	return ret;
 }
 
@@ -413,41 +425,40 @@ static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, uns
 
 	switch (req) {
 	case VFIO_GET_API_VERSION:
-		pthread_mutex_unlock(&p->sim->vfio_lock);
+		mutex_unlock(&p->sim->vfio_lock);
 		return VFIO_API_VERSION;
 	case VFIO_CHECK_EXTENSION:
-		pthread_mutex_lock(&c->lock);
+		mutex_lock(&c->lock);
 		ret = vfio_iommu_type1_ioctl(c->iommu, VFIO_CHECK_EXTENSION, arg);
-		pthread_mutex_unlock(&c->lock);
-		pthread_mutex_unlock(&p->sim->vfio_lock);
+		mutex_unlock(&c->lock);
+		mutex_unlock(&p->sim->vfio_lock);
 		return ret;
 	case VFIO_SET_IOMMU:
 		ret = container_set_iommu(p, c, (unsigned long)arg);
-		pthread_mutex_unlock(&p->sim->vfio_lock);
+		mutex_unlock(&p->sim->vfio_lock);
 		return ret;
 	}
-	pthread_mutex_lock(&c->lock);
-	iommu = c->iommu;
-	pthread_mutex_unlock(&c->lock);
-	if (!iommu) {
-		pthread_mutex_unlock(&p->sim->vfio_lock);
-		return -EINVAL;	/* vfio_fops_unl_ioctl(): no driver to pass it to */
-	}
-	if ((req == VFIO_IOMMU_MAP_DMA || req == VFIO_IOMMU_UNMAP_DMA ||
-	     req == VFIO_IOMMU_GET_INFO) && !arg) {
-		pthread_mutex_unlock(&p->sim->vfio_lock);
-		return -EFAULT;	/* copy_from_user() */
-	}
 	/*
-	 * MAP/UNMAP run without the front-end lock (they pin and fault); the
-	 * container reference keeps the backend alive meanwhile.
+	 * MAP/UNMAP run without the front-end lock (they pin and fault): the
+	 * container reference keeps the container, group_lock the backend.
 	 */
 	container_get(c);
-	pthread_mutex_unlock(&p->sim->vfio_lock);
-	ret = vfio_iommu_type1_ioctl(iommu, (unsigned int)req, arg);
-	pthread_mutex_lock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
+	down_read(&c->group_lock);
+	mutex_lock(&c->lock);
+	iommu = c->iommu;
+	mutex_unlock(&c->lock);
+	if (!iommu)
+		ret = -EINVAL;	/* vfio_fops_unl_ioctl(): no driver to pass it to */
+	else if ((req == VFIO_IOMMU_MAP_DMA || req == VFIO_IOMMU_UNMAP_DMA ||
+		  req == VFIO_IOMMU_GET_INFO) && !arg)
+		ret = -EFAULT;	/* copy_from_user() */
+	else
+		ret = vfio_iommu_type1_ioctl(iommu, (unsigned int)req, arg);
+	up_read(&c->group_lock);
+	mutex_lock(&p->sim->vfio_lock);
 	container_put(c);
-	pthread_mutex_unlock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
 }
 
@@ -483,12 +494,12 @@ static long group_ioctl(struct pinsim_proc *p, struct vfio_group *g, unsigned lo
 		if (g->container)
 			return -EINVAL;
 		c = cf->container;
-		pthread_mutex_lock(&c->lock);
+		mutex_lock(&c->lock);
 		if (c->iommu)
 			ret = vfio_iommu_type1_attach_group(c->iommu, g->id, g->iommu_unit, false);
 		if (!ret)
 			c->nr_groups++;
-		pthread_mutex_unlock(&c->lock);
+		mutex_unlock(&c->lock);
 		if (ret)
 			return ret;
 		g->container = container_get(c);
@@ -608,7 +619,7 @@ static long ioctl_body(void *arg)
 	struct vfio_fd *f;
 	long ret;
 
-	pthread_mutex_lock(&p->sim->vfio_lock);
+	mutex_lock(&p->sim->vfio_lock);
 	f = fd_lookup(p, a->fd);
 	if (!f) {
 		ret = -EBADF;
@@ -620,7 +631,7 @@ static long ioctl_body(void *arg)
 	} else {
 		ret = device_ioctl(p, f->group, req, a->arg);
 	}
-	pthread_mutex_unlock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
 }
 
@@ -651,7 +662,7 @@ static long config_rw(struct pinsim_proc *p, int fd, void *buf, size_t len, uint
 	uint64_t index = VFIO_PCI_OFFSET_TO_INDEX(off), pos = off & VFIO_PCI_OFFSET_MASK;
 	long ret;
 
-	pthread_mutex_lock(&p->sim->vfio_lock);
+	mutex_lock(&p->sim->vfio_lock);
 	f = fd_lookup(p, fd);
 	if (!f) {
 		ret = -EBADF;
@@ -689,7 +700,7 @@ static long config_rw(struct pinsim_proc *p, int fd, void *buf, size_t len, uint
 	}
 	ret = (long)len;
 out:
-	pthread_mutex_unlock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
 }
 
@@ -734,10 +745,10 @@ static struct iommu_domain *group_domain(struct pinsim *sim, int group_id)
 	struct iommu_domain *d = NULL;
 
 	if (g && g->container) {
-		pthread_mutex_lock(&g->container->lock);
+		mutex_lock(&g->container->lock);
 		if (g->container->iommu)
 			d = vfio_iommu_group_domain(g->container->iommu, group_id);
-		pthread_mutex_unlock(&g->container->lock);
+		mutex_unlock(&g->container->lock);
 	}
 	return d;
 }
@@ -752,9 +763,9 @@ ssize_t pinsim_dma(struct pinsim *sim, int group_id, uint64_t iova, void *buf, s
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&sim->vfio_lock);
+	mutex_lock(&sim->vfio_lock);
 	if (!group_by_id(sim, group_id)) {
-		pthread_mutex_unlock(&sim->vfio_lock);
+		mutex_unlock(&sim->vfio_lock);
 		errno = ENODEV;
 		return -1;
 	}
@@ -763,7 +774,7 @@ ssize_t pinsim_dma(struct pinsim *sim, int group_id, uint64_t iova, void *buf, s
 	ret = d ? iommu_dma_rw(d, iova, buf, len, write) : -EFAULT;
 	if (!d)
 		atomic_fetch_add(&iommu_stats.dma_faults, 1);
-	pthread_mutex_unlock(&sim->vfio_lock);
+	mutex_unlock(&sim->vfio_lock);
 	if (ret < 0) {
 		errno = (int)-ret;
 		return -1;
@@ -781,13 +792,13 @@ int pinsim_iommu_lookup(struct pinsim *sim, int group_id, uint64_t iova, uint64_
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&sim->vfio_lock);
+	mutex_lock(&sim->vfio_lock);
 	d = group_domain(sim, group_id);
 	if (d) {
 		pa = iommu_iova_to_phys(d, iova);
 		sz = iommu_leaf_size(d, iova);
 	}
-	pthread_mutex_unlock(&sim->vfio_lock);
+	mutex_unlock(&sim->vfio_lock);
 	if (!d || !sz) {
 		errno = d ? ENOENT : ENODEV;
 		return -1;
@@ -822,19 +833,19 @@ int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd, struct pinsim_vfi
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&p->sim->vfio_lock);
+	mutex_lock(&p->sim->vfio_lock);
 	f = fd_lookup(p, container_fd);
 	if (f && f->type == VFIO_FD_CONTAINER) {
-		pthread_mutex_lock(&f->container->lock);
+		mutex_lock(&f->container->lock);
 		iommu = f->container->iommu;
 		if (iommu) {
 			vfio_iommu_type1_get_stats(iommu, &s);
 			st->nr_dmas = vfio_iommu_nr_dmas(iommu);
 			st->dma_avail = vfio_iommu_dma_avail(iommu);
 		}
-		pthread_mutex_unlock(&f->container->lock);
+		mutex_unlock(&f->container->lock);
 	}
-	pthread_mutex_unlock(&p->sim->vfio_lock);
+	mutex_unlock(&p->sim->vfio_lock);
 	if (!f || f->type != VFIO_FD_CONTAINER) {
 		errno = EBADF;
 		return -1;

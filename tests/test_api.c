@@ -3,7 +3,9 @@
  * The public API (include/pinsim/pinsim.h) as a user sees it: -1/errno,
  * data integrity, pin state and accounting, and nothing changed on error.
  */
+#include <fcntl.h>
 #include <linux/mman.h>
+#include <linux/vfio.h>
 #include <sys/mman.h>
 
 #include "harness.h"
@@ -290,6 +292,83 @@ START_TEST(test_stats_report_frame_metadata_and_no_oops)
 }
 END_TEST
 
+/* ---- MAP_DMA racing the last group leaving its container ---- */
+
+struct race_fds {
+	int container, group, device;
+	uint64_t bar;
+	long map_ret, unset_ret;
+};
+
+static long race_map(void *arg)
+{
+	struct race_fds *r = arg;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = r->bar, .iova = 1ULL << 40, .size = 2ULL << 30,
+	};
+
+	r->map_ret = pinsim_ioctl(proc, r->container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+	return 0;
+}
+
+static long race_unset(void *arg)
+{
+	struct race_fds *r = arg;
+
+	r->unset_ret = pinsim_ioctl(proc, r->group, VFIO_GROUP_UNSET_CONTAINER, NULL) ? -errno : 0;
+	return 0;
+}
+
+START_TEST(test_map_dma_racing_group_unset_never_uses_a_released_backend)
+{
+	struct pinsim_device_spec gpu = { "0000:01:00.0", { 2ULL << 30 }, 0 };
+	struct pinsim_vfio_stats vs;
+	struct pinsim_stats st;
+	int gid;
+
+	ck_assert_int_eq(pinsim_add_device(sim, &gpu, &gid), 0);
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		struct race_fds r = { 0 };
+		struct pinsim_thread t[2] = {
+			{ .name = "vfio", .proc = proc, .fn = race_map, .arg = &r },
+			{ .name = "qemu", .proc = proc, .fn = race_unset, .arg = &r },
+		};
+		struct pinsim_sched_opts o = { .seed = seed, .pct_steps = 8 };
+		struct pinsim_sched_result res;
+		char path[32];
+
+		snprintf(path, sizeof(path), "/dev/vfio/%d", gid);
+		r.container = pinsim_open(proc, "/dev/vfio/vfio", 2);
+		r.group = pinsim_open(proc, path, 2);
+		ck_assert_int_eq(pinsim_ioctl(proc, r.group, VFIO_GROUP_SET_CONTAINER, &r.container), 0);
+		ck_assert_int_eq(pinsim_ioctl(proc, r.container, VFIO_SET_IOMMU,
+					      (void *)VFIO_TYPE1v2_IOMMU), 0);
+		r.device = pinsim_ioctl(proc, r.group, VFIO_GROUP_GET_DEVICE_FD, (void *)gpu.name);
+		ck_assert_int_ge(r.device, 0);
+		r.bar = pinsim_mmap(proc, 0, 2ULL << 30, PROT_READ | PROT_WRITE, MAP_SHARED, r.device,
+				    (uint64_t)VFIO_PCI_BAR0_REGION_INDEX << 40);
+		ck_assert_uint_ne(r.bar, PINSIM_MAP_FAILED);
+		ck_assert_int_eq(pinsim_close(proc, r.device), 0);
+
+		ck_assert_int_eq(pinsim_sched_run(sim, t, 2, &o, &res), 0);
+		ck_assert_int_eq(res.status, PINSIM_SCHED_DONE);
+		/* Either order is legal; a MAP after the unset finds no backend. */
+		ck_assert_int_eq(r.unset_ret, 0);
+		ck_assert(r.map_ret == 0 || r.map_ret == -EINVAL);
+		/* The backend went with the group: nothing mapped or pinned remains. */
+		ck_assert_int_eq(pinsim_vfio_stats(proc, r.container, &vs), -1);
+		ck_assert_int_eq(errno, EINVAL);
+		pinsim_stats(sim, &st);
+		ck_assert_uint_eq(st.oopses, 0);
+		ck_assert_uint_eq(st.warnings, 0);
+		pinsim_close(proc, r.group);
+		pinsim_close(proc, r.container);
+		pinsim_munmap(proc, r.bar, 2ULL << 30);
+	}
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -309,5 +388,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_pin_of_unmapped_range_is_efault_with_no_pins_left);
 	tcase_add_test(tc, test_second_machine_is_ebusy_and_bad_config_einval);
 	tcase_add_test(tc, test_stats_report_frame_metadata_and_no_oops);
+	tcase_add_test(tc, test_map_dma_racing_group_unset_never_uses_a_released_backend);
 	return s;
 }
