@@ -95,12 +95,10 @@ void pinsim_config_init(struct pinsim_config *cfg)
 	cfg->arch_has_pte_special = mc.arch_has_pte_special;
 	cfg->arch_supports_pmd_pfnmap = mc.arch_supports_pmd_pfnmap;
 	cfg->arch_supports_pud_pfnmap = mc.arch_supports_pud_pfnmap;
-	cfg->special_bit_per_level = mc.special_bit_per_level;
 	cfg->max_bar_fault_order = mc.max_bar_fault_order;
-	cfg->pagewalk_fixed = mc.pagewalk_fixed;
-	cfg->follow_pfnmap_recheck = true;
+	/* The default kernel is a named one: every version switch from it. */
+	pinsim_config_set_kernel(cfg, "upstream");
 	cfg->follow_pfnmap_enoent = false;
-	cfg->vfio_addr_mask_batching = true;
 	cfg->disable_hugepages = false;
 	cfg->dma_entry_limit = 65535;
 	cfg->retry_policy = PINSIM_RETRY_LEGACY;
@@ -127,6 +125,9 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	mc.special_bit_per_level = cfg->special_bit_per_level;
 	mc.max_bar_fault_order = cfg->max_bar_fault_order;
 	mc.pagewalk_fixed = cfg->pagewalk_fixed;
+	mc.pagewalk_stale_action_fix = cfg->pagewalk_stale_action_fix;
+	mc.task_mmu_hugetlb_ptl = cfg->task_mmu_hugetlb_ptl;
+	mc.vfio_pci_mmap_align = cfg->vfio_pci_mmap_align;
 
 	if (cfg->retry_policy > PINSIM_RETRY_ENOENT || !cfg->iommu_pgsize_bitmap ||
 	    !(cfg->iommu_pgsize_bitmap & ~(PAGE_SIZE - 1)))
@@ -146,6 +147,10 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	vfio_type1_cfg.follow_pfnmap_recheck = cfg->follow_pfnmap_recheck;
 	vfio_type1_cfg.follow_pfnmap_enoent = cfg->follow_pfnmap_enoent;
 	vfio_type1_cfg.addr_mask_batching = cfg->vfio_addr_mask_batching;
+	vfio_type1_cfg.pin_contig_accounting = cfg->vfio_pin_contig_accounting;
+	vfio_type1_cfg.pin_cond_resched = cfg->vfio_pin_cond_resched;
+	vfio_type1_cfg.dma_limit_overflow = cfg->vfio_dma_limit_overflow;
+	vfio_type1_cfg.type1_nesting = cfg->vfio_type1_nesting;
 	vfio_type1_cfg.disable_hugepages = cfg->disable_hugepages;
 	vfio_type1_cfg.dma_entry_limit = cfg->dma_entry_limit;
 	vfio_type1_cfg.retry_policy = (enum vfio_retry_policy)cfg->retry_policy;

@@ -28,6 +28,20 @@ struct vfio_type1_config {
 	bool follow_pfnmap_recheck;	/* ffef67b93aa3: re-read PUD/PMD under the PTL */
 	bool follow_pfnmap_enoent;	/* -ENOENT for "no present entry" (seeds/03) */
 	bool addr_mask_batching;	/* 0fd06844de5d (v6.15): pfns to the leaf's end */
+	/*
+	 * The has_rsvd / vpfn_pages / num_pages_contiguous series: accounting
+	 * and unpinning by contiguous range.  false = the 6.12 shape:
+	 * per-page accounting, a batch of one put back and re-looked-up,
+	 * disable_hugepages breaking after one page.
+	 */
+	bool pin_contig_accounting;
+	bool pin_cond_resched;		/* "conditional rescheduling while pinning" */
+	/*
+	 * ef270ec44637 series: -EOVERFLOW for ranges that do not fit or wrap,
+	 * inclusive-end overlap tests.  false = 6.12: -EINVAL, exclusive ends.
+	 */
+	bool dma_limit_overflow;
+	bool type1_nesting;		/* VFIO_TYPE1_NESTING_IOMMU (6.12) */
 	bool disable_hugepages;		/* module parameter */
 	unsigned int dma_entry_limit;	/* module parameter, default U16_MAX */
 	enum vfio_retry_policy retry_policy;

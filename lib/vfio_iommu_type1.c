@@ -40,6 +40,10 @@ void vfio_type1_config_init(struct vfio_type1_config *cfg)
 	cfg->follow_pfnmap_recheck = true;
 	cfg->follow_pfnmap_enoent = false;
 	cfg->addr_mask_batching = true;
+	cfg->pin_contig_accounting = true;
+	cfg->pin_cond_resched = true;
+	cfg->dma_limit_overflow = true;
+	cfg->type1_nesting = false;
 	cfg->disable_hugepages = false;
 	cfg->dma_entry_limit = UINT16_MAX;
 	cfg->retry_policy = VFIO_RETRY_LEGACY;

@@ -26,6 +26,9 @@ void machine_config_init(struct machine_config *cfg)
 	cfg->special_bit_per_level = true;
 	cfg->max_bar_fault_order = PUD_ORDER;
 	cfg->pagewalk_fixed = true;
+	cfg->pagewalk_stale_action_fix = true;
+	cfg->task_mmu_hugetlb_ptl = true;
+	cfg->vfio_pci_mmap_align = true;
 }
 
 static int config_check(const struct machine_config *cfg)

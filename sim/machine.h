@@ -44,6 +44,19 @@ struct machine_config {
 	unsigned int max_bar_fault_order;
 	/* mm/pagewalk.c with 9b25a6e3d243 (default true). */
 	bool pagewalk_fixed;
+	/*
+	 * mm/pagewalk.c "fix stale walk->action escaping walk_pmd_range()"
+	 * (6.12.115): ACTION_SUBTREE is set before the none checks.
+	 */
+	bool pagewalk_stale_action_fix;
+	/* fs/proc/task_mmu.c gather_hugetlb_stats() under huge_pte_lock(). */
+	bool task_mmu_hugetlb_ptl;
+	/*
+	 * vfio-pci's get_unmapped_area aligns a BAR mmap by its length to the
+	 * largest huge-fault order; without it (6.12) the mmap gets what the
+	 * generic placement gives.
+	 */
+	bool vfio_pci_mmap_align;
 };
 
 void machine_config_init(struct machine_config *cfg);

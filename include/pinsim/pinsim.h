@@ -47,14 +47,31 @@ struct pinsim_config {
 	bool arch_has_pte_special;	/* CONFIG_ARCH_HAS_PTE_SPECIAL */
 	bool arch_supports_pmd_pfnmap;	/* CONFIG_ARCH_SUPPORTS_PMD_PFNMAP */
 	bool arch_supports_pud_pfnmap;	/* CONFIG_ARCH_SUPPORTS_PUD_PFNMAP */
-	bool special_bit_per_level;	/* c0c6ccd9828c (2026) */
+	bool special_bit_per_level;	/* c0c6ccd9828c (2026); profiles set it */
 	unsigned int max_bar_fault_order;	/* 0, 9 or 18 */
 
-	/* kernel-version switches */
-	bool pagewalk_fixed;		/* 9b25a6e3d243, March 2026 */
-	bool follow_pfnmap_recheck;	/* ffef67b93aa3, March 2026 */
+	/*
+	 * Kernel-version switches.  Set them all at once from a named kernel
+	 * with pinsim_config_set_kernel(); each is named after the upstream
+	 * commit that introduced the behaviour (see lib/kernel_profiles.c and
+	 * the README's profile table).  pinsim_config_init() sets the
+	 * "upstream" profile.
+	 */
+	char kernel[32];		/* the profile they were set from */
+	bool pagewalk_fixed;		/* 9b25a6e3d243, split vs refault (6.12.85) */
+	bool pagewalk_stale_action_fix;	/* walk->action reset first (6.12.115) */
+	bool follow_pfnmap_recheck;	/* ffef67b93aa3 (6.12.85) */
+	bool vfio_addr_mask_batching;	/* 0fd06844de5d (v6.15) */
+	bool vfio_pin_contig_accounting;	/* has_rsvd / batched accounting series */
+	bool vfio_pin_cond_resched;	/* cond_resched() in the pin loop (6.12.43) */
+	bool vfio_dma_limit_overflow;	/* ef270ec44637: -EOVERFLOW, inclusive ends */
+	bool vfio_type1_nesting;	/* VFIO_TYPE1_NESTING_IOMMU still supported */
+	bool task_mmu_hugetlb_ptl;	/* gather_hugetlb_stats under the PTL */
+	bool vfio_pci_mmap_align;	/* vfio-pci get_unmapped_area by fault order */
+
+	/* Not a kernel version: the seeds/03 proposal, off in every profile. */
 	bool follow_pfnmap_enoent;	/* -ENOENT for non-present (seeds/03) */
-	bool vfio_addr_mask_batching;	/* 0fd06844de5d, v6.15 */
+	/* vfio_iommu_type1 module parameters and pinsim's retry policies. */
 	bool disable_hugepages;		/* vfio_iommu_type1 module parameter */
 	unsigned int dma_entry_limit;	/* vfio_iommu_type1 module parameter */
 	enum pinsim_retry_policy retry_policy;
@@ -79,6 +96,29 @@ struct pinsim_device_spec {
 };
 
 void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
+
+/*
+ * Named kernels.  pinsim_config_set_kernel() sets every kernel-version
+ * switch of @cfg (and cfg->kernel) to what kernel @version does, leaving
+ * sizing, arch, module-parameter and retry-policy fields alone.  @version
+ * is a profile name ("6.12.74", "6.12.113", "6.12.118", "7.0", "upstream")
+ * or any 6.12 stable release "6.12.N" from 6.12.29 on, which gets the
+ * switches of the Debian changelog's fixes up to N (cfg->kernel then reads
+ * "6.12.N").  Unknown names: -1/EINVAL, @cfg unchanged.
+ */
+int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version) PINSIM_API;
+
+struct pinsim_kernel_profile {
+	const char *name;		/* what pinsim_config_set_kernel() takes */
+	const char *summary;		/* one line: which kernel, which fixes */
+};
+/* The named profiles: the count, and *@out set to a static table. */
+size_t pinsim_kernel_profiles(const struct pinsim_kernel_profile **out) PINSIM_API;
+/*
+ * What @cfg's kernel switches are, one "name=0|1  commit subject" line per
+ * switch, into @buf (truncated, NUL-terminated).  Returns the full length.
+ */
+size_t pinsim_kernel_describe(const struct pinsim_config *cfg, char *buf, size_t len) PINSIM_API;
 int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out) PINSIM_API;
 void pinsim_destroy(struct pinsim *m) PINSIM_API;
 /*
