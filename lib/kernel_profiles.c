@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pinsim/pinsim.h"
+#include "kernel_profiles.h"
 
 /* The switches, in the order they are printed and documented. */
 struct kernel_switch {
@@ -199,4 +199,49 @@ size_t pinsim_kernel_describe(const struct pinsim_config *cfg, char *buf, size_t
 			total += (size_t)n;
 	}
 	return total;
+}
+
+void kernel_config_apply(const struct pinsim_config *cfg, struct machine_config *mc,
+			 struct vfio_type1_config *vc)
+{
+	mc->ram_bytes = cfg->ram_bytes;
+	mc->hugetlb_2m_pages = cfg->hugetlb_2m_pages;
+	mc->hugetlb_1g_pages = cfg->hugetlb_1g_pages;
+	mc->thp = (enum thp_mode)cfg->thp;
+	mc->arch_has_pte_special = cfg->arch_has_pte_special;
+	mc->arch_supports_pmd_pfnmap = cfg->arch_supports_pmd_pfnmap;
+	mc->arch_supports_pud_pfnmap = cfg->arch_supports_pud_pfnmap;
+	mc->special_bit_per_level = cfg->special_bit_per_level;
+	mc->max_bar_fault_order = cfg->max_bar_fault_order;
+	mc->pagewalk_fixed = cfg->pagewalk_fixed;
+	mc->pagewalk_stale_action_fix = cfg->pagewalk_stale_action_fix;
+	mc->task_mmu_hugetlb_ptl = cfg->task_mmu_hugetlb_ptl;
+	mc->vfio_pci_mmap_align = cfg->vfio_pci_mmap_align;
+
+	vc->follow_pfnmap_recheck = cfg->follow_pfnmap_recheck;
+	vc->follow_pfnmap_enoent = cfg->follow_pfnmap_enoent;
+	vc->addr_mask_batching = cfg->vfio_addr_mask_batching;
+	vc->pin_contig_accounting = cfg->vfio_pin_contig_accounting;
+	vc->pin_cond_resched = cfg->vfio_pin_cond_resched;
+	vc->dma_limit_overflow = cfg->vfio_dma_limit_overflow;
+	vc->type1_nesting = cfg->vfio_type1_nesting;
+	vc->disable_hugepages = cfg->disable_hugepages;
+	vc->dma_entry_limit = cfg->dma_entry_limit;
+	vc->retry_policy = (enum vfio_retry_policy)cfg->retry_policy;
+	vc->retry_bound = cfg->retry_bound;
+	vc->iommu_pgsize_bitmap = cfg->iommu_pgsize_bitmap;
+}
+
+int kernel_profile_configs(const char *version, struct machine_config *mc,
+			   struct vfio_type1_config *vc)
+{
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	if (pinsim_config_set_kernel(&cfg, version))
+		return -EINVAL;
+	machine_config_init(mc);
+	vfio_type1_config_init(vc);
+	kernel_config_apply(&cfg, mc, vc);
+	return 0;
 }

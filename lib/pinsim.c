@@ -20,6 +20,7 @@
 #include "machine.h"
 #include "mm.h"
 #include "iommu.h"
+#include "kernel_profiles.h"
 #include "task_mmu.h"
 #include "vfio.h"
 #include "vfio_pci.h"
@@ -108,6 +109,7 @@ void pinsim_config_init(struct pinsim_config *cfg)
 
 int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 {
+	struct vfio_type1_config vc;
 	struct machine_config mc;
 	struct pinsim *sim;
 	int err;
@@ -115,19 +117,8 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	if (!cfg || !out)
 		return fail(EINVAL);
 	machine_config_init(&mc);
-	mc.ram_bytes = cfg->ram_bytes;
-	mc.hugetlb_2m_pages = cfg->hugetlb_2m_pages;
-	mc.hugetlb_1g_pages = cfg->hugetlb_1g_pages;
-	mc.thp = (enum thp_mode)cfg->thp;
-	mc.arch_has_pte_special = cfg->arch_has_pte_special;
-	mc.arch_supports_pmd_pfnmap = cfg->arch_supports_pmd_pfnmap;
-	mc.arch_supports_pud_pfnmap = cfg->arch_supports_pud_pfnmap;
-	mc.special_bit_per_level = cfg->special_bit_per_level;
-	mc.max_bar_fault_order = cfg->max_bar_fault_order;
-	mc.pagewalk_fixed = cfg->pagewalk_fixed;
-	mc.pagewalk_stale_action_fix = cfg->pagewalk_stale_action_fix;
-	mc.task_mmu_hugetlb_ptl = cfg->task_mmu_hugetlb_ptl;
-	mc.vfio_pci_mmap_align = cfg->vfio_pci_mmap_align;
+	vfio_type1_config_init(&vc);
+	kernel_config_apply(cfg, &mc, &vc);
 
 	if (cfg->retry_policy > PINSIM_RETRY_ENOENT || !cfg->iommu_pgsize_bitmap ||
 	    !(cfg->iommu_pgsize_bitmap & ~(PAGE_SIZE - 1)))
@@ -143,19 +134,7 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 		return fail(-err);
 	}
 	/* The code under study reads its module parameters and versions here. */
-	vfio_type1_config_init(&vfio_type1_cfg);
-	vfio_type1_cfg.follow_pfnmap_recheck = cfg->follow_pfnmap_recheck;
-	vfio_type1_cfg.follow_pfnmap_enoent = cfg->follow_pfnmap_enoent;
-	vfio_type1_cfg.addr_mask_batching = cfg->vfio_addr_mask_batching;
-	vfio_type1_cfg.pin_contig_accounting = cfg->vfio_pin_contig_accounting;
-	vfio_type1_cfg.pin_cond_resched = cfg->vfio_pin_cond_resched;
-	vfio_type1_cfg.dma_limit_overflow = cfg->vfio_dma_limit_overflow;
-	vfio_type1_cfg.type1_nesting = cfg->vfio_type1_nesting;
-	vfio_type1_cfg.disable_hugepages = cfg->disable_hugepages;
-	vfio_type1_cfg.dma_entry_limit = cfg->dma_entry_limit;
-	vfio_type1_cfg.retry_policy = (enum vfio_retry_policy)cfg->retry_policy;
-	vfio_type1_cfg.retry_bound = cfg->retry_bound;
-	vfio_type1_cfg.iommu_pgsize_bitmap = cfg->iommu_pgsize_bitmap;
+	vfio_type1_cfg = vc;
 	memset(&iommu_stats, 0, sizeof(iommu_stats));
 	*out = sim;
 	return 0;
