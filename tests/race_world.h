@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * A small world for the seeds/01 and seeds/03 races, rebuilt from scratch
- * for every controlled execution: a machine, a vfio-pci device whose BAR0
+ * for every controlled execution, running a named kernel profile: a machine, a vfio-pci device whose BAR0
  * is mmapped 1 GiB-aligned in a VMM process (faulted in, so the walker has
  * a leaf to split), and a type1v2 container with the device's group.
  *
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "kernel_profiles.h"
 #include "machine.h"
 #include "scheduler.h"
 #include "task_mmu.h"
@@ -27,12 +28,20 @@
 #define RW_BAR_IOVA 0x20000000000UL
 
 struct race_world_cfg {
-	bool walker_fixed;
+	const char *kernel;		/* a pinsim_config_set_kernel() name; NULL = upstream */
 	unsigned int bar_fault_order;	/* PUD_ORDER or PMD_ORDER */
 	uint64_t bar_size;
 	enum vfio_retry_policy policy;
 	bool enoent;
 	bool hang_threads;		/* add the munmap and the late reader */
+	/*
+	 * MAP_DMA only the first @map_size bytes of the BAR (0: all of it).
+	 * The fault still installs a 1G leaf (the VMA decides the order), so
+	 * the race is the same; a small map keeps 6.12's one
+	 * follow_fault_pfn() per 4K page (no addr_mask, 0fd06844de5d) to a
+	 * few schedule points instead of 262144 per GiB.
+	 */
+	uint64_t map_size;
 };
 
 struct race_world {
@@ -68,7 +77,7 @@ static inline long rw_map_bar(void *arg)
 		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 		.vaddr = RW_BAR_VA,
 		.iova = RW_BAR_IOVA,
-		.size = w->cfg.bar_size,
+		.size = w->cfg.map_size ? w->cfg.map_size : w->cfg.bar_size,
 	};
 
 	return vfio_iommu_type1_ioctl(w->iommu, VFIO_IOMMU_MAP_DMA, &map);
@@ -90,13 +99,14 @@ static inline int race_world_setup(struct race_world *w, struct sched_thread *t)
 	unsigned long va;
 	int n = 2;
 
-	machine_config_init(&mc);
+	/* The named kernel's switches: walker, follow_pfnmap_start, type1. */
+	if (kernel_profile_configs(w->cfg.kernel ? w->cfg.kernel : "upstream", &mc,
+				   &vfio_type1_cfg))
+		abort();
 	mc.ram_bytes = 4ULL << 30;
-	mc.pagewalk_fixed = w->cfg.walker_fixed;
 	mc.max_bar_fault_order = w->cfg.bar_fault_order;
 	if (machine_create(&mc, &w->m))
 		abort();
-	vfio_type1_config_init(&vfio_type1_cfg);
 	vfio_type1_cfg.retry_policy = w->cfg.policy;
 	vfio_type1_cfg.follow_pfnmap_enoent = w->cfg.enoent;
 	if (vfio_pci_device_create("gpu", bars, &w->vdev))
@@ -143,14 +153,16 @@ static inline void race_world_teardown(struct race_world *w)
 	w->m = NULL;
 }
 
-/* Did the IOMMU map the whole BAR at its iova, pfn for pfn? */
+/* Did the IOMMU map what MAP_DMA asked for at its iova, pfn for pfn? */
 static inline bool race_world_bar_mapped(struct race_world *w)
 {
 	struct iommu_domain *d = vfio_iommu_group_domain(w->iommu, w->vdev->id);
 	phys_addr_t base = (phys_addr_t)w->vdev->bar[0].pfn << PAGE_SHIFT;
+	uint64_t size = w->cfg.map_size ? w->cfg.map_size : w->cfg.bar_size;
+	uint64_t step = size >= (1ULL << 30) ? 1ULL << 29 : PAGE_SIZE;
 
-	for (uint64_t off = 0; off < w->cfg.bar_size; off += 1ULL << 29)
-		if (iommu_iova_to_phys(d, RW_BAR_IOVA + off + 4096) != base + off + 4096)
+	for (uint64_t off = 0; off < size; off += step)
+		if (iommu_iova_to_phys(d, RW_BAR_IOVA + off) != base + off)
 			return false;
 	return true;
 }

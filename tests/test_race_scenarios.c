@@ -9,11 +9,11 @@
 static struct race_world W;
 static struct sched_thread T[SCHED_MAX_THREADS];
 
-static void world(bool fixed, unsigned int order, enum vfio_retry_policy policy, bool enoent,
+static void world(const char *kernel, unsigned int order, enum vfio_retry_policy policy, bool enoent,
 		  bool hang)
 {
 	memset(&W, 0, sizeof(W));
-	W.cfg = (struct race_world_cfg){ fixed, order, 2ULL << 30, policy, enoent, hang };
+	W.cfg = (struct race_world_cfg){ kernel, order, 2ULL << 30, policy, enoent, hang, 0 };
 }
 
 static int world_setup(void)
@@ -62,7 +62,8 @@ START_TEST(test_prefix_walker_pud_refault_oopses_and_mmap_lock_hangs)
 	struct oops_record rec;
 	int n;
 
-	world(false, PUD_ORDER, VFIO_RETRY_LEGACY, false, true);
+	world("6.12.74", PUD_ORDER, VFIO_RETRY_LEGACY, false, true);
+	W.cfg.map_size = 16 * KiB;	/* 6.12: one follow_fault_pfn() per page */
 	ck_assert_int_eq(sched_explore(&ops, NULL, SCHED_RACE_POINTS, 2, 10000, 100000, &st), 0);
 	ck_assert_msg(st.bug_found, "no schedule reproduced seeds/01 (%lu explored)", st.schedules);
 	printf("# scenario 1 found after %lu schedules: PINSIM_SCHEDULE=%s\n", st.schedules,
@@ -155,7 +156,7 @@ static long map_ram_bar_ram(uint64_t *ram_before, uint64_t *ram_after)
 
 static void zap_world(enum vfio_retry_policy policy, bool enoent, int zaps)
 {
-	world(true, PUD_ORDER, policy, enoent, false);
+	world(NULL, PUD_ORDER, policy, enoent, false);
 	world_setup();
 	set_current(W.mm->owner);
 	zaps_left = zaps;
