@@ -1,23 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The generic page-table walker: mm/pagewalk.c at 9b25a6e3d243 ("mm/pagewalk:
- * fix race between concurrent split and refault", Mar 2026), reference §3.
+ * fix race between concurrent split and refault", Mar 2026), reference §3,
+ * checked line by line against Debian's 6.12.107, 6.12.113, 6.12.115 and
+ * 6.12.118 (walk_pgd_range .. walk_pte_range: same checks, same order).
  *
- * Both versions of the PUD handling live here, chosen per call by
- * machine->cfg.pagewalk_fixed:
+ * Three versions of the PMD/PUD loops live here, chosen per call by two
+ * switches:
  *
- *  - before the fix, walk_pud_range() splits a huge PUD, re-checks
+ *  - machine->cfg.pagewalk_fixed == false, before 9b25a6e3d243 (6.12.84 and
+ *    earlier, e.g. 6.12.74): walk_pud_range() splits a huge PUD, re-checks
  *    pud_none() and otherwise descends into walk_pmd_range(), whose
  *    pmd_offset() reads whatever the PUD holds now.  If a refault put a
  *    pfnmap PUD leaf back between the split and that re-check, pmd_offset()
  *    resolves the BAR's MMIO pfn through the direct map: the illegal read
- *    (simulated oops) of seeds/01;
- *  - after the fix, walk_pmd_range() snapshots the PUD and returns
- *    ACTION_AGAIN for anything that is not a table, and walk_pud_range()
- *    re-runs the entry: split again, or report the hole.
+ *    (simulated oops) of seeds/01.  walk_pud_range() never looks at
+ *    walk->action after walk_pmd_range();
+ *  - pagewalk_fixed (6.12.85 on, the 6.12 backport of 9b25a6e3d243 that
+ *    Debian's 6.12.107 carries): walk_pmd_range() snapshots the PUD and
+ *    returns ACTION_AGAIN for anything that is not a table, and
+ *    walk_pud_range() re-runs the entry on ACTION_AGAIN: split again, or
+ *    report the hole;
+ *  - machine->cfg.pagewalk_stale_action_fix, "mm/pagewalk: fix stale
+ *    walk->action escaping walk_pmd_range()" (6.12.115; upstream through
+ *    the mm hotfixes of the 7.2-rc cycle): both loops reset
+ *    walk->action to ACTION_SUBTREE first, before the none checks.  Without
+ *    it (6.12.85 to 6.12.114) the reset comes after them, so an ACTION_AGAIN
+ *    set for a PMD that is none when it is looked at again (a pfnmap PMD
+ *    leaf that split_huge_pmd() zapped, then pte_offset_map_lock() found
+ *    nothing; a ->pmd_entry() whose pte_offset_map_lock() failed) is still
+ *    in walk->action when the loop ends if every later PMD of the range is
+ *    none: walk_pud_range() then walks the whole range of that PUD again,
+ *    calling ->pmd_entry() and ->pte_hole() a second time for PMDs already
+ *    done.  Before 9b25a6e3d243 nothing read the stale value.
  *
- * The PMD level needs no such check in either version: pte_offset_map_lock()
- * re-reads the PMD and refuses a leaf (David Hildenbrand in seeds/01).
+ * The PMD level needs no PUD-style check in any version:
+ * pte_offset_map_lock() re-reads the PMD and refuses a leaf (David
+ * Hildenbrand in seeds/01).
  *
  * Schedule points (sched_point.h) sit where the race needs a window: after
  * split_huge_pud() (SP_WALK_PUD_AFTER_SPLIT), at walk_pmd_range() entry
@@ -34,6 +53,11 @@
 static inline bool pagewalk_fixed(void)
 {
 	return machine->cfg.pagewalk_fixed;
+}
+
+static inline bool stale_action_fixed(void)
+{
+	return machine->cfg.pagewalk_stale_action_fix;
 }
 
 /*
@@ -129,6 +153,36 @@ static inline bool walk_pud_is_table(pud_t *pud)
 	return pud_present(pudval) && !pud_leaf(pudval);
 }
 
+/*
+ * The "nothing below this entry to walk" test of walk_pmd_range() and
+ * walk_pud_range(), in the kernel's order: a leaf or non-present entry in a
+ * walk without a VMA (kernel tables are never split), ACTION_CONTINUE from
+ * the entry callback, or no callback below this level.
+ */
+static bool walk_pmd_skip_subtree(pmd_t *pmd, struct mm_walk *walk)
+{
+	if (!walk->vma) {
+		pmd_t pmdval = pmdp_get(pmd);
+
+		if (pmd_leaf(pmdval) || !pmd_present(pmdval))
+			return true;
+	}
+	return walk->action == ACTION_CONTINUE || !walk->ops->pte_entry;
+}
+
+static bool walk_pud_skip_subtree(pud_t *pud, struct mm_walk *walk)
+{
+	const struct mm_walk_ops *ops = walk->ops;
+
+	if (!walk->vma) {
+		pud_t pudval = pudp_get(pud);
+
+		if (pud_leaf(pudval) || !pud_present(pudval))
+			return true;
+	}
+	return walk->action == ACTION_CONTINUE || !(ops->pmd_entry || ops->pte_entry);
+}
+
 static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 			  struct mm_walk *walk)
 {
@@ -148,6 +202,8 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	pmd = pmd_offset(pud, addr);
 	do {
 again:
+		if (stale_action_fixed())
+			walk->action = ACTION_SUBTREE;
 		next = pmd_addr_end(addr, end);
 		if (pmd_none(pmdp_get(pmd))) {
 			if (ops->pte_hole)
@@ -157,7 +213,13 @@ again:
 			continue;
 		}
 
-		walk->action = ACTION_SUBTREE;
+		/*
+		 * 6.12.113 and earlier: only a PMD that is not none resets the
+		 * action, so an ACTION_AGAIN from the last visit of a PMD that
+		 * is none on the retry survives the loop (see the top).
+		 */
+		if (!stale_action_fixed())
+			walk->action = ACTION_SUBTREE;
 		/* Each ->pmd_entry() must handle pmd_trans_huge() entries itself. */
 		if (ops->pmd_entry)
 			err = ops->pmd_entry(pmd, addr, next, walk);
@@ -165,10 +227,11 @@ again:
 			break;
 		if (walk->action == ACTION_AGAIN)
 			goto again;
-		if (walk->action == ACTION_CONTINUE)
-			continue;
-		/* Only break huge PMDs down when someone wants the PTEs. */
-		if (!ops->pte_entry)
+		/*
+		 * Only break huge PMDs down when someone wants the PTEs; a
+		 * kernel walk never splits, it skips leaves.
+		 */
+		if (walk_pmd_skip_subtree(pmd, walk))
 			continue;
 
 		if (walk->vma) {
@@ -178,11 +241,6 @@ again:
 			}
 			split_huge_pmd(walk->vma, pmd, addr);
 			sched_point(SP_WALK_PMD_AFTER_SPLIT, walk->mm, addr);
-		} else {
-			pmd_t pmdval = pmdp_get(pmd);
-
-			if (pmd_leaf(pmdval) || !pmd_present(pmdval))
-				continue;	/* nothing to do */
 		}
 
 		err = walk_pte_range(pmd, addr, next, walk);
@@ -199,7 +257,6 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 			  struct mm_walk *walk)
 {
 	const struct mm_walk_ops *ops = walk->ops;
-	bool has_handler = ops->pmd_entry || ops->pte_entry;
 	int depth = real_depth(2);
 	unsigned long next;
 	pud_t *pud;
@@ -208,6 +265,8 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	pud = pud_offset(p4d, addr);
 	do {
 again:
+		if (stale_action_fixed())
+			walk->action = ACTION_SUBTREE;
 		next = pud_addr_end(addr, end);
 		if (pud_none(pudp_get(pud))) {
 			if (ops->pte_hole)
@@ -217,16 +276,15 @@ again:
 			continue;
 		}
 
-		walk->action = ACTION_SUBTREE;
+		if (!stale_action_fixed())
+			walk->action = ACTION_SUBTREE;
 		if (ops->pud_entry)
 			err = ops->pud_entry(pud, addr, next, walk);
 		if (err)
 			break;
 		if (walk->action == ACTION_AGAIN)
 			goto again;
-		if (walk->action == ACTION_CONTINUE)
-			continue;
-		if (!has_handler)
+		if (walk_pud_skip_subtree(pud, walk))
 			continue;
 
 		if (walk->vma) {
@@ -240,16 +298,12 @@ again:
 			 */
 			split_huge_pud(walk->vma, pud, addr);
 			sched_point(SP_WALK_PUD_AFTER_SPLIT, walk->mm, addr);
-		} else {
-			pud_t pudval = pudp_get(pud);
-
-			if (pud_leaf(pudval) || !pud_present(pudval))
-				continue;	/* nothing to do */
 		}
 
 		/*
-		 * Before the fix: the only re-check.  It catches "split left
-		 * nothing" but not "split, then refaulted", which descends.
+		 * Before 9b25a6e3d243: the only re-check, for walks with and
+		 * without a VMA.  It catches "split left nothing" but not
+		 * "split, then refaulted", which descends.
 		 */
 		if (!pagewalk_fixed() && pud_none(pudp_get(pud)))
 			goto again;
@@ -257,7 +311,12 @@ again:
 		err = walk_pmd_range(pud, addr, next, walk);
 		if (err)
 			break;
-		/* After the fix: walk_pmd_range() refused a non-table PUD. */
+		/*
+		 * 9b25a6e3d243: walk_pmd_range() refused a non-table PUD.  This
+		 * is also where a stale ACTION_AGAIN of the PMD level is read
+		 * (6.12.85 to 6.12.114): the whole range of this PUD is walked
+		 * again.
+		 */
 		if (pagewalk_fixed() && walk->action == ACTION_AGAIN)
 			goto again;
 	} while (pud++, addr = next, addr != end);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The generic page-table walker (include/linux/pagewalk.h, mm/pagewalk.c at
- * 9b25a6e3d243, reference §3), with both versions of the PUD handling: the
- * one before "mm/pagewalk: fix race between concurrent split and refault"
- * and the fixed one, chosen by machine->cfg.pagewalk_fixed.
+ * 9b25a6e3d243, reference §3), with the versions of the PUD/PMD loops that
+ * kernels in the field run: before "mm/pagewalk: fix race between
+ * concurrent split and refault" and after it (machine->cfg.pagewalk_fixed),
+ * each with or without "mm/pagewalk: fix stale walk->action escaping
+ * walk_pmd_range()" (machine->cfg.pagewalk_stale_action_fix, 6.12.115).
  *
  * Left out on purpose: ->install_pte (used only inside mm by
  * walk_page_range_mm_unsafe(); nothing in pinsim installs through a walk, so

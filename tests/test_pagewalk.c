@@ -20,6 +20,7 @@ static unsigned long map_anon(struct mm_struct *mm, unsigned long addr, unsigned
 	ck_assert_uint_eq(a, addr);
 	return a;
 }
+#include "kernel_profiles.h"
 #include "pagewalk.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
@@ -51,6 +52,15 @@ struct walk_log {
 	int test_walk_ret;
 	struct vm_area_struct *plant_vma;	/* pgd_entry plants it */
 	uint64_t clear_bits;			/* pte_entry clears these */
+	/*
+	 * pmd_entry at vanish_addr, first visit: the PTE table goes away (as
+	 * under a concurrent retract_page_tables()) and the callback asks for
+	 * ACTION_AGAIN, as gather_pte_stats() does when pte_offset_map_lock()
+	 * fails.  The test puts the table back afterwards.
+	 */
+	unsigned long vanish_addr;
+	pmd_t *vanished_pmd;
+	pmd_t vanished;
 };
 
 static int log_pgd(pgd_t *pgd, unsigned long addr, unsigned long next, struct mm_walk *walk)
@@ -91,8 +101,29 @@ static int log_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm
 		walk->action = ACTION_AGAIN;
 		return 0;
 	}
+	if (l->vanish_addr == addr && l->vanish_addr && !l->vanished_pmd) {
+		spinlock_t *ptl = pmd_lock(walk->mm, pmd);
+
+		l->vanished = pmdp_huge_get_and_clear(pmd);
+		spin_unlock(ptl);
+		l->vanished_pmd = pmd;
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
 	walk->action = l->pmd_action;
 	return 0;
+}
+
+/* Put back the PTE table log_pmd() took away. */
+static void restore_vanished(struct mm_struct *mm, struct walk_log *l)
+{
+	spinlock_t *ptl;
+
+	ck_assert_ptr_nonnull(l->vanished_pmd);
+	ptl = pmd_lock(mm, l->vanished_pmd);
+	ck_assert(pmd_none(pmdp_get(l->vanished_pmd)));
+	set_pmd(l->vanished_pmd, l->vanished);
+	spin_unlock(ptl);
 }
 
 static int log_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm_walk *walk)
@@ -744,6 +775,174 @@ START_TEST(test_disarmed_walk_schedule_points_count_nothing)
 }
 END_TEST
 
+
+/* ---------------- kernel versions ---------------- */
+
+/*
+ * The mm-side switches of a named kernel (lib/kernel_profiles.c) on the
+ * test machine, everything else as tm_defaults().
+ */
+static void setup_kernel(const char *version)
+{
+	struct machine_config mc;
+	struct vfio_type1_config vc;
+
+	ck_assert_int_eq(kernel_profile_configs(version, &mc, &vc), 0);
+	tm_cfg.pagewalk_fixed = mc.pagewalk_fixed;
+	tm_cfg.pagewalk_stale_action_fix = mc.pagewalk_stale_action_fix;
+	tm_cfg.special_bit_per_level = mc.special_bit_per_level;
+	tm_cfg.task_mmu_hugetlb_ptl = mc.task_mmu_hugetlb_ptl;
+	tm_cfg.vfio_pci_mmap_align = mc.vfio_pci_mmap_align;
+	tm_setup_with(&tm_cfg);
+}
+
+/*
+ * "mm/pagewalk: fix stale walk->action escaping walk_pmd_range()" (6.12.115).
+ * What one walk does, per kernel: 6.12.74 has no 9b25a6e3d243, so nothing
+ * reads the stale action; 6.12.85..6.12.114 re-walk the PUD range; 6.12.115
+ * and upstream reset the action first.
+ */
+static const struct {
+	const char *kernel;
+	bool rewalks;		/* the stale ACTION_AGAIN re-runs the PUD range */
+} stale_action_kernels[] = {
+	{ "6.12.74", false },
+	{ "6.12.113", true },
+	{ "6.12.114", true },
+	{ "6.12.115", false },
+	{ "6.12.118", false },
+	{ "upstream", false },
+};
+
+/*
+ * A 1G BAR faulted at PMD order, two PMD leaves, walked with ->pte_entry:
+ * walk_pmd_range() splits (zaps) each leaf, pte_offset_map_lock() finds no
+ * table, ACTION_AGAIN, and the retry finds the PMD none.  Every later PMD is
+ * none too, so before 6.12.115 walk_pud_range() sees the stale ACTION_AGAIN
+ * and walks the 1G again: 512 more holes.  Nothing is zapped twice (there is
+ * nothing left), but every ->pte_hole() of the range runs twice.
+ */
+START_TEST(test_stale_action_after_pmd_leaf_zap_rewalks_pud_range)
+{
+	const char *kernel = stale_action_kernels[_i].kernel;
+	const bool rewalks = stale_action_kernels[_i].rewalks;
+	const struct mm_walk_ops ops = {
+		.pmd_entry = log_pmd, .pte_entry = log_pte, .pte_hole = log_hole,
+		.walk_lock = PGWALK_RDLOCK,
+	};
+	struct vfio_pci_core_device *vdev;
+	struct walk_log l = { 0 };
+	struct mm_struct *mm;
+
+	tm_cfg.max_bar_fault_order = PMD_ORDER;
+	setup_kernel(kernel);
+	mm = tm_mm("walker");
+	vdev = make_bar(GiB);
+	map_bar(mm, vdev, BAR_VA, GiB);
+	touch(mm, BAR_VA, false);
+	touch(mm, BAR_VA + 2 * MiB, false);
+	ck_assert_int_eq(level_at(mm, BAR_VA), PGTABLE_PMD);
+
+	mmap_read_lock(mm);
+	ck_assert_int_eq(walk_page_vma(vma_lookup(mm, BAR_VA), &ops, &l), 0);
+	mmap_read_unlock(mm);
+
+	ck_assert_msg(l.pmd == 2, "%s: pmd_entry %lu", kernel, l.pmd);
+	ck_assert_uint_eq(l.pmd_leaf, 2);
+	ck_assert_uint_eq(l.pte, 0);
+	ck_assert_msg(HOLES(l, 3) == (rewalks ? 1024 : 512), "%s: %lu PMD holes", kernel,
+		      HOLES(l, 3));
+	ck_assert_uint_eq(HOLE_BYTES(l, 3), rewalks ? 2 * GiB : GiB);
+	ck_assert_uint_eq(HOLES(l, 2), 0);
+	ck_assert_int_eq(level_at(mm, BAR_VA), PGTABLE_NONE);
+	ck_assert_int_eq(level_at(mm, BAR_VA + 2 * MiB), PGTABLE_NONE);
+	ck_assert_uint_eq(sim_oops_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
+/*
+ * The same escape through ->pmd_entry itself: two PTE tables, the second
+ * vanishes under the callback, which returns ACTION_AGAIN.  Before 6.12.115
+ * the re-walk calls ->pmd_entry() and ->pte_entry() again for the first PMD,
+ * which a stats walker (numa_maps) counts twice.
+ */
+START_TEST(test_stale_action_after_pmd_entry_again_repeats_earlier_pmds)
+{
+	const char *kernel = stale_action_kernels[_i].kernel;
+	const bool rewalks = stale_action_kernels[_i].rewalks;
+	const struct mm_walk_ops ops = {
+		.pmd_entry = log_pmd, .pte_entry = log_pte, .pte_hole = log_hole,
+		.walk_lock = PGWALK_RDLOCK,
+	};
+	struct walk_log l = { .vanish_addr = ANON_VA + 2 * MiB };
+	struct mm_struct *mm;
+	unsigned long va;
+
+	setup_kernel(kernel);
+	mm = tm_mm("walker");
+	va = map_anon(mm, ANON_VA, 4 * MiB);
+	touch(mm, va, true);
+	touch(mm, va + 2 * MiB, true);
+
+	mmap_read_lock(mm);
+	ck_assert_int_eq(walk_page_range(mm, va, va + 4 * MiB, &ops, &l), 0);
+	restore_vanished(mm, &l);
+	mmap_read_unlock(mm);
+
+	/* First pass: PMD 0, PMD 1 (vanishes, AGAIN, then a hole). */
+	ck_assert_msg(l.pmd == (rewalks ? 3 : 2), "%s: pmd_entry %lu", kernel, l.pmd);
+	ck_assert_uint_eq(l.pte, rewalks ? 1024 : 512);
+	ck_assert_uint_eq(l.pte_present, rewalks ? 2 : 1);
+	ck_assert_uint_eq(HOLES(l, 3), rewalks ? 2 : 1);
+
+	/* The table is back: a second walk sees both pages once, everywhere. */
+	l = (struct walk_log){ 0 };
+	mmap_read_lock(mm);
+	ck_assert_int_eq(walk_page_range(mm, va, va + 4 * MiB, &ops, &l), 0);
+	mmap_read_unlock(mm);
+	ck_assert_uint_eq(l.pmd, 2);
+	ck_assert_uint_eq(l.pte_present, 2);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
+/*
+ * A stale ACTION_AGAIN only escapes when every later PMD of the range is
+ * none: a populated PMD after the vanished one resets the action (in every
+ * version), and nothing is walked twice.
+ */
+START_TEST(test_stale_action_is_reset_by_a_later_populated_pmd)
+{
+	const char *kernel = stale_action_kernels[_i].kernel;
+	const struct mm_walk_ops ops = {
+		.pmd_entry = log_pmd, .pte_entry = log_pte, .pte_hole = log_hole,
+		.walk_lock = PGWALK_RDLOCK,
+	};
+	struct walk_log l = { .vanish_addr = ANON_VA + 2 * MiB };
+	struct mm_struct *mm;
+	unsigned long va;
+
+	setup_kernel(kernel);
+	mm = tm_mm("walker");
+	va = map_anon(mm, ANON_VA, 6 * MiB);
+	for (int i = 0; i < 3; i++)
+		touch(mm, va + i * 2 * MiB, true);
+
+	mmap_read_lock(mm);
+	ck_assert_int_eq(walk_page_range(mm, va, va + 6 * MiB, &ops, &l), 0);
+	restore_vanished(mm, &l);
+	mmap_read_unlock(mm);
+
+	ck_assert_msg(l.pmd == 3, "%s: pmd_entry %lu", kernel, l.pmd);
+	ck_assert_uint_eq(l.pte, 1024);
+	ck_assert_uint_eq(l.pte_present, 2);
+	ck_assert_uint_eq(HOLES(l, 3), 1);
+	mmput(mm);
+}
+END_TEST
+
 /* Fixtures for tests that edit tm_cfg before creating the machine. */
 static void cfg_setup(void)
 {
@@ -782,6 +981,17 @@ Suite *make_suite(void)
 	tcase_set_timeout(cfg, 60);
 	tcase_add_test(cfg, test_pmd_entry_only_walk_keeps_pmd_leaves);
 	tcase_add_test(cfg, test_prefix_walker_split_without_refault_is_safe);
+	suite_add_tcase(s, cfg);
+
+	cfg = tcase_create("kernels");
+	tcase_add_checked_fixture(cfg, cfg_setup, tm_teardown);
+	tcase_set_timeout(cfg, 60);
+	tcase_add_loop_test(cfg, test_stale_action_after_pmd_leaf_zap_rewalks_pud_range, 0,
+			    (int)(sizeof(stale_action_kernels) / sizeof(stale_action_kernels[0])));
+	tcase_add_loop_test(cfg, test_stale_action_after_pmd_entry_again_repeats_earlier_pmds, 0,
+			    (int)(sizeof(stale_action_kernels) / sizeof(stale_action_kernels[0])));
+	tcase_add_loop_test(cfg, test_stale_action_is_reset_by_a_later_populated_pmd, 0,
+			    (int)(sizeof(stale_action_kernels) / sizeof(stale_action_kernels[0])));
 	suite_add_tcase(s, cfg);
 	return s;
 }
