@@ -118,15 +118,20 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 	if (walk->no_vma) {
 		/*
 		 * Kernel page tables are never replaced under a walker that owns
-		 * the range: pte_offset_kernel(), as upstream does for init_mm.
+		 * the range: pte_offset_kernel() for init_mm and for kernel
+		 * addresses of any mm (6.12 walk_pte_range(): pte_offset_map()
+		 * may apply user-specific checks that kernel PMDs fail).
 		 */
-		if (walk->mm->is_init_mm)
+		bool kernel = walk->mm->is_init_mm || addr >= TASK_SIZE;
+
+		if (kernel)
 			pte = pte_offset_kernel(pmd, addr);
 		else
 			pte = pte_offset_map(pmd, addr, NULL);
 		if (pte) {
 			err = walk_pte_range_inner(pte, addr, end, walk);
-			pte_unmap(pte);
+			if (!kernel)
+				pte_unmap(pte);
 		}
 	} else {
 		pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);

@@ -4,6 +4,15 @@
  * callbacks at d9d1c2d81797 (reference §5), plus a thread that reads it in a
  * loop (the numa_maps reader of seeds/01).
  *
+ * Checked against Debian's 6.12.107 to 6.12.118 (identical there) and
+ * upstream: show_numa_map(), show_numa_ops, gather_pte_stats(),
+ * can_gather_numa_stats(_pmd) and gather_stats() are the same in both; the
+ * one difference is the page-table lock of gather_hugetlb_stats()
+ * (machine->cfg.task_mmu_hugetlb_ptl, see there).  Before 6.12.115 a
+ * gather_pte_stats() whose pte_offset_map_lock() fails can make the walker
+ * run it again for PMDs already counted (sim/pagewalk.c, stale
+ * walk->action): numa_maps then over-counts.
+ *
  * The walk is walk_page_vma() with only ->pmd_entry and ->hugetlb_entry, so
  * it has no ->pud_entry and no ->pte_entry.  Consequences the tests pin:
  *  - every 1G pfnmap PUD leaf is split, i.e. zapped (has_handler is true at
@@ -274,20 +283,32 @@ static spinlock_t *huge_pte_lock(struct hstate *h, struct mm_struct *mm, pte_t *
 	return ptl;
 }
 
-/* ->hugetlb_entry: one count per huge page, as upstream (nr_pages = 1). */
+/*
+ * ->hugetlb_entry: one count per huge page (nr_pages = 1), as in every
+ * version.  The lock is machine->cfg.task_mmu_hugetlb_ptl: upstream's
+ * "fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range and
+ * gather_hugetlb_stats" (Jinjiang Tu, v6.17-rc) reads the entry and uses its
+ * page under huge_pte_lock(), as gather_pte_stats() does for a PMD, so that
+ * a concurrent unmap or migration cannot free the page in between.  6.12
+ * (6.12.118 included: it was not backported) reads the entry with
+ * huge_ptep_get() and counts its page with no lock at all.
+ */
 static int gather_hugetlb_stats(pte_t *pte, unsigned long hmask, unsigned long addr,
 				unsigned long end, struct mm_walk *walk)
 {
 	struct numa_maps *md = walk->private;
+	spinlock_t *ptl = NULL;
 	pte_t huge_pte;
-	spinlock_t *ptl;
 
-	ptl = huge_pte_lock(walk->vma->vm_hstate, walk->mm, pte);
-	huge_pte = ptep_get(pte);
-	if (pte_present(huge_pte))
-		gather_stats(pfn_to_page(pte_pfn(huge_pte)), md, walk->vma,
-			     pte_dirty(huge_pte), 1);
-	spin_unlock(ptl);
+	if (machine->cfg.task_mmu_hugetlb_ptl)
+		ptl = huge_pte_lock(walk->vma->vm_hstate, walk->mm, pte);
+	huge_pte = ptep_get(pte);	/* huge_ptep_get() */
+	if (!pte_present(huge_pte))
+		goto out;
+	gather_stats(pfn_to_page(pte_pfn(huge_pte)), md, walk->vma, pte_dirty(huge_pte), 1);
+out:
+	if (ptl)
+		spin_unlock(ptl);
 	return 0;
 }
 

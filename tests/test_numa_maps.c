@@ -10,7 +10,10 @@
 #include <time.h>
 
 #include "harness.h"
+#include "kernel_profiles.h"
 #include "mm_fixtures.h"
+#include "sched_point.h"
+#include "scheduler.h"
 #include "task_mmu.h"
 #include "vfio_pci.h"
 
@@ -345,6 +348,209 @@ START_TEST(test_walker_stop_reports_blocked_reader_as_hung)
 }
 END_TEST
 
+
+/* ---------------- kernel versions ---------------- */
+
+/* The mm-side switches of a named kernel on the test machine. */
+static void setup_kernel(const char *version)
+{
+	struct machine_config mc;
+	struct vfio_type1_config vc;
+
+	ck_assert_int_eq(kernel_profile_configs(version, &mc, &vc), 0);
+	tm_cfg.pagewalk_fixed = mc.pagewalk_fixed;
+	tm_cfg.pagewalk_stale_action_fix = mc.pagewalk_stale_action_fix;
+	tm_cfg.special_bit_per_level = mc.special_bit_per_level;
+	tm_cfg.task_mmu_hugetlb_ptl = mc.task_mmu_hugetlb_ptl;
+	tm_cfg.vfio_pci_mmap_align = mc.vfio_pci_mmap_align;
+	tm_setup_with(&tm_cfg);
+}
+
+/* The PMD entry that maps @addr (its PUD must be a table). */
+static pmd_t *pmd_of(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	pud_t *pud;
+
+	ck_assert(pgd_present(pgdp_get(pgd)));
+	pud = pud_offset(p4d_offset(pgd, addr), addr);
+	ck_assert(pud_present(pudp_get(pud)) && !pud_leaf(pudp_get(pud)));
+	return pmd_offset(pud, addr);
+}
+
+/*
+ * "fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range and
+ * gather_hugetlb_stats" (v6.17-rc2; not in 6.12.118).  A task holds the
+ * huge PTE lock of a hugetlb page and ends; a numa_maps read follows, both
+ * under the deterministic scheduler.  6.12 reads the entry without the lock
+ * and finishes; upstream waits for the lock, which nobody will release: the
+ * scheduler reports the deadlock instead of hanging.
+ */
+static const struct {
+	const char *kernel;
+	bool takes_ptl;
+	bool gigantic;
+} hugetlb_ptl_cases[] = {
+	{ "6.12.118", false, false },
+	{ "6.12.118", false, true },
+	{ "upstream", true, false },
+	{ "upstream", true, true },
+};
+
+struct ptl_holder {
+	struct mm_struct *mm;
+	spinlock_t *ptl;
+	long nread;
+};
+
+static long hold_ptl_and_end(void *arg)
+{
+	spin_lock(((struct ptl_holder *)arg)->ptl);
+	return 0;
+}
+
+static long read_numa_maps_task(void *arg)
+{
+	return numa_maps_read(((struct ptl_holder *)arg)->mm, text, sizeof(text));
+}
+
+START_TEST(test_gather_hugetlb_stats_huge_pte_lock_by_kernel)
+{
+	const char *kernel = hugetlb_ptl_cases[_i].kernel;
+	const bool takes_ptl = hugetlb_ptl_cases[_i].takes_ptl;
+	const bool gigantic = hugetlb_ptl_cases[_i].gigantic;
+	struct ptl_holder hold = { 0 };
+	struct sched_thread t[2] = {
+		{ .name = "holder", .fn = hold_ptl_and_end, .arg = &hold },
+		{ .name = "numa_maps", .fn = read_numa_maps_task, .arg = &hold },
+	};
+	struct sched_strategy st;
+	struct sched_result res;
+	struct mm_struct *mm;
+	unsigned long va;
+	char want[160];
+
+	setup_kernel(kernel);
+	mm = tm_mm("qemu");
+	va = map_anon(mm, 0, gigantic ? GiB : 2 * MiB,
+		      MAP_HUGETLB | (gigantic ? MAP_HUGE_1GB : MAP_HUGE_2MB));
+	touch(mm, va, true);
+	/* huge_pte_lock(): page_table_lock for 1G, the PMD table's lock for 2M. */
+	hold.mm = mm;
+	hold.ptl = gigantic ? &mm->page_table_lock : pmd_lockptr(mm, pmd_of(mm, va));
+	snprintf(want, sizeof(want),
+		 "%08lx default file=/anon_hugepage\\040(deleted) huge anon=1 dirty=1 N0=1 "
+		 "kernelpagesize_kB=%lu", va, gigantic ? 1048576UL : 2048UL);
+
+	t[0].mm = t[1].mm = mm;
+	sched_strategy_init(&st);	/* SCHED_DEFAULT: the holder, then the reader */
+	ck_assert_int_eq(sched_run(t, 2, &st, &res), 0);
+	ck_assert_int_eq(t[0].ret, 0);
+	if (takes_ptl) {
+		ck_assert_msg(res.status == SCHED_DEADLOCK, "%s: status %d", kernel, res.status);
+		ck_assert_int_eq(t[1].ret, -ECANCELED);
+	} else {
+		ck_assert_msg(res.status == SCHED_DONE, "%s: status %d (%s)", kernel, res.status,
+			      res.report);
+		ck_assert_int_gt(t[1].ret, 0);
+		ck_assert_str_eq(line_of(va), want);
+	}
+	/* The lock is still the ended holder's in both versions. */
+	ck_assert(spin_is_locked(hold.ptl));
+	spin_unlock(hold.ptl);
+
+	/* With the lock free a read gives the same line everywhere. */
+	read_numa_maps(mm);
+	ck_assert_str_eq(line_of(va), want);
+	ck_assert_uint_eq(sim_oops_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
+/*
+ * numa_maps under "mm/pagewalk: fix stale walk->action escaping
+ * walk_pmd_range()" (6.12.115).  The second PTE table of the VMA goes away
+ * just before gather_pte_stats() locks it (a concurrent page-table retract,
+ * at the SP_PTL point of pte_offset_map_lock()), so gather_pte_stats() asks
+ * for ACTION_AGAIN and the retry finds the PMD none.  On 6.12.85..6.12.114
+ * that ACTION_AGAIN escapes to walk_pud_range(), which walks the VMA again:
+ * the first table's pages are counted twice.
+ */
+static const struct {
+	const char *kernel;
+	bool double_counts;
+} stale_numa_cases[] = {
+	{ "6.12.74", false },
+	{ "6.12.113", true },
+	{ "6.12.115", false },
+	{ "6.12.118", false },
+	{ "upstream", false },
+};
+
+struct vanish_ctx {
+	struct mm_struct *mm;
+	unsigned long addr;
+	pmd_t *pmd;
+	pmd_t saved;
+	bool done;
+};
+
+static void vanish_pte_table_at_ptl(enum sched_point_id id, struct mm_struct *mm,
+				    unsigned long addr, void *priv)
+{
+	struct vanish_ctx *c = priv;
+	spinlock_t *ptl;
+
+	if (c->done || mm != c->mm || addr != c->addr)
+		return;
+	c->done = true;
+	c->pmd = pmd_of(mm, addr);
+	ptl = pmd_lock(mm, c->pmd);
+	c->saved = pmdp_huge_get_and_clear(c->pmd);
+	spin_unlock(ptl);
+}
+
+START_TEST(test_numa_maps_counts_twice_on_stale_walk_action)
+{
+	const char *kernel = stale_numa_cases[_i].kernel;
+	const bool double_counts = stale_numa_cases[_i].double_counts;
+	struct vanish_ctx c = { 0 };
+	struct mm_struct *mm;
+	spinlock_t *ptl;
+	unsigned long va;
+
+	setup_kernel(kernel);
+	mm = tm_mm("qemu");
+	va = map_anon(mm, ANON_VA, 4 * MiB, MAP_FIXED);
+	for (int i = 0; i < 3; i++)
+		touch(mm, va + i * PAGE_SIZE, true);
+	touch(mm, va + 2 * MiB, true);
+
+	c.mm = mm;
+	c.addr = va + 2 * MiB;
+	sched_point_arm(SP_PTL, vanish_pte_table_at_ptl, &c);
+	read_numa_maps(mm);
+	sched_point_disarm(SP_PTL);
+	ck_assert(c.done);
+
+	/* 3 pages in the first table, the second table gone. */
+	ck_assert_msg(!strcmp(line_of(va), double_counts ?
+			      "7e0000000000 default anon=6 dirty=6 N0=6 kernelpagesize_kB=4" :
+			      "7e0000000000 default anon=3 dirty=3 N0=3 kernelpagesize_kB=4"),
+		      "%s: %s", kernel, line_of(va));
+
+	ptl = pmd_lock(mm, c.pmd);
+	set_pmd(c.pmd, c.saved);
+	spin_unlock(ptl);
+	read_numa_maps(mm);
+	ck_assert_str_eq(line_of(va),
+			 "7e0000000000 default anon=4 dirty=4 N0=4 kernelpagesize_kB=4");
+	ck_assert_uint_eq(sim_oops_count(), 0);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
 static void cfg_setup(void)
 {
 	tm_defaults(&tm_cfg);
@@ -373,6 +579,15 @@ Suite *make_suite(void)
 	tcase_add_checked_fixture(cfg, cfg_setup, tm_teardown);
 	tcase_set_timeout(cfg, 60);
 	tcase_add_test(cfg, test_thp_counts_512_small_pages);
+	suite_add_tcase(s, cfg);
+
+	cfg = tcase_create("kernels");
+	tcase_add_checked_fixture(cfg, cfg_setup, tm_teardown);
+	tcase_set_timeout(cfg, 60);
+	tcase_add_loop_test(cfg, test_gather_hugetlb_stats_huge_pte_lock_by_kernel, 0,
+			    (int)(sizeof(hugetlb_ptl_cases) / sizeof(hugetlb_ptl_cases[0])));
+	tcase_add_loop_test(cfg, test_numa_maps_counts_twice_on_stale_walk_action, 0,
+			    (int)(sizeof(stale_numa_cases) / sizeof(stale_numa_cases[0])));
 	suite_add_tcase(s, cfg);
 	return s;
 }
