@@ -4,24 +4,45 @@
  *
  * Every kernel-version switch of struct pinsim_config is named after the
  * upstream change that introduced the behaviour.  A profile sets all of
- * them from what that kernel's source does; the boundaries come from the
- * sources themselves (Debian's linux-source-6.12 packages, 6.12.107 to
- * 6.12.118, and upstream torvalds/linux) and from the Debian changelog
- * (/usr/share/doc/linux-source-6.12/changelog.Debian.gz), which says which
- * 6.12 stable release picked up which upstream fix:
+ * them from what that kernel's source does.  Where the boundaries come from:
  *
- *   6.12.43  vfio/type1: conditional rescheduling while pinning
- *   6.12.85  mm/pagewalk: fix race between concurrent split and refault
- *            mm/memory: fix PMD/PUD checks in follow_pfnmap_start()
- *   6.12.115 mm/pagewalk: fix stale walk->action escaping walk_pmd_range()
+ * - the 6.12 stable line: Debian's linux-source-6.12 packages (6.12.107 to
+ *   6.12.118 read), and the Debian changelog
+ *   (/usr/share/doc/linux-source-6.12/changelog.Debian.gz), whose per-release
+ *   sections give the stable release that picked up each fix:
  *
- * Nothing else modelled here changed in 6.12 stable between 6.12.29 (the
- * vfio-pci huge-fault alignment, "vfio/pci: Align huge faults to order")
- * and 6.12.118: drivers/vfio/vfio_iommu_type1.c, container.c, group.c and
- * fs/proc/task_mmu.c's numa_maps code are identical from 6.12.107 to
- * 6.12.118, and the mm/memory.c changes of that span (generic_access_phys,
- * remote COW faults on PFN mappings, unmap_mapping_range's pgoff casts) are
- * outside the paths pinsim runs.
+ *     6.12.43  b1779e4f209c vfio/type1: conditional rescheduling while pinning
+ *     6.12.81  ffef67b93aa3 mm/memory: fix PMD/PUD checks in follow_pfnmap_start()
+ *     6.12.84  3b89863c3fa4 mm/pagewalk: fix race between concurrent split and refault
+ *              (Debian took 6.12.81-84 together as 6.12.85-1; 6.12.74 is the last
+ *              Debian 6.12 without them)
+ *     6.12.115 aedf2efd1897 mm/pagewalk: fix stale walk->action escaping walk_pmd_range()
+ *
+ *   drivers/vfio/vfio_iommu_type1.c, container.c, group.c and task_mmu.c's
+ *   numa_maps code are identical from 6.12.107 to 6.12.118; the mm/memory.c
+ *   changes of that span (generic_access_phys, remote COW faults on PFN
+ *   mappings, unmap_mapping_range's pgoff casts) are outside what pinsim runs.
+ *
+ * - upstream: merge and pull-request records (the stable "commit X upstream"
+ *   lines, mm-hotfixes merges, VFIO pull requests):
+ *
+ *     v6.13-rc1 35890f85573c vfio: Remove VFIO_TYPE1_NESTING_IOMMU
+ *     v6.15-rc1 62fb8adc43af + 0fd06844de5d addr_mask, pfnmap batching by leaf
+ *     v6.17-rc1 b1779e4f209c cond_resched while pinning
+ *     v6.17-rc2 aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range
+ *               and gather_hugetlb_stats
+ *     v6.18-rc1 929bf010e059..d14de5b92578 has_rsvd, batched accounting/unpin
+ *     v6.18-rc4 6012379ede6a, 1196f1f897d4, ef270ec44637 DMA map/unmap up to the
+ *               addressable limit (-EOVERFLOW, inclusive ends)
+ *     v7.0-rc6  3b89863c3fa4, ffef67b93aa3 (the March 2026 fixes; 9b25a6e3d243 and
+ *               26e7888a0c89 are the same patches again in 7.1-rc1)
+ *     v7.1      c0c6ccd9828c __vm_normal_page() per-level special bits
+ *     v7.2      aedf2efd1897 stale walk->action
+ *
+ *   "upstream" is mainline as of v7.2 (August 2026), the newest pinsim was
+ *   checked against.  Not merged anywhere, so off in every profile: Peter
+ *   Xu's vfio-pci get_unmapped_area series (vfio_pci_mmap_align) and the
+ *   seeds/03 -ENOENT / retry proposals (follow_pfnmap_enoent, retry policies).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,27 +62,27 @@ struct kernel_switch {
 
 static const struct kernel_switch kernel_switches[] = {
 	SW(pagewalk_fixed,
-	   "9b25a6e3d243 mm/pagewalk: fix race between concurrent split and refault"),
+	   "3b89863c3fa4 mm/pagewalk: fix race between concurrent split and refault"),
 	SW(pagewalk_stale_action_fix,
-	   "mm/pagewalk: fix stale walk->action escaping walk_pmd_range()"),
+	   "aedf2efd1897 mm/pagewalk: fix stale walk->action escaping walk_pmd_range()"),
 	SW(follow_pfnmap_recheck,
 	   "ffef67b93aa3 mm/memory: fix PMD/PUD checks in follow_pfnmap_start()"),
 	SW(special_bit_per_level,
-	   "c0c6ccd9828c per-level special bits in vm_normal_page_pmd/pud"),
+	   "c0c6ccd9828c mm: fix __vm_normal_page() to handle missing support for pmd_special()/pud_special()"),
 	SW(vfio_addr_mask_batching,
 	   "0fd06844de5d vfio/type1: Use mapping page mask for pfnmaps"),
 	SW(vfio_pin_contig_accounting,
-	   "vfio/type1: optimize vfio_pin_pages_remote() (has_rsvd series)"),
+	   "f6c84a52cc41 vfio/type1: optimize vfio_pin_pages_remote() (and 089722e8939e, d10872050ffe, d14de5b92578)"),
 	SW(vfio_pin_cond_resched,
-	   "vfio/type1: conditional rescheduling while pinning"),
+	   "b1779e4f209c vfio/type1: conditional rescheduling while pinning"),
 	SW(vfio_dma_limit_overflow,
-	   "ef270ec44637 vfio: handle DMA map/unmap up to the addressable limit"),
+	   "ef270ec44637 vfio/type1: handle DMA map/unmap up to the addressable limit (and 6012379ede6a)"),
 	SW(vfio_type1_nesting,
-	   "VFIO_TYPE1_NESTING_IOMMU (removed upstream in v6.13)"),
+	   "35890f85573c vfio: Remove VFIO_TYPE1_NESTING_IOMMU (1 = still there)"),
 	SW(task_mmu_hugetlb_ptl,
-	   "fs/proc/task_mmu: gather_hugetlb_stats() under the PTL"),
+	   "aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range and gather_hugetlb_stats"),
 	SW(vfio_pci_mmap_align,
-	   "vfio/pci: get_unmapped_area aligned to the huge-fault order"),
+	   "(not merged) vfio-pci: Best-effort huge pfnmaps with !MAP_FIXED mappings"),
 };
 
 #define NR_SWITCHES (sizeof(kernel_switches) / sizeof(kernel_switches[0]))
@@ -82,36 +103,47 @@ enum {
 	S_MMAP_ALIGN,
 };
 
-/* The 6.12 stable line at release 6.12.@n (n >= 29). */
+/*
+ * The 6.12 stable line at release 6.12.@n (n >= 29).  6.12 has no
+ * __vm_normal_page(): its vm_normal_page_pmd() returns NULL for a special
+ * PMD (pmd_special() is constant false where the arch has no PMD special
+ * bit) and then applies the legacy VM_PFNMAP rules, which decides every
+ * case pinsim models the way the per-level scheme of c0c6ccd9828c does.
+ */
 static unsigned int stable_612_bits(unsigned int n)
 {
-	unsigned int bits = B(S_NESTING);
+	unsigned int bits = B(S_NESTING) | B(S_SPECIAL_PER_LEVEL);
 
 	if (n >= 43)
 		bits |= B(S_COND_RESCHED);
-	if (n >= 85)
-		bits |= B(S_PAGEWALK_FIXED) | B(S_PFNMAP_RECHECK);
+	if (n >= 81)
+		bits |= B(S_PFNMAP_RECHECK);
+	if (n >= 84)
+		bits |= B(S_PAGEWALK_FIXED);
 	if (n >= 115)
 		bits |= B(S_STALE_ACTION);
 	return bits;
 }
 
+/*
+ * v7.0 has af38538801c6's __vm_normal_page() without c0c6ccd9828c: every
+ * level uses the PTE special-bit config.
+ */
 #define UPSTREAM_7_0_BITS                                                                    \
 	(B(S_PAGEWALK_FIXED) | B(S_PFNMAP_RECHECK) | B(S_ADDR_MASK) | B(S_CONTIG_ACCT) |    \
-	 B(S_COND_RESCHED) | B(S_LIMIT_OVERFLOW))
-#define UPSTREAM_BITS                                                                        \
-	(UPSTREAM_7_0_BITS | B(S_STALE_ACTION) | B(S_SPECIAL_PER_LEVEL) | B(S_HUGETLB_PTL) | \
-	 B(S_MMAP_ALIGN))
+	 B(S_COND_RESCHED) | B(S_LIMIT_OVERFLOW) | B(S_HUGETLB_PTL))
+#define UPSTREAM_BITS (UPSTREAM_7_0_BITS | B(S_STALE_ACTION) | B(S_SPECIAL_PER_LEVEL))
 
 static const struct pinsim_kernel_profile profiles[] = {
 	{ "6.12.74", "6.12 stable before the March 2026 walker fix (the seeds/01 reporter's "
 		     "kernel): the PUD split/refault oops" },
-	{ "6.12.113", "6.12 stable with the walker and follow_pfnmap_start fixes (6.12.85), "
-		      "without the stale walk->action fix" },
+	{ "6.12.113", "6.12 stable with the walker and follow_pfnmap_start fixes "
+		      "(6.12.81/84), without the stale walk->action fix" },
 	{ "6.12.118", "Debian's current 6.12: both walker fixes, 6.12 VFIO type1 (per-page "
 		      "accounting, -EINVAL on wrap, NESTING)" },
-	{ "7.0", "upstream at the March 2026 fixes" },
-	{ "upstream", "the newest upstream pinsim was checked against (the default)" },
+	{ "7.0", "v7.0: upstream with the March 2026 fixes (7.0-rc6)" },
+	{ "upstream", "mainline as of v7.2 (Aug 2026), the newest pinsim was checked against; "
+		      "the default" },
 };
 
 /* The switches of the non-6.12 profiles (6.12.N come from stable_612_bits()). */
