@@ -102,7 +102,7 @@ void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
  * switch of @cfg (and cfg->kernel) to what kernel @version does, leaving
  * sizing, arch, module-parameter and retry-policy fields alone.  @version
  * is a profile name ("6.12.74", "6.12.113", "6.12.118", "7.0", "upstream")
- * or any 6.12 stable release "6.12.N" from 6.12.29 on, which gets the
+ * or any 6.12 stable release "6.12.N" from 6.12.29 to 6.12.118, which gets the
  * switches of the Debian changelog's fixes up to N (cfg->kernel then reads
  * "6.12.N").  Unknown names: -1/EINVAL, @cfg unchanged.
  */
