@@ -54,11 +54,13 @@
 /* The switches, in the order they are printed and documented. */
 struct kernel_switch {
 	const char *name;
-	size_t off;		/* offsetof(struct pinsim_config, bool field) */
-	const char *commit;	/* upstream commit and subject */
+	size_t off; /* offsetof(struct pinsim_config, bool field) */
+	const char *commit; /* upstream commit and subject */
 };
 
+/* clang-format off */
 #define SW(field, commit) { #field, __builtin_offsetof(struct pinsim_config, field), commit }
+/* clang-format on */
 
 static const struct kernel_switch kernel_switches[] = {
 	SW(pagewalk_fixed,
@@ -67,20 +69,19 @@ static const struct kernel_switch kernel_switches[] = {
 	   "aedf2efd1897 mm/pagewalk: fix stale walk->action escaping walk_pmd_range()"),
 	SW(follow_pfnmap_recheck,
 	   "ffef67b93aa3 mm/memory: fix PMD/PUD checks in follow_pfnmap_start()"),
-	SW(special_bit_per_level,
-	   "c0c6ccd9828c mm: fix __vm_normal_page() to handle missing support for pmd_special()/pud_special()"),
-	SW(vfio_addr_mask_batching,
-	   "0fd06844de5d vfio/type1: Use mapping page mask for pfnmaps"),
-	SW(vfio_pin_contig_accounting,
-	   "f6c84a52cc41 vfio/type1: optimize vfio_pin_pages_remote() (and 089722e8939e, d10872050ffe, d14de5b92578)"),
+	SW(special_bit_per_level, "c0c6ccd9828c mm: fix __vm_normal_page() to handle missing "
+				  "support for pmd_special()/pud_special()"),
+	SW(vfio_addr_mask_batching, "0fd06844de5d vfio/type1: Use mapping page mask for pfnmaps"),
+	SW(vfio_pin_contig_accounting, "f6c84a52cc41 vfio/type1: optimize vfio_pin_pages_remote() "
+				       "(and 089722e8939e, d10872050ffe, d14de5b92578)"),
 	SW(vfio_pin_cond_resched,
 	   "b1779e4f209c vfio/type1: conditional rescheduling while pinning"),
-	SW(vfio_dma_limit_overflow,
-	   "ef270ec44637 vfio/type1: handle DMA map/unmap up to the addressable limit (and 6012379ede6a)"),
+	SW(vfio_dma_limit_overflow, "ef270ec44637 vfio/type1: handle DMA map/unmap up to the "
+				    "addressable limit (and 6012379ede6a)"),
 	SW(vfio_type1_nesting,
 	   "35890f85573c vfio: Remove VFIO_TYPE1_NESTING_IOMMU (1 = still there)"),
-	SW(task_mmu_hugetlb_ptl,
-	   "aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range and gather_hugetlb_stats"),
+	SW(task_mmu_hugetlb_ptl, "aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range "
+				 "and gather_hugetlb_stats"),
 	SW(vfio_pci_mmap_align,
 	   "(not merged) vfio-pci: Best-effort huge pfnmaps with !MAP_FIXED mappings"),
 };
@@ -88,7 +89,7 @@ static const struct kernel_switch kernel_switches[] = {
 #define NR_SWITCHES (sizeof(kernel_switches) / sizeof(kernel_switches[0]))
 
 /* One bit per kernel_switches[] entry. */
-#define B(field) (1u << (field))
+#define B(bit) (1u << (bit))
 enum {
 	S_PAGEWALK_FIXED,
 	S_STALE_ACTION,
@@ -129,21 +130,21 @@ static unsigned int stable_612_bits(unsigned int n)
  * v7.0 has af38538801c6's __vm_normal_page() without c0c6ccd9828c: every
  * level uses the PTE special-bit config.
  */
-#define UPSTREAM_7_0_BITS                                                                    \
-	(B(S_PAGEWALK_FIXED) | B(S_PFNMAP_RECHECK) | B(S_ADDR_MASK) | B(S_CONTIG_ACCT) |    \
+#define UPSTREAM_7_0_BITS                                                                \
+	(B(S_PAGEWALK_FIXED) | B(S_PFNMAP_RECHECK) | B(S_ADDR_MASK) | B(S_CONTIG_ACCT) | \
 	 B(S_COND_RESCHED) | B(S_LIMIT_OVERFLOW) | B(S_HUGETLB_PTL))
 #define UPSTREAM_BITS (UPSTREAM_7_0_BITS | B(S_STALE_ACTION) | B(S_SPECIAL_PER_LEVEL))
 
 static const struct pinsim_kernel_profile profiles[] = {
-	{ "6.12.74", "6.12 stable before the March 2026 walker fix (the seeds/01 reporter's "
-		     "kernel): the PUD split/refault oops" },
-	{ "6.12.113", "6.12 stable with the walker and follow_pfnmap_start fixes "
-		      "(6.12.81/84), without the stale walk->action fix" },
-	{ "6.12.118", "Debian's current 6.12: both walker fixes, 6.12 VFIO type1 (per-page "
-		      "accounting, -EINVAL on wrap, NESTING)" },
-	{ "7.0", "v7.0: upstream with the March 2026 fixes (7.0-rc6)" },
-	{ "upstream", "mainline as of v7.2 (Aug 2026), the newest pinsim was checked against; "
-		      "the default" },
+	{"6.12.74", "6.12 stable before the March 2026 walker fix (the seeds/01 reporter's "
+		    "kernel): the PUD split/refault oops"},
+	{"6.12.113", "6.12 stable with the walker and follow_pfnmap_start fixes "
+		     "(6.12.81/84), without the stale walk->action fix"},
+	{"6.12.118", "Debian's current 6.12: both walker fixes, 6.12 VFIO type1 (per-page "
+		     "accounting, -EINVAL on wrap, NESTING)"},
+	{"7.0", "v7.0: upstream with the March 2026 fixes (7.0-rc6)"},
+	{"upstream", "mainline as of v7.2 (Aug 2026), the newest pinsim was checked against; "
+		     "the default"},
 };
 
 /* The switches of the non-6.12 profiles (6.12.N come from stable_612_bits()). */
@@ -200,8 +201,7 @@ int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version)
 	unsigned int bits;
 	size_t i;
 
-	if (!cfg || !version || strlen(version) >= sizeof(cfg->kernel) ||
-	    resolve(version, &bits)) {
+	if (!cfg || !version || strlen(version) >= sizeof(cfg->kernel) || resolve(version, &bits)) {
 		errno = EINVAL;
 		return -1;
 	}

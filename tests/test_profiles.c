@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "pinsim/pinsim.h"
 
-static const char *const names[] = { "6.12.74", "6.12.113", "6.12.118", "7.0", "upstream" };
+static const char *const names[] = {"6.12.74", "6.12.113", "6.12.118", "7.0", "upstream"};
 #define NR_NAMES ((int)(sizeof(names) / sizeof(names[0])))
 
 /* Same kernel: every version switch and the name (no memcmp: padding). */
@@ -60,9 +60,19 @@ END_TEST
 
 START_TEST(test_unknown_name_is_einval_and_changes_nothing)
 {
-	static const char *const bad[] = { "", "6.12", "6.12.", "6.12.x", "6.12.28", "6.12.1a",
-					   "6.13.1", "7", "7.0.1", "latest", "Upstream", "6.12.119",
-					   "6.12.999999999999999999999" };
+	static const char *const bad[] = {"",
+					  "6.12",
+					  "6.12.",
+					  "6.12.x",
+					  "6.12.28",
+					  "6.12.1a",
+					  "6.13.1",
+					  "7",
+					  "7.0.1",
+					  "latest",
+					  "Upstream",
+					  "6.12.119",
+					  "6.12.999999999999999999999"};
 	struct pinsim_config cfg, before;
 
 	pinsim_config_init(&cfg);
@@ -126,20 +136,20 @@ START_TEST(test_612_stable_boundaries_follow_the_changelog)
 {
 	struct pinsim_config c;
 
-	c = kcfg("6.12.42");	/* b1779e4f209c came in 6.12.43 */
+	c = kcfg("6.12.42"); /* b1779e4f209c came in 6.12.43 */
 	ck_assert(!c.vfio_pin_cond_resched);
 	c = kcfg("6.12.43");
 	ck_assert(c.vfio_pin_cond_resched);
-	c = kcfg("6.12.80");	/* ffef67b93aa3 came in 6.12.81 */
+	c = kcfg("6.12.80"); /* ffef67b93aa3 came in 6.12.81 */
 	ck_assert(!c.follow_pfnmap_recheck);
 	ck_assert(!c.pagewalk_fixed);
 	c = kcfg("6.12.81");
 	ck_assert(c.follow_pfnmap_recheck);
 	ck_assert(!c.pagewalk_fixed);
-	c = kcfg("6.12.84");	/* 3b89863c3fa4 came in 6.12.84 */
+	c = kcfg("6.12.84"); /* 3b89863c3fa4 came in 6.12.84 */
 	ck_assert(c.pagewalk_fixed);
 	ck_assert(!c.pagewalk_stale_action_fix);
-	c = kcfg("6.12.114");	/* aedf2efd1897 came in 6.12.115 */
+	c = kcfg("6.12.114"); /* aedf2efd1897 came in 6.12.115 */
 	ck_assert(!c.pagewalk_stale_action_fix);
 	c = kcfg("6.12.115");
 	ck_assert(c.pagewalk_stale_action_fix);
