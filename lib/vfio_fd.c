@@ -1,21 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The VFIO character devices, syscall-shaped (drivers/vfio/vfio_main.c,
- * group.c, container.c, pci/vfio_pci_core.c ioctls): a per-process fd
- * table, containers, groups and device fds, with the real request codes and
- * structs of <linux/vfio.h>.
+ * The VFIO character devices, syscall-shaped (drivers/vfio/container.c,
+ * group.c, vfio_main.c and the pci/vfio_pci_core.c ioctls): a per-process
+ * fd table, containers, groups and device fds, with the real request codes
+ * and structs of <linux/vfio.h>.  Checked against 6.12.118 (the three
+ * front-end files are identical from 6.12.107 on) and upstream: nothing on
+ * the paths modelled here differs between them (the group.c CLASS(fd) and
+ * vfio_main.c get_region_info_caps conversions change no result); the one
+ * version-dependent answer, VFIO_TYPE1_NESTING_IOMMU, is the type1
+ * backend's (vfio_type1_cfg.type1_nesting), which this file asks.
  *
- * Reference counting follows the kernel's shape: a container lives while
- * its fd is open or a group is attached to it; the IOMMU backend is
- * released (every mapping removed, every page unpinned) when the last group
- * leaves it.  A group can be open once (-EBUSY), and leaves its container
- * when its fd is closed.
- * Simplifications: one device per group; no noiommu, no cdev/iommufd, no
- * interrupts; the config region is the virtual config space (PCI_COMMAND
- * memory decode is what matters); BAR regions are mmap-only.
+ * File lifetimes follow the kernel's references:
+ *  - a container lives while its fd is open or a group is attached to it
+ *    (kref); its IOMMU backend is released (every mapping removed, every
+ *    page unpinned) when the last group leaves it;
+ *  - the group file lives while its fd is open or a device of the group is
+ *    open: the first device open takes a reference on it
+ *    (vfio_group_use_container(): get_file(group->opened_file)), the last
+ *    device close drops it.  Only the last reference releases the group
+ *    (vfio_group_fops_release()), which detaches it from its container, and
+ *    until then a second open of the group is -EBUSY;
+ *  - a device fd is one open of the device (device->open_count).
+ * The syscall layer truncates the request to unsigned int (ksys_ioctl(),
+ * file_operations.unlocked_ioctl) before any fd's handler sees it.
+ *
+ * Simplifications: one device per group, no SR-IOV (so no VF token); no
+ * noiommu, no cdev/iommufd, no interrupts; the config region is the virtual
+ * config space (PCI_COMMAND memory decode is what matters); BAR regions are
+ * mmap-only; fds 0-2 are taken by stdio and are not vfio files.
  */
 #include <errno.h>
 #include <linux/vfio.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,17 +50,17 @@ enum vfio_fd_type {
 
 struct vfio_container {
 	_Atomic int refs;		/* its fd + attached groups + ioctls in flight */
-	struct mutex lock;		/* groups and iommu pointer */
+	struct mutex lock;		/* group_list and iommu pointer */
 	/*
 	 * Held for read across a backend ioctl and for write while a group
-	 * leaves (which may release the backend), as vfio.c's group_lock was
-	 * before the container code moved to container.c: a MAP_DMA never
-	 * runs on a released backend.  A simulated rwsem, so the scheduler
-	 * sees it.
+	 * leaves (which may release the backend): a MAP_DMA never runs on a
+	 * released backend.  6.12's vfio_fops_unl_ioctl() passes the ioctl
+	 * through without this lock (see the report in container_ioctl()).
+	 * A simulated rwsem, so the scheduler sees it.
 	 */
 	struct rw_semaphore group_lock;
 	struct vfio_iommu *iommu;	/* after VFIO_SET_IOMMU */
-	int nr_groups;
+	struct vfio_group *group_list;	/* newest first, as list_add() */
 };
 
 struct vfio_group {
@@ -52,26 +68,31 @@ struct vfio_group {
 	int iommu_unit;
 	struct vfio_pci_core_device *vdev;
 	struct vfio_container *container;
-	bool opened;
-	int device_fds;
+	struct vfio_group *container_next;
+	/* 1 while attached, +1 while the device is open (vfio_group_use_container) */
+	unsigned int container_users;
+	/* References on group->opened_file: its fd + one for an open device; 0 = not open */
+	unsigned int opened_file_refs;
+	unsigned int open_count;	/* device->open_count: device fds of the one device */
 };
 
 struct vfio_fd {
 	enum vfio_fd_type type;
 	union {
 		struct vfio_container *container;
-		struct vfio_group *group;
+		struct vfio_group *group;	/* group and device fds */
 	};
 };
 
 #define VFIO_FD_BASE 3			/* 0, 1, 2 are stdio */
+#define VFIO_NR_OPEN 1024		/* RLIMIT_NOFILE's default soft limit */
 
 struct vfio_fd_table {
 	struct vfio_fd *fds;
 	int nr;
 };
 
-/* ---------------- containers ---------------- */
+/* ---------------- containers (container.c) ---------------- */
 
 static struct vfio_container *container_get(struct vfio_container *c)
 {
@@ -90,24 +111,142 @@ static void container_put(struct vfio_container *c)
 	free(c);
 }
 
-/* __vfio_group_unset_container(); caller holds sim->vfio_lock. */
-static void group_unset_container(struct vfio_group *g)
+static struct vfio_container *container_alloc(void)
+{
+	struct vfio_container *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	atomic_store(&c->refs, 1);
+	mutex_init(&c->lock, "vfio_container");
+	init_rwsem(&c->group_lock, "container_group_lock");
+	return c;
+}
+
+/*
+ * container.c vfio_container_attach_group(), sim->vfio_lock held (the group
+ * lock).  Claiming DMA ownership cannot fail here: no kernel driver or
+ * other user owns a simulated group.
+ */
+static long vfio_container_attach_group(struct vfio_container *c, struct vfio_group *g)
+{
+	long ret = 0;
+
+	mutex_lock(&c->lock);
+	if (c->iommu)
+		ret = vfio_iommu_type1_attach_group(c->iommu, g->id, g->iommu_unit, false);
+	if (!ret) {
+		g->container = container_get(c);
+		g->container_users = 1;
+		g->container_next = c->group_list;
+		c->group_list = g;
+	}
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+static void container_unlink_group(struct vfio_container *c, struct vfio_group *g)
+{
+	for (struct vfio_group **pp = &c->group_list; *pp; pp = &(*pp)->container_next) {
+		if (*pp == g) {
+			*pp = g->container_next;
+			break;
+		}
+	}
+	g->container_next = NULL;
+}
+
+/* container.c vfio_group_detach_container(); sim->vfio_lock held. */
+static void vfio_group_detach_container(struct vfio_group *g)
 {
 	struct vfio_container *c = g->container;
 
+	WARN_ON(g->container_users != 1);
 	down_write(&c->group_lock);
 	mutex_lock(&c->lock);
 	if (c->iommu)
 		vfio_iommu_type1_detach_group(c->iommu, g->id);
-	/* The last group: the backend goes with it (the kernel's driver release). */
-	if (!--c->nr_groups && c->iommu) {
+	g->container = NULL;
+	g->container_users = 0;
+	container_unlink_group(c, g);
+	/* Detaching the last group deprivileges the container: the backend goes. */
+	if (!c->group_list && c->iommu) {
 		vfio_iommu_type1_release(c->iommu);
 		c->iommu = NULL;
 	}
 	mutex_unlock(&c->lock);
 	up_write(&c->group_lock);
-	g->container = NULL;
 	container_put(c);
+}
+
+/* ---------------- the group file and device opens (group.c, vfio_main.c) ---------------- */
+
+/* group.c vfio_group_fops_release(): only when the last file reference goes. */
+static void vfio_group_fops_release(struct vfio_group *g)
+{
+	if (g->container)
+		vfio_group_detach_container(g);
+}
+
+/* fput() of group->opened_file. */
+static void group_file_put(struct vfio_group *g)
+{
+	if (WARN_ON(!g->opened_file_refs))
+		return;
+	if (!--g->opened_file_refs)
+		vfio_group_fops_release(g);
+}
+
+/*
+ * group.c vfio_df_group_open() and vfio_main.c vfio_df_open(): the group
+ * must have a container; the first open of the device also needs the
+ * container's backend (container.c vfio_group_use_container()), and takes a
+ * container user and a reference on the group file.  Later opens take
+ * neither.  sim->vfio_lock held.
+ */
+static long vfio_df_group_open(struct vfio_group *g)
+{
+	long ret = 0;
+
+	if (!g->container)
+		return -EINVAL;	/* !vfio_group_has_iommu() */
+	g->open_count++;
+	if (g->open_count == 1) {
+		mutex_lock(&g->container->lock);
+		if (!g->container->iommu)
+			ret = -EINVAL;	/* SET_CONTAINER done, SET_IOMMU not yet */
+		mutex_unlock(&g->container->lock);
+		if (ret) {
+			g->open_count--;
+			return ret;
+		}
+		g->opened_file_refs++;		/* get_file(group->opened_file) */
+		g->container_users++;
+	}
+	return 0;
+}
+
+/*
+ * vfio_main.c vfio_device_fops_release() -> group.c vfio_df_group_close()
+ * -> vfio_df_close(): the last close gives back the container user and the
+ * group file reference (container.c vfio_group_unuse_container()).  The
+ * kernel's fput() is deferred until the close returns; here it follows the
+ * bookkeeping, still under sim->vfio_lock.
+ */
+static void vfio_df_group_close(struct vfio_group *g)
+{
+	bool last;
+
+	if (WARN_ON(!g->open_count))	/* vfio_assert_device_open() */
+		return;
+	last = g->open_count == 1;
+	if (last) {
+		WARN_ON(g->container_users <= 1);
+		g->container_users--;
+	}
+	g->open_count--;
+	if (last)
+		group_file_put(g);
 }
 
 /* ---------------- fd table ---------------- */
@@ -119,8 +258,12 @@ static struct vfio_fd_table *fd_table(struct pinsim_proc *p)
 	return p->fds;
 }
 
-/* Returns the new fd or -EMFILE/-ENOMEM; caller holds sim->vfio_lock. */
-static int fd_install(struct pinsim_proc *p, struct vfio_fd f)
+/*
+ * get_unused_fd_flags(): the lowest free slot, below RLIMIT_NOFILE
+ * (-EMFILE), or -ENOMEM.  The slot is taken by fd_install(); in between the
+ * caller keeps sim->vfio_lock, so nobody else can take it.
+ */
+static int fd_get_unused(struct pinsim_proc *p)
 {
 	struct vfio_fd_table *t = fd_table(p);
 	int i;
@@ -129,21 +272,30 @@ static int fd_install(struct pinsim_proc *p, struct vfio_fd f)
 		return -ENOMEM;
 	for (i = 0; i < t->nr; i++)
 		if (t->fds[i].type == VFIO_FD_FREE)
-			break;
-	if (i == t->nr) {
+			return i;
+	if (i + VFIO_FD_BASE >= VFIO_NR_OPEN)
+		return -EMFILE;
+	{
+		int grow = 16;
 		struct vfio_fd *n;
 
-		if (t->nr >= 1024)
-			return -EMFILE;
-		n = realloc(t->fds, (t->nr + 16) * sizeof(*n));
+		if (t->nr + grow + VFIO_FD_BASE > VFIO_NR_OPEN)
+			grow = VFIO_NR_OPEN - VFIO_FD_BASE - t->nr;
+		n = realloc(t->fds, (t->nr + grow) * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
-		memset(n + t->nr, 0, 16 * sizeof(*n));
+		memset(n + t->nr, 0, grow * sizeof(*n));
 		t->fds = n;
-		t->nr += 16;
+		t->nr += grow;
 	}
-	t->fds[i] = f;
-	return i + VFIO_FD_BASE;
+	return i;
+}
+
+/* fd_install(): returns the fd number. */
+static int fd_install(struct pinsim_proc *p, int slot, struct vfio_fd f)
+{
+	p->fds->fds[slot] = f;
+	return slot + VFIO_FD_BASE;
 }
 
 /* The entry for @fd, or NULL (-EBADF); caller holds sim->vfio_lock. */
@@ -157,20 +309,18 @@ static struct vfio_fd *fd_lookup(struct pinsim_proc *p, int fd)
 	return &t->fds[i];
 }
 
+/* The file's ->release when its fd was the last reference. */
 static void fd_release(struct vfio_fd *f)
 {
 	switch (f->type) {
 	case VFIO_FD_CONTAINER:
-		container_put(f->container);
+		container_put(f->container);	/* vfio_fops_release() */
 		break;
 	case VFIO_FD_GROUP:
-		/* vfio_group_fops_release(): the group leaves its container. */
-		if (f->group->container)
-			group_unset_container(f->group);
-		f->group->opened = false;
+		group_file_put(f->group);
 		break;
 	case VFIO_FD_DEVICE:
-		f->group->device_fds--;
+		vfio_df_group_close(f->group);
 		break;
 	default:
 		break;
@@ -193,11 +343,10 @@ static long fd_table_release_body(void *arg)
 	struct vfio_fd_table *t = p->fds;
 
 	mutex_lock(&p->sim->vfio_lock);
-	/* Device fds first, then groups, then containers: no EBUSY on the way. */
-	for (int type = VFIO_FD_DEVICE; type >= VFIO_FD_CONTAINER; type--)
-		for (int i = 0; i < t->nr; i++)
-			if ((int)t->fds[i].type == type)
-				fd_release(&t->fds[i]);
+	/* close_files(): in fd order; the references make the order irrelevant. */
+	for (int i = 0; i < t->nr; i++)
+		if (t->fds[i].type != VFIO_FD_FREE)
+			fd_release(&t->fds[i]);
 	mutex_unlock(&p->sim->vfio_lock);
 	free(t->fds);
 	free(t);
@@ -251,72 +400,73 @@ static struct vfio_group *group_by_id(struct pinsim *sim, int id)
 
 /* ---------------- open / close ---------------- */
 
+/*
+ * /dev/vfio/<id>: the nodes are named "%d" of the iommu group id
+ * (group.c vfio_create_group()), so "07" or "+7" name nothing.
+ */
 static int parse_group_path(const char *path)
 {
 	const char *prefix = "/dev/vfio/";
-	char *end;
-	long id;
+	long id = 0;
 
 	if (strncmp(path, prefix, strlen(prefix)))
 		return -1;
 	path += strlen(prefix);
-	if (*path < '0' || *path > '9')
+	if (*path < '0' || *path > '9' || (path[0] == '0' && path[1]))
 		return -1;
-	id = strtol(path, &end, 10);
-	if (*end || id > 1 << 20)
-		return -1;
+	for (; *path; path++) {
+		if (*path < '0' || *path > '9' || id > 1 << 20)
+			return -1;
+		id = id * 10 + (*path - '0');
+	}
 	return (int)id;
+}
+
+/* vfio_fops_open() or vfio_group_fops_open() into the reserved @slot. */
+static int open_locked(struct pinsim_proc *p, const char *path, int slot)
+{
+	struct vfio_fd f = { 0 };
+	struct vfio_group *g;
+	int id;
+
+	if (!strcmp(path, "/dev/vfio/vfio")) {
+		f.type = VFIO_FD_CONTAINER;
+		f.container = container_alloc();
+		if (!f.container)
+			return -ENOMEM;
+		return fd_install(p, slot, f);
+	}
+	id = parse_group_path(path);
+	g = id < 0 ? NULL : group_by_id(p->sim, id);
+	if (!g)
+		return -ENOENT;
+	/* vfio_group_fops_open(): one open file per group, however it is held. */
+	if (g->opened_file_refs)
+		return -EBUSY;
+	g->opened_file_refs = 1;
+	f.type = VFIO_FD_GROUP;
+	f.group = g;
+	return fd_install(p, slot, f);
 }
 
 int pinsim_open(struct pinsim_proc *p, const char *path, int flags)
 {
-	struct pinsim *sim;
-	struct vfio_fd f = { 0 };
-	struct vfio_group *g;
-	int ret, id;
+	int ret;
 
 	if (!p || !path) {
-		errno = EFAULT;
+		errno = EFAULT;	/* getname() */
 		return -1;
 	}
-	sim = p->sim;
-	if (!strcmp(path, "/dev/vfio/vfio")) {
-		struct vfio_container *c = calloc(1, sizeof(*c));
-
-		if (!c) {
-			errno = ENOMEM;
-			return -1;
-		}
-		atomic_store(&c->refs, 1);
-		mutex_init(&c->lock, "vfio_container");
-		init_rwsem(&c->group_lock, "container_group_lock");
-		f.type = VFIO_FD_CONTAINER;
-		f.container = c;
-		mutex_lock(&sim->vfio_lock);
-		ret = fd_install(p, f);
-		mutex_unlock(&sim->vfio_lock);
-		if (ret < 0) {
-			container_put(c);
-			errno = -ret;
-			return -1;
-		}
-		return ret;
+	if (!*path) {
+		errno = ENOENT;	/* getname(): an empty name, before any fd is taken */
+		return -1;
 	}
-	id = parse_group_path(path);
-	mutex_lock(&sim->vfio_lock);
-	g = id < 0 ? NULL : group_by_id(sim, id);
-	if (!g) {
-		ret = -ENOENT;
-	} else if (g->opened) {
-		ret = -EBUSY;	/* vfio_group_fops_open(): one open file per group */
-	} else {
-		f.type = VFIO_FD_GROUP;
-		f.group = g;
-		ret = fd_install(p, f);
-		if (ret >= 0)
-			g->opened = true;
-	}
-	mutex_unlock(&sim->vfio_lock);
+	mutex_lock(&p->sim->vfio_lock);
+	/* do_sys_openat2(): the fd is reserved before the lookup and ->open. */
+	ret = fd_get_unused(p);
+	if (ret >= 0)
+		ret = open_locked(p, path, ret);
+	mutex_unlock(&p->sim->vfio_lock);
 	if (ret < 0) {
 		errno = -ret;
 		return -1;
@@ -377,22 +527,43 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 	return ret;
 }
 
-/* ---------------- container ioctls (vfio_fops_unl_ioctl) ---------------- */
+/* ---------------- container ioctls (container.c vfio_fops_unl_ioctl) ---------------- */
 
-static long container_set_iommu(struct pinsim_proc *p, struct vfio_container *c,
-				unsigned long arg)
+/*
+ * vfio_container_ioctl_check_extension(): with no backend set, every
+ * registered driver is polled with no data and the first positive answer
+ * wins; with one set, only it is asked, with its data.  The drivers: type1,
+ * and noiommu, which answers 0 unless enable_unsafe_noiommu_mode is set
+ * (never here), so polling type1 is the whole loop.
+ */
+static long container_check_extension(struct vfio_container *c, unsigned long arg)
 {
-	struct vfio_iommu *iommu;
 	long ret;
 
-	/* Called with sim->vfio_lock held: the group set is stable. */
 	mutex_lock(&c->lock);
-	/* vfio_ioctl_set_iommu(): only a container with groups and no backend. */
-	if (!c->nr_groups || c->iommu) {
+	ret = vfio_iommu_type1_ioctl(c->iommu, VFIO_CHECK_EXTENSION, (void *)arg);
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+/*
+ * container.c vfio_ioctl_set_iommu(); sim->vfio_lock held, so the group
+ * list is stable.  Only type1 can claim @arg (noiommu is not allowed for a
+ * container of IOMMU groups), so the driver loop is one iteration: ret
+ * stays -ENODEV if type1 does not offer @arg.
+ */
+static long container_set_iommu(struct vfio_container *c, unsigned long arg)
+{
+	struct vfio_iommu *iommu;
+	struct vfio_group *g;
+	long ret;
+
+	mutex_lock(&c->lock);
+	/* Only a container with groups and no backend yet. */
+	if (!c->group_list || c->iommu) {
 		ret = -EINVAL;
 		goto out;
 	}
-	/* The one driver is asked whether it offers @arg, as in the kernel's loop. */
 	if (vfio_iommu_type1_ioctl(NULL, VFIO_CHECK_EXTENSION, (void *)arg) <= 0) {
 		ret = -ENODEV;
 		goto out;
@@ -400,16 +571,18 @@ static long container_set_iommu(struct pinsim_proc *p, struct vfio_container *c,
 	ret = vfio_iommu_type1_open(arg, &iommu);
 	if (ret)
 		goto out;
-	for (int i = 0; i < p->sim->nr_groups; i++) {
-		struct vfio_group *g = p->sim->groups[i];
-
-		if (!g || g->container != c)
-			continue;
+	/* __vfio_container_attach_groups(): in group_list order, newest first. */
+	for (g = c->group_list; g; g = g->container_next) {
 		ret = vfio_iommu_type1_attach_group(iommu, g->id, g->iommu_unit, false);
-		if (ret) {
-			vfio_iommu_type1_release(iommu);
-			goto out;
-		}
+		if (ret)
+			break;
+	}
+	if (ret) {
+		/* The unwind detaches what was attached; the release frees the rest. */
+		for (struct vfio_group *u = c->group_list; u != g; u = u->container_next)
+			vfio_iommu_type1_detach_group(iommu, u->id);
+		vfio_iommu_type1_release(iommu);
+		goto out;
 	}
 	c->iommu = iommu;
 out:
@@ -417,30 +590,45 @@ out:
 	return ret;
 }
 
-static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, unsigned long req,
+/*
+ * The passthrough: every request vfio_iommu_type1_ioctl() handles besides
+ * CHECK_EXTENSION starts with copy_from_user() of its struct (-EFAULT for
+ * NULL, the only bad pointer pinsim can see; DIRTY_PAGES too, whether or
+ * not pinsim's backend models dirty tracking); the backend takes kernel
+ * pointers.
+ */
+static bool type1_ioctl_copies_in(unsigned int cmd)
+{
+	return cmd == VFIO_IOMMU_MAP_DMA || cmd == VFIO_IOMMU_UNMAP_DMA ||
+	       cmd == VFIO_IOMMU_GET_INFO || cmd == VFIO_IOMMU_DIRTY_PAGES;
+}
+
+/* Called with sim->vfio_lock held; drops it. */
+static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, unsigned int cmd,
 			    void *arg)
 {
 	struct vfio_iommu *iommu;
 	long ret;
 
-	switch (req) {
+	switch (cmd) {
 	case VFIO_GET_API_VERSION:
 		mutex_unlock(&p->sim->vfio_lock);
 		return VFIO_API_VERSION;
 	case VFIO_CHECK_EXTENSION:
-		mutex_lock(&c->lock);
-		ret = vfio_iommu_type1_ioctl(c->iommu, VFIO_CHECK_EXTENSION, arg);
-		mutex_unlock(&c->lock);
+		ret = container_check_extension(c, (unsigned long)arg);
 		mutex_unlock(&p->sim->vfio_lock);
 		return ret;
 	case VFIO_SET_IOMMU:
-		ret = container_set_iommu(p, c, (unsigned long)arg);
+		ret = container_set_iommu(c, (unsigned long)arg);
 		mutex_unlock(&p->sim->vfio_lock);
 		return ret;
 	}
 	/*
 	 * MAP/UNMAP run without the front-end lock (they pin and fault): the
 	 * container reference keeps the container, group_lock the backend.
+	 * 6.12 and upstream read container->iommu_driver/iommu_data here with
+	 * no lock at all, so the last group's detach can release the backend
+	 * under a MAP_DMA in flight; pinsim keeps the backend alive instead.
 	 */
 	container_get(c);
 	mutex_unlock(&p->sim->vfio_lock);
@@ -449,12 +637,11 @@ static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, uns
 	iommu = c->iommu;
 	mutex_unlock(&c->lock);
 	if (!iommu)
-		ret = -EINVAL;	/* vfio_fops_unl_ioctl(): no driver to pass it to */
-	else if ((req == VFIO_IOMMU_MAP_DMA || req == VFIO_IOMMU_UNMAP_DMA ||
-		  req == VFIO_IOMMU_GET_INFO) && !arg)
-		ret = -EFAULT;	/* copy_from_user() */
+		ret = -EINVAL;	/* no driver to pass it to: ret stays -EINVAL */
+	else if (type1_ioctl_copies_in(cmd) && !arg)
+		ret = -EFAULT;
 	else
-		ret = vfio_iommu_type1_ioctl(iommu, (unsigned int)req, arg);
+		ret = vfio_iommu_type1_ioctl(iommu, cmd, arg);
 	up_read(&c->group_lock);
 	mutex_lock(&p->sim->vfio_lock);
 	container_put(c);
@@ -462,139 +649,261 @@ static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, uns
 	return ret;
 }
 
-/* ---------------- group ioctls ---------------- */
+/* ---------------- group ioctls (group.c vfio_group_fops_unl_ioctl) ---------------- */
 
-static long group_ioctl(struct pinsim_proc *p, struct vfio_group *g, unsigned long req, void *arg)
+/* vfio_group_ioctl_get_status(); the whole struct is minsz. */
+static long group_get_status(struct vfio_group *g, struct vfio_group_status *arg)
 {
-	switch (req) {
-	case VFIO_GROUP_GET_STATUS: {
-		struct vfio_group_status *st = arg;
+	const size_t minsz = offsetof(struct vfio_group_status, flags) + sizeof(arg->flags);
+	struct vfio_group_status status;
 
-		if (!st)
-			return -EFAULT;
-		if (st->argsz < sizeof(*st))
-			return -EINVAL;
-		st->flags = VFIO_GROUP_FLAGS_VIABLE;
-		if (g->container)
-			st->flags |= VFIO_GROUP_FLAGS_CONTAINER_SET;
-		return 0;
-	}
-	case VFIO_GROUP_SET_CONTAINER: {
-		struct vfio_container *c;
-		struct vfio_fd *cf;
-		long ret = 0;
+	if (!arg)
+		return -EFAULT;
+	memcpy(&status, arg, minsz);
+	if (status.argsz < minsz)
+		return -EINVAL;
+	/*
+	 * With a container the group is viable and set; without one it is
+	 * viable unless someone else claimed DMA ownership, which nothing does.
+	 */
+	status.flags = VFIO_GROUP_FLAGS_VIABLE;
+	if (g->container)
+		status.flags |= VFIO_GROUP_FLAGS_CONTAINER_SET;
+	memcpy(arg, &status, minsz);
+	return 0;
+}
 
-		if (!arg)
-			return -EFAULT;
-		cf = fd_lookup(p, *(int *)arg);
-		if (!cf)
-			return -EBADF;
-		if (cf->type != VFIO_FD_CONTAINER)
-			return -EINVAL;
-		if (g->container)
-			return -EINVAL;
-		c = cf->container;
-		mutex_lock(&c->lock);
-		if (c->iommu)
-			ret = vfio_iommu_type1_attach_group(c->iommu, g->id, g->iommu_unit, false);
-		if (!ret)
-			c->nr_groups++;
-		mutex_unlock(&c->lock);
-		if (ret)
-			return ret;
-		g->container = container_get(c);
+/*
+ * vfio_group_ioctl_set_container(): get_user (-EFAULT), fdget (-EBADF),
+ * then under the group lock: already set (-EINVAL), a container
+ * (vfio_container_attach_group), an iommufd (none here), else -EBADFD.
+ */
+static long group_set_container(struct pinsim_proc *p, struct vfio_group *g, int *arg)
+{
+	struct vfio_fd *cf;
+
+	if (!arg)
+		return -EFAULT;
+	cf = fd_lookup(p, *arg);
+	if (!cf)
+		return -EBADF;
+	if (g->container)
+		return -EINVAL;	/* vfio_group_has_iommu() */
+	if (cf->type != VFIO_FD_CONTAINER)
+		return -EBADFD;	/* the fd passed is not recognized */
+	return vfio_container_attach_group(cf->container, g);
+}
+
+/*
+ * vfio_group_ioctl_unset_container(): only the 1 -> 0 transition of
+ * container_users; an open device holds a second user.
+ */
+static long group_unset_container(struct vfio_group *g)
+{
+	if (!g->container)
+		return -EINVAL;
+	if (g->container_users != 1)
+		return -EBUSY;
+	vfio_group_detach_container(g);
+	return 0;
+}
+
+/*
+ * vfio_pci_core_match(), the ->match op vfio_device_get_from_name() calls:
+ * the device name, optionally followed by ' '-separated options of which
+ * only "vf_token=<uuid>" exists.  1 match, 0 no match, -errno.  A device
+ * that is neither an SR-IOV PF nor a VF (every simulated one) rejects a
+ * token, valid or not, with -EINVAL (vfio_pci_validate_vf_token()), and any
+ * other option is -EINVAL too; so past "<name> " every non-space is
+ * -EINVAL and only trailing spaces still match.
+ */
+static int vfio_pci_core_match(struct vfio_pci_core_device *vdev, const char *buf)
+{
+	size_t n = strlen(vdev->name);
+
+	if (strncmp(vdev->name, buf, n))
 		return 0;
-	}
+	buf += n;
+	if (!*buf)
+		return 1;
+	if (*buf != ' ')
+		return 0;	/* non-whitespace after the name */
+	for (; *buf; buf++)
+		if (*buf != ' ')
+			return -EINVAL;
+	return 1;
+}
+
+/*
+ * vfio_group_ioctl_get_device_fd(): strndup_user (-EFAULT, -EINVAL for a
+ * name without a NUL in its first PAGE_SIZE bytes), the name lookup
+ * (-ENODEV, or the match op's error), get_unused_fd_flags (-EMFILE), then
+ * vfio_device_open_file(): the container checks (-EINVAL).
+ */
+static long group_get_device_fd(struct pinsim_proc *p, struct vfio_group *g, const char *name)
+{
+	struct vfio_fd f = { .type = VFIO_FD_DEVICE, .group = g };
+	int slot, match;
+	long ret;
+
+	if (!name)
+		return -EFAULT;
+	if (strnlen(name, PAGE_SIZE) == PAGE_SIZE)
+		return -EINVAL;
+	match = vfio_pci_core_match(g->vdev, name);
+	if (match < 0)
+		return match;
+	if (!match)
+		return -ENODEV;
+	slot = fd_get_unused(p);
+	if (slot < 0)
+		return slot;
+	ret = vfio_df_group_open(g);
+	if (ret)
+		return ret;
+	return fd_install(p, slot, f);
+}
+
+static long group_ioctl(struct pinsim_proc *p, struct vfio_group *g, unsigned int cmd, void *arg)
+{
+	switch (cmd) {
+	case VFIO_GROUP_GET_DEVICE_FD:
+		return group_get_device_fd(p, g, arg);
+	case VFIO_GROUP_GET_STATUS:
+		return group_get_status(g, arg);
+	case VFIO_GROUP_SET_CONTAINER:
+		return group_set_container(p, g, arg);
 	case VFIO_GROUP_UNSET_CONTAINER:
-		if (!g->container)
-			return -EINVAL;
-		if (g->device_fds)
-			return -EBUSY;
-		group_unset_container(g);
-		return 0;
-	case VFIO_GROUP_GET_DEVICE_FD: {
-		struct vfio_fd f = { .type = VFIO_FD_DEVICE, .group = g };
-		const char *name = arg;
-		int fd;
-
-		if (!name)
-			return -EFAULT;
-		/* vfio_group_has_iommu(): a container with a backend set. */
-		if (!g->container || !g->container->iommu)
-			return -EINVAL;
-		if (strncmp(name, g->vdev->name, sizeof(g->vdev->name)))
-			return -ENODEV;
-		fd = fd_install(p, f);
-		if (fd >= 0)
-			g->device_fds++;
-		return fd;
-	}
+		return group_unset_container(g);
 	default:
 		return -ENOTTY;
 	}
 }
 
-/* ---------------- device ioctls (vfio_pci_core_ioctl) ---------------- */
+/* ---------------- device ioctls (vfio_main.c, vfio_pci_core.c) ---------------- */
 
-static long device_get_region_info(struct vfio_pci_core_device *vdev,
-				   struct vfio_region_info *info)
+/* struct vfio_device_info as 6.12 has it: cap_offset and pad make it 24 bytes. */
+struct vfio_device_info_k {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t num_regions;
+	uint32_t num_irqs;
+	uint32_t cap_offset;
+	uint32_t pad;
+};
+
+/*
+ * vfio_pci_ioctl_get_info(): the struct starts zeroed, minsz (16) comes from
+ * the user, and min(argsz, sizeof) goes back, so cap_offset and pad read 0
+ * when argsz covers them.  No zPCI or AtomicOps capability here.
+ */
+static long device_get_info(struct vfio_device_info_k *arg)
 {
-	const uint32_t minsz = offsetof(struct vfio_region_info, offset) + sizeof(info->offset);
+	const size_t minsz = offsetof(struct vfio_device_info_k, num_irqs) + sizeof(uint32_t);
+	struct vfio_device_info_k info = { 0 };
 
-	if (info->argsz < minsz)
+	if (!arg)
+		return -EFAULT;
+	memcpy(&info, arg, minsz);
+	if (info.argsz < minsz)
 		return -EINVAL;
-	info->cap_offset = 0;
-	switch (info->index) {
+	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = VFIO_PCI_NUM_REGIONS;
+	info.num_irqs = VFIO_PCI_NUM_IRQS;
+	memcpy(arg, &info, info.argsz < sizeof(info) ? info.argsz : sizeof(info));
+	return 0;
+}
+
+/*
+ * vfio_pci_ioctl_get_region_info(): the whole 32-byte struct is minsz, read
+ * and written back; cap_offset is only written when there are capabilities
+ * (never here: no MSI-X BAR, no device-specific regions), so it reads back
+ * what the caller put there.
+ */
+static long device_get_region_info(struct vfio_pci_core_device *vdev,
+				   struct vfio_region_info *arg)
+{
+	const size_t minsz = offsetof(struct vfio_region_info, offset) + sizeof(arg->offset);
+	struct vfio_region_info info;
+
+	if (!arg)
+		return -EFAULT;
+	memcpy(&info, arg, minsz);
+	if (info.argsz < minsz)
+		return -EINVAL;
+	switch (info.index) {
 	case VFIO_PCI_CONFIG_REGION_INDEX:
-		info->offset = VFIO_PCI_INDEX_TO_OFFSET(info->index);
-		info->size = SIM_PCI_CONFIG_SIZE;
-		info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		info.offset = VFIO_PCI_INDEX_TO_OFFSET(info.index);
+		info.size = SIM_PCI_CONFIG_SIZE;
+		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 		break;
 	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_BAR5_REGION_INDEX:
-		info->offset = VFIO_PCI_INDEX_TO_OFFSET(info->index);
-		info->size = vdev->bar[info->index].size;
-		if (!info->size) {
-			info->flags = 0;
+		info.offset = VFIO_PCI_INDEX_TO_OFFSET(info.index);
+		info.size = vdev->bar[info.index].size;
+		if (!info.size) {
+			info.flags = 0;
 			break;
 		}
-		info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-		if (vdev->bar[info->index].mmap_supported)
-			info->flags |= VFIO_REGION_INFO_FLAG_MMAP;
+		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		if (vdev->bar[info.index].mmap_supported)
+			info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
 		break;
 	case VFIO_PCI_ROM_REGION_INDEX:
-		info->offset = VFIO_PCI_INDEX_TO_OFFSET(info->index);
-		info->size = 0;		/* no option ROM */
-		info->flags = 0;
+		info.offset = VFIO_PCI_INDEX_TO_OFFSET(info.index);
+		info.size = 0;		/* no option ROM, no shadow ROM */
+		info.flags = 0;
 		break;
 	default:
 		return -EINVAL;	/* VGA absent; no device-specific regions */
 	}
+	memcpy(arg, &info, minsz);
 	return 0;
 }
 
-static long device_ioctl(struct pinsim_proc *p, struct vfio_group *g, unsigned long req,
-			 void *arg)
+/*
+ * vfio_main.c vfio_ioctl_device_feature(): the header checks, then the
+ * feature.  The core's migration and dirty-logging features need
+ * mig_ops/log_ops, which plain vfio-pci does not have (-ENOTTY); of
+ * vfio_pci_core_ioctl_feature()'s, the VF token needs an SR-IOV PF
+ * (-ENOTTY) and the low-power ones are not modelled (-ENOTTY as well).
+ */
+static long device_feature(struct vfio_device_feature *arg)
+{
+	const size_t minsz = offsetof(struct vfio_device_feature, flags) + sizeof(arg->flags);
+	struct vfio_device_feature feature;
+
+	if (!arg)
+		return -EFAULT;
+	memcpy(&feature, arg, minsz);
+	if (feature.argsz < minsz)
+		return -EINVAL;
+	if (feature.flags & ~(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE))
+		return -EINVAL;
+	/* GET and SET are mutually exclusive except with PROBE. */
+	if (!(feature.flags & VFIO_DEVICE_FEATURE_PROBE) &&
+	    (feature.flags & VFIO_DEVICE_FEATURE_SET) && (feature.flags & VFIO_DEVICE_FEATURE_GET))
+		return -EINVAL;
+	return -ENOTTY;
+}
+
+/*
+ * vfio_device_fops_unl_ioctl(): BIND_IOMMUFD is the cdev's (-ENOTTY without
+ * CONFIG_VFIO_DEVICE_CDEV, and falls to the driver's default here); a
+ * group-opened fd always has access; VFIO_DEVICE_FEATURE is the core's;
+ * the rest is vfio_pci_core_ioctl() (no IRQ, hot-reset or ioeventfd
+ * requests: "no interrupts" above).
+ */
+static long device_ioctl(struct vfio_group *g, unsigned int cmd, void *arg)
 {
 	struct vfio_pci_core_device *vdev = g->vdev;
 
-	switch (req) {
-	case VFIO_DEVICE_GET_INFO: {
-		struct vfio_device_info *info = arg;
-		const uint32_t minsz = offsetof(struct vfio_device_info, num_irqs) +
-				       sizeof(info->num_irqs);
-
-		if (!info)
-			return -EFAULT;
-		if (info->argsz < minsz)
-			return -EINVAL;
-		info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-		info->num_regions = VFIO_PCI_NUM_REGIONS;
-		info->num_irqs = VFIO_PCI_NUM_IRQS;
-		return 0;
-	}
+	switch (cmd) {
+	case VFIO_DEVICE_FEATURE:
+		return device_feature(arg);
+	case VFIO_DEVICE_GET_INFO:
+		return device_get_info(arg);
 	case VFIO_DEVICE_GET_REGION_INFO:
-		if (!arg)
-			return -EFAULT;
 		return device_get_region_info(vdev, arg);
 	case VFIO_DEVICE_RESET:
 		return vfio_pci_core_reset(vdev);
@@ -606,7 +915,7 @@ static long device_ioctl(struct pinsim_proc *p, struct vfio_group *g, unsigned l
 struct ioctl_args {
 	struct pinsim_proc *p;
 	int fd;
-	unsigned long req;
+	unsigned int cmd;
 	void *arg;
 };
 
@@ -615,7 +924,6 @@ static long ioctl_body(void *arg)
 {
 	struct ioctl_args *a = arg;
 	struct pinsim_proc *p = a->p;
-	unsigned long req = a->req;
 	struct vfio_fd *f;
 	long ret;
 
@@ -625,19 +933,24 @@ static long ioctl_body(void *arg)
 		ret = -EBADF;
 	} else if (f->type == VFIO_FD_CONTAINER) {
 		/* Drops vfio_lock itself: MAP_DMA must not run under it. */
-		return container_ioctl(p, f->container, req, a->arg);
+		return container_ioctl(p, f->container, a->cmd, a->arg);
 	} else if (f->type == VFIO_FD_GROUP) {
-		ret = group_ioctl(p, f->group, req, a->arg);
+		ret = group_ioctl(p, f->group, a->cmd, a->arg);
 	} else {
-		ret = device_ioctl(p, f->group, req, a->arg);
+		ret = device_ioctl(f->group, a->cmd, a->arg);
 	}
 	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
 }
 
+/*
+ * ioctl(2) takes an unsigned int request (ksys_ioctl(), and every
+ * ->unlocked_ioctl): whatever the caller put above bit 31 never reaches a
+ * handler.
+ */
 int pinsim_ioctl(struct pinsim_proc *p, int fd, unsigned long req, void *arg)
 {
-	struct ioctl_args a = { p, fd, req, arg };
+	struct ioctl_args a = { p, fd, (unsigned int)req, arg };
 	long ret;
 
 	if (!p) {
