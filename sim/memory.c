@@ -622,10 +622,24 @@ void zap_page_range_single(struct vm_area_struct *vma, unsigned long addr, unsig
 }
 
 /*
+ * The read side of i_mmap_rwsem (sim/mmap.c, next to the write side).
+ * Declared here until sim/mm.h declares it with i_mmap_lock_write().
+ */
+void i_mmap_lock_read(struct address_space *mapping);
+void i_mmap_unlock_read(struct address_space *mapping);
+
+/*
  * unmap_mapping_range() → unmap_mapping_pages() → unmap_mapping_range_tree():
  * for every VMA of the mapping (any mm) intersecting the page range, zap
  * the intersecting addresses, under the mapping's i_mmap lock and without
  * any mmap lock.  holelen == 0 means "to the end of the file".
+ *
+ * The i_mmap lock is taken for read (i_mmap_lock_read() in
+ * unmap_mapping_pages(), 6.12.118 and upstream alike, since "mm/memory.c:
+ * share the i_mmap_rwsem", 3.19): the tree is only walked, and two zaps of
+ * one device (a decode-off config write and a reset, say) run at the same
+ * time, serialised only by the page-table locks, as in the kernel.  Only
+ * mmap and munmap (vma_link_file(), unlink) exclude them.
  */
 void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint64_t holelen,
 			 bool even_cows)
@@ -640,7 +654,7 @@ void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint
 	if (nr == 0 || last < first)
 		last = ~0UL;
 
-	i_mmap_lock_write(mapping);
+	i_mmap_lock_read(mapping);
 	for (vma = mapping->i_mmap; vma; vma = vma->vm_mapping_next) {
 		unsigned long vba = vma->vm_pgoff;
 		unsigned long vea = vba + ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT) - 1;
@@ -653,5 +667,5 @@ void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint
 		zap_page_range_single_batched(vma, vma->vm_start + ((zba - vba) << PAGE_SHIFT),
 					      (zea - zba + 1) << PAGE_SHIFT, &details);
 	}
-	i_mmap_unlock_write(mapping);
+	i_mmap_unlock_read(mapping);
 }

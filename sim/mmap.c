@@ -301,9 +301,11 @@ static void mapping_unlink(struct vm_area_struct *vma)
 /*
  * At machine shutdown (machine->shutting_down) nothing runs any more, but a
  * task that oopsed or that the scheduler ended may still hold the rwsem:
- * go on without it then, as the forced teardown of mmap_lock does.
+ * go on without it then, as the forced teardown of mmap_lock does.  One flag
+ * per mode: a thread never nests them (mmap and munmap take the write side,
+ * zaps the read side, and nothing zaps from inside a link or unlink).
  */
-static __sim_tls bool i_mmap_not_taken;
+static __sim_tls bool i_mmap_not_taken, i_mmap_read_not_taken;
 
 void i_mmap_lock_write(struct address_space *mapping)
 {
@@ -322,6 +324,30 @@ void i_mmap_unlock_write(struct address_space *mapping)
 		return;
 	}
 	up_write(&mapping->i_mmap_rwsem);
+}
+
+/*
+ * The read side (include/linux/fs.h i_mmap_lock_read()): walkers of the
+ * i_mmap tree that do not change it, unmap_mapping_range() first among them.
+ * Readers share it; only linking and unlinking VMAs excludes them.
+ */
+void i_mmap_lock_read(struct address_space *mapping)
+{
+	if (machine->shutting_down && !down_read_trylock(&mapping->i_mmap_rwsem)) {
+		i_mmap_read_not_taken = true;
+		return;
+	}
+	if (!machine->shutting_down)
+		down_read(&mapping->i_mmap_rwsem);
+}
+
+void i_mmap_unlock_read(struct address_space *mapping)
+{
+	if (i_mmap_read_not_taken) {
+		i_mmap_read_not_taken = false;
+		return;
+	}
+	up_read(&mapping->i_mmap_rwsem);
 }
 
 /* ---------------- hugetlb reservations ---------------- */

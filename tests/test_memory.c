@@ -10,6 +10,7 @@
 #include "harness.h"
 #include "pgtable.h"
 #include "sched_point.h"
+#include "scheduler.h"
 
 /* ---------------- helpers ---------------- */
 
@@ -856,6 +857,119 @@ START_TEST(test_unmap_mapping_range_even_cows)
 }
 END_TEST
 
+
+/*
+ * unmap_mapping_pages() takes i_mmap_rwsem for read (i_mmap_lock_read(),
+ * 6.12.118 and upstream): two zaps of one mapping hold it at once.  Zap A
+ * stops at its first clear, holding the lock; zap B runs to the end in the
+ * meantime.  With an exclusive lock B would wait for A.
+ */
+struct zap_pair {
+	struct address_space *mapping;
+	int seq;
+	int done[2];		/* finishing order, 1 = first */
+	bool other_holds[2];	/* i_mmap_rwsem still held after this zap */
+};
+
+static void zap_half(struct zap_pair *p, int i)
+{
+	unmap_mapping_range(p->mapping, (uint64_t)i * 8 * PAGE_SIZE, 8 * PAGE_SIZE, true);
+	p->done[i] = ++p->seq;
+	p->other_holds[i] = rwsem_is_locked(&p->mapping->i_mmap_rwsem);
+}
+
+static long zap_first_half(void *arg)
+{
+	zap_half(arg, 0);
+	return 0;
+}
+
+static long zap_second_half(void *arg)
+{
+	zap_half(arg, 1);
+	return 0;
+}
+
+START_TEST(test_unmap_mapping_range_zaps_share_i_mmap_rwsem)
+{
+	struct mm_struct *mm = tm_mm("vmm");
+	unsigned long bar = mmio(16 * PAGE_SIZE), a;
+	struct test_dev d;
+	struct zap_pair p = { .mapping = &d.mapping };
+	struct sched_thread t[2] = {
+		{ .name = "zap-a", .mm = mm, .fn = zap_first_half, .arg = &p },
+		{ .name = "zap-b", .mm = mm, .fn = zap_second_half, .arg = &p },
+	};
+	struct sched_strategy st;
+	struct sched_result res;
+
+	test_dev_init(&d, bar, true);
+	a = map(mm, &d.file, 0, 16 * PAGE_SIZE, PROT_READ, MAP_SHARED, 0);
+	ck_assert_int_eq(lookup(mm, a, NULL), PGTABLE_PTE);
+
+	sched_strategy_init(&st);
+	st.kind = SCHED_REPLAY;
+	st.schedule = "0.1";	/* A to its first clear (lock held), then B */
+	ck_assert_int_eq(sched_run(t, 2, &st, &res), 0);
+	ck_assert_msg(res.status == SCHED_DONE, "%s", res.report);
+	ck_assert_int_eq(t[0].ret, 0);
+	ck_assert_int_eq(t[1].ret, 0);
+	/* B got the lock while A held it, and finished first. */
+	ck_assert_int_eq(p.done[1], 1);
+	ck_assert_int_eq(p.done[0], 2);
+	ck_assert(p.other_holds[1]);
+	ck_assert(!p.other_holds[0]);
+	ck_assert(!rwsem_is_locked(&d.mapping.i_mmap_rwsem));
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(lookup(mm, a + i * PAGE_SIZE, NULL), PGTABLE_NONE);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
+/*
+ * What sim/inject.c relies on: inside a zap the zapping task is seen
+ * holding i_mmap_rwsem (lock_is_held()), for read, not write; mmap's
+ * linking still takes it for write.
+ */
+struct held_probe {
+	struct address_space *mapping;
+	int hits;
+	bool held, held_write;
+};
+
+static void probe_i_mmap_at_clear(enum sched_point_id id, struct mm_struct *mm,
+				  unsigned long addr, void *priv)
+{
+	struct held_probe *h = priv;
+
+	if (h->hits++)
+		return;
+	h->held = lock_is_held(&h->mapping->i_mmap_rwsem);
+	h->held_write = lock_is_held_write(&h->mapping->i_mmap_rwsem);
+}
+
+START_TEST(test_unmap_mapping_range_holds_i_mmap_rwsem_for_read)
+{
+	struct mm_struct *mm = tm_mm("vmm");
+	unsigned long bar = mmio(4 * PAGE_SIZE);
+	struct test_dev d;
+	struct held_probe h = { .mapping = &d.mapping };
+
+	test_dev_init(&d, bar, true);
+	map(mm, &d.file, 0, 4 * PAGE_SIZE, PROT_READ, MAP_SHARED, 0);
+	sched_point_arm(SP_ZAP_BEFORE_CLEAR, probe_i_mmap_at_clear, &h);
+	unmap_mapping_range(&d.mapping, 0, 0, true);
+	sched_point_disarm(SP_ZAP_BEFORE_CLEAR);
+	ck_assert_int_gt(h.hits, 0);
+	ck_assert(h.held);
+	ck_assert(!h.held_write);
+	ck_assert(!rwsem_is_locked(&d.mapping.i_mmap_rwsem));
+	ck_assert(!lock_is_held(&d.mapping.i_mmap_rwsem));
+	mmput(mm);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("memory");
@@ -901,5 +1015,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_unmap_mapping_range_reaches_every_mm);
 	tcase_add_test(tc, test_unmap_mapping_range_removes_huge_leaves_without_mmap_lock);
 	tcase_add_test(tc, test_unmap_mapping_range_even_cows);
+	tcase_add_test(tc, test_unmap_mapping_range_zaps_share_i_mmap_rwsem);
+	tcase_add_test(tc, test_unmap_mapping_range_holds_i_mmap_rwsem_for_read);
 	return s;
 }
