@@ -21,8 +21,9 @@
  *    (vfio_group_fops_release()), which detaches it from its container, and
  *    until then a second open of the group is -EBUSY;
  *  - a device fd is one open of the device (device->open_count).
- * The syscall layer truncates the request to unsigned int (ksys_ioctl(),
- * file_operations.unlocked_ioctl) before any fd's handler sees it.
+ * The syscall layer truncates the request to unsigned int (fs/ioctl.c
+ * SYSCALL_DEFINE3(ioctl), file_operations.unlocked_ioctl) before any fd's
+ * handler sees it.
  *
  * Simplifications: one device per group, no SR-IOV (so no VF token); no
  * noiommu, no cdev/iommufd, no interrupts; the config region is the virtual
@@ -944,9 +945,11 @@ static long ioctl_body(void *arg)
 }
 
 /*
- * ioctl(2) takes an unsigned int request (ksys_ioctl(), and every
- * ->unlocked_ioctl): whatever the caller put above bit 31 never reaches a
- * handler.
+ * ioctl(2) takes an unsigned int request (fs/ioctl.c SYSCALL_DEFINE3(ioctl),
+ * and every ->unlocked_ioctl): whatever the caller put above bit 31 never
+ * reaches a handler.  Not modelled: do_vfs_ioctl()'s generic requests
+ * (FIOCLEX, FIONBIO, FIOASYNC, FIGETBSZ, ...), which the kernel answers
+ * before the file's handler; here they reach it and get its answer.
  */
 int pinsim_ioctl(struct pinsim_proc *p, int fd, unsigned long req, void *arg)
 {

@@ -672,9 +672,10 @@ START_TEST(test_requests_of_another_fd_type_are_enotty_or_einval_without_a_backe
 END_TEST
 
 /*
- * ksys_ioctl(fd, unsigned int cmd, ...): the request is 32 bits by the time
- * any fd's unlocked_ioctl sees it, so high bits change nothing, and a NULL
- * MAP_DMA argument is copy_from_user()'s -EFAULT whatever they were.
+ * fs/ioctl.c SYSCALL_DEFINE3(ioctl, unsigned int fd, unsigned int cmd, ...):
+ * the request is 32 bits by the time any fd's unlocked_ioctl sees it, so
+ * high bits change nothing, and a NULL MAP_DMA argument is
+ * copy_from_user()'s -EFAULT whatever they were.
  */
 START_TEST(test_ioctl_request_is_truncated_to_32_bits_as_by_the_syscall)
 {
