@@ -18,7 +18,14 @@
 #include "mm.h"
 #include "vfio_pci.h"
 
-#define MMAP_BASE (TASK_SIZE - (1UL << 40))	/* top-down from here */
+/*
+ * Top-down from here.  The kernel's mmap_base is only page-aligned and, with
+ * ASLR, random; this one is fixed and 1G-aligned, so in a fresh mm the first
+ * 2M-aligned placement below it (6.12's THP branch of get_unmapped_area())
+ * happens to be 1G-aligned too.  Tests that must see the 6.12 outcome map a
+ * page first; a VMM that needs 1G alignment maps MAP_FIXED.
+ */
+#define MMAP_BASE (TASK_SIZE - (1UL << 40))
 #define MMAP_MIN_ADDR 0x10000UL
 
 /* ---------------- mm lifetime ---------------- */
@@ -404,7 +411,11 @@ static pgprot_t vm_get_page_prot(vm_flags_t vm)
 	return __pgprot(p);
 }
 
-/* Top-down search for a free, @align-aligned gap of @len below mmap_base. */
+/*
+ * vm_unmapped_area(VM_UNMAPPED_AREA_TOPDOWN): the highest free gap of @len
+ * below mmap_base, its start rounded down to @align (hugetlb's align_mask;
+ * PAGE_SIZE for everything else).
+ */
 static unsigned long unmapped_area_topdown(struct mm_struct *mm, unsigned long len,
 					   unsigned long align)
 {
@@ -427,27 +438,161 @@ static unsigned long unmapped_area_topdown(struct mm_struct *mm, unsigned long l
 }
 
 /*
- * get_unmapped_area(): MAP_FIXED checks, else a top-down search.  Large
- * anonymous mappings are 2M-aligned (thp_get_unmapped_area), hugetlb ones
- * aligned to their page size.
+ * arch_get_unmapped_area_topdown() (arch/x86/kernel/sys_x86_64.c, every mm
+ * here is MMF_TOPDOWN): MAP_FIXED is not checked here, a hint is rounded
+ * down to a page and used if the range is free, else the top-down search.
+ * Nothing beyond a page of alignment comes from here for a file of pinsim's
+ * (get_align_mask() is the AMD F15h workaround only).
  */
-static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long addr,
-				       unsigned long len, unsigned long flags,
-				       unsigned long align)
+static unsigned long arch_get_unmapped_area_topdown(struct mm_struct *mm, unsigned long addr,
+						    unsigned long len, unsigned long flags)
 {
 	if (len > TASK_SIZE)
 		return -ENOMEM;
+	if (flags & MAP_FIXED)
+		return addr;
+	if (addr) {
+		addr &= PAGE_MASK;
+		if (addr <= TASK_SIZE - len && !find_vma_intersection(mm, addr, addr + len))
+			return addr;
+	}
+	return unmapped_area_topdown(mm, len, PAGE_SIZE);
+}
+
+/*
+ * __thp_get_unmapped_area() (mm/huge_memory.c): search @len + @size and
+ * move the start up so that the address is congruent to the file offset
+ * modulo @size; a top-down result that already is moves up by a whole
+ * @size.  0 when no full @size-aligned chunk of the file fits in the range,
+ * or the padded search fails: the caller then searches without alignment.
+ * A hint that is free is returned as is (ret == addr).
+ */
+static unsigned long __thp_get_unmapped_area(struct mm_struct *mm, unsigned long addr,
+					     unsigned long len, uint64_t off, unsigned long flags,
+					     unsigned long size)
+{
+	uint64_t off_end = off + len;
+	uint64_t off_align = (off + size - 1) & ~(uint64_t)(size - 1);
+	unsigned long len_pad, ret, off_sub;
+
+	if (off_end <= off_align || off_end - off_align < size)
+		return 0;
+	len_pad = len + size;
+	if (len_pad < len || off + len_pad < off)
+		return 0;
+	ret = arch_get_unmapped_area_topdown(mm, addr, len_pad, flags);
+	if (IS_ERR_VALUE(ret))
+		return 0;
+	if (ret == addr)
+		return addr;
+	off_sub = (off - ret) & (size - 1);
+	if (!off_sub)		/* test_bit(MMF_TOPDOWN, &mm->flags) */
+		return ret + size;
+	return ret + off_sub;
+}
+
+/*
+ * thp_get_unmapped_area_vmflags() with the alignment as an argument (6.12
+ * passes PMD_SIZE; Peter Xu's series makes it the mapping-order hint).
+ */
+static unsigned long thp_get_unmapped_area(struct mm_struct *mm, unsigned long addr,
+					   unsigned long len, unsigned long pgoff,
+					   unsigned long flags, unsigned long size)
+{
+	unsigned long ret;
+
+	ret = __thp_get_unmapped_area(mm, addr, len, (uint64_t)pgoff << PAGE_SHIFT, flags, size);
+	if (ret)
+		return ret;
+	return arch_get_unmapped_area_topdown(mm, addr, len, flags);
+}
+
+/*
+ * hugetlb_get_unmapped_area() (fs/hugetlbfs/inode.c, generic version): a
+ * MAP_FIXED address must be huge-page aligned (prepare_hugepage_range()),
+ * a hint is aligned up and used if free, else a top-down search aligned to
+ * the huge page.
+ */
+static unsigned long hugetlb_get_unmapped_area(struct mm_struct *mm, struct hstate *h,
+					       unsigned long addr, unsigned long len,
+					       unsigned long flags)
+{
+	unsigned long sz = huge_page_size(h);
+
+	if (len & (sz - 1))
+		return -EINVAL;
 	if (flags & MAP_FIXED) {
-		if (addr & (align - 1))
+		if (addr & (sz - 1))
 			return -EINVAL;
-		if (addr > TASK_SIZE - len)
-			return -ENOMEM;
 		return addr;
 	}
-	if (addr && !(addr & (align - 1)) && addr <= TASK_SIZE - len &&
-	    !find_vma_intersection(mm, addr, addr + len))
+	if (addr) {
+		addr = (addr + sz - 1) & ~(sz - 1);
+		if (addr && addr <= TASK_SIZE - len &&
+		    !find_vma_intersection(mm, addr, addr + len))
+			return addr;
+	}
+	return unmapped_area_topdown(mm, len, sz);
+}
+
+/*
+ * __get_unmapped_area() (mm/mmap.c).  Where a mapping goes decides which
+ * leaves can map it: a pfnmap fault only inserts a PMD or PUD leaf where the
+ * VMA covers the whole aligned range and the pfn is aligned (vfio-pci's
+ * huge_fault, "Align huge faults to order"), so placement is what gives a
+ * BAR 1G leaves or not.
+ *
+ * 6.12 (6.12.118): neither vfio_device_fops nor vfio-pci has a
+ * get_unmapped_area, so a device fd takes the generic branch meant for
+ * anonymous THP: no hint and a length that is a multiple of 2M go through
+ * thp_get_unmapped_area_vmflags() -> __thp_get_unmapped_area(PMD_SIZE), which
+ * makes the address congruent to the file offset modulo 2M; anything else
+ * gets a page-aligned address.  Never 1G by design: a 1G BAR mmapped without
+ * MAP_FIXED gets 1G leaves only if the top-down search happens to end on a
+ * 1G boundary (with ASLR, one time in 512).  A VMM that wants 1G leaves
+ * reserves an aligned range and maps MAP_FIXED into it (QEMU's
+ * vfio_region_mmap() does, aligned to the region size capped at 1G).
+ *
+ * machine->cfg.vfio_pci_mmap_align: Peter Xu's "mm/vfio: huge pfnmaps with
+ * !MAP_FIXED mappings" (v2, Dec 2025, not merged): a file that reports a
+ * mapping order (f_op->get_mapping_order, vfio-pci's from the BAR size left
+ * after the offset) and no hint get PAGE_SIZE << order alignment relative to
+ * the file offset, through the same __thp_get_unmapped_area().
+ *
+ * Not modelled: mainline's own later "&& !file" in the THP branch (seen in
+ * the v6.18 base of that series), which leaves device fds page-aligned;
+ * MAP_SHARED anonymous memory (shmem_get_unmapped_area()) is placed like
+ * private anonymous memory.
+ */
+static unsigned long get_unmapped_area(struct mm_struct *mm, struct file *file,
+				       unsigned long addr, unsigned long len,
+				       unsigned long pgoff, unsigned long flags, struct hstate *h)
+{
+	int order;
+
+	if (len > TASK_SIZE)
+		return -ENOMEM;
+	if (h) {
+		addr = hugetlb_get_unmapped_area(mm, h, addr, len, flags);
+	} else {
+		if (!file)
+			pgoff = 0;	/* always zero for anonymous memory */
+		order = file ? vfio_pci_file_mapping_order(file, pgoff, len) : -1;
+		if (machine->cfg.vfio_pci_mmap_align && !addr && order >= 0)
+			addr = thp_get_unmapped_area(mm, addr, len, pgoff, flags,
+						     PAGE_SIZE << order);
+		else if (!addr && !(len & (PMD_SIZE - 1)))
+			addr = thp_get_unmapped_area(mm, addr, len, pgoff, flags, PMD_SIZE);
+		else
+			addr = arch_get_unmapped_area_topdown(mm, addr, len, flags);
+	}
+	if (IS_ERR_VALUE(addr))
 		return addr;
-	return unmapped_area_topdown(mm, len, align);
+	if (addr > TASK_SIZE - len)
+		return -ENOMEM;
+	if (addr & ~PAGE_MASK)
+		return -EINVAL;
+	return addr;
 }
 
 unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
@@ -489,15 +634,7 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 		return -ENOMEM;
 	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
 		return -EOVERFLOW;
-	if (!h && !file && len >= PMD_SIZE)
-		align = (flags & MAP_FIXED) ? PAGE_SIZE : PMD_SIZE;
-	if (file && len >= PUD_SIZE && !(flags & MAP_FIXED))
-		align = PUD_SIZE;	/* vfio-pci: get_unmapped_area honours huge pfnmaps */
-	else if (file && len >= PMD_SIZE && !(flags & MAP_FIXED))
-		align = PMD_SIZE;
-	if ((flags & MAP_FIXED) && !h)
-		align = PAGE_SIZE;
-	addr = get_unmapped_area(mm, addr, len, flags, align);
+	addr = get_unmapped_area(mm, file, addr, len, pgoff, flags, h);
 	if (IS_ERR_VALUE(addr))
 		return addr;
 	if ((flags & MAP_FIXED_NOREPLACE) && find_vma_intersection(mm, addr, addr + len))

@@ -325,6 +325,44 @@ static const struct file_operations vfio_pci_fops = {
 	.mmap = vfio_pci_fops_mmap,
 };
 
+/*
+ * vfio_pci_core_get_mapping_order() of Peter Xu's unmerged "vfio-pci:
+ * Best-effort huge pfnmaps with !MAP_FIXED mappings" (v2, Dec 2025): the
+ * largest pfnmap order a mapping of @len bytes at @pgoff can use, from the
+ * part of the BAR left after the offset.  Only BARs 0-5; an offset past the
+ * BAR gives 0 (the mmap will fail anyway).  It assumes, as the patch does,
+ * that the BAR's physical address is aligned like its offset in the device
+ * fd (a BAR is naturally aligned, and its region offset is index << 40).
+ */
+static int vfio_pci_core_get_mapping_order(struct vfio_pci_core_device *vdev,
+					   unsigned long pgoff, unsigned long len)
+{
+	unsigned int index = pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+	uint64_t req_start, phys_len;
+
+	if (index >= VFIO_PCI_ROM_REGION_INDEX)
+		return 0;
+	req_start = ((uint64_t)pgoff << PAGE_SHIFT) & VFIO_PCI_OFFSET_MASK;
+	phys_len = (vdev->bar[index].size + PAGE_SIZE - 1) & PAGE_MASK;
+	if (req_start >= phys_len)
+		return 0;
+	phys_len -= req_start;
+	if (len < phys_len)
+		phys_len = len;
+	if (machine->cfg.arch_supports_pud_pfnmap && phys_len >= PUD_SIZE)
+		return PUD_ORDER;
+	if (machine->cfg.arch_supports_pmd_pfnmap && phys_len >= PMD_SIZE)
+		return PMD_ORDER;
+	return 0;
+}
+
+int vfio_pci_file_mapping_order(struct file *file, unsigned long pgoff, unsigned long len)
+{
+	if (!file || file->f_op != &vfio_pci_fops)
+		return -1;
+	return vfio_pci_core_get_mapping_order(file->private_data, pgoff, len);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Device lifetime                                                          */
 /* ------------------------------------------------------------------------ */

@@ -60,6 +60,13 @@ void vfio_pci_device_destroy(struct vfio_pci_core_device *vdev);
 
 /* vfio_pci_core_mmap(): f_op->mmap of the device file (ref §4.1). */
 int vfio_pci_core_mmap(struct vfio_pci_core_device *vdev, struct vm_area_struct *vma);
+/*
+ * The mapping-order hint of a vfio-pci device file (the unmerged
+ * f_op->get_mapping_order of Peter Xu's series; sim/mmap.c uses it when
+ * machine->cfg.vfio_pci_mmap_align is set): the largest pfnmap order for an
+ * mmap of @len bytes at @pgoff, or -1 if @file is not a vfio-pci device.
+ */
+int vfio_pci_file_mapping_order(struct file *file, unsigned long pgoff, unsigned long len);
 
 /* vfio_pci_zap_bars(): unmap_mapping_range over BAR0..BAR5, every process. */
 void vfio_pci_zap_bars(struct vfio_pci_core_device *vdev);

@@ -537,9 +537,18 @@ static unsigned long map_bar(struct mm_struct *mm, struct test_dev *d, unsigned 
 
 	while (bar_size < size)
 		bar_size <<= 1;
+	unsigned long align = size >= PUD_SIZE ? PUD_SIZE : PMD_SIZE, base;
+
 	test_dev_init(d, mmio(bar_size), false);
-	a = map(mm, &d->file, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-	ck_assert_uint_eq(a & (size >= PUD_SIZE ? PUD_SIZE - 1 : PMD_SIZE - 1), 0);
+	/*
+	 * An mmap without a hint is only 2M-aligned to the file offset (6.12's
+	 * __get_unmapped_area), so reserve an aligned range and map into it
+	 * with MAP_FIXED, as QEMU's vfio_region_mmap() does.
+	 */
+	base = map(mm, NULL, 0, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	a = map(mm, &d->file, (base + align - 1) & ~(align - 1), size, PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_FIXED, 0);
+	ck_assert_uint_eq(a & (align - 1), 0);
 	return a;
 }
 

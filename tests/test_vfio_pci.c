@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "kernel_profiles.h"
 #include "pgtable.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
@@ -856,6 +857,185 @@ START_TEST(test_reset_zaps_and_refault_works)
 }
 END_TEST
 
+
+/* ------------------------------------------------- where an mmap goes */
+
+/*
+ * Placement of a BAR mmap without MAP_FIXED (sim/mmap.c get_unmapped_area):
+ * 6.12 aligns it to 2M relative to the file offset (no hint, length a
+ * multiple of 2M: thp_get_unmapped_area) and never to 1G by design; Peter
+ * Xu's unmerged series (vfio_pci_mmap_align, off in every profile) aligns it
+ * to the largest pfnmap order the BAR allows.  The leaves a fault installs
+ * follow.
+ */
+static const struct {
+	const char *kernel;
+	bool mapping_order_hint;	/* force vfio_pci_mmap_align on */
+} placement_cases[] = {
+	{ "6.12.74", false },
+	{ "6.12.118", false },
+	{ "upstream", false },
+	{ "upstream", true },
+};
+
+static void placement_setup_case(int i)
+{
+	struct machine_config mc;
+	struct vfio_type1_config vc;
+
+	tm_defaults(&tm_cfg);
+	ck_assert_int_eq(kernel_profile_configs(placement_cases[i].kernel, &mc, &vc), 0);
+	tm_cfg.pagewalk_fixed = mc.pagewalk_fixed;
+	tm_cfg.pagewalk_stale_action_fix = mc.pagewalk_stale_action_fix;
+	tm_cfg.special_bit_per_level = mc.special_bit_per_level;
+	tm_cfg.task_mmu_hugetlb_ptl = mc.task_mmu_hugetlb_ptl;
+	tm_cfg.vfio_pci_mmap_align = mc.vfio_pci_mmap_align ||
+				     placement_cases[i].mapping_order_hint;
+	ck_assert(!mc.vfio_pci_mmap_align);	/* never merged: off in every profile */
+	tm_setup_with(&tm_cfg);
+	vdev = make_dev("dev0");
+}
+
+/*
+ * The kernel's mmap_base is page-aligned and, with ASLR, random: a page
+ * mapped first puts the top of the free gap off every 2M and 1G boundary,
+ * as a random base would almost always do.
+ */
+static struct mm_struct *placement_mm(void)
+{
+	struct mm_struct *mm = tm_mm("qemu");
+	unsigned long a = vm_mmap(mm, NULL, 0, PAGE_SIZE, PROT_READ,
+				  MAP_PRIVATE | MAP_ANONYMOUS, 0);
+
+	ck_assert(!IS_ERR_VALUE(a));
+	return mm;
+}
+
+static unsigned long mmap_bar_nofixed(struct mm_struct *mm, uint64_t hint, uint64_t len,
+				      unsigned int index, uint64_t off)
+{
+	unsigned long a;
+
+	set_current(mm->owner);
+	a = vm_mmap(mm, &vdev->file, hint, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    region_pgoff(index, off));
+	ck_assert_msg(!IS_ERR_VALUE(a), "vm_mmap: %ld", (long)a);
+	return a;
+}
+
+/* The largest leaf the faults of every 2M of [va, va + len) install. */
+static enum pgtable_level fault_every_2m(struct mm_struct *mm, unsigned long va, uint64_t len)
+{
+	enum pgtable_level max = PGTABLE_NONE, lvl;
+
+	for (uint64_t off = 0; off < len; off += 2 * MiB) {
+		/* A PUD leaf faulted in earlier already maps the rest of its 1G. */
+		if (leaf(mm, va + off, NULL, NULL) == PGTABLE_NONE)
+			ck_assert_uint_eq(fault_at(mm, va + off, 0), VM_FAULT_NOPAGE);
+		lvl = leaf(mm, va + off, NULL, NULL);
+		if (lvl > max)
+			max = lvl;
+	}
+	return max;
+}
+
+START_TEST(test_bar_mmap_without_fixed_gets_1g_leaves_only_with_mapping_order_hint)
+{
+	const bool hint = placement_cases[_i].mapping_order_hint;
+	struct mm_struct *mm;
+	unsigned long va;
+
+	placement_setup_case(_i);
+	mm = placement_mm();
+	va = mmap_bar_nofixed(mm, 0, GiB, VFIO_PCI_BAR0_REGION_INDEX, 0);
+
+	/* 2M-congruent to the offset (0) everywhere; 1G only with the hint. */
+	ck_assert_uint_eq(va & (PMD_SIZE - 1), 0);
+	ck_assert_msg(!(va & (PUD_SIZE - 1)) == hint, "%s: va %#lx",
+		      placement_cases[_i].kernel, va);
+	ck_assert_int_eq(fault_every_2m(mm, va, GiB), hint ? PGTABLE_PUD : PGTABLE_PMD);
+	ck_assert_int_eq(leaf(mm, va + GiB - PAGE_SIZE, NULL, NULL),
+			 hint ? PGTABLE_PUD : PGTABLE_PMD);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+}
+END_TEST
+
+/* __thp_get_unmapped_area(): the address follows the offset modulo 2M. */
+START_TEST(test_bar_mmap_without_fixed_is_congruent_to_offset_mod_2m)
+{
+	const uint64_t off = 5 * PAGE_SIZE;
+	struct mm_struct *mm;
+	unsigned long va;
+
+	placement_setup_case(_i);
+	mm = placement_mm();
+	va = mmap_bar_nofixed(mm, 0, 4 * MiB, VFIO_PCI_BAR2_REGION_INDEX, off);
+	ck_assert_uint_eq(va & (PMD_SIZE - 1), off);
+	/* BAR offset 2M: a 2M-aligned address over a 2M-aligned pfn. */
+	assert_fault_leaf(mm, va + 2 * MiB - off, 0, PGTABLE_PMD, vdev->bar[2].pfn + 512);
+	assert_fault_leaf(mm, va, 0, PGTABLE_PTE, vdev->bar[2].pfn + 5);
+}
+END_TEST
+
+/*
+ * A length that is not a multiple of 2M skips 6.12's THP branch: page
+ * alignment only.  The mapping-order hint aligns it anyway.
+ */
+START_TEST(test_bar_mmap_odd_length_is_page_aligned_without_mapping_order_hint)
+{
+	const bool hint = placement_cases[_i].mapping_order_hint;
+	struct mm_struct *mm;
+	unsigned long va;
+
+	placement_setup_case(_i);
+	mm = placement_mm();
+	va = mmap_bar_nofixed(mm, 0, 2 * MiB + PAGE_SIZE, VFIO_PCI_BAR2_REGION_INDEX, 0);
+	ck_assert_msg(!(va & (PMD_SIZE - 1)) == hint, "%s: va %#lx",
+		      placement_cases[_i].kernel, va);
+	assert_fault_leaf(mm, va, 0, hint ? PGTABLE_PMD : PGTABLE_PTE, vdev->bar[2].pfn);
+}
+END_TEST
+
+/* A free hint is used as it is, in every version: no alignment at all. */
+START_TEST(test_bar_mmap_hint_is_taken_as_is)
+{
+	const unsigned long hint = VA_1G + 3 * PAGE_SIZE;
+	struct mm_struct *mm;
+
+	placement_setup_case(_i);
+	mm = placement_mm();
+	ck_assert_uint_eq(mmap_bar_nofixed(mm, hint, GiB, VFIO_PCI_BAR0_REGION_INDEX, 0), hint);
+	assert_fault_leaf(mm, hint, 0, PGTABLE_PTE, vdev->bar[0].pfn);
+}
+END_TEST
+
+/*
+ * What a VMM does to get 1G leaves on any kernel (QEMU's vfio_region_mmap()):
+ * reserve size + alignment of anonymous PROT_NONE memory, and map the BAR
+ * MAP_FIXED at the aligned address inside it.  This is how the seeds/01 PUD
+ * leaves exist on 6.12.74.
+ */
+START_TEST(test_bar_mmap_fixed_into_aligned_reservation_gets_1g_leaves_everywhere)
+{
+	struct mm_struct *mm;
+	unsigned long base, at;
+
+	placement_setup_case(_i);
+	mm = placement_mm();
+	base = vm_mmap(mm, NULL, 0, GiB + GiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	ck_assert(!IS_ERR_VALUE(base));
+	at = (base + GiB - 1) & ~(GiB - 1);
+	map_bar(mm, vdev, at, GiB, VFIO_PCI_BAR0_REGION_INDEX, 0);
+	assert_fault_leaf(mm, at + 12345, 0, PGTABLE_PUD, vdev->bar[0].pfn + 3);
+	ck_assert_int_eq(fault_every_2m(mm, at, GiB), PGTABLE_PUD);
+}
+END_TEST
+
+static void placement_teardown(void)
+{
+	dev_teardown();
+}
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("vfio_pci");
@@ -900,6 +1080,19 @@ Suite *make_suite(void)
 	tc = tcase_create("max_order_0");
 	tcase_add_checked_fixture(tc, max_order_0_setup, dev_teardown);
 	tcase_add_test(tc, test_max_bar_fault_order_0_maps_ptes_only);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("placement");
+	tcase_add_checked_fixture(tc, NULL, placement_teardown);
+	tcase_set_timeout(tc, 60);
+#define PLACEMENT_LOOP(fn) \
+	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(placement_cases) / sizeof(placement_cases[0])))
+	PLACEMENT_LOOP(test_bar_mmap_without_fixed_gets_1g_leaves_only_with_mapping_order_hint);
+	PLACEMENT_LOOP(test_bar_mmap_without_fixed_is_congruent_to_offset_mod_2m);
+	PLACEMENT_LOOP(test_bar_mmap_odd_length_is_page_aligned_without_mapping_order_hint);
+	PLACEMENT_LOOP(test_bar_mmap_hint_is_taken_as_is);
+	PLACEMENT_LOOP(test_bar_mmap_fixed_into_aligned_reservation_gets_1g_leaves_everywhere);
+#undef PLACEMENT_LOOP
 	suite_add_tcase(s, tc);
 
 	tc = dev_tcase(s, "decode");
