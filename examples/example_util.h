@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What the example programs share: time, and argument parsing with the
- * same messages and exit status (2) for bad arguments.  Public API only;
- * each program defines `static const char *prog` before including this.
+ * What the example programs share: time, argument parsing with the same
+ * messages and exit status (2) for bad arguments, the --kernel option (named
+ * kernel profiles: parsing, --kernel list, the printed and JSON records of
+ * the switches a run had), and QEMU's aligned mmap of a device region.
+ * Public API only; each program defines `static const char *prog` before
+ * including this.  Functions are static inline: a program uses a subset.
  */
 #ifndef EXAMPLES_EXAMPLE_UTIL_H
 #define EXAMPLES_EXAMPLE_UTIL_H
@@ -16,6 +19,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/mman.h>
+
+#include <pinsim/pinsim.h>
 
 static inline uint64_t now_ns(void)
 {
@@ -25,7 +31,7 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2))) bad_arg(const char *fmt, ...)
+static inline void __attribute__((noreturn, format(printf, 1, 2))) bad_arg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,7 +44,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) bad_arg(const char *
 }
 
 /* SIZE: a number with an optional K, M, G or T suffix (binary; "KiB" etc. too). */
-static bool parse_size(const char *s, uint64_t *out)
+static inline bool parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	unsigned int shift = 0;
@@ -64,7 +70,7 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
+static inline bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v;
 	char *end;
@@ -77,6 +83,260 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* --kernel VERSION: the named kernel profiles                            */
+/* ---------------------------------------------------------------------- */
+
+/* The profile a program runs without --kernel: pinsim_config_init()'s. */
+#define EX_KERNEL_DEFAULT "upstream"
+#define EX_MAX_SWITCHES 32
+
+/* The kernel-version switches of a config, in pinsim_kernel_describe()'s order. */
+struct ex_switches {
+	int n;
+	char name[EX_MAX_SWITCHES][48];
+	bool on[EX_MAX_SWITCHES];
+};
+
+/*
+ * Parse pinsim_kernel_describe()'s "name value commit" lines.  This is the
+ * only place the programs learn switch names: a switch added to the
+ * library shows up in every program's output without a change here.
+ */
+static inline void ex_kernel_switches(const struct pinsim_config *cfg, struct ex_switches *sw)
+{
+	size_t len = pinsim_kernel_describe(cfg, NULL, 0) + 1;
+	char *buf = malloc(len), *line, *save;
+
+	sw->n = 0;
+	if (!buf)
+		return;
+	pinsim_kernel_describe(cfg, buf, len);
+	for (line = strtok_r(buf, "\n", &save); line && sw->n < EX_MAX_SWITCHES;
+	     line = strtok_r(NULL, "\n", &save)) {
+		int v;
+
+		if (sscanf(line, "%47s %d", sw->name[sw->n], &v) == 2 && (v == 0 || v == 1))
+			sw->on[sw->n++] = v;
+	}
+	free(buf);
+}
+
+/* The profile names, ", "-separated, for messages and --help. */
+static inline const char *ex_kernel_names(char *buf, size_t len)
+{
+	const struct pinsim_kernel_profile *p;
+	size_t n = pinsim_kernel_profiles(&p), at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "", p[i].name);
+	return buf;
+}
+
+/* --kernel list: every profile, its summary and its switches. */
+static inline void ex_kernel_list(FILE *f)
+{
+	const struct pinsim_kernel_profile *p;
+	size_t n = pinsim_kernel_profiles(&p);
+
+	for (size_t i = 0; i < n; i++) {
+		struct pinsim_config cfg;
+		char buf[4096], *line, *save;
+
+		pinsim_config_init(&cfg);
+		if (pinsim_config_set_kernel(&cfg, p[i].name))
+			continue;
+		pinsim_kernel_describe(&cfg, buf, sizeof(buf));
+		fprintf(f, "%s%s: %s\n", i ? "\n" : "", p[i].name, p[i].summary);
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			fprintf(f, "    %s\n", line);
+	}
+	fprintf(f, "\n6.12.N: any 6.12 stable release from 6.12.29 on, with the switches of the "
+		   "fixes it has\n(the Debian changelog's); its name is recorded as given.\n");
+}
+
+/*
+ * --kernel's argument into @out: "list" prints the profiles and exits 0, a
+ * name pinsim_config_set_kernel() refuses exits 2 (before any work).
+ */
+static inline void ex_kernel_arg(const char *arg, char *out, size_t len)
+{
+	struct pinsim_config cfg;
+	char names[256];
+
+	if (!strcmp(arg, "list")) {
+		ex_kernel_list(stdout);
+		exit(0);
+	}
+	pinsim_config_init(&cfg);
+	if (strlen(arg) >= len || pinsim_config_set_kernel(&cfg, arg))
+		bad_arg("--kernel: unknown kernel '%s': one of %s, or 6.12.N (a 6.12 stable "
+			"release from 6.12.29 on); --kernel list describes them", arg,
+			ex_kernel_names(names, sizeof(names)));
+	memcpy(out, arg, strlen(arg) + 1);
+}
+
+/* Set @cfg's switches from profile @name, which ex_kernel_arg() accepted. */
+static inline void ex_kernel_set(struct pinsim_config *cfg, const char *name)
+{
+	if (pinsim_config_set_kernel(cfg, name)) {
+		fprintf(stderr, "%s: pinsim_config_set_kernel(%s): %s\n", prog, name,
+			strerror(errno));
+		exit(1);
+	}
+}
+
+/*
+ * @cfg's switches, and in @changed which of them differ from the profile
+ * cfg->kernel names: the overrides a program applied after --kernel.
+ */
+static inline void ex_kernel_diff(const struct pinsim_config *cfg, struct ex_switches *have,
+				  bool *changed)
+{
+	struct pinsim_config base;
+	struct ex_switches want;
+
+	pinsim_config_init(&base);
+	ex_kernel_switches(cfg, have);
+	if (pinsim_config_set_kernel(&base, cfg->kernel))
+		want.n = 0;
+	else
+		ex_kernel_switches(&base, &want);
+	for (int i = 0; i < have->n; i++)
+		changed[i] = i < want.n && have->on[i] != want.on[i];
+}
+
+/* "6.12.118", or "6.12.118 (modified: pagewalk_fixed=0)" after an override. */
+static inline const char *ex_kernel_label(const struct pinsim_config *cfg, char *buf, size_t len)
+{
+	bool changed[EX_MAX_SWITCHES];
+	struct ex_switches sw;
+	size_t at;
+	int nr = 0;
+
+	ex_kernel_diff(cfg, &sw, changed);
+	at = (size_t)snprintf(buf, len, "%s", cfg->kernel);
+	for (int i = 0; i < sw.n && at < len; i++)
+		if (changed[i])
+			at += (size_t)snprintf(buf + at, len - at, "%s%s=%d",
+					       nr++ ? ", " : " (modified: ", sw.name[i], sw.on[i]);
+	if (nr && at < len)
+		snprintf(buf + at, len - at, ")");
+	return buf;
+}
+
+/* A "kernel: LABEL" line. */
+static inline void ex_kernel_print(FILE *f, const char *indent, const struct pinsim_config *cfg)
+{
+	char label[512];
+
+	fprintf(f, "%skernel: %s\n", indent, ex_kernel_label(cfg, label, sizeof(label)));
+}
+
+/*
+ * The JSON members `"kernel": NAME, "kernel_modified": {overridden switch:
+ * value}, "kernel_switches": {switch: value, ...}` (the effective values),
+ * without a separator before or after.
+ */
+static inline void ex_kernel_json(FILE *f, const struct pinsim_config *cfg)
+{
+	bool changed[EX_MAX_SWITCHES];
+	struct ex_switches sw;
+	int nr = 0;
+
+	ex_kernel_diff(cfg, &sw, changed);
+	fprintf(f, "\"kernel\": \"%s\", \"kernel_modified\": {", cfg->kernel);
+	for (int i = 0; i < sw.n; i++)
+		if (changed[i])
+			fprintf(f, "%s\"%s\": %s", nr++ ? ", " : "", sw.name[i],
+				sw.on[i] ? "true" : "false");
+	fprintf(f, "}, \"kernel_switches\": {");
+	for (int i = 0; i < sw.n; i++)
+		fprintf(f, "%s\"%s\": %s", i ? ", " : "", sw.name[i], sw.on[i] ? "true" : "false");
+	fprintf(f, "}");
+}
+
+/*
+ * An option's --help entry: "  OPTION" then @text word-wrapped to 80
+ * columns, every line of it starting at column @col.
+ */
+static inline void ex_help_opt(FILE *f, int col, const char *option, const char *text)
+{
+	int width = 80 - col, at = fprintf(f, "  %s", option);
+
+	if (at >= col) {
+		fputc('\n', f);
+		at = 0;
+	}
+	while (*text) {
+		int n = (int)strlen(text), cut = n;
+
+		if (n > width) {
+			for (cut = width; cut > 0 && text[cut] != ' '; cut--)
+				;
+			if (!cut)
+				cut = width;
+		}
+		fprintf(f, "%*s%.*s\n", col - at, "", cut, text);
+		at = 0;
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+}
+
+/* --help's --kernel entry, the description starting at column @col. */
+static inline void ex_kernel_help(FILE *f, int col)
+{
+	char names[256], text[1024];
+
+	snprintf(text, sizeof(text),
+		 "the simulated kernel: every version switch from a named profile, %s (default "
+		 "%s), or 6.12.N (a 6.12 stable release from 6.12.29 on); 'list' prints each "
+		 "profile and its switches", ex_kernel_names(names, sizeof(names)),
+		 EX_KERNEL_DEFAULT);
+	ex_help_opt(f, col, "--kernel VERSION", text);
+}
+
+/* ---------------------------------------------------------------------- */
+/* A device region mmapped the way QEMU does it                           */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * QEMU aligns each mmap of a VFIO region itself (hw/vfio/region.c,
+ * vfio_region_mmap(), "vfio/helpers: Align mmaps"): to the largest power of
+ * two dividing the size, at most 1 GiB, by reserving len + align bytes of
+ * PROT_NONE anonymous memory, trimming it and mapping the region MAP_FIXED
+ * at the aligned start.  Kernels whose vfio-pci has no get_unmapped_area
+ * (every 6.12) would otherwise place a BAR anywhere and never use its PMD
+ * and PUD pfnmap leaves; with one (vfio_pci_mmap_align) this changes nothing.
+ */
+static inline uint64_t ex_mmap_region(struct pinsim_proc *p, uint64_t len, int prot, int fd,
+				      uint64_t off)
+{
+	uint64_t align = len & -len, base, at, va;
+	int err;
+
+	if (align > (1ULL << 30))
+		align = 1ULL << 30;
+	base = pinsim_mmap(p, 0, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == PINSIM_MAP_FAILED)
+		return base;
+	at = (base + align - 1) & ~(align - 1);
+	if (at > base)
+		pinsim_munmap(p, base, at - base);
+	if (base + len + align > at + len)
+		pinsim_munmap(p, at + len, base + len + align - (at + len));
+	va = pinsim_mmap(p, at, len, prot, MAP_SHARED | MAP_FIXED, fd, off);
+	if (va == PINSIM_MAP_FAILED) {
+		err = errno;
+		pinsim_munmap(p, at, len);
+		errno = err;
+	}
+	return va;
 }
 
 #endif /* EXAMPLES_EXAMPLE_UTIL_H */

@@ -5,7 +5,7 @@
  * Creates a machine, maps 4K anonymous memory, a THP region and a 1G
  * hugetlb page in one process, writes and reads them back, and shows which
  * page-table level each was faulted in at and what a long-term pin does to
- * refcounts, pincounts and locked_vm.
+ * refcounts, pincounts and locked_vm, on the kernel --kernel names.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +16,10 @@
 #include <sys/mman.h>
 
 #include <pinsim/pinsim.h>
+
+static const char *prog = "mm-demo";
+
+#include "example_util.h"
 
 struct region {
 	const char *name;
@@ -75,15 +79,21 @@ static int check_data(struct pinsim_proc *p, struct region *r)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mm-demo [--ram GIB]\n"
-		   "  Maps 4K, THP and 1G hugetlb memory in a simulated process, writes and\n"
-		   "  reads it back, and prints fault levels and pin accounting.\n");
+	fprintf(f, "usage: mm-demo [--ram GIB] [--kernel VERSION]\n"
+		   "Maps 4K, THP and 1G hugetlb memory in a simulated process, writes and\n"
+		   "reads it back, and prints fault levels and pin accounting.\n\n"
+		   "  --ram GIB           simulated RAM in GiB, 4 to 4096 (default 16)\n");
+	ex_kernel_help(f, 22);
+	fprintf(f, "  --help              this text\n"
+		   "Exit status: 0 ok, 1 an error or a simulated oops or warning, 2 bad "
+		   "arguments.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "ram", required_argument, NULL, 'r' },
+		{ "kernel", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -98,28 +108,34 @@ int main(int argc, char **argv)
 	struct pinsim_stats st;
 	struct pinsim_proc *p;
 	struct pinsim *m;
+	char kernel[32] = EX_KERNEL_DEFAULT;
 	unsigned long ram = 16;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			ram = strtoul(optarg, NULL, 0);
-			if (ram < 4 || ram > 4096) {
-				fprintf(stderr, "mm-demo: --ram must be 4..4096 GiB\n");
-				return 2;
-			}
+			if (!parse_ulong(optarg, 4096, &ram) || ram < 4)
+				bad_arg("--ram: '%s' is not a number of GiB from 4 to 4096", optarg);
+			break;
+		case 'k':
+			ex_kernel_arg(optarg, kernel, sizeof(kernel));
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			bad_arg("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			bad_arg("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (optind < argc)
+		bad_arg("unexpected argument '%s'", argv[optind]);
 
 	pinsim_config_init(&cfg);
+	ex_kernel_set(&cfg, kernel);
 	cfg.ram_bytes = (uint64_t)ram << 30;
 	cfg.hugetlb_1g_pages = 2;
 	cfg.hugetlb_2m_pages = 8;
@@ -127,6 +143,7 @@ int main(int argc, char **argv)
 		return die("pinsim_create");
 	if (pinsim_proc_create(m, &p))
 		return die("pinsim_proc_create");
+	ex_kernel_print(stdout, "", &cfg);
 	printf("machine: %lu GiB RAM, hugetlb 2x1G + 8x2M; process created\n", ram);
 
 	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {

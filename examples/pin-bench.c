@@ -73,6 +73,7 @@ struct options {
 	unsigned int walker_interval_us;
 	const char *json, *csv, *plot;
 	bool quiet;
+	char kernel[32];		/* --kernel */
 };
 
 struct cell {
@@ -100,6 +101,7 @@ struct rig {
 static struct options opt;
 static struct cell cells[NR_BACKINGS][NR_POLICIES][NR_CONTENTIONS];
 static const char *prog = "pin-bench";
+static struct pinsim_config runcfg;	/* the kernel switches every machine has */
 
 #include "example_util.h"
 static int exit_status;
@@ -139,9 +141,13 @@ static void usage(FILE *f)
 "  --rate HZ           injector firings per second, per action (default 1000)\n"
 "  --walker-interval US  pause of the numa_maps reader (default 0: back to back)\n"
 "  --bound N           the BOUNDED policy's retry bound (default 8)\n"
-"  --seed S            injector seed (default 1)\n"
-"  --json FILE         an array with one object per cell\n"
-"  --csv FILE          the same columns as CSV\n"
+"  --seed S            injector seed (default 1)\n");
+	ex_kernel_help(f, 22);
+	fprintf(f,
+"  --json FILE         an array with one object per cell (with the kernel and\n"
+"                      its switches)\n"
+"  --csv FILE          the same columns as CSV (the kernel's name, not its\n"
+"                      switches)\n"
 "  --plot FILE.png     latency CDFs per policy under the strongest contention\n"
 "                      measured (needs gnuplot)\n"
 "  --quiet             no progress on stderr\n"
@@ -203,7 +209,7 @@ static void parse_args(int argc, char **argv)
 	static const char *const backing_alias[NR_BACKINGS] = { NULL, NULL, "2m", "1g" };
 	static const char *const contention_alias[NR_CONTENTIONS] = { NULL, NULL, "injector" };
 	enum { O_SIZE = 256, O_BAR, O_RUNS, O_FULL, O_BACKING, O_POLICY, O_CONTENTION, O_RATE,
-	       O_WINT, O_BOUND, O_SEED, O_JSON, O_CSV, O_PLOT, O_QUIET };
+	       O_WINT, O_BOUND, O_SEED, O_KERNEL, O_JSON, O_CSV, O_PLOT, O_QUIET };
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "bar-size", required_argument, NULL, O_BAR },
@@ -216,6 +222,7 @@ static void parse_args(int argc, char **argv)
 		{ "walker-interval", required_argument, NULL, O_WINT },
 		{ "bound", required_argument, NULL, O_BOUND },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "plot", required_argument, NULL, O_PLOT },
@@ -228,7 +235,7 @@ static void parse_args(int argc, char **argv)
 	int c;
 
 	opt = (struct options){ .size = GiB, .bar_size = GiB, .runs = 7, .rate = 1000,
-				.seed = 1, .bound = 8 };
+				.seed = 1, .bound = 8, .kernel = EX_KERNEL_DEFAULT };
 	for (int i = 0; i < NR_BACKINGS; i++)
 		opt.backing[i] = true;
 	for (int i = 0; i < NR_POLICIES; i++)
@@ -236,7 +243,7 @@ static void parse_args(int argc, char **argv)
 	for (int i = 0; i < NR_CONTENTIONS; i++)
 		opt.contention[i] = true;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_SIZE:
 			if (!parse_size(optarg, &opt.size))
@@ -287,6 +294,9 @@ static void parse_args(int argc, char **argv)
 			opt.seed = strtoull(optarg, &end, 0);
 			if (errno || end == optarg || *end || *optarg == '-')
 				bad_arg("--seed: '%s' is not an unsigned number", optarg);
+			break;
+		case O_KERNEL:
+			ex_kernel_arg(optarg, opt.kernel, sizeof(opt.kernel));
 			break;
 		case O_JSON:
 			opt.json = optarg;
@@ -354,6 +364,7 @@ static void rig_setup(struct rig *r, enum backing b)
 	char path[32];
 
 	pinsim_config_init(&cfg);
+	ex_kernel_set(&cfg, opt.kernel);
 	cfg.ram_bytes = (is_bar(b) ? 0 : (size + GiB - 1) & ~(GiB - 1)) + 2 * GiB;
 	cfg.hugetlb_2m_pages = b == B_2M ? size / (2 * MiB) : 0;
 	cfg.hugetlb_1g_pages = b == B_1G ? size / GiB : 0;
@@ -368,6 +379,7 @@ static void rig_setup(struct rig *r, enum backing b)
 	cfg.follow_pfnmap_enoent = true;
 	/* Every machine has the device, so the injector always has a target. */
 	dev.bar_size[0] = is_bar(b) ? opt.bar_size : 4 * KiB;
+	runcfg = cfg;
 	if (pinsim_create(&cfg, &r->m) || pinsim_proc_create(r->m, &r->p))
 		die("creating the machine: %s", strerror(errno));
 	if (pinsim_add_device(r->m, &dev, &r->gid) || pinsim_set_cap_ipc_lock(r->p, true))
@@ -384,8 +396,9 @@ static void rig_setup(struct rig *r, enum backing b)
 		die("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
 	r->size = size;
 	if (is_bar(b)) {
-		r->va = pinsim_mmap(r->p, 0, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->device,
-				    (uint64_t)VFIO_PCI_BAR0_REGION_INDEX << 40);
+		/* As QEMU maps it, aligned: the leaves are bar_order's on every kernel. */
+		r->va = ex_mmap_region(r->p, size, PROT_READ | PROT_WRITE, r->device,
+				       (uint64_t)VFIO_PCI_BAR0_REGION_INDEX << 40);
 	} else {
 		int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 
@@ -726,6 +739,7 @@ static void print_table(void)
 {
 	struct cell_ref r;
 
+	ex_kernel_print(stdout, "", &runcfg);
 	printf("%-10s %-7s %-15s %7s %5s %9s %9s %9s %9s %8s %9s %9s %6s %8s %8s %8s\n",
 	       "backing", "policy", "contention", "size", "runs", "p50", "p99", "p999", "max",
 	       "ns/page", "ff/map", "retr/map", "ok", "jemalloc", "rss-hwm", "x-legacy");
@@ -760,7 +774,7 @@ static void close_out(FILE *f, const char *path)
 static const char *const key[] = {
 	"backing", "policy", "contention", "size_bytes", "runs", "p50_ns", "p99_ns", "p999_ns",
 	"max_ns", "ns_per_page", "follow_failures_per_map", "retries_per_map", "success_rate",
-	"peak_bytes", "overhead_vs_legacy",
+	"peak_bytes", "overhead_vs_legacy", "kernel",
 };
 
 static void write_cell(FILE *f, const struct cell_ref *r, bool json)
@@ -791,6 +805,12 @@ static void write_cell(FILE *f, const struct cell_ref *r, bool json)
 		fputs(json ? "null" : "n/a", f);
 	else
 		fprintf(f, "%.4f", cl->overhead);
+	/* JSON: the kernel's name, overrides and switches; CSV: its name. */
+	fputs(sep, f);
+	if (json)
+		ex_kernel_json(f, &runcfg);
+	else
+		fputs(runcfg.kernel, f);
 	fputs(json ? "}" : "\n", f);
 }
 

@@ -1,29 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * race-repro: the seeds/01 and seeds/03 races, replayed as narrated
- * timelines for each kernel configuration, on the public API.
+ * timelines for each kernel version, on the public API.
  *
  * Each scenario builds a small world — a VMM process with a GPU BAR mmapped
- * 1 GiB-aligned and faulted in, a type1v2 container — and runs two
- * simulated tasks under the deterministic scheduler: a /proc/pid/numa_maps
- * reader and a VFIO_IOMMU_MAP_DMA of the BAR.  It searches seeded schedules
- * for the interleaving the scenario is about (or replays --schedule),
- * prints what each task did, and says whether the outcome is what that
- * kernel does.  Exit status 0 when every scenario behaved as the kernel did.
+ * 1 GiB-aligned (as QEMU maps it) and faulted in, a type1v2 container — and
+ * runs two simulated tasks under the deterministic scheduler: a
+ * /proc/pid/numa_maps reader and a VFIO_IOMMU_MAP_DMA of the BAR.  It
+ * searches seeded schedules for the interleaving the scenario is about (or
+ * replays --schedule), prints what each task did, and says whether the
+ * outcome is what that kernel does.  Exit status 0 when every scenario
+ * behaved as the kernel did.
+ *
+ * A scenario is about one page walker: the pre-fix one (before 9b25a6e3d243,
+ * 6.12 stable before 6.12.85) or the fixed one.  Each runs on a named kernel
+ * profile: its own (6.12.74, the seeds/01 reporter's kernel, for the pre-fix
+ * walker; 6.12.118, Debian's current, for the fixed one), or --kernel's, in
+ * which case only the scenarios of that kernel's walker run.  A scenario
+ * picked with --scenario runs on any --kernel: its walker is then an
+ * override of the profile's pagewalk_fixed, and the kernel line says so.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/vfio.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <pinsim/pinsim.h>
 
+static const char *prog = "race-repro";
+
+#include "example_util.h"
+
 #define GiB (1ULL << 30)
 #define BAR_IOVA 0x020000000000ULL
+/*
+ * Scheduling steps before a run counts as a livelock.  Before 0fd06844de5d
+ * (every 6.12) vaddr_get_pfns() returns one pfn of a pfnmap per call, so
+ * MAP_DMA of the 1 GiB BAR calls follow_pfnmap_start() 262144 times, each
+ * a schedule point; the scheduler's default (100000) would end it early.
+ */
+#define STEP_BUDGET 2000000
 
 enum expect {
 	EXPECT_OOPS_AND_HANG,	/* the pre-fix walker descends into the refaulted leaf */
@@ -35,7 +58,8 @@ enum expect {
 struct scenario {
 	const char *name;
 	const char *what;
-	bool walker_fixed;
+	const char *kernel;	/* the profile it runs on without --kernel */
+	bool walker_fixed;	/* the walker it is about: pagewalk_fixed */
 	unsigned int bar_order;
 	enum pinsim_retry_policy policy;
 	bool enoent;
@@ -44,18 +68,18 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{ "prefix-pud", "pre-fix walker, BAR on 1G PUD leaves (seeds/01)", false, 18,
-	  PINSIM_RETRY_LEGACY, false, EXPECT_OOPS_AND_HANG, NULL },
-	{ "fixed-legacy", "fixed walker, LEGACY follow_fault_pfn (seeds/01, seeds/03)", true, 18,
-	  PINSIM_RETRY_LEGACY, false, EXPECT_MAP_EINVAL, NULL },
-	{ "fixed-eagain", "fixed walker, EAGAIN policy (the 2026-03-17 patch)", true, 18,
-	  PINSIM_RETRY_EAGAIN, false, EXPECT_MAP_OK, "fixed-legacy" },
-	{ "fixed-bounded", "fixed walker, BOUNDED policy (retry N, then EBUSY)", true, 18,
-	  PINSIM_RETRY_BOUNDED, false, EXPECT_MAP_OK, "fixed-legacy" },
-	{ "fixed-enoent", "fixed walker, ENOENT policy (-ENOENT from follow_pfnmap_start)", true, 18,
-	  PINSIM_RETRY_ENOENT, true, EXPECT_MAP_OK, "fixed-legacy" },
-	{ "prefix-pmd", "pre-fix walker, BAR on 2M PMD leaves", false, 9, PINSIM_RETRY_LEGACY,
-	  false, EXPECT_NO_OOPS, NULL },
+	{ "prefix-pud", "pre-fix walker, BAR on 1G PUD leaves (seeds/01)", "6.12.74", false,
+	  18, PINSIM_RETRY_LEGACY, false, EXPECT_OOPS_AND_HANG, NULL },
+	{ "fixed-legacy", "fixed walker, LEGACY follow_fault_pfn (seeds/01, seeds/03)",
+	  "6.12.118", true, 18, PINSIM_RETRY_LEGACY, false, EXPECT_MAP_EINVAL, NULL },
+	{ "fixed-eagain", "fixed walker, EAGAIN policy (the 2026-03-17 patch)", "6.12.118", true,
+	  18, PINSIM_RETRY_EAGAIN, false, EXPECT_MAP_OK, "fixed-legacy" },
+	{ "fixed-bounded", "fixed walker, BOUNDED policy (retry N, then EBUSY)", "6.12.118", true,
+	  18, PINSIM_RETRY_BOUNDED, false, EXPECT_MAP_OK, "fixed-legacy" },
+	{ "fixed-enoent", "fixed walker, ENOENT policy (-ENOENT from follow_pfnmap_start)",
+	  "6.12.118", true, 18, PINSIM_RETRY_ENOENT, true, EXPECT_MAP_OK, "fixed-legacy" },
+	{ "prefix-pmd", "pre-fix walker, BAR on 2M PMD leaves", "6.12.74", false, 9,
+	  PINSIM_RETRY_LEGACY, false, EXPECT_NO_OOPS, NULL },
 };
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -69,7 +93,33 @@ struct world {
 	char numa[8192];
 };
 
-static bool quiet;
+static bool quiet, json;
+static FILE *out;		/* the narration: stdout, or stderr with --json */
+static char kernel_opt[32];	/* --kernel; "" when not given */
+
+/* The kernel switches of scenario @s: the profile, then the scenario's walker. */
+static void scenario_kernel(const struct scenario *s, struct pinsim_config *cfg)
+{
+	pinsim_config_init(cfg);
+	ex_kernel_set(cfg, kernel_opt[0] ? kernel_opt : s->kernel);
+	cfg->pagewalk_fixed = s->walker_fixed;
+}
+
+/* Has kernel @name the fixed page walker? */
+static bool walker_fixed(const char *name)
+{
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	ex_kernel_set(&cfg, name);
+	return cfg.pagewalk_fixed;
+}
+
+/* Is scenario @s about the walker kernel @name has? */
+static bool applies(const struct scenario *s, const char *name)
+{
+	return walker_fixed(name) == s->walker_fixed;
+}
 
 /* ---- the narrated timeline ---- */
 
@@ -99,7 +149,7 @@ static unsigned long repeats;
 static void trace_flush(void)
 {
 	if (repeats)
-		printf("       ... and %lu more times\n", repeats);
+		fprintf(out, "       ... and %lu more times\n", repeats);
 	repeats = 0;
 	last_who[0] = last_what[0] = '\0';
 }
@@ -117,7 +167,7 @@ static void trace(const char *who, const char *what, uint64_t addr, void *priv)
 	trace_flush();
 	snprintf(last_who, sizeof(last_who), "%s", who);
 	snprintf(last_what, sizeof(last_what), "%s", what);
-	printf("  %3d  %-10s %s at 0x%llx\n", ++*step, who, narrate(what),
+	fprintf(out, "  %3d  %-10s %s at 0x%llx\n", ++*step, who, narrate(what),
 	       (unsigned long long)addr);
 }
 
@@ -137,9 +187,8 @@ static int world_create(struct world *w, const struct scenario *s)
 	char path[32], byte;
 
 	memset(w, 0, sizeof(*w));
-	pinsim_config_init(&cfg);
+	scenario_kernel(s, &cfg);
 	cfg.ram_bytes = 4 * GiB;
-	cfg.pagewalk_fixed = s->walker_fixed;
 	cfg.max_bar_fault_order = s->bar_order;
 	cfg.retry_policy = s->policy;
 	cfg.follow_pfnmap_enoent = s->enoent;
@@ -157,8 +206,8 @@ static int world_create(struct world *w, const struct scenario *s)
 	if (w->device < 0 || pinsim_ioctl(w->p, w->device, VFIO_DEVICE_GET_REGION_INFO, &ri))
 		return fail("device");
 	w->bar_size = ri.size;
-	w->bar = pinsim_mmap(w->p, 0, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, w->device,
-			     ri.offset);
+	/* QEMU aligns it (to 1 GiB here) whether or not vfio-pci would. */
+	w->bar = ex_mmap_region(w->p, ri.size, PROT_READ | PROT_WRITE, w->device, ri.offset);
 	if (w->bar == PINSIM_MAP_FAILED)
 		return fail("mmap BAR");
 	/* A vCPU touches the BAR: its leaves exist before the race. */
@@ -212,6 +261,7 @@ static int run_once(const struct scenario *s, const char *schedule, uint64_t see
 	struct pinsim_thread t[3];
 	struct pinsim_sched_opts opts = {
 		.schedule = schedule, .seed = seed, .pct_depth = 3, .pct_steps = 6,
+		.step_budget = STEP_BUDGET,
 	};
 	struct pinsim_stats st;
 	int step = 0, n = 2;
@@ -239,19 +289,83 @@ static int run_once(const struct scenario *s, const char *schedule, uint64_t see
 	o->map_ok = !t[1].died && w.map_ret == 0;
 	if (narrate_it) {
 		if (w.map_ret)
-			printf("  vfio: dma_map FAILED iova=0x%012llx: [Errno %d] %s\n",
+			fprintf(out, "  vfio: dma_map FAILED iova=0x%012llx: [Errno %d] %s\n",
 			       (unsigned long long)BAR_IOVA, w.map_errno, strerror(w.map_errno));
 		else if (!t[1].died)
-			printf("  vfio: dma_map iova=0x%012llx size=0x%llx vaddr=0x%llx\n",
+			fprintf(out, "  vfio: dma_map iova=0x%012llx size=0x%llx vaddr=0x%llx\n",
 			       (unsigned long long)BAR_IOVA, (unsigned long long)w.bar_size,
 			       (unsigned long long)w.bar);
 		if (o->oops)
-			printf("  oops: %s\n", o->oops_text);
+			fprintf(out, "  oops: %s\n", o->oops_text);
 		if (o->res.report[0])
-			printf("  %s\n", o->res.report);
+			fprintf(out, "  %s\n", o->res.report);
 	}
-	pinsim_destroy(w.m);
+	/*
+	 * A task that oopsed, or stayed blocked when the run ended, holds its
+	 * locks for good (mmap_lock; the container's group_lock, which a
+	 * MAP_DMA holds while it waits for mmap_lock): the machine's teardown
+	 * would wait on them forever.  The process then exits without it.
+	 */
+	if (!o->oops && o->res.status == PINSIM_SCHED_DONE)
+		pinsim_destroy(w.m);
 	return 0;
+}
+
+static bool io_all(int fd, void *buf, size_t len, bool wr)
+{
+	for (char *p = buf; len;) {
+		ssize_t n = wr ? write(fd, p, len) : read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * run_once() in a child process, which sends the outcome back.  A run whose
+ * machine cannot be torn down (above) leaves it to the child's exit: one
+ * machine exists per process, and the next run needs a new one.  A child
+ * stuck on the host (a bug) is killed by its alarm and reported.
+ */
+static int run_isolated(const struct scenario *s, const char *schedule, uint64_t seed,
+			bool narrate_it, struct outcome *o)
+{
+	int pfd[2], ret = -1, status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe(pfd))
+		return fail("pipe");
+	pid = fork();
+	if (pid < 0)
+		return fail("fork");
+	if (!pid) {
+		close(pfd[0]);
+		alarm(120);
+		ret = run_once(s, schedule, seed, narrate_it, o);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(io_all(pfd[1], &ret, sizeof(ret), true) &&
+		      io_all(pfd[1], o, sizeof(*o), true) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (!io_all(pfd[0], &ret, sizeof(ret), false) || !io_all(pfd[0], o, sizeof(*o), false))
+		ret = -2;
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (ret == -2) {
+		fprintf(stderr, "%s: %s: a run %s on the host\n", prog, s->name,
+			WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "hung" : "died");
+		return -1;
+	}
+	return ret;
 }
 
 static bool wanted(const struct scenario *s, const struct outcome *o)
@@ -282,6 +396,12 @@ static const char *expect_text(enum expect e)
 
 static char found_schedule[NR_SCENARIOS][8193];
 
+/* What each scenario run did, for --json. */
+static struct {
+	bool ran, ok;
+	uint64_t seed;			/* the PCT seed that found it; 0: replayed */
+} results[NR_SCENARIOS];
+
 static const struct scenario *by_name(const char *name)
 {
 	for (size_t i = 0; i < NR_SCENARIOS; i++)
@@ -294,57 +414,125 @@ static const struct scenario *by_name(const char *name)
 static int run_scenario(const struct scenario *s, const char *schedule, unsigned int seeds,
 			uint64_t first_seed)
 {
+	struct pinsim_config kcfg;
 	struct outcome o;
 	size_t idx = (size_t)(s - scenarios);
 	const char *replay = schedule;
 	uint64_t seed = 0;
 	bool ok = false;
 
-	printf("== %s: %s\n   the kernel: %s\n", s->name, s->what, expect_text(s->expect));
+	scenario_kernel(s, &kcfg);
+	fprintf(out, "== %s: %s\n", s->name, s->what);
+	ex_kernel_print(out, "   ", &kcfg);
+	fprintf(out, "   expected: %s\n", expect_text(s->expect));
 	if (!replay && s->same_as && found_schedule[by_name(s->same_as) - scenarios][0])
 		replay = found_schedule[by_name(s->same_as) - scenarios];
 
 	if (replay) {
-		if (run_once(s, replay, 0, false, &o))
+		if (run_isolated(s, replay, 0, false, &o))
 			return 0;
 		ok = wanted(s, &o);
 	} else if (s->expect == EXPECT_NO_OOPS) {
 		ok = true;
 		for (unsigned int i = 0; i < seeds && ok; i++) {
-			if (run_once(s, NULL, first_seed + i, false, &o))
+			if (run_isolated(s, NULL, first_seed + i, false, &o))
 				return 0;
 			ok = wanted(s, &o);
 			seed = first_seed + i;
 		}
-		printf("   %u seeded schedules searched\n", seeds);
+		fprintf(out, "   %u seeded schedules searched\n", seeds);
 	} else {
 		for (unsigned int i = 0; i < seeds && !ok; i++) {
 			seed = first_seed + i;
-			if (run_once(s, NULL, seed, false, &o))
+			if (run_isolated(s, NULL, seed, false, &o))
 				return 0;
 			ok = wanted(s, &o);
 		}
 		if (ok)
-			printf("   found with PCT seed %llu\n", (unsigned long long)seed);
+			fprintf(out, "   found with PCT seed %llu\n", (unsigned long long)seed);
 	}
 	if (ok || replay) {
 		snprintf(found_schedule[idx], sizeof(found_schedule[idx]), "%s", o.res.schedule);
-		printf("   schedule %s (replay: race-repro --scenario %s --schedule %s)\n",
-		       o.res.schedule, s->name, o.res.schedule);
-		if (run_once(s, o.res.schedule, 0, true, &o))
+		/* 6.12's per-pfn MAP_DMA makes long schedules: say those once. */
+		if (strlen(o.res.schedule) <= 64)
+			fprintf(out, "   schedule %s ", o.res.schedule);
+		else
+			fprintf(out, "   a schedule of %u decisions ", o.res.decisions);
+		fprintf(out, "(replay: race-repro --kernel %s --scenario %s --schedule %s)\n",
+			kcfg.kernel, s->name, o.res.schedule);
+		if (run_isolated(s, o.res.schedule, 0, true, &o))
 			return 0;
 		ok = wanted(s, &o);
 	}
-	printf("   result: %s\n\n", ok ? "behaved as the kernel does" : "DID NOT behave as the kernel");
+	fprintf(out, "   result: %s\n\n",
+		ok ? "behaved as the kernel does" : "DID NOT behave as the kernel");
+	results[idx].ran = true;
+	results[idx].ok = ok;
+	results[idx].seed = replay ? 0 : seed;
 	return ok;
+}
+
+static void print_json(int good, int total)
+{
+	struct pinsim_config cfg;
+	bool first = true;
+
+	printf("{\n  ");
+	if (kernel_opt[0]) {
+		pinsim_config_init(&cfg);
+		ex_kernel_set(&cfg, kernel_opt);
+		ex_kernel_json(stdout, &cfg);
+	} else {
+		printf("\"kernel\": null");
+	}
+	printf(",\n  \"scenarios\": [");
+	for (size_t i = 0; i < NR_SCENARIOS; i++) {
+		const struct scenario *s = &scenarios[i];
+
+		if (!results[i].ran)
+			continue;
+		scenario_kernel(s, &cfg);
+		printf("%s\n    {\"name\": \"%s\", \"expected\": \"%s\", \"ok\": %s, "
+		       "\"schedule\": \"%s\", \"seed\": %llu, ", first ? "" : ",", s->name,
+		       expect_text(s->expect), results[i].ok ? "true" : "false", found_schedule[i],
+		       (unsigned long long)results[i].seed);
+		ex_kernel_json(stdout, &cfg);
+		printf("}");
+		first = false;
+	}
+	printf("\n  ],\n  \"good\": %d,\n  \"total\": %d,\n  \"exit_status\": %d\n}\n", good,
+	       total, good == total ? 0 : 1);
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: race-repro [--list] [--scenario NAME] [--schedule STRING] [--seeds N]\n"
-		   "                  [--seed FIRST] [--quiet]\n"
-		   "  Replays the seeds/01 and seeds/03 races under pinsim's deterministic\n"
-		   "  scheduler as narrated timelines, one per kernel configuration.\n");
+	fprintf(f,
+"usage: race-repro [options]\n"
+"Replays the seeds/01 and seeds/03 races under pinsim's deterministic scheduler\n"
+"as narrated timelines, one per scenario: a page walker (pre-fix or fixed) and a\n"
+"follow_fault_pfn() retry policy, on a named kernel profile.\n"
+"\n"
+"  --list              the scenarios and the kernel each runs on by default\n"
+"  --scenario NAME     only this scenario (on any --kernel: see below)\n");
+	ex_kernel_help(f, 22);
+	ex_help_opt(f, 22, "",
+		    "Without --kernel each scenario runs on its own profile: 6.12.74 for the "
+		    "pre-fix walker (prefix-*), 6.12.118 for the fixed one (fixed-*).  With "
+		    "--kernel, only the scenarios of that kernel's walker run.  --scenario "
+		    "NAME with a --kernel of the other walker runs anyway: the scenario's "
+		    "walker is an override of the profile's pagewalk_fixed, applied after "
+		    "--kernel, and the kernel line says 'modified'.");
+	fprintf(f,
+"  --schedule STRING   replay this schedule (needs --scenario)\n"
+"  --seeds N           PCT seeds to search per scenario (default 200)\n"
+"  --seed FIRST        the first PCT seed (default 1)\n"
+"  --quiet             no narrated timelines\n"
+"  --json              a JSON summary on stdout (the narration goes to stderr):\n"
+"                      the --kernel asked for, and per scenario its result,\n"
+"                      schedule, kernel and effective switches\n"
+"  --help              this text\n"
+"Exit status: 0 every scenario behaved as the kernel does, 1 one did not (or an\n"
+"error), 2 bad arguments.\n");
 }
 
 int main(int argc, char **argv)
@@ -355,7 +543,9 @@ int main(int argc, char **argv)
 		{ "schedule", required_argument, NULL, 'S' },
 		{ "seeds", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 'f' },
+		{ "kernel", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -363,67 +553,79 @@ int main(int argc, char **argv)
 	unsigned long seeds = 200;
 	uint64_t first_seed = 1;
 	int c, good = 0, total = 0;
+	bool list = false;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			for (size_t i = 0; i < NR_SCENARIOS; i++)
-				printf("%-14s %s\n", scenarios[i].name, scenarios[i].what);
-			return 0;
+			list = true;
+			break;
 		case 's':
 			only = optarg;
-			if (!by_name(only)) {
-				fprintf(stderr, "race-repro: no scenario '%s' (see --list)\n", only);
-				return 2;
-			}
+			if (!by_name(only))
+				bad_arg("no scenario '%s' (see --list)", only);
 			break;
 		case 'S':
 			schedule = optarg;
-			if (strspn(schedule, "0123456789.") != strlen(schedule)) {
-				fprintf(stderr, "race-repro: a schedule is thread indices joined by '.'\n");
-				return 2;
-			}
+			if (strspn(schedule, "0123456789.") != strlen(schedule))
+				bad_arg("a schedule is thread indices joined by '.'");
 			break;
 		case 'n':
-			seeds = strtoul(optarg, &end, 0);
-			if (*end || !seeds || seeds > 100000) {
-				fprintf(stderr, "race-repro: --seeds must be 1..100000\n");
-				return 2;
-			}
+			if (!parse_ulong(optarg, 100000, &seeds) || !seeds)
+				bad_arg("--seeds must be 1..100000");
 			break;
 		case 'f':
+			errno = 0;
 			first_seed = strtoull(optarg, &end, 0);
-			if (*end || !first_seed) {
-				fprintf(stderr, "race-repro: --seed must be a positive number\n");
-				return 2;
-			}
+			if (errno || end == optarg || *end || *optarg == '-' || !first_seed)
+				bad_arg("--seed must be a positive number");
+			break;
+		case 'k':
+			ex_kernel_arg(optarg, kernel_opt, sizeof(kernel_opt));
 			break;
 		case 'q':
 			quiet = true;
 			break;
+		case 'j':
+			json = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			bad_arg("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			bad_arg("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "race-repro: unexpected argument '%s'\n", argv[optind]);
-		return 2;
+	if (optind < argc)
+		bad_arg("unexpected argument '%s'", argv[optind]);
+	if (schedule && !only)
+		bad_arg("--schedule needs --scenario");
+	if (list) {
+		for (size_t i = 0; i < NR_SCENARIOS; i++)
+			if (!kernel_opt[0] || applies(&scenarios[i], kernel_opt))
+				printf("%-14s %-9s %s\n", scenarios[i].name,
+				       kernel_opt[0] ? kernel_opt : scenarios[i].kernel,
+				       scenarios[i].what);
+		return 0;
 	}
-	if (schedule && !only) {
-		fprintf(stderr, "race-repro: --schedule needs --scenario\n");
-		return 2;
-	}
+	out = json ? stderr : stdout;
 	for (size_t i = 0; i < NR_SCENARIOS; i++) {
-		if (only && strcmp(only, scenarios[i].name))
+		const struct scenario *s = &scenarios[i];
+
+		if (only ? strcmp(only, s->name) : kernel_opt[0] && !applies(s, kernel_opt))
 			continue;
 		total++;
-		good += run_scenario(&scenarios[i], schedule, (unsigned int)seeds, first_seed);
+		good += run_scenario(s, schedule, (unsigned int)seeds, first_seed);
 	}
-	printf("%d/%d scenarios behaved as the kernel does\n", good, total);
+	if (kernel_opt[0] && !only)
+		fprintf(out, "kernel %s: the scenarios of its %s walker\n", kernel_opt,
+			walker_fixed(kernel_opt) ? "fixed" : "pre-fix");
+	fprintf(out, "%d/%d scenarios behaved as the kernel does\n", good, total);
+	if (json)
+		print_json(good, total);
 	return good == total ? 0 : 1;
 }

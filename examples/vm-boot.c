@@ -96,7 +96,8 @@ struct options {
 	char devices_arg[64];
 	enum pinsim_retry_policy policy;
 	unsigned int retry_bound;
-	bool walker_fixed;
+	char kernel[32];		/* --kernel */
+	int walker_fixed;		/* --walker: -1 the profile's, else the override */
 	bool reader;
 	unsigned int reader_interval_us;
 	unsigned long boots;
@@ -158,6 +159,7 @@ static struct options opt;
 static struct device devs[MAX_DEVS];
 static struct totals tot;
 static struct pinsim *sim;
+static struct pinsim_config hostcfg;	/* what the machine was created with */
 static FILE *vmlog;		/* the QEMU-style log: stdout, or stderr with --json */
 static const char *prog = "vm-boot";
 
@@ -236,9 +238,14 @@ static void usage(FILE *f)
 "  --nic-bar SIZE        the NIC's BAR0 (default 128K; BAR3, MSI-X, is 16K)\n"
 "  --policy P            follow_fault_pfn() retry policy: legacy | eagain |\n"
 "                        bounded | enoent (default legacy, today's kernel)\n"
-"  --retry-bound N       bounded: rounds before EBUSY (default 8)\n"
-"  --walker W            page walker: fixed (9b25a6e3d243, default) | prefix\n"
-"                        (before the March 2026 fix)\n"
+"  --retry-bound N       bounded: rounds before EBUSY (default 8)\n");
+	ex_kernel_help(f, 24);
+	fprintf(f,
+"  --walker W            page walker: fixed (9b25a6e3d243) | prefix (before the\n"
+"                        March 2026 fix); default: the --kernel profile's.  An\n"
+"                        override of its pagewalk_fixed switch, applied after\n"
+"                        --kernel whatever the order (the kernel line then says\n"
+"                        'modified')\n"
 "  --reader-interval US  pause of the numa_maps reader between reads (default\n"
 "                        10000, a monitoring agent at 100 Hz; 0 = back to back)\n"
 "  --no-reader           no numa_maps reader\n"
@@ -260,7 +267,8 @@ static void usage(FILE *f)
 "                        walker use P < 1: at 1 its retry never ends)\n"
 "  --timeout SECONDS     watchdog per boot (default 60)\n"
 "  --quiet               no per-mapping log (failures are still printed)\n"
-"  --json                print a JSON summary on stdout (the log goes to stderr)\n"
+"  --json                print a JSON summary on stdout (the log goes to stderr),\n"
+"                        with the kernel and its effective switches\n"
 "  --help                this text\n"
 "\n"
 "Log: 'dma_map iova=0x... size=0x... vaddr=0x...' per mapping and\n"
@@ -328,7 +336,7 @@ static void check_bar(const char *what, uint64_t v, uint64_t max)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_RAM = 256, O_BACKING, O_DEVICES, O_GPU_BAR, O_GPU_REGS, O_NIC_BAR, O_POLICY,
-	       O_BOUND, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN, O_SEED,
+	       O_BOUND, O_KERNEL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN, O_SEED,
 	       O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON };
 	static const struct option lopts[] = {
 		{ "ram", required_argument, NULL, O_RAM },
@@ -339,6 +347,7 @@ static void parse_args(int argc, char **argv)
 		{ "nic-bar", required_argument, NULL, O_NIC_BAR },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "retry-bound", required_argument, NULL, O_BOUND },
+		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "walker", required_argument, NULL, O_WALKER },
 		{ "reader-interval", required_argument, NULL, O_READER_INT },
 		{ "no-reader", no_argument, NULL, O_NO_READER },
@@ -363,14 +372,15 @@ static void parse_args(int argc, char **argv)
 		.ram = 16 * GiB, .backing = BACK_1G,
 		.gpu_bar = 32 * GiB, .gpu_regs = 16 * MiB, .nic_bar = 128 * KiB,
 		.nic_msix = 16 * KiB,
-		.policy = PINSIM_RETRY_LEGACY, .retry_bound = 8, .walker_fixed = true,
+		.policy = PINSIM_RETRY_LEGACY, .retry_bound = 8, .kernel = EX_KERNEL_DEFAULT,
+		.walker_fixed = -1,
 		.reader = true, .reader_interval_us = 10000, .boots = 1, .toggles = 3,
 		.guest_run_ms = 20,
 		.seed = 1, .timeout_s = 60,
 	};
 	parse_devices("gpu,nic");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_RAM:
 			if (!parse_size(optarg, &opt.ram))
@@ -410,11 +420,14 @@ static void parse_args(int argc, char **argv)
 					optarg);
 			opt.retry_bound = (unsigned int)v;
 			break;
+		case O_KERNEL:
+			ex_kernel_arg(optarg, opt.kernel, sizeof(opt.kernel));
+			break;
 		case O_WALKER:
 			if (!strcmp(optarg, "fixed"))
-				opt.walker_fixed = true;
+				opt.walker_fixed = 1;
 			else if (!strcmp(optarg, "prefix") || !strcmp(optarg, "pre-fix"))
-				opt.walker_fixed = false;
+				opt.walker_fixed = 0;
 			else
 				bad_arg("--walker: '%s' is not one of fixed, prefix", optarg);
 			break;
@@ -541,17 +554,21 @@ static int setup_host(void)
 	struct pinsim_config cfg;
 
 	pinsim_config_init(&cfg);
+	ex_kernel_set(&cfg, opt.kernel);
+	/* Overrides of a profile's switches come after it. */
+	if (opt.walker_fixed >= 0)
+		cfg.pagewalk_fixed = opt.walker_fixed;
 	/* Guest RAM plus 2 GiB for the host and the VMM's page tables. */
 	cfg.ram_bytes = ((opt.ram + GiB - 1) & ~(GiB - 1)) + 2 * GiB;
 	if (opt.backing == BACK_2M)
 		cfg.hugetlb_2m_pages = opt.ram / (2 * MiB);
 	if (opt.backing == BACK_1G)
 		cfg.hugetlb_1g_pages = opt.ram / GiB;
-	cfg.pagewalk_fixed = opt.walker_fixed;
 	cfg.retry_policy = opt.policy;
 	/* The ENOENT policy comes with its follow_pfnmap_start() half (seeds/03). */
 	cfg.follow_pfnmap_enoent = opt.policy == PINSIM_RETRY_ENOENT;
 	cfg.retry_bound = opt.retry_bound;
+	hostcfg = cfg;
 	if (pinsim_create(&cfg, &sim)) {
 		fprintf(stderr, "%s: pinsim_create: %s\n", prog, strerror(errno));
 		return -1;
@@ -587,8 +604,8 @@ static int setup_host(void)
 static void print_config(void)
 {
 	logmsg("vm-boot: %" PRIu64 " MiB guest RAM on %s pages, %s walker, policy %s",
-	       opt.ram >> 20, backing_desc[opt.backing], opt.walker_fixed ? "fixed" : "pre-fix",
-	       policy_name[opt.policy]);
+	       opt.ram >> 20, backing_desc[opt.backing],
+	       hostcfg.pagewalk_fixed ? "fixed" : "pre-fix", policy_name[opt.policy]);
 	if (opt.reader)
 		logmsg(", numa_maps reader every %u us", opt.reader_interval_us);
 	if (opt.injector_rate > 0)
@@ -598,6 +615,8 @@ static void print_config(void)
 	if (opt.refault_after_split > 0)
 		logmsg(", refault after split p=%g", opt.refault_after_split);
 	logmsg("\n");
+	if (!opt.quiet)
+		ex_kernel_print(vmlog, "", &hostcfg);
 	for (int i = 0; i < opt.nr_devs; i++) {
 		logmsg("  %s %s (group %d):", devs[i].name, devs[i].kind == DEV_GPU ? "gpu" : "nic",
 		       devs[i].group_id);
@@ -870,9 +889,9 @@ static int open_devices(struct boot *b)
 				return vmm_err(b, "VFIO_DEVICE_GET_REGION_INFO");
 			if (!ri.size || !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP))
 				continue;
-			/* vfio-pci's get_unmapped_area aligns the BAR for huge pfnmaps. */
-			d->bar_va[bar] = pinsim_mmap(b->p, 0, ri.size, PROT_READ | PROT_WRITE,
-						     MAP_SHARED, d->device_fd, ri.offset);
+			/* Aligned by QEMU for huge pfnmaps, whatever the kernel does. */
+			d->bar_va[bar] = ex_mmap_region(b->p, ri.size, PROT_READ | PROT_WRITE,
+							d->device_fd, ri.offset);
 			if (d->bar_va[bar] == PINSIM_MAP_FAILED) {
 				d->bar_va[bar] = 0;
 				return vmm_err(b, "mmap BAR");
@@ -1277,7 +1296,9 @@ static void print_json(uint64_t wall_ns)
 	       tot.map_ns, tot.boots ? tot.map_ns / tot.boots : 0);
 	printf("  \"map_dma_ns_max_boot\": %" PRIu64 ",\n  \"unmap_dma_ns\": %" PRIu64 ",\n",
 	       tot.max_boot_map_ns, tot.unmap_ns);
-	printf("  \"wall_ns\": %" PRIu64 ",\n", wall_ns);
+	printf("  \"wall_ns\": %" PRIu64 ",\n  ", wall_ns);
+	ex_kernel_json(stdout, &hostcfg);
+	printf(",\n");
 	printf("  \"config\": {\"ram_bytes\": %" PRIu64 ", \"backing\": \"%s\", "
 	       "\"devices\": \"%s\", \"gpu_bar_bytes\": %" PRIu64 ", \"policy\": \"%s\", "
 	       "\"walker\": \"%s\", \"reader\": %s, \"toggles\": %u, \"guest_run_ms\": %u, "
@@ -1285,7 +1306,7 @@ static void print_json(uint64_t wall_ns)
 	       "\"injector_rate_hz\": %g, \"zap_after_fixup\": %g, "
 	       "\"refault_after_split\": %g},\n",
 	       opt.ram, backing_name[opt.backing], opt.devices_arg, opt.gpu_bar,
-	       policy_name[opt.policy], opt.walker_fixed ? "fixed" : "prefix",
+	       policy_name[opt.policy], hostcfg.pagewalk_fixed ? "fixed" : "prefix",
 	       opt.reader ? "true" : "false", opt.toggles, opt.guest_run_ms, opt.seed,
 	       opt.injector_rate,
 	       opt.zap_after_fixup, opt.refault_after_split);
@@ -1300,6 +1321,7 @@ static void print_summary(uint64_t wall_ns)
 
 	printf("summary: %lu boot%s, %lu ok, %lu failed\n", tot.boots, tot.boots == 1 ? "" : "s",
 	       tot.boots_ok, tot.boots_failed);
+	ex_kernel_print(stdout, "  ", &hostcfg);
 	printf("  mappings: %lu MAP_DMA ok, %lu failed, %lu UNMAP_DMA\n", tot.mappings,
 	       tot.map_failures, tot.unmaps);
 	printf("  failures by errno:");
@@ -1317,7 +1339,7 @@ static void print_summary(uint64_t wall_ns)
 	       tot.follow_failures, tot.faults);
 	if (opt.reader)
 		printf("  numa_maps reader: %lu reads (%s walker)%s\n", tot.walker_reads,
-		       opt.walker_fixed ? "fixed" : "pre-fix", tot.hung ? ", hung" : "");
+		       hostcfg.pagewalk_fixed ? "fixed" : "pre-fix", tot.hung ? ", hung" : "");
 	if (opt.injector_rate > 0)
 		printf("  injector: %lu firings (%.0f Hz, seed %" PRIu64 ")\n", tot.injector_fires,
 		       opt.injector_rate, opt.seed);
