@@ -192,20 +192,26 @@ static void iopt_table_free(struct iommu_domain *domain, struct io_table *t)
 /* ---------------- domains ------------------------------------------------ */
 
 /*
- * Only the sizes this table has levels for.  A bitmap without 4K (or with
- * other sizes, such as AMD v1's every power of two) is refused with NULL
- * rather than emulated.
+ * Only the sizes this table has levels for.  A bitmap with another size of
+ * 4K or more (AMD v1's every power of two, ARM's 64K) is refused with NULL
+ * rather than emulated.  Without 4K the smallest leaf is 2M (or 1G):
+ * __iommu_map()'s alignment check then asks every mapping to be aligned to
+ * it, and the walk never goes below that level.
  */
-static bool pgsize_bitmap_supported(uint64_t bitmap)
+bool iommu_pgsize_bitmap_supported(uint64_t bitmap)
 {
-	return (bitmap & SZ_4K) && !(bitmap & ~IOMMU_DEFAULT_PGSIZES);
+	uint64_t big = bitmap & ~(SZ_4K - 1);
+
+	if (!big || (big & ~IOMMU_DEFAULT_PGSIZES))
+		return false;
+	return !(bitmap & (SZ_4K - 1)) || (bitmap & SZ_4K);
 }
 
 struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 {
 	struct iommu_domain *domain;
 
-	if (!pgsize_bitmap_supported(pgsize_bitmap))
+	if (!iommu_pgsize_bitmap_supported(pgsize_bitmap))
 		return NULL;
 	domain = calloc(1, sizeof(*domain));
 	if (!domain)
@@ -247,6 +253,25 @@ uint64_t iommu_domain_pgsize_bitmap(const struct iommu_domain *domain)
 const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_domain *domain)
 {
 	return &domain->geometry;
+}
+
+int iommu_enable_nesting(struct iommu_domain *domain)
+{
+	/* iommu.c: an UNMANAGED domain whose ops have no enable_nesting. */
+	(void)domain;
+	return -EINVAL;
+}
+
+int iommu_get_group_resv_regions(struct iommu_resv_region *regions, int max)
+{
+	/* IOAPIC_RANGE_START..IOAPIC_RANGE_END of drivers/iommu/intel/iommu.c */
+	static const struct iommu_resv_region msi = {
+		.start = 0xfee00000, .length = 0x100000, .type = IOMMU_RESV_MSI,
+	};
+
+	if (max > 0)
+		regions[0] = msi;
+	return 1;
 }
 
 /* ---------------- the IO page table -------------------------------------- */
@@ -528,6 +553,9 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
 	stat_add(&iommu_stats.map_calls, 1);
 	if ((iova | paddr | size) & (min_pagesz(domain) - 1))
 		return -EINVAL;
+	/* Sub-4K sizes are advertised only: the table has no leaf below 4K. */
+	if ((iova | paddr | size) & (SZ_4K - 1))
+		return -EINVAL;
 	if (!size)
 		return 0;
 	if (iova > IOPT_APERTURE_END || size - 1 > IOPT_APERTURE_END - iova)
@@ -567,7 +595,7 @@ static size_t __iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t
 	size_t unmapped;
 
 	stat_add(&iommu_stats.unmap_calls, 1);
-	if (!size || ((iova | size) & (min_pagesz(domain) - 1)))
+	if (!size || ((iova | size) & (min_pagesz(domain) - 1)) || ((iova | size) & (SZ_4K - 1)))
 		return 0;
 	pthread_mutex_lock(&domain->lock);
 	unmapped = __iommu_unmap_locked(domain, iova, size, gather);

@@ -3,7 +3,9 @@
  * The simulated IOMMU (drivers/iommu/iommu.c core + a generic IO page
  * table) and the DMA engine devices use to reach memory through it.
  *
- * A domain has a pgsize_bitmap (default 4K|2M|1G) and a 4-level IO page
+ * A domain has a pgsize_bitmap (default 4K|2M|1G; any non-empty subset of
+ * 4K|2M|1G, so a 2M-minimum domain too, plus sub-4K sizes when 4K is there)
+ * and a 4-level IO page
  * table, built of host memory (not simulated RAM: it is the IOMMU's own).
  * iommu_map() splits a range into the largest page sizes that iova, paddr
  * and remaining length allow, exactly as __iommu_map() does.  An IOTLB
@@ -51,8 +53,16 @@ struct iommu_stats {
 extern struct iommu_stats iommu_stats;
 
 /*
- * @pgsize_bitmap: supported page sizes (must include 4K).  NULL on
- * allocation failure.
+ * Whether the IO page table can serve @pgsize_bitmap: its sizes of 4K and
+ * above are among 4K/2M/1G (the table's leaf levels) and there is one, and
+ * sizes below 4K come with 4K (they are advertised, as a driver with
+ * sub-page support would, but every mapping vfio makes is 4K-aligned, so
+ * leaves are never smaller than 4K).
+ */
+bool iommu_pgsize_bitmap_supported(uint64_t pgsize_bitmap);
+/*
+ * @pgsize_bitmap: supported page sizes (iommu_pgsize_bitmap_supported()).
+ * NULL for an unsupported bitmap or on allocation failure.
  */
 struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap);
 void iommu_domain_free(struct iommu_domain *domain);
@@ -113,5 +123,37 @@ struct iommu_domain_geometry {
 };
 
 const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_domain *domain);
+
+/*
+ * iommu_enable_nesting() (drivers/iommu/iommu.c, 6.12): the domain op
+ * enable_nesting, or -EINVAL when the driver has none.  The simulated
+ * IOMMU is an x86 one (VT-d/AMD-Vi geometry, the 0xfee00000 MSI window);
+ * in 6.12 only arm-smmu and arm-smmu-v3 implement enable_nesting, so this
+ * is always -EINVAL (VFIO_TYPE1_NESTING_IOMMU cannot attach on x86).
+ */
+int iommu_enable_nesting(struct iommu_domain *domain);
+
+/* include/linux/iommu.h enum iommu_resv_type, the types vfio looks at. */
+enum iommu_resv_type {
+	IOMMU_RESV_DIRECT,
+	IOMMU_RESV_DIRECT_RELAXABLE,
+	IOMMU_RESV_RESERVED,
+	IOMMU_RESV_MSI,
+	IOMMU_RESV_SW_MSI,
+};
+
+struct iommu_resv_region {
+	phys_addr_t start;
+	size_t length;
+	enum iommu_resv_type type;
+};
+
+/*
+ * iommu_get_group_resv_regions(): the reserved regions of a group behind
+ * the simulated IOMMU, as intel_iommu_get_resv_regions() reports them for a
+ * device without RMRRs: the interrupt window 0xfee00000-0xfeefffff as
+ * IOMMU_RESV_MSI.  Fills at most @max, returns how many there are.
+ */
+int iommu_get_group_resv_regions(struct iommu_resv_region *regions, int max);
 
 #endif /* SIM_IOMMU_H */

@@ -47,17 +47,81 @@ static phys_addr_t folio_phys(const struct folio *f)
 
 /* ---------------- domains ------------------------------------------------ */
 
-START_TEST(test_domain_alloc_requires_4k_in_pgsize_bitmap)
+START_TEST(test_domain_alloc_accepts_only_sizes_the_table_has_levels_for)
 {
 	struct iommu_domain *d;
 
-	ck_assert_ptr_null(iommu_domain_alloc(SZ_2M | SZ_1G));
 	ck_assert_ptr_null(iommu_domain_alloc(0));
-	ck_assert_ptr_null(iommu_domain_alloc(SZ_4K | (1ULL << 16)));
+	ck_assert_ptr_null(iommu_domain_alloc(SZ_4K | (1ULL << 16)));	/* 64K: no level */
+	ck_assert_ptr_null(iommu_domain_alloc(1ULL << 10));		/* nothing >= 4K */
+	ck_assert_ptr_null(iommu_domain_alloc((1ULL << 10) | SZ_2M));	/* sub-4K without 4K */
+	ck_assert(!iommu_pgsize_bitmap_supported(SZ_2M | (1ULL << 39)));
 	d = iommu_domain_alloc(SZ_4K | SZ_2M);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(iommu_domain_pgsize_bitmap(d), SZ_4K | SZ_2M);
 	ck_assert_uint_eq(iommu_domain_geometry(d)->aperture_end, (1ULL << 48) - 1);
+	iommu_domain_free(d);
+	/* A 2M-minimum domain, and 1K|4K (sub-page sizes advertised with 4K). */
+	d = iommu_domain_alloc(SZ_2M | SZ_1G);
+	ck_assert_ptr_nonnull(d);
+	iommu_domain_free(d);
+	d = iommu_domain_alloc((1ULL << 10) | SZ_4K);
+	ck_assert_ptr_nonnull(d);
+	iommu_domain_free(d);
+}
+END_TEST
+
+/* __iommu_map(): everything aligned to the smallest size, 2M here. */
+START_TEST(test_2m_minimum_domain_maps_only_2m_aligned_and_unmaps_whole_leaves)
+{
+	struct iommu_domain *d = domain_new(SZ_2M | SZ_1G);
+
+	ck_assert_int_eq(iommu_map(d, GiB, GiB, SZ_4K, IOMMU_READ), -EINVAL);
+	ck_assert_int_eq(iommu_map(d, GiB + SZ_4K, GiB, SZ_2M, IOMMU_READ), -EINVAL);
+	ck_assert_int_eq(iommu_map(d, GiB, GiB + SZ_4K, SZ_2M, IOMMU_READ), -EINVAL);
+	ck_assert_uint_eq(iommu_nr_leaves(d), 0);
+	ck_assert_int_eq(iommu_map(d, GiB, 2 * GiB, 2 * SZ_2M, IOMMU_READ | IOMMU_WRITE), 0);
+	ck_assert_uint_eq(iommu_leaf_size(d, GiB + 4096), SZ_2M);
+	ck_assert_uint_eq(iommu_nr_leaves(d), 2);
+	ck_assert_uint_eq(iommu_stats.leaves_2m, 2);
+	ck_assert_uint_eq(iommu_stats.leaves_4k, 0);
+	/* __iommu_unmap(): an unaligned size unmaps nothing. */
+	ck_assert_uint_eq(iommu_unmap(d, GiB, SZ_4K), 0);
+	ck_assert_uint_eq(iommu_unmap(d, GiB, SZ_2M), SZ_2M);
+	ck_assert_uint_eq(iommu_iova_to_phys(d, GiB + SZ_2M + 8), 2 * GiB + SZ_2M + 8);
+	ck_assert_uint_eq(iommu_nr_leaves(d), 1);
+	/* A 1G-aligned 1G range takes one 1G leaf. */
+	ck_assert_int_eq(iommu_map(d, 4 * GiB, 4 * GiB, SZ_1G, IOMMU_READ), 0);
+	ck_assert_uint_eq(iommu_leaf_size(d, 4 * GiB), SZ_1G);
+	iommu_domain_free(d);
+}
+END_TEST
+
+/* Sub-4K sizes are advertised but the table has no leaf below 4K. */
+START_TEST(test_sub_4k_sizes_advertised_but_leaves_are_4k_at_least)
+{
+	struct iommu_domain *d = domain_new((1ULL << 10) | SZ_4K | SZ_2M);
+
+	ck_assert_int_eq(iommu_map(d, GiB + 1024, GiB, 1024, IOMMU_READ), -EINVAL);
+	ck_assert_int_eq(iommu_map(d, GiB, GiB, SZ_4K, IOMMU_READ), 0);
+	ck_assert_uint_eq(iommu_leaf_size(d, GiB), SZ_4K);
+	ck_assert_uint_eq(iommu_unmap(d, GiB, 1024), 0);
+	ck_assert_uint_eq(iommu_unmap(d, GiB, SZ_4K), SZ_4K);
+	iommu_domain_free(d);
+}
+END_TEST
+
+/* 6.12 iommu_enable_nesting(): no enable_nesting op on x86 IOMMUs. */
+START_TEST(test_enable_nesting_is_einval_on_the_x86_iommu)
+{
+	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
+	struct iommu_resv_region r[2];
+
+	ck_assert_int_eq(iommu_enable_nesting(d), -EINVAL);
+	ck_assert_int_eq(iommu_get_group_resv_regions(r, 2), 1);
+	ck_assert_uint_eq(r[0].start, 0xfee00000);
+	ck_assert_uint_eq(r[0].length, 0x100000);
+	ck_assert_int_eq(r[0].type, IOMMU_RESV_MSI);
 	iommu_domain_free(d);
 }
 END_TEST
@@ -625,7 +689,10 @@ Suite *make_suite(void)
 	Suite *s = suite_create("iommu");
 	TCase *tc = tm_tcase(s, "domain");
 
-	tcase_add_test(tc, test_domain_alloc_requires_4k_in_pgsize_bitmap);
+	tcase_add_test(tc, test_domain_alloc_accepts_only_sizes_the_table_has_levels_for);
+	tcase_add_test(tc, test_2m_minimum_domain_maps_only_2m_aligned_and_unmaps_whole_leaves);
+	tcase_add_test(tc, test_sub_4k_sizes_advertised_but_leaves_are_4k_at_least);
+	tcase_add_test(tc, test_enable_nesting_is_einval_on_the_x86_iommu);
 
 	tc = tm_tcase(s, "map");
 	tcase_add_test(tc, test_map_1g_aligned_installs_one_pud_leaf);
