@@ -142,6 +142,8 @@ static inline void ex_kernel_list(FILE *f)
 	const struct pinsim_kernel_profile *p;
 	size_t n = pinsim_kernel_profiles(&p);
 
+	fprintf(f, "Kernel profiles (--kernel NAME): each kernel-version switch, its value, "
+		   "and the upstream\ncommit it follows.\n");
 	for (size_t i = 0; i < n; i++) {
 		struct pinsim_config cfg;
 		char buf[4096], *line, *save;
@@ -150,7 +152,7 @@ static inline void ex_kernel_list(FILE *f)
 		if (pinsim_config_set_kernel(&cfg, p[i].name))
 			continue;
 		pinsim_kernel_describe(&cfg, buf, sizeof(buf));
-		fprintf(f, "%s%s: %s\n", i ? "\n" : "", p[i].name, p[i].summary);
+		fprintf(f, "\n%s: %s\n", p[i].name, p[i].summary);
 		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			fprintf(f, "    %s\n", line);
 	}

@@ -3,16 +3,19 @@
  * example_check: runs an example program and checks what it did, for the
  * 'examples' test suite (no Python or jq needed on CI).
  *
- *   example_check [--exit N] [--grep TEXT]... [--json FILE|-] [--array]
- *                 [--keys K1,K2,...] [--expect KEY[!]=VALUE]... -- PROGRAM [ARGS...]
+ *   example_check [--exit N] [--grep TEXT]... [--no-grep TEXT]... [--stderr-grep TEXT]...
+ *                 [--json FILE|-] [--array] [--keys K1,K2,...] [--expect KEY[!]=VALUE]...
+ *                 -- PROGRAM [ARGS...]
  *
- * Runs PROGRAM, echoes its stdout, and checks: the exit status is N (0 by
- * default; a signal is always a failure); each TEXT occurs in its stdout;
- * the JSON in FILE (written by the program; "-" is its stdout) is valid
- * JSON whose top level is an object (or, with --array, a non-empty array of
- * objects) that has every key of --keys, and whose KEY has the scalar VALUE
- * (strings compared without quotes) in the object or in every element;
- * KEY!=VALUE asks for any other value.
+ * Runs PROGRAM, echoes its stdout and stderr, and checks: the exit status
+ * is N (0 by default; a signal is always a failure); each --grep TEXT
+ * occurs in its stdout, no --no-grep TEXT does, each --stderr-grep TEXT
+ * occurs in its stderr; the JSON in FILE (written by the program; "-" is
+ * its stdout) is valid JSON whose top level is an object (or, with
+ * --array, a non-empty array of objects) that has every key of --keys, and
+ * whose KEY has the scalar VALUE (strings compared without quotes) in the
+ * object or in every element; KEY!=VALUE asks for any other value.  A KEY
+ * "a.b" is member b of the object that member a holds.
  * Exit 0 when every check passes, 1 otherwise.
  */
 #include <errno.h>
@@ -117,15 +120,77 @@ static bool number(struct parser *p)
 
 static bool value(struct parser *p, int depth);
 
+/*
+ * In the object at @obj (already validated), the value of member @key
+ * (@klen bytes; "a.b" descends into member a), into *@v and *@vlen.
+ */
+static bool member(const char *obj, const char *key, size_t klen, const char **v, size_t *vlen)
+{
+	const char *dot = memchr(key, '.', klen);
+	size_t head = dot ? (size_t)(dot - key) : klen;
+	struct parser p = { .s = obj };
+
+	if (*p.s != '{')
+		return false;
+	p.s++;
+	ws(&p);
+	while (*p.s == '"') {
+		const char *k = p.s + 1, *val;
+		size_t len;
+
+		if (!string(&p))
+			return false;
+		len = (size_t)(p.s - 1 - k);
+		ws(&p);
+		p.s++;		/* ':' */
+		ws(&p);
+		val = p.s;
+		if (!value(&p, 1))	/* depth 1: never a record */
+			return false;
+		if (len == head && !memcmp(k, key, head)) {
+			if (dot)
+				return member(val, dot + 1, klen - head - 1, v, vlen);
+			*v = val;
+			*vlen = (size_t)(p.s - val);
+			return true;
+		}
+		ws(&p);
+		if (*p.s != ',')
+			return false;
+		p.s++;
+		ws(&p);
+	}
+	return false;
+}
+
+/* The value of @key (@klen bytes, dotted or not) in record @r. */
+static bool record_value(const struct record *r, const char *key, size_t klen, const char **v,
+			 size_t *vlen)
+{
+	const char *dot = memchr(key, '.', klen);
+	size_t head = dot ? (size_t)(dot - key) : klen;
+
+	for (int i = 0; i < r->nr; i++) {
+		if (r->key_len[i] != head || memcmp(r->key[i], key, head))
+			continue;
+		if (dot)
+			return member(r->val[i], dot + 1, klen - head - 1, v, vlen);
+		*v = r->val[i];
+		*vlen = r->val_len[i];
+		return true;
+	}
+	return false;
+}
+
 static void check_record(struct parser *p, const struct record *r)
 {
+	const char *v;
+	size_t vlen;
+
 	p->records++;
 	for (int k = 0; k < nr_keys; k++) {
-		bool found = false;
+		bool found = record_value(r, keys[k], strlen(keys[k]), &v, &vlen);
 
-		for (int i = 0; i < r->nr && !found; i++)
-			found = r->key_len[i] == strlen(keys[k]) &&
-				!memcmp(r->key[i], keys[k], r->key_len[i]);
 		if (!found) {
 			fprintf(stderr, "example_check: object %d has no key \"%s\"\n", p->records,
 				keys[k]);
@@ -136,24 +201,21 @@ static void check_record(struct parser *p, const struct record *r)
 		const char *eq = strchr(expect[e], '=');
 		bool negate = eq > expect[e] && eq[-1] == '!';
 		size_t klen = (size_t)(eq - expect[e]) - negate;
-		bool found = false;
+		bool found = record_value(r, expect[e], klen, &v, &vlen);
 
-		for (int i = 0; i < r->nr && !found; i++) {
-			const char *v = r->val[i];
-			size_t vlen = r->val_len[i];
+		if (found) {
+			const char *sv = v;
+			size_t svlen = vlen;
 
-			if (r->key_len[i] != klen || memcmp(r->key[i], expect[e], klen))
-				continue;
-			found = true;
-			if (vlen >= 2 && *v == '"') {
-				v++;
-				vlen -= 2;
+			if (svlen >= 2 && *sv == '"') {
+				sv++;
+				svlen -= 2;
 			}
-			if ((vlen != strlen(eq + 1) || memcmp(v, eq + 1, vlen)) != negate) {
+			if ((svlen != strlen(eq + 1) || memcmp(sv, eq + 1, svlen)) != negate) {
 				fprintf(stderr,
 					"example_check: object %d: %.*s is %.*s, expected %s%s\n",
-					p->records, (int)klen, expect[e], (int)r->val_len[i],
-					r->val[i], negate ? "anything but " : "", eq + 1);
+					p->records, (int)klen, expect[e], (int)vlen, v,
+					negate ? "anything but " : "", eq + 1);
 				p->failures++;
 			}
 		}
@@ -284,15 +346,12 @@ static int check_json(const char *text, bool want_array)
 	return p.failures ? 1 : 0;
 }
 
-static char *read_file(const char *path)
+/* The rest of @f, NUL-terminated (NULL when out of memory). */
+static char *slurp(FILE *f)
 {
-	FILE *f = fopen(path, "r");
 	size_t len = 0, cap = 4096, n;
-	char *buf;
+	char *buf = malloc(cap);
 
-	if (!f)
-		return NULL;
-	buf = malloc(cap);
 	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += n;
 		if (cap - len - 1 == 0) {
@@ -303,28 +362,45 @@ static char *read_file(const char *path)
 			buf = nb;
 		}
 	}
-	fclose(f);
 	if (buf)
 		buf[len] = 0;
 	return buf;
 }
 
-/* Run @argv with its stdout into a pipe; returns the wait status, *out its output. */
-static int run(char **argv, char **out)
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = slurp(f);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Run @argv with its stdout into a pipe and its stderr into a temporary
+ * file; returns the wait status, *out and *err what it wrote (echoed).
+ */
+static int run(char **argv, char **out, char **err)
 {
 	size_t len = 0, cap = 65536;
 	int pfd[2], status;
 	char *buf = malloc(cap);
+	FILE *errf = tmpfile();
 	ssize_t n;
 	pid_t pid;
 
-	if (!buf || pipe(pfd))
+	if (!buf || !errf || pipe(pfd))
 		return -1;
+	fflush(stderr);
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (!pid) {
 		dup2(pfd[1], STDOUT_FILENO);
+		dup2(fileno(errf), STDERR_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
 		execv(argv[0], argv);
@@ -350,24 +426,32 @@ static int run(char **argv, char **out)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
+	rewind(errf);
+	*err = slurp(errf);
+	fclose(errf);
+	if (!*err)
+		return -1;
+	fputs(*err, stderr);
 	*out = buf;
 	return status;
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: example_check [--exit N] [--grep TEXT]... [--json FILE|-] "
-			"[--array] [--keys K1,K2,...]\n"
-			"                     [--expect KEY[!]=VALUE]... -- PROGRAM [ARGS...]\n");
+	fprintf(stderr, "usage: example_check [--exit N] [--grep TEXT]... [--no-grep TEXT]... "
+			"[--stderr-grep TEXT]...\n"
+			"                     [--json FILE|-] [--array] [--keys K1,K2,...] "
+			"[--expect KEY[!]=VALUE]...\n"
+			"                     -- PROGRAM [ARGS...]\n");
 	return 1;
 }
 
 int main(int argc, char **argv)
 {
-	const char *grep[MAX_CHECKS], *json = NULL;
-	int nr_grep = 0, want_exit = 0, status, failures = 0, i;
+	const char *grep[MAX_CHECKS], *no_grep[MAX_CHECKS], *err_grep[MAX_CHECKS], *json = NULL;
+	int nr_grep = 0, nr_no_grep = 0, nr_err_grep = 0, want_exit = 0, status, failures = 0, i;
 	bool want_array = false;
-	char *out = NULL, *keylist = NULL;
+	char *out = NULL, *err = NULL, *keylist = NULL;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -383,6 +467,10 @@ int main(int argc, char **argv)
 			want_exit = atoi(v);
 		else if (!strcmp(a, "--grep") && nr_grep < MAX_CHECKS)
 			grep[nr_grep++] = v;
+		else if (!strcmp(a, "--no-grep") && nr_no_grep < MAX_CHECKS)
+			no_grep[nr_no_grep++] = v;
+		else if (!strcmp(a, "--stderr-grep") && nr_err_grep < MAX_CHECKS)
+			err_grep[nr_err_grep++] = v;
 		else if (!strcmp(a, "--json"))
 			json = v;
 		else if (!strcmp(a, "--keys"))
@@ -401,7 +489,7 @@ int main(int argc, char **argv)
 		unlink(json);	/* what is checked must be what this run wrote */
 
 	fflush(stdout);
-	status = run(argv + i + 1, &out);
+	status = run(argv + i + 1, &out, &err);
 	if (status < 0) {
 		fprintf(stderr, "example_check: cannot run %s: %s\n", argv[i + 1], strerror(errno));
 		return 1;
@@ -422,6 +510,18 @@ int main(int argc, char **argv)
 			failures++;
 		}
 	}
+	for (int g = 0; g < nr_no_grep; g++) {
+		if (strstr(out, no_grep[g])) {
+			fprintf(stderr, "example_check: stdout has \"%s\"\n", no_grep[g]);
+			failures++;
+		}
+	}
+	for (int g = 0; g < nr_err_grep; g++) {
+		if (!strstr(err, err_grep[g])) {
+			fprintf(stderr, "example_check: stderr lacks \"%s\"\n", err_grep[g]);
+			failures++;
+		}
+	}
 	if (json) {
 		char *text = strcmp(json, "-") ? read_file(json) : out;
 
@@ -435,6 +535,7 @@ int main(int argc, char **argv)
 		}
 	}
 	free(out);
+	free(err);
 	free(keylist);
 	if (!failures)
 		fprintf(stderr, "example_check: all checks passed\n");
