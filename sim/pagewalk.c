@@ -8,7 +8,7 @@
  * Three versions of the PMD/PUD loops live here, chosen per call by two
  * switches:
  *
- *  - machine->cfg.pagewalk_fixed == false, before 9b25a6e3d243 (6.12.84 and
+ *  - machine->cfg.pagewalk_fixed == false, before 9b25a6e3d243 (6.12.83 and
  *    earlier, e.g. 6.12.74): walk_pud_range() splits a huge PUD, re-checks
  *    pud_none() and otherwise descends into walk_pmd_range(), whose
  *    pmd_offset() reads whatever the PUD holds now.  If a refault put a
@@ -16,8 +16,8 @@
  *    resolves the BAR's MMIO pfn through the direct map: the illegal read
  *    (simulated oops) of seeds/01.  walk_pud_range() never looks at
  *    walk->action after walk_pmd_range();
- *  - pagewalk_fixed (6.12.85 on, the 6.12 backport of 9b25a6e3d243 that
- *    Debian's 6.12.107 carries): walk_pmd_range() snapshots the PUD and
+ *  - pagewalk_fixed (6.12.84 on, Debian 6.12.85-1; v7.0-rc6 as 3b89863c3fa4,
+ *    the same patch as 9b25a6e3d243): walk_pmd_range() snapshots the PUD and
  *    returns ACTION_AGAIN for anything that is not a table, and
  *    walk_pud_range() re-runs the entry on ACTION_AGAIN: split again, or
  *    report the hole;
@@ -25,8 +25,8 @@
  *    walk->action escaping walk_pmd_range()" (6.12.115; upstream through
  *    the mm hotfixes of the 7.2-rc cycle): both loops reset
  *    walk->action to ACTION_SUBTREE first, before the none checks.  Without
- *    it (6.12.85 to 6.12.114) the reset comes after them, so an ACTION_AGAIN
- *    set for a PMD that is none when it is looked at again (a pfnmap PMD
+ *    it (6.12.84 to 6.12.114, and v7.0) the reset comes after them, so an
+ *    ACTION_AGAIN set for a PMD that is none when it is looked at again (a pfnmap PMD
  *    leaf that split_huge_pmd() zapped, then pte_offset_map_lock() found
  *    nothing; a ->pmd_entry() whose pte_offset_map_lock() failed) is still
  *    in walk->action when the loop ends if every later PMD of the range is
@@ -319,8 +319,8 @@ again:
 		/*
 		 * 9b25a6e3d243: walk_pmd_range() refused a non-table PUD.  This
 		 * is also where a stale ACTION_AGAIN of the PMD level is read
-		 * (6.12.85 to 6.12.114): the whole range of this PUD is walked
-		 * again.
+		 * (6.12.84 to 6.12.114, v7.0): the whole range of this PUD is
+		 * walked again.
 		 */
 		if (pagewalk_fixed() && walk->action == ACTION_AGAIN)
 			goto again;

@@ -393,6 +393,7 @@ static const struct {
 } hugetlb_ptl_cases[] = {
 	{ "6.12.118", false, false },
 	{ "6.12.118", false, true },
+	{ "7.0", true, false },
 	{ "upstream", true, false },
 	{ "upstream", true, true },
 };
@@ -472,7 +473,7 @@ END_TEST
  * walk_pmd_range()" (6.12.115).  The second PTE table of the VMA goes away
  * just before gather_pte_stats() locks it (a concurrent page-table retract,
  * at the SP_PTL point of pte_offset_map_lock()), so gather_pte_stats() asks
- * for ACTION_AGAIN and the retry finds the PMD none.  On 6.12.85..6.12.114
+ * for ACTION_AGAIN and the retry finds the PMD none.  On 6.12.84..6.12.114 and 7.0
  * that ACTION_AGAIN escapes to walk_pud_range(), which walks the VMA again:
  * the first table's pages are counted twice.
  */
@@ -484,6 +485,7 @@ static const struct {
 	{ "6.12.113", true },
 	{ "6.12.115", false },
 	{ "6.12.118", false },
+	{ "7.0", true },
 	{ "upstream", false },
 };
 

@@ -799,7 +799,7 @@ static void setup_kernel(const char *version)
 /*
  * "mm/pagewalk: fix stale walk->action escaping walk_pmd_range()" (6.12.115).
  * What one walk does, per kernel: 6.12.74 has no 9b25a6e3d243, so nothing
- * reads the stale action; 6.12.85..6.12.114 re-walk the PUD range; 6.12.115
+ * reads the stale action; 6.12.84..6.12.114 and 7.0 re-walk the PUD range; 6.12.115
  * and upstream reset the action first.
  */
 static const struct {
@@ -807,10 +807,13 @@ static const struct {
 	bool rewalks;		/* the stale ACTION_AGAIN re-runs the PUD range */
 } stale_action_kernels[] = {
 	{ "6.12.74", false },
+	{ "6.12.83", false },
+	{ "6.12.84", true },
 	{ "6.12.113", true },
 	{ "6.12.114", true },
 	{ "6.12.115", false },
 	{ "6.12.118", false },
+	{ "7.0", true },
 	{ "upstream", false },
 };
 
