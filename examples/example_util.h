@@ -290,8 +290,11 @@ static inline void ex_help_opt(FILE *f, int col, const char *option, const char 
 	}
 }
 
-/* --help's --kernel entry, the description starting at column @col. */
-static inline void ex_kernel_help(FILE *f, int col)
+/*
+ * --help's --kernel entry, the description starting at column @col; @dflt
+ * says what runs without the option (NULL: EX_KERNEL_DEFAULT).
+ */
+static inline void ex_kernel_help(FILE *f, int col, const char *dflt)
 {
 	char names[256], text[1024];
 
@@ -299,7 +302,7 @@ static inline void ex_kernel_help(FILE *f, int col)
 		 "the simulated kernel: every version switch from a named profile, %s (default "
 		 "%s), or 6.12.N (a 6.12 stable release from 6.12.29 on); 'list' prints each "
 		 "profile and its switches", ex_kernel_names(names, sizeof(names)),
-		 EX_KERNEL_DEFAULT);
+		 dflt ? dflt : EX_KERNEL_DEFAULT);
 	ex_help_opt(f, col, "--kernel VERSION", text);
 }
 

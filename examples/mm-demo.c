@@ -83,7 +83,7 @@ static void usage(FILE *f)
 		   "Maps 4K, THP and 1G hugetlb memory in a simulated process, writes and\n"
 		   "reads it back, and prints fault levels and pin accounting.\n\n"
 		   "  --ram GIB           simulated RAM in GiB, 4 to 4096 (default 16)\n");
-	ex_kernel_help(f, 22);
+	ex_kernel_help(f, 22, NULL);
 	fprintf(f, "  --help              this text\n"
 		   "Exit status: 0 ok, 1 an error or a simulated oops or warning, 2 bad "
 		   "arguments.\n");
@@ -117,7 +117,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			if (!parse_ulong(optarg, 4096, &ram) || ram < 4)
-				bad_arg("--ram: '%s' is not a number of GiB from 4 to 4096", optarg);
+				bad_arg("--ram: '%s' is not a number of GiB from 4 to 4096",
+					optarg);
 			break;
 		case 'k':
 			ex_kernel_arg(optarg, kernel, sizeof(kernel));

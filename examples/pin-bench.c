@@ -142,7 +142,7 @@ static void usage(FILE *f)
 "  --walker-interval US  pause of the numa_maps reader (default 0: back to back)\n"
 "  --bound N           the BOUNDED policy's retry bound (default 8)\n"
 "  --seed S            injector seed (default 1)\n");
-	ex_kernel_help(f, 22);
+	ex_kernel_help(f, 22, NULL);
 	fprintf(f,
 "  --json FILE         an array with one object per cell (with the kernel and\n"
 "                      its switches)\n"

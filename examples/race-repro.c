@@ -126,10 +126,12 @@ static bool applies(const struct scenario *s, const char *name)
 static const char *narrate(const char *what)
 {
 	static const struct { const char *point, *text; } table[] = {
-		{ "walk_pud_range:after_split", "split_huge_pud() zapped the PUD, about to descend" },
+		{ "walk_pud_range:after_split",
+		  "split_huge_pud() zapped the PUD, about to descend" },
 		{ "walk_pmd_range:entry", "walk_pmd_range() entered under that PUD" },
 		{ "walk_pmd_range:after_split", "split_huge_pmd() done" },
-		{ "follow_pfnmap_start:lockless", "follow_pfnmap_start() read a leaf, taking its lock" },
+		{ "follow_pfnmap_start:lockless",
+		  "follow_pfnmap_start() read a leaf, taking its lock" },
 		{ "follow_fault_pfn:after_fixup", "fixup_user_fault() -> huge_fault() done" },
 		{ "fault:before_insert", "vfio_pci huge_fault: inserting the leaf" },
 		{ "zap:before_clear", "zapping an entry" },
@@ -268,10 +270,12 @@ static int run_once(const struct scenario *s, const char *schedule, uint64_t see
 
 	if (world_create(&w, s))
 		return -1;
-	t[0] = (struct pinsim_thread){ .name = "numa_maps", .proc = w.p, .fn = t_numa_maps, .arg = &w };
+	t[0] = (struct pinsim_thread){ .name = "numa_maps", .proc = w.p, .fn = t_numa_maps,
+				       .arg = &w };
 	t[1] = (struct pinsim_thread){ .name = "vfio", .proc = w.p, .fn = t_map_dma, .arg = &w };
 	if (s->expect == EXPECT_OOPS_AND_HANG) {
-		t[2] = (struct pinsim_thread){ .name = "munmap", .proc = w.p, .fn = t_munmap, .arg = &w };
+		t[2] = (struct pinsim_thread){ .name = "munmap", .proc = w.p, .fn = t_munmap,
+					       .arg = &w };
 		n = 3;
 	}
 	if (narrate_it)
@@ -514,11 +518,11 @@ static void usage(FILE *f)
 "\n"
 "  --list              the scenarios and the kernel each runs on by default\n"
 "  --scenario NAME     only this scenario (on any --kernel: see below)\n");
-	ex_kernel_help(f, 22);
+	ex_kernel_help(f, 22, "each scenario's own, below");
 	ex_help_opt(f, 22, "",
-		    "Without --kernel each scenario runs on its own profile: 6.12.74 for the "
-		    "pre-fix walker (prefix-*), 6.12.118 for the fixed one (fixed-*).  With "
-		    "--kernel, only the scenarios of that kernel's walker run.  --scenario "
+		    "Without --kernel, each scenario runs on the profile of its walker: 6.12.74 "
+		    "for the pre-fix walker (prefix-*), 6.12.118 for the fixed one (fixed-*).  "
+		    "With --kernel, only the scenarios of that kernel's walker run.  --scenario "
 		    "NAME with a --kernel of the other walker runs anyway: the scenario's "
 		    "walker is an override of the profile's pagewalk_fixed, applied after "
 		    "--kernel, and the kernel line says 'modified'.");

@@ -239,7 +239,7 @@ static void usage(FILE *f)
 "  --policy P            follow_fault_pfn() retry policy: legacy | eagain |\n"
 "                        bounded | enoent (default legacy, today's kernel)\n"
 "  --retry-bound N       bounded: rounds before EBUSY (default 8)\n");
-	ex_kernel_help(f, 24);
+	ex_kernel_help(f, 24, NULL);
 	fprintf(f,
 "  --walker W            page walker: fixed (9b25a6e3d243) | prefix (before the\n"
 "                        March 2026 fix); default: the --kernel profile's.  An\n"
@@ -336,8 +336,8 @@ static void check_bar(const char *what, uint64_t v, uint64_t max)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_RAM = 256, O_BACKING, O_DEVICES, O_GPU_BAR, O_GPU_REGS, O_NIC_BAR, O_POLICY,
-	       O_BOUND, O_KERNEL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN, O_SEED,
-	       O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON };
+	       O_BOUND, O_KERNEL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN,
+	       O_SEED, O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON };
 	static const struct option lopts[] = {
 		{ "ram", required_argument, NULL, O_RAM },
 		{ "backing", required_argument, NULL, O_BACKING },
