@@ -7,7 +7,9 @@
  * vs got), and carries on with the next seed.  Exit status 1 if any seed
  * diverged.
  *
- *   bench_differential [--seeds N] [--first S] [--ops N] [--kernel K] [--quiet]
+ *   bench_differential [--seeds N] [--first S] [--ops N] [--kernel K] [--skip LIST] [--quiet]
+ *
+ * --skip bar,huge,...: leave operation kinds out (see diff_parse_skip()).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,8 +32,10 @@ int main(int argc, char **argv)
 	static const char *const all[] = { "6.12.118", "upstream" };
 	const char *only = NULL;
 	unsigned long nseeds = 40, ops = 20000, divergences = 0, total_ops = 0, checks = 0;
+	unsigned long cov[2][RM_COV_NR] = { { 0 } };
 	uint64_t first = 1000;
 	bool quiet = false;
+	unsigned int skip = 0;
 	static char report[32768];
 	double t0, elapsed;
 
@@ -44,11 +48,13 @@ int main(int argc, char **argv)
 			ops = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--skip") && i + 1 < argc)
+			skip = diff_parse_skip(argv[++i]);
 		else if (!strcmp(argv[i], "--quiet"))
 			quiet = true;
 		else {
 			fprintf(stderr,
-				"usage: %s [--seeds N] [--first S] [--ops N] [--kernel K] [--quiet]\n",
+				"usage: %s [--seeds N] [--first S] [--ops N] [--kernel K] [--skip LIST] [--quiet]\n",
 				argv[0]);
 			return 2;
 		}
@@ -63,12 +69,14 @@ int main(int argc, char **argv)
 			continue;
 		for (unsigned long s = 0; s < nseeds; s++) {
 			struct diff_opts o = { .kernel = kernel, .seed = first + s, .nops = ops,
-					       .history = 32 };
+					       .history = 32, .skip = skip };
 			struct diff_stats st;
 			int ret = diff_run(&o, &st, report, sizeof(report));
 
 			kops += st.ops;
 			checks += st.checks;
+			for (int c = 0; c < RM_COV_NR; c++)
+				cov[k][c] += st.cov[c];
 			if (ret) {
 				kdiv++;
 				printf("%s\n", report);
@@ -84,6 +92,10 @@ int main(int argc, char **argv)
 		divergences += kdiv;
 		total_ops += kops;
 	}
+	printf("model branches taken (6.12.118 / upstream):\n");
+	for (int c = 0; c < RM_COV_NR; c++)
+		printf("  %-46s %8lu %8lu%s\n", rm_cov_name(c), cov[0][c], cov[1][c],
+		       cov[0][c] + cov[1][c] ? "" : "   <- never");
 	elapsed = now() - t0;
 	printf("differential: %lu ops, %lu checks in %.1f s = %.0f ops/s; %lu divergence(s)\n",
 	       total_ops, checks, elapsed, elapsed > 0 ? (double)total_ops / elapsed : 0.0,

@@ -43,6 +43,7 @@
 #define HIST 64
 #define BADFD 999
 #define MAX_LIVE_VMAS 40
+#define HUGE_AREA 0x100000000000ULL	/* MAP_FIXED hugetlb mappings go here */
 #define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS)
 #define HUGE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB)
 #define RW (PROT_READ | PROT_WRITE)
@@ -595,13 +596,24 @@ static void close_h(struct drv *d, int h)
 	cmp(d, h < 0 ? (struct rm_res){ -1, EBADF } : rm_close(&d->m, h), r, errno, false);
 }
 
+/* A device file some VMA still maps (its BAR): the fd is not its last reference. */
+static bool bar_mapped(const struct drv *d, int h)
+{
+	const struct rm_file *f = &d->m.files[h];
+
+	return f->type == RM_FILE_DEVICE && f->refs > (f->fd_open ? 1 : 0);
+}
+
 static void op_close(struct drv *d)
 {
 	int cand[RM_MAX_FILES], n = 0;
 
-	for (int i = 0; i < d->m.nfiles; i++)
+	for (int i = 0; i < d->m.nfiles; i++) {
+		if (skip(d, DIFF_OP_BAR_CLOSE) && bar_mapped(d, i))
+			continue;
 		if (d->m.files[i].fd_open || (chance(d, 3) && !fd_in_use(d, d->fd[i])))
 			cand[n++] = i;
+	}
 	close_h(d, n ? cand[below(d, (uint64_t)n)] : -1);
 }
 
@@ -1135,6 +1147,8 @@ static void op_mmap_fixed(struct drv *d)
 	if (!d->m.nvmas)
 		return op_mmap_anon(d);
 	v = &d->m.vma[below(d, (uint64_t)d->m.nvmas)];
+	if (v->kind == RM_VMA_HUGE && skip(d, DIFF_OP_HUGE_ANYWHERE))
+		return op_mmap_anon(d);
 	addr = v->start + PG * below(d, (v->end - v->start) / PG);
 	len = PG * (1 + below(d, 8));
 	if (v->kind == RM_VMA_HUGE) {
@@ -1158,13 +1172,31 @@ static void op_mmap_fixed(struct drv *d)
 
 static void op_mmap_huge(struct drv *d)
 {
-	uint64_t len = RM_HPAGE_SIZE * (1 + below(d, 2)), va;
+	uint64_t len = RM_HPAGE_SIZE * (1 + below(d, 2)), va, addr = 0;
 	int err = rm_mmap_huge_check(&d->m, len);
 	struct rm_res e;
 
-	snprintf(d->cur, sizeof(d->cur), "mmap(hugetlb 2M, %#llx)", (unsigned long long)len);
+	/*
+	 * Half of them (all with "hugeaddr" skipped) MAP_FIXED in an area of
+	 * their own, which no 4K page table ever covered.
+	 */
+	if (skip(d, DIFF_OP_HUGE_ANYWHERE) || chance(d, 50)) {
+		uint64_t slot = below(d, 16);
+
+		for (int i = 0; i < 16 && !addr; i++, slot = (slot + 1) % 16) {
+			uint64_t a = HUGE_AREA + slot * 2 * RM_HPAGE_SIZE;
+			bool used = false;
+
+			for (int v = 0; v < d->m.nvmas; v++)
+				used |= d->m.vma[v].start < a + len && a < d->m.vma[v].end;
+			if (!used)
+				addr = a;
+		}
+	}
+	snprintf(d->cur, sizeof(d->cur), "mmap(%#llx, hugetlb 2M, %#llx%s)", (unsigned long long)addr,
+		 (unsigned long long)len, addr ? ", MAP_FIXED" : "");
 	errno = 0;
-	va = pinsim_mmap(d->proc, 0, len, RW, HUGE_FLAGS, -1, 0);
+	va = pinsim_mmap(d->proc, addr, len, RW, HUGE_FLAGS | (addr ? MAP_FIXED : 0), -1, 0);
 	if (err || va == PINSIM_MAP_FAILED) {
 		cmp(d, err ? (struct rm_res){ -1, err } : (struct rm_res){ 0, 0 },
 		    va == PINSIM_MAP_FAILED ? -1 : (long)va, errno, true);
@@ -1172,7 +1204,8 @@ static void op_mmap_huge(struct drv *d)
 			pinsim_munmap(d->proc, va, len);
 		return;
 	}
-	snprintf(d->cur, sizeof(d->cur), "mmap(hugetlb 2M, %#llx) = %#llx", (unsigned long long)len,
+	snprintf(d->cur, sizeof(d->cur), "mmap(%#llx, hugetlb 2M, %#llx%s) = %#llx",
+		 (unsigned long long)addr, (unsigned long long)len, addr ? ", MAP_FIXED" : "",
 		 (unsigned long long)va);
 	e = rm_mmap_huge(&d->m, va, len);
 	if (cmp(d, e, (long)va, 0, true))
@@ -1350,7 +1383,8 @@ static bool setup_step(struct drv *d)
 	if (!d->m.files[g].fd_open) {	/* a device keeps the group: let it go */
 		for (int h = 0; h < d->m.nfiles; h++)
 			if (d->m.files[h].fd_open && d->m.files[h].type == RM_FILE_DEVICE &&
-			    d->m.files[h].obj == dev) {
+			    d->m.files[h].obj == dev &&
+			    !(skip(d, DIFF_OP_BAR_CLOSE) && bar_mapped(d, h))) {
 				close_h(d, h);
 				return true;
 			}
@@ -1361,7 +1395,8 @@ static bool setup_step(struct drv *d)
 		if (d->m.group[dev].container_users > 1) {
 			for (int h = 0; h < d->m.nfiles; h++)
 				if (d->m.files[h].fd_open && d->m.files[h].type == RM_FILE_DEVICE &&
-				    d->m.files[h].obj == dev) {
+				    d->m.files[h].obj == dev &&
+				    !(skip(d, DIFF_OP_BAR_CLOSE) && bar_mapped(d, h))) {
 					close_h(d, h);
 					return true;
 				}
@@ -1386,8 +1421,8 @@ static bool setup_step(struct drv *d)
 
 unsigned int diff_parse_skip(const char *list)
 {
-	static const char *const names[] = { "bar", "huge", "fixed", "munmap",
-					     "close", "unset", "names", "rlimit" };
+	static const char *const names[] = { "bar", "huge", "fixed", "munmap", "close",
+					     "unset", "names", "rlimit", "hugeaddr", "barclose" };
 	unsigned int bits = 0;
 
 	for (size_t i = 0; list && i < sizeof(names) / sizeof(names[0]); i++) {
@@ -1460,9 +1495,25 @@ static void one_op(struct drv *d)
 	return op_map(d);
 }
 
-/* Close every fd and unmap every VMA: everything must come back. */
+static void teardown_munmap(struct drv *d)
+{
+	while (!d->diverged && d->m.nvmas) {
+		uint64_t s = d->m.vma[0].start, e = d->m.vma[0].end;
+
+		d->step++;
+		snprintf(d->cur, sizeof(d->cur), "teardown munmap(%#llx, %#llx)",
+			 (unsigned long long)s, (unsigned long long)(e - s));
+		errno = 0;
+		cmp(d, rm_munmap(&d->m, s, e - s), pinsim_munmap(d->proc, s, e - s), errno, false);
+		check_state(d);
+	}
+}
+
+/* Close every fd and unmap every VMA, in either order: everything must come back. */
 static void teardown(struct drv *d)
 {
+	if (skip(d, DIFF_OP_BAR_CLOSE) || chance(d, 50))
+		teardown_munmap(d);
 	while (!d->diverged) {
 		int h = -1;
 
@@ -1477,16 +1528,7 @@ static void teardown(struct drv *d)
 		cmp(d, rm_close(&d->m, h), pinsim_close(d->proc, d->fd[h]), errno, false);
 		check_state(d);
 	}
-	while (!d->diverged && d->m.nvmas) {
-		uint64_t s = d->m.vma[0].start, e = d->m.vma[0].end;
-
-		d->step++;
-		snprintf(d->cur, sizeof(d->cur), "teardown munmap(%#llx, %#llx)",
-			 (unsigned long long)s, (unsigned long long)(e - s));
-		errno = 0;
-		cmp(d, rm_munmap(&d->m, s, e - s), pinsim_munmap(d->proc, s, e - s), errno, false);
-		check_state(d);
-	}
+	teardown_munmap(d);
 	if (d->diverged)
 		return;
 	snprintf(d->cur, sizeof(d->cur), "teardown: all closed and unmapped");
@@ -1574,6 +1616,7 @@ int diff_run(const struct diff_opts *o, struct diff_stats *st, char *report, siz
 	if (!d->diverged)
 		teardown(d);
 	ret = d->diverged ? 1 : 0;
+	memcpy(st->cov, d->m.cov, sizeof(st->cov));
 	rm_fini(&d->m);
 out:
 	if (d->sim)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ref_model.h"
+
 struct diff_opts {
 	const char *kernel;		/* "6.12.118" or "upstream": model and pinsim */
 	const char *sim_kernel;		/* NULL, or another profile for pinsim only */
@@ -31,9 +33,14 @@ enum {
 	DIFF_OP_UNSET = 1 << 5,
 	DIFF_OP_NAMES = 1 << 6,		/* GET_DEVICE_FD names other than the exact one */
 	DIFF_OP_RLIMIT = 1 << 7,
+	DIFF_OP_HUGE_ANYWHERE = 1 << 8,	/* hugetlb only MAP_FIXED in an area anon never enters */
+	DIFF_OP_BAR_CLOSE = 1 << 9,	/* no close of a device fd whose BAR is mmap()ed */
 };
 
-/* "bar,huge,fixed,munmap,close,unset,names,rlimit" -> DIFF_OP_* bits (unknown words ignored). */
+/*
+ * "bar,huge,fixed,munmap,close,unset,names,rlimit,hugeaddr,barclose" -> DIFF_OP_* bits
+ * (other words are ignored).
+ */
 unsigned int diff_parse_skip(const char *list);
 
 struct diff_stats {
@@ -44,6 +51,7 @@ struct diff_stats {
 	unsigned long max_dmas;		/* most live mappings at one time */
 	/* why MAP_DMA failed: EINVAL, EFAULT, ENOMEM, EEXIST, ENOSPC, ENOENT, EBADF/ENOTTY, other */
 	unsigned long map_errs[8];
+	unsigned long cov[RM_COV_NR];	/* model branches taken (enum rm_cov) */
 };
 
 /*

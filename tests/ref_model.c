@@ -38,6 +38,8 @@
 #define VFIO_TYPE1_NESTING 6	/* VFIO_TYPE1_NESTING_IOMMU (6.12 uapi) */
 #define VFIO_NOIOMMU 8		/* VFIO_NOIOMMU_IOMMU */
 
+#define COV(m, c) ((m)->cov[RM_COV_##c]++)
+
 static struct rm_res ok(long v)
 {
 	return (struct rm_res){ v, 0 };
@@ -204,6 +206,29 @@ void rm_fini(struct rm_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+const char *rm_cov_name(enum rm_cov c)
+{
+	static const char *const names[RM_COV_NR] = {
+		"map ok", "map of BAR (pfnmap) pages", "map of hugetlb pages",
+		"page pinned by two mappings", "map over RLIMIT_MEMLOCK with CAP_IPC_LOCK",
+		"map -EFAULT", "map -ENOMEM (RLIMIT_MEMLOCK)", "map -EEXIST", "map -ENOSPC",
+		"map outside the iova ranges", "map wraps", "map ends at 2^64",
+		"VADDR remap ok", "VADDR remap -ENOENT", "VADDR remap -EINVAL",
+		"unmap one", "unmap several", "unmap nothing (success, 0)",
+		"v2 unmap bisects (-EINVAL)", "v1 unmap inside a mapping (success, 0)",
+		"v1 unmap removes past its end", "UNMAP_FLAG_ALL", "unmap VADDR",
+		"unmap VADDR undo (-EINVAL)", "GET_DIRTY_BITMAP", "unmap wraps",
+		"unmap ends at 2^64", "6.12: unmap to 2^64 leaves covered mappings",
+		"attach -EBUSY (vaddr invalid)", "attach: new domain, replay",
+		"attach: shared domain", "detach: last domain unmaps all",
+		"detach: a domain goes, mappings stay", "SET_IOMMU attach fails (nesting)",
+		"group fd closed, device keeps the group", "device fd closed, BAR VMA keeps it",
+		"munmap of a pinned page", "device name: vfio_pci_core_match() error",
+	};
+
+	return c < RM_COV_NR ? names[c] : "?";
+}
+
 const char *rm_kernel_name(enum rm_kernel k)
 {
 	return k == RM_KERNEL_UPSTREAM ? "upstream" : "6.12.118";
@@ -365,6 +390,8 @@ static void vma_unmap_part(struct rm_model *m, int vi, uint64_t s, uint64_t e)
 		for (uint64_t a = ms; a < me; a += RM_PAGE_SIZE) {
 			int fi = v.frames[(a - v.start) / RM_PAGE_SIZE];
 
+			if (m->frames[fi].pins)
+				COV(m, PINNED_PAGE_UNMAPPED);
 			m->frames[fi].mapped = false;
 			if (m->frames[fi].folio >= 0)
 				m->folios[m->frames[fi].folio].mapped = false;
@@ -604,8 +631,10 @@ static int type1_attach_group(struct rm_model *m, struct rm_iommu *io, int dev)
 {
 	int unit = m->cfg.dev[dev].unit, slot = -1;
 
-	if (io->vaddr_invalid_count)
+	if (io->vaddr_invalid_count) {
+		COV(m, ATTACH_VADDR_EBUSY);
 		return -EBUSY;
+	}
 	/* iommu_enable_nesting(): x86 IOMMU drivers have no enable_nesting op */
 	if (io->nesting && !m->cfg.iommu_enable_nesting)
 		return -EINVAL;
@@ -613,6 +642,7 @@ static int type1_attach_group(struct rm_model *m, struct rm_iommu *io, int dev)
 	/* an existing domain of the same iommu_ops and coherency takes the group */
 	for (int d = 0; d < RM_MAX_DOMAINS; d++) {
 		if (io->dom[d].live && io->dom[d].unit == unit) {
+			COV(m, ATTACH_SHARED_DOMAIN);
 			io->dom[d].ngroups++;
 			m->group[dev].domain = d;
 			return 0;
@@ -628,6 +658,8 @@ static int type1_attach_group(struct rm_model *m, struct rm_iommu *io, int dev)
 			break;
 		}
 	}
+	if (io->ndmas)
+		COV(m, ATTACH_REPLAY);
 	io->dom[slot].live = true;
 	io->dom[slot].unit = unit;
 	io->dom[slot].ngroups = 1;
@@ -647,8 +679,13 @@ static void type1_detach_group(struct rm_model *m, struct rm_iommu *io, int dev,
 	if (--io->dom[d].ngroups)
 		return;
 	/* the last group of the last domain takes every mapping with it */
-	if (live_domains(io) == 1)
+	if (live_domains(io) == 1) {
+		if (io->ndmas)
+			COV(m, DETACH_UNMAP_ALL);
 		unmap_unpin_all(m, io, cont);
+	} else if (io->ndmas) {
+		COV(m, DETACH_DOMAIN_GONE);
+	}
 	io->dom[d].live = false;
 	update_pgsize_bitmap(m, io);
 }
@@ -761,6 +798,10 @@ struct rm_res rm_close(struct rm_model *m, int h)
 
 	if (!f)
 		return fail(EBADF);
+	if (f->refs > 1 && f->type == RM_FILE_GROUP)
+		COV(m, GROUP_HELD_BY_DEVICE);
+	if (f->refs > 1 && f->type == RM_FILE_DEVICE)
+		COV(m, DEVICE_HELD_BY_VMA);
 	f->fd_open = false;
 	file_put(m, h);
 	return ok(0);
@@ -864,6 +905,7 @@ struct rm_res rm_set_iommu(struct rm_model *m, int h, unsigned long arg)
 			break;
 	}
 	if (ret) {
+		COV(m, SET_IOMMU_ATTACH_FAIL);
 		while (--i >= 0)
 			type1_detach_group(m, io, c->groups[i], cidx);
 		type1_release(m, io, cidx);
@@ -1013,8 +1055,10 @@ struct rm_res rm_group_get_device_fd(struct rm_model *m, int h, const char *name
 		return fail(-err);
 	/* vfio_device_get_from_name(): the group's only device */
 	match = pci_core_match(m->cfg.dev[dev].name, name);
-	if (match < 0)
+	if (match < 0) {
+		COV(m, NAME_MATCH_EINVAL);
 		return fail(-match);
+	}
 	if (!match)
 		return fail(ENODEV);
 	g = &m->group[dev];
@@ -1091,6 +1135,7 @@ static int pin_map_dma(struct rm_model *m, struct rm_dma *dma)
 
 		if (!v) {
 			free(dma->frames);
+			COV(m, MAP_EFAULT);
 			return -EFAULT;
 		}
 		idx = (va - v->start) / RM_PAGE_SIZE;
@@ -1101,13 +1146,27 @@ static int pin_map_dma(struct rm_model *m, struct rm_dma *dma)
 		dma->frames[i] = v->frames[idx];
 		if (!dma->lock_cap && m->locked_vm + lock_acct + 1 > limit) {
 			free(dma->frames);
+			COV(m, MAP_ENOMEM);
 			return -ENOMEM;
 		}
 		lock_acct++;
 	}
-	for (uint64_t i = 0; i < npage; i++)
-		if (m->frames[dma->frames[i]].kind == RM_FRAME_RAM)
-			frame_pin(m, dma->frames[i]);
+	if (dma->lock_cap && m->locked_vm + lock_acct > limit)
+		COV(m, MAP_LOCK_CAP);
+	for (uint64_t i = 0; i < npage; i++) {
+		const struct rm_frame *f = &m->frames[dma->frames[i]];
+
+		if (f->kind == RM_FRAME_MMIO) {
+			m->cov[RM_COV_MAP_BAR_PAGES] += !i || m->frames[dma->frames[i - 1]].kind != RM_FRAME_MMIO;
+			continue;
+		}
+		if (f->pins)
+			COV(m, MAP_SHARED_PAGE);
+		if (f->folio >= 0 && !i)
+			COV(m, MAP_HUGETLB_PAGES);
+		frame_pin(m, dma->frames[i]);
+	}
+	COV(m, MAP_OK);
 	m->locked_vm += lock_acct;	/* vfio_lock_acct() of each run */
 	return 0;
 }
@@ -1134,8 +1193,10 @@ struct rm_res rm_map_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t fla
 		if (!size)
 			return fail(EINVAL);
 		/* check_add_overflow(iova, size - 1) || check_add_overflow(vaddr, size - 1) */
-		if (iova + size - 1 < iova || vaddr + size - 1 < vaddr)
+		if (iova + size - 1 < iova || vaddr + size - 1 < vaddr) {
+			COV(m, MAP_WRAP);
 			return fail(EOVERFLOW);
+		}
 	}
 	if (flags & VFIO_DMA_MAP_FLAG_WRITE)
 		prot |= IOMMU_WRITE;
@@ -1151,29 +1212,44 @@ struct rm_res rm_map_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t fla
 		if (!size || ((size | iova | vaddr) & (pgsize - 1)))
 			return fail(EINVAL);
 		/* Don't allow IOVA or virtual address wrap */
-		if (iova + size - 1 < iova || vaddr + size - 1 < vaddr)
+		if (iova + size - 1 < iova || vaddr + size - 1 < vaddr) {
+			COV(m, MAP_WRAP);
 			return fail(EINVAL);
+		}
 	}
+	if (iova + size == 0)
+		COV(m, MAP_TOP_OF_SPACE);
 	n = find_dma(m, io, iova, size);
 	if (set_vaddr) {
 		struct rm_dma *d = n >= 0 ? &io->dmas[n] : NULL;
 
-		if (!d)
+		if (!d) {
+			COV(m, MAP_VADDR_ENOENT);
 			return fail(ENOENT);
-		if (!d->vaddr_invalid || d->iova != iova || d->size != size)
+		}
+		if (!d->vaddr_invalid || d->iova != iova || d->size != size) {
+			COV(m, MAP_VADDR_EINVAL);
 			return fail(EINVAL);
+		}
+		COV(m, MAP_VADDR_OK);
 		/* vfio_change_dma_owner(): same mm, nothing moves */
 		d->vaddr = vaddr;
 		d->vaddr_invalid = false;
 		io->vaddr_invalid_count--;
 		return ok(0);
 	}
-	if (n >= 0)
+	if (n >= 0) {
+		COV(m, MAP_EEXIST);
 		return fail(EEXIST);
-	if (!io->dma_avail)
+	}
+	if (!io->dma_avail) {
+		COV(m, MAP_ENOSPC);
 		return fail(ENOSPC);
-	if (!iova_dma_valid(m, io, iova, iova + size - 1))
+	}
+	if (!iova_dma_valid(m, io, iova, iova + size - 1)) {
+		COV(m, MAP_IOVA_RANGE);
 		return fail(EINVAL);
+	}
 	memset(&dma, 0, sizeof(dma));
 	dma.iova = iova;
 	dma.vaddr = vaddr;
@@ -1219,41 +1295,60 @@ static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t 
 	} else if (upstream(m)) {
 		if (!size || (size & (pgsize - 1)))
 			return -EINVAL;
-		if (iova + size - 1 < iova)
+		if (iova + size - 1 < iova) {
+			COV(m, UNMAP_WRAP);
 			return -EOVERFLOW;
+		}
 		iova_end = iova + size - 1;
 	} else if (!size || (size & (pgsize - 1)) || iova + size - 1 < iova) {
+		if (size && !(size & (pgsize - 1)))
+			COV(m, UNMAP_WRAP);
 		return -EINVAL;
 	}
+	if (!unmap_all && iova + size == 0)
+		COV(m, UNMAP_TOP_OF_SPACE);
 	/* dirty tracking is never started here: GET_DIRTY_BITMAP is -EINVAL */
 	if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
 		(void)bitmap_pgsize;
+		COV(m, UNMAP_DIRTY);
 		return -EINVAL;
 	}
 	if (io->v2 && !unmap_all) {
 		n = find_dma(m, io, iova, 1);
-		if (n >= 0 && io->dmas[n].iova != iova)
+		if (n >= 0 && io->dmas[n].iova != iova) {
+			COV(m, UNMAP_V2_BISECT);
 			return -EINVAL;
+		}
 		if (upstream(m)) {
 			n = find_dma(m, io, iova_end, 1);
-			if (n >= 0 && io->dmas[n].iova + io->dmas[n].size - 1 != iova_end)
+			if (n >= 0 && io->dmas[n].iova + io->dmas[n].size - 1 != iova_end) {
+				COV(m, UNMAP_V2_BISECT);
 				return -EINVAL;
+			}
 		} else {
 			n = find_dma(m, io, iova + size - 1, 0);
-			if (n >= 0 && io->dmas[n].iova + io->dmas[n].size != iova + size)
+			if (n >= 0 && io->dmas[n].iova + io->dmas[n].size != iova + size) {
+				COV(m, UNMAP_V2_BISECT);
 				return -EINVAL;
+			}
 		}
 	}
+	if (!upstream(m) && !unmap_all && iova + size == 0 && io->ndmas &&
+	    io->dmas[io->ndmas - 1].iova + io->dmas[io->ndmas - 1].size > iova)
+		COV(m, UNMAP_TOP_MISSED);	/* vfio_find_dma_first_node() finds nothing */
 	n = first_n = find_dma_first(m, io, iova, upstream(m) ? iova_end : size);
 	while (n >= 0 && n < io->ndmas) {
 		struct rm_dma *dma = &io->dmas[n];
 
 		if (upstream(m) ? dma->iova > iova_end : dma->iova >= iova + size)
 			break;
-		if (!io->v2 && iova > dma->iova)
+		if (!io->v2 && iova > dma->iova) {
+			COV(m, UNMAP_V1_OFFSET);
 			break;
+		}
 		if (invalidate_vaddr) {
 			if (dma->vaddr_invalid) {
+				COV(m, UNMAP_VADDR_REVERT);
 				for (int k = first_n; k != n; k++) {
 					io->dmas[k].vaddr_invalid = false;
 					io->vaddr_invalid_count--;
@@ -1263,15 +1358,26 @@ static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t 
 			}
 			dma->vaddr_invalid = true;
 			io->vaddr_invalid_count++;
+			COV(m, UNMAP_VADDR);
 			unmapped += dma->size;
 			n++;
 			continue;
 		}
 		/* no pfn_list: nothing pinned it through vfio_pin_pages() */
+		if (!unmap_all && !io->v2 && dma->iova + dma->size - 1 > iova + size - 1)
+			COV(m, UNMAP_V1_PAST_END);
 		unmapped += dma->size;
 		remove_dma(m, io, n, cont);	/* rb_next() is now at index n */
 	}
 	*unmapped_out = unmapped;
+	if (unmap_all)
+		COV(m, UNMAP_ALL);
+	if (!unmapped)
+		COV(m, UNMAP_NOTHING);
+	else if (!invalidate_vaddr && m->nremoved > 1)
+		COV(m, UNMAP_MANY);
+	else if (!invalidate_vaddr)
+		COV(m, UNMAP_ONE);
 	return 0;
 }
 

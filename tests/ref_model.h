@@ -168,6 +168,49 @@ struct rm_group {
 	int open_count;		/* of its (only) device */
 };
 
+/* Branches of the source the model went through (coverage of a run). */
+enum rm_cov {
+	RM_COV_MAP_OK,
+	RM_COV_MAP_BAR_PAGES,		/* a mapping with VM_PFNMAP (reserved) pages */
+	RM_COV_MAP_HUGETLB_PAGES,	/* a mapping of hugetlb pages */
+	RM_COV_MAP_SHARED_PAGE,		/* a page pinned by two mappings at once */
+	RM_COV_MAP_LOCK_CAP,		/* succeeded over RLIMIT_MEMLOCK thanks to CAP_IPC_LOCK */
+	RM_COV_MAP_EFAULT,
+	RM_COV_MAP_ENOMEM,
+	RM_COV_MAP_EEXIST,
+	RM_COV_MAP_ENOSPC,
+	RM_COV_MAP_IOVA_RANGE,		/* !vfio_iommu_iova_dma_valid() */
+	RM_COV_MAP_WRAP,		/* 6.12 wrap -EINVAL / upstream -EOVERFLOW */
+	RM_COV_MAP_TOP_OF_SPACE,	/* iova + size == 2^64 got past the wrap check */
+	RM_COV_MAP_VADDR_OK,
+	RM_COV_MAP_VADDR_ENOENT,
+	RM_COV_MAP_VADDR_EINVAL,
+	RM_COV_UNMAP_ONE,
+	RM_COV_UNMAP_MANY,		/* more than one mapping in one call */
+	RM_COV_UNMAP_NOTHING,		/* success, size 0 */
+	RM_COV_UNMAP_V2_BISECT,		/* v2: -EINVAL, a mapping bisected */
+	RM_COV_UNMAP_V1_OFFSET,		/* v1: starts inside a mapping: success, 0 */
+	RM_COV_UNMAP_V1_PAST_END,	/* v1: a mapping removed whole past the range end */
+	RM_COV_UNMAP_ALL,
+	RM_COV_UNMAP_VADDR,
+	RM_COV_UNMAP_VADDR_REVERT,	/* an already invalid vaddr: undo and -EINVAL */
+	RM_COV_UNMAP_DIRTY,
+	RM_COV_UNMAP_WRAP,
+	RM_COV_UNMAP_TOP_OF_SPACE,	/* iova + size == 2^64 */
+	RM_COV_UNMAP_TOP_MISSED,	/* 6.12: such a range left mappings it covers */
+	RM_COV_ATTACH_VADDR_EBUSY,
+	RM_COV_ATTACH_REPLAY,		/* a new domain with mappings to replay */
+	RM_COV_ATTACH_SHARED_DOMAIN,
+	RM_COV_DETACH_UNMAP_ALL,	/* the last domain took mappings with it */
+	RM_COV_DETACH_DOMAIN_GONE,	/* a domain went, the mappings stayed */
+	RM_COV_SET_IOMMU_ATTACH_FAIL,	/* nesting on x86 */
+	RM_COV_GROUP_HELD_BY_DEVICE,	/* group fd closed, a device keeps the group */
+	RM_COV_DEVICE_HELD_BY_VMA,	/* device fd closed, a BAR VMA keeps the device */
+	RM_COV_PINNED_PAGE_UNMAPPED,	/* munmap() of a page a mapping pins */
+	RM_COV_NAME_MATCH_EINVAL,	/* vfio_pci_core_match() < 0 */
+	RM_COV_NR,
+};
+
 struct rm_model {
 	struct rm_config cfg;
 	struct rm_file files[RM_MAX_FILES];
@@ -191,7 +234,10 @@ struct rm_model {
 	uint64_t removed_iova[64], removed_size[64];
 	int removed_cont[64];
 	int nremoved;
+	unsigned long cov[RM_COV_NR];
 };
+
+const char *rm_cov_name(enum rm_cov c);
 
 void rm_init(struct rm_model *m, const struct rm_config *cfg);
 void rm_fini(struct rm_model *m);
