@@ -486,6 +486,65 @@ START_TEST(test_last_group_leaving_removes_every_mapping_and_unpins)
 }
 END_TEST
 
+/*
+ * The vfio_dma set is a red-black tree (rebalanced on every insert and
+ * erase): thousands of maps and unmaps in a random order, checked against
+ * a shadow of which slots are mapped.  Unmaps of ranges of slots exercise
+ * vfio_find_dma_first_node() and rb_next() across removals; single-slot
+ * MAPs onto mapped slots exercise vfio_find_dma() (-EEXIST).
+ */
+START_TEST(test_dma_set_random_maps_and_unmaps_agree_with_a_shadow)
+{
+	enum { SLOTS = 3000 };
+	static bool mapped[SLOTS];
+	struct vfio_iommu *emu;
+	unsigned long nr = 0;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	memset(mapped, 0, sizeof(mapped));
+	ck_assert_int_eq(vfio_iommu_type1_open(VFIO_TYPE1v2_IOMMU, &emu), 0);
+	ck_assert_int_eq(vfio_iommu_type1_attach_group(emu, 99, 0, true), 0);
+	for (int op = 0; op < 40000; op++) {
+		unsigned int slot, len;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		slot = (unsigned int)(x % SLOTS);
+		len = (unsigned int)((x >> 32) % 8) + 1;
+		if ((x >> 40) % 3) {
+			struct vfio_iommu_type1_dma_map map = {
+				.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ,
+				.vaddr = 0x100000, .iova = (uint64_t)slot * 2 * PAGE_SIZE,
+				.size = PAGE_SIZE,
+			};
+			long ret = vfio_iommu_type1_ioctl(emu, VFIO_IOMMU_MAP_DMA, &map);
+
+			ck_assert_int_eq(ret, mapped[slot] ? -EEXIST : 0);
+			nr += !mapped[slot];
+			mapped[slot] = true;
+		} else {
+			/* Whole slots: [slot, slot + len) never bisects a mapping. */
+			struct vfio_iommu_type1_dma_unmap unmap = {
+				.argsz = sizeof(unmap), .iova = (uint64_t)slot * 2 * PAGE_SIZE,
+				.size = (uint64_t)len * 2 * PAGE_SIZE,
+			};
+			uint64_t expect = 0;
+
+			for (unsigned int i = slot; i < slot + len && i < SLOTS; i++) {
+				expect += mapped[i] ? PAGE_SIZE : 0;
+				nr -= mapped[i];
+				mapped[i] = false;
+			}
+			ck_assert_int_eq(vfio_iommu_type1_ioctl(emu, VFIO_IOMMU_UNMAP_DMA, &unmap), 0);
+			ck_assert_uint_eq(unmap.size, expect);
+		}
+		ck_assert_uint_eq(vfio_iommu_nr_dmas(emu), nr);
+	}
+	vfio_iommu_type1_release(emu);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("vfio_type1");
@@ -524,5 +583,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_item26_map_without_iommu_domain_records_full_size_pins_nothing);
 	tcase_add_test(tc, test_item30_unmap_vaddr_with_emulated_group_is_ebusy);
 	tcase_add_test(tc, test_last_group_leaving_removes_every_mapping_and_unpins);
+	tcase_add_test(tc, test_dma_set_random_maps_and_unmaps_agree_with_a_shadow);
 	return s;
 }
