@@ -27,6 +27,9 @@
  *   lines, mm-hotfixes merges, VFIO pull requests):
  *
  *     v6.13-rc1 35890f85573c vfio: Remove VFIO_TYPE1_NESTING_IOMMU
+ *     v6.13     34d7cf637c43 mm: don't try THP alignment for FS without
+ *               get_unmapped_area (never in 6.12 stable): a device-fd mmap
+ *               without a hint is page-aligned, not 2M-relative as in 6.12
  *     v6.15-rc1 62fb8adc43af + 0fd06844de5d addr_mask, pfnmap batching by leaf
  *     v6.17-rc1 b1779e4f209c cond_resched while pinning
  *     v6.17-rc2 aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range
@@ -82,6 +85,8 @@ static const struct kernel_switch kernel_switches[] = {
 	   "35890f85573c vfio: Remove VFIO_TYPE1_NESTING_IOMMU (1 = still there)"),
 	SW(task_mmu_hugetlb_ptl, "aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range "
 				 "and gather_hugetlb_stats"),
+	SW(mmap_thp_anon_only,
+	   "34d7cf637c43 mm: don't try THP alignment for FS without get_unmapped_area"),
 	SW(vfio_pci_mmap_align,
 	   "(not merged) vfio-pci: Best-effort huge pfnmaps with !MAP_FIXED mappings"),
 };
@@ -101,6 +106,7 @@ enum {
 	S_LIMIT_OVERFLOW,
 	S_NESTING,
 	S_HUGETLB_PTL,
+	S_THP_ANON_ONLY,
 	S_MMAP_ALIGN,
 };
 
@@ -132,7 +138,7 @@ static unsigned int stable_612_bits(unsigned int n)
  */
 #define UPSTREAM_7_0_BITS                                                                \
 	(B(S_PAGEWALK_FIXED) | B(S_PFNMAP_RECHECK) | B(S_ADDR_MASK) | B(S_CONTIG_ACCT) | \
-	 B(S_COND_RESCHED) | B(S_LIMIT_OVERFLOW) | B(S_HUGETLB_PTL))
+	 B(S_COND_RESCHED) | B(S_LIMIT_OVERFLOW) | B(S_HUGETLB_PTL) | B(S_THP_ANON_ONLY))
 #define UPSTREAM_BITS (UPSTREAM_7_0_BITS | B(S_STALE_ACTION) | B(S_SPECIAL_PER_LEVEL))
 
 static const struct pinsim_kernel_profile profiles[] = {
@@ -256,6 +262,7 @@ void kernel_config_apply(const struct pinsim_config *cfg, struct machine_config 
 	mc->pagewalk_stale_action_fix = cfg->pagewalk_stale_action_fix;
 	mc->task_mmu_hugetlb_ptl = cfg->task_mmu_hugetlb_ptl;
 	mc->vfio_pci_mmap_align = cfg->vfio_pci_mmap_align;
+	mc->mmap_thp_anon_only = cfg->mmap_thp_anon_only;
 
 	vc->follow_pfnmap_recheck = cfg->follow_pfnmap_recheck;
 	vc->follow_pfnmap_enoent = cfg->follow_pfnmap_enoent;

@@ -15,6 +15,7 @@
 
 struct machine *machine;
 
+/* The defaults are the "upstream" profile's (lib/kernel_profiles.c). */
 void machine_config_init(struct machine_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -28,7 +29,8 @@ void machine_config_init(struct machine_config *cfg)
 	cfg->pagewalk_fixed = true;
 	cfg->pagewalk_stale_action_fix = true;
 	cfg->task_mmu_hugetlb_ptl = true;
-	cfg->vfio_pci_mmap_align = true;
+	cfg->vfio_pci_mmap_align = false;
+	cfg->mmap_thp_anon_only = true;
 }
 
 static int config_check(const struct machine_config *cfg)

@@ -57,6 +57,14 @@ struct machine_config {
 	 * generic placement gives.
 	 */
 	bool vfio_pci_mmap_align;
+	/*
+	 * 34d7cf637c43 "mm: don't try THP alignment for FS without
+	 * get_unmapped_area" (v6.13): __get_unmapped_area()'s THP branch only
+	 * for anonymous memory, so a device fd (no get_unmapped_area) gets a
+	 * page-aligned address.  false = 6.12, where ed48e87c7df3 sent every
+	 * file through thp_get_unmapped_area_vmflags().
+	 */
+	bool mmap_thp_anon_only;
 };
 
 void machine_config_init(struct machine_config *cfg);

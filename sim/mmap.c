@@ -559,10 +559,14 @@ static unsigned long hugetlb_get_unmapped_area(struct mm_struct *mm, struct hsta
  * after the offset) and no hint get PAGE_SIZE << order alignment relative to
  * the file offset, through the same __thp_get_unmapped_area().
  *
- * Not modelled: mainline's own later "&& !file" in the THP branch (seen in
- * the v6.18 base of that series), which leaves device fds page-aligned;
- * MAP_SHARED anonymous memory (shmem_get_unmapped_area()) is placed like
- * private anonymous memory.
+ * machine->cfg.mmap_thp_anon_only: 34d7cf637c43 "mm: don't try THP alignment
+ * for FS without get_unmapped_area" (v6.13, never in 6.12 stable) puts !file
+ * in the THP branch, so from 6.13 on a device fd gets a page-aligned address
+ * (the regression "vfio: Request THP-aligned mmap for device fds", June 2026,
+ * reports; Alex Williamson's answer points at QEMU's own alignment).
+ *
+ * Not modelled: MAP_SHARED anonymous memory (shmem_get_unmapped_area()) is
+ * placed like private anonymous memory.
  */
 static unsigned long get_unmapped_area(struct mm_struct *mm, struct file *file,
 				       unsigned long addr, unsigned long len,
@@ -581,7 +585,8 @@ static unsigned long get_unmapped_area(struct mm_struct *mm, struct file *file,
 		if (machine->cfg.vfio_pci_mmap_align && !addr && order >= 0)
 			addr = thp_get_unmapped_area(mm, addr, len, pgoff, flags,
 						     PAGE_SIZE << order);
-		else if (!addr && !(len & (PMD_SIZE - 1)))
+		else if (!(file && machine->cfg.mmap_thp_anon_only) && !addr &&
+			 !(len & (PMD_SIZE - 1)))
 			addr = thp_get_unmapped_area(mm, addr, len, pgoff, flags, PMD_SIZE);
 		else
 			addr = arch_get_unmapped_area_topdown(mm, addr, len, flags);

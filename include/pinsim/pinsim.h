@@ -67,7 +67,8 @@ struct pinsim_config {
 	bool vfio_dma_limit_overflow;	/* ef270ec44637: -EOVERFLOW, inclusive ends */
 	bool vfio_type1_nesting;	/* VFIO_TYPE1_NESTING_IOMMU still supported */
 	bool task_mmu_hugetlb_ptl;	/* gather_hugetlb_stats under the PTL */
-	bool vfio_pci_mmap_align;	/* vfio-pci get_unmapped_area by fault order */
+	bool mmap_thp_anon_only;	/* 34d7cf637c43: no THP placement for device fds */
+	bool vfio_pci_mmap_align;	/* vfio-pci get_unmapped_area (not merged) */
 
 	/* Not a kernel version: the seeds/03 proposal, off in every profile. */
 	bool follow_pfnmap_enoent;	/* -ENOENT for non-present (seeds/03) */
