@@ -190,6 +190,7 @@ START_TEST(test_neighbouring_profiles_differ_by_their_commits)
 	ck_assert(!c.vfio_pin_contig_accounting && d.vfio_pin_contig_accounting);
 	ck_assert(!c.vfio_dma_limit_overflow && d.vfio_dma_limit_overflow);
 	ck_assert(!c.task_mmu_hugetlb_ptl && d.task_mmu_hugetlb_ptl);
+	ck_assert(!c.mmap_thp_anon_only && d.mmap_thp_anon_only);	/* 34d7cf637c43 */
 	/* ...and 7.0 has not got the stale-action fix (v7.2) that 6.12.115 has */
 	ck_assert(!d.pagewalk_stale_action_fix);
 	/* 7.0 -> upstream: aedf2efd1897 (v7.2) and c0c6ccd9828c (v7.1) */
