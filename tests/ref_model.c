@@ -823,7 +823,8 @@ static long type1_check_extension(const struct rm_model *m, const struct rm_iomm
 	case VFIO_UPDATE_VADDR:
 		return io != NULL;	/* no emulated (mdev) groups */
 	case VFIO_DMA_CC_IOMMU:
-		return io ? 1 : 0;	/* driver asks only without an iommu */
+		/* vfio_domains_have_enforce_cache_coherency(): VT-d snoop control in every domain */
+		return io ? 1 : 0;
 	default:
 		return 0;
 	}

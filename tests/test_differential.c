@@ -6,7 +6,7 @@
  * after every step (see tests/diff_driver.c for what is compared).
  *
  * PINSIM_SEED=N runs that one seed; PINSIM_DIFF_OPS=N sets the operations
- * per seed (default 2500); PINSIM_DIFF_SKIP=bar,huge,... leaves operation
+ * per seed (default 6000); PINSIM_DIFF_SKIP=bar,huge,... leaves operation
  * kinds out of the mix while one divergence is chased (see diff_parse_skip()).  A divergence prints the seed, the step, the
  * operation, expected vs got and the history tail; PINSIM_SEED=<seed>
  * replays it.
@@ -19,7 +19,7 @@
 
 #include "diff_driver.h"
 
-#define DEFAULT_OPS 2500
+#define DEFAULT_OPS 6000
 
 Suite *make_suite(void);
 
