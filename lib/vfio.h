@@ -48,11 +48,12 @@ struct vfio_type1_config {
 	bool pin_contig_accounting;
 	bool pin_cond_resched;		/* "conditional rescheduling while pinning" (6.12.43) */
 	/*
-	 * The ef270ec44637 series ("vfio/type1: sanitize for overflow using
-	 * check_*_overflow", "handle DMA map/unmap up to the addressable
-	 * limit"): -EOVERFLOW for ranges that do not fit or wrap, inclusive-end
-	 * range tests.  false = 6.12: -EINVAL, exclusive ends (iova + size,
-	 * which is 0 for a range ending at 2^64).
+	 * The v6.18-rc4 series: 6012379ede60 "vfio/type1: sanitize for overflow
+	 * using check_*_overflow()" (-EOVERFLOW for ranges that do not fit or
+	 * wrap), 1196f1f897d4 and ef270ec44637 "vfio/type1: handle DMA
+	 * map/unmap up to the addressable limit" (inclusive-end range tests).
+	 * false = 6.12: -EINVAL, exclusive ends (iova + size, which is 0 for a
+	 * range ending at 2^64).
 	 */
 	bool dma_limit_overflow;
 	bool type1_nesting;		/* VFIO_TYPE1_NESTING_IOMMU (6.12; removed in v6.13) */

@@ -10,7 +10,8 @@
  *    pin_cond_resched from 6.12.43.
  *  - upstream (late 2025 to 7.0): the v6.15 pfnmap series ending in
  *    0fd06844de5d, the v6.18 pinning series f6c84a52cc41..d14de5b92578,
- *    the overflow series of ef270ec44637, NESTING reserved (v6.13).
+ *    the overflow series 6012379ede60..ef270ec44637 (v6.18-rc4), NESTING
+ *    reserved (v6.13).
  *
  * The vfio_dma set is a red-black tree with the kernel's rebalancing
  * (lib/rbtree.c: the same insert and erase cases, the successor taking an
@@ -495,7 +496,7 @@ static uint64_t iommu_pgsize(struct vfio_iommu *iommu)
  * The "still inside the dma" test of the loops over a dma (vfio_unmap_unpin,
  * vfio_iommu_replay).  6.12 compares an iova against dma->iova + dma->size,
  * which is 0 for a dma ending at 2^64, so those loops never run for it;
- * upstream counts an offset up to dma->size (ef270ec44637 series).
+ * upstream counts an offset up to dma->size (ef270ec44637).
  */
 static bool dma_pos_in(const struct vfio_dma *dma, size_t pos)
 {
@@ -1458,7 +1459,8 @@ static int verify_bitmap_size(uint64_t size, uint64_t pgsize, uint64_t bitmap_si
  * vfio_dma_do_unmap().  6.12: every range error is -EINVAL (the wrap test
  * inside the size check), UNMAP_ALL is size U64_MAX, ends are exclusive:
  * a range ending at 2^64 finds nothing to unmap.  Upstream: a wrap is
- * -EOVERFLOW, UNMAP_ALL is the end ~0, ends are inclusive.  unmap->size
+ * -EOVERFLOW (6012379ede60), UNMAP_ALL is the end ~0, ends are inclusive
+ * (ef270ec44637).  unmap->size
  * is the amount unmapped even on failure (the ioctl copies it out only
  * on success).
  */
@@ -1672,8 +1674,8 @@ static int vfio_change_dma_owner(struct vfio_dma *dma)
 /*
  * vfio_dma_do_map().  6.12: a field that does not fit is -EINVAL, prot and
  * VADDR are checked next, then under the lock size 0 and the alignment
- * (one test), then wrap (-EINVAL).  Upstream: field fit and wrap are
- * -EOVERFLOW, size 0 -EINVAL, all before prot.
+ * (one test), then wrap (-EINVAL).  Upstream (6012379ede60): field fit
+ * and wrap are -EOVERFLOW, size 0 -EINVAL, all before prot.
  */
 static int vfio_dma_do_map(struct vfio_iommu *iommu, struct vfio_iommu_type1_dma_map *map)
 {

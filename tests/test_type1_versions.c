@@ -440,9 +440,14 @@ START_TEST(test_612_43_cond_resched_once_per_batch_refill)
 }
 END_TEST
 
-/* ======================= dma_limit_overflow (ef270ec44637 series) ======================= */
+/*
+ * ======================= dma_limit_overflow (v6.18-rc4) =======================
+ * 6012379ede60 "sanitize for overflow using check_*_overflow()" (-EOVERFLOW)
+ * and ef270ec44637 "handle DMA map/unmap up to the addressable limit"
+ * (inclusive ends).
+ */
 
-START_TEST(test_612_map_and_unmap_wrap_is_einval_upstream_eoverflow_ef270ec44637)
+START_TEST(test_612_map_and_unmap_wrap_is_einval_upstream_eoverflow_6012379ede60)
 {
 	unsigned long va = vm_mmap(mm, NULL, X_VA, 2 * PG, RW, ANON | MAP_FIXED, 0);
 	uint64_t size = 7;
@@ -968,7 +973,7 @@ START_TEST(test_dirty_bitmap_of_an_emulated_only_container_is_empty)
 END_TEST
 
 /* GET_BITMAP's range: 6.12 iova + size < iova (-EINVAL), upstream -EOVERFLOW. */
-START_TEST(test_612_dirty_bitmap_range_wrap_is_einval_upstream_eoverflow)
+START_TEST(test_612_dirty_bitmap_range_wrap_is_einval_upstream_eoverflow_6012379ede60)
 {
 	uint64_t bits[1];
 
@@ -1062,7 +1067,7 @@ END_TEST
  * VFIO_TYPE1_NESTING_IOMMU through the container.
  */
 static void run_profile(const char *kernel, unsigned long *lookups, int *nesting_ext,
-			int *nesting_set)
+			int *nesting_set, int *wrap)
 {
 	struct pinsim_vfio_stats st;
 	uint64_t bar;
@@ -1079,6 +1084,7 @@ static void run_profile(const char *kernel, unsigned long *lookups, int *nesting
 	ck_assert_uint_eq(st.last.pfnmap_pages, 64 * MiB / PG);
 	ck_assert_uint_eq(vh_locked_vm(), 0);
 	vh_unmap_ok(c, 1ULL << 32, 64 * MiB);
+	*wrap = vh_map(c, bar, ~0ULL - PG + 1, 2 * PG);
 
 	k = vh_open_container();
 	*nesting_ext = pinsim_ioctl(proc, k, VFIO_CHECK_EXTENSION,
@@ -1095,10 +1101,12 @@ static void run_profile(const char *kernel, unsigned long *lookups, int *nesting
 START_TEST(test_612_118_profile_and_upstream_profile_side_by_side)
 {
 	unsigned long lookups[2];
-	int ext[2], set[2];
+	int ext[2], set[2], wrap[2];
 
-	run_profile("6.12.118", &lookups[0], &ext[0], &set[0]);
-	run_profile("upstream", &lookups[1], &ext[1], &set[1]);
+	run_profile("6.12.118", &lookups[0], &ext[0], &set[0], &wrap[0]);
+	run_profile("upstream", &lookups[1], &ext[1], &set[1], &wrap[1]);
+	ck_assert_int_eq(wrap[0], -EINVAL);
+	ck_assert_int_eq(wrap[1], -EOVERFLOW);
 	ck_assert_uint_eq(lookups[0], 64 * MiB / PG);	/* one pfn per vaddr_get_pfns() */
 	/* The 64 MiB VMA holds no 1G leaf: to the end of each 2M leaf. */
 	ck_assert_uint_eq(lookups[1], 64 / 2);
@@ -1106,6 +1114,31 @@ START_TEST(test_612_118_profile_and_upstream_profile_side_by_side)
 	ck_assert_int_eq(set[0], -EINVAL);		/* iommu_enable_nesting() on x86 */
 	ck_assert_int_eq(ext[1], 0);
 	ck_assert_int_eq(set[1], -ENODEV);		/* no driver offers it */
+}
+END_TEST
+
+/* pinsim_create() with a 2M|1G IOMMU: SET_IOMMU works, MAP aligns to 2M. */
+START_TEST(test_2m_minimum_iommu_through_the_public_api)
+{
+	uint64_t words[32] = { 0 };
+	struct vfio_iommu_type1_info *info = (void *)words;
+	uint64_t huge, small;
+	int c;
+
+	vh_defaults(&vh_cfg);
+	vh_cfg.iommu_pgsize_bitmap = (2ULL << 20) | (1ULL << 30);
+	vh_setup_with(&vh_cfg);
+	c = vh_container(VFIO_TYPE1v2_IOMMU);
+	ck_assert_int_eq(vh_get_info(c, words, sizeof(words)), 0);
+	ck_assert_uint_eq(info->iova_pgsizes, (2ULL << 20) | (1ULL << 30));
+	huge = vh_mmap(2 * MiB, RW, HUGE_2M);
+	small = vh_mmap(PG, RW, ANON);
+	ck_assert_int_eq(vh_map(c, small, 0, PG), -EINVAL);
+	vh_map_ok(c, huge, 2 * MiB, 2 * MiB);
+	vh_assert_pinned(huge, 2 * MiB, 1);
+	vh_unmap_ok(c, 2 * MiB, 2 * MiB);
+	vh_assert_unpinned(huge, 2 * MiB);
+	vh_teardown();
 }
 END_TEST
 
@@ -1140,7 +1173,7 @@ Suite *make_suite(void)
 	tcase_add_checked_fixture(tc, vs_setup, vs_teardown);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	tcase_add_test(tc, test_612_map_and_unmap_wrap_is_einval_upstream_eoverflow_ef270ec44637);
+	tcase_add_test(tc, test_612_map_and_unmap_wrap_is_einval_upstream_eoverflow_6012379ede60);
 	tcase_add_test(tc, test_612_unmap_ending_at_2_64_unmaps_nothing_ef270ec44637);
 	tcase_add_test(tc, test_612_map_inside_a_mapping_up_to_2_64_misses_the_overlap_ef270ec44637);
 	tcase_add_test(tc, test_612_unmap_all_depends_on_the_rb_tree_at_2_64_ef270ec44637);
@@ -1173,7 +1206,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_dirty_bitmap_marks_iommu_mapped_dmas_whole_and_shifts);
 	tcase_add_test(tc, test_unmap_get_dirty_bitmap_reports_then_unmaps);
 	tcase_add_test(tc, test_dirty_bitmap_of_an_emulated_only_container_is_empty);
-	tcase_add_test(tc, test_612_dirty_bitmap_range_wrap_is_einval_upstream_eoverflow);
+	tcase_add_test(tc, test_612_dirty_bitmap_range_wrap_is_einval_upstream_eoverflow_6012379ede60);
 
 	tc = tcase_create("pgsize");
 	tcase_add_checked_fixture(tc, vs_setup, vs_teardown);
@@ -1186,5 +1219,6 @@ Suite *make_suite(void)
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_612_118_profile_and_upstream_profile_side_by_side);
+	tcase_add_test(tc, test_2m_minimum_iommu_through_the_public_api);
 	return s;
 }
