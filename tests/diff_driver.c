@@ -421,8 +421,10 @@ static bool check_state(struct drv *d)
 		return diverge(d, "pinsim_stats: %s", errname(errno));
 	if (ss.oopses)
 		return diverge(d, "pinsim oopsed: %s", ss.last_oops);
-	if (ss.warnings)
-		return diverge(d, "pinsim WARNed %llu time(s)", (unsigned long long)ss.warnings);
+	d->st->checks++;
+	if (ss.warnings != d->m.warnings)
+		return diverge(d, "WARN_ON()s: expected %lu (kernel paths taken), pinsim took %llu",
+			       d->m.warnings, (unsigned long long)ss.warnings);
 	if (ss.dma_violations)
 		return diverge(d, "%llu DMA(s) reached unpinned frames",
 			       (unsigned long long)ss.dma_violations);
@@ -857,12 +859,18 @@ static void op_map(struct drv *d)
 	if (chance(d, 55) && d->m.nvmas) {
 		/* a plausible request: a few pages of one VMA at a free-looking iova */
 		const struct rm_vma *v = &d->m.vma[below(d, (uint64_t)d->m.nvmas)];
-		uint64_t pages = (v->end - v->start) / PG, n = 1 + below(d, pages < 8 ? pages : 8);
+		uint64_t gran = io ? io->pgsize_bitmap & -io->pgsize_bitmap : PG;
+		uint64_t pages, n;
 
+		for (int i = 0; i < d->m.nvmas && gran > PG && v->kind != RM_VMA_HUGE; i++)
+			v = &d->m.vma[i];
+		gran = gran > PG && v->kind == RM_VMA_HUGE ? RM_HPAGE_SIZE : PG;
+		pages = (v->end - v->start) / gran;
+		n = 1 + below(d, pages < 8 ? pages : 8);
 		map.flags = chance(d, 85) ? DMA_RW : VFIO_DMA_MAP_FLAG_READ;
-		map.size = n * PG;
-		map.vaddr = v->start + PG * below(d, pages - n + 1);
-		map.iova = PG * below(d, 4096);
+		map.size = n * gran;
+		map.vaddr = v->start + gran * below(d, pages - n + 1);
+		map.iova = gran * below(d, 4096);
 	} else if ((map.flags & VFIO_DMA_MAP_FLAG_VADDR) && io && io->ndmas && chance(d, 80)) {
 		/* remap a mapping, preferably an invalidated one */
 		const struct rm_dma *dma = &io->dmas[below(d, (uint64_t)io->ndmas)];
@@ -1539,7 +1547,13 @@ static int setup(struct drv *d)
 	struct pinsim_config cfg;
 	struct rm_config rc;
 	struct rlimit rl = { 64 * PG, RLIM_INFINITY };
-	static const unsigned int limits[] = { 4, 12, 64, 65535 };
+	static const unsigned int limits[] = { 1, 4, 12, 12, 64, 64, 65535, 65535 };
+	/* the IOMMU's page sizes: mostly VT-d's, then 2M minimum, then a sub-4K size to fold */
+	static const uint64_t bitmaps[] = {
+		PG | RM_HPAGE_SIZE | (1ULL << 30), PG | RM_HPAGE_SIZE | (1ULL << 30),
+		PG | RM_HPAGE_SIZE | (1ULL << 30), PG | RM_HPAGE_SIZE | (1ULL << 30),
+		PG | RM_HPAGE_SIZE, PG, RM_HPAGE_SIZE | (1ULL << 30), 512 | PG | RM_HPAGE_SIZE,
+	};
 
 	memset(&rc, 0, sizeof(rc));
 	pinsim_config_init(&cfg);
@@ -1549,7 +1563,8 @@ static int setup(struct drv *d)
 	cfg.hugetlb_2m_pages = 6;
 	cfg.hugetlb_1g_pages = 0;
 	cfg.thp = PINSIM_THP_NEVER;
-	cfg.dma_entry_limit = limits[below(d, 4)];
+	cfg.dma_entry_limit = limits[below(d, sizeof(limits) / sizeof(limits[0]))];
+	cfg.iommu_pgsize_bitmap = bitmaps[below(d, sizeof(bitmaps) / sizeof(bitmaps[0]))];
 	if (pinsim_create(&cfg, &d->sim))
 		return -1;
 	if (pinsim_proc_create(d->sim, &d->proc))

@@ -1206,6 +1206,9 @@ struct rm_res rm_map_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t fla
 	if ((prot && set_vaddr) || (!prot && !set_vaddr))
 		return fail(EINVAL);
 	pgsize = 1ULL << ffs64(io->pgsize_bitmap);
+	/* WARN_ON((pgsize - 1) & PAGE_MASK): an IOMMU whose smallest page is above PAGE_SIZE */
+	if ((pgsize - 1) & PAGE_MASK_)
+		m->warnings++;
 	if (upstream(m)) {
 		if ((size | iova | vaddr) & (pgsize - 1))
 			return fail(EINVAL);
@@ -1314,6 +1317,8 @@ static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t 
 		COV(m, UNMAP_DIRTY);
 		return -EINVAL;
 	}
+	if ((pgsize - 1) & PAGE_MASK_)
+		m->warnings++;	/* WARN_ON((pgsize - 1) & PAGE_MASK) */
 	if (io->v2 && !unmap_all) {
 		n = find_dma(m, io, iova, 1);
 		if (n >= 0 && io->dmas[n].iova != iova) {

@@ -235,6 +235,7 @@ struct rm_model {
 	int removed_cont[64];
 	int nremoved;
 	unsigned long cov[RM_COV_NR];
+	unsigned long warnings;	/* WARN_ON()s the kernel takes on this path */
 };
 
 const char *rm_cov_name(enum rm_cov c);
