@@ -683,6 +683,35 @@ START_TEST(test_upstream_nesting_reserved_and_opens_as_v2)
 }
 END_TEST
 
+/*
+ * vfio_test_domain_fgsp() (6.12; removed by 07970d048cdd in v6.16): a new
+ * domain is probed with a two-page map at the first 8K-aligned IOVA and a
+ * one-page unmap; the simulated table unmaps 4K, as VT-d does, so the
+ * second page is unmapped too and fgsp stays false.  Only the IOMMU's
+ * counters show it; the domain is left empty.
+ */
+START_TEST(test_612_fgsp_probe_maps_two_pages_and_unmaps_both_07970d048cdd)
+{
+	unsigned long maps[2], unmaps[2], leaves[2];
+
+	for (int probe = 0; probe < 2; probe++) {
+		vfio_type1_cfg.fgsp_probe = probe;
+		memset(&iommu_stats, 0, sizeof(iommu_stats));
+		open_iommu(VFIO_TYPE1v2_IOMMU, true);
+		maps[probe] = atomic_load(&iommu_stats.map_calls);
+		unmaps[probe] = atomic_load(&iommu_stats.unmap_calls);
+		leaves[probe] = atomic_load(&iommu_stats.leaves_4k);
+		ck_assert_uint_eq(iommu_nr_leaves(domain()), 0);
+		close_iommu();
+	}
+	ck_assert_uint_eq(maps[0], 0);		/* upstream */
+	ck_assert_uint_eq(unmaps[0], 0);
+	ck_assert_uint_eq(maps[1], 1);		/* 6.12.118 */
+	ck_assert_uint_eq(unmaps[1], 2);
+	ck_assert_uint_eq(leaves[1], 2);
+}
+END_TEST
+
 /* ======================= divergences fixed for every profile ======================= */
 
 /*
@@ -1186,6 +1215,7 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_612_nesting_offered_but_x86_iommu_refuses_it);
 	tcase_add_test(tc, test_upstream_nesting_reserved_and_opens_as_v2);
+	tcase_add_test(tc, test_612_fgsp_probe_maps_two_pages_and_unmaps_both_07970d048cdd);
 
 	tc = tcase_create("fixed");
 	tcase_add_checked_fixture(tc, vs_setup, vs_teardown);
