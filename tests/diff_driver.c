@@ -759,6 +759,19 @@ static void op_set_iommu(struct drv *d)
 		    types[below(d, sizeof(types) / sizeof(types[0]))]);
 }
 
+/*
+ * The fd of a type1 request.  Not a device fd: VFIO_IOMMU_GET_INFO, MAP_DMA
+ * and UNMAP_DMA share their numbers (VFIO_BASE + 12..14) with
+ * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_PCI_HOT_RESET and
+ * VFIO_DEVICE_IOEVENTFD, which pinsim does not simulate.
+ */
+static int pick_type1_handle(struct drv *d)
+{
+	int h = pick_handle(d, RM_FILE_CONTAINER, true);
+
+	return h >= 0 && d->m.files[h].type == RM_FILE_DEVICE ? -1 : h;
+}
+
 static const struct rm_iommu *handle_iommu(const struct drv *d, int h)
 {
 	int c = rm_handle_container(&d->m, h);
@@ -833,7 +846,7 @@ static uint64_t pick_iova(struct drv *d, const struct rm_iommu *io, uint64_t siz
 
 static void op_map(struct drv *d)
 {
-	int c = pick_handle(d, RM_FILE_CONTAINER, true), r;
+	int c = pick_type1_handle(d), r;
 	const struct rm_iommu *io = handle_iommu(d, c);
 	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
 	unsigned int fr = (unsigned int)below(d, 100);
@@ -978,7 +991,7 @@ static void pick_unmap_range(struct drv *d, const struct rm_iommu *io, uint64_t 
 
 static void op_unmap(struct drv *d)
 {
-	int c = pick_handle(d, RM_FILE_CONTAINER, true), r;
+	int c = pick_type1_handle(d), r;
 	const struct rm_iommu *io = handle_iommu(d, c);
 	struct {
 		struct vfio_iommu_type1_dma_unmap u;
@@ -1046,7 +1059,7 @@ static void op_unmap(struct drv *d)
 static void op_get_info(struct drv *d)
 {
 	static const uint32_t sizes[] = { 0, 8, 15, 16, 20, 24, 32, 60, 119, 120, 120, 128, 256 };
-	int c = pick_handle(d, RM_FILE_CONTAINER, true), r;
+	int c = pick_type1_handle(d), r;
 	unsigned char got[256], exp[256];
 	uint32_t argsz = sizes[below(d, sizeof(sizes) / sizeof(sizes[0]))];
 	struct rm_res e;
