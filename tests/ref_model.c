@@ -6,18 +6,21 @@
  * in the source's order with the source's errno, and the arithmetic on
  * iova/size is the source's u64 arithmetic, wrap-around included.  The
  * rb-tree of struct vfio_dma is a sorted array searched by bisection with
- * the source's comparisons: for non-overlapping mappings the answer of
- * vfio_find_dma() and vfio_find_dma_first_node() does not depend on the
- * shape of the tree (when a range overlaps several mappings, every caller
- * treats any of them the same way), so a balanced bisection stands for the
- * rb-tree exactly.
+ * the source's comparisons: for non-overlapping mappings none of which
+ * ends at 2^64, the answer of vfio_find_dma() and
+ * vfio_find_dma_first_node() does not depend on the shape of the tree
+ * (when a range overlaps several mappings, every caller treats any of them
+ * the same way), so a balanced bisection stands for the rb-tree exactly.
+ * A mapping ending at 2^64, where 6.12's exclusive ends wrap to 0 and the
+ * answer does depend on the shape, cannot exist: the aperture ends at 2^48.
  *
  * Sources: drivers/vfio/vfio_iommu_type1.c, container.c, group.c,
  * vfio_main.c and pci/vfio_pci_core.c of Debian's linux-source-6.12
- * 6.12.118; upstream = the same after the v6 "vfio/type1: handle DMA
- * map/unmap up to the addressable limit" series (patches 1/5 "sanitize for
- * overflow using check_*_overflow()" and 3/5 "handle DMA map/unmap up to
- * the addressable limit") and 35890f85573c "vfio: Remove
+ * 6.12.118; upstream = the same after the "vfio/type1: handle DMA map/unmap
+ * up to the addressable limit" series of v6.18-rc4 (6012379ede6a "sanitize
+ * for overflow using check_*_overflow()": -EOVERFLOW; ef270ec44637 "handle
+ * DMA map/unmap up to the addressable limit": inclusive ends) and
+ * 35890f85573c (v6.13) "vfio: Remove
  * VFIO_TYPE1_NESTING_IOMMU".
  */
 #include "ref_model.h"

@@ -11,10 +11,11 @@
  *  RM_KERNEL_6_12      drivers/vfio/{vfio_iommu_type1,container,group,vfio_main}.c
  *                      of Debian's 6.12.118 (exclusive range ends, wrap = -EINVAL,
  *                      VFIO_TYPE1_NESTING_IOMMU still known);
- *  RM_KERNEL_UPSTREAM  the same files after the "vfio/type1: handle DMA map/unmap
- *                      up to the addressable limit" series (check_add_overflow()
- *                      -> -EOVERFLOW, inclusive ends) and after "vfio: Remove
- *                      VFIO_TYPE1_NESTING_IOMMU" (35890f85573c).
+ *  RM_KERNEL_UPSTREAM  the same files after the v6.18-rc4 series "vfio/type1: handle
+ *                      DMA map/unmap up to the addressable limit" (6012379ede6a
+ *                      check_add_overflow() -> -EOVERFLOW, ef270ec44637 inclusive
+ *                      ends) and 35890f85573c (v6.13) "vfio: Remove
+ *                      VFIO_TYPE1_NESTING_IOMMU" (CHECK_EXTENSION(6) = 0).
  *
  * What the model knows of the machine is what a kernel would learn from the
  * hardware: the IOMMU page sizes, the aperture and the reserved (MSI)
