@@ -1526,9 +1526,67 @@ static void teardown_munmap(struct drv *d)
 	}
 }
 
+/*
+ * The process exits: do_exit() runs exit_mm() (every VMA goes, BAR VMAs drop
+ * their device files) before exit_files() (every fd closes, in fd order).
+ * Afterwards nothing may remain: the hugetlb pool is whole, no group has an
+ * IOMMU domain, and a new process can open every group.
+ */
+static void process_exit(struct drv *d)
+{
+	struct pinsim_stats ss;
+	struct pinsim_proc *p2;
+
+	d->step++;
+	snprintf(d->cur, sizeof(d->cur), "process exit");
+	push_history(d, "");
+	while (d->m.nvmas)
+		rm_munmap(&d->m, d->m.vma[0].start, d->m.vma[0].end - d->m.vma[0].start);
+	for (int fd = 0; fd < 4096; fd++)
+		for (int h = 0; h < d->m.nfiles; h++)
+			if (d->m.files[h].fd_open && d->fd[h] == fd)
+				rm_close(&d->m, h);
+	pinsim_proc_destroy(d->proc);
+	d->proc = NULL;
+	if (pinsim_stats(d->sim, &ss)) {
+		diverge(d, "pinsim_stats: %s", errname(errno));
+		return;
+	}
+	d->st->checks += 3;
+	if (ss.oopses || ss.warnings != d->m.warnings)
+		diverge(d, "exit: %llu oopses, %llu WARNs (expected %lu)",
+			(unsigned long long)ss.oopses, (unsigned long long)ss.warnings,
+			d->m.warnings);
+	else if (ss.hugetlb_2m_free != d->m.huge_free || d->m.huge_free != ss.hugetlb_2m_total)
+		diverge(d, "exit: hugetlb 2M free %llu of %llu, expected %lu",
+			(unsigned long long)ss.hugetlb_2m_free,
+			(unsigned long long)ss.hugetlb_2m_total, d->m.huge_free);
+	for (int dev = 0; dev < NDEVS && !d->diverged; dev++)
+		if (!probe_iova(d, dev, 0x100000))
+			return;
+	if (d->diverged || pinsim_proc_create(d->sim, &p2))
+		return;
+	for (int dev = 0; dev < NDEVS && !d->diverged; dev++) {
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/vfio/%d", d->group_id[dev]);
+		errno = 0;
+		fd = pinsim_open(p2, path, O_RDWR);
+		d->st->checks++;
+		if (fd < 0 || d->m.group[dev].opened_file >= 0)
+			diverge(d, "after exit, a new process opens %s: %s (model: %s)", path,
+				fd < 0 ? errname(errno) : "ok",
+				d->m.group[dev].opened_file >= 0 ? "still open" : "free");
+	}
+	pinsim_proc_destroy(p2);
+}
+
 /* Close every fd and unmap every VMA, in either order: everything must come back. */
 static void teardown(struct drv *d)
 {
+	if (chance(d, 30))
+		return process_exit(d);
 	if (skip(d, DIFF_OP_BAR_CLOSE) || chance(d, 50))
 		teardown_munmap(d);
 	while (!d->diverged) {
