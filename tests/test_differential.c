@@ -34,6 +34,8 @@ static void load_seeds(void)
 
 	skip_ops = diff_parse_skip(getenv("PINSIM_DIFF_SKIP"));
 
+	if (getenv("PINSIM_VALGRIND"))
+		nops = 800;	/* about 50 times slower under valgrind */
 	if (n && *n)
 		nops = strtoul(n, NULL, 0);
 	if (s && *s) {
