@@ -30,7 +30,10 @@
  *     v6.13     34d7cf637c43 mm: don't try THP alignment for FS without
  *               get_unmapped_area (never in 6.12 stable): a device-fd mmap
  *               without a hint is page-aligned, not 2M-relative as in 6.12
- *     v6.15-rc1 62fb8adc43af + 0fd06844de5d addr_mask, pfnmap batching by leaf
+ *     v6.15-rc1 afe84f3b7a26, eb996eec783c, 62fb8adc43af, 0fd06844de5d: the
+ *               pfnmap series (addr_mask, batching by leaf, no batch of one
+ *               put back, disable_hugepages not breaking the loop)
+ *     v6.16     07970d048cdd vfio/type1: Remove Fine Grained Superpages detection
  *     v6.17-rc1 b1779e4f209c cond_resched while pinning
  *     v6.17-rc2 aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range
  *               and gather_hugetlb_stats
@@ -74,15 +77,19 @@ static const struct kernel_switch kernel_switches[] = {
 	   "ffef67b93aa3 mm/memory: fix PMD/PUD checks in follow_pfnmap_start()"),
 	SW(special_bit_per_level, "c0c6ccd9828c mm: fix __vm_normal_page() to handle missing "
 				  "support for pmd_special()/pud_special()"),
-	SW(vfio_addr_mask_batching, "0fd06844de5d vfio/type1: Use mapping page mask for pfnmaps"),
+	SW(vfio_addr_mask_batching, "0fd06844de5d vfio/type1: Use mapping page mask for pfnmaps (and afe84f3b7a26, eb996eec783c, 62fb8adc43af)"),
 	SW(vfio_pin_contig_accounting, "f6c84a52cc41 vfio/type1: optimize vfio_pin_pages_remote() "
-				       "(and 089722e8939e, d10872050ffe, d14de5b92578)"),
+				       "(and 089722e8939e, d10872050ffe, d14de5b92578): "
+				       "accounting and unpin by run, has_rsvd"),
 	SW(vfio_pin_cond_resched,
 	   "b1779e4f209c vfio/type1: conditional rescheduling while pinning"),
-	SW(vfio_dma_limit_overflow, "ef270ec44637 vfio/type1: handle DMA map/unmap up to the "
-				    "addressable limit (and 6012379ede6a)"),
+	SW(vfio_dma_limit_overflow, "6012379ede6a vfio/type1: sanitize for overflow (-EOVERFLOW) and "
+				    "ef270ec44637 handle DMA map/unmap up to the addressable limit "
+				    "(inclusive ends)"),
 	SW(vfio_type1_nesting,
 	   "35890f85573c vfio: Remove VFIO_TYPE1_NESTING_IOMMU (1 = still there)"),
+	SW(vfio_fgsp_probe,
+	   "07970d048cdd vfio/type1: Remove Fine Grained Superpages detection (1 = still probing)"),
 	SW(task_mmu_hugetlb_ptl, "aa5a10b07069 fs/proc/task_mmu: hold PTL in pagemap_hugetlb_range "
 				 "and gather_hugetlb_stats"),
 	SW(mmap_thp_anon_only,
@@ -105,10 +112,13 @@ enum {
 	S_COND_RESCHED,
 	S_LIMIT_OVERFLOW,
 	S_NESTING,
+	S_FGSP_PROBE,
 	S_HUGETLB_PTL,
 	S_THP_ANON_ONLY,
 	S_MMAP_ALIGN,
+	NR_S			/* one per kernel_switches[] entry, same order */
 };
+_Static_assert(NR_S == NR_SWITCHES, "kernel_switches[] and the S_ bits differ");
 
 /*
  * The 6.12 stable line at release 6.12.@n (n >= 29).  6.12 has no
@@ -119,7 +129,7 @@ enum {
  */
 static unsigned int stable_612_bits(unsigned int n)
 {
-	unsigned int bits = B(S_NESTING) | B(S_SPECIAL_PER_LEVEL);
+	unsigned int bits = B(S_NESTING) | B(S_FGSP_PROBE) | B(S_SPECIAL_PER_LEVEL);
 
 	if (n >= 43)
 		bits |= B(S_COND_RESCHED);
@@ -271,6 +281,7 @@ void kernel_config_apply(const struct pinsim_config *cfg, struct machine_config 
 	vc->pin_cond_resched = cfg->vfio_pin_cond_resched;
 	vc->dma_limit_overflow = cfg->vfio_dma_limit_overflow;
 	vc->type1_nesting = cfg->vfio_type1_nesting;
+	vc->fgsp_probe = cfg->vfio_fgsp_probe;
 	vc->disable_hugepages = cfg->disable_hugepages;
 	vc->dma_entry_limit = cfg->dma_entry_limit;
 	vc->retry_policy = (enum vfio_retry_policy)cfg->retry_policy;

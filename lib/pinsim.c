@@ -120,8 +120,13 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	vfio_type1_config_init(&vc);
 	kernel_config_apply(cfg, &mc, &vc);
 
-	if (cfg->retry_policy > PINSIM_RETRY_ENOENT || !cfg->iommu_pgsize_bitmap ||
-	    !(cfg->iommu_pgsize_bitmap & ~(PAGE_SIZE - 1)))
+	/*
+	 * The simulated IOMMU builds 4K, 2M and 1G leaves (a minimum above 4K
+	 * works as the kernel's vfio_update_pgsize_bitmap() makes it work);
+	 * any other size, 64K say, is refused here rather than at SET_IOMMU.
+	 */
+	if (cfg->retry_policy > PINSIM_RETRY_ENOENT ||
+	    !iommu_pgsize_bitmap_supported(cfg->iommu_pgsize_bitmap))
 		return fail(EINVAL);
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)

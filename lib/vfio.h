@@ -63,12 +63,6 @@ struct vfio_type1_config {
 	 * pinsim_config switch sets it yet; it only changes iommu_stats.
 	 */
 	bool fgsp_probe;
-	/*
-	 * A modelling switch, not a kernel version: VFIO_IOMMU_DIRTY_PAGES and
-	 * UNMAP's GET_DIRTY_BITMAP as the kernel runs them (dirty bitmaps per
-	 * vfio_dma).  Off: the ioctl is -ENOTTY and tracking is never on.
-	 */
-	bool dirty_tracking;
 	bool disable_hugepages;		/* module parameter */
 	unsigned int dma_entry_limit;	/* module parameter, default U16_MAX */
 	enum vfio_retry_policy retry_policy;

@@ -33,9 +33,8 @@
  *  - Interrupt remapping is always present (no -EPERM without
  *    allow_unsafe_interrupts) and every simulated domain enforces cache
  *    coherency (VT-d snoop control), so VFIO_DMA_CC_IOMMU is 1.
- *  - Dirty tracking is the kernel's, but only with vfio_type1_cfg.
- *    dirty_tracking (a modelling switch); without it
- *    VFIO_IOMMU_DIRTY_PAGES is -ENOTTY and tracking is never on.
+ *  - Dirty tracking is the kernel's (vfio_iommu_type1_dirty_pages()): pinned
+ *    pages are reported dirty, as with no dirty-capable IOMMU.
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -70,7 +69,6 @@ void vfio_type1_config_init(struct vfio_type1_config *cfg)
 	cfg->dma_limit_overflow = true;
 	cfg->type1_nesting = false;
 	cfg->fgsp_probe = false;
-	cfg->dirty_tracking = false;
 	cfg->disable_hugepages = false;
 	cfg->dma_entry_limit = UINT16_MAX;
 	cfg->retry_policy = VFIO_RETRY_LEGACY;
@@ -2122,8 +2120,6 @@ long vfio_iommu_type1_ioctl(struct vfio_iommu *iommu, unsigned int cmd, void *ar
 	case VFIO_IOMMU_UNMAP_DMA:
 		return vfio_iommu_type1_unmap_dma(iommu, arg);
 	case VFIO_IOMMU_DIRTY_PAGES:
-		if (!vfio_type1_cfg.dirty_tracking)
-			return -ENOTTY;
 		return vfio_iommu_type1_dirty_pages(iommu, arg);
 	default:
 		return -ENOTTY;

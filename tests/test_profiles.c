@@ -186,6 +186,7 @@ START_TEST(test_neighbouring_profiles_differ_by_their_commits)
 	ck_assert(!b.pagewalk_stale_action_fix && c.pagewalk_stale_action_fix);
 	/* 6.12.118 -> 7.0: the 6.13-6.18 VFIO type1 and task_mmu changes */
 	ck_assert(c.vfio_type1_nesting && !d.vfio_type1_nesting);
+	ck_assert(c.vfio_fgsp_probe && !d.vfio_fgsp_probe);	/* 07970d048cdd */
 	ck_assert(!c.vfio_addr_mask_batching && d.vfio_addr_mask_batching);
 	ck_assert(!c.vfio_pin_contig_accounting && d.vfio_pin_contig_accounting);
 	ck_assert(!c.vfio_dma_limit_overflow && d.vfio_dma_limit_overflow);

@@ -905,8 +905,6 @@ START_TEST(test_dirty_pages_errnos_and_start_stop)
 						  .flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START };
 
 	open_iommu(VFIO_TYPE1v2_IOMMU, true);
-	ck_assert_int_eq(dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_START), -ENOTTY);	/* not modelled */
-	vfio_type1_cfg.dirty_tracking = true;
 	ck_assert_int_eq(vfio_iommu_type1_ioctl(iommu, VFIO_IOMMU_DIRTY_PAGES, &d), -EINVAL);
 	ck_assert_int_eq(dirty(0), -EINVAL);
 	ck_assert_int_eq(dirty(1u << 3), -EINVAL);
@@ -938,7 +936,6 @@ START_TEST(test_dirty_bitmap_marks_iommu_mapped_dmas_whole_and_shifts)
 	unsigned long va = vm_mmap(mm, NULL, X_VA, 32 * PG, RW, ANON | MAP_FIXED, 0);
 	uint64_t bits[2];
 
-	vfio_type1_cfg.dirty_tracking = true;
 	open_iommu(VFIO_TYPE1v2_IOMMU, true);
 	ck_assert_int_eq(do_map(va, 0, 16 * PG, DMA_RW), 0);
 	ck_assert_int_eq(dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_START), 0);
@@ -964,7 +961,6 @@ START_TEST(test_unmap_get_dirty_bitmap_reports_then_unmaps)
 	} req;
 	uint64_t bits[1] = { 0 };
 
-	vfio_type1_cfg.dirty_tracking = true;
 	open_iommu(VFIO_TYPE1v2_IOMMU, true);
 	ck_assert_int_eq(do_map(va, 0, 16 * PG, DMA_RW), 0);
 	memset(&req, 0, sizeof(req));
@@ -991,7 +987,6 @@ START_TEST(test_dirty_bitmap_of_an_emulated_only_container_is_empty)
 {
 	uint64_t bits[1] = { ~0ULL };
 
-	vfio_type1_cfg.dirty_tracking = true;
 	open_iommu(VFIO_TYPE1v2_IOMMU, false);
 	ck_assert_int_eq(do_map(0x100000, 0, 16 * PG, DMA_RW), 0);
 	ck_assert_int_eq(dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_START), 0);
@@ -1008,7 +1003,6 @@ START_TEST(test_612_dirty_bitmap_range_wrap_is_einval_upstream_eoverflow_6012379
 
 	for (int ovf = 0; ovf < 2; ovf++) {
 		vfio_type1_config_init(&vfio_type1_cfg);
-		vfio_type1_cfg.dirty_tracking = true;
 		vfio_type1_cfg.dma_limit_overflow = ovf;
 		open_iommu(VFIO_TYPE1v2_IOMMU, true);
 		ck_assert_int_eq(dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_START), 0);
@@ -1171,6 +1165,33 @@ START_TEST(test_2m_minimum_iommu_through_the_public_api)
 }
 END_TEST
 
+/* A size the simulated IOMMU cannot build (64K) is EINVAL at pinsim_create(). */
+START_TEST(test_unsupported_iommu_page_size_is_einval_at_create)
+{
+	static const uint64_t bad[] = { 0, 64 * KiB, 64 * KiB | (2ULL << 20), 1ULL << 10,
+					 1ULL << 39 };
+	struct pinsim_config cfg;
+	struct pinsim *m;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pinsim_config_init(&cfg);
+		cfg.ram_bytes = 1ULL << 30;
+		cfg.iommu_pgsize_bitmap = bad[i];
+		m = NULL;
+		errno = 0;
+		ck_assert_msg(pinsim_create(&cfg, &m) == -1, "bitmap %#llx",
+			      (unsigned long long)bad[i]);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_ptr_null(m);
+	}
+	/* Nothing was left behind: a good config still creates a machine. */
+	pinsim_config_init(&cfg);
+	cfg.ram_bytes = 1ULL << 30;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+	pinsim_destroy(m);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("type1_versions");
@@ -1250,5 +1271,6 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_612_118_profile_and_upstream_profile_side_by_side);
 	tcase_add_test(tc, test_2m_minimum_iommu_through_the_public_api);
+	tcase_add_test(tc, test_unsupported_iommu_page_size_is_einval_at_create);
 	return s;
 }

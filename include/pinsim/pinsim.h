@@ -66,6 +66,7 @@ struct pinsim_config {
 	bool vfio_pin_cond_resched;	/* cond_resched() in the pin loop (6.12.43) */
 	bool vfio_dma_limit_overflow;	/* ef270ec44637: -EOVERFLOW, inclusive ends */
 	bool vfio_type1_nesting;	/* VFIO_TYPE1_NESTING_IOMMU still supported */
+	bool vfio_fgsp_probe;		/* vfio_test_domain_fgsp() (gone in 07970d048cdd) */
 	bool task_mmu_hugetlb_ptl;	/* gather_hugetlb_stats under the PTL */
 	bool mmap_thp_anon_only;	/* 34d7cf637c43: no THP placement for device fds */
 	bool vfio_pci_mmap_align;	/* vfio-pci get_unmapped_area (not merged) */
@@ -77,7 +78,13 @@ struct pinsim_config {
 	unsigned int dma_entry_limit;	/* vfio_iommu_type1 module parameter */
 	enum pinsim_retry_policy retry_policy;
 	unsigned int retry_bound;
-	uint64_t iommu_pgsize_bitmap;	/* default 4K|2M|1G */
+	/*
+	 * IOMMU page sizes, default 4K|2M|1G: any non-empty subset of those
+	 * (a 2M minimum works as the kernel makes it: MAP/UNMAP must be
+	 * 2M-aligned), plus sizes below 4K alongside 4K; others are EINVAL at
+	 * pinsim_create().
+	 */
+	uint64_t iommu_pgsize_bitmap;
 };
 
 struct pinsim;
