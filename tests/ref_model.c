@@ -1131,25 +1131,17 @@ static int pin_map_dma(struct rm_model *m, struct rm_dma *dma)
 	uint64_t npage = dma->size / RM_PAGE_SIZE, lock_acct = 0;
 	uint64_t limit = m->rlim_memlock >> 12;
 
-	dma->frames = malloc((npage ? npage : 1) * sizeof(int));
+	/* first the page walk, which fails before it outgrows the VMAs */
 	for (uint64_t i = 0; i < npage; i++) {
-		uint64_t va = dma->vaddr + i * RM_PAGE_SIZE;
-		const struct rm_vma *v = rm_find_vma(m, va);
-		uint64_t idx;
+		const struct rm_vma *v = rm_find_vma(m, dma->vaddr + i * RM_PAGE_SIZE);
 
 		if (!v) {
-			free(dma->frames);
 			COV(m, MAP_EFAULT);
 			return -EFAULT;
 		}
-		idx = (va - v->start) / RM_PAGE_SIZE;
-		if (v->kind == RM_VMA_BAR) {
-			dma->frames[i] = mmio_frame(m, v->dev, v->bar, v->pgoff + idx);
+		if (v->kind == RM_VMA_BAR)
 			continue;
-		}
-		dma->frames[i] = v->frames[idx];
 		if (!dma->lock_cap && m->locked_vm + lock_acct + 1 > limit) {
-			free(dma->frames);
 			COV(m, MAP_ENOMEM);
 			return -ENOMEM;
 		}
@@ -1157,9 +1149,18 @@ static int pin_map_dma(struct rm_model *m, struct rm_dma *dma)
 	}
 	if (dma->lock_cap && m->locked_vm + lock_acct > limit)
 		COV(m, MAP_LOCK_CAP);
+	dma->frames = malloc(npage * sizeof(int));
+	if (!dma->frames)
+		abort();
 	for (uint64_t i = 0; i < npage; i++) {
-		const struct rm_frame *f = &m->frames[dma->frames[i]];
+		uint64_t va = dma->vaddr + i * RM_PAGE_SIZE;
+		const struct rm_vma *v = rm_find_vma(m, va);
+		uint64_t idx = (va - v->start) / RM_PAGE_SIZE;
+		const struct rm_frame *f;
 
+		dma->frames[i] = v->kind == RM_VMA_BAR ? mmio_frame(m, v->dev, v->bar, v->pgoff + idx)
+						       : v->frames[idx];
+		f = &m->frames[dma->frames[i]];
 		if (f->kind == RM_FRAME_MMIO) {
 			m->cov[RM_COV_MAP_BAR_PAGES] += !i || m->frames[dma->frames[i - 1]].kind != RM_FRAME_MMIO;
 			continue;
