@@ -7,9 +7,10 @@
  *
  * PINSIM_SEED=N runs that one seed; PINSIM_DIFF_OPS=N sets the operations
  * per seed (default 6000); PINSIM_DIFF_SKIP=bar,huge,... leaves operation
- * kinds out of the mix while one divergence is chased (see diff_parse_skip()).  A divergence prints the seed, the step, the
- * operation, expected vs got and the history tail; PINSIM_SEED=<seed>
- * replays it.
+ * kinds out of the mix while one divergence is chased (see
+ * diff_parse_skip()); PINSIM_DIFF_TRACE=1 prints every operation.  A
+ * divergence prints the seed, the step, the operation, expected vs got and
+ * the history tail; PINSIM_SEED=<seed> replays it.
  */
 #include <check.h>
 #include <inttypes.h>
