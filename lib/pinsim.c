@@ -65,9 +65,23 @@ static long ret_errno(long ret)
 	return ret;
 }
 
+static long run_task_work(void *arg)
+{
+	(void)arg;
+	task_work_run();
+	return 0;
+}
+
 /*
  * Run @fn as the calling thread's task in @p.  The previous current task is
  * restored afterwards, so a thread may act in several processes.
+ *
+ * The return to user mode comes after the body: kernel/entry/common.c
+ * exit_to_user_mode_loop() -> resume_user_mode_work() runs the task_work
+ * the syscall queued (the last fput() of a file a munmap or a close put,
+ * sim/mmap.c), still as the task and inside its oops pad, with no lock
+ * held.  The syscall's result is the body's.  A task that died in its body
+ * never gets there (sim_task_run() refuses a dead task).
  */
 long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg)
 {
@@ -79,6 +93,8 @@ long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg)
 		return -ENOMEM;
 	old = set_current(t);
 	ret = sim_task_run(fn, arg);
+	if (task_work_pending(t))
+		sim_task_run(run_task_work, NULL);
 	set_current(old);
 	return ret;
 }
@@ -217,6 +233,12 @@ int pinsim_proc_create(struct pinsim *sim, struct pinsim_proc **out)
 	return 0;
 }
 
+static long exit_mm_body(void *arg)
+{
+	exit_mmap(arg);
+	return 0;
+}
+
 void pinsim_proc_destroy(struct pinsim_proc *p)
 {
 	struct task_struct *old;
@@ -226,9 +248,16 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 	if (!p)
 		return;
 	/*
-	 * Exit order: the fd table first (containers release their mappings
-	 * and pins), then walkers and pins, then the mm.
+	 * kernel/exit.c do_exit(): exit_mm() (every VMA goes, and with it the
+	 * references BAR mappings hold on device files), exit_files() (every
+	 * fd), and exit_task_work(), which runs the releases those last
+	 * fput()s queued: in_proc() runs them after each step, which ends in
+	 * the same state (the file references order the releases, not the
+	 * steps).  The VMAs go first as in the kernel; the mm itself stays
+	 * until mmput() below, after walkers and pins, as the type1 backend's
+	 * unpin accounting needs it.
 	 */
+	in_proc(p, exit_mm_body, p->mm);
 	vfio_fd_table_release(p);
 	while (p->walkers)
 		pinsim_walker_stop(p->walkers, NULL);
@@ -295,14 +324,18 @@ static long mmap_body(void *arg)
 	if (a->off & ~PAGE_MASK)
 		return -EINVAL;
 	if (!(a->flags & MAP_ANONYMOUS)) {
-		ret = vfio_fd_mmap_file(a->p, a->fd, &file);
+		ret = vfio_fd_mmap_file(a->p, a->fd, &file);	/* fget() */
 		if (ret)
 			return ret;
 	}
 	if (a->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
-		return -EINVAL;
-	return (long)vm_mmap(a->p->mm, file, a->addr, a->len, a->prot, a->flags,
-			     a->off >> PAGE_SHIFT);
+		ret = -EINVAL;
+	else
+		ret = (long)vm_mmap(a->p->mm, file, a->addr, a->len, a->prot, a->flags,
+				    a->off >> PAGE_SHIFT);
+	if (file)
+		fput(file);	/* ksys_mmap_pgoff(): out_fput */
+	return ret;
 }
 
 uint64_t pinsim_mmap(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot, int flags,

@@ -20,7 +20,16 @@
  *    device close drops it.  Only the last reference releases the group
  *    (vfio_group_fops_release()), which detaches it from its container, and
  *    until then a second open of the group is -EBUSY;
- *  - a device fd is one open of the device (device->open_count).
+ *  - a device fd is one open of the device (device->open_count) and a
+ *    struct file of its own (group.c vfio_device_open_file():
+ *    anon_inode_getfile() per VFIO_GROUP_GET_DEVICE_FD, f_mapping the
+ *    device inode's, shared by all of them).  Every VMA that maps a BAR
+ *    holds a reference on that file (mm/mmap.c mmap_region(): get_file()),
+ *    so closing the fd while a BAR is mapped closes nothing: the device
+ *    stays open, with its container user and its group file reference,
+ *    until the last munmap (or the process's exit) puts the file and
+ *    vfio_main.c vfio_device_fops_release() runs (sim/mmap.c fput(): as
+ *    task work, when the syscall returns).
  * The syscall layer truncates the request to unsigned int (fs/ioctl.c
  * SYSCALL_DEFINE3(ioctl), file_operations.unlocked_ioctl) before any fd's
  * handler sees it.
@@ -38,6 +47,7 @@
 #include <string.h>
 
 #include "iommu.h"
+#include "mm.h"
 #include "pinsim_internal.h"
 #include "vfio.h"
 #include "vfio_pci.h"
@@ -77,12 +87,24 @@ struct vfio_group {
 	unsigned int open_count;	/* device->open_count: device fds of the one device */
 };
 
+/*
+ * vfio_main.c struct vfio_device_file with the struct file that
+ * anon_inode_getfile() makes for it: f_op is vfio_device_fops below,
+ * private_data the df.  Freed by the release.
+ */
+struct vfio_device_file {
+	struct file file;
+	struct pinsim *sim;
+	struct vfio_group *group;
+};
+
 struct vfio_fd {
 	enum vfio_fd_type type;
 	union {
 		struct vfio_container *container;
 		struct vfio_group *group;	/* group and device fds */
 	};
+	struct vfio_device_file *df;		/* device fds */
 };
 
 #define VFIO_FD_BASE 3			/* 0, 1, 2 are stdio */
@@ -231,8 +253,9 @@ static long vfio_df_group_open(struct vfio_group *g)
  * vfio_main.c vfio_device_fops_release() -> group.c vfio_df_group_close()
  * -> vfio_df_close(): the last close gives back the container user and the
  * group file reference (container.c vfio_group_unuse_container()).  The
- * kernel's fput() is deferred until the close returns; here it follows the
- * bookkeeping, still under sim->vfio_lock.
+ * kernel's fput() of the group file is deferred to task work like any
+ * other; here it follows the bookkeeping, still under sim->vfio_lock (the
+ * difference cannot be seen: both end before the syscall returns).
  */
 static void vfio_df_group_close(struct vfio_group *g)
 {
@@ -249,6 +272,53 @@ static void vfio_df_group_close(struct vfio_group *g)
 	if (last)
 		group_file_put(g);
 }
+
+/* ---------------- the device file (vfio_main.c vfio_device_fops) ---------------- */
+
+/*
+ * vfio_device_fops_release(): the last reference to this device file, its
+ * fd's or a VMA's, is gone (sim/mmap.c fput() / __fput_sync()).  Runs with
+ * no lock held: as task work after a munmap or at exit, or inside close(2).
+ */
+static int vfio_device_fops_release(struct file *file)
+{
+	struct vfio_device_file *df = file->private_data;
+	struct pinsim *sim = df->sim;
+
+	mutex_lock(&sim->vfio_lock);	/* group->group_lock */
+	vfio_df_group_close(df->group);
+	mutex_unlock(&sim->vfio_lock);
+	free(df);
+	return 0;
+}
+
+/*
+ * vfio_device_fops_mmap() -> device->ops->mmap, vfio_pci_core_mmap().
+ * df->access_granted is always set for a group-opened fd
+ * (vfio_df_group_open() grants it before the file exists).  The group and
+ * its device live as long as the machine, so no lock is needed.
+ */
+static int vfio_device_fops_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct vfio_device_file *df = file->private_data;
+
+	return vfio_pci_core_mmap(df->group->vdev, vma);
+}
+
+/* Peter Xu's unmerged series forwards the hint to the driver the same way. */
+static int vfio_device_fops_get_mapping_order(struct file *file, unsigned long pgoff,
+					      unsigned long len)
+{
+	struct vfio_device_file *df = file->private_data;
+
+	return vfio_pci_file_mapping_order(&df->group->vdev->file, pgoff, len);
+}
+
+static const struct file_operations vfio_device_fops = {
+	.mmap = vfio_device_fops_mmap,
+	.release = vfio_device_fops_release,
+	.get_mapping_order = vfio_device_fops_get_mapping_order,
+};
 
 /* ---------------- fd table ---------------- */
 
@@ -310,7 +380,11 @@ static struct vfio_fd *fd_lookup(struct pinsim_proc *p, int fd)
 	return &t->fds[i];
 }
 
-/* The file's ->release when its fd was the last reference. */
+/*
+ * A container or group fd goes: its file's ->release when the fd was the
+ * last reference.  sim->vfio_lock held.  Device fds are real files and go
+ * through fput() (fd_take_device()).
+ */
 static void fd_release(struct vfio_fd *f)
 {
 	switch (f->type) {
@@ -320,13 +394,25 @@ static void fd_release(struct vfio_fd *f)
 	case VFIO_FD_GROUP:
 		group_file_put(f->group);
 		break;
-	case VFIO_FD_DEVICE:
-		vfio_df_group_close(f->group);
-		break;
 	default:
+		WARN_ON(f->type != VFIO_FD_FREE);
 		break;
 	}
 	f->type = VFIO_FD_FREE;
+}
+
+/*
+ * file_close_fd() of a device fd: the slot is freed and the fd's reference
+ * handed to the caller, who puts it once sim->vfio_lock is dropped (the
+ * release takes it).
+ */
+static struct file *fd_take_device(struct vfio_fd *f)
+{
+	struct file *file = &f->df->file;
+
+	f->type = VFIO_FD_FREE;
+	f->df = NULL;
+	return file;
 }
 
 static long fd_table_release_body(void *arg);
@@ -338,17 +424,27 @@ void vfio_fd_table_release(struct pinsim_proc *p)
 		in_proc(p, fd_table_release_body, p);
 }
 
+/*
+ * close_files() -> filp_close() -> fput() of every fd: the references make
+ * the order irrelevant.  Device files are put after sim->vfio_lock is
+ * dropped; their release is task work (in_proc() runs it when this body
+ * returns), and a file a VMA still maps is not released at all: the VMAs
+ * went first (do_exit(): exit_mm() before exit_files()), or the mm's
+ * teardown puts them.
+ */
 static long fd_table_release_body(void *arg)
 {
 	struct pinsim_proc *p = arg;
 	struct vfio_fd_table *t = p->fds;
 
 	mutex_lock(&p->sim->vfio_lock);
-	/* close_files(): in fd order; the references make the order irrelevant. */
 	for (int i = 0; i < t->nr; i++)
-		if (t->fds[i].type != VFIO_FD_FREE)
+		if (t->fds[i].type != VFIO_FD_FREE && t->fds[i].type != VFIO_FD_DEVICE)
 			fd_release(&t->fds[i]);
 	mutex_unlock(&p->sim->vfio_lock);
+	for (int i = 0; i < t->nr; i++)
+		if (t->fds[i].type == VFIO_FD_DEVICE)
+			fput(fd_take_device(&t->fds[i]));
 	free(t->fds);
 	free(t);
 	p->fds = NULL;
@@ -480,17 +576,28 @@ struct close_args {
 	int fd;
 };
 
-/* As a system call: the release work (unpinning) runs as the caller's task. */
+/*
+ * As a system call: the release work (unpinning) runs as the caller's task.
+ * fs/open.c SYSCALL_DEFINE1(close): file_close_fd() frees the slot, then
+ * __fput_sync() puts the fd's reference and, if it was the last, releases
+ * the file before returning.  A device file that a VMA still maps keeps
+ * the device open.
+ */
 static long close_body(void *arg)
 {
 	struct close_args *a = arg;
+	struct file *file = NULL;
 	struct vfio_fd *f;
 
 	mutex_lock(&a->p->sim->vfio_lock);
 	f = fd_lookup(a->p, a->fd);
-	if (f)
+	if (f && f->type == VFIO_FD_DEVICE)
+		file = fd_take_device(f);
+	else if (f)
 		fd_release(f);
 	mutex_unlock(&a->p->sim->vfio_lock);
+	if (file)
+		__fput_sync(file);
 	return f ? 0 : -EBADF;
 }
 
@@ -511,6 +618,10 @@ int pinsim_close(struct pinsim_proc *p, int fd)
 	return 0;
 }
 
+/*
+ * ksys_mmap_pgoff()'s fget(fd): a reference the caller fput()s after the
+ * mmap, so a close() racing with the mmap cannot free the file under it.
+ */
 long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 {
 	struct vfio_fd *f;
@@ -523,7 +634,7 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 	else if (f->type != VFIO_FD_DEVICE)
 		ret = -ENODEV;	/* containers and groups have no mmap */
 	else
-		*filep = &f->group->vdev->file;
+		*filep = get_file(&f->df->file);
 	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
 }
@@ -739,11 +850,13 @@ static int vfio_pci_core_match(struct vfio_pci_core_device *vdev, const char *bu
  * vfio_group_ioctl_get_device_fd(): strndup_user (-EFAULT, -EINVAL for a
  * name without a NUL in its first PAGE_SIZE bytes), the name lookup
  * (-ENODEV, or the match op's error), get_unused_fd_flags (-EMFILE), then
- * vfio_device_open_file(): the container checks (-EINVAL).
+ * vfio_device_open_file(): the device file (-ENOMEM), the container checks
+ * (-EINVAL), and the struct file on the device inode's mapping.
  */
 static long group_get_device_fd(struct pinsim_proc *p, struct vfio_group *g, const char *name)
 {
 	struct vfio_fd f = { .type = VFIO_FD_DEVICE, .group = g };
+	struct vfio_device_file *df;
 	int slot, match;
 	long ret;
 
@@ -759,9 +872,23 @@ static long group_get_device_fd(struct pinsim_proc *p, struct vfio_group *g, con
 	slot = fd_get_unused(p);
 	if (slot < 0)
 		return slot;
+	df = calloc(1, sizeof(*df));	/* vfio_allocate_device_file() */
+	if (!df)
+		return -ENOMEM;
 	ret = vfio_df_group_open(g);
-	if (ret)
+	if (ret) {
+		free(df);
 		return ret;
+	}
+	df->sim = p->sim;
+	df->group = g;
+	/* anon_inode_getfile("[vfio-device]", &vfio_device_fops, df, O_RDWR) */
+	df->file.f_op = &vfio_device_fops;
+	df->file.private_data = df;
+	atomic_init(&df->file.f_count, 1);
+	/* "link all mmaps to the same address space": unmap_mapping_range() reaches them. */
+	df->file.f_mapping = &g->vdev->mapping;
+	f.df = df;
 	return fd_install(p, slot, f);
 }
 

@@ -110,8 +110,11 @@ static uint64_t now_ns(void)
 /* ------------------------------------------------------------------------ */
 
 /*
- * The vfio-pci device whose BAR @vma maps, or NULL.  Found by its file
- * rather than by vm_ops, which are private to vfio_pci.c.
+ * The vfio-pci device whose BAR @vma maps, or NULL.  Found by the file's
+ * address_space rather than by vm_ops, which are private to vfio_pci.c, and
+ * rather than by the file: every device fd is a file of its own, and all of
+ * them share the device inode's mapping (group.c vfio_device_open_file():
+ * filep->f_mapping = device->inode->i_mapping).
  */
 static struct vfio_pci_core_device *vma_vfio_device(struct vm_area_struct *vma)
 {
@@ -121,7 +124,7 @@ static struct vfio_pci_core_device *vma_vfio_device(struct vm_area_struct *vma)
 		return NULL;
 	pthread_mutex_lock(&machine->devices_lock);
 	for (vdev = machine->devices; vdev; vdev = vdev->next)
-		if (vma->vm_file == &vdev->file)
+		if (vma->vm_file->f_mapping == &vdev->mapping)
 			break;
 	pthread_mutex_unlock(&machine->devices_lock);
 	return vdev;

@@ -17,8 +17,17 @@
 
 /* A new mm with an empty pgd and its leader task named @comm. */
 struct mm_struct *mm_alloc(const char *comm);
-/* Tear down: unmap every VMA, free the page tables and the tasks. */
+/*
+ * Tear down: unmap every VMA, run the tasks' queued works (the last fputs,
+ * as exit_task_work()), free the page tables and the tasks.
+ */
 void mmput(struct mm_struct *mm);
+/*
+ * exit_mmap()'s VMA part (mm/mmap.c): remove every VMA, as the exiting
+ * task does in exit_mm() before exit_files(); the mm and its tasks stay
+ * until mmput().  The VMAs' file references are fput() on current.
+ */
+void exit_mmap(struct mm_struct *mm);
 /*
  * Machine shutdown: mmput() every mm still alive.  A lock left held by a
  * crashed task is broken (after a timed wait): nothing else runs any more.
@@ -90,6 +99,23 @@ unsigned long vm_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 int vm_munmap(struct mm_struct *mm, unsigned long start, size_t len);
 
 #define IS_ERR_VALUE(x) ((unsigned long)(x) >= (unsigned long)-4095)
+
+/*
+ * File references (fs/file_table.c, include/linux/fs.h), in sim/mmap.c
+ * with the VMAs that hold them.  fput(): the last reference queues
+ * __fput() on current as task_work (run by task_work_run() when the
+ * syscall returns, or at exit); without a task it runs at once.
+ * __fput_sync(): the last reference releases at once (close(2)).
+ * __fput(): f_op->release.
+ */
+static inline struct file *get_file(struct file *f)
+{
+	atomic_fetch_add(&f->f_count, 1);
+	return f;
+}
+void fput(struct file *file);
+void __fput_sync(struct file *file);
+void __fput(struct file *file);
 
 /* i_mmap_lock_write()/i_mmap_unlock_write() (include/linux/fs.h). */
 void i_mmap_lock_write(struct address_space *mapping);

@@ -15,6 +15,7 @@
 #include "pgtable.h"
 #include "rwsem.h"
 #include "spinlock.h"
+#include "task.h"
 
 struct task_struct;
 struct hstate;
@@ -112,14 +113,30 @@ struct address_space {
 
 struct file_operations {
 	int (*mmap)(struct file *file, struct vm_area_struct *vma);
+	/*
+	 * __fput() calls it once the last reference is gone (fs/file_table.c);
+	 * here it also frees a file that was allocated (file_free()).
+	 */
 	int (*release)(struct file *file);
+	/*
+	 * The pfnmap order an mmap of @len bytes at @pgoff can use, or -1
+	 * (Peter Xu's unmerged get_mapping_order; sim/mmap.c reads it only
+	 * with machine->cfg.vfio_pci_mmap_align).
+	 */
+	int (*get_mapping_order)(struct file *file, unsigned long pgoff, unsigned long len);
 };
 
+/*
+ * f_count: the fd table's reference, one per VMA mapping the file
+ * (vma->vm_file), one per syscall using it (fget).  The last fput() releases
+ * it (sim/mmap.c).
+ */
 struct file {
 	const struct file_operations *f_op;
 	struct address_space *f_mapping;
 	void *private_data;
 	_Atomic long f_count;
+	struct callback_head f_task_work;	/* the deferred __fput() */
 };
 
 struct vm_area_struct {

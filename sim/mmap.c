@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The mm and its VMAs: creation and teardown, the VMA set, mmap and munmap
- * (mm/mmap.c, mm/vma.c, kernel/fork.c, include/linux/mmap_lock.h).
+ * (mm/mmap.c, mm/vma.c, kernel/fork.c, include/linux/mmap_lock.h), and the
+ * file references VMAs hold (fs/file_table.c fput()).
  *
  * The VMA set is a sorted array searched by binary search; the kernel's
  * maple tree gives the same answers.  It is protected by mmap_lock like
@@ -10,6 +11,7 @@
  */
 #include <errno.h>
 #include <linux/mman.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +29,71 @@
  */
 #define MMAP_BASE (TASK_SIZE - (1UL << 40))
 #define MMAP_MIN_ADDR 0x10000UL
+
+/* ---------------- file references (fs/file_table.c) ---------------- */
+
+/* ____fput(): the task_work callback, container_of(work, struct file, f_task_work). */
+static void ____fput(struct callback_head *work)
+{
+	struct file *file = (struct file *)((char *)work - offsetof(struct file, f_task_work));
+
+	__fput(file);
+}
+
+/*
+ * __fput(): what the last reference runs.  Of the kernel's steps only
+ * f_op->release is modelled; a file that was allocated is freed by it.
+ */
+void __fput(struct file *file)
+{
+	if (file->f_op && file->f_op->release)
+		file->f_op->release(file);
+}
+
+/*
+ * fs/file_table.c fput() (6.12.118; upstream the same through
+ * file_ref_put()): the last reference does not release the file here, but
+ * queues ____fput() on the current task with task_work_add(TWA_RESUME), so
+ * ->release runs when the task goes back to user mode (lib/pinsim.c
+ * in_proc()) or exits (exit_task_work()), with no lock of the caller held.
+ * That matters for munmap: remove_vma() drops the VMA's reference under
+ * mmap_lock, and vfio's release may take mmap_lock itself (unpin
+ * accounting).  Without a task (a kernel thread, or a host thread that
+ * acts as none), or once the task has run exit_task_work(), the kernel
+ * falls back to delayed_fput() on a workqueue; here it runs at once.
+ */
+void fput(struct file *file)
+{
+	struct task_struct *t = current;
+
+	if (atomic_fetch_sub(&file->f_count, 1) != 1)
+		return;
+	/*
+	 * A file without ->release has nothing for __fput() to do: it is
+	 * embedded in its owner (&vdev->file, a test's device), which frees
+	 * it, and may be gone before the task work would run.
+	 */
+	if (!file->f_op || !file->f_op->release)
+		return;
+	if (t) {
+		file->f_task_work.func = ____fput;
+		if (!task_work_add(t, &file->f_task_work))
+			return;
+	}
+	__fput(file);
+}
+
+/*
+ * __fput_sync(): the release at once, in the caller.  close(2) uses it
+ * (fs/open.c SYSCALL_DEFINE1(close) in 6.12.118; fput_close_sync()
+ * upstream): the last close of an fd releases the file before the syscall
+ * returns, with nothing deferred.
+ */
+void __fput_sync(struct file *file)
+{
+	if (atomic_fetch_sub(&file->f_count, 1) == 1)
+		__fput(file);
+}
 
 /* ---------------- mm lifetime ---------------- */
 
@@ -140,6 +207,29 @@ struct task_struct *mm_thread_task(struct mm_struct *mm)
 
 static void unmap_all_vmas(struct mm_struct *mm, bool force);
 
+/*
+ * kernel/exit.c do_exit(): exit_mm() and exit_files() queue the last
+ * fput()s, exit_task_work() runs them.  A task of @mm may still have works
+ * queued when the mm goes (the VMAs' fputs of unmap_all_vmas() land on
+ * current): they run before the tasks are freed.  Not for a dead task,
+ * which never runs again and keeps its locks, and not while a dead task
+ * holds mmap_lock (a release that accounts locked_vm would wait on it for
+ * ever): their works stay queued, and are lost with the task.
+ */
+static void mm_exit_task_work(struct mm_struct *mm)
+{
+	struct task_struct *old = current;
+	bool stuck = rwsem_held_by_dead(&mm->mmap_lock);
+
+	for (struct task_struct *t = mm->tasks; t; t = t->next_in_group) {
+		if (!t->task_works || atomic_load(&t->dead) || stuck)
+			continue;
+		set_current(t);
+		exit_task_work(t);
+	}
+	set_current(old);
+}
+
 static void __mmput(struct mm_struct *mm, bool force)
 {
 	struct task_struct *t, *next;
@@ -147,6 +237,7 @@ static void __mmput(struct mm_struct *mm, bool force)
 	mm_unregister(mm);
 	/* exit_mmap(): tear everything down as the last user. */
 	unmap_all_vmas(mm, force);
+	mm_exit_task_work(mm);
 	for (t = mm->tasks; t; t = next) {
 		next = t->next_in_group;
 		if (t != mm->owner)
@@ -536,6 +627,18 @@ static unsigned long hugetlb_get_unmapped_area(struct mm_struct *mm, struct hsta
 }
 
 /*
+ * The mapping-order hint of @file: its f_op's (a vfio device fd forwards it
+ * to vfio-pci, as Peter Xu's series does through vfio_device_fops), else
+ * vfio-pci's own file (sim tests map &vdev->file directly).
+ */
+static int file_mapping_order(struct file *file, unsigned long pgoff, unsigned long len)
+{
+	if (file->f_op && file->f_op->get_mapping_order)
+		return file->f_op->get_mapping_order(file, pgoff, len);
+	return vfio_pci_file_mapping_order(file, pgoff, len);
+}
+
+/*
  * __get_unmapped_area() (mm/mmap.c).  Where a mapping goes decides which
  * leaves can map it: a pfnmap fault only inserts a PMD or PUD leaf where the
  * VMA covers the whole aligned range and the pfn is aligned (vfio-pci's
@@ -581,7 +684,7 @@ static unsigned long get_unmapped_area(struct mm_struct *mm, struct file *file,
 	} else {
 		if (!file)
 			pgoff = 0;	/* always zero for anonymous memory */
-		order = file ? vfio_pci_file_mapping_order(file, pgoff, len) : -1;
+		order = file ? file_mapping_order(file, pgoff, len) : -1;
 		if (machine->cfg.vfio_pci_mmap_align && !addr && order >= 0)
 			addr = thp_get_unmapped_area(mm, addr, len, pgoff, flags,
 						     PAGE_SIZE << order);
@@ -678,8 +781,8 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	}
 	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
 	if (file) {
-		vma->vm_file = file;
-		atomic_fetch_add(&file->f_count, 1);
+		/* mmap_region(): the VMA holds the file until remove_vma(). */
+		vma->vm_file = get_file(file);
 		err = file->f_op && file->f_op->mmap ? file->f_op->mmap(file, vma) : -ENODEV;
 		if (err)
 			goto put_file;
@@ -696,8 +799,13 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	return addr;
 
 put_file:
+	/*
+	 * mmap_region()'s unmap_and_free_file_vma: fput(vma->vm_file).  The
+	 * caller's own reference (its fd, or ksys_mmap_pgoff()'s fget) is
+	 * still there, so this is never the last.
+	 */
 	if (file)
-		atomic_fetch_sub(&file->f_count, 1);
+		fput(file);
 free_vma:
 	free(vma);
 unreserve:
@@ -740,7 +848,7 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 		return err;
 	}
 	if (new->vm_file) {
-		atomic_fetch_add(&new->vm_file->f_count, 1);
+		get_file(new->vm_file);		/* mm/vma.c __split_vma() */
 		mapping_link(new);
 	}
 	if (new->vm_ops && new->vm_ops->open)
@@ -748,7 +856,11 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	return 0;
 }
 
-/* Zap, unlink and free one VMA that lies wholly inside the unmapped range. */
+/*
+ * Zap, unlink and free one VMA that lies wholly inside the unmapped range.
+ * mm/vma.c remove_vma(): vma_close(), then fput(vma->vm_file), which for the
+ * last reference only queues the release (see fput()).
+ */
 static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 {
 	if (is_vm_hugetlb_page(vma) && vma->hugetlb_resv)
@@ -759,7 +871,7 @@ static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 	if (vma->vm_ops && vma->vm_ops->close)
 		vma->vm_ops->close(vma);
 	if (vma->vm_file)
-		atomic_fetch_sub(&vma->vm_file->f_count, 1);
+		fput(vma->vm_file);
 	free(vma);
 }
 
@@ -806,6 +918,11 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 		remove_vma(mm, vma);
 	}
 	return 0;
+}
+
+void exit_mmap(struct mm_struct *mm)
+{
+	unmap_all_vmas(mm, rwsem_held_by_dead(&mm->mmap_lock));
 }
 
 static void unmap_all_vmas(struct mm_struct *mm, bool force)

@@ -224,6 +224,48 @@ bool lock_held_by_dead_task(const void *lock)
 	return found;
 }
 
+/* ---------------- task_work (kernel/task_work.c) ---------------- */
+
+int task_work_add(struct task_struct *task, struct callback_head *work)
+{
+	if (task->task_works_exited)
+		return -ESRCH;
+	work->next = task->task_works;
+	task->task_works = work;
+	return 0;
+}
+
+/*
+ * kernel/task_work.c task_work_run(): take the whole list, run it from its
+ * head (LIFO: 6.12 no longer reverses it), and look again, because a work
+ * may queue another (the last fput() of one file releasing another).
+ */
+void task_work_run(void)
+{
+	struct task_struct *t = current;
+
+	if (!t)
+		return;
+	while (t->task_works) {
+		struct callback_head *work = t->task_works, *next;
+
+		t->task_works = NULL;
+		for (; work; work = next) {
+			next = work->next;
+			work->func(work);
+			cond_resched();
+		}
+	}
+}
+
+void exit_task_work(struct task_struct *t)
+{
+	if (WARN_ON(t != current))
+		return;
+	task_work_run();
+	t->task_works_exited = true;
+}
+
 void send_sig_kill(struct task_struct *t)
 {
 	atomic_store(&t->signal->sigkill, true);

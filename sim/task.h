@@ -38,6 +38,15 @@ struct held_lock {
 	bool write;
 };
 
+/*
+ * include/linux/types.h: a queued piece of work (task_work, RCU); embedded
+ * in the object it works on (struct file's f_task_work).
+ */
+struct callback_head {
+	struct callback_head *next;
+	void (*func)(struct callback_head *head);
+};
+
 struct task_struct {
 	uint32_t tid;			/* unique, never 0 */
 	char comm[16];
@@ -54,6 +63,14 @@ struct task_struct {
 	_Atomic bool dead;		/* oopsed: ends its body, locks kept */
 	jmp_buf *oops_pad;		/* set by sim_task_run() */
 	unsigned long nr_resched;	/* cond_resched() calls */
+
+	/*
+	 * task_work (kernel/task_work.c): pushed by task_work_add(), run by
+	 * task_work_run() on the way back to user mode and at exit.  Only the
+	 * task itself adds work here (fput() of current), so no cmpxchg.
+	 */
+	struct callback_head *task_works;
+	bool task_works_exited;		/* exit_task_work() ran: no more adds */
 };
 
 extern __sim_tls struct task_struct *current;
@@ -96,6 +113,24 @@ static inline bool fatal_signal_pending(struct task_struct *t)
 {
 	return atomic_load_explicit(&t->signal->sigkill, memory_order_relaxed);
 }
+
+/*
+ * kernel/task_work.c task_work_add() with TWA_RESUME: queue @work on @task,
+ * newest first (the list is run from its head, so the last added runs
+ * first).  -ESRCH once exit_task_work() has run for @task.
+ */
+int task_work_add(struct task_struct *task, struct callback_head *work);
+/* task_work_run(): current's works until none is left (a work may add more). */
+void task_work_run(void);
+static inline bool task_work_pending(struct task_struct *t)
+{
+	return t && t->task_works;
+}
+/*
+ * exit_task_work() (include/linux/task_work.h, from do_exit()): run what is
+ * queued on @t, which must be current, and refuse later adds.
+ */
+void exit_task_work(struct task_struct *t);
 
 /* SIGKILL to the whole thread group. */
 void send_sig_kill(struct task_struct *t);

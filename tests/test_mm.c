@@ -306,6 +306,197 @@ START_TEST(test_each_host_thread_gets_its_own_task_in_the_group)
 }
 END_TEST
 
+/* ---------------- file references: fput() and task_work ---------------- */
+
+/*
+ * A file with a ->release that counts and records what it saw; allocated
+ * by the test (the "fd" reference is the initial f_count of 1).
+ */
+struct counted_file {
+	struct file file;
+	struct address_space as;
+	struct mm_struct *mm;
+	int mmap_ret;
+	int releases;
+	int order;			/* when it was released, from release_clock */
+	bool mmap_lock_held;		/* by the releasing task */
+	struct counted_file *put_on_release;	/* a reference it holds on another */
+};
+
+static int release_clock;
+
+static int counted_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct counted_file *cf = file->private_data;
+
+	(void)vma;
+	return cf->mmap_ret;
+}
+
+static int counted_release(struct file *file)
+{
+	struct counted_file *cf = file->private_data;
+
+	cf->releases++;
+	cf->order = ++release_clock;
+	cf->mmap_lock_held = cf->mm && lock_is_held(&cf->mm->mmap_lock);
+	if (cf->put_on_release)
+		fput(&cf->put_on_release->file);
+	return 0;
+}
+
+static const struct file_operations counted_fops = {
+	.mmap = counted_mmap,
+	.release = counted_release,
+};
+
+static void counted_init(struct counted_file *cf, struct mm_struct *mm)
+{
+	memset(cf, 0, sizeof(*cf));
+	init_rwsem(&cf->as.i_mmap_rwsem, "i_mmap_rwsem");
+	cf->file.f_op = &counted_fops;
+	cf->file.f_mapping = &cf->as;
+	cf->file.private_data = cf;
+	atomic_store(&cf->file.f_count, 1);
+	cf->mm = mm;
+}
+
+static unsigned long map_counted(struct mm_struct *mm, struct counted_file *cf, unsigned long len)
+{
+	return vm_mmap(mm, &cf->file, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+}
+
+/*
+ * mm/mmap.c mmap_region() get_file(), mm/vma.c __split_vma() get_file() and
+ * remove_vma() fput(); fs/file_table.c fput(): every VMA holds the file,
+ * closing the "fd" releases nothing while one is left, and the last
+ * munmap's fput() only queues ____fput() on the task: ->release runs at
+ * task_work_run() (the return to user mode), outside mmap_lock.
+ */
+START_TEST(test_vmas_hold_the_file_and_the_last_munmap_queues_its_release)
+{
+	struct mm_struct *mm = mm_with_lock();
+	struct counted_file cf;
+	unsigned long a;
+
+	counted_init(&cf, mm);
+	a = map_counted(mm, &cf, 8 * PAGE_SIZE);
+	ck_assert(!IS_ERR_VALUE(a));
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 2);
+	/* A hole in the middle: two VMAs, two references. */
+	ck_assert_int_eq(vm_munmap(mm, a + 2 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	ck_assert_uint_eq(mm->nr_vmas, 2);
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 3);
+	fput(&cf.file);			/* close(fd) */
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 2);
+	ck_assert_int_eq(cf.releases, 0);
+	ck_assert(!task_work_pending(current));
+	ck_assert_int_eq(vm_munmap(mm, a, 2 * PAGE_SIZE), 0);
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 1);
+	ck_assert_int_eq(cf.releases, 0);
+	ck_assert(!task_work_pending(current));
+	ck_assert_int_eq(vm_munmap(mm, a + 4 * PAGE_SIZE, 4 * PAGE_SIZE), 0);
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 0);
+	ck_assert_int_eq(cf.releases, 0);	/* queued, not run */
+	ck_assert(task_work_pending(current));
+	task_work_run();
+	ck_assert_int_eq(cf.releases, 1);
+	ck_assert(!cf.mmap_lock_held);
+	ck_assert(!task_work_pending(current));
+	task_work_run();
+	ck_assert_int_eq(cf.releases, 1);
+}
+END_TEST
+
+/*
+ * mmap_region() unmap_and_free_file_vma: a failing ->mmap gives the VMA's
+ * reference back (fput(vma->vm_file)); the caller's stays, nothing is
+ * queued, and the later last put releases once.
+ */
+START_TEST(test_failed_mmap_gives_the_vmas_file_reference_back)
+{
+	struct mm_struct *mm = mm_with_lock();
+	struct counted_file cf;
+
+	counted_init(&cf, mm);
+	cf.mmap_ret = -EINVAL;
+	ck_assert_int_eq((long)map_counted(mm, &cf, 4 * PAGE_SIZE), -EINVAL);
+	cf.mmap_ret = -ENODEV;
+	ck_assert_int_eq((long)vm_mmap(mm, &cf.file, 0x40000000, 4 * PAGE_SIZE, PROT_READ,
+				       MAP_SHARED | MAP_FIXED, 0),
+			 -ENODEV);
+	ck_assert_uint_eq(mm->nr_vmas, 0);
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 1);
+	ck_assert(!task_work_pending(current));
+	ck_assert_int_eq(cf.releases, 0);
+	fput(&cf.file);
+	task_work_run();
+	ck_assert_int_eq(cf.releases, 1);
+}
+END_TEST
+
+/*
+ * kernel/exit.c do_exit(): exit_mm() puts the VMAs' references and
+ * exit_task_work() runs what they queued: a file the process only had
+ * mapped is released by the mm's teardown, before the tasks go.
+ */
+START_TEST(test_exit_releases_a_file_only_a_vma_still_held)
+{
+	struct mm_struct *mm = mm_with_lock();
+	struct counted_file cf;
+
+	counted_init(&cf, mm);
+	ck_assert(!IS_ERR_VALUE(map_counted(mm, &cf, 4 * PAGE_SIZE)));
+	ck_assert(!IS_ERR_VALUE(map_counted(mm, &cf, 4 * PAGE_SIZE)));
+	fput(&cf.file);
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 2);
+	cf.mm = NULL;		/* the mm is freed before the check below */
+	mmput(mm);
+	ck_assert_int_eq(atomic_load(&cf.file.f_count), 0);
+	ck_assert_int_eq(cf.releases, 1);
+}
+END_TEST
+
+/*
+ * kernel/task_work.c task_work_run(): newest first, and a work that
+ * queues another (a release putting the last reference of a second file)
+ * is run in the same call.  fput() without a task releases at once (the
+ * kernel's delayed_fput() fallback), and so does __fput_sync() (close(2)).
+ */
+START_TEST(test_task_work_runs_newest_first_and_picks_up_works_it_queues)
+{
+	struct mm_struct *mm = mm_with_lock();
+	struct counted_file a, b, c, d;
+	struct task_struct *t = current;
+
+	counted_init(&a, mm);
+	counted_init(&b, mm);
+	counted_init(&c, mm);
+	counted_init(&d, mm);
+	release_clock = 0;
+	get_file(&c.file);
+	a.put_on_release = &c;		/* a holds the last-but-one reference on c */
+	fput(&a.file);
+	fput(&b.file);
+	ck_assert_int_eq(a.releases + b.releases, 0);
+	fput(&c.file);			/* c still held by a */
+	task_work_run();
+	ck_assert_int_eq(b.order, 1);
+	ck_assert_int_eq(a.order, 2);
+	ck_assert_int_eq(c.order, 3);	/* queued by a's release, run by the same call */
+	ck_assert(!task_work_pending(t));
+	/* No task: nothing to queue on. */
+	set_current(NULL);
+	fput(&d.file);
+	set_current(t);
+	ck_assert_int_eq(d.releases, 1);
+	counted_init(&d, mm);
+	__fput_sync(&d.file);
+	ck_assert_int_eq(d.releases, 1);
+	ck_assert(!task_work_pending(t));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("mm");
@@ -322,5 +513,9 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_map_fixed_replaces_and_noreplace_refuses);
 	tcase_add_test(tc, test_locked_vm_is_charged_against_rlimit_memlock);
 	tcase_add_test(tc, test_each_host_thread_gets_its_own_task_in_the_group);
+	tcase_add_test(tc, test_vmas_hold_the_file_and_the_last_munmap_queues_its_release);
+	tcase_add_test(tc, test_failed_mmap_gives_the_vmas_file_reference_back);
+	tcase_add_test(tc, test_exit_releases_a_file_only_a_vma_still_held);
+	tcase_add_test(tc, test_task_work_runs_newest_first_and_picks_up_works_it_queues);
 	return s;
 }

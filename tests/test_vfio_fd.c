@@ -16,6 +16,8 @@
 #include "vfio.h"
 
 #define IOVA_A 0x100000ULL
+/* The mmap offset of vfio-pci region @i (vfio_pci_core.c VFIO_PCI_INDEX_TO_OFFSET). */
+#define REGION_OFFSET(i) ((uint64_t)(i) << 40)
 
 static int c;				/* v2_setup's container: dev0 attached, device open */
 
@@ -414,6 +416,244 @@ START_TEST(test_process_exit_with_only_a_device_fd_left_releases_everything)
 	proc = NULL;
 	st = vh_sim_stats();
 	ck_assert_uint_eq(st.hugetlb_1g_free, st.hugetlb_1g_total);
+	vh_assert_clean();
+}
+END_TEST
+
+/* ---------------- BAR mappings hold the device file ---------------- */
+
+/*
+ * mm/mmap.c mmap_region(): the BAR's VMA holds the device file
+ * (vma->vm_file = get_file(file)), so close() of the device fd is not the
+ * last reference and vfio_main.c vfio_device_fops_release() ->
+ * group.c vfio_df_group_close() does not run: the device stays open with
+ * its container user and its reference on the group file.  With the group
+ * fd closed as well, the group can still not be opened again
+ * (vfio_group_fops_open(): group->opened_file), and it stays in its
+ * container with every mapping, pin and page of locked_vm.  munmap() puts
+ * the last reference (mm/vma.c remove_vma()); fs/file_table.c fput()
+ * queues the release as task work, run before munmap returns.
+ */
+START_TEST(test_closing_the_device_fd_with_a_bar_mapped_keeps_it_open_until_munmap)
+{
+	uint64_t a = anon(8), b = anon(1), bar;
+	unsigned char out[64], bar_out[8] = "barbyte", bar_in[8] = { 0 };
+	struct vh_state s;
+	int g;
+
+	vh_map_ok(c, a, IOVA_A, 8 * PG);
+	vh_pattern(out, sizeof(out), 13);
+	ck_assert_int_eq(pinsim_access(proc, a, out, sizeof(out), 1), sizeof(out));
+	bar = vh_bar_mmap(&dev0, VFIO_PCI_BAR4_REGION_INDEX, 0, 64 * KiB, RW, 0);
+	s = vh_snap(c);
+	ck_assert_int_eq(pinsim_close(proc, dev0.group), 0);
+	ck_assert_int_eq(pinsim_close(proc, dev0.dev), 0);
+	vh_assert_state(c, &s);
+	assert_mapped(&dev0, a, 8, out, sizeof(out));
+	ck_assert_uint_eq(vh_locked_vm(), 8);
+	ck_assert_int_eq(open_group(&dev0), -EBUSY);
+	/* The device is open: its BAR answers through the mapping. */
+	ck_assert_int_eq(pinsim_access(proc, bar, bar_out, sizeof(bar_out), 1), sizeof(bar_out));
+	ck_assert_int_eq(pinsim_access(proc, bar, bar_in, sizeof(bar_in), 0), sizeof(bar_in));
+	ck_assert_int_eq(memcmp(bar_in, bar_out, sizeof(bar_in)), 0);
+	/* The container keeps its backend: new mappings reach the group's domain. */
+	vh_map_ok(c, b, IOVA_A + 64 * PG, PG);
+	ck_assert_uint_eq(vh_iommu_leaf(&dev0, IOVA_A + 64 * PG, NULL), PG);
+	vh_unmap_ok(c, IOVA_A + 64 * PG, PG);
+	vh_assert_state(c, &s);
+
+	/* The last reference: the device closes, the group file goes, then the backend. */
+	ck_assert_int_eq(pinsim_munmap(proc, bar, 64 * KiB), 0);
+	assert_released(&dev0, a, 8);
+	errno = 0;
+	ck_assert_int_eq(pinsim_vfio_stats(proc, c, &(struct pinsim_vfio_stats){ 0 }), -1);
+	ck_assert_int_eq(errno, EINVAL);		/* no backend */
+	g = open_group(&dev0);
+	ck_assert_int_ge(g, 0);
+	ck_assert_uint_eq(group_flags(g), VFIO_GROUP_FLAGS_VIABLE);
+	vh_assert_clean();
+}
+END_TEST
+
+/*
+ * group.c vfio_group_ioctl_unset_container(): container_users is still 2
+ * while a BAR mapping keeps the device open, whatever happened to its fd:
+ * -EBUSY, nothing changed.  After the munmap the device's user is gone and
+ * UNSET detaches (the last group: every mapping and pin goes).
+ */
+START_TEST(test_unset_container_is_ebusy_while_a_bar_mapping_keeps_the_device_open)
+{
+	uint64_t a = anon(4), bar;
+	unsigned char out[32];
+	struct vh_state s;
+
+	vh_map_ok(c, a, IOVA_A, 4 * PG);
+	vh_pattern(out, sizeof(out), 17);
+	ck_assert_int_eq(pinsim_access(proc, a, out, sizeof(out), 1), sizeof(out));
+	bar = vh_bar_mmap(&dev0, VFIO_PCI_BAR2_REGION_INDEX, 0, 2 * MiB, RW, 0);
+	vh_touch(bar, 2 * MiB, 2 * MiB);
+	s = vh_snap(c);
+	ck_assert_int_eq(pinsim_close(proc, dev0.dev), 0);
+	ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), -EBUSY);
+	vh_assert_state(c, &s);
+	assert_mapped(&dev0, a, 4, out, sizeof(out));
+	ck_assert_uint_eq(group_flags(dev0.group),
+			  VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
+	ck_assert_int_eq(pinsim_munmap(proc, bar, 2 * MiB), 0);
+	/* The device closed; the group file is still open through its fd. */
+	assert_mapped(&dev0, a, 4, out, sizeof(out));
+	ck_assert_int_eq(open_group(&dev0), -EBUSY);
+	ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+	assert_released(&dev0, a, 4);
+	ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), -EINVAL);
+	vh_assert_clean();
+}
+END_TEST
+
+/*
+ * Each VMA holds its own reference: two mmaps of the fd, and the pieces a
+ * partial munmap leaves (mm/vma.c __split_vma(): get_file()).  The release
+ * comes with the last one, here a MAP_FIXED mmap over it (mmap_region()
+ * unmaps what it replaces: remove_vma() -> fput()).
+ */
+START_TEST(test_device_file_is_released_with_the_last_of_several_bar_mappings)
+{
+	uint64_t a = anon(4), b4, b4_again, b2;
+	unsigned char out[32];
+	struct vh_state s;
+
+	vh_map_ok(c, a, IOVA_A, 4 * PG);
+	vh_pattern(out, sizeof(out), 19);
+	ck_assert_int_eq(pinsim_access(proc, a, out, sizeof(out), 1), sizeof(out));
+	b4 = vh_bar_mmap(&dev0, VFIO_PCI_BAR4_REGION_INDEX, 0, 64 * KiB, RW, 0);
+	b4_again = vh_bar_mmap(&dev0, VFIO_PCI_BAR4_REGION_INDEX, 0, 64 * KiB, RW, 0);
+	b2 = vh_bar_mmap(&dev0, VFIO_PCI_BAR2_REGION_INDEX, 0, 2 * MiB, RW, 0);
+	s = vh_snap(c);
+	ck_assert_int_eq(pinsim_close(proc, dev0.dev), 0);
+	/* Cut a hole in the BAR2 mapping: two VMAs remain. */
+	ck_assert_int_eq(pinsim_munmap(proc, b2 + 64 * KiB, 64 * KiB), 0);
+	ck_assert_int_eq(pinsim_munmap(proc, b4, 64 * KiB), 0);
+	ck_assert_int_eq(pinsim_munmap(proc, b4_again, 64 * KiB), 0);
+	ck_assert_int_eq(pinsim_munmap(proc, b2, 64 * KiB), 0);
+	ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), -EBUSY);
+	vh_assert_state(c, &s);
+	assert_mapped(&dev0, a, 4, out, sizeof(out));
+	/* The last piece goes under a MAP_FIXED anonymous mapping. */
+	ck_assert_uint_eq(pinsim_mmap(proc, b2 + 128 * KiB, 2 * MiB - 128 * KiB, RW,
+				      ANON | MAP_FIXED, -1, 0),
+			  b2 + 128 * KiB);
+	ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+	assert_released(&dev0, a, 4);
+	vh_assert_clean();
+}
+END_TEST
+
+/*
+ * A failed mmap of the device fd gives back every reference it took:
+ * ksys_mmap_pgoff()'s fget() and the VMA's (mmap_region()
+ * unmap_and_free_file_vma when vfio_pci_core_mmap() refuses).  The close
+ * is then the last reference and releases the device at once.
+ */
+START_TEST(test_failed_bar_mmaps_leave_no_reference_on_the_device_file)
+{
+	uint64_t a = anon(4), bar4 = REGION_OFFSET(VFIO_PCI_BAR4_REGION_INDEX);
+	uint64_t used = vh_mmap(PG, RW, ANON);
+	unsigned char out[32];
+
+	vh_map_ok(c, a, IOVA_A, 4 * PG);
+	vh_pattern(out, sizeof(out), 23);
+	ck_assert_int_eq(pinsim_access(proc, a, out, sizeof(out), 1), sizeof(out));
+	/* vfio_pci_core_mmap(): not shared, past the BAR, the ROM, an absent BAR. */
+	errno = 0;
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 64 * KiB, RW, MAP_PRIVATE, dev0.dev, bar4),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 2 * 64 * KiB, RW, MAP_SHARED, dev0.dev, bar4),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, PG, RW, MAP_SHARED, dev0.dev,
+				      REGION_OFFSET(VFIO_PCI_ROM_REGION_INDEX)),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, PG, RW, MAP_SHARED, dev0.dev,
+				      REGION_OFFSET(VFIO_PCI_BAR1_REGION_INDEX)),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	/* Refused after the fget(): a bad prot, an occupied MAP_FIXED_NOREPLACE range. */
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, PG, 0x40, MAP_SHARED, dev0.dev, bar4),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pinsim_mmap(proc, used, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE,
+				      dev0.dev, bar4),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EEXIST);
+	/* The fd was the only reference: its close ends the device, UNSET detaches. */
+	ck_assert_int_eq(pinsim_close(proc, dev0.dev), 0);
+	assert_mapped(&dev0, a, 4, out, sizeof(out));
+	ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+	assert_released(&dev0, a, 4);
+	vh_assert_clean();
+}
+END_TEST
+
+/*
+ * kernel/exit.c do_exit(): exit_mm() puts the BAR mappings' references,
+ * exit_files() the fds' (if any are left), exit_task_work() runs the
+ * releases.  A process that closed every fd but still had a BAR mapped
+ * keeps its container alive to the end, and its exit releases all of it:
+ * the pages the machine had before the process existed, every hugetlb page
+ * back in the pool, no translation left, the group free to open.  The same
+ * with the fds left open.
+ */
+START_TEST(test_process_exit_with_a_bar_mapped_releases_everything)
+{
+	struct pinsim_proc *mine = proc;
+	struct rlimit rl = { 4 * GiB, 4 * GiB };
+
+	for (int close_fds = 1; close_fds >= 0; close_fds--) {
+		struct pinsim_stats st0 = vh_sim_stats(), st;
+		struct pinsim_proc *other;
+		uint64_t a, h, bar;
+		int k, g;
+
+		ck_assert_int_eq(pinsim_proc_create(sim, &other), 0);
+		proc = other;
+		ck_assert_int_eq(pinsim_setrlimit(proc, RLIMIT_MEMLOCK, &rl), 0);
+		k = vh_open_container();
+		vh_group_set_container(&dev1, k);
+		ck_assert_int_eq(set_iommu(k, VFIO_TYPE1v2_IOMMU), 0);
+		vh_get_device(&dev1);
+		a = anon(16);
+		h = vh_mmap(2 * MiB, RW, HUGE_2M);
+		vh_touch(h, 2 * MiB, 2 * MiB);
+		vh_map_ok(k, a, IOVA_A, 16 * PG);
+		vh_map_ok(k, h, 2 * MiB, 2 * MiB);
+		bar = vh_bar_mmap(&dev1, VFIO_PCI_BAR2_REGION_INDEX, 0, 16 * KiB, RW, 0);
+		vh_touch(bar, 16 * KiB, PG);
+		if (close_fds) {
+			ck_assert_int_eq(pinsim_close(proc, k), 0);
+			ck_assert_int_eq(pinsim_close(proc, dev1.group), 0);
+			ck_assert_int_eq(pinsim_close(proc, dev1.dev), 0);
+		}
+		ck_assert_uint_eq(vh_iommu_leaf(&dev1, IOVA_A, NULL), PG);
+		ck_assert_uint_eq(vh_iommu_leaf(&dev1, 2 * MiB, NULL), 2 * MiB);
+		ck_assert_uint_eq(vh_locked_vm(), 16 + 512);
+		st = vh_sim_stats();
+		ck_assert_uint_eq(st.hugetlb_2m_free, st0.hugetlb_2m_free - 1);
+
+		pinsim_proc_destroy(other);
+		proc = mine;
+		st = vh_sim_stats();
+		ck_assert_uint_eq(st.pages_allocated, st0.pages_allocated);
+		ck_assert_uint_eq(st.hugetlb_2m_free, st0.hugetlb_2m_free);
+		errno = 0;
+		ck_assert_int_eq(pinsim_iommu_lookup(sim, dev1.group_id, IOVA_A, NULL, NULL), -1);
+		ck_assert_int_eq(errno, ENODEV);
+		g = open_group(&dev1);
+		ck_assert_int_ge(g, 0);
+		ck_assert_uint_eq(group_flags(g), VFIO_GROUP_FLAGS_VIABLE);
+		ck_assert_int_eq(pinsim_close(proc, g), 0);
+	}
 	vh_assert_clean();
 }
 END_TEST
@@ -825,6 +1065,12 @@ static void k612_setup(void)
 	vh_setup_with(&vh_cfg);
 }
 
+static void k612_v2_setup(void)
+{
+	k612_setup();
+	c = vh_container(VFIO_TYPE1v2_IOMMU);
+}
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("vfio_fd");
@@ -845,6 +1091,18 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_unset_container_while_a_device_is_open_is_ebusy_and_changes_nothing);
 	tcase_add_test(tc, test_close_order_container_group_device_releases_at_the_device_close);
 	tcase_add_test(tc, test_process_exit_with_only_a_device_fd_left_releases_everything);
+	tc = vh_tcase(s, "bar_lifetimes", v2_setup);
+	tcase_add_test(tc, test_closing_the_device_fd_with_a_bar_mapped_keeps_it_open_until_munmap);
+	tcase_add_test(tc, test_unset_container_is_ebusy_while_a_bar_mapping_keeps_the_device_open);
+	tcase_add_test(tc, test_device_file_is_released_with_the_last_of_several_bar_mappings);
+	tcase_add_test(tc, test_failed_bar_mmaps_leave_no_reference_on_the_device_file);
+	tcase_add_test(tc, test_process_exit_with_a_bar_mapped_releases_everything);
+	tc = vh_tcase(s, "bar_lifetimes_6_12_118", k612_v2_setup);
+	tcase_add_test(tc, test_closing_the_device_fd_with_a_bar_mapped_keeps_it_open_until_munmap);
+	tcase_add_test(tc, test_unset_container_is_ebusy_while_a_bar_mapping_keeps_the_device_open);
+	tcase_add_test(tc, test_device_file_is_released_with_the_last_of_several_bar_mappings);
+	tcase_add_test(tc, test_failed_bar_mmaps_leave_no_reference_on_the_device_file);
+	tcase_add_test(tc, test_process_exit_with_a_bar_mapped_releases_everything);
 	tc = vh_tcase(s, "group_open", vh_setup);
 	tcase_add_test(tc, test_group_open_twice_is_ebusy_also_from_another_process);
 
