@@ -596,6 +596,85 @@ START_TEST(test_failed_bar_mmaps_leave_no_reference_on_the_device_file)
 }
 END_TEST
 
+struct bar_race {
+	uint64_t bar, bar2;
+	long munmap_ret, close_ret;
+};
+
+static long race_munmap(void *arg)
+{
+	struct bar_race *r = arg;
+
+	r->munmap_ret = vh_rc(pinsim_munmap(proc, r->bar, 64 * KiB));
+	return 0;
+}
+
+static long race_close(void *arg)
+{
+	struct bar_race *r = arg;
+
+	r->close_ret = vh_rc(pinsim_close(proc, dev0.dev));
+	return 0;
+}
+
+static long race_mmap(void *arg)
+{
+	struct bar_race *r = arg;
+
+	r->bar2 = pinsim_mmap(proc, 0, 64 * KiB, RW, MAP_SHARED, dev0.dev,
+			      REGION_OFFSET(VFIO_PCI_BAR4_REGION_INDEX));
+	return r->bar2 == PINSIM_MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * The references order the release whatever the interleaving: munmap of
+ * one BAR mapping, close() of the fd and a second mmap of it (fget() in
+ * ksys_mmap_pgoff(), or -EBADF once the fd is gone) race; the device is
+ * released exactly once, by whichever drops the last reference, and only
+ * if the second mmap did not get in first does UNSET find it closed.
+ */
+START_TEST(test_munmap_close_and_mmap_racing_release_the_device_once)
+{
+	uint64_t a = anon(4);
+	unsigned char out[32];
+
+	vh_pattern(out, sizeof(out), 29);
+	ck_assert_int_eq(pinsim_access(proc, a, out, sizeof(out), 1), sizeof(out));
+	for (uint64_t seed = 1; seed <= 24; seed++) {
+		struct bar_race r = { 0 };
+		struct pinsim_thread t[3] = {
+			{ .name = "munmap", .proc = proc, .fn = race_munmap, .arg = &r },
+			{ .name = "close", .proc = proc, .fn = race_close, .arg = &r },
+			{ .name = "mmap", .proc = proc, .fn = race_mmap, .arg = &r },
+		};
+		struct pinsim_sched_opts o = { .seed = seed, .pct_steps = 16 };
+		struct pinsim_sched_result res;
+
+		if (dev0.dev < 0)
+			vh_get_device(&dev0);
+		vh_map_ok(c, a, IOVA_A, 4 * PG);
+		r.bar = vh_bar_mmap(&dev0, VFIO_PCI_BAR4_REGION_INDEX, 0, 64 * KiB, RW, 0);
+		ck_assert_int_eq(pinsim_sched_run(sim, t, 3, &o, &res), 0);
+		ck_assert_int_eq(res.status, PINSIM_SCHED_DONE);
+		ck_assert_int_eq(r.munmap_ret, 0);
+		ck_assert_int_eq(r.close_ret, 0);
+		ck_assert(t[2].ret == 0 || t[2].ret == -EBADF);
+		dev0.dev = -1;
+		if (!t[2].ret) {
+			/* The second mapping holds the device: still a container user. */
+			ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), -EBUSY);
+			assert_mapped(&dev0, a, 4, out, sizeof(out));
+			ck_assert_int_eq(pinsim_munmap(proc, r.bar2, 64 * KiB), 0);
+		}
+		ck_assert_int_eq(xioctl(dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+		assert_released(&dev0, a, 4);
+		ck_assert_int_eq(set_container(dev0.group, c), 0);
+		ck_assert_int_eq(set_iommu(c, VFIO_TYPE1v2_IOMMU), 0);
+		vh_assert_clean();
+	}
+}
+END_TEST
+
 /*
  * kernel/exit.c do_exit(): exit_mm() puts the BAR mappings' references,
  * exit_files() the fds' (if any are left), exit_task_work() runs the
@@ -1097,6 +1176,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_device_file_is_released_with_the_last_of_several_bar_mappings);
 	tcase_add_test(tc, test_failed_bar_mmaps_leave_no_reference_on_the_device_file);
 	tcase_add_test(tc, test_process_exit_with_a_bar_mapped_releases_everything);
+	tcase_add_test(tc, test_munmap_close_and_mmap_racing_release_the_device_once);
 	tc = vh_tcase(s, "bar_lifetimes_6_12_118", k612_v2_setup);
 	tcase_add_test(tc, test_closing_the_device_fd_with_a_bar_mapped_keeps_it_open_until_munmap);
 	tcase_add_test(tc, test_unset_container_is_ebusy_while_a_bar_mapping_keeps_the_device_open);
