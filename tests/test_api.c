@@ -294,6 +294,8 @@ END_TEST
 
 /* ---- MAP_DMA racing the last group leaving its container ---- */
 
+#define RACE_LEN (4ULL << 20)	/* 1024 pages, below the 8 MiB RLIMIT_MEMLOCK */
+
 struct race_fds {
 	int container, group, device;
 	uint64_t bar;
@@ -305,7 +307,7 @@ static long race_map(void *arg)
 	struct race_fds *r = arg;
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = r->bar, .iova = 1ULL << 40, .size = 2ULL << 30,
+		.vaddr = r->bar, .iova = 1ULL << 40, .size = RACE_LEN,
 	};
 
 	r->map_ret = pinsim_ioctl(proc, r->container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
@@ -324,6 +326,7 @@ START_TEST(test_map_dma_racing_group_unset_never_uses_a_released_backend)
 {
 	struct pinsim_device_spec gpu = { "0000:01:00.0", { 2ULL << 30 }, 0 };
 	struct pinsim_vfio_stats vs;
+	struct pinsim_proc_stats ps;
 	struct pinsim_stats st;
 	int gid;
 
@@ -346,8 +349,13 @@ START_TEST(test_map_dma_racing_group_unset_never_uses_a_released_backend)
 					      (void *)VFIO_TYPE1v2_IOMMU), 0);
 		r.device = pinsim_ioctl(proc, r.group, VFIO_GROUP_GET_DEVICE_FD, (void *)gpu.name);
 		ck_assert_int_ge(r.device, 0);
-		r.bar = pinsim_mmap(proc, 0, 2ULL << 30, PROT_READ | PROT_WRITE, MAP_SHARED, r.device,
-				    (uint64_t)VFIO_PCI_BAR0_REGION_INDEX << 40);
+		/*
+		 * A BAR mapping would keep the device open after its close
+		 * (mmap_region() get_file()), and the group in the container:
+		 * the MAP pins anonymous memory instead.
+		 */
+		r.bar = pinsim_mmap(proc, 0, RACE_LEN, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		ck_assert_uint_ne(r.bar, PINSIM_MAP_FAILED);
 		ck_assert_int_eq(pinsim_close(proc, r.device), 0);
 
@@ -359,12 +367,14 @@ START_TEST(test_map_dma_racing_group_unset_never_uses_a_released_backend)
 		/* The backend went with the group: nothing mapped or pinned remains. */
 		ck_assert_int_eq(pinsim_vfio_stats(proc, r.container, &vs), -1);
 		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_int_eq(pinsim_proc_stats(proc, &ps), 0);
+		ck_assert_uint_eq(ps.locked_vm, 0);
 		pinsim_stats(sim, &st);
 		ck_assert_uint_eq(st.oopses, 0);
 		ck_assert_uint_eq(st.warnings, 0);
 		pinsim_close(proc, r.group);
 		pinsim_close(proc, r.container);
-		pinsim_munmap(proc, r.bar, 2ULL << 30);
+		pinsim_munmap(proc, r.bar, RACE_LEN);
 	}
 }
 END_TEST

@@ -1509,6 +1509,15 @@ START_TEST(test_last_group_leaving_releases_every_mapping_and_pin)
 	before = vh_sim_stats();
 	/* The container fd stays open: the group leaving is what releases. */
 	ck_assert_int_eq(pinsim_close(proc, dev0.dev), 0);
+	/*
+	 * The BAR's VMA still holds the device file (mmap_region() get_file()):
+	 * the device is open and a container user until the munmap.
+	 */
+	errno = 0;
+	ck_assert_int_eq(pinsim_ioctl(proc, dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_uint_eq(vh_locked_vm(), 16 + 1024 + 262144 + 1);
+	ck_assert_int_eq(pinsim_munmap(proc, bar, GiB), 0);
 	ck_assert_int_eq(pinsim_ioctl(proc, dev0.group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
 	after = vh_sim_stats();
 	ck_assert_uint_gt(after.iommu_unmap_calls, before.iommu_unmap_calls);
