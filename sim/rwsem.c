@@ -150,7 +150,7 @@ static int __down_sched(struct rw_semaphore *sem, bool write, bool killable)
 			ret = -EINTR;
 			break;
 		}
-		sched_block_on(sem);
+		sched_block_on(sem, sem->name);
 	}
 	if (write) {
 		atomic_fetch_sub(&sem->waiting_writers, 1);

@@ -30,6 +30,7 @@ struct sthread {
 	pthread_cond_t cv;
 	enum sthread_state state;
 	const void *blocked_on;
+	const char *blocked_name;
 	bool aborted;
 	unsigned int prio;		/* PCT */
 };
@@ -181,8 +182,9 @@ static void report_deadlock(void)
 
 		if (S.t[i].state != ST_BLOCKED)
 			continue;
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s blocked on %p%s",
-					off ? "; " : "", S.t[i].spec->name, l,
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s blocked on %s%s",
+					off ? "; " : "", S.t[i].spec->name,
+					S.t[i].blocked_name ? S.t[i].blocked_name : "a lock",
 					lock_held_by_dead_task(l) ? " held by a crashed task" : "");
 	}
 	end_run(SCHED_DEADLOCK, "deadlock: %s", buf);
@@ -260,13 +262,14 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 	wait_turn(me);
 }
 
-int sched_block_on(const void *lock)
+int sched_block_on(const void *lock, const char *name)
 {
 	int me = my_index;
 
 	pthread_mutex_lock(&S.lock);
 	S.t[me].state = ST_BLOCKED;
 	S.t[me].blocked_on = lock;
+	S.t[me].blocked_name = name;
 	schedule_next(me);
 	wait_turn(me);
 	return 0;

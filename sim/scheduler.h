@@ -120,11 +120,12 @@ extern _Atomic int sched_active;
 /* Is the calling host thread one of the controlled threads? */
 bool sched_controls_current(void);
 /*
- * The calling controlled thread cannot get @lock: let others run until the
- * lock is released.  Returns 0 to retry the acquisition, or does not return
+ * The calling controlled thread cannot get @lock (@name, for reports: a
+ * hang names locks, never host addresses): let others run until the lock
+ * is released.  Returns 0 to retry the acquisition, or does not return
  * (the run was ended: the thread leaves through its landing pad).
  */
-int sched_block_on(const void *lock);
+int sched_block_on(const void *lock, const char *name);
 /* @lock was released: threads blocked on it may run again. */
 void sched_lock_released(const void *lock);
 

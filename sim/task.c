@@ -295,7 +295,7 @@ void sim_spin_contended(spinlock_t *lock, uint32_t me)
 {
 	if (sched_controls_current()) {
 		while (!spin_trylock(lock))
-			sched_block_on(lock);
+			sched_block_on(lock, "a page-table spinlock");
 		return;
 	}
 	for (unsigned int n = 0;; n++) {
