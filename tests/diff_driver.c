@@ -84,7 +84,8 @@ struct drv {
 	char *report;
 	size_t rlen;
 	bool diverged;
-	uint64_t bitmap_buf[512];
+	uint64_t bitmap_buf[512];	/* the user's dirty bitmap pinsim writes */
+	uint64_t exp_bitmap[512];	/* ... and the model */
 };
 
 /* ======================= randomness ======================= */
@@ -989,6 +990,45 @@ static void pick_unmap_range(struct drv *d, const struct rm_iommu *io, uint64_t 
 	}
 }
 
+/*
+ * A struct vfio_bitmap for [.., + size): mostly the IOMMU's smallest page
+ * and the exact DIRTY_BITMAP_BYTES() (sometimes a word short, or a bigger
+ * page), over a user buffer filled with a pattern, which the kernel ORs
+ * into the first word of a mapping off a word boundary.
+ */
+static void prep_ubitmap(struct drv *d, const struct rm_iommu *io, uint64_t size,
+			 struct vfio_bitmap *b, struct rm_ubitmap *ub)
+{
+	uint64_t pgsize = io && chance(d, 85) ? io->pgsize_bitmap & -io->pgsize_bitmap
+					      : (chance(d, 50) ? PG : 2 * PG);
+	uint64_t bytes = DIRTY_BYTES(size >> __builtin_ctzll(pgsize));
+	uint64_t pattern = chance(d, 30) ? 0 : mix(&d->rng);
+
+	b->pgsize = pgsize;
+	b->size = bytes && bytes <= sizeof(d->bitmap_buf) ? bytes : 8;
+	if (chance(d, 5) && b->size > 8)
+		b->size -= 8;
+	b->data = (__u64 *)d->bitmap_buf;
+	for (int i = 0; i < 512; i++)
+		d->bitmap_buf[i] = pattern ? pattern ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL) : 0;
+	memcpy(d->exp_bitmap, d->bitmap_buf, sizeof(d->bitmap_buf));
+	ub->pgsize = b->pgsize;
+	ub->size = b->size;
+	ub->data = d->exp_bitmap;
+	ub->words = 512;
+}
+
+static bool cmp_bitmap(struct drv *d)
+{
+	d->st->checks++;
+	for (int i = 0; i < 512; i++)
+		if (d->bitmap_buf[i] != d->exp_bitmap[i])
+			return diverge(d, "dirty bitmap word %d: expected %#018llx, got %#018llx", i,
+				       (unsigned long long)d->exp_bitmap[i],
+				       (unsigned long long)d->bitmap_buf[i]);
+	return true;
+}
+
 static void op_unmap(struct drv *d)
 {
 	int c = pick_type1_handle(d), r;
@@ -999,6 +1039,7 @@ static void op_unmap(struct drv *d)
 	} arg;
 	unsigned int fr = (unsigned int)below(d, 100);
 	uint64_t iova, size, exp_size;
+	struct rm_ubitmap ub = { .data = d->exp_bitmap, .words = 512 };
 	struct rm_res e;
 	char a[64];
 
@@ -1024,12 +1065,8 @@ static void op_unmap(struct drv *d)
 	if ((arg.u.flags & VFIO_DMA_UNMAP_FLAG_ALL) && chance(d, 75))
 		iova = size = 0;
 	if (arg.u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
-		uint64_t bytes = DIRTY_BYTES(size >> 12);
-
 		arg.u.argsz = sizeof(arg);
-		arg.b.pgsize = chance(d, 90) ? PG : 2 * PG;
-		arg.b.size = bytes && bytes <= sizeof(d->bitmap_buf) ? bytes : 8;
-		arg.b.data = (__u64 *)d->bitmap_buf;
+		prep_ubitmap(d, io, size, &arg.b, &ub);
 	}
 	if (chance(d, 4))
 		arg.u.argsz = (uint32_t)below(d, arg.u.argsz);
@@ -1042,9 +1079,10 @@ static void op_unmap(struct drv *d)
 		 arg.u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP ? " +bitmap" : "");
 	errno = 0;
 	r = pinsim_ioctl(d->proc, fd_of(d, c), VFIO_IOMMU_UNMAP_DMA, &arg);
-	e = rm_unmap_dma(&d->m, c, arg.u.argsz, arg.u.flags, iova, size, arg.b.pgsize, arg.b.size,
-			 &exp_size);
+	e = rm_unmap_dma(&d->m, c, arg.u.argsz, arg.u.flags, iova, size, &ub, &exp_size);
 	if (!cmp(d, e, r, errno, false))
+		return;
+	if ((arg.u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) && !cmp_bitmap(d))
 		return;
 	if (e.ret == 0)
 		d->st->unmaps_ok++;
@@ -1054,6 +1092,62 @@ static void op_unmap(struct drv *d)
 	if (arg.u.size != exp_size)
 		diverge(d, "unmap.size written back: expected %#llx, got %#llx",
 			(unsigned long long)exp_size, (unsigned long long)arg.u.size);
+}
+
+static void op_dirty_pages(struct drv *d)
+{
+	int c = pick_type1_handle(d), r;
+	const struct rm_iommu *io = handle_iommu(d, c);
+	struct vfio_iommu_type1_dirty_bitmap hdr = { .argsz = 8 };
+	struct vfio_iommu_type1_dirty_bitmap_get get;
+	unsigned char raw[8 + sizeof(get)];
+	struct rm_ubitmap ub = { .data = d->exp_bitmap, .words = 512 };
+	unsigned int fr = (unsigned int)below(d, 100);
+	uint64_t iova = 0, size = 0;
+	struct rm_res e;
+	char a[64];
+
+	memset(&get, 0, sizeof(get));
+	if (fr < 25) {
+		hdr.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
+	} else if (fr < 35) {
+		hdr.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP;
+	} else if (fr < 94) {
+		hdr.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+		hdr.argsz = sizeof(raw);
+		if (io && io->ndmas && chance(d, 40)) {
+			/* from a little before a mapping: off a word boundary of the bitmap */
+			const struct rm_dma *dma = &io->dmas[below(d, (uint64_t)io->ndmas)];
+			uint64_t gran = io->pgsize_bitmap & -io->pgsize_bitmap;
+
+			iova = dma->iova - gran * below(d, 100);
+			size = dma->iova + dma->size - iova;
+		} else {
+			pick_unmap_range(d, io, &iova, &size);
+		}
+		get.iova = iova;
+		get.size = size;
+		prep_ubitmap(d, io, size, &get.bitmap, &ub);
+	} else {
+		static const uint32_t odd[] = { 0, 3, 8, 1u << 3 };
+
+		hdr.flags = odd[below(d, 4)];
+	}
+	if (chance(d, 4))
+		hdr.argsz = (uint32_t)below(d, hdr.argsz + 1);
+	memcpy(raw, &hdr, 8);
+	memcpy(raw + 8, &get, sizeof(get));
+	snprintf(d->cur, sizeof(d->cur),
+		 "ioctl(%s, IOMMU_DIRTY_PAGES, argsz %u flags %#x iova %#llx size %#llx "
+		 "bitmap pgsize %#llx size %#llx)",
+		 hname(d, c, a, sizeof(a)), hdr.argsz, hdr.flags, (unsigned long long)iova,
+		 (unsigned long long)size, (unsigned long long)get.bitmap.pgsize,
+		 (unsigned long long)get.bitmap.size);
+	errno = 0;
+	r = pinsim_ioctl(d->proc, fd_of(d, c), VFIO_IOMMU_DIRTY_PAGES, raw);
+	e = rm_dirty_pages(&d->m, c, hdr.argsz, hdr.flags, iova, size, &ub);
+	if (cmp(d, e, r, errno, false) && hdr.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP)
+		cmp_bitmap(d);
 }
 
 static void op_get_info(struct drv *d)
@@ -1463,8 +1557,10 @@ static void one_op(struct drv *d)
 	r = (unsigned int)below(d, 1000);
 	if (r < 300)
 		return op_map(d);
-	if (r < 500)
+	if (r < 465)
 		return op_unmap(d);
+	if (r < 500)
+		return op_dirty_pages(d);
 	if (!vmas_left && !skip(d, DIFF_OP_MUNMAP) && r >= 500 && r < 630)
 		return op_munmap(d);
 	if (r < 540 || (r < 630 && !vmas_left))

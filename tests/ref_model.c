@@ -78,6 +78,75 @@ static void *grow(void *p, int *cap, int need, size_t elem)
 	return p;
 }
 
+/* ======================= the kernel's bitmap ops (lib/bitmap.c), 64-bit words ======================= */
+
+#define BITMAP_FIRST_WORD_MASK(start) (~0ULL << ((start) & 63))
+#define BITMAP_LAST_WORD_MASK(nbits) (~0ULL >> (-(nbits) & 63))
+
+/* __bitmap_set() */
+static void kbitmap_set(uint64_t *map, unsigned int start, int len)
+{
+	uint64_t *p = map + start / 64;
+	const unsigned int size = start + (unsigned int)len;
+	int bits_to_set = 64 - (int)(start % 64);
+	uint64_t mask_to_set = BITMAP_FIRST_WORD_MASK(start);
+
+	while (len - bits_to_set >= 0) {
+		*p |= mask_to_set;
+		len -= bits_to_set;
+		bits_to_set = 64;
+		mask_to_set = ~0ULL;
+		p++;
+	}
+	if (len) {
+		mask_to_set &= BITMAP_LAST_WORD_MASK(size);
+		*p |= mask_to_set;
+	}
+}
+
+/* __bitmap_clear() */
+static void kbitmap_clear(uint64_t *map, unsigned int start, int len)
+{
+	uint64_t *p = map + start / 64;
+	const unsigned int size = start + (unsigned int)len;
+	int bits_to_clear = 64 - (int)(start % 64);
+	uint64_t mask_to_clear = BITMAP_FIRST_WORD_MASK(start);
+
+	while (len - bits_to_clear >= 0) {
+		*p &= ~mask_to_clear;
+		len -= bits_to_clear;
+		bits_to_clear = 64;
+		mask_to_clear = ~0ULL;
+		p++;
+	}
+	if (len) {
+		mask_to_clear &= BITMAP_LAST_WORD_MASK(size);
+		*p &= ~mask_to_clear;
+	}
+}
+
+/* __bitmap_shift_left(): whole words, nothing masked past @nbits */
+static void kbitmap_shift_left(uint64_t *dst, const uint64_t *src, unsigned int shift,
+			       unsigned int nbits)
+{
+	int k;
+	unsigned int lim = (nbits + 63) / 64;
+	unsigned int off = shift / 64, rem = shift % 64;
+
+	for (k = (int)(lim - off) - 1; k >= 0; --k) {
+		uint64_t upper, lower;
+
+		if (rem && k > 0)
+			lower = src[k - 1] >> (64 - rem);
+		else
+			lower = 0;
+		upper = src[k] << rem;
+		dst[k + (int)off] = lower | upper;
+	}
+	if (off)
+		memset(dst, 0, off * sizeof(uint64_t));
+}
+
 /* ======================= frames (struct page / MMIO pfns) ======================= */
 
 static int frame_new(struct rm_model *m, enum rm_frame_kind kind)
@@ -195,8 +264,10 @@ void rm_init(struct rm_model *m, const struct rm_config *cfg)
 void rm_fini(struct rm_model *m)
 {
 	for (int c = 0; c < m->ncont; c++)
-		for (int i = 0; i < m->cont[c].iommu.ndmas; i++)
+		for (int i = 0; i < m->cont[c].iommu.ndmas; i++) {
 			free(m->cont[c].iommu.dmas[i].frames);
+			free(m->cont[c].iommu.dmas[i].bitmap);
+		}
 	for (int c = 0; c < m->ncont; c++)
 		free(m->cont[c].iommu.dmas);
 	for (int v = 0; v < m->nvmas; v++)
@@ -227,6 +298,9 @@ const char *rm_cov_name(enum rm_cov c)
 		"detach: a domain goes, mappings stay", "SET_IOMMU attach fails (nesting)",
 		"group fd closed, device keeps the group", "device fd closed, BAR VMA keeps it",
 		"munmap of a pinned page", "device name: vfio_pci_core_match() error",
+		"DIRTY_PAGES START", "DIRTY_PAGES STOP", "GET_BITMAP reported",
+		"GET_BITMAP shifted a mapping in", "dma->bitmap kept stale bits",
+		"unmap reported dirty pages", "GET_BITMAP -EINVAL after the header checks",
 	};
 
 	return c < RM_COV_NR ? names[c] : "?";
@@ -341,6 +415,7 @@ static void remove_dma(struct rm_model *m, struct rm_iommu *io, int n, int cont)
 	if (dma->vaddr_invalid)
 		io->vaddr_invalid_count--;
 	free(dma->frames);
+	free(dma->bitmap);	/* vfio_dma_bitmap_free() */
 	memmove(&io->dmas[n], &io->dmas[n + 1], (size_t)(io->ndmas - n - 1) * sizeof(*io->dmas));
 	io->ndmas--;
 	io->dma_avail++;
@@ -648,6 +723,7 @@ static int type1_attach_group(struct rm_model *m, struct rm_iommu *io, int dev)
 			COV(m, ATTACH_SHARED_DOMAIN);
 			io->dom[d].ngroups++;
 			m->group[dev].domain = d;
+			io->num_non_pinned_groups++;
 			return 0;
 		}
 	}
@@ -668,7 +744,26 @@ static int type1_attach_group(struct rm_model *m, struct rm_iommu *io, int dev)
 	io->dom[slot].ngroups = 1;
 	m->group[dev].domain = slot;
 	update_pgsize_bitmap(m, io);
+	/* an IOMMU-backed group can dirty memory directly: it demotes the dirty scope */
+	io->num_non_pinned_groups++;
 	return 0;
+}
+
+/* vfio_iommu_populate_bitmap_full() */
+static void populate_bitmap_full(struct rm_iommu *io)
+{
+	unsigned int pgshift = ffs64(io->pgsize_bitmap);
+
+	for (int i = 0; i < io->ndmas; i++)
+		kbitmap_set(io->dmas[i].bitmap, 0, (int)(io->dmas[i].size >> pgshift));
+}
+
+/* detach_group_done: the group leaves the dirty scope */
+static void detach_dirty_scope(struct rm_iommu *io)
+{
+	io->num_non_pinned_groups--;
+	if (io->dirty_page_tracking)
+		populate_bitmap_full(io);
 }
 
 /* vfio_iommu_type1_detach_group() */
@@ -679,8 +774,10 @@ static void type1_detach_group(struct rm_model *m, struct rm_iommu *io, int dev,
 	m->group[dev].domain = -1;
 	if (d < 0)
 		return;
-	if (--io->dom[d].ngroups)
+	if (--io->dom[d].ngroups) {
+		detach_dirty_scope(io);
 		return;
+	}
 	/* the last group of the last domain takes every mapping with it */
 	if (live_domains(io) == 1) {
 		if (io->ndmas)
@@ -691,6 +788,7 @@ static void type1_detach_group(struct rm_model *m, struct rm_iommu *io, int dev,
 	}
 	io->dom[d].live = false;
 	update_pgsize_bitmap(m, io);
+	detach_dirty_scope(io);
 }
 
 /* vfio_iommu_type1_release() */
@@ -1116,6 +1214,17 @@ static bool iova_dma_valid(const struct rm_model *m, const struct rm_iommu *io, 
 	return start >= cfg->resv_end + 1 && end <= cfg->aperture_end;
 }
 
+/* vfio_dma_bitmap_alloc(): DIRTY_BITMAP_BYTES(npages) + one spare u64 for the shift, zeroed */
+static void dma_bitmap_alloc(struct rm_dma *dma, uint64_t pgsize)
+{
+	uint64_t npages = dma->size / pgsize;
+
+	dma->bitmap_words = (int)(DIRTY_BITMAP_BYTES(npages) / 8 + 1);
+	dma->bitmap = calloc((size_t)dma->bitmap_words, sizeof(uint64_t));
+	if (!dma->bitmap)
+		abort();
+}
+
 /*
  * vfio_pin_map_dma() with vfio_pin_pages_remote() + vaddr_get_pfns():
  * page by page in vaddr order, the first failure wins: no VMA (or a VMA
@@ -1130,6 +1239,7 @@ static int pin_map_dma(struct rm_model *m, struct rm_dma *dma)
 {
 	uint64_t npage = dma->size / RM_PAGE_SIZE, lock_acct = 0;
 	uint64_t limit = m->rlim_memlock >> 12;
+	bool shared = false;
 
 	/* first the page walk, which fails before it outgrows the VMAs */
 	for (uint64_t i = 0; i < npage; i++) {
@@ -1166,12 +1276,14 @@ static int pin_map_dma(struct rm_model *m, struct rm_dma *dma)
 			continue;
 		}
 		if (f->pins)
-			COV(m, MAP_SHARED_PAGE);
+			shared = true;
 		if (f->folio >= 0 && !i)
 			COV(m, MAP_HUGETLB_PAGES);
 		frame_pin(m, dma->frames[i]);
 	}
 	COV(m, MAP_OK);
+	if (shared)
+		COV(m, MAP_SHARED_PAGE);
 	m->locked_vm += lock_acct;	/* vfio_lock_acct() of each run */
 	return 0;
 }
@@ -1268,9 +1380,95 @@ struct rm_res rm_map_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t fla
 	err = pin_map_dma(m, &dma);
 	if (err)
 		return fail(-err);
-	link_dma(io, &dma);
+	n = link_dma(io, &dma);
 	io->dma_avail--;
+	if (io->dirty_page_tracking)
+		dma_bitmap_alloc(&io->dmas[n], pgsize);
 	return ok(0);
+}
+
+/*
+ * update_user_bitmap(): every page of a mapping is dirty while an
+ * IOMMU-backed group is attached (num_non_pinned_groups, iommu_mapped);
+ * a mapping not on a word boundary of the user's bitmap is shifted in
+ * place (__bitmap_shift_left() over nbits + shift bits, the spare word
+ * catching the overflow) and the user's first word is ORed in whole
+ * (bitmap_or() of @shift bits is one word); then DIRTY_BITMAP_BYTES(nbits
+ * + shift) bytes are written at the word of the mapping's first bit.
+ */
+static int update_user_bitmap(struct rm_model *m, struct rm_iommu *io, struct rm_dma *dma,
+			      uint64_t base_iova, uint64_t pgsize, const struct rm_ubitmap *bm)
+{
+	unsigned int pgshift = ffs64(pgsize);
+	uint64_t nbits = dma->size >> pgshift;
+	uint64_t bit_offset = (dma->iova - base_iova) >> pgshift;
+	uint64_t copy_offset = bit_offset / 64;
+	unsigned int shift = (unsigned int)(bit_offset % 64);
+	size_t words;
+
+	if (io->num_non_pinned_groups)
+		kbitmap_set(dma->bitmap, 0, (int)nbits);
+	if (shift) {
+		COV(m, DIRTY_GET_SHIFTED);
+		kbitmap_shift_left(dma->bitmap, dma->bitmap, shift, (unsigned int)(nbits + shift));
+		if (copy_offset >= bm->words)
+			abort();	/* the driver's buffer is what the kernel may touch */
+		dma->bitmap[0] |= bm->data[copy_offset];
+	}
+	words = (size_t)(DIRTY_BITMAP_BYTES(nbits + shift) / 8);
+	if (copy_offset + words > bm->words)
+		abort();
+	memcpy(bm->data + copy_offset, dma->bitmap, words * sizeof(uint64_t));
+	return 0;
+}
+
+/* bitmap_clear() of a mapping's bits after a report, and whether anything stayed behind */
+static void dma_bitmap_reset(struct rm_model *m, struct rm_dma *dma, unsigned int pgshift)
+{
+	kbitmap_clear(dma->bitmap, 0, (int)(dma->size >> pgshift));
+	/* vfio_dma_populate_bitmap(): the pfn_list is empty */
+	for (int w = 0; w < dma->bitmap_words; w++)
+		if (dma->bitmap[w]) {
+			COV(m, DIRTY_STALE_BITS);
+			break;
+		}
+}
+
+/*
+ * vfio_iova_dirty_bitmap(): the range may not bisect a mapping (6.12: the
+ * exclusive end through vfio_find_dma(iova + size - 1, 0); upstream the
+ * inclusive end), then every mapping that starts in the range reports.
+ */
+static int iova_dirty_bitmap(struct rm_model *m, struct rm_iommu *io, uint64_t iova,
+			     uint64_t size, uint64_t iova_end, uint64_t pgsize,
+			     const struct rm_ubitmap *bm)
+{
+	unsigned int pgshift = ffs64(pgsize);
+	int n = find_dma(m, io, iova, 1);
+
+	if (n >= 0 && io->dmas[n].iova != iova)
+		return -EINVAL;
+	if (upstream(m)) {
+		n = find_dma(m, io, iova_end, 1);
+		if (n >= 0 && io->dmas[n].iova + io->dmas[n].size - 1 != iova_end)
+			return -EINVAL;
+	} else {
+		n = find_dma(m, io, iova + size - 1, 0);
+		if (n >= 0 && io->dmas[n].iova + io->dmas[n].size != iova + size)
+			return -EINVAL;
+	}
+	for (n = 0; n < io->ndmas; n++) {
+		struct rm_dma *dma = &io->dmas[n];
+
+		if (dma->iova < iova)
+			continue;
+		if (dma->iova > (upstream(m) ? iova_end : iova + size - 1))
+			break;
+		update_user_bitmap(m, io, dma, iova, pgsize, bm);
+		dma_bitmap_reset(m, dma, pgshift);
+	}
+	COV(m, DIRTY_GET);
+	return 0;
 }
 
 /* verify_bitmap_size() */
@@ -1284,7 +1482,8 @@ static int verify_bitmap_size(uint64_t npages, uint64_t bitmap_size)
 
 /* vfio_dma_do_unmap() */
 static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t flags,
-		    uint64_t iova, uint64_t size, uint64_t bitmap_pgsize, uint64_t *unmapped_out)
+		    uint64_t iova, uint64_t size, const struct rm_ubitmap *bm,
+		    uint64_t *unmapped_out)
 {
 	bool unmap_all = flags & VFIO_DMA_UNMAP_FLAG_ALL;
 	bool invalidate_vaddr = flags & VFIO_DMA_UNMAP_FLAG_VADDR;
@@ -1315,9 +1514,9 @@ static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t 
 	}
 	if (!unmap_all && iova + size == 0)
 		COV(m, UNMAP_TOP_OF_SPACE);
-	/* dirty tracking is never started here: GET_DIRTY_BITMAP is -EINVAL */
-	if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
-		(void)bitmap_pgsize;
+	/* When dirty tracking is enabled, allow only min supported pgsize */
+	if ((flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) &&
+	    (!io->dirty_page_tracking || bm->pgsize != pgsize)) {
 		COV(m, UNMAP_DIRTY);
 		return -EINVAL;
 	}
@@ -1374,6 +1573,10 @@ static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t 
 			continue;
 		}
 		/* no pfn_list: nothing pinned it through vfio_pin_pages() */
+		if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
+			update_user_bitmap(m, io, dma, iova, pgsize, bm);
+			COV(m, DIRTY_UNMAP);
+		}
 		if (!unmap_all && !io->v2 && dma->iova + dma->size - 1 > iova + size - 1)
 			COV(m, UNMAP_V1_PAST_END);
 		unmapped += dma->size;
@@ -1393,8 +1596,8 @@ static int do_unmap(struct rm_model *m, struct rm_iommu *io, int cont, uint32_t 
 
 /* vfio_iommu_type1_unmap_dma() */
 struct rm_res rm_unmap_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t flags,
-			   uint64_t iova, uint64_t size, uint64_t bitmap_pgsize,
-			   uint64_t bitmap_size, uint64_t *size_out)
+			   uint64_t iova, uint64_t size, const struct rm_ubitmap *bm,
+			   uint64_t *size_out)
 {
 	const uint32_t mask = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_VADDR |
 			      VFIO_DMA_UNMAP_FLAG_ALL;
@@ -1416,15 +1619,85 @@ struct rm_res rm_unmap_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t f
 		if (argsz < 24 + sizeof(struct vfio_bitmap))
 			return fail(EINVAL);
 		/* access_ok() holds for the driver's buffer; __ffs(pgsize) of a non-zero pgsize */
-		if (verify_bitmap_size(size >> ffs64(bitmap_pgsize), bitmap_size))
+		if (verify_bitmap_size(size >> ffs64(bm->pgsize), bm->size))
 			return fail(EINVAL);
 	}
-	ret = do_unmap(m, &c->iommu, (int)(c - m->cont), flags, iova, size, bitmap_pgsize,
-		       &unmapped);
+	ret = do_unmap(m, &c->iommu, (int)(c - m->cont), flags, iova, size, bm, &unmapped);
 	if (ret)
 		return fail(-ret);
 	*size_out = unmapped;	/* copy_to_user() only on success */
 	return ok(0);
+}
+
+/* vfio_iommu_type1_dirty_pages() */
+struct rm_res rm_dirty_pages(struct rm_model *m, int h, uint32_t argsz, uint32_t flags,
+			     uint64_t iova, uint64_t size, const struct rm_ubitmap *bm)
+{
+	const uint32_t mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
+			      VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+	struct rm_container *c;
+	struct rm_iommu *io;
+	uint64_t pgsize, iova_end = 0;
+	int err = type1_file(m, h, &c);
+
+	if (err)
+		return fail(-err);
+	io = &c->iommu;
+	if (!io->v2)
+		return fail(EACCES);
+	/* minsz = offsetofend(struct vfio_iommu_type1_dirty_bitmap, flags) */
+	if (argsz < 8 || (flags & ~mask))
+		return fail(EINVAL);
+	/*
+	 * only one flag should be set at a time (__ffs != __fls); no flag at
+	 * all matches no branch and ends in the final -EINVAL
+	 */
+	if (!flags || (flags & (flags - 1)))
+		return fail(EINVAL);
+	pgsize = 1ULL << ffs64(io->pgsize_bitmap);
+	if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
+		/* vfio_dma_bitmap_alloc_all(): zeroed, then the (empty) pfn_list */
+		if (!io->dirty_page_tracking) {
+			for (int i = 0; i < io->ndmas; i++)
+				dma_bitmap_alloc(&io->dmas[i], pgsize);
+			io->dirty_page_tracking = true;
+		}
+		COV(m, DIRTY_START);
+		return ok(0);
+	}
+	if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
+		if (io->dirty_page_tracking) {
+			io->dirty_page_tracking = false;
+			for (int i = 0; i < io->ndmas; i++) {
+				free(io->dmas[i].bitmap);	/* vfio_dma_bitmap_free_all() */
+				io->dmas[i].bitmap = NULL;
+			}
+		}
+		COV(m, DIRTY_STOP);
+		return ok(0);
+	}
+	/* GET_BITMAP: struct vfio_iommu_type1_dirty_bitmap_get follows the header */
+	if (argsz - 8 < sizeof(struct vfio_iommu_type1_dirty_bitmap_get))
+		return fail(EINVAL);
+	if (upstream(m)) {
+		if (!size)
+			return fail(EINVAL);
+		if (iova + size - 1 < iova)
+			return fail(EOVERFLOW);
+		iova_end = iova + size - 1;
+	} else if (iova + size < iova) {
+		return fail(EINVAL);
+	}
+	/* access_ok() holds for the driver's buffer */
+	if (verify_bitmap_size(size >> ffs64(bm->pgsize), bm->size))
+		return fail(EINVAL);
+	if (bm->pgsize != pgsize || (iova & (pgsize - 1)) || (!upstream(m) && !size) ||
+	    (size & (pgsize - 1)) || !io->dirty_page_tracking) {
+		COV(m, DIRTY_EINVAL);
+		return fail(EINVAL);
+	}
+	err = iova_dirty_bitmap(m, io, iova, size, iova_end, pgsize, bm);
+	return err ? fail(-err) : ok(0);
 }
 
 /* vfio_iommu_type1_get_info() with its three capabilities */

@@ -134,6 +134,8 @@ struct rm_dma {
 	int prot;		/* IOMMU_READ 1 | IOMMU_WRITE 2 */
 	bool vaddr_invalid, lock_cap;
 	int *frames;		/* frame per 4K page of the mapping */
+	uint64_t *bitmap;	/* dirty tracking on: the kernel's dma->bitmap, word for word */
+	int bitmap_words;
 };
 
 struct rm_domain {
@@ -150,6 +152,8 @@ struct rm_iommu {
 	unsigned int dma_avail, vaddr_invalid_count;
 	uint64_t pgsize_bitmap;
 	bool iova_list;		/* non-empty: the aperture minus the resv region */
+	bool dirty_page_tracking;
+	unsigned int num_non_pinned_groups;	/* IOMMU-backed groups attached */
 };
 
 struct rm_container {
@@ -209,6 +213,13 @@ enum rm_cov {
 	RM_COV_DEVICE_HELD_BY_VMA,	/* device fd closed, a BAR VMA keeps the device */
 	RM_COV_PINNED_PAGE_UNMAPPED,	/* munmap() of a page a mapping pins */
 	RM_COV_NAME_MATCH_EINVAL,	/* vfio_pci_core_match() < 0 */
+	RM_COV_DIRTY_START,
+	RM_COV_DIRTY_STOP,
+	RM_COV_DIRTY_GET,		/* GET_BITMAP wrote the user's bitmap */
+	RM_COV_DIRTY_GET_SHIFTED,	/* ... for a mapping not at a word boundary */
+	RM_COV_DIRTY_STALE_BITS,	/* dma->bitmap kept bits past bitmap_clear() */
+	RM_COV_DIRTY_UNMAP,		/* unmap wrote the user's bitmap */
+	RM_COV_DIRTY_EINVAL,		/* GET_BITMAP refused */
 	RM_COV_NR,
 };
 
@@ -266,13 +277,32 @@ struct rm_res rm_group_get_device_fd(struct rm_model *m, int h, const char *name
 struct rm_res rm_map_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t flags,
 			 uint64_t vaddr, uint64_t iova, uint64_t size);
 /*
+ * The user's dirty bitmap: struct vfio_bitmap's pgsize and size, and the
+ * memory bitmap.data points to (@words u64s, what the kernel may write).
+ */
+struct rm_ubitmap {
+	uint64_t pgsize, size;
+	uint64_t *data;
+	size_t words;
+};
+
+/*
  * VFIO_IOMMU_UNMAP_DMA; *size_out = what the kernel writes back into
- * unmap.size (the input size when nothing is written back).  @bitmap_*:
- * the struct vfio_bitmap after the unmap struct (argsz permitting).
+ * unmap.size (the input size when nothing is written back).  @bm: the
+ * struct vfio_bitmap after the unmap struct (argsz permitting); with
+ * GET_DIRTY_BITMAP and tracking on, the model writes bm->data as the
+ * kernel writes the user's bitmap.
  */
 struct rm_res rm_unmap_dma(struct rm_model *m, int h, uint32_t argsz, uint32_t flags,
-			   uint64_t iova, uint64_t size, uint64_t bitmap_pgsize,
-			   uint64_t bitmap_size, uint64_t *size_out);
+			   uint64_t iova, uint64_t size, const struct rm_ubitmap *bm,
+			   uint64_t *size_out);
+/*
+ * VFIO_IOMMU_DIRTY_PAGES: START, STOP, or GET_BITMAP of [iova, iova + size)
+ * into @bm (struct vfio_iommu_type1_dirty_bitmap_get after the header,
+ * argsz permitting).
+ */
+struct rm_res rm_dirty_pages(struct rm_model *m, int h, uint32_t argsz, uint32_t flags,
+			     uint64_t iova, uint64_t size, const struct rm_ubitmap *bm);
 /* VFIO_IOMMU_GET_INFO into @buf (@len bytes, argsz already at the head). */
 struct rm_res rm_get_info(struct rm_model *m, int h, void *buf, size_t len);
 /* An ioctl number nobody knows (VFIO_BASE + 60). */
