@@ -297,7 +297,7 @@ const char *rm_cov_name(enum rm_cov c)
 		"attach: shared domain", "detach: last domain unmaps all",
 		"detach: a domain goes, mappings stay", "SET_IOMMU attach fails (nesting)",
 		"group fd closed, device keeps the group", "device fd closed, BAR VMA keeps it",
-		"munmap of a pinned page", "device name: vfio_pci_core_match() error",
+		"pages munmapped while pinned", "device name: vfio_pci_core_match() error",
 		"DIRTY_PAGES START", "DIRTY_PAGES STOP", "GET_BITMAP reported",
 		"GET_BITMAP shifted a mapping in", "dma->bitmap kept stale bits",
 		"unmap reported dirty pages", "GET_BITMAP -EINVAL after the header checks",

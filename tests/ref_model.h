@@ -211,7 +211,7 @@ enum rm_cov {
 	RM_COV_SET_IOMMU_ATTACH_FAIL,	/* nesting on x86 */
 	RM_COV_GROUP_HELD_BY_DEVICE,	/* group fd closed, a device keeps the group */
 	RM_COV_DEVICE_HELD_BY_VMA,	/* device fd closed, a BAR VMA keeps the device */
-	RM_COV_PINNED_PAGE_UNMAPPED,	/* munmap() of a page a mapping pins */
+	RM_COV_PINNED_PAGE_UNMAPPED,	/* munmap() of a page a mapping pins (per page) */
 	RM_COV_NAME_MATCH_EINVAL,	/* vfio_pci_core_match() < 0 */
 	RM_COV_DIRTY_START,
 	RM_COV_DIRTY_STOP,
