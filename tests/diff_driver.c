@@ -507,6 +507,24 @@ static bool fd_in_use(const struct drv *d, int fd)
 	return false;
 }
 
+/* fs/file.c alloc_fd(): the lowest free number (0, 1 and 2 are stdio) */
+static int next_fd(const struct drv *d)
+{
+	int fd = 3;
+
+	while (fd_in_use(d, fd))
+		fd++;
+	return fd;
+}
+
+/* A new fd from open() or GET_DEVICE_FD: the one alloc_fd() gives. */
+static void check_new_fd(struct drv *d, int want, int got)
+{
+	d->st->checks++;
+	if (got != want)
+		diverge(d, "new fd: expected %d (the lowest free), got %d", want, got);
+}
+
 /* A handle of @type: mostly an open one, sometimes closed, another type, or no fd at all. */
 static int pick_handle(struct drv *d, enum rm_file_type type, bool want_iommu)
 {
@@ -560,19 +578,21 @@ static bool skip(const struct drv *d, unsigned int bit)
 static void op_open_container(struct drv *d)
 {
 	struct rm_res e;
-	int fd;
+	int fd, want = next_fd(d);
 
 	snprintf(d->cur, sizeof(d->cur), "open(/dev/vfio/vfio)");
 	errno = 0;
 	fd = pinsim_open(d->proc, "/dev/vfio/vfio", O_RDWR);
 	e = rm_open_container(&d->m);
-	if (cmp(d, e, fd, errno, true))
+	if (cmp(d, e, fd, errno, true)) {
 		d->fd[e.ret] = fd;
+		check_new_fd(d, want, fd);
+	}
 }
 
 static void op_open_group(struct drv *d)
 {
-	int dev = chance(d, 5) ? NDEVS : (int)below(d, NDEVS), fd, id;
+	int dev = chance(d, 5) ? NDEVS : (int)below(d, NDEVS), fd, id, want = next_fd(d);
 	char path[64];
 	struct rm_res e;
 
@@ -582,8 +602,10 @@ static void op_open_group(struct drv *d)
 	errno = 0;
 	fd = pinsim_open(d->proc, path, O_RDWR);
 	e = rm_open_group(&d->m, dev < NDEVS ? dev : -1);
-	if (cmp(d, e, fd, errno, true) && e.ret >= 0)
+	if (cmp(d, e, fd, errno, true) && e.ret >= 0) {
 		d->fd[e.ret] = fd;
+		check_new_fd(d, want, fd);
+	}
 	else if (fd >= 0 && e.ret < 0)
 		pinsim_close(d->proc, fd);
 }
@@ -675,7 +697,7 @@ static void op_get_status(struct drv *d)
 
 static void get_device_fd_h(struct drv *d, int g, bool exact)
 {
-	int dev, r;
+	int dev, r, want;
 	char name[128], a[64];
 	const char *base;
 	struct rm_res e;
@@ -700,10 +722,13 @@ static void get_device_fd_h(struct drv *d, int g, bool exact)
 	snprintf(d->cur, sizeof(d->cur), "ioctl(%s, GROUP_GET_DEVICE_FD, \"%s\")",
 		 hname(d, g, a, sizeof(a)), name);
 	errno = 0;
+	want = next_fd(d);
 	r = pinsim_ioctl(d->proc, fd_of(d, g), VFIO_GROUP_GET_DEVICE_FD, name);
 	e = rm_group_get_device_fd(&d->m, g, name);
-	if (cmp(d, e, r, errno, true) && e.ret >= 0)
+	if (cmp(d, e, r, errno, true) && e.ret >= 0) {
 		d->fd[e.ret] = r;
+		check_new_fd(d, want, r);
+	}
 	else if (r >= 0 && e.ret < 0)
 		pinsim_close(d->proc, r);
 }
