@@ -3,12 +3,13 @@
  * Differential driver: pinsim (public API only) against tests/ref_model.c.
  *
  * A run is one seed: a fresh machine with three vfio-pci devices (two on
- * IOMMU unit 0, one on unit 1, small BARs), one process, a dma_entry_limit
- * drawn from the seed, and a few thousand operations drawn from the seed:
- * container/group/device opens, closes, SET_CONTAINER, UNSET_CONTAINER,
- * SET_IOMMU, GET_DEVICE_FD, CHECK_EXTENSION, MAP_DMA, UNMAP_DMA (VADDR,
- * ALL, GET_DIRTY_BITMAP, unknown flags), GET_INFO, anonymous/hugetlb/BAR
- * mmap and munmap, RLIMIT_MEMLOCK and CAP_IPC_LOCK changes.  Arguments
+ * IOMMU unit 0, one on unit 1; BARs of 4K to 64K and one of 2M), one
+ * process, a dma_entry_limit and IOMMU page sizes drawn from the seed, and
+ * a few thousand operations drawn from the seed: container/group/device
+ * opens, closes, SET_CONTAINER, UNSET_CONTAINER, SET_IOMMU, GET_DEVICE_FD,
+ * CHECK_EXTENSION, MAP_DMA, UNMAP_DMA (VADDR, ALL, GET_DIRTY_BITMAP,
+ * unknown flags), DIRTY_PAGES, GET_INFO, anonymous/hugetlb/BAR mmap and
+ * munmap, RLIMIT_MEMLOCK and CAP_IPC_LOCK changes.  Arguments
  * favour the edges: adjacent and overlapping ranges, bisecting unmaps,
  * ranges ending exactly at 2^64 or wrapping, the MSI window, the 2^48
  * aperture end, unaligned and zero sizes, munmapped and BAR sources.
@@ -56,7 +57,7 @@ const size_t diff_default_nseeds = sizeof(diff_default_seeds) / sizeof(diff_defa
 static const struct rm_dev_cfg devs[] = {
 	{ "0000:01:00.0", { [0] = 16 << 10, [2] = 64 << 10 }, 0 },
 	{ "0000:02:00.0", { [0] = 8 << 10 }, 0 },
-	{ "0000:03:00.0", { [0] = 32 << 10, [1] = 4 << 10 }, 1 },
+	{ "0000:03:00.0", { [0] = 32 << 10, [1] = 4 << 10, [2] = 2 << 20 }, 1 },
 };
 #define NDEVS ((int)(sizeof(devs) / sizeof(devs[0])))
 
@@ -1363,7 +1364,10 @@ static void op_mmap_bar(struct drv *d)
 			bars[nb++] = b;
 	bar = chance(d, 5) ? (int)below(d, 7) : bars[below(d, (uint64_t)nb)];
 	bsize = bar < 6 ? devs[dev].bar_size[bar] : 0;
-	if (bsize >= PG) {
+	if (bsize >= RM_HPAGE_SIZE && chance(d, 50)) {
+		off = 0;	/* the whole 2M BAR: a PMD fault where the VA allows */
+		len = bsize;
+	} else if (bsize >= PG) {
 		off = PG * below(d, bsize / PG);
 		len = PG * (1 + below(d, (bsize - off) / PG));
 	} else {
