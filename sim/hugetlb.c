@@ -260,7 +260,13 @@ static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
 {
 	struct folio *folio;
 
-	/* A table where the hstate's leaf belongs: the VMA is not what it says. */
+	/*
+	 * A table where the hstate's leaf belongs.  huge_pte_alloc() BUG_ON()s
+	 * on it (mm/hugetlb.c, "pte_present(pteval) && !pte_huge(pteval)");
+	 * it cannot happen since munmap frees the tables of the unmapped range
+	 * (free_pgtables(), sim/memory.c), so a mapping MAP_FIXED over what had
+	 * 4K pages finds none: WARN and SIGBUS rather than oops, if it ever does.
+	 */
 	if (WARN_ON_ONCE(old && !(old & _PAGE_PSE))) {
 		*ret = VM_FAULT_SIGBUS;
 		return 0;

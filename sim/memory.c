@@ -5,10 +5,15 @@
  * huge-leaf zaps that the kernel keeps in mm/huge_memory.c (zap_huge_pmd,
  * zap_huge_pud) and mm/hugetlb.c (__unmap_hugepage_range).
  *
+ * It also frees page tables as the kernel does at munmap and exit:
+ * free_pgtables() -> free_pgd_range() (floor/ceiling rules), with tables
+ * freed through the mmu_gather's table batch (sim/pgtable.c).
+ *
  * Simplifications, for the whole file:
- *  - No mmu_gather: the simulation has no TLB, so a zapped page is put as
- *    soon as its entry is cleared instead of after the flush.  Nothing can
- *    reach the page through the cleared entry either way.
+ *  - The mmu_gather only batches page tables: the simulation has no TLB, so
+ *    a zapped page is put as soon as its entry is cleared instead of after
+ *    the flush.  Nothing can reach the page through the cleared entry
+ *    either way.
  *  - No rmap, mapcount or RSS counters: the simulation does not keep them.
  *  - No zero page and no huge zero page: a read fault on anonymous memory
  *    allocates a page.  The zero-pfn cases of vm_normal_page() therefore
@@ -431,8 +436,12 @@ static unsigned long zap_pte_range(struct vm_area_struct *vma, pmd_t *pmd, unsig
 }
 
 /*
- * @pudval is a PUD table entry: once a PUD points to a PMD table it keeps
- * pointing to it while the mm lives (pgtable.h), so the snapshot is good.
+ * @pudval is a PUD table entry, and the snapshot stays good for the whole
+ * range: the PMD table is freed only by free_pgtables(), which a zap under
+ * mmap_lock excludes (munmap holds it for write), and which a zap from
+ * unmap_mapping_range() (i_mmap_rwsem only) cannot meet: the VMA being
+ * zapped is still on the file's i_mmap, so it is not being freed, and a
+ * table it spans is never inside another munmap's [floor, ceiling).
  */
 static void zap_pmd_range(struct vm_area_struct *vma, pud_t pudval, unsigned long addr,
 			  unsigned long end, const struct zap_details *details)
@@ -622,13 +631,6 @@ void zap_page_range_single(struct vm_area_struct *vma, unsigned long addr, unsig
 }
 
 /*
- * The read side of i_mmap_rwsem (sim/mmap.c, next to the write side).
- * Declared here until sim/mm.h declares it with i_mmap_lock_write().
- */
-void i_mmap_lock_read(struct address_space *mapping);
-void i_mmap_unlock_read(struct address_space *mapping);
-
-/*
  * unmap_mapping_range() → unmap_mapping_pages() → unmap_mapping_range_tree():
  * for every VMA of the mapping (any mm) intersecting the page range, zap
  * the intersecting addresses, under the mapping's i_mmap lock and without
@@ -668,4 +670,219 @@ void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin, uint
 					      (zea - zba + 1) << PAGE_SHIFT, &details);
 	}
 	i_mmap_unlock_read(mapping);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Freeing page tables (mm/memory.c free_pgtables(), free_pgd_range())      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * p?d_none_or_clear_bad() with x86's p?d_bad(): an entry that is not a table
+ * entry (not present, or a leaf: _PAGE_PSE) is bad.  Every leaf of the range
+ * was zapped before, so one here is reported ("bad pmd", pr_err there, a
+ * counted WARN here) and cleared, never freed as if it were a table.
+ */
+static bool none_or_clear_bad(void *entry, const char *level, unsigned long addr)
+{
+	uint64_t v = __entry_load(entry, __func__);
+	char msg[SIM_MSG_LEN];
+
+	if (!v)
+		return true;
+	if (likely((v & _PAGE_PRESENT) && !(v & _PAGE_PSE)))
+		return false;
+	snprintf(msg, sizeof(msg), "bad %s %016llx at %lx", level, (unsigned long long)v, addr);
+	__sim_warn(__FILE__, __LINE__, __func__, msg);
+	__entry_store(entry, 0, __func__);
+	return true;
+}
+
+/* mm_dec_nr_ptes()/mm_dec_nr_pmds()/mm_dec_nr_puds(): one count for all levels here. */
+static void mm_dec_nr_tables(struct mm_struct *mm)
+{
+	atomic_fetch_sub_explicit(&mm->nr_ptes, 1, memory_order_relaxed);
+}
+
+/*
+ * May the table of the level above [start, end) go, the one whose span is
+ * @mask-aligned?  Only if no address outside [floor, ceiling) uses it: its
+ * aligned start is not below @floor, and @end does not pass @ceiling
+ * rounded down to the span.  0 means the bottom for start and floor but the
+ * top for end and ceiling, hence the "- 1" comparison, and a non-zero
+ * ceiling that rounds down to 0 keeps the table (free_pmd_range() and
+ * free_pud_range()'s tail in mm/memory.c).
+ */
+static bool table_span_unused(unsigned long start, unsigned long end, unsigned long floor,
+			      unsigned long ceiling, unsigned long mask)
+{
+	start &= mask;
+	if (start < floor)
+		return false;
+	if (ceiling) {
+		ceiling &= mask;
+		if (!ceiling)
+			return false;
+	}
+	return end - 1 <= ceiling - 1;
+}
+
+/*
+ * free_pte_range(): the whole PTE table goes; free_pgd_range() only gets
+ * here for tables whose 2M lies inside [floor, ceiling).  No PTE lock, as
+ * in the kernel: nobody who could take it can reach the table (see the top
+ * of pgtable.h).
+ */
+static void free_pte_range(struct mmu_gather *tlb, pmd_t *pmd)
+{
+	struct page *table = pfn_to_page(pmd_pfn(pmdp_get(pmd)));
+
+	set_pmd(pmd, __pmd(0));			/* pmd_clear() */
+	tlb_remove_table(tlb, table);		/* pte_free_tlb() */
+	mm_dec_nr_tables(tlb->mm);
+}
+
+static void free_pmd_range(struct mmu_gather *tlb, pud_t *pud, unsigned long addr,
+			   unsigned long end, unsigned long floor, unsigned long ceiling)
+{
+	unsigned long start = addr, next;
+	pmd_t *pmd = pmd_offset(pud, addr);
+	struct page *table;
+
+	do {
+		next = pmd_addr_end(addr, end);
+		if (!none_or_clear_bad(pmd, "pmd", addr))
+			free_pte_range(tlb, pmd);
+	} while (pmd++, addr = next, addr != end);
+
+	if (!table_span_unused(start, end, floor, ceiling, PUD_MASK))
+		return;
+	table = pfn_to_page(pud_pfn(pudp_get(pud)));
+	set_pud(pud, __pud(0));			/* pud_clear() */
+	tlb_remove_table(tlb, table);		/* pmd_free_tlb() */
+	mm_dec_nr_tables(tlb->mm);
+}
+
+/*
+ * free_pud_range() under free_p4d_range(): with the p4d folded (4-level
+ * x86-64), the p4d entry is the pgd entry and P4D_MASK is PGDIR_MASK, so
+ * the PUD table goes with its 512G span and free_p4d_range() has nothing of
+ * its own to free.
+ */
+static void free_pud_range(struct mmu_gather *tlb, pgd_t *pgd, unsigned long addr,
+			   unsigned long end, unsigned long floor, unsigned long ceiling)
+{
+	unsigned long start = addr, next;
+	pud_t *pud = pud_offset(p4d_offset(pgd, addr), addr);
+	struct page *table;
+
+	do {
+		next = pud_addr_end(addr, end);
+		if (!none_or_clear_bad(pud, "pud", addr))
+			free_pmd_range(tlb, pud, addr, next, floor, ceiling);
+	} while (pud++, addr = next, addr != end);
+
+	if (!table_span_unused(start, end, floor, ceiling, PGDIR_MASK))
+		return;
+	table = pfn_to_page(pgd_pfn(pgdp_get(pgd)));
+	set_pgd(pgd, __pgd(0));			/* p4d_clear() */
+	tlb_remove_table(tlb, table);		/* pud_free_tlb() */
+	mm_dec_nr_tables(tlb->mm);
+}
+
+/*
+ * free_pgd_range() (mm/memory.c): free the tables of [addr, end) that
+ * nothing in [floor, ceiling) shares.  The PTE level is trimmed here: a
+ * PTE table holding @floor (the previous VMA's end) or reaching @ceiling
+ * (the next VMA's start) stays, and the upper levels decide with their own
+ * spans on the way back up.  The pgd itself is never freed here.
+ */
+void free_pgd_range(struct mmu_gather *tlb, unsigned long addr, unsigned long end,
+		    unsigned long floor, unsigned long ceiling)
+{
+	unsigned long next;
+	pgd_t *pgd;
+
+	addr &= PMD_MASK;
+	if (addr < floor) {
+		addr += PMD_SIZE;
+		if (!addr)
+			return;
+	}
+	if (ceiling) {
+		ceiling &= PMD_MASK;
+		if (!ceiling)
+			return;
+	}
+	if (end - 1 > ceiling - 1)
+		end -= PMD_SIZE;
+	if (addr > end - 1)
+		return;
+
+	pgd = pgd_offset(tlb->mm, addr);
+	do {
+		next = pgd_addr_end(addr, end);
+		if (!none_or_clear_bad(pgd, "pgd", addr))
+			free_pud_range(tlb, pgd, addr, next, floor, ceiling);
+	} while (pgd++, addr = next, addr != end);
+}
+
+/*
+ * hugetlb_free_pgd_range(): x86 has no __HAVE_ARCH_HUGETLB_FREE_PGD_RANGE,
+ * so include/asm-generic/hugetlb.h's plain free_pgd_range() it is (no
+ * shared PMDs here: huge_pmd_share() is not modelled).
+ */
+static void hugetlb_free_pgd_range(struct mmu_gather *tlb, unsigned long addr, unsigned long end,
+				   unsigned long floor, unsigned long ceiling)
+{
+	free_pgd_range(tlb, addr, end, floor, ceiling);
+}
+
+/*
+ * free_pgtables() (mm/memory.c): @vmas are the VMAs being removed, in
+ * address order (the detached VMAs of a munmap, or every VMA at exit), all
+ * zapped already.  Each is hidden from rmap walkers first — unlinked from
+ * its file's i_mmap under i_mmap_lock_write() (unlink_file_vma_batch_*();
+ * there are no anon_vmas here, so unlink_anon_vmas() has nothing to do) —
+ * and only then are its tables freed, so that unmap_mapping_range(), which
+ * walks i_mmap under i_mmap_rwsem without mmap_lock, can never reach a
+ * table being freed.  Neighbouring non-hugetlb VMAs less than PMD_SIZE
+ * apart go down in one free_pgd_range() call; the ceiling of each call is
+ * the next VMA of the list, or @ceiling after the last.  The caller holds
+ * the mmap write lock.
+ */
+void free_pgtables(struct mmu_gather *tlb, struct vm_area_struct **vmas, unsigned int nr,
+		   unsigned long floor, unsigned long ceiling)
+{
+	unsigned int i = 0;
+
+	while (i < nr) {
+		struct vm_area_struct *vma = vmas[i++];
+		struct vm_area_struct *next = i < nr ? vmas[i] : NULL;
+		unsigned long addr = vma->vm_start;
+
+		unlink_file_vma(vma);
+		if (is_vm_hugetlb_page(vma)) {
+			hugetlb_free_pgd_range(tlb, addr, vma->vm_end, floor,
+					       next ? next->vm_start : ceiling);
+			continue;
+		}
+		while (next && next->vm_start <= vma->vm_end + PMD_SIZE &&
+		       !is_vm_hugetlb_page(next)) {
+			vma = next;
+			next = ++i < nr ? vmas[i] : NULL;
+			unlink_file_vma(vma);
+		}
+		free_pgd_range(tlb, addr, vma->vm_end, floor, next ? next->vm_start : ceiling);
+	}
+}
+
+/*
+ * unmap_vmas() (mm/memory.c): zap [start, end) of each of @vmas, clipped
+ * to it; hugetlb VMAs a huge page at a time.  mmap_lock held.
+ */
+void unmap_vmas(struct vm_area_struct **vmas, unsigned int nr, unsigned long start,
+		unsigned long end)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		unmap_single_vma(vmas[i], start, end, NULL);
 }

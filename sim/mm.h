@@ -117,9 +117,21 @@ void fput(struct file *file);
 void __fput_sync(struct file *file);
 void __fput(struct file *file);
 
-/* i_mmap_lock_write()/i_mmap_unlock_write() (include/linux/fs.h). */
+/*
+ * i_mmap_lock_write()/i_mmap_unlock_write() and the read side
+ * (include/linux/fs.h).  Readers walk i_mmap (unmap_mapping_range());
+ * linking and unlinking VMAs takes it for write.
+ */
 void i_mmap_lock_write(struct address_space *mapping);
 void i_mmap_unlock_write(struct address_space *mapping);
+void i_mmap_lock_read(struct address_space *mapping);
+void i_mmap_unlock_read(struct address_space *mapping);
+/*
+ * unlink_file_vma() (mm/mmap.c): take a file VMA off its mapping's i_mmap
+ * under i_mmap_lock_write(); nothing for anonymous VMAs.  free_pgtables()
+ * calls it before it frees the VMA's tables.
+ */
+void unlink_file_vma(struct vm_area_struct *vma);
 
 /* ---------------- sim/util.c (mm/util.c) -------------------------------- */
 
@@ -180,6 +192,25 @@ void zap_page_range_single(struct vm_area_struct *vma, unsigned long addr,
  */
 void unmap_mapping_range(struct address_space *mapping, uint64_t holebegin,
 			 uint64_t holelen, bool even_cows);
+
+/* FIRST_USER_ADDRESS and USER_PGTABLES_CEILING on x86: the whole user range. */
+#define FIRST_USER_ADDRESS 0UL
+#define USER_PGTABLES_CEILING 0UL
+/*
+ * unmap_vmas(): zap [start, end) of each of @vmas (clipped to each).
+ * free_pgtables(): @vmas (address order, zapped, off the mm's VMA set) are
+ * unlinked from their files' i_mmap, then the tables of their ranges that
+ * nothing outside [floor, ceiling) shares are unhooked into @tlb;
+ * tlb_finish_mmu() frees them.  free_pgd_range(): the tables of
+ * [addr, end) within [floor, ceiling).  mmap write lock held.  floor 0 is
+ * the bottom of the address space, ceiling 0 the top.
+ */
+void unmap_vmas(struct vm_area_struct **vmas, unsigned int nr, unsigned long start,
+		unsigned long end);
+void free_pgtables(struct mmu_gather *tlb, struct vm_area_struct **vmas, unsigned int nr,
+		   unsigned long floor, unsigned long ceiling);
+void free_pgd_range(struct mmu_gather *tlb, unsigned long addr, unsigned long end,
+		    unsigned long floor, unsigned long ceiling);
 
 /* ---------------- sim/huge_memory.c (mm/huge_memory.c) ------------------- */
 

@@ -121,7 +121,7 @@ static struct mm_struct *mm_create_common(void)
 
 static void mm_free_common(struct mm_struct *mm)
 {
-	free_pgtables(mm);
+	mm_free_pgd(mm);
 	destroy_rwsem(&mm->mmap_lock);
 	pthread_mutex_destroy(&mm->tasks_lock);
 	free(mm->vmas);
@@ -355,16 +355,6 @@ static int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
 	return 0;
 }
 
-static void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma)
-{
-	unsigned int i = vma_index(mm, vma->vm_start);
-
-	if (WARN_ON(i >= mm->nr_vmas || mm->vmas[i] != vma))
-		return;
-	memmove(&mm->vmas[i], &mm->vmas[i + 1], (mm->nr_vmas - i - 1) * sizeof(*mm->vmas));
-	mm->nr_vmas--;
-}
-
 /* ---------------- file mappings: the i_mmap list ---------------- */
 
 static void mapping_link(struct vm_area_struct *vma)
@@ -379,7 +369,12 @@ static void mapping_link(struct vm_area_struct *vma)
 	i_mmap_unlock_write(mapping);
 }
 
-static void mapping_unlink(struct vm_area_struct *vma)
+/*
+ * unlink_file_vma(): off the i_mmap list, so that unmap_mapping_range() no
+ * longer finds the VMA; free_pgtables() calls it before it frees the VMA's
+ * tables (see the top of pgtable.h).
+ */
+void unlink_file_vma(struct vm_area_struct *vma)
 {
 	struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
 	struct vm_area_struct **pp;
@@ -703,6 +698,8 @@ static unsigned long get_unmapped_area(struct mm_struct *mm, struct file *file,
 	return addr;
 }
 
+static void unmap_region(struct mm_struct *mm, struct vm_area_struct *vma);
+
 unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
 		      unsigned long len, unsigned long prot, unsigned long flags,
 		      unsigned long pgoff)
@@ -800,12 +797,16 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 
 put_file:
 	/*
-	 * mmap_region()'s unmap_and_free_file_vma: fput(vma->vm_file).  The
+	 * mmap_region()'s unmap_and_free_file_vma: fput(vma->vm_file) — the
 	 * caller's own reference (its fd, or ksys_mmap_pgoff()'s fget) is
-	 * still there, so this is never the last.
+	 * still there, so this is never the last — and unmap_region() for
+	 * whatever the driver populated.
 	 */
-	if (file)
+	if (file) {
 		fput(file);
+		vma->vm_file = NULL;
+		unmap_region(mm, vma);
+	}
 free_vma:
 	free(vma);
 unreserve:
@@ -857,17 +858,16 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 }
 
 /*
- * Zap, unlink and free one VMA that lies wholly inside the unmapped range.
- * mm/vma.c remove_vma(): vma_close(), then fput(vma->vm_file), which for the
- * last reference only queues the release (see fput()).
+ * mm/vma.c remove_vma(): the VMA is off the mm's VMA set and its file's
+ * i_mmap, its range zapped and its tables freed; what is left is
+ * vma_close() (hugetlb_vm_op_close() gives back the reservations no fault
+ * consumed) and fput(vma->vm_file), which for the last reference only
+ * queues the release (see fput()).
  */
-static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
+static void remove_vma(struct vm_area_struct *vma)
 {
 	if (is_vm_hugetlb_page(vma) && vma->hugetlb_resv)
 		hugetlb_unreserve_pages(vma->vm_hstate, vma->hugetlb_resv);
-	zap_page_range_single(vma, vma->vm_start, vma->vm_end - vma->vm_start);
-	vma_remove(mm, vma);
-	mapping_unlink(vma);
 	if (vma->vm_ops && vma->vm_ops->close)
 		vma->vm_ops->close(vma);
 	if (vma->vm_file)
@@ -875,9 +875,68 @@ static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 	free(vma);
 }
 
+/*
+ * The VMAs around a range that no VMA of the set covers: the one before it
+ * and the one after it (NULL at either end of the address space).
+ */
+static void vma_neighbours(struct mm_struct *mm, unsigned long start,
+			   struct vm_area_struct **prev, struct vm_area_struct **next)
+{
+	unsigned int i = vma_index(mm, start);
+
+	*prev = i ? mm->vmas[i - 1] : NULL;
+	*next = i < mm->nr_vmas ? mm->vmas[i] : NULL;
+}
+
+/*
+ * Zap @nr VMAs already off the set and free their page tables between the
+ * neighbours' floor and ceiling: vms_clear_ptes() for munmap (floor/ceiling
+ * are vms->unmap_start/unmap_end, the previous VMA's end and the next one's
+ * start as vms_gather_munmap_vmas() found them), unmap_region() for a VMA
+ * whose ->mmap failed.  The mmap write lock is held throughout; the kernel's
+ * munmap(2) downgrades it to read before this step (vms_complete_munmap_vmas()),
+ * safe there because the VMAs are already detached: pinsim keeps the write
+ * lock, which only narrows what may run alongside.
+ */
+static void clear_ptes(struct mm_struct *mm, struct vm_area_struct **vmas, unsigned int nr,
+		       unsigned long start, unsigned long end, struct vm_area_struct *prev,
+		       struct vm_area_struct *next)
+{
+	struct mmu_gather tlb;
+
+	tlb_gather_mmu(&tlb, mm);
+	unmap_vmas(vmas, nr, start, end);
+	free_pgtables(&tlb, vmas, nr, prev ? prev->vm_end : FIRST_USER_ADDRESS,
+		      next ? next->vm_start : USER_PGTABLES_CEILING);
+	tlb_finish_mmu(&tlb);
+}
+
+/*
+ * mmap_region()'s unmap_and_free_file_vma: ->mmap failed, perhaps after the
+ * driver populated entries (remap_pfn_range()).  The VMA was never on the
+ * set nor on i_mmap; unmap_region() zaps it and frees the tables between
+ * its neighbours.
+ */
+static void unmap_region(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct vm_area_struct *prev, *next;
+
+	vma_neighbours(mm, vma->vm_start, &prev, &next);
+	clear_ptes(mm, &vma, 1, vma->vm_start, vma->vm_end, prev, next);
+}
+
+/*
+ * do_vmi_align_munmap(): vms_gather_munmap_vmas() splits the first and last
+ * VMA at the range's ends and detaches every VMA inside from the mm;
+ * vms_complete_munmap_vmas() zaps them, frees their page tables
+ * (free_pgtables(), which unlinks them from i_mmap first) and removes them
+ * (remove_vma()).  A failed split or allocation leaves the VMAs split, as
+ * the kernel does, and unmaps nothing.
+ */
 int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 {
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vma, *prev, *next, **detached;
+	unsigned int first, nr;
 	unsigned long end;
 	int err;
 
@@ -909,14 +968,29 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 		if (err)
 			return err;
 	}
-	while ((vma = find_vma_intersection(mm, start, end))) {
-		if (vma->vm_end > end) {
-			err = split_vma(mm, vma, end);
-			if (err)
-				return err;
-		}
-		remove_vma(mm, vma);
+	vma = find_vma(mm, end - 1);
+	if (vma && vma->vm_start < end && vma->vm_end > end) {
+		err = split_vma(mm, vma, end);
+		if (err)
+			return err;
 	}
+
+	/* Detach [first, first + nr): exactly the VMAs inside [start, end). */
+	first = vma_index(mm, start);
+	nr = vma_index(mm, end) - first;
+	detached = malloc(nr * sizeof(*detached));
+	if (!detached)
+		return -ENOMEM;
+	memcpy(detached, &mm->vmas[first], nr * sizeof(*detached));
+	memmove(&mm->vmas[first], &mm->vmas[first + nr],
+		(mm->nr_vmas - first - nr) * sizeof(*mm->vmas));
+	mm->nr_vmas -= nr;
+	vma_neighbours(mm, start, &prev, &next);
+
+	clear_ptes(mm, detached, nr, start, end, prev, next);
+	for (unsigned int i = 0; i < nr; i++)
+		remove_vma(detached[i]);
+	free(detached);
 	return 0;
 }
 
@@ -925,6 +999,13 @@ void exit_mmap(struct mm_struct *mm)
 	unmap_all_vmas(mm, rwsem_held_by_dead(&mm->mmap_lock));
 }
 
+/*
+ * exit_mmap() (mm/mmap.c): unmap_vmas() over everything, free_pgtables()
+ * from FIRST_USER_ADDRESS to USER_PGTABLES_CEILING (only the pgd is left,
+ * freed with the mm), then remove_vma() for each VMA.  The kernel zaps
+ * under the read lock and frees tables under the write lock; here the
+ * write lock covers both.
+ */
 static void unmap_all_vmas(struct mm_struct *mm, bool force)
 {
 	/*
@@ -932,6 +1013,7 @@ static void unmap_all_vmas(struct mm_struct *mm, bool force)
 	 * scheduler-ended) task may still hold mmap_lock: go on without it.
 	 */
 	bool locked = true;
+	struct mmu_gather tlb;
 
 	if (!force) {
 		down_write(&mm->mmap_lock);
@@ -939,8 +1021,15 @@ static void unmap_all_vmas(struct mm_struct *mm, bool force)
 		locked = false;
 		lock_acquired(&mm->mmap_lock, true);	/* for the assertions */
 	}
+	if (mm->nr_vmas) {
+		tlb_gather_mmu(&tlb, mm);
+		unmap_vmas(mm->vmas, mm->nr_vmas, 0, ~0UL);
+		free_pgtables(&tlb, mm->vmas, mm->nr_vmas, FIRST_USER_ADDRESS,
+			      USER_PGTABLES_CEILING);
+		tlb_finish_mmu(&tlb);
+	}
 	while (mm->nr_vmas)
-		remove_vma(mm, mm->vmas[mm->nr_vmas - 1]);
+		remove_vma(mm->vmas[--mm->nr_vmas]);
 	if (locked)
 		up_write(&mm->mmap_lock);
 	else

@@ -15,10 +15,38 @@
  * Locks: PTE level — the split lock of the PTE table's page; PMD level — the
  * split lock of the PMD table's page; PUD level — mm->page_table_lock.
  *
- * Page-table pages are freed only with the mm (free_pgtables() at exit), so a
- * lockless walker never reads a freed table.  Simplification: the kernel
- * frees empty tables at munmap time under RCU-like rules; the simulation
- * keeps them, which only costs memory.
+ * Freeing tables.  As in the kernel, munmap and exit free the tables of the
+ * range they unmap: vms_clear_ptes()/unmap_region()/exit_mmap() ->
+ * free_pgtables() -> free_pgd_range() (mm/vma.c, mm/mmap.c, mm/memory.c in
+ * 6.12.118; sim/memory.c here), within the floor and ceiling of the
+ * neighbouring VMAs, so a table that a live VMA still spans always stays.
+ * Keeping them instead is not harmless: a PMD table left where a 2M/1G
+ * hugetlb, THP or BAR leaf belongs makes the huge fault fail or fall back to
+ * 4K (differential finding D2).  Who may read a table, and what keeps it
+ * from being freed under them:
+ *  - mmap_lock (read): page faults (pte_offset_map() in handle_pte_fault()
+ *    included), GUP, follow_pfnmap_start(), the numa_maps and generic
+ *    walkers with a VMA, the injector's refault and split, pinsim_access()'s
+ *    translation; walk_page_range_debug() (pte_offset_map() without a VMA)
+ *    holds it for write.  free_pgtables() runs under the
+ *    mmap write lock (pinsim keeps it for the whole munmap; 6.12's munmap(2)
+ *    downgrades it to read first, which is safe there because the VMAs are
+ *    detached before and neighbours' tables are never freed);
+ *  - i_mmap_rwsem (read): unmap_mapping_range() (vfio-pci's BAR zap), with
+ *    no mmap_lock at all.  free_pgtables() unlinks each VMA from its file's
+ *    i_mmap under i_mmap_lock_write() before it frees that VMA's tables
+ *    (unlink_file_vma_batch_*() in the kernel), so a zap either finished
+ *    with the VMA or never finds it; the VMAs it does find are live, and
+ *    their tables are outside every [floor, ceiling) being freed;
+ *  - no lock: pgtable_lookup() (pinsim_pagemap() calls it bare).  The
+ *    kernel's lockless readers (GUP-fast, pte_offset_map() users) rely on
+ *    tables being freed after an RCU grace period (tlb_remove_table(),
+ *    pte_free_defer()); here pgtable_lookup() runs inside
+ *    pgtable_lockless_begin()/end() and tlb_finish_mmu() waits for every
+ *    such reader that could have seen an unhooked table before it frees
+ *    one.  Nothing else walks user tables without one of the locks above.
+ * A read or write of a freed table through these accessors oopses
+ * (sim_pgtable_use_after_free()), unless the frame was reused meanwhile.
  */
 #ifndef SIM_PGTABLE_H
 #define SIM_PGTABLE_H
@@ -80,25 +108,44 @@ typedef pgd_t p4d_t;			/* folded */
 #define PAGE_READONLY __pgprot(_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED)
 #define PAGE_SHARED __pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED)
 
+_Noreturn void sim_pgtable_use_after_free(const void *p, const char *func, bool write);
+/* Free for the allocator: neither allocated nor part of a large folio. */
+bool sim_frame_is_free(unsigned long pfn);
+
 /*
  * ---- READ_ONCE / WRITE_ONCE of entries ----
  * Every access checks that the entry lies in the direct map of RAM, so that
  * reading a "table" that is really a BAR leaf's MMIO pfn oopses in the
- * function that did it (the caller's name is recorded).
+ * function that did it (the caller's name is recorded).  And an entry
+ * lives in an allocated frame: a frame whose own type says free is checked
+ * further (a tail page of a large folio carries no type of its own), and
+ * reading or writing a freed page-table page is a use-after-free, which
+ * KASAN would report in the kernel; here it oopses the task.
  */
+static inline void sim_check_table_live(const void *p, const char *fn, bool write)
+{
+	unsigned long pfn = ((uintptr_t)p - (uintptr_t)ram_data) >> PAGE_SHIFT;
+
+	if (unlikely(pfn_to_page(pfn)->type == PGTY_free) && sim_frame_is_free(pfn))
+		sim_pgtable_use_after_free(p, fn, write);
+}
+
 static inline uint64_t __entry_load(const void *p, const char *fn)
 {
 	sim_check_direct_map(p, fn, false);
+	sim_check_table_live(p, fn, false);
 	return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
 }
 static inline void __entry_store(void *p, uint64_t v, const char *fn)
 {
 	sim_check_direct_map(p, fn, true);
+	sim_check_table_live(p, fn, true);
 	__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE);
 }
 static inline uint64_t __entry_xchg(void *p, uint64_t v, const char *fn)
 {
 	sim_check_direct_map(p, fn, true);
+	sim_check_table_live(p, fn, true);
 	return __atomic_exchange_n((uint64_t *)p, v, __ATOMIC_ACQ_REL);
 }
 
@@ -303,8 +350,46 @@ pmd_t *pmd_alloc(struct mm_struct *mm, pud_t *pud, unsigned long addr);
 
 /* A zeroed page-table page (PGTY_pgtable, ptl initialised); NULL on OOM. */
 struct page *pgtable_alloc(void);
-/* Free every table page below @pgd, then @pgd itself (mm teardown). */
-void free_pgtables(struct mm_struct *mm);
+/*
+ * mm_free_pgd() (kernel/fork.c __mmdrop() -> pgd_free()): the mm is going,
+ * free its pgd.  After exit_mmap() only the pgd is left; tables below it
+ * that no VMA ever covered (a test building tables by hand, init_mm's
+ * kernel tables) are freed on the way.
+ */
+void mm_free_pgd(struct mm_struct *mm);
+
+/*
+ * The part of struct mmu_gather (include/asm-generic/tlb.h) that tables
+ * need: tables unhooked by free_pgd_range() wait in a batch — a page of
+ * table pfns, as the kernel's struct mmu_table_batch is a page of table
+ * pointers — and are freed when it is full or at tlb_finish_mmu(), once no
+ * lockless reader can still be looking at them (tlb_remove_table(),
+ * tlb_table_flush(), tlb_remove_table_rcu()).  When no page can be had for
+ * the batch, each table is freed at once after the wait
+ * (tlb_remove_table_one()).  No TLB is simulated: nothing else to gather.
+ */
+struct mmu_gather {
+	struct mm_struct *mm;
+	struct folio *batch;		/* NULL until the first table */
+	unsigned int nr;
+};
+#define MAX_TABLE_BATCH (PAGE_SIZE / sizeof(uint64_t))
+void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm);
+/* pte_free_tlb()/pmd_free_tlb()/pud_free_tlb(): @table is no longer reachable. */
+void tlb_remove_table(struct mmu_gather *tlb, struct page *table);
+void tlb_finish_mmu(struct mmu_gather *tlb);
+
+/*
+ * A lockless walk of user tables (pgtable_lookup()): between begin and end
+ * no table the walk can reach is freed.  Freeing waits for the walks that
+ * began before the table was unhooked (the kernel's RCU grace period for
+ * tlb_remove_table()/pte_free_defer(), or the IPI GUP-fast's disabled
+ * interrupts hold off).  Neither side sleeps or takes a lock inside.
+ */
+unsigned int pgtable_lockless_begin(void);
+void pgtable_lockless_end(unsigned int idx);
+/* Wait for the walks above; false (WARNed) if one never ends: leak instead. */
+bool pgtable_lockless_sync(void);
 
 /* Level of the leaf mapping @addr, for tests and pagemap-like queries. */
 enum pgtable_level {
@@ -313,7 +398,10 @@ enum pgtable_level {
 	PGTABLE_PMD = 2,
 	PGTABLE_PUD = 3,
 };
-/* Lockless: the level of the present leaf at @addr and its pfn for @addr. */
+/*
+ * Lockless (inside pgtable_lockless_begin()/end()): the level of the
+ * present leaf at @addr and its pfn for @addr.
+ */
 enum pgtable_level pgtable_lookup(struct mm_struct *mm, unsigned long addr,
 				  unsigned long *pfn, uint64_t *entry);
 

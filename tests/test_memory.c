@@ -627,17 +627,21 @@ END_TEST
 START_TEST(test_zap_special_ptes_puts_nothing)
 {
 	struct mm_struct *mm = tm_mm("zap_pte");
-	unsigned long base = ram_range(), a, before;
+	unsigned long base = ram_range(), a, before, tables;
 	struct test_dev d;
 
 	test_dev_init(&d, base, true);
 	a = map(mm, &d.file, 0, 8 * PAGE_SIZE, PROT_READ, MAP_SHARED, 0);
 	ck_assert_int_eq(page_ref_count(pfn_to_page(base)), 1);
 	before = nr_allocated_pages();
+	tables = atomic_load(&mm->nr_ptes);
+	ck_assert_uint_eq(tables, 4);
 	ck_assert_int_eq(vm_munmap(mm, a, 8 * PAGE_SIZE), 0);
 	/* remap_pfn_range'd RAM is special: the driver's pages keep their ref. */
 	ck_assert_int_eq(page_ref_count(pfn_to_page(base)), 1);
-	ck_assert_uint_eq(nr_allocated_pages(), before);
+	/* Only the page tables go (free_pgtables(): nothing else maps the range). */
+	ck_assert_uint_eq(atomic_load(&mm->nr_ptes), 1);
+	ck_assert_uint_eq(nr_allocated_pages(), before - (tables - 1));
 	ck_assert_uint_eq(sim_warn_count(), 0);
 	mmput(mm);
 }
@@ -759,7 +763,9 @@ START_TEST(test_munmap_hugetlb_1g_returns_page_to_pool)
 	ck_assert_uint_eq(sched_point_hits(SP_ZAP_BEFORE_CLEAR), 1);
 	ck_assert_int_eq(folio_ref_count(folio), 0);
 	ck_assert_uint_eq(h->free_huge_pages, free_before);
-	ck_assert(pud_none(pud_at(mm, a)));
+	/* The leaf is gone, and so is the PUD table that held it (free_pgtables()). */
+	ck_assert_int_eq(lookup(mm, a, NULL), PGTABLE_NONE);
+	ck_assert(pgd_none(pgdp_get(pgd_offset(mm, a))));
 	mmput(mm);
 }
 END_TEST

@@ -197,7 +197,8 @@ START_TEST(test_pgtable_lookup_reports_leaf_level_and_exact_pfn)
 }
 END_TEST
 
-START_TEST(test_free_pgtables_returns_every_table_page)
+/* Tables that no VMA ever covered (hand-built here) still go with the mm. */
+START_TEST(test_mm_free_pgd_returns_every_table_page)
 {
 	unsigned long before = nr_allocated_pages();
 	struct mm_struct *mm = tm_mm("pt");
@@ -208,6 +209,86 @@ START_TEST(test_free_pgtables_returns_every_table_page)
 	ck_assert_uint_eq(nr_allocated_pages(), before + 4);	/* pgd, pud, pmd, pte */
 	mmput(mm);
 	ck_assert_uint_eq(nr_allocated_pages(), before);
+}
+END_TEST
+
+/* The PTE table of @addr, with every upper level, built by hand. */
+static void build_tables(struct mm_struct *mm, unsigned long addr)
+{
+	pud_t *pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, addr), addr), addr);
+	pmd_t *pmd = pmd_alloc(mm, pud, addr);
+
+	ck_assert_ptr_nonnull(pmd);
+	ck_assert_int_eq(__pte_alloc(mm, pmd), 0);
+}
+
+/* free_pgd_range() of [start, end) within [floor, ceiling); tables left after. */
+static unsigned long free_range(struct mm_struct *mm, unsigned long start, unsigned long end,
+				unsigned long floor, unsigned long ceiling)
+{
+	struct mmu_gather tlb;
+
+	mmap_write_lock(mm);
+	tlb_gather_mmu(&tlb, mm);
+	free_pgd_range(&tlb, start, end, floor, ceiling);
+	tlb_finish_mmu(&tlb);
+	mmap_write_unlock(mm);
+	return atomic_load(&mm->nr_ptes);
+}
+
+/*
+ * free_pgd_range()'s rounding (mm/memory.c): a table goes only if its whole
+ * span is inside [floor, ceiling); floor 0 is the bottom, ceiling 0 the top.
+ */
+START_TEST(test_free_pgd_range_frees_only_tables_inside_floor_and_ceiling)
+{
+	struct mm_struct *mm = tm_mm("pt");
+	unsigned long before = nr_allocated_pages();
+	const unsigned long pmd_start = ADDR & PMD_MASK, pud_start = ADDR & PUD_MASK;
+
+	build_tables(mm, ADDR);
+	ck_assert_uint_eq(atomic_load(&mm->nr_ptes), 4);
+	/* floor inside the PTE table's 2M: addr moves up a PMD, nothing is left. */
+	ck_assert_uint_eq(free_range(mm, ADDR, ADDR + PAGE_SIZE, ADDR, 0), 4);
+	/* ceiling inside the same 2M: end moves down a PMD, nothing is left. */
+	ck_assert_uint_eq(free_range(mm, ADDR, ADDR + PAGE_SIZE, 0, ADDR + 2 * PAGE_SIZE), 4);
+	/* A ceiling that rounds down to 0 keeps everything. */
+	ck_assert_uint_eq(free_range(mm, 0, PAGE_SIZE, 0, PAGE_SIZE), 4);
+	/* Neighbours in the next 2M and the previous 1G: the PTE table only. */
+	ck_assert_uint_eq(free_range(mm, ADDR, ADDR + PAGE_SIZE, pud_start - PAGE_SIZE,
+				     pmd_start + PMD_SIZE + PAGE_SIZE), 3);
+	ck_assert(pgd_present(pgdp_get(pgd_offset(mm, ADDR))));
+	ck_assert_int_eq(pgtable_lookup(mm, ADDR, NULL, NULL), PGTABLE_NONE);
+
+	/* Neighbours at the 1G's ends exactly: the PMD table goes, the PUD stays. */
+	build_tables(mm, ADDR);
+	ck_assert_uint_eq(free_range(mm, ADDR, ADDR + PAGE_SIZE, pud_start, pud_start + PUD_SIZE),
+			  2);
+	/* Nothing on either side: the PUD table too, and the pgd entry is none. */
+	build_tables(mm, ADDR);
+	ck_assert_uint_eq(free_range(mm, ADDR, ADDR + PAGE_SIZE, 0, 0), 1);
+	ck_assert(pgd_none(pgdp_get(pgd_offset(mm, ADDR))));
+	ck_assert_uint_eq(nr_allocated_pages(), before);
+	ck_assert_uint_eq(sim_warn_count(), 0);
+	mmput(mm);
+}
+END_TEST
+
+/* x86's p?d_bad(): a leaf left in the range is reported and cleared, never freed. */
+START_TEST(test_free_pgd_range_clears_a_leftover_leaf_without_freeing_it)
+{
+	struct mm_struct *mm = tm_mm("pt");
+	pud_t *pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, ADDR), ADDR), ADDR);
+	pmd_t *pmd = pmd_alloc(mm, pud, ADDR);
+	struct folio *thp = folio_alloc(PMD_ORDER, PGTY_anon);
+
+	set_pmd(pmd, pmd_mkhuge(pfn_pmd(folio_pfn(thp), PAGE_SHARED)));
+	ck_assert_uint_eq(free_range(mm, ADDR, ADDR + PAGE_SIZE, 0, 0), 1);
+	ck_assert_uint_eq(sim_warn_count(), 1);
+	ck_assert_int_eq(folio_ref_count(thp), 1);
+	ck_assert_int_eq(folio_type(thp), PGTY_anon);
+	folio_put(thp);
+	mmput(mm);
 }
 END_TEST
 
@@ -224,6 +305,8 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_pte_offset_map_lock_rechecks_pmd_changed_underneath);
 	tcase_add_test(tc, test_pmd_offset_on_mmio_pud_leaf_read_is_illegal);
 	tcase_add_test(tc, test_pgtable_lookup_reports_leaf_level_and_exact_pfn);
-	tcase_add_test(tc, test_free_pgtables_returns_every_table_page);
+	tcase_add_test(tc, test_mm_free_pgd_returns_every_table_page);
+	tcase_add_test(tc, test_free_pgd_range_frees_only_tables_inside_floor_and_ceiling);
+	tcase_add_test(tc, test_free_pgd_range_clears_a_leftover_leaf_without_freeing_it);
 	return s;
 }
