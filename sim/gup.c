@@ -88,9 +88,9 @@ static void folio_mark_dirty(struct folio *folio)
 /*
  * The walk position kept between pages of one __get_user_pages() call: the
  * PMD table covering [pud_start, pud_start + PUD_SIZE).  The mmap lock is
- * held for the whole call, and a PUD that points to a PMD table keeps
- * pointing to it while the mm lives (pgtable.h), so the table's address
- * stays right; the PMD entry itself is re-read for every page, and the PTE
+ * held for the whole call, and page tables are freed only by free_pgtables()
+ * under the mmap write lock (pgtable.h), so a PUD that points to a PMD table
+ * keeps pointing to it and the table's address stays right; the PMD entry itself is re-read for every page, and the PTE
  * lock is still taken and released per page as in follow_page_pte().
  */
 struct gup_walk {

@@ -148,8 +148,9 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 /*
  * The March 2026 check (9b25a6e3d243): a PUD that is not a table — none
  * after the split, or a leaf that a refault put back — is never handed to
- * pmd_offset().  Once a PUD table has been seen it stays (PUD tables are not
- * reclaimed), so the snapshot is enough.
+ * pmd_offset().  Once a PUD table has been seen it stays for the walk (the
+ * walker holds mmap_lock, and tables are freed only by free_pgtables()
+ * under the write lock), so the snapshot is enough.
  */
 static inline bool walk_pud_is_table(pud_t *pud)
 {
