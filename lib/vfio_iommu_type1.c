@@ -635,6 +635,19 @@ static void bitmap_set_range(uint64_t *map, uint64_t start, uint64_t nbits)
 		map[b / 64] |= 1ULL << (b % 64);
 }
 
+/*
+ * bitmap_clear(map, 0, nbits) (lib/bitmap.c __bitmap_clear()): exactly
+ * @nbits bits.  Bits above them in the last word stay: after
+ * update_user_bitmap()'s whole-word bitmap_or() they can hold the user's
+ * bits, and the kernel reports them again next time.
+ */
+static void bitmap_clear_bits(uint64_t *map, uint64_t nbits)
+{
+	memset(map, 0, (nbits / 64) * sizeof(*map));
+	if (nbits % 64)
+		map[nbits / 64] &= ~((1ULL << (nbits % 64)) - 1);
+}
+
 /* __bitmap_shift_left(): whole words, the last one unmasked. */
 static void bitmap_shift_left(uint64_t *map, unsigned int shift, uint64_t nbits)
 {
@@ -1427,7 +1440,7 @@ static int vfio_iova_dirty_bitmap(uint64_t *ubitmap, struct vfio_iommu *iommu, d
 		 * Re-populate bitmap to include all pinned pages which are
 		 * considered as dirty but exclude pages which are unpinned.
 		 */
-		memset(dma->bitmap, 0, DIRTY_BITMAP_BYTES(dma->size >> pgshift));
+		bitmap_clear_bits(dma->bitmap, dma->size >> pgshift);
 		vfio_dma_populate_bitmap(dma, pgsize);
 	}
 	return 0;

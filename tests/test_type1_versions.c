@@ -952,6 +952,29 @@ START_TEST(test_dirty_bitmap_marks_iommu_mapped_dmas_whole_and_shifts)
 }
 END_TEST
 
+/*
+ * vfio_iova_dirty_bitmap(): after a report, bitmap_clear(dma->bitmap, 0,
+ * nbits) clears the mapping's bits only.  update_user_bitmap()'s whole-word
+ * bitmap_or() left the user's other bits of the shifted word in dma->bitmap,
+ * so the next report of the same mapping hands them back.
+ */
+START_TEST(test_dirty_bitmap_clear_is_nbits_so_users_bits_come_back)
+{
+	unsigned long va = vm_mmap(mm, NULL, X_VA, PG, RW, ANON | MAP_FIXED, 0);
+	uint64_t bits[1];
+
+	open_iommu(VFIO_TYPE1v2_IOMMU, true);
+	ck_assert_int_eq(do_map(va, 0x101000, PG, DMA_RW), 0);
+	ck_assert_int_eq(dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_START), 0);
+	bits[0] = 0xff00;
+	ck_assert_int_eq(get_bitmap(0x100000, 2 * PG, PG, bits, sizeof(bits)), 0);
+	ck_assert_uint_eq(bits[0], 0xff02);	/* shifted by one, the user's word ORed */
+	bits[0] = 0;
+	ck_assert_int_eq(get_bitmap(0x101000, PG, PG, bits, sizeof(bits)), 0);
+	ck_assert_uint_eq(bits[0], 0xff03);	/* not 0x1: bits 1..15 were not cleared */
+}
+END_TEST
+
 START_TEST(test_unmap_get_dirty_bitmap_reports_then_unmaps)
 {
 	unsigned long va = vm_mmap(mm, NULL, X_VA, 16 * PG, RW, ANON | MAP_FIXED, 0);
@@ -1255,6 +1278,7 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_dirty_pages_errnos_and_start_stop);
 	tcase_add_test(tc, test_dirty_bitmap_marks_iommu_mapped_dmas_whole_and_shifts);
+	tcase_add_test(tc, test_dirty_bitmap_clear_is_nbits_so_users_bits_come_back);
 	tcase_add_test(tc, test_unmap_get_dirty_bitmap_reports_then_unmaps);
 	tcase_add_test(tc, test_dirty_bitmap_of_an_emulated_only_container_is_empty);
 	tcase_add_test(tc, test_612_dirty_bitmap_range_wrap_is_einval_upstream_eoverflow_6012379ede60);
