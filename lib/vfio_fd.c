@@ -1122,6 +1122,11 @@ static long config_rw(struct pinsim_proc *p, int fd, void *buf, size_t len, uint
 	}
 	if (len > SIM_PCI_CONFIG_SIZE - pos)
 		len = SIM_PCI_CONFIG_SIZE - pos;
+	/* vfio_pci_config_rw() with count 0 copies nothing (and @buf may be NULL). */
+	if (!len) {
+		ret = 0;
+		goto out;
+	}
 	if (!write) {
 		memcpy(buf, vdev->vconfig + pos, len);
 	} else if (pos <= SIM_PCI_COMMAND + 1 && pos + len > SIM_PCI_COMMAND) {

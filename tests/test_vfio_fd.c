@@ -115,6 +115,32 @@ static void assert_released(struct vh_dev *d, uint64_t va, unsigned long n)
 	ck_assert_int_eq(errno, EFAULT);
 }
 
+/* ---------------- read/write of the config region ---------------- */
+
+/*
+ * vfio_pci_config_rw() with count 0 copies nothing: a NULL buffer with
+ * length 0 is 0, not a memcpy() from NULL (UBSan caught that), and changes
+ * nothing; NULL with a length is -EFAULT.
+ */
+START_TEST(test_config_rw_of_length_0_with_null_buffer_is_0)
+{
+	uint16_t cmd_before, cmd_after;
+	uint64_t cmd;
+
+	vh_container(VFIO_TYPE1v2_IOMMU);
+	cmd = vh_region_offset(&dev0, VFIO_PCI_CONFIG_REGION_INDEX) + PCI_COMMAND;
+	ck_assert_int_eq(pinsim_pread(proc, dev0.dev, &cmd_before, 2, cmd), 2);
+	ck_assert_int_eq(pinsim_pread(proc, dev0.dev, NULL, 0, cmd), 0);
+	ck_assert_int_eq(pinsim_pwrite(proc, dev0.dev, NULL, 0, cmd), 0);
+	errno = 0;
+	ck_assert_int_eq(pinsim_pread(proc, dev0.dev, NULL, 2, cmd), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	ck_assert_int_eq(pinsim_pread(proc, dev0.dev, &cmd_after, 2, cmd), 2);
+	ck_assert_uint_eq(cmd_after, cmd_before);
+	vh_assert_clean();
+}
+END_TEST
+
 /* ---------------- VFIO_GROUP_SET_CONTAINER ---------------- */
 
 /* group.c vfio_group_ioctl_set_container(): neither container nor iommufd -> -EBADFD. */
@@ -1156,6 +1182,7 @@ Suite *make_suite(void)
 	TCase *tc;
 
 	tc = vh_tcase(s, "set_container", vh_setup);
+	tcase_add_test(tc, test_config_rw_of_length_0_with_null_buffer_is_0);
 	tcase_add_test(tc, test_set_container_with_a_non_container_fd_is_ebadfd);
 	tcase_add_test(tc, test_set_container_checks_get_user_then_fdget_then_group_state_then_fd_type);
 
