@@ -368,6 +368,7 @@ struct vfio_dma {
 	struct task_struct *task;	/* group leader */
 	struct mm_struct *mm;
 	uint64_t *bitmap;		/* dirty, one bit per smallest IOMMU page */
+	uint64_t bitmap_bits;		/* what it was allocated for (not the kernel's) */
 	long locked_vm;
 	struct vfio_iommu *iommu;	/* for its statistics */
 };
@@ -670,6 +671,7 @@ static int vfio_dma_bitmap_alloc(struct vfio_dma *dma, size_t pgsize)
 	dma->bitmap = calloc(1, DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
 	if (!dma->bitmap)
 		return -ENOMEM;
+	dma->bitmap_bits = DIRTY_BITMAP_BYTES(npages) * 8 + 64;
 	return 0;
 }
 
@@ -693,7 +695,17 @@ static void vfio_iommu_populate_bitmap_full(struct vfio_iommu *iommu)
 	for (struct rb_node *n = rb_first(&iommu->dma_list); n; n = rb_next(n)) {
 		struct vfio_dma *dma = rb_dma(n);
 
-		bitmap_set_range(dma->bitmap, 0, dma->size >> pgshift);
+		uint64_t nbits = dma->size >> pgshift;
+
+		/*
+		 * The bitmap was sized for the page size of its allocation; when
+		 * the last real domain left and the minimum page shrank, the
+		 * kernel overruns it (a latent 6.12 bug).  pinsim WARNs and sets
+		 * what fits rather than overrun the host's heap.
+		 */
+		if (WARN_ON(nbits > dma->bitmap_bits))
+			nbits = dma->bitmap_bits;
+		bitmap_set_range(dma->bitmap, 0, nbits);
 	}
 }
 
@@ -1370,7 +1382,15 @@ static void vfio_update_pgsize_bitmap(struct vfio_iommu *iommu)
 
 /* ---------------- dirty bitmap to user ---------------- */
 
-static int update_user_bitmap(uint64_t *ubitmap, struct vfio_iommu *iommu, struct vfio_dma *dma,
+/*
+ * update_user_bitmap().  @ubitmap_bytes is the size the user gave (the
+ * kernel does not pass it down): where the kernel would write past the
+ * user's bitmap or read past dma->bitmap — a mapping that 6.12's range
+ * checks miss (one ending at 2^64), a bitmap sized for a larger page —
+ * pinsim WARNs and gives -EFAULT instead of writing into host memory.
+ */
+static int update_user_bitmap(uint64_t *ubitmap, uint64_t ubitmap_bytes,
+			      struct vfio_iommu *iommu, struct vfio_dma *dma,
 			      dma_addr_t base_iova, size_t pgsize)
 {
 	unsigned long pgshift = __ffs64(pgsize);
@@ -1379,6 +1399,11 @@ static int update_user_bitmap(uint64_t *ubitmap, struct vfio_iommu *iommu, struc
 	uint64_t copy_offset = bit_offset / 64;
 	unsigned int shift = (unsigned int)(bit_offset % 64);
 	uint64_t leftover;
+
+	if (WARN_ON(nbits + shift > dma->bitmap_bits ||
+		    copy_offset > ubitmap_bytes / 8 ||
+		    DIRTY_BITMAP_BYTES(nbits + shift) > ubitmap_bytes - copy_offset * 8))
+		return -EFAULT;
 
 	/*
 	 * Mark all pages dirty if any IOMMU capable device is not able to
@@ -1406,8 +1431,9 @@ static int update_user_bitmap(uint64_t *ubitmap, struct vfio_iommu *iommu, struc
  * vfio_find_dma(iova + size - 1, 0) and compares exclusive ends; upstream
  * the inclusive end.
  */
-static int vfio_iova_dirty_bitmap(uint64_t *ubitmap, struct vfio_iommu *iommu, dma_addr_t iova,
-				  uint64_t size, dma_addr_t iova_end, size_t pgsize)
+static int vfio_iova_dirty_bitmap(uint64_t *ubitmap, uint64_t ubitmap_bytes,
+				  struct vfio_iommu *iommu, dma_addr_t iova, uint64_t size,
+				  dma_addr_t iova_end, size_t pgsize)
 {
 	const bool incl = vfio_type1_cfg.dma_limit_overflow;
 	unsigned long pgshift = __ffs64(pgsize);
@@ -1433,7 +1459,7 @@ static int vfio_iova_dirty_bitmap(uint64_t *ubitmap, struct vfio_iommu *iommu, d
 			continue;
 		if (incl ? dma->iova > iova_end : dma->iova > iova + size - 1)
 			break;
-		ret = update_user_bitmap(ubitmap, iommu, dma, iova, pgsize);
+		ret = update_user_bitmap(ubitmap, ubitmap_bytes, iommu, dma, iova, pgsize);
 		if (ret)
 			return ret;
 		/*
@@ -1579,7 +1605,8 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 		}
 
 		if (unmap->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
-			ret = update_user_bitmap((uint64_t *)bitmap->data, iommu, dma, iova, pgsize);
+			ret = update_user_bitmap((uint64_t *)bitmap->data, bitmap->size, iommu, dma,
+						 iova, pgsize);
 			if (ret)
 				break;
 		}
@@ -1987,8 +2014,9 @@ static long vfio_iommu_type1_dirty_pages(struct vfio_iommu *iommu, void *arg)
 			goto out_unlock;
 		}
 		if (iommu->dirty_page_tracking)
-			ret = vfio_iova_dirty_bitmap((uint64_t *)range.bitmap.data, iommu, iova, size, iova_end,
-						     range.bitmap.pgsize);
+			ret = vfio_iova_dirty_bitmap((uint64_t *)range.bitmap.data,
+						     range.bitmap.size, iommu, iova, size,
+						     iova_end, range.bitmap.pgsize);
 		else
 			ret = -EINVAL;
 out_unlock:
