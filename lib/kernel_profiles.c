@@ -190,25 +190,22 @@ static long parse_612(const char *v)
 
 static int resolve(const char *version, unsigned int *bits)
 {
-	long n;
-	size_t i;
+	long n = parse_612(version);
 
-	for (i = 0; i < NR_PROFILES; i++) {
-		if (!strcmp(version, profiles[i].name)) {
-			n = parse_612(version);
-			*bits = n >= 0 ? stable_612_bits((unsigned int)n) : named_bits(version);
-			return 0;
-		}
-	}
-	n = parse_612(version);
 	/*
-	 * Before 6.12.29 vfio-pci's huge faults were not aligned to their order
-	 * (c1d9dac0db16): not modelled.  After 6.12.118 nobody has read the
-	 * source yet: no profile.
+	 * Any 6.12 stable, the named ones included.  Before 6.12.29 vfio-pci's
+	 * huge faults were not aligned to their order (c1d9dac0db16): not
+	 * modelled.  After 6.12.118 nobody has read the source yet: no profile.
 	 */
-	if (n < 29 || n > LATEST_612)
+	if (n >= 0) {
+		if (n < 29 || n > LATEST_612)
+			return -EINVAL;
+		*bits = stable_612_bits((unsigned int)n);
+		return 0;
+	}
+	if (strcmp(version, "7.0") && strcmp(version, "upstream"))
 		return -EINVAL;
-	*bits = stable_612_bits((unsigned int)n);
+	*bits = named_bits(version);
 	return 0;
 }
 
