@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Forced first into the compilation of the tree's mm/pagewalk.c (-include):
+ * every function mm/pagewalk.c defines with external linkage in 6.12.y,
+ * renamed ktree_*, so that the object links next to pinsim's rewrite of the
+ * same names in sim/pagewalk.c.  The macros also rename the prototypes in
+ * the tree's include/linux/pagewalk.h and in the shim's mm/internal.h, so
+ * declaration and definition agree.
+ *
+ * A preprocessor rename rather than objcopy --prefix-symbols: objcopy
+ * would prefix the undefined symbols too (find_vma, split_huge_pmd, ...),
+ * which must stay pinsim's; --redefine-sym per symbol would work but needs
+ * the same list as here.  A name mm/pagewalk.c gains in another tree and
+ * this list lacks is caught by the kernel-tree suite's symbol check
+ * (tests/ktree/check_symbols.sh): every defined global must be ktree_*.
+ */
+#ifndef KTREE_RENAME_H
+#define KTREE_RENAME_H
+
+#define walk_page_range ktree_walk_page_range
+#define walk_kernel_page_table_range ktree_walk_kernel_page_table_range
+#define walk_page_range_debug ktree_walk_page_range_debug
+#define walk_page_range_novma ktree_walk_page_range_novma
+#define walk_page_range_mm ktree_walk_page_range_mm
+#define walk_page_range_vma ktree_walk_page_range_vma
+#define walk_page_vma ktree_walk_page_vma
+#define walk_page_mapping ktree_walk_page_mapping
+#define folio_walk_start ktree_folio_walk_start
+
+#endif /* KTREE_RENAME_H */
