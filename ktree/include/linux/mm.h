@@ -32,6 +32,14 @@
  *   VM_WARN_ON_ONCE  -> WARN_ON_ONCE: evaluated, as with CONFIG_DEBUG_VM
  *                       (Debian builds without it; the conditions read
  *                       only local copies, so evaluating them is harmless).
+ * Instrumented (pinsim's scheduler, not kernel behaviour):
+ *   split_huge_pud, split_huge_pmd -> sim's, then sched_point(
+ *                       SP_WALK_PUD_AFTER_SPLIT / SP_WALK_PMD_AFTER_SPLIT),
+ *                       the points sim/pagewalk.c has right after the same
+ *                       calls, so that the explorer can preempt the tree's
+ *                       walker in the seeds/01 window.  sim's
+ *                       SP_WALK_PMD_ENTRY (walk_pmd_range() entry) has no
+ *                       twin: the PUD point is the same program point.
  * Stubbed, and why:
  *   vma_pgtable_walk_begin/end -> nothing: they take the hugetlb VMA lock
  *                       against PMD unsharing, and pinsim has no PMD sharing;
@@ -64,6 +72,7 @@
 #include "page.h"
 #include "pgtable.h"
 #include "rwsem.h"
+#include "sched_point.h"
 #include "spinlock.h"
 
 /* ---- include/linux/{types,compiler,bits,minmax,kconfig}.h vocabulary ---- */
@@ -113,6 +122,17 @@ static inline bool is_zero_pfn(unsigned long pfn) { (void)pfn; return false; }
 
 /* mem_map is one array in the simulation (no SPARSEMEM sections). */
 #define nth_page(page, n) ((page) + (n))
+
+#define split_huge_pud(vma, pud, addr)                                         \
+	do {                                                                    \
+		split_huge_pud((vma), (pud), (addr));                           \
+		sched_point(SP_WALK_PUD_AFTER_SPLIT, (vma)->vm_mm, (addr));     \
+	} while (0)
+#define split_huge_pmd(vma, pmd, addr)                                         \
+	do {                                                                    \
+		split_huge_pmd((vma), (pmd), (addr));                           \
+		sched_point(SP_WALK_PMD_AFTER_SPLIT, (vma)->vm_mm, (addr));     \
+	} while (0)
 
 /* ---- VMAs ---- */
 static inline unsigned long vma_pages(const struct vm_area_struct *vma)

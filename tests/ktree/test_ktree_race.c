@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * seeds/01 with the tree's own walker: the race world of tests/race_world.h
+ * (a 2 GiB vfio-pci BAR faulted in as PUD leaves, a VFIO MAP_DMA of it)
+ * under the profile of the tree's version, with the numa_maps reader
+ * replaced by one that walks the BAR VMA through the tree's
+ * walk_page_vma() (show_numa_map() in fs/proc/task_mmu.c walks each VMA
+ * that way, so VM_PFNMAP is not skipped).  Every schedule with at most 2
+ * preemptions at the race points is run; the tree's walker is preempted
+ * right after its split_huge_pud()/split_huge_pmd() (ktree/include/linux/mm.h
+ * adds the points sim/pagewalk.c has there).  With a tree that has
+ * 9b25a6e3d243 (every 6.12.y on disk) no execution may oops.
+ *
+ * Caveat: the tree's code reads entries as *pud / *pmd, not through sim's
+ * checked accessors, so a walker without the fix would fault the host (the
+ * forked Check child dies: still a failure, but not the oops record).
+ */
+#include <time.h>
+
+#include "../harness.h"
+#include "../race_world.h"
+#include "ktree_pagewalk.h"
+#include "pagewalk.h"
+
+#define EX_MAP_SIZE (16 * KiB)
+
+/* numa_maps-like ->pmd_entry (after gather_pte_stats()): pinsim's own code. */
+static int race_numa_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+{
+	unsigned long *pages = walk->private;
+	spinlock_t *ptl = pmd_lock(walk->mm, pmd);
+	pte_t *pte, *orig;
+
+	if (pmd_leaf(pmdp_get(pmd))) {
+		*pages += HPAGE_PMD_NR;
+		spin_unlock(ptl);
+		return 0;
+	}
+	spin_unlock(ptl);
+	orig = pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!pte) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	for (; addr != end; pte++, addr += PAGE_SIZE)
+		*pages += pte_present(ptep_get(pte));
+	pte_unmap_unlock(orig, ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops race_numa_ops = {
+	.pmd_entry = race_numa_pmd, .walk_lock = PGWALK_RDLOCK,
+};
+
+static long ktree_numa_reader(void *arg)
+{
+	struct race_world *w = arg;
+	unsigned long pages = 0;
+	struct vm_area_struct *vma;
+	long ret = -ENOENT;
+
+	mmap_read_lock(w->mm);
+	vma = vma_lookup(w->mm, RW_BAR_VA);
+	if (vma)
+		ret = ktree_walk_page_vma(vma, &race_numa_ops, &pages);
+	mmap_read_unlock(w->mm);
+	return ret;
+}
+
+struct kx_ctx {
+	struct race_world w;
+	unsigned long oopses, map_ok, map_err, split_hits;
+	char why[512];
+};
+
+static int kx_setup(void *ctx, struct sched_thread *t)
+{
+	struct kx_ctx *c = ctx;
+	int n = race_world_setup(&c->w, t);
+
+	t[0].name = "ktree_numa_maps";
+	t[0].fn = ktree_numa_reader;
+	return n;
+}
+
+static bool kx_check(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	struct kx_ctx *c = ctx;
+	struct oops_record rec;
+	long map = t[1].ret;
+
+	c->split_hits += sched_point_hits(SP_WALK_PUD_AFTER_SPLIT);
+	if (sim_oops_count()) {
+		c->oopses++;
+		if (sim_last_oops(&rec))
+			snprintf(c->why, sizeof(c->why), "oops in %s(): %s", rec.func, rec.why);
+		return false;
+	}
+	if (r->status != SCHED_DONE) {
+		snprintf(c->why, sizeof(c->why), "%s", r->report);
+		return false;
+	}
+	if (map == 0 && race_world_bar_mapped(&c->w)) {
+		c->map_ok++;
+	} else if (map == -EINVAL && vfio_iommu_nr_dmas(c->w.iommu) == 0) {
+		c->map_err++;	/* LEGACY: the walker zapped the leaf under MAP_DMA */
+	} else {
+		snprintf(c->why, sizeof(c->why), "MAP_DMA returned %ld", map);
+		return false;
+	}
+	if (t[0].ret != 0) {
+		snprintf(c->why, sizeof(c->why), "walk returned %ld", t[0].ret);
+		return false;
+	}
+	return true;
+}
+
+static void kx_teardown(void *ctx)
+{
+	race_world_teardown(&((struct kx_ctx *)ctx)->w);
+}
+
+static const struct sched_explore_ops kx_ops = { kx_setup, kx_check, kx_teardown };
+
+START_TEST(test_exhaustive_tree_walker_vs_map_dma_no_oops)
+{
+	struct kx_ctx c = { .w.cfg = { KTREE_VERSION, PUD_ORDER, 2ULL << 30, VFIO_RETRY_LEGACY,
+				       .map_size = EX_MAP_SIZE } };
+	struct sched_explore_stats st;
+
+	ck_assert_int_eq(sched_explore(&kx_ops, &c, SCHED_RACE_POINTS, 2, 200000, 100000, &st), 0);
+	printf("# tree %s: %lu schedules (%s), ok=%lu einval=%lu, split points hit %lu%s%s\n",
+	       KTREE_VERSION, st.schedules, st.complete ? "complete" : "stopped", c.map_ok,
+	       c.map_err, c.split_hits, st.bug_found ? ", bug: " : "", st.bug_found ? c.why : "");
+	ck_assert_msg(!st.bug_found, "%s (schedule %s)", c.why, st.bug.schedule);
+	ck_assert(st.complete);
+	ck_assert_uint_eq(c.oopses, 0);
+	ck_assert_uint_gt(st.schedules, 1);
+	/* The tree's walker did split the leaf and was preempted there. */
+	ck_assert_uint_gt(c.split_hits, 0);
+	/* Both orders happened: the walker zapped first, or MAP_DMA pinned first. */
+	ck_assert_uint_gt(c.map_ok, 0);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("ktree_race");
+	TCase *tc = tcase_create("explore");
+
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_exhaustive_tree_walker_vs_map_dma_no_oops);
+	return s;
+}
