@@ -156,7 +156,7 @@ static inline void ex_kernel_list(FILE *f)
 		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			fprintf(f, "    %s\n", line);
 	}
-	fprintf(f, "\n6.12.N: any 6.12 stable release from 6.12.29 on, with the switches of the "
+	fprintf(f, "\n6.12.N: any 6.12 stable release from 6.12.29 to 6.12.118, with the switches of the "
 		   "fixes it has\n(the Debian changelog's); its name is recorded as given.\n");
 }
 
@@ -176,7 +176,7 @@ static inline void ex_kernel_arg(const char *arg, char *out, size_t len)
 	pinsim_config_init(&cfg);
 	if (strlen(arg) >= len || pinsim_config_set_kernel(&cfg, arg))
 		bad_arg("--kernel: unknown kernel '%s': one of %s, or 6.12.N (a 6.12 stable "
-			"release from 6.12.29 on); --kernel list describes them", arg,
+			"release from 6.12.29 to 6.12.118); --kernel list describes them", arg,
 			ex_kernel_names(names, sizeof(names)));
 	memcpy(out, arg, strlen(arg) + 1);
 }
@@ -300,7 +300,7 @@ static inline void ex_kernel_help(FILE *f, int col, const char *dflt)
 
 	snprintf(text, sizeof(text),
 		 "the simulated kernel: every version switch from a named profile, %s (default "
-		 "%s), or 6.12.N (a 6.12 stable release from 6.12.29 on); 'list' prints each "
+		 "%s), or 6.12.N (a 6.12 stable release from 6.12.29 to 6.12.118); 'list' prints each "
 		 "profile and its switches", ex_kernel_names(names, sizeof(names)),
 		 dflt ? dflt : EX_KERNEL_DEFAULT);
 	ex_help_opt(f, col, "--kernel VERSION", text);
