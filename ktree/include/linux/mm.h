@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Shim <linux/mm.h> for the tree's mm/pagewalk.c (ktree/meson.build): the
- * kernel names it and the tree's <linux/pagewalk.h> use, mapped onto the
- * simulated machine.  No kernel code here; each item is pinsim's own.
+ * Shim <linux/mm.h> for the tree's mm/pagewalk.c and for the functions
+ * ktree/meson.build extracts from its mm/memory.c (follow_pfnmap_start/_end,
+ * which get this header forced in, -include, since the extract has no
+ * #include lines): the kernel names they and the tree's <linux/pagewalk.h>
+ * use, mapped onto the simulated machine.  No kernel code here; each item
+ * is pinsim's own.
  *
  * Mapped onto sim/ (same name, same meaning, nothing to add):
  *   page-table types and accessors, p?d_offset, p?d_addr_end, pgd_index,
@@ -16,6 +19,12 @@
  *   pfn_to_page, page_folio, PAGE_SIZE/SHIFT (sim/page.h); spinlock_t,
  *   spin_unlock (sim/spinlock.h); WARN_ON_ONCE, likely (sim/bug.h).
  * Adapted:
+ *   struct follow_pfnmap_args -> struct ktree_follow_pfnmap_args of
+ *                       ktree/ktree_memory.h (tag renamed by ktree_rename.h),
+ *                       the 6.12.y layout of the tree's include/linux/mm.h,
+ *                       declared by hand: see that header for why;
+ *   pud/pmd/pte_pgprot, _write, _special, p4d_bad, pte_unmap -> sim's, as
+ *                       they are (sim/pgtable.h);
  *   init_mm          -> *machine->init_mm (the simulated kernel's mm);
  *   pte_offset_map(pmd, addr) -> sim's three-argument form, no pmdval out;
  *   PTRS_PER_P4D, p4d_addr_end -> the folded level of sim/pgtable.h, as
@@ -41,6 +50,12 @@
  *                       SP_WALK_PMD_ENTRY (walk_pmd_range() entry) has no
  *                       twin: the PUD point is the same program point.
  * Stubbed, and why:
+ *   EXPORT_SYMBOL_GPL -> nothing (a file-scope static assertion, to eat the
+ *                       `;`): the simulation has no modules;
+ *   CONFIG_LOCKDEP   -> left undefined, as Debian's 6.12 config does, so
+ *                       pfnmap_lockdep_assert() is empty in the tree's code
+ *                       (pinsim's lib/follow_pfnmap.c asserts the mmap lock;
+ *                       the tests hold it for both);
  *   vma_pgtable_walk_begin/end -> nothing: they take the hugetlb VMA lock
  *                       against PMD unsharing, and pinsim has no PMD sharing;
  *   pud_devmap       -> false: no ZONE_DEVICE memory in the simulation;
@@ -75,6 +90,8 @@
 #include "sched_point.h"
 #include "spinlock.h"
 
+#include "ktree_memory.h"
+
 /* ---- include/linux/{types,compiler,bits,minmax,kconfig}.h vocabulary ---- */
 typedef unsigned long pgoff_t;
 #define __bitwise
@@ -91,6 +108,8 @@ typedef unsigned long pgoff_t;
 
 #define VM_WARN_ON_ONCE(cond) ((void)WARN_ON_ONCE(cond))
 #define lockdep_assert_held(sem) ((void)WARN_ON(!rwsem_held_by_current(sem)))
+
+#define EXPORT_SYMBOL_GPL(sym) _Static_assert(1, "EXPORT_SYMBOL_GPL")
 
 /* ---- the kernel's mm ---- */
 #define init_mm (*machine->init_mm)
