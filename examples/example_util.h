@@ -230,18 +230,22 @@ static inline const char *ex_kernel_label(const struct pinsim_config *cfg, char 
 	return buf;
 }
 
-/* A "kernel: LABEL" line. */
+static inline void ex_impl_print(FILE *f, const char *indent, const struct pinsim_config *cfg);
+static inline void ex_impl_json(FILE *f, const struct pinsim_config *cfg);
+
+/* A "kernel: LABEL" line, then the "implementation:" one. */
 static inline void ex_kernel_print(FILE *f, const char *indent, const struct pinsim_config *cfg)
 {
 	char label[512];
 
 	fprintf(f, "%skernel: %s\n", indent, ex_kernel_label(cfg, label, sizeof(label)));
+	ex_impl_print(f, indent, cfg);
 }
 
 /*
  * The JSON members `"kernel": NAME, "kernel_modified": {overridden switch:
  * value}, "kernel_switches": {switch: value, ...}` (the effective values),
- * without a separator before or after.
+ * then ex_impl_json()'s, without a separator before or after.
  */
 static inline void ex_kernel_json(FILE *f, const struct pinsim_config *cfg)
 {
@@ -258,7 +262,8 @@ static inline void ex_kernel_json(FILE *f, const struct pinsim_config *cfg)
 	fprintf(f, "}, \"kernel_switches\": {");
 	for (int i = 0; i < sw.n; i++)
 		fprintf(f, "%s\"%s\": %s", i ? ", " : "", sw.name[i], sw.on[i] ? "true" : "false");
-	fprintf(f, "}");
+	fprintf(f, "}, ");
+	ex_impl_json(f, cfg);
 }
 
 /*
@@ -304,6 +309,91 @@ static inline void ex_kernel_help(FILE *f, int col, const char *dflt)
 		 "profile and its switches", ex_kernel_names(names, sizeof(names)),
 		 dflt ? dflt : EX_KERNEL_DEFAULT);
 	ex_help_opt(f, col, "--kernel VERSION", text);
+}
+
+/* ---------------------------------------------------------------------- */
+/* --impl rewrite|tree: whose walker and follow_pfnmap_start() run         */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * --impl's argument: "rewrite" (pinsim's own code, the default) or "tree"
+ * (the kernel tree the build was configured with, -Dkernel_tree).  Bad
+ * names, and "tree" in a build without one, exit 2 before any work.
+ */
+static inline enum pinsim_impl ex_impl_arg(const char *arg)
+{
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	if (pinsim_config_set_impl(&cfg, arg)) {
+		if (errno == EOPNOTSUPP)
+			bad_arg("--impl tree: this pinsim was built without a kernel tree; "
+				"configure it with meson setup -Dkernel_tree=PATH (README, \"Test "
+				"your kernel or your patch\")");
+		bad_arg("--impl: unknown implementation '%s': rewrite or tree", arg);
+	}
+	return cfg.impl;
+}
+
+/*
+ * The profile a --impl tree run uses without --kernel: the tree's own
+ * version, so that the rest of the machine (VFIO type1, faults) runs the
+ * same release as the tree's walker.  NULL: keep the program's default.
+ */
+static inline const char *ex_impl_kernel(enum pinsim_impl impl)
+{
+	return impl == PINSIM_IMPL_TREE ? pinsim_kernel_tree_version(NULL) : NULL;
+}
+
+/* --help's --impl entry. */
+static inline void ex_impl_help(FILE *f, int col)
+{
+	const char *path, *v = pinsim_kernel_tree_version(&path);
+	char text[1024];
+
+	if (v)
+		snprintf(text, sizeof(text),
+			 "whose code runs the page walker, the numa_maps callbacks and "
+			 "follow_pfnmap_start(): 'rewrite' (pinsim's, default) or 'tree' (Linux %s "
+			 "from %s, compiled in; --kernel then defaults to %s).  VFIO type1 and its "
+			 "retry policy stay pinsim's", v, path, v);
+	else
+		snprintf(text, sizeof(text),
+			 "whose code runs the page walker, the numa_maps callbacks and "
+			 "follow_pfnmap_start(): 'rewrite' (pinsim's, default); 'tree' needs a "
+			 "build configured with -Dkernel_tree=PATH");
+	ex_help_opt(f, col, "--impl rewrite|tree", text);
+}
+
+/* An "implementation: ..." line. */
+static inline void ex_impl_print(FILE *f, const char *indent, const struct pinsim_config *cfg)
+{
+	const char *path, *v = pinsim_kernel_tree_version(&path);
+
+	if (cfg->impl == PINSIM_IMPL_TREE)
+		fprintf(f, "%simplementation: tree (Linux %s, %s)\n", indent, v, path);
+	else
+		fprintf(f, "%simplementation: rewrite\n", indent);
+}
+
+/*
+ * The JSON members `"impl": "rewrite"|"tree", "kernel_tree": null |
+ * {"version": V, "path": P}` (the tree compiled in, whichever impl ran),
+ * without a separator before or after.
+ */
+static inline void ex_impl_json(FILE *f, const struct pinsim_config *cfg)
+{
+	const char *path, *v = pinsim_kernel_tree_version(&path);
+
+	fprintf(f, "\"impl\": \"%s\", \"kernel_tree\": ", pinsim_impl_name(cfg->impl));
+	if (!v) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f, "{\"version\": \"%s\", \"path\": \"", v);
+	for (; *path; path++)
+		fprintf(f, *path == '"' || *path == '\\' ? "\\%c" : "%c", *path);
+	fprintf(f, "\"}");
 }
 
 /* ---------------------------------------------------------------------- */

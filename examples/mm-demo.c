@@ -79,11 +79,12 @@ static int check_data(struct pinsim_proc *p, struct region *r)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mm-demo [--ram GIB] [--kernel VERSION]\n"
+	fprintf(f, "usage: mm-demo [--ram GIB] [--kernel VERSION] [--impl rewrite|tree]\n"
 		   "Maps 4K, THP and 1G hugetlb memory in a simulated process, writes and\n"
 		   "reads it back, and prints fault levels and pin accounting.\n\n"
 		   "  --ram GIB           simulated RAM in GiB, 4 to 4096 (default 16)\n");
 	ex_kernel_help(f, 22, NULL);
+	ex_impl_help(f, 22);
 	fprintf(f, "  --help              this text\n"
 		   "Exit status: 0 ok, 1 an error or a simulated oops or warning, 2 bad "
 		   "arguments.\n");
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "ram", required_argument, NULL, 'r' },
 		{ "kernel", required_argument, NULL, 'k' },
+		{ "impl", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -108,7 +110,8 @@ int main(int argc, char **argv)
 	struct pinsim_stats st;
 	struct pinsim_proc *p;
 	struct pinsim *m;
-	char kernel[32] = EX_KERNEL_DEFAULT;
+	char kernel[32] = "";
+	enum pinsim_impl impl = PINSIM_IMPL_REWRITE;
 	unsigned long ram = 16;
 	int c;
 
@@ -123,6 +126,9 @@ int main(int argc, char **argv)
 		case 'k':
 			ex_kernel_arg(optarg, kernel, sizeof(kernel));
 			break;
+		case 'i':
+			impl = ex_impl_arg(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -135,8 +141,12 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
 
+	if (!kernel[0])
+		snprintf(kernel, sizeof(kernel), "%s",
+			 ex_impl_kernel(impl) ? ex_impl_kernel(impl) : EX_KERNEL_DEFAULT);
 	pinsim_config_init(&cfg);
 	ex_kernel_set(&cfg, kernel);
+	cfg.impl = impl;
 	cfg.ram_bytes = (uint64_t)ram << 30;
 	cfg.hugetlb_1g_pages = 2;
 	cfg.hugetlb_2m_pages = 8;

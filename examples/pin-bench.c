@@ -74,6 +74,8 @@ struct options {
 	const char *json, *csv, *plot;
 	bool quiet;
 	char kernel[32];		/* --kernel */
+	bool kernel_set;		/* --kernel given */
+	enum pinsim_impl impl;		/* --impl */
 };
 
 struct cell {
@@ -143,6 +145,7 @@ static void usage(FILE *f)
 "  --bound N           the BOUNDED policy's retry bound (default 8)\n"
 "  --seed S            injector seed (default 1)\n");
 	ex_kernel_help(f, 22, NULL);
+	ex_impl_help(f, 22);
 	fprintf(f,
 "  --json FILE         an array with one object per cell (with the kernel and\n"
 "                      its switches)\n"
@@ -209,7 +212,7 @@ static void parse_args(int argc, char **argv)
 	static const char *const backing_alias[NR_BACKINGS] = { NULL, NULL, "2m", "1g" };
 	static const char *const contention_alias[NR_CONTENTIONS] = { NULL, NULL, "injector" };
 	enum { O_SIZE = 256, O_BAR, O_RUNS, O_FULL, O_BACKING, O_POLICY, O_CONTENTION, O_RATE,
-	       O_WINT, O_BOUND, O_SEED, O_KERNEL, O_JSON, O_CSV, O_PLOT, O_QUIET };
+	       O_WINT, O_BOUND, O_SEED, O_KERNEL, O_IMPL, O_JSON, O_CSV, O_PLOT, O_QUIET };
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "bar-size", required_argument, NULL, O_BAR },
@@ -223,6 +226,7 @@ static void parse_args(int argc, char **argv)
 		{ "bound", required_argument, NULL, O_BOUND },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "impl", required_argument, NULL, O_IMPL },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "plot", required_argument, NULL, O_PLOT },
@@ -297,6 +301,10 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_KERNEL:
 			ex_kernel_arg(optarg, opt.kernel, sizeof(opt.kernel));
+			opt.kernel_set = true;
+			break;
+		case O_IMPL:
+			opt.impl = ex_impl_arg(optarg);
 			break;
 		case O_JSON:
 			opt.json = optarg;
@@ -321,6 +329,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
+	if (!opt.kernel_set && ex_impl_kernel(opt.impl))
+		snprintf(opt.kernel, sizeof(opt.kernel), "%s", ex_impl_kernel(opt.impl));
 	if (full) {
 		if (!size_set)
 			opt.size = 16 * GiB;
@@ -365,6 +375,7 @@ static void rig_setup(struct rig *r, enum backing b)
 
 	pinsim_config_init(&cfg);
 	ex_kernel_set(&cfg, opt.kernel);
+	cfg.impl = opt.impl;
 	cfg.ram_bytes = (is_bar(b) ? 0 : (size + GiB - 1) & ~(GiB - 1)) + 2 * GiB;
 	cfg.hugetlb_2m_pages = b == B_2M ? size / (2 * MiB) : 0;
 	cfg.hugetlb_1g_pages = b == B_1G ? size / GiB : 0;

@@ -96,6 +96,7 @@ struct world {
 static bool quiet, json;
 static FILE *out;		/* the narration: stdout, or stderr with --json */
 static char kernel_opt[32];	/* --kernel; "" when not given */
+static enum pinsim_impl impl_opt;	/* --impl */
 
 /* The kernel switches of scenario @s: the profile, then the scenario's walker. */
 static void scenario_kernel(const struct scenario *s, struct pinsim_config *cfg)
@@ -103,6 +104,7 @@ static void scenario_kernel(const struct scenario *s, struct pinsim_config *cfg)
 	pinsim_config_init(cfg);
 	ex_kernel_set(cfg, kernel_opt[0] ? kernel_opt : s->kernel);
 	cfg->pagewalk_fixed = s->walker_fixed;
+	cfg->impl = impl_opt;
 }
 
 /* Has kernel @name the fixed page walker? */
@@ -462,8 +464,9 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 			fprintf(out, "   schedule %s ", o.res.schedule);
 		else
 			fprintf(out, "   a schedule of %u decisions ", o.res.decisions);
-		fprintf(out, "(replay: race-repro --kernel %s --scenario %s --schedule %s)\n",
-			kcfg.kernel, s->name, o.res.schedule);
+		fprintf(out, "(replay: race-repro%s --kernel %s --scenario %s --schedule %s)\n",
+			impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
+			o.res.schedule);
 		if (run_isolated(s, o.res.schedule, 0, true, &o))
 			return 0;
 		ok = wanted(s, &o);
@@ -485,6 +488,7 @@ static void print_json(int good, int total)
 	if (kernel_opt[0]) {
 		pinsim_config_init(&cfg);
 		ex_kernel_set(&cfg, kernel_opt);
+		cfg.impl = impl_opt;
 		ex_kernel_json(stdout, &cfg);
 	} else {
 		printf("\"kernel\": null");
@@ -519,6 +523,15 @@ static void usage(FILE *f)
 "  --list              the scenarios and the kernel each runs on by default\n"
 "  --scenario NAME     only this scenario (on any --kernel: see below)\n");
 	ex_kernel_help(f, 22, "each scenario's own, below");
+	ex_impl_help(f, 22);
+	ex_help_opt(f, 22, "",
+		    "With --impl tree the walker is the tree's own mm/pagewalk.c: whether it "
+		    "oopses is what its source does, and a scenario's walker override changes "
+		    "nothing in it.  --kernel then defaults to the tree's version; name the "
+		    "tree's changes in it (--kernel 6.12.118-3b89863c3fa4 for a tree with the "
+		    "walker fix reverted) so that the scenarios of the tree's walker run and "
+		    "the rest of the machine matches.  A retry policy other than legacy is "
+		    "pinsim's VFIO rewrite in both implementations.");
 	ex_help_opt(f, 22, "",
 		    "Without --kernel, each scenario runs on the profile of its walker: 6.12.74 "
 		    "for the pre-fix walker (prefix-*), 6.12.118 for the fixed one (fixed-*).  "
@@ -548,6 +561,7 @@ int main(int argc, char **argv)
 		{ "seeds", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 'f' },
 		{ "kernel", required_argument, NULL, 'k' },
+		{ "impl", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -589,6 +603,9 @@ int main(int argc, char **argv)
 		case 'k':
 			ex_kernel_arg(optarg, kernel_opt, sizeof(kernel_opt));
 			break;
+		case 'i':
+			impl_opt = ex_impl_arg(optarg);
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -608,6 +625,8 @@ int main(int argc, char **argv)
 		bad_arg("unexpected argument '%s'", argv[optind]);
 	if (schedule && !only)
 		bad_arg("--schedule needs --scenario");
+	if (!kernel_opt[0] && ex_impl_kernel(impl_opt))
+		snprintf(kernel_opt, sizeof(kernel_opt), "%s", ex_impl_kernel(impl_opt));
 	if (list) {
 		for (size_t i = 0; i < NR_SCENARIOS; i++)
 			if (!kernel_opt[0] || applies(&scenarios[i], kernel_opt))

@@ -97,6 +97,8 @@ struct options {
 	enum pinsim_retry_policy policy;
 	unsigned int retry_bound;
 	char kernel[32];		/* --kernel */
+	bool kernel_set;		/* --kernel given */
+	enum pinsim_impl impl;		/* --impl */
 	int walker_fixed;		/* --walker: -1 the profile's, else the override */
 	bool reader;
 	unsigned int reader_interval_us;
@@ -240,6 +242,7 @@ static void usage(FILE *f)
 "                        bounded | enoent (default legacy, today's kernel)\n"
 "  --retry-bound N       bounded: rounds before EBUSY (default 8)\n");
 	ex_kernel_help(f, 24, NULL);
+	ex_impl_help(f, 24);
 	fprintf(f,
 "  --walker W            page walker: fixed (9b25a6e3d243) | prefix (before the\n"
 "                        March 2026 fix); default: the --kernel profile's.  An\n"
@@ -336,7 +339,7 @@ static void check_bar(const char *what, uint64_t v, uint64_t max)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_RAM = 256, O_BACKING, O_DEVICES, O_GPU_BAR, O_GPU_REGS, O_NIC_BAR, O_POLICY,
-	       O_BOUND, O_KERNEL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN,
+	       O_BOUND, O_KERNEL, O_IMPL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN,
 	       O_SEED, O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON };
 	static const struct option lopts[] = {
 		{ "ram", required_argument, NULL, O_RAM },
@@ -348,6 +351,7 @@ static void parse_args(int argc, char **argv)
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "retry-bound", required_argument, NULL, O_BOUND },
 		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "impl", required_argument, NULL, O_IMPL },
 		{ "walker", required_argument, NULL, O_WALKER },
 		{ "reader-interval", required_argument, NULL, O_READER_INT },
 		{ "no-reader", no_argument, NULL, O_NO_READER },
@@ -422,6 +426,10 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_KERNEL:
 			ex_kernel_arg(optarg, opt.kernel, sizeof(opt.kernel));
+			opt.kernel_set = true;
+			break;
+		case O_IMPL:
+			opt.impl = ex_impl_arg(optarg);
 			break;
 		case O_WALKER:
 			if (!strcmp(optarg, "fixed"))
@@ -497,6 +505,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
+	if (!opt.kernel_set && ex_impl_kernel(opt.impl))
+		snprintf(opt.kernel, sizeof(opt.kernel), "%s", ex_impl_kernel(opt.impl));
 
 	if (opt.ram < backing_page[opt.backing] || opt.ram % backing_page[opt.backing])
 		bad_arg("--ram must be a non-zero multiple of the backing page size (%" PRIu64
@@ -555,6 +565,7 @@ static int setup_host(void)
 
 	pinsim_config_init(&cfg);
 	ex_kernel_set(&cfg, opt.kernel);
+	cfg.impl = opt.impl;
 	/* Overrides of a profile's switches come after it. */
 	if (opt.walker_fixed >= 0)
 		cfg.pagewalk_fixed = opt.walker_fixed;

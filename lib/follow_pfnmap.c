@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 
+#include "kimpl.h"
 #include "sched_point.h"
 #include "vfio.h"
 
@@ -50,7 +51,11 @@ int follow_pfnmap_start(struct follow_pfnmap_args *args)
 	pud_t *pudp, pud;
 	pmd_t *pmdp, pmd;
 	pte_t *ptep, pte;
+	const struct kimpl_ops *tree = kimpl_tree();
 
+	/* A machine running a kernel tree's code uses its mm/memory.c's. */
+	if (tree)
+		return tree->follow_pfnmap_start(args);
 	pfnmap_lockdep_assert(vma);
 
 	if (unlikely(address < vma->vm_start || address >= vma->vm_end))
@@ -132,6 +137,12 @@ retry:
 
 void follow_pfnmap_end(struct follow_pfnmap_args *args)
 {
+	const struct kimpl_ops *tree = kimpl_tree();
+
+	if (tree) {
+		tree->follow_pfnmap_end(args);
+		return;
+	}
 	if (args->lock)
 		spin_unlock(args->lock);
 	if (args->ptep)

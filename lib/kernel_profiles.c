@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "kernel_profiles.h"
+#include "kimpl.h"
 
 /* The switches, in the order they are printed and documented. */
 struct kernel_switch {
@@ -63,6 +64,15 @@ struct kernel_switch {
 	size_t off; /* offsetof(struct pinsim_config, bool field) */
 	const char *commit; /* upstream commit and subject */
 };
+
+/*
+ * Switches whose commit takes a behaviour away (1 = the commit is not
+ * there): applying it clears the switch, reverting it sets it.
+ */
+static bool switch_is_removal(const char *name)
+{
+	return !strcmp(name, "vfio_type1_nesting") || !strcmp(name, "vfio_fgsp_probe");
+}
 
 /* clang-format off */
 #define SW(field, commit) { #field, __builtin_offsetof(struct pinsim_config, field), commit }
@@ -188,7 +198,7 @@ static long parse_612(const char *v)
 	return (long)n;
 }
 
-static int resolve(const char *version, unsigned int *bits)
+static int resolve_base(const char *version, unsigned int *bits)
 {
 	long n = parse_612(version);
 
@@ -209,6 +219,57 @@ static int resolve(const char *version, unsigned int *bits)
 	return 0;
 }
 
+/* The switch named after @commit (7 to 12 hex digits), or -1. */
+static int switch_of_commit(const char *commit, size_t len)
+{
+	size_t i, k;
+
+	if (len < 7 || len > 12)
+		return -1;
+	for (k = 0; k < len; k++)
+		if (!((commit[k] >= '0' && commit[k] <= '9') || (commit[k] >= 'a' && commit[k] <= 'f')))
+			return -1;
+	for (i = 0; i < NR_SWITCHES; i++)
+		if (!strncmp(kernel_switches[i].commit, commit, len))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * "BASE[{-|+}COMMIT]...": a profile, then commits reverted ('-') or
+ * applied ('+') in order.  6.12.N and the named profiles contain neither
+ * character, so the first one ends the base.
+ */
+static int resolve(const char *version, unsigned int *bits)
+{
+	size_t base_len = strcspn(version, "-+");
+	unsigned int seen = 0;
+	char base[32];
+	const char *p;
+
+	if (base_len >= sizeof(base))
+		return -EINVAL;
+	memcpy(base, version, base_len);
+	base[base_len] = '\0';
+	if (resolve_base(base, bits))
+		return -EINVAL;
+	for (p = version + base_len; *p;) {
+		bool apply = *p == '+';
+		size_t len = strcspn(p + 1, "-+");
+		int sw = switch_of_commit(p + 1, len);
+
+		if (sw < 0 || seen & B(sw))
+			return -EINVAL;
+		seen |= B(sw);
+		if (apply != switch_is_removal(kernel_switches[sw].name))
+			*bits |= B(sw);
+		else
+			*bits &= ~B(sw);
+		p += 1 + len;
+	}
+	return 0;
+}
+
 int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version)
 {
 	unsigned int bits;
@@ -222,6 +283,48 @@ int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version)
 		*(bool *)((char *)cfg + kernel_switches[i].off) = bits & (1u << i);
 	strcpy(cfg->kernel, version);
 	return 0;
+}
+
+int pinsim_config_set_impl(struct pinsim_config *cfg, const char *name)
+{
+	if (!cfg || !name) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!strcmp(name, "rewrite")) {
+		cfg->impl = PINSIM_IMPL_REWRITE;
+		return 0;
+	}
+	if (strcmp(name, "tree")) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!kimpl_tree_built()) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	cfg->impl = PINSIM_IMPL_TREE;
+	return 0;
+}
+
+const char *pinsim_impl_name(enum pinsim_impl impl)
+{
+	switch (impl) {
+	case PINSIM_IMPL_REWRITE:
+		return "rewrite";
+	case PINSIM_IMPL_TREE:
+		return "tree";
+	}
+	return NULL;
+}
+
+const char *pinsim_kernel_tree_version(const char **path)
+{
+	const struct kimpl_ops *tree = kimpl_tree_built();
+
+	if (path)
+		*path = tree ? tree->tree_path : NULL;
+	return tree ? tree->tree_version : NULL;
 }
 
 size_t pinsim_kernel_profiles(const struct pinsim_kernel_profile **out)
@@ -270,6 +373,7 @@ void kernel_config_apply(const struct pinsim_config *cfg, struct machine_config 
 	mc->task_mmu_hugetlb_ptl = cfg->task_mmu_hugetlb_ptl;
 	mc->vfio_pci_mmap_align = cfg->vfio_pci_mmap_align;
 	mc->mmap_thp_anon_only = cfg->mmap_thp_anon_only;
+	mc->impl = cfg->impl == PINSIM_IMPL_TREE ? MACHINE_IMPL_TREE : MACHINE_IMPL_REWRITE;
 
 	vc->follow_pfnmap_recheck = cfg->follow_pfnmap_recheck;
 	vc->follow_pfnmap_enoent = cfg->follow_pfnmap_enoent;

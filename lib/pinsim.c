@@ -141,7 +141,7 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	 * works as the kernel's vfio_update_pgsize_bitmap() makes it work);
 	 * any other size, 64K say, is refused here rather than at SET_IOMMU.
 	 */
-	if (cfg->retry_policy > PINSIM_RETRY_ENOENT ||
+	if (cfg->retry_policy > PINSIM_RETRY_ENOENT || cfg->impl > PINSIM_IMPL_TREE ||
 	    !iommu_pgsize_bitmap_supported(cfg->iommu_pgsize_bitmap))
 		return fail(EINVAL);
 	sim = calloc(1, sizeof(*sim));

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "inject.h"
+#include "kimpl.h"
 #include "machine.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
@@ -47,6 +48,11 @@ static int config_check(const struct machine_config *cfg)
 		return -EINVAL;
 	if (cfg->thp > THP_ALWAYS)
 		return -EINVAL;
+	/* The tree's code exists only in a -Dkernel_tree build. */
+	if (cfg->impl > MACHINE_IMPL_TREE)
+		return -EINVAL;
+	if (cfg->impl == MACHINE_IMPL_TREE && !kimpl_tree_built())
+		return -EOPNOTSUPP;
 	huge = cfg->hugetlb_2m_pages * (2ULL << 20) + cfg->hugetlb_1g_pages * (1ULL << 30);
 	if (huge > cfg->ram_bytes - (1ULL << 30))
 		return -ENOMEM;

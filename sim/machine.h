@@ -24,6 +24,11 @@ enum thp_mode {
 	THP_ALWAYS,
 };
 
+enum machine_impl {
+	MACHINE_IMPL_REWRITE = 0,	/* pinsim's rewrite (the default) */
+	MACHINE_IMPL_TREE,		/* the -Dkernel_tree tree's own code */
+};
+
 struct machine_config {
 	uint64_t ram_bytes;			/* multiple of 1 GiB */
 	unsigned long hugetlb_2m_pages;		/* pool sizes */
@@ -65,6 +70,12 @@ struct machine_config {
 	 * file through thp_get_unmapped_area_vmflags().
 	 */
 	bool mmap_thp_anon_only;
+	/*
+	 * Whose code runs the walker, the numa_maps callbacks and
+	 * follow_pfnmap_start(): pinsim's rewrite, or the kernel tree's own
+	 * (sim/kimpl.h; only in a -Dkernel_tree build).
+	 */
+	enum machine_impl impl;
 };
 
 void machine_config_init(struct machine_config *cfg);

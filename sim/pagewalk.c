@@ -45,6 +45,7 @@
  */
 #include <errno.h>
 
+#include "kimpl.h"
 #include "machine.h"
 #include "mm.h"
 #include "pagewalk.h"
@@ -599,10 +600,13 @@ int walk_page_range(struct mm_struct *mm, unsigned long start, unsigned long end
 		.mm = mm,
 		.private = private,
 	};
+	const struct kimpl_ops *tree = kimpl_tree();
 	struct vm_area_struct *vma;
 	unsigned long next;
 	int err = 0;
 
+	if (tree)
+		return tree->walk_page_range(mm, start, end, ops, private);
 	if (!check_ops_safe(ops, false))
 		return -EINVAL;
 	/* walk_page_range_mm_unsafe() */
@@ -659,7 +663,10 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 		.vma = vma,
 		.private = private,
 	};
+	const struct kimpl_ops *tree = kimpl_tree();
 
+	if (tree)
+		return tree->walk_page_range_vma(vma, start, end, ops, private);
 	if (!vma || start >= end || !walk.mm)
 		return -EINVAL;
 	if (start < vma->vm_start || end > vma->vm_end)
@@ -679,6 +686,10 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
  */
 int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops, void *private)
 {
+	const struct kimpl_ops *tree = kimpl_tree();
+
+	if (tree)
+		return tree->walk_page_vma(vma, ops, private);
 	if (!vma)
 		return -EINVAL;
 	return walk_page_range_vma(vma, vma->vm_start, vma->vm_end, ops, private);

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kimpl.h"
 #include "machine.h"
 #include "mm.h"
 #include "pagewalk.h"
@@ -49,6 +50,11 @@
 
 #define NUMA_LINE_MAX 512
 
+/*
+ * fs/proc/task_mmu.c's struct numa_maps, same members in the same order:
+ * a machine running a kernel tree's code has the tree's gather_*_stats()
+ * fill it (sim/kimpl.h; ktree/ktree_task_mmu.c asserts the layout).
+ */
 struct numa_maps {
 	unsigned long pages;
 	unsigned long anon;
@@ -321,6 +327,7 @@ static const struct mm_walk_ops show_numa_ops = {
 /* One line of numa_maps, in the kernel's order and under its conditions. */
 static void show_numa_map(struct numa_seq *m, struct vm_area_struct *vma)
 {
+	const struct kimpl_ops *tree = kimpl_tree();
 	struct numa_maps md = { 0 };
 	const char *path = vma_file_path(vma);
 
@@ -336,8 +343,16 @@ static void show_numa_map(struct numa_seq *m, struct vm_area_struct *vma)
 	if (is_vm_hugetlb_page(vma))
 		seq_puts(m, " huge");
 
-	/* mmap_lock is held by the caller (m_start() in the kernel). */
-	walk_page_vma(vma, &show_numa_ops, &md);
+	/*
+	 * mmap_lock is held by the caller (m_start() in the kernel).  A machine
+	 * running a kernel tree's code walks with the tree's walker and its
+	 * fs/proc/task_mmu.c callbacks (sim/kimpl.h); walk_page_vma() alone
+	 * would give the tree's walker with pinsim's callbacks.
+	 */
+	if (tree && tree->numa_walk_vma)
+		tree->numa_walk_vma(vma, &md);
+	else
+		walk_page_vma(vma, &show_numa_ops, &md);
 
 	if (!md.pages)
 		goto out;

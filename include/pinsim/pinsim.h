@@ -37,6 +37,17 @@ enum pinsim_retry_policy {
 	PINSIM_RETRY_ENOENT,		/* retry on ENOENT only, cond_resched, EINTR */
 };
 
+/*
+ * Whose code runs the page walker (walk_page_range() and friends), the
+ * numa_maps walk callbacks and follow_pfnmap_start()/_end(): pinsim's
+ * rewrite, or the kernel tree's own source compiled over the simulated
+ * machine (a build configured with -Dkernel_tree=PATH).
+ */
+enum pinsim_impl {
+	PINSIM_IMPL_REWRITE = 0,	/* pinsim's rewrite (default) */
+	PINSIM_IMPL_TREE,		/* the -Dkernel_tree tree's own code */
+};
+
 struct pinsim_config {
 	uint64_t ram_bytes;		/* simulated RAM, multiple of 1 GiB */
 	unsigned long hugetlb_2m_pages;	/* hugetlb pool sizes */
@@ -85,6 +96,14 @@ struct pinsim_config {
 	 * pinsim_create().
 	 */
 	uint64_t iommu_pgsize_bitmap;
+	/*
+	 * Set with pinsim_config_set_impl().  PINSIM_IMPL_TREE in a build
+	 * without a tree: pinsim_create() fails with EOPNOTSUPP.  Everything
+	 * else (VFIO type1, faults, zaps, the IOMMU) is pinsim's in both, run
+	 * under the kernel switches above: set them to the tree's version
+	 * (pinsim_kernel_tree_version()) for a like-for-like run.
+	 */
+	enum pinsim_impl impl;
 };
 
 struct pinsim;
@@ -113,8 +132,30 @@ void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
  * or any 6.12 stable release "6.12.N" from 6.12.29 to 6.12.118, which gets the
  * switches of the Debian changelog's fixes up to N (cfg->kernel then reads
  * "6.12.N").  Unknown names: -1/EINVAL, @cfg unchanged.
+ *
+ * A name may be followed by commits reverted or applied, each "-COMMIT" or
+ * "+COMMIT" with COMMIT the 12-digit (at least 7) id a switch is named
+ * after (pinsim_kernel_describe() lists them): "6.12.118-3b89863c3fa4" is
+ * Debian's 6.12.118 with the March 2026 walker fix reverted, the profile a
+ * tree with `git revert 3b89863c3fa4` matches.  A commit no switch is
+ * named after, or one given twice, is -1/EINVAL.
  */
 int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version) PINSIM_API;
+
+/*
+ * "rewrite" or "tree" -> cfg->impl.  -1/EINVAL for another name, -1/EOPNOTSUPP
+ * for "tree" in a build without -Dkernel_tree.  Leaves the kernel switches
+ * alone.
+ */
+int pinsim_config_set_impl(struct pinsim_config *cfg, const char *name) PINSIM_API;
+/* "rewrite" or "tree" (NULL for an unknown value). */
+const char *pinsim_impl_name(enum pinsim_impl impl) PINSIM_API;
+/*
+ * The kernel tree compiled in (its Makefile's VERSION.PATCHLEVEL.SUBLEVEL,
+ * "6.12.118"), or NULL in a build without -Dkernel_tree; its path as the
+ * build saw it in *path if @path is not NULL.
+ */
+const char *pinsim_kernel_tree_version(const char **path) PINSIM_API;
 
 struct pinsim_kernel_profile {
 	const char *name;		/* what pinsim_config_set_kernel() takes */
