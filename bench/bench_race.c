@@ -71,7 +71,7 @@ static void bench_deterministic(int runs)
 	struct sched_result res;
 	double run[256], total[256];
 
-	W.cfg = (struct race_world_cfg){ "6.12.74", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, false, false, 0 };
+	W.cfg = (struct race_world_cfg){ "6.12.74", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, false, false, .map_size = 0 };
 	sched_explore(&find, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st);
 	if (!st.bug_found) {
 		printf("deterministic: the search did not find the oops\n");
@@ -103,12 +103,12 @@ static void bench_explore_rate(void)
 	struct sched_explore_stats st;
 	double t0;
 
-	W.cfg = (struct race_world_cfg){ "upstream", PMD_ORDER, 64ULL << 20, VFIO_RETRY_LEGACY, false, false, 0 };
+	W.cfg = (struct race_world_cfg){ "upstream", PMD_ORDER, 64ULL << 20, VFIO_RETRY_LEGACY, false, false, .map_size = 0 };
 	t0 = now_s();
 	sched_explore(&all, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st);
 	printf("exhaustive search (fixed walker, PMD BAR, bound 2): %lu schedules in %.2f s, "
 	       "%.0f schedules/s\n", st.schedules, now_s() - t0, st.schedules / (now_s() - t0));
-	W.cfg = (struct race_world_cfg){ "upstream", PUD_ORDER, 2ULL << 30, VFIO_RETRY_LEGACY, false, false, 0 };
+	W.cfg = (struct race_world_cfg){ "upstream", PUD_ORDER, 2ULL << 30, VFIO_RETRY_LEGACY, false, false, .map_size = 0 };
 	t0 = now_s();
 	sched_explore(&all, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st);
 	printf("exhaustive search (fixed walker, 2 GiB PUD BAR, bound 2): %lu schedules in %.2f s, "
@@ -176,7 +176,7 @@ static void bench_free_running(int runs, uint64_t seed, double p)
 		pthread_t r, w;
 		double t0;
 
-		W.cfg = (struct race_world_cfg){ "6.12.74", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, false, false, 0 };
+		W.cfg = (struct race_world_cfg){ "6.12.74", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, false, false, .map_size = 0 };
 		race_world_setup(&W, t);
 		rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull + 1;
 		sched_point_arm(SP_WALK_PUD_AFTER_SPLIT, refault_maybe, NULL);

@@ -42,6 +42,11 @@ struct race_world_cfg {
 	 * few schedule points instead of 262144 per GiB.
 	 */
 	uint64_t map_size;
+	/*
+	 * Run the kernel tree's walker, numa_maps callbacks and
+	 * follow_pfnmap_start() (MACHINE_IMPL_TREE; -Dkernel_tree builds only).
+	 */
+	bool tree;
 };
 
 struct race_world {
@@ -105,6 +110,7 @@ static inline int race_world_setup(struct race_world *w, struct sched_thread *t)
 		abort();
 	mc.ram_bytes = 4ULL << 30;
 	mc.max_bar_fault_order = w->cfg.bar_fault_order;
+	mc.impl = w->cfg.tree ? MACHINE_IMPL_TREE : MACHINE_IMPL_REWRITE;
 	if (machine_create(&mc, &w->m))
 		abort();
 	vfio_type1_cfg.retry_policy = w->cfg.policy;

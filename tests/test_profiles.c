@@ -101,6 +101,119 @@ START_TEST(test_unknown_name_is_einval_and_changes_nothing)
 }
 END_TEST
 
+
+/* "BASE-COMMIT" reverts one switch's commit, "BASE+COMMIT" applies it. */
+START_TEST(test_revert_and_apply_a_commit_on_a_profile)
+{
+	struct pinsim_config base = kcfg("6.12.118"), cfg;
+
+	cfg = kcfg("6.12.118-3b89863c3fa4");
+	ck_assert_str_eq(cfg.kernel, "6.12.118-3b89863c3fa4");
+	ck_assert(!cfg.pagewalk_fixed);
+	cfg.pagewalk_fixed = true;	/* nothing else differs */
+	memcpy(cfg.kernel, base.kernel, sizeof(cfg.kernel));
+	assert_same_kernel(&cfg, &base);
+
+	/* Short ids, several commits, in order. */
+	cfg = kcfg("6.12.74+3b89863+ffef67b93aa3");
+	ck_assert(cfg.pagewalk_fixed && cfg.follow_pfnmap_recheck);
+	ck_assert(!cfg.pagewalk_stale_action_fix);
+	/* A removal commit: applying clears its switch, reverting sets it. */
+	ck_assert(kcfg("6.12.118+35890f85573c").vfio_type1_nesting == false);
+	ck_assert(kcfg("upstream-35890f85573c").vfio_type1_nesting == true);
+	ck_assert(kcfg("upstream-07970d048cdd").vfio_fgsp_probe == true);
+	/* Reverting what a profile lacks changes nothing. */
+	cfg = kcfg("6.12.74-3b89863c3fa4");
+	memcpy(cfg.kernel, "6.12.74", sizeof("6.12.74"));
+	base = kcfg("6.12.74");
+	assert_same_kernel(&cfg, &base);
+}
+END_TEST
+
+START_TEST(test_bad_commit_modifiers_are_einval_and_change_nothing)
+{
+	static const char *const bad[] = {
+		"6.12.118-",		/* no commit */
+		"6.12.118-3b89863",	/* 7 digits is enough... */
+		"6.12.118-3b8986",	/* ...6 is not */
+		"6.12.118-3B89863C3FA4",	/* ids are lower case */
+		"6.12.118-0123456789ab",	/* no switch is named after it */
+		"6.12.118-3b89863c3fa4-3b89863c3fa4",	/* twice */
+		"6.12.118+3b89863c3fa4-3b89863",	/* twice, two spellings */
+		"6.12.118-3b89863c3fa4x",
+		"-3b89863c3fa4",	/* no base */
+		"6.12.28-3b89863c3fa4",	/* bad base */
+		"6.12.118-3b89863c3fa40",	/* 13 digits */
+	};
+	struct pinsim_config cfg, before;
+
+	pinsim_config_init(&cfg);
+	pinsim_config_set_kernel(&cfg, "7.0");
+	before = cfg;
+	/* The one good spelling in the list above. */
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, bad[1]), 0);
+	ck_assert(!cfg.pagewalk_fixed);
+	cfg = before;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (i == 1)
+			continue;
+		errno = 0;
+		ck_assert_msg(pinsim_config_set_kernel(&cfg, bad[i]) == -1, "'%s'", bad[i]);
+		ck_assert_int_eq(errno, EINVAL);
+		assert_same_kernel(&cfg, &before);
+		ck_assert_str_eq(cfg.kernel, "7.0");
+	}
+}
+END_TEST
+
+/*
+ * --impl: "rewrite" everywhere; "tree" only in a build with a kernel tree,
+ * and a machine asked to run a tree that is not there is never created.
+ */
+START_TEST(test_impl_tree_needs_a_built_tree)
+{
+	struct pinsim_config cfg;
+	struct pinsim *m = NULL;
+	const char *path = (const char *)1;
+	const char *v = pinsim_kernel_tree_version(&path);
+	int ret;
+
+	pinsim_config_init(&cfg);
+	cfg.ram_bytes = 2ULL << 30;
+	ck_assert_int_eq(cfg.impl, PINSIM_IMPL_REWRITE);
+	ck_assert_str_eq(pinsim_impl_name(PINSIM_IMPL_REWRITE), "rewrite");
+	errno = 0;
+	ret = pinsim_config_set_impl(&cfg, "tree");
+	if (!v) {
+		ck_assert_ptr_null(path);
+		ck_assert_int_eq(ret, -1);
+		ck_assert_int_eq(errno, EOPNOTSUPP);
+		ck_assert_int_eq(cfg.impl, PINSIM_IMPL_REWRITE);
+		cfg.impl = PINSIM_IMPL_TREE;	/* set by hand: refused at creation */
+		errno = 0;
+		ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
+		ck_assert_int_eq(errno, EOPNOTSUPP);
+		ck_assert_ptr_null(m);
+	} else {
+		ck_assert_ptr_nonnull(path);
+		ck_assert_int_eq(ret, 0);
+		ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+		pinsim_destroy(m);
+		m = NULL;
+	}
+	/* A machine can be created afterwards: the failure left nothing behind. */
+	cfg.impl = PINSIM_IMPL_REWRITE;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+	pinsim_destroy(m);
+	cfg.impl = (enum pinsim_impl)2;
+	errno = 0;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pinsim_config_set_impl(&cfg, NULL), -1);
+	ck_assert_int_eq(pinsim_config_set_impl(NULL, "rewrite"), -1);
+}
+END_TEST
+
 /* Sizing, arch, module parameters and the retry policy are not the kernel's version. */
 START_TEST(test_set_kernel_leaves_sizing_arch_and_policy_alone)
 {
@@ -378,6 +491,9 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_profile_table_lists_the_five_names_in_order);
 	tcase_add_test(tc, test_default_config_is_the_upstream_profile);
 	tcase_add_test(tc, test_unknown_name_is_einval_and_changes_nothing);
+	tcase_add_test(tc, test_revert_and_apply_a_commit_on_a_profile);
+	tcase_add_test(tc, test_bad_commit_modifiers_are_einval_and_change_nothing);
+	tcase_add_test(tc, test_impl_tree_needs_a_built_tree);
 	tcase_add_loop_test(tc, test_set_kernel_leaves_sizing_arch_and_policy_alone, 0, NR_NAMES);
 	tcase_add_test(tc, test_612_stable_boundaries_follow_the_changelog);
 	tcase_add_test(tc, test_neighbouring_profiles_differ_by_their_commits);

@@ -13,7 +13,7 @@ static void world(const char *kernel, unsigned int order, enum vfio_retry_policy
 		  bool hang)
 {
 	memset(&W, 0, sizeof(W));
-	W.cfg = (struct race_world_cfg){ kernel, order, 2ULL << 30, policy, enoent, hang, 0 };
+	W.cfg = (struct race_world_cfg){ kernel, order, 2ULL << 30, policy, enoent, hang, .map_size = 0 };
 }
 
 static int world_setup(void)
