@@ -37,4 +37,12 @@
 #define follow_pfnmap_end ktree_follow_pfnmap_end
 #define follow_pfnmap_args ktree_follow_pfnmap_args
 
+/*
+ * fs/proc/task_mmu.c: what ktree/meson.build extracts (struct numa_maps,
+ * gather_*_stats(), can_gather_numa_stats*(), show_numa_ops) is all static
+ * and is #included by ktree/ktree_task_mmu.c, whose one global is already
+ * ktree_numa_walk_vma(): nothing to rename.  Its walk_page_vma() call is
+ * renamed above, so the numa_maps walk runs the tree's walker.
+ */
+
 #endif /* KTREE_RENAME_H */
