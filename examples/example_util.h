@@ -336,13 +336,14 @@ static inline enum pinsim_impl ex_impl_arg(const char *arg)
 }
 
 /*
- * The profile a --impl tree run uses without --kernel: the tree's own
- * version, so that the rest of the machine (VFIO type1, faults) runs the
- * same release as the tree's walker.  NULL: keep the program's default.
+ * The profile a --impl tree run uses without --kernel: the one describing
+ * the tree (its version, or -Dkernel_tree_profile), so that the rest of the
+ * machine (VFIO type1, faults) runs the same release as the tree's walker.
+ * NULL: keep the program's default.
  */
 static inline const char *ex_impl_kernel(enum pinsim_impl impl)
 {
-	return impl == PINSIM_IMPL_TREE ? pinsim_kernel_tree_version(NULL) : NULL;
+	return impl == PINSIM_IMPL_TREE ? pinsim_kernel_tree_profile() : NULL;
 }
 
 /* --help's --impl entry. */
@@ -356,7 +357,7 @@ static inline void ex_impl_help(FILE *f, int col)
 			 "whose code runs the page walker, the numa_maps callbacks and "
 			 "follow_pfnmap_start(): 'rewrite' (pinsim's, default) or 'tree' (Linux %s "
 			 "from %s, compiled in; --kernel then defaults to %s).  VFIO type1 and its "
-			 "retry policy stay pinsim's", v, path, v);
+			 "retry policy stay pinsim's", v, path, pinsim_kernel_tree_profile());
 	else
 		snprintf(text, sizeof(text),
 			 "whose code runs the page walker, the numa_maps callbacks and "

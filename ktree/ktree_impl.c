@@ -70,6 +70,7 @@ static int tree_numa_walk_vma(struct vm_area_struct *vma, void *md)
 const struct kimpl_ops ktree_kimpl = {
 	.tree_version = KTREE_VERSION,
 	.tree_path = KTREE_PATH,
+	.tree_profile = KTREE_PROFILE,
 	.walk_page_range = ktree_walk_page_range,
 	.walk_page_range_vma = ktree_walk_page_range_vma,
 	.walk_page_vma = ktree_walk_page_vma,

@@ -237,13 +237,13 @@ static int switch_of_commit(const char *commit, size_t len)
 
 /*
  * "BASE[{-|+}COMMIT]...": a profile, then commits reverted ('-') or
- * applied ('+') in order.  6.12.N and the named profiles contain neither
+ * applied ('+') in order, a later one winning over an earlier one of the
+ * same switch (so a modifier can be appended to any profile name).  6.12.N and the named profiles contain neither
  * character, so the first one ends the base.
  */
 static int resolve(const char *version, unsigned int *bits)
 {
 	size_t base_len = strcspn(version, "-+");
-	unsigned int seen = 0;
 	char base[32];
 	const char *p;
 
@@ -258,9 +258,8 @@ static int resolve(const char *version, unsigned int *bits)
 		size_t len = strcspn(p + 1, "-+");
 		int sw = switch_of_commit(p + 1, len);
 
-		if (sw < 0 || seen & B(sw))
+		if (sw < 0)
 			return -EINVAL;
-		seen |= B(sw);
 		if (apply != switch_is_removal(kernel_switches[sw].name))
 			*bits |= B(sw);
 		else
@@ -325,6 +324,13 @@ const char *pinsim_kernel_tree_version(const char **path)
 	if (path)
 		*path = tree ? tree->tree_path : NULL;
 	return tree ? tree->tree_version : NULL;
+}
+
+const char *pinsim_kernel_tree_profile(void)
+{
+	const struct kimpl_ops *tree = kimpl_tree_built();
+
+	return tree ? tree->tree_profile : NULL;
 }
 
 size_t pinsim_kernel_profiles(const struct pinsim_kernel_profile **out)

@@ -33,6 +33,8 @@ struct follow_pfnmap_args;
 struct kimpl_ops {
 	const char *tree_version;	/* Makefile VERSION.PATCHLEVEL.SUBLEVEL */
 	const char *tree_path;		/* -Dkernel_tree as the build saw it */
+	/* The profile matching the tree: its version or -Dkernel_tree_profile. */
+	const char *tree_profile;
 	int (*walk_page_range)(struct mm_struct *mm, unsigned long start, unsigned long end,
 			       const struct mm_walk_ops *ops, void *private);
 	int (*walk_page_range_vma)(struct vm_area_struct *vma, unsigned long start,

@@ -122,6 +122,9 @@ START_TEST(test_revert_and_apply_a_commit_on_a_profile)
 	ck_assert(kcfg("6.12.118+35890f85573c").vfio_type1_nesting == false);
 	ck_assert(kcfg("upstream-35890f85573c").vfio_type1_nesting == true);
 	ck_assert(kcfg("upstream-07970d048cdd").vfio_fgsp_probe == true);
+	/* In order, the last one about a switch wins. */
+	ck_assert(kcfg("6.12.118-3b89863c3fa4+3b89863").pagewalk_fixed);
+	ck_assert(!kcfg("6.12.74+3b89863-3b89863").pagewalk_fixed);
 	/* Reverting what a profile lacks changes nothing. */
 	cfg = kcfg("6.12.74-3b89863c3fa4");
 	memcpy(cfg.kernel, "6.12.74", sizeof("6.12.74"));
@@ -138,8 +141,7 @@ START_TEST(test_bad_commit_modifiers_are_einval_and_change_nothing)
 		"6.12.118-3b8986",	/* ...6 is not */
 		"6.12.118-3B89863C3FA4",	/* ids are lower case */
 		"6.12.118-0123456789ab",	/* no switch is named after it */
-		"6.12.118-3b89863c3fa4-3b89863c3fa4",	/* twice */
-		"6.12.118+3b89863c3fa4-3b89863",	/* twice, two spellings */
+		"6.12.118-3b89863c3fa4-0123456",	/* one good, one unknown */
 		"6.12.118-3b89863c3fa4x",
 		"-3b89863c3fa4",	/* no base */
 		"6.12.28-3b89863c3fa4",	/* bad base */

@@ -137,8 +137,9 @@ void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
  * "+COMMIT" with COMMIT the 12-digit (at least 7) id a switch is named
  * after (pinsim_kernel_describe() lists them): "6.12.118-3b89863c3fa4" is
  * Debian's 6.12.118 with the March 2026 walker fix reverted, the profile a
- * tree with `git revert 3b89863c3fa4` matches.  A commit no switch is
- * named after, or one given twice, is -1/EINVAL.
+ * tree with `git revert 3b89863c3fa4` matches.  They apply in order (the
+ * last one about a switch wins); a commit no switch is named after is
+ * -1/EINVAL.
  */
 int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version) PINSIM_API;
 
@@ -156,6 +157,13 @@ const char *pinsim_impl_name(enum pinsim_impl impl) PINSIM_API;
  * build saw it in *path if @path is not NULL.
  */
 const char *pinsim_kernel_tree_version(const char **path) PINSIM_API;
+/*
+ * The kernel profile that describes the compiled-in tree, for
+ * pinsim_config_set_kernel(): the tree's version, or what the build was told
+ * with -Dkernel_tree_profile ("6.12.118-3b89863c3fa4" for a tree with the
+ * walker fix reverted).  NULL without a tree.
+ */
+const char *pinsim_kernel_tree_profile(void) PINSIM_API;
 
 struct pinsim_kernel_profile {
 	const char *name;		/* what pinsim_config_set_kernel() takes */
