@@ -7,9 +7,12 @@
  * walk_page_vma() (show_numa_map() in fs/proc/task_mmu.c walks each VMA
  * that way, so VM_PFNMAP is not skipped).  Every schedule with at most 2
  * preemptions at the race points is run; the tree's walker is preempted
- * right after its split_huge_pud()/split_huge_pmd() (ktree/include/linux/mm.h
- * adds the points sim/pagewalk.c has there).  With a tree that has
- * 9b25a6e3d243 (every 6.12.y on disk) no execution may oops.
+ * where sim/pagewalk.c is: right after its split_huge_pud()/split_huge_pmd()
+ * (ktree/include/linux/mm.h) and at walk_pmd_range() entry, before it reads
+ * the PUD (ktree/include/ktree_sched_hooks.h), so the search explores as
+ * many schedules as with the rewrite (59 with 6.12.118;
+ * tests/ktree/test_ktree_explore_diff.c compares them one by one).  With a
+ * tree that has 9b25a6e3d243 (every 6.12.y on disk) no execution may oops.
  *
  * Caveat: the tree's code reads entries as *pud / *pmd, not through sim's
  * checked accessors, so a walker without the fix would fault the host (the
@@ -69,7 +72,7 @@ static long ktree_numa_reader(void *arg)
 
 struct kx_ctx {
 	struct race_world w;
-	unsigned long oopses, map_ok, map_err, split_hits;
+	unsigned long oopses, map_ok, map_err, split_hits, entry_hits;
 	char why[512];
 };
 
@@ -90,6 +93,7 @@ static bool kx_check(void *ctx, struct sched_thread *t, int n, const struct sche
 	long map = t[1].ret;
 
 	c->split_hits += sched_point_hits(SP_WALK_PUD_AFTER_SPLIT);
+	c->entry_hits += sched_point_hits(SP_WALK_PMD_ENTRY);
 	if (sim_oops_count()) {
 		c->oopses++;
 		if (sim_last_oops(&rec))
@@ -129,15 +133,23 @@ START_TEST(test_exhaustive_tree_walker_vs_map_dma_no_oops)
 	struct sched_explore_stats st;
 
 	ck_assert_int_eq(sched_explore(&kx_ops, &c, SCHED_RACE_POINTS, 2, 200000, 100000, &st), 0);
-	printf("# tree %s: %lu schedules (%s), ok=%lu einval=%lu, split points hit %lu%s%s\n",
+	printf("# tree %s: %lu schedules (%s), ok=%lu einval=%lu, split points hit %lu, "
+	       "walk_pmd_range entry points hit %lu%s%s\n",
 	       KTREE_VERSION, st.schedules, st.complete ? "complete" : "stopped", c.map_ok,
-	       c.map_err, c.split_hits, st.bug_found ? ", bug: " : "", st.bug_found ? c.why : "");
+	       c.map_err, c.split_hits, c.entry_hits, st.bug_found ? ", bug: " : "",
+	       st.bug_found ? c.why : "");
 	ck_assert_msg(!st.bug_found, "%s (schedule %s)", c.why, st.bug.schedule);
 	ck_assert(st.complete);
 	ck_assert_uint_eq(c.oopses, 0);
 	ck_assert_uint_gt(st.schedules, 1);
 	/* The tree's walker did split the leaf and was preempted there. */
 	ck_assert_uint_gt(c.split_hits, 0);
+	/*
+	 * ... and at walk_pmd_range() entry, once per call: every call here
+	 * follows a split_huge_pud() (the walk has a VMA), so one entry point
+	 * per split point, none for the pmd_offset() after the PUD snapshot.
+	 */
+	ck_assert_uint_eq(c.entry_hits, c.split_hits);
 	/* Both orders happened: the walker zapped first, or MAP_DMA pinned first. */
 	ck_assert_uint_gt(c.map_ok, 0);
 }

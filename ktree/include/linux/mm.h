@@ -46,9 +46,20 @@
  *                       SP_WALK_PUD_AFTER_SPLIT / SP_WALK_PMD_AFTER_SPLIT),
  *                       the points sim/pagewalk.c has right after the same
  *                       calls, so that the explorer can preempt the tree's
- *                       walker in the seeds/01 window.  sim's
- *                       SP_WALK_PMD_ENTRY (walk_pmd_range() entry) has no
- *                       twin: the PUD point is the same program point.
+ *                       walker in the seeds/01 window.  The other points the
+ *                       rewrite calls directly are added by
+ *                       ktree/include/ktree_sched_hooks.h, forced into one
+ *                       compilation each because they wrap primitives with
+ *                       other users: pudp_get/pmd_offset in mm/pagewalk.c
+ *                       (SP_WALK_PMD_ENTRY at walk_pmd_range() entry, before
+ *                       its first read of the PUD), pud_lock/pmd_lock in
+ *                       the mm/memory.c extract (SP_FOLLOW_PFNMAP_LOCKLESS
+ *                       between follow_pfnmap_start()'s lockless read of a
+ *                       leaf and its lock).  SP_PTL and SP_MMAP_LOCK come
+ *                       from sim's locks.  With them, a bounded search of
+ *                       the tree's code makes the same decisions, at the
+ *                       same points, as one of the rewrite
+ *                       (tests/ktree/test_ktree_explore_diff.c).
  * Stubbed, and why:
  *   EXPORT_SYMBOL_GPL -> nothing (a file-scope static assertion, to eat the
  *                       `;`): the simulation has no modules;
