@@ -13,30 +13,41 @@
 #include "sched_point.h"
 #include "task.h"
 
-_Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
+static void oops_vrecord(struct oops_record *rec, const char *func, uint64_t addr,
+			 const char *fmt, va_list ap)
 {
 	struct task_struct *t = current;
-	struct oops_record rec = { .addr = addr };
-	va_list ap;
+	char what[SIM_MSG_LEN + 64];
 
-	snprintf(rec.comm, sizeof(rec.comm), "%s", t ? t->comm : "?");
-	snprintf(rec.func, sizeof(rec.func), "%s", func);
-	va_start(ap, fmt);
-	vsnprintf(rec.why, sizeof(rec.why), fmt, ap);
-	va_end(ap);
+	*rec = (struct oops_record){ .addr = addr };
+	snprintf(rec->comm, sizeof(rec->comm), "%s", t ? t->comm : "?");
+	snprintf(rec->func, sizeof(rec->func), "%s", func);
+	vsnprintf(rec->why, sizeof(rec->why), fmt, ap);
 
-	{
-		char what[SIM_MSG_LEN + 64];
-
-		snprintf(what, sizeof(what), "oops in %s(): %s", rec.func, rec.why);
-		sim_trace(what, addr);
-	}
+	snprintf(what, sizeof(what), "oops in %s(): %s", rec->func, rec->why);
+	sim_trace(what, addr);
 	if (machine) {
 		pthread_mutex_lock(&machine->bug_lock);
-		machine->last_oops = rec;
+		machine->last_oops = *rec;
 		atomic_fetch_add(&machine->nr_oops, 1);
 		pthread_mutex_unlock(&machine->bug_lock);
 	}
+}
+
+void sim_oops_record(struct oops_record *rec, const char *func, uint64_t addr,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	oops_vrecord(rec, func, addr, fmt, ap);
+	va_end(ap);
+}
+
+_Noreturn void sim_make_task_dead(const struct oops_record *rec)
+{
+	struct task_struct *t = current;
+
 	/*
 	 * make_task_dead(): the task never returns to where it was.  Its held
 	 * locks are deliberately left as they are.
@@ -46,8 +57,19 @@ _Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
 		longjmp(*t->oops_pad, 1);
 	}
 	fprintf(stderr, "pinsim: oops outside a task body: %s in %s at 0x%llx: %s\n",
-		rec.comm, rec.func, (unsigned long long)addr, rec.why);
+		rec->comm, rec->func, (unsigned long long)rec->addr, rec->why);
 	abort();
+}
+
+_Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
+{
+	struct oops_record rec;
+	va_list ap;
+
+	va_start(ap, fmt);
+	oops_vrecord(&rec, func, addr, fmt, ap);
+	va_end(ap);
+	sim_make_task_dead(&rec);
 }
 
 void __sim_warn(const char *file, int line, const char *func, const char *cond)

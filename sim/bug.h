@@ -41,6 +41,18 @@ struct oops_record {
 _Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * The two halves of sim_oops(), for the direct-map fault handler (phys.c),
+ * which must put its signal mask back between them: sim_oops_record()
+ * fills @rec and records it as the machine's last oops (and traces it);
+ * sim_make_task_dead() (kernel/exit.c make_task_dead()) leaves the current
+ * task's body through its landing pad with its locks held, or, outside a
+ * task body, prints @rec and aborts.
+ */
+void sim_oops_record(struct oops_record *rec, const char *func, uint64_t addr,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+_Noreturn void sim_make_task_dead(const struct oops_record *rec);
+
 void __sim_warn(const char *file, int line, const char *func, const char *cond);
 
 #define WARN_ON(cond)                                                        \

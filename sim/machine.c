@@ -94,9 +94,7 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	if (err)
 		goto free_m;
 	machine = m;
-	/* MMIO above RAM, with a gap, 1 TiB aligned: pfn_valid() is false there. */
-	mmio_base_pfn = (((cfg->ram_bytes + (1ULL << 40) - 1) & ~((1ULL << 40) - 1)) +
-			 (1ULL << 40)) >> PAGE_SHIFT;
+	/* phys_init() placed the MMIO window, inside the direct map's reservation. */
 	m->mmio_next_pfn = mmio_base_pfn;
 
 	err = -ENOMEM;
@@ -157,8 +155,12 @@ int mmio_alloc(uint64_t size, unsigned long *pfn, unsigned char **bytes)
 		return -ENOMEM;
 	}
 	start = (m->mmio_next_pfn + nr - 1) & ~(nr - 1);
-	/* The PTE pfn field has 40 bits. */
-	if (start + nr > (1UL << 40)) {
+	/*
+	 * The window ends where the direct map's reservation does, so that
+	 * every BAR pfn's direct-map address is inaccessible host memory
+	 * (page.h); without a reservation, at the PTE pfn field's 40 bits.
+	 */
+	if (start + nr > mmio_end_pfn) {
 		pthread_mutex_unlock(&m->mmio_lock);
 		return -ENOMEM;
 	}

@@ -3,11 +3,12 @@
  * Simulated physical memory: the pfn space, struct page, folios, the page
  * allocator and the direct map (sim/phys.c).
  *
- * Layout: RAM is pfns [0, max_pfn); MMIO (device BARs) lives above it, from
- * mmio_base_pfn, and has no struct page: pfn_valid() is false there.  The
- * first SIM_RESERVED_PAGES frames are PG_reserved and never allocated, like
- * the low memory the kernel keeps (and so no allocated page has pfn 0,
- * which vfio_pin_pages_remote() uses as "no base yet").
+ * Layout: RAM is pfns [0, max_pfn); MMIO (device BARs) lives above it, past
+ * a gap, in [mmio_base_pfn, mmio_end_pfn) (phys.c phys_init() places it),
+ * and has no struct page: pfn_valid() is false there.  The first
+ * SIM_RESERVED_PAGES frames are PG_reserved and never allocated, like the
+ * low memory the kernel keeps (and so no allocated page has pfn 0, which
+ * vfio_pin_pages_remote() uses as "no base yet").
  *
  * struct page is 16 bytes.  mem_map and the frame data are MAP_NORESERVE
  * host mappings, so a 1 TiB machine costs only what is touched.  A large
@@ -220,14 +221,40 @@ unsigned long nr_free_pages(void);
 
 /*
  * The direct map.  phys_to_virt() computes the host address of a frame, as
- * __va() does: arithmetic only.  Reading memory there is checked by every
- * page-table accessor (sim_check_direct_map()): a RAM frame (data or
- * page-table page) reads fine; any other pfn — an MMIO pfn of a BAR, or one
- * beyond the machine — is an illegal read, the simulated oops of seeds/01,
- * caught by the same rule as in the kernel and at the same instruction (the
- * load through pmd_offset()'s result, not the offset computation).
+ * __va() does: arithmetic only.  Behind it is one host reservation of the
+ * whole simulated physical address space, made by phys_init(): RAM at its
+ * start (read/write), then the gap above RAM and the MMIO window up to
+ * mmio_end_pfn, the end of the last BAR mmio_alloc() can place, as
+ * PROT_NONE, MAP_NORESERVE.  Nothing else can be mapped there, so the
+ * direct-map address of any pfn that is not RAM — a BAR's MMIO pfn, a pfn
+ * of the gap — is inaccessible host memory, as on x86 where the direct map
+ * has nothing behind a BAR pfn (or uncached device memory nobody may read
+ * as a table).  A load or store there faults; phys.c's SIGSEGV handler
+ * turns the fault of a task body (sim_task_run()) into the simulated oops
+ * of seeds/01 at the faulting instruction, with the task's locks held.
+ * That is one rule for pinsim's page-table accessors (pgtable.h) and for
+ * the plain `*pmd` of a kernel tree's code compiled in ktree/.
+ *
+ * direct_map_bytes: how far from ram_data the host MMU decides.  Addresses
+ * beyond it — a pfn past the reservation (the PTE pfn field has 40 bits,
+ * 4 PiB of physical space, more than any host can reserve), or every
+ * non-RAM pfn when there is no reservation or no handler (valgrind cannot
+ * reserve terabytes; ASan with handle_segv=2, or allow_user_segv_handler=0
+ * where that flag still works, keeps SIGSEGV to itself) — are caught by
+ * sim_check_direct_map() in the accessors, as before the reservation; a
+ * plain dereference there is not caught.
  */
 extern uint64_t ram_bytes;
+extern uint64_t direct_map_bytes;
+extern unsigned long mmio_end_pfn;	/* MMIO pfns are [mmio_base_pfn, this) */
+
+/*
+ * The function whose page-table access is in flight on this thread (set
+ * by sim_check_direct_map(), cleared by sim_direct_map_done()), for the
+ * fault handler: a signal cannot tell which C function faulted.  NULL
+ * outside the accessors, e.g. during a plain `*pmd` of tree code.
+ */
+extern __sim_tls const char *volatile sim_direct_map_func;
 
 static inline void *phys_to_virt(unsigned long pfn)
 {
@@ -238,11 +265,61 @@ unsigned long virt_to_pfn(const void *addr);	/* inverse, RAM only */
 
 _Noreturn void sim_illegal_access(const void *p, const char *func, bool write);
 
+/*
+ * Before an accessor's load or store at @p: only what the host MMU cannot
+ * decide (see direct_map_bytes) is checked here; the rest is the load's own
+ * business.  The signal fences keep the compiler from moving the access
+ * out from between the name's store and its clearing.
+ */
 static inline void sim_check_direct_map(const void *p, const char *func, bool write)
 {
-	if (unlikely((uintptr_t)p - (uintptr_t)ram_data >= ram_bytes))
+	if (unlikely((uintptr_t)p - (uintptr_t)ram_data >= direct_map_bytes))
 		sim_illegal_access(p, func, write);
+	sim_direct_map_func = func;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
+
+static inline void sim_direct_map_done(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	sim_direct_map_func = NULL;
+}
+
+/*
+ * Under ThreadSanitizer a release store or an exchange runs inside the
+ * TSan runtime with its sync-object locks held (tsan_interface_atomic.cpp
+ * AtomicStore()/AtomicRMW()): a fault there, left through the landing pad,
+ * leaves them held, and the thread's next atomic hangs (seen with GCC 12's
+ * libtsan).  So in TSan builds the accessors' writes of a non-RAM address
+ * are refused by this explicit check instead, with the same record; their
+ * loads fault before the runtime takes anything, and plain loads and
+ * stores fault outside it, so those reach the handler in every build.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SIM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SIM_TSAN 1
+#endif
+#endif
+#ifdef SIM_TSAN
+#define SIM_DIRECT_MAP_WRITES_FAULT false
+#else
+#define SIM_DIRECT_MAP_WRITES_FAULT true
+#endif
+
+static inline void sim_check_direct_map_write(void *p, const char *func)
+{
+	if (!SIM_DIRECT_MAP_WRITES_FAULT &&
+	    unlikely((uintptr_t)p - (uintptr_t)ram_data >= ram_bytes))
+		sim_illegal_access(p, func, true);
+	sim_check_direct_map(p, func, true);
+}
+
+/* Is the reservation in place and the fault handler installed? */
+bool sim_direct_map_faults(void);
+/* Direct-map faults turned into oopses in this process (tests). */
+unsigned long sim_direct_map_fault_count(void);
 
 static inline void *page_address(const struct page *page)
 {

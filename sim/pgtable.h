@@ -114,39 +114,52 @@ bool sim_frame_is_free(unsigned long pfn);
 
 /*
  * ---- READ_ONCE / WRITE_ONCE of entries ----
- * Every access checks that the entry lies in the direct map of RAM, so that
- * reading a "table" that is really a BAR leaf's MMIO pfn oopses in the
- * function that did it (the caller's name is recorded).  And an entry
- * lives in an allocated frame: a frame whose own type says free is checked
- * further (a tail page of a large folio carries no type of its own), and
- * reading or writing a freed page-table page is a use-after-free, which
- * KASAN would report in the kernel; here it oopses the task.
+ * Every access goes through the direct map, and the direct map decides:
+ * reading a "table" that is really a BAR leaf's MMIO pfn faults on the
+ * host, and the fault is the oops of the task, recorded in the function
+ * that did it (the caller's name, which sim_check_direct_map() leaves for
+ * the fault handler; see page.h).  And an entry lives in an allocated
+ * frame: a RAM frame whose own type says free is checked further (a tail
+ * page of a large folio carries no type of its own), and reading or
+ * writing a freed page-table page is a use-after-free, which KASAN would
+ * report in the kernel; here it oopses the task.
  */
 static inline void sim_check_table_live(const void *p, const char *fn, bool write)
 {
 	unsigned long pfn = ((uintptr_t)p - (uintptr_t)ram_data) >> PAGE_SHIFT;
 
-	if (unlikely(pfn_to_page(pfn)->type == PGTY_free) && sim_frame_is_free(pfn))
+	/* Only RAM has a struct page; anything else is the direct map's case. */
+	if (pfn_valid(pfn) && unlikely(pfn_to_page(pfn)->type == PGTY_free) &&
+	    sim_frame_is_free(pfn))
 		sim_pgtable_use_after_free(p, fn, write);
 }
 
 static inline uint64_t __entry_load(const void *p, const char *fn)
 {
-	sim_check_direct_map(p, fn, false);
+	uint64_t v;
+
 	sim_check_table_live(p, fn, false);
-	return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
+	sim_check_direct_map(p, fn, false);
+	v = __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
+	sim_direct_map_done();
+	return v;
 }
 static inline void __entry_store(void *p, uint64_t v, const char *fn)
 {
-	sim_check_direct_map(p, fn, true);
 	sim_check_table_live(p, fn, true);
+	sim_check_direct_map_write(p, fn);
 	__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE);
+	sim_direct_map_done();
 }
 static inline uint64_t __entry_xchg(void *p, uint64_t v, const char *fn)
 {
-	sim_check_direct_map(p, fn, true);
+	uint64_t old;
+
 	sim_check_table_live(p, fn, true);
-	return __atomic_exchange_n((uint64_t *)p, v, __ATOMIC_ACQ_REL);
+	sim_check_direct_map_write(p, fn);
+	old = __atomic_exchange_n((uint64_t *)p, v, __ATOMIC_ACQ_REL);
+	sim_direct_map_done();
+	return old;
 }
 
 #define ptep_get(p) __pte(__entry_load((p), __func__))

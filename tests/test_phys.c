@@ -147,6 +147,7 @@ static long read_mmio_as_table(void *arg)
 START_TEST(test_reading_mmio_pfn_as_memory_oopses_the_task)
 {
 	struct mm_struct *mm = tm_mm("reader");
+	unsigned long faults = sim_direct_map_fault_count();
 	unsigned char *bytes;
 	unsigned long pfn;
 	struct oops_record rec;
@@ -157,6 +158,8 @@ START_TEST(test_reading_mmio_pfn_as_memory_oopses_the_task)
 	ck_assert_ptr_eq(mmio_virt(pfn + 5), bytes + 5 * PAGE_SIZE);
 	ret = sim_task_run(read_mmio_as_table, &pfn);
 	ck_assert_int_eq(ret, -EOWNERDEAD);
+	/* The host MMU refused the load (no reservation: the accessor's check). */
+	ck_assert_uint_eq(sim_direct_map_fault_count(), faults + sim_direct_map_faults());
 	ck_assert(atomic_load(&mm->owner->dead));
 	ck_assert_uint_eq(sim_oops_count(), 1);
 	ck_assert(sim_last_oops(&rec));
@@ -231,6 +234,40 @@ START_TEST(test_mmio_alloc_is_naturally_aligned_and_above_ram)
 }
 END_TEST
 
+/*
+ * Every pfn a BAR can get has its direct-map address inside the host
+ * reservation (page.h): BARs, each the largest naturally aligned size that
+ * fits where the last ended, fill the window from its base exactly to its
+ * end, and the next one is refused as when the window is full.
+ */
+START_TEST(test_mmio_window_ends_where_the_direct_map_reservation_ends)
+{
+	unsigned long pfn = 0, next = mmio_base_pfn, n = 0;
+	unsigned char *bytes;
+
+	if (!sim_direct_map_faults()) {
+		ck_assert_msg(getenv("PINSIM_VALGRIND"), "direct-map faults not handled: "
+			      "no reservation, or a sanitizer keeps SIGSEGV");
+		printf("# skip: no direct-map reservation under valgrind\n");
+		return;
+	}
+	ck_assert_uint_eq((uint64_t)mmio_end_pfn << PAGE_SHIFT, direct_map_bytes);
+	while (next < mmio_end_pfn) {
+		unsigned long nr = next & -next;	/* alignment of next */
+
+		while (next + nr > mmio_end_pfn)
+			nr >>= 1;
+		ck_assert_int_eq(mmio_alloc((uint64_t)nr << PAGE_SHIFT, &pfn, &bytes), 0);
+		ck_assert_uint_eq(pfn, next);
+		next = pfn + nr;
+		n++;
+	}
+	ck_assert_uint_eq(next, mmio_end_pfn);
+	ck_assert_int_eq(mmio_alloc(4 * KiB, &pfn, &bytes), -ENOMEM);
+	printf("# MMIO window [%#lx, %#lx): %lu BARs\n", mmio_base_pfn, mmio_end_pfn, n);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("phys");
@@ -249,5 +286,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_terabyte_machine_costs_nothing_until_touched);
 	tcase_add_test(tc, test_second_machine_is_busy_and_bad_config_rejected);
 	tcase_add_test(tc, test_mmio_alloc_is_naturally_aligned_and_above_ram);
+	tcase_add_test(tc, test_mmio_window_ends_where_the_direct_map_reservation_ends);
 	return s;
 }
