@@ -144,6 +144,14 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	if (cfg->retry_policy > PINSIM_RETRY_ENOENT || cfg->impl > PINSIM_IMPL_TREE ||
 	    !iommu_pgsize_bitmap_supported(cfg->iommu_pgsize_bitmap))
 		return fail(EINVAL);
+	/*
+	 * follow_pfnmap_enoent changes the rewrite's follow_pfnmap_start();
+	 * with the tree's, what it returns is the tree's source: the switch
+	 * would be silently ignored, so it is refused (apply the change to
+	 * the tree instead).
+	 */
+	if (cfg->impl == PINSIM_IMPL_TREE && cfg->follow_pfnmap_enoent)
+		return fail(EINVAL);
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)
 		return fail(ENOMEM);

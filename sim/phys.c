@@ -25,6 +25,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "kallsyms.h"
 #include "machine.h"
 #include "mm.h"
 #include "page.h"
@@ -227,15 +228,28 @@ unsigned long virt_to_pfn(const void *addr)
 /* ---- the direct-map fault handler ---- */
 
 /*
- * The name an oops gets when no accessor named the access: a plain
- * dereference (`*pmd` in a kernel tree's code).  The kernel's oops names
- * the function from the faulting RIP; from a signal only the address is
- * known, and the static functions of tree code have no dynamic symbol that
- * dladdr() could give.
+ * The name an oops gets when no accessor named the access (a plain `*pmd`
+ * in a kernel tree's code) and kallsyms_lookup() cannot name the faulting
+ * instruction's function either (no symbol table, or no instruction
+ * pointer on this host).  The kernel's oops names RIP's function; so does
+ * pinsim's whenever the binary has symbols, static functions included.
  */
 #define DIRECT_MAP_FAULT_FUNC "page fault in direct map"
 
 static struct sigaction prev_segv, prev_bus;
+
+/* RIP's function, as the kernel's oops prints it (kallsyms_lookup()). */
+static const char *direct_map_fault_func(const ucontext_t *uc, char buf[48])
+{
+#ifdef REG_RIP
+	if (kallsyms_lookup((uintptr_t)uc->uc_mcontext.gregs[REG_RIP], buf, 48))
+		return buf;
+#else
+	(void)uc;
+	(void)buf;
+#endif
+	return DIRECT_MAP_FAULT_FUNC;
+}
 
 static bool direct_map_fault_is_write(const ucontext_t *uc)
 {
@@ -306,6 +320,7 @@ static void direct_map_fault(int sig, siginfo_t *si, void *ucv)
 	uintptr_t off = (uintptr_t)si->si_addr - (uintptr_t)ram_data;
 	struct task_struct *t = current;
 	struct oops_record rec;
+	char rip_func[sizeof(rec.func)];
 	const char *func;
 	bool write;
 
@@ -313,7 +328,7 @@ static void direct_map_fault(int sig, siginfo_t *si, void *ucv)
 		direct_map_fault_chain(sig);
 		return;
 	}
-	func = sim_direct_map_func ? sim_direct_map_func : DIRECT_MAP_FAULT_FUNC;
+	func = sim_direct_map_func ? sim_direct_map_func : direct_map_fault_func(uc, rip_func);
 	sim_direct_map_func = NULL;
 	write = direct_map_fault_is_write(uc);
 	if (!t || !t->oops_pad) {

@@ -25,7 +25,12 @@
 #include "pgtable.h"
 #include "rwsem.h"
 
-#define FAULT_FUNC "page fault in direct map"
+/*
+ * A plain load has no accessor to name it: the handler names the function
+ * of the faulting instruction from the symbol table (sim/kallsyms.c), as
+ * the kernel's oops names RIP's.  noinline so that it is its own function.
+ */
+#define FAULT_FUNC "plain_access"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER 1
@@ -44,7 +49,7 @@ struct access {
 };
 
 /* The kernel's `*pmd`: a plain load or store, no accessor names it. */
-static long plain_access(void *arg)
+static __attribute__((noinline)) long plain_access(void *arg)
 {
 	struct access *a = arg;
 

@@ -82,7 +82,11 @@ struct pinsim_config {
 	bool mmap_thp_anon_only;	/* 34d7cf637c43: no THP placement for device fds */
 	bool vfio_pci_mmap_align;	/* vfio-pci get_unmapped_area (not merged) */
 
-	/* Not a kernel version: the seeds/03 proposal, off in every profile. */
+	/*
+	 * Not a kernel version: the seeds/03 proposal, off in every profile.
+	 * A change to the rewrite's follow_pfnmap_start(): with
+	 * PINSIM_IMPL_TREE, pinsim_create() refuses it (EINVAL).
+	 */
 	bool follow_pfnmap_enoent;	/* -ENOENT for non-present (seeds/03) */
 	/* vfio_iommu_type1 module parameters and pinsim's retry policies. */
 	bool disable_hugepages;		/* vfio_iommu_type1 module parameter */

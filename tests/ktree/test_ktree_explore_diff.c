@@ -43,10 +43,6 @@
 #include "ktree_pagewalk.h"
 #include "pagewalk.h"
 
-#ifndef KTREE_PROFILE
-#define KTREE_PROFILE KTREE_VERSION
-#endif
-
 /* As tests/test_explore.c: one PUD leaf, 4 per-page follow_fault_pfn() calls in 6.12. */
 #define DX_MAP_SIZE (16 * KiB)
 #define DX_MAX_SCHEDULES 200000

@@ -3,8 +3,8 @@
  * The kernel's own follow_pfnmap_start()/follow_pfnmap_end() (cut out of
  * mm/memory.c of -Dkernel_tree, built by ktree/ as ktree_*) against
  * pinsim's rewrite in lib/follow_pfnmap.c, with vfio_type1_cfg's
- * follow_pfnmap_recheck from the tree's version profile
- * (kernel_profile_configs(KTREE_VERSION)).  Each scenario is looked up once
+ * follow_pfnmap_recheck from the tree's profile (its version, or
+ * -Dkernel_tree_profile: kernel_profile_configs(KTREE_PROFILE)).  Each scenario is looked up once
  * by each, in turn, at the same address of the same process under the
  * mmap read lock; return value, pfn, writable, special, the lock returned
  * (held by the caller until follow_pfnmap_end(), released after) and, on
@@ -34,7 +34,7 @@ static void setup_tree_kernel(unsigned int bar_order)
 	struct machine_config profile;
 	struct vfio_type1_config vc;
 
-	ck_assert_int_eq(kernel_profile_configs(KTREE_VERSION, &profile, &vc), 0);
+	ck_assert_int_eq(kernel_profile_configs(KTREE_PROFILE, &profile, &vc), 0);
 	tm_defaults(&tm_cfg);
 	tm_cfg.special_bit_per_level = profile.special_bit_per_level;
 	tm_cfg.vfio_pci_mmap_align = profile.vfio_pci_mmap_align;

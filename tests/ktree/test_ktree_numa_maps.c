@@ -40,7 +40,7 @@ static void setup_tree_kernel(enum thp_mode thp)
 	struct machine_config mc;
 	struct vfio_type1_config vc;
 
-	ck_assert_int_eq(kernel_profile_configs(KTREE_VERSION, &mc, &vc), 0);
+	ck_assert_int_eq(kernel_profile_configs(KTREE_PROFILE, &mc, &vc), 0);
 	tm_defaults(&tm_cfg);
 	tm_cfg.pagewalk_fixed = mc.pagewalk_fixed;
 	tm_cfg.pagewalk_stale_action_fix = mc.pagewalk_stale_action_fix;

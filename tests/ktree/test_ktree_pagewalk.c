@@ -5,10 +5,10 @@
  * in two processes of one simulated machine, and walked once by each
  * walker; every callback call (kind, range, level facts) is traced and the
  * two traces, return values, resulting page-table levels and oops/WARN
- * counts must be equal.  The machine runs the profile of the tree's
- * version (kernel_profile_configs(KTREE_VERSION)), so that the rewrite
- * takes the branches (pagewalk_fixed, pagewalk_stale_action_fix) of the
- * kernel the tree is.  Each scenario also asserts what the walk must have
+ * counts must be equal.  The machine runs the tree's profile (its
+ * version, or -Dkernel_tree_profile: kernel_profile_configs(KTREE_PROFILE)),
+ * so that the rewrite takes the branches (pagewalk_fixed,
+ * pagewalk_stale_action_fix) of the kernel the tree is.  Each scenario also asserts what the walk must have
  * seen, so that two walkers wrong the same way still fail.
  */
 #include <linux/mman.h>
@@ -163,7 +163,7 @@ static void setup_tree_kernel(enum thp_mode thp, unsigned int bar_order)
 {
 	struct vfio_type1_config vc;
 
-	ck_assert_int_eq(kernel_profile_configs(KTREE_VERSION, &profile, &vc), 0);
+	ck_assert_int_eq(kernel_profile_configs(KTREE_PROFILE, &profile, &vc), 0);
 	tm_defaults(&tm_cfg);
 	tm_cfg.pagewalk_fixed = profile.pagewalk_fixed;
 	tm_cfg.pagewalk_stale_action_fix = profile.pagewalk_stale_action_fix;
@@ -243,7 +243,7 @@ static void run_both(const struct scenario *sc, struct outcome out[2])
 		ck_assert_msg(a->kind == b->kind && a->addr == b->addr && a->next == b->next &&
 				      a->arg == b->arg,
 			      "call %u: pinsim {%d %#lx-%#lx %ld} vs %s {%d %#lx-%#lx %ld}", i,
-			      a->kind, a->addr, a->next, a->arg, KTREE_VERSION, b->kind, b->addr,
+			      a->kind, a->addr, a->next, a->arg, KTREE_PROFILE, b->kind, b->addr,
 			      b->next, b->arg);
 	}
 	ck_assert_uint_eq(traces[1].pages, traces[0].pages);

@@ -80,9 +80,16 @@
  *                       on the mmap lock), so process_vma_walk_lock() is empty.
  *
  * Direct dereferences: the kernel code reads entries as *pmd / *pud, not
- * through sim's checked accessors, so a BAR leaf descended into as if it
- * were a table is a host fault of the test process rather than a recorded
- * oops (seeds/01).  Making the direct map real is left for later.
+ * through sim's checked accessors.  They need no shim: sim/phys.c reserves
+ * the whole simulated physical space in the host (RAM readable, the gap
+ * and the MMIO window PROT_NONE), so a BAR leaf descended into as if it
+ * were a table (seeds/01) is a host SIGSEGV, which the direct map's fault
+ * handler (direct_map_fault() in sim/phys.c) turns into the same oops
+ * record as sim's accessors make, the task leaving through its landing pad
+ * with its locks held; the function is named from the faulting instruction
+ * (sim/kallsyms.c), as the kernel's oops names RIP's.  Not caught under
+ * valgrind or ASan with handle_segv=2 (their own handlers run first): there
+ * the test process crashes instead.
  */
 #ifndef KTREE_LINUX_MM_H
 #define KTREE_LINUX_MM_H
