@@ -26,7 +26,8 @@ static bool ip_to_file(uintptr_t ip, char *path, size_t len, uint64_t *file_off)
 		char perms[8];
 		int pos = 0;
 
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %n", &start, &end, perms, &off, &pos) < 4 ||
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %n", &start, &end, perms, &off, &pos) <
+			    4 ||
 		    ip < start || ip >= end || perms[2] != 'x' || !pos || line[pos] != '/')
 			continue;
 		line[strcspn(line, "\n")] = '\0';
@@ -79,8 +80,7 @@ static bool symtab_lookup(const unsigned char *img, size_t size, const Elf64_Shd
 	return false;
 }
 
-static bool elf_lookup(const unsigned char *img, size_t size, uint64_t off, char *name,
-		       size_t len)
+static bool elf_lookup(const unsigned char *img, size_t size, uint64_t off, char *name, size_t len)
 {
 	const Elf64_Ehdr *eh = (const void *)img;
 	const Elf64_Shdr *shdrs;
