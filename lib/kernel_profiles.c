@@ -236,12 +236,42 @@ static int switch_of_commit(const char *commit, size_t len)
 }
 
 /*
+ * Patches on the list that no profile has, named so that a tree carrying
+ * one can say so (-Dkernel_tree_profile=6.12.118+eagain) and pinsim
+ * expects what its source does.  They are VFIO retry policies: applying
+ * one sets pinsim_config.retry_policy, reverting it sets LEGACY (what
+ * every released kernel does).
+ */
+static const struct {
+	const char *name;
+	enum pinsim_retry_policy policy;
+} proposals[] = {
+	/*
+	 * "vfio/type1: Retry follow_pfnmap_start() when PFNMAP is zapped"
+	 * (2026-03-17, seeds/03): follow_fault_pfn() returns -EAGAIN when
+	 * follow_pfnmap_start() fails after a successful fault; unbounded.
+	 * scripts/apply-seeds03-retry.py makes that edit in a tree.
+	 */
+	{ "eagain", PINSIM_RETRY_EAGAIN },
+};
+
+static int proposal_of(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(proposals) / sizeof(proposals[0]); i++)
+		if (strlen(proposals[i].name) == len && !strncmp(proposals[i].name, name, len))
+			return (int)i;
+	return -1;
+}
+
+/*
  * "BASE[{-|+}COMMIT]...": a profile, then commits reverted ('-') or
  * applied ('+') in order, a later one winning over an earlier one of the
- * same switch (so a modifier can be appended to any profile name).  6.12.N and the named profiles contain neither
- * character, so the first one ends the base.
+ * same switch (so a modifier can be appended to any profile name), or a
+ * proposal of proposals[] by name (*policy: its policy, or LEGACY when
+ * reverted; -1 when none is named).  6.12.N and the named profiles contain
+ * neither character, so the first one ends the base.
  */
-static int resolve(const char *version, unsigned int *bits)
+static int resolve(const char *version, unsigned int *bits, int *policy)
 {
 	size_t base_len = strcspn(version, "-+");
 	char base[32];
@@ -253,11 +283,17 @@ static int resolve(const char *version, unsigned int *bits)
 	base[base_len] = '\0';
 	if (resolve_base(base, bits))
 		return -EINVAL;
+	*policy = -1;
 	for (p = version + base_len; *p;) {
 		bool apply = *p == '+';
 		size_t len = strcspn(p + 1, "-+");
-		int sw = switch_of_commit(p + 1, len);
+		int sw = switch_of_commit(p + 1, len), pr = proposal_of(p + 1, len);
 
+		if (pr >= 0) {
+			*policy = apply ? (int)proposals[pr].policy : (int)PINSIM_RETRY_LEGACY;
+			p += 1 + len;
+			continue;
+		}
 		if (sw < 0)
 			return -EINVAL;
 		if (apply != switch_is_removal(kernel_switches[sw].name))
@@ -272,14 +308,18 @@ static int resolve(const char *version, unsigned int *bits)
 int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version)
 {
 	unsigned int bits;
+	int policy;
 	size_t i;
 
-	if (!cfg || !version || strlen(version) >= sizeof(cfg->kernel) || resolve(version, &bits)) {
+	if (!cfg || !version || strlen(version) >= sizeof(cfg->kernel) ||
+	    resolve(version, &bits, &policy)) {
 		errno = EINVAL;
 		return -1;
 	}
 	for (i = 0; i < NR_SWITCHES; i++)
 		*(bool *)((char *)cfg + kernel_switches[i].off) = bits & (1u << i);
+	if (policy >= 0)
+		cfg->retry_policy = (enum pinsim_retry_policy)policy;
 	strcpy(cfg->kernel, version);
 	return 0;
 }

@@ -34,31 +34,11 @@ is refused rather than half-reverted.  Exit status 2: usage.
 """
 
 import os
-import re
-import shutil
 import sys
 
-
-class Refused(Exception):
-    pass
-
-
-def function_span(src, name):
-    """[start, end) of the top-level definition of function NAME."""
-    m = re.search(r"^static int %s\(" % re.escape(name), src, re.M)
-    if not m:
-        raise Refused("no definition of %s()" % name)
-    end = src.find("\n}\n", m.start())
-    if end < 0:
-        raise Refused("%s() has no closing brace in column 0" % name)
-    return m.start(), end + 3
-
-
-def sub_once(pattern, repl, text, what):
-    new, n = re.subn(pattern, repl, text, flags=re.M)
-    if n != 1:
-        raise Refused("%s: expected 1 match, found %d" % (what, n))
-    return new
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tree_edit import Refused, edit_tree, function_span, sub_once  # noqa: E402
 
 
 def revert(src):
@@ -90,35 +70,8 @@ def revert(src):
 
 
 def main(argv):
-    if len(argv) != 3:
-        print(__doc__.split("\n\n")[0], file=sys.stderr)
-        print("usage: revert-walker-fix.py TREE OUT", file=sys.stderr)
-        return 2
-    tree, out = argv[1], argv[2]
-    path = os.path.join(tree, "mm", "pagewalk.c")
-    try:
-        with open(path) as f:
-            src = f.read()
-    except OSError as e:
-        print("revert-walker-fix: %s: %s" % (path, e.strerror), file=sys.stderr)
-        return 1
-    if os.path.exists(out):
-        print("revert-walker-fix: %s exists; give a new folder" % out, file=sys.stderr)
-        return 1
-    try:
-        new = revert(src)
-    except Refused as e:
-        print("revert-walker-fix: %s: %s: is 3b89863c3fa4 in this tree?" % (path, e),
-              file=sys.stderr)
-        return 1
-    tmp = out + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(tree, tmp, symlinks=False)
-    with open(os.path.join(tmp, "mm", "pagewalk.c"), "w") as f:
-        f.write(new)
-    os.rename(tmp, out)
-    print(out)
-    return 0
+    return edit_tree("revert-walker-fix", argv, os.path.join("mm", "pagewalk.c"), revert,
+                     "is 3b89863c3fa4 in this tree?")
 
 
 if __name__ == "__main__":

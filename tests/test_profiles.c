@@ -133,6 +133,38 @@ START_TEST(test_revert_and_apply_a_commit_on_a_profile)
 }
 END_TEST
 
+/*
+ * A patch on the list that no kernel has, named: +eagain is the
+ * 2026-03-17 VFIO retry patch (seeds/03), a retry policy; -eagain
+ * gives back what released kernels do.  Nothing else of the profile moves.
+ */
+START_TEST(test_eagain_proposal_sets_the_policy_only)
+{
+	struct pinsim_config base = kcfg("6.12.118"), cfg = kcfg("6.12.118+eagain");
+
+	ck_assert_int_eq(base.retry_policy, PINSIM_RETRY_LEGACY);
+	ck_assert_int_eq(cfg.retry_policy, PINSIM_RETRY_EAGAIN);
+	ck_assert_str_eq(cfg.kernel, "6.12.118+eagain");
+	memcpy(cfg.kernel, base.kernel, sizeof(cfg.kernel));
+	assert_same_kernel(&cfg, &base);
+	/* With commits, in order; the last word about the policy wins. */
+	cfg = kcfg("6.12.118-3b89863c3fa4+eagain");
+	ck_assert(!cfg.pagewalk_fixed);
+	ck_assert_int_eq(cfg.retry_policy, PINSIM_RETRY_EAGAIN);
+	ck_assert_int_eq(kcfg("6.12.118+eagain-eagain").retry_policy,
+			 PINSIM_RETRY_LEGACY);
+	/* A profile without it leaves a policy set before alone. */
+	pinsim_config_init(&cfg);
+	cfg.retry_policy = PINSIM_RETRY_BOUNDED;
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118"), 0);
+	ck_assert_int_eq(cfg.retry_policy, PINSIM_RETRY_BOUNDED);
+	/* Unknown words and near misses are EINVAL. */
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118+retry_eagai"), -1);
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118+eagainx"), -1);
+	ck_assert_int_eq(cfg.retry_policy, PINSIM_RETRY_BOUNDED);
+}
+END_TEST
+
 START_TEST(test_bad_commit_modifiers_are_einval_and_change_nothing)
 {
 	static const char *const bad[] = {
@@ -494,6 +526,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_default_config_is_the_upstream_profile);
 	tcase_add_test(tc, test_unknown_name_is_einval_and_changes_nothing);
 	tcase_add_test(tc, test_revert_and_apply_a_commit_on_a_profile);
+	tcase_add_test(tc, test_eagain_proposal_sets_the_policy_only);
 	tcase_add_test(tc, test_bad_commit_modifiers_are_einval_and_change_nothing);
 	tcase_add_test(tc, test_impl_tree_needs_a_built_tree);
 	tcase_add_loop_test(tc, test_set_kernel_leaves_sizing_arch_and_policy_alone, 0, NR_NAMES);
