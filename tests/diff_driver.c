@@ -137,8 +137,9 @@ static bool diverge(struct drv *d, const char *fmt, ...)
 		return false;
 	d->diverged = true;
 	pos = (size_t)snprintf(d->report, d->rlen,
-			       "DIVERGENCE seed=%llu kernel=%s step=%lu\n  op: %s\n  ",
-			       (unsigned long long)d->o->seed, d->o->kernel, d->step, d->cur);
+			       "DIVERGENCE seed=%llu kernel=%s%s step=%lu\n  op: %s\n  ",
+			       (unsigned long long)d->o->seed, d->o->kernel,
+			       d->o->tree ? " impl=tree" : "", d->step, d->cur);
 	if (pos >= d->rlen)
 		return false;
 	va_start(ap, fmt);
@@ -1755,6 +1756,7 @@ static int setup(struct drv *d)
 	pinsim_config_init(&cfg);
 	if (pinsim_config_set_kernel(&cfg, d->o->sim_kernel ? d->o->sim_kernel : d->o->kernel))
 		return -1;
+	cfg.impl = d->o->tree ? PINSIM_IMPL_TREE : PINSIM_IMPL_REWRITE;
 	cfg.ram_bytes = 2ULL << 30;	/* hugetlb pools leave the first GiB */
 	cfg.hugetlb_2m_pages = 6;
 	cfg.hugetlb_1g_pages = 0;

@@ -21,6 +21,13 @@ struct diff_opts {
 	unsigned long nops;		/* operations of the run */
 	unsigned int history;		/* operations printed before a divergence */
 	unsigned int skip;		/* DIFF_OP_* bits: operation kinds left out of the mix */
+	/*
+	 * pinsim runs the kernel tree's own code (PINSIM_IMPL_TREE: its
+	 * walker, follow_pfnmap_start() and VFIO type1; -Dkernel_tree builds)
+	 * instead of its rewrite.  The model is the same: a run that agrees
+	 * with it under both agrees step by step with itself across them.
+	 */
+	bool tree;
 };
 
 /* Operation kinds that can be left out of the mix (to chase one divergence at a time). */
