@@ -35,6 +35,7 @@
 
 #include "kernel_profiles.h"
 #include "kimpl.h"
+#include "bench_util.h"
 #include "machine.h"
 #include "mm.h"
 #include "task_mmu.h"
@@ -47,14 +48,6 @@
 #define TEXT_LEN 4096
 
 static char text[TEXT_LEN];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -99,23 +92,14 @@ static void set_impl(struct machine *m, bool tree)
 	m->cfg.impl = tree ? MACHINE_IMPL_TREE : MACHINE_IMPL_REWRITE;
 }
 
-/* Fault [va, va+len) in steps of @step, all under one mmap read lock. */
+/* bench_populate(), or the end of the benchmark. */
 static void populate(struct mm_struct *mm, unsigned long va, uint64_t len, uint64_t step,
 		     unsigned int flags)
 {
-	struct vm_area_struct *vma;
+	long err = bench_populate(mm, va, len, step, flags);
 
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, va);
-	if (!vma)
-		die("vma_lookup", -EFAULT);
-	for (uint64_t off = 0; off < len; off += step) {
-		vm_fault_t ret = handle_mm_fault(vma, va + off, flags);
-
-		if (ret & VM_FAULT_ERROR)
-			die("handle_mm_fault", (long)ret);
-	}
-	mmap_read_unlock(mm);
+	if (err)
+		die("populate", err);
 }
 
 /* One numa_maps read; its text must be the same whichever code made it. */

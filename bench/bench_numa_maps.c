@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "machine.h"
 #include "mm.h"
 #include "sched_point.h"
@@ -39,14 +40,6 @@
 #define TEXT_LEN 4096
 
 static char text[TEXT_LEN];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -82,23 +75,14 @@ static struct machine *machine_with(uint64_t ram, unsigned int bar_order)
 	return m;
 }
 
-/* Fault [va, va+len) in steps of @step, all under one mmap read lock. */
+/* bench_populate(), or the end of the benchmark. */
 static void populate(struct mm_struct *mm, unsigned long va, uint64_t len, uint64_t step,
 		     unsigned int flags)
 {
-	struct vm_area_struct *vma;
+	long err = bench_populate(mm, va, len, step, flags);
 
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, va);
-	if (!vma)
-		die("vma_lookup", -EFAULT);
-	for (uint64_t off = 0; off < len; off += step) {
-		vm_fault_t ret = handle_mm_fault(vma, va + off, flags);
-
-		if (ret & VM_FAULT_ERROR)
-			die("handle_mm_fault", (long)ret);
-	}
-	mmap_read_unlock(mm);
+	if (err)
+		die("populate", err);
 }
 
 static uint64_t timed_read(struct mm_struct *mm)

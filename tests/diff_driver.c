@@ -54,6 +54,24 @@
 const uint64_t diff_default_seeds[] = { 1, 2, 3, 0x5eed, 20260317, 4242, 77, 31337 };
 const size_t diff_default_nseeds = sizeof(diff_default_seeds) / sizeof(diff_default_seeds[0]);
 
+size_t diff_seeds_from_env(uint64_t *seeds, size_t max, unsigned long *nops)
+{
+	const char *s = getenv("PINSIM_SEED"), *n = getenv("PINSIM_DIFF_OPS");
+	size_t i;
+
+	if (getenv("PINSIM_VALGRIND"))
+		*nops = 800;	/* about 50 times slower under valgrind */
+	if (n && *n)
+		*nops = strtoul(n, NULL, 0);
+	if (s && *s && max) {
+		seeds[0] = strtoull(s, NULL, 0);
+		return 1;
+	}
+	for (i = 0; i < diff_default_nseeds && i < max; i++)
+		seeds[i] = diff_default_seeds[i];
+	return i;
+}
+
 static const struct rm_dev_cfg devs[] = {
 	{ "0000:01:00.0", { [0] = 16 << 10, [2] = 64 << 10 }, 0 },
 	{ "0000:02:00.0", { [0] = 8 << 10 }, 0 },

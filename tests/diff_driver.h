@@ -72,4 +72,12 @@ int diff_run(const struct diff_opts *o, struct diff_stats *st, char *report, siz
 extern const uint64_t diff_default_seeds[];
 extern const size_t diff_default_nseeds;
 
+/*
+ * What a test run takes from the environment: the seeds (PINSIM_SEED=N, or
+ * the default ones, at most @max) into @seeds, returning how many, and the
+ * operations per run into @nops (PINSIM_DIFF_OPS=N; 800 under valgrind,
+ * PINSIM_VALGRIND; else left as the caller set it).
+ */
+size_t diff_seeds_from_env(uint64_t *seeds, size_t max, unsigned long *nops);
+
 #endif /* TESTS_DIFF_DRIVER_H */

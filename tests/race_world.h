@@ -173,4 +173,28 @@ static inline bool race_world_bar_mapped(struct race_world *w)
 	return true;
 }
 
+/*
+ * Replay @schedule on the threads a setup just built (@t, @n) at the race
+ * points, then tear the world down: the oopses the execution caused, or
+ * -1 if the scheduler refused the run (a schedule that does not fit).
+ */
+static inline long race_world_replay(struct race_world *w, struct sched_thread *t, int n,
+				     const char *schedule)
+{
+	struct sched_strategy s;
+	struct sched_result r;
+	unsigned long oopses;
+	int err;
+
+	sched_strategy_init(&s);
+	s.kind = SCHED_REPLAY;
+	s.schedule = schedule;
+	s.points = SCHED_RACE_POINTS;
+	s.step_budget = 100000;
+	err = sched_run(t, n, &s, &r);
+	oopses = sim_oops_count();
+	race_world_teardown(w);
+	return err ? -1 : (long)oopses;
+}
+
 #endif /* TESTS_RACE_WORLD_H */

@@ -31,21 +31,8 @@ static unsigned int skip_ops;
 
 static void load_seeds(void)
 {
-	const char *s = getenv("PINSIM_SEED"), *n = getenv("PINSIM_DIFF_OPS");
-
 	skip_ops = diff_parse_skip(getenv("PINSIM_DIFF_SKIP"));
-
-	if (getenv("PINSIM_VALGRIND"))
-		nops = 800;	/* about 50 times slower under valgrind */
-	if (n && *n)
-		nops = strtoul(n, NULL, 0);
-	if (s && *s) {
-		seeds[0] = strtoull(s, NULL, 0);
-		nseeds = 1;
-		return;
-	}
-	for (nseeds = 0; nseeds < diff_default_nseeds && nseeds < 16; nseeds++)
-		seeds[nseeds] = diff_default_seeds[nseeds];
+	nseeds = diff_seeds_from_env(seeds, sizeof(seeds) / sizeof(seeds[0]), &nops);
 }
 
 static void run_seed(const char *kernel, uint64_t seed)

@@ -56,25 +56,12 @@ static void oc_teardown(void *ctx)
 
 static const struct sched_explore_ops oc_ops = { oc_setup, oc_check, oc_teardown };
 
-/* One replay of @schedule; the number of oopses it caused. */
-static unsigned long replay(struct oops_ctx *c, const char *schedule)
+/* One replay of @schedule in a fresh world; the oopses it caused. */
+static long replay(struct oops_ctx *c, const char *schedule)
 {
 	struct sched_thread t[4];
-	struct sched_strategy s;
-	struct sched_result r;
-	unsigned long oopses;
-	int n;
 
-	n = race_world_setup(&c->w, t);
-	sched_strategy_init(&s);
-	s.kind = SCHED_REPLAY;
-	s.schedule = schedule;
-	s.points = SCHED_RACE_POINTS;
-	s.step_budget = 100000;
-	ck_assert_int_eq(sched_run(t, n, &s, &r), 0);
-	oopses = sim_oops_count();
-	race_world_teardown(&c->w);
-	return oopses;
+	return race_world_replay(&c->w, t, race_world_setup(&c->w, t), schedule);
 }
 
 /* Has profile @name the fixed walker (3b89863c3fa4)? */
@@ -146,11 +133,11 @@ START_TEST(test_tree_impl_runs_the_trees_walker_not_the_profiles)
 					   .tree = !fixed };
 	find_oops(&c, schedule, sizeof(schedule));
 	/* The same schedule, same implementation: the oops is reproducible. */
-	ck_assert_uint_eq(replay(&c, schedule), 1);
+	ck_assert_int_eq(replay(&c, schedule), 1);
 	/* The other implementation, under the profile with the fix: none. */
 	c.w.cfg.tree = !c.w.cfg.tree;
 	c.w.cfg.kernel = fixed ? KTREE_PROFILE : other;
-	ck_assert_uint_eq(replay(&c, schedule), 0);
+	ck_assert_int_eq(replay(&c, schedule), 0);
 }
 END_TEST
 
@@ -170,7 +157,7 @@ START_TEST(test_tree_impl_numa_maps_reader_oopses_as_its_profile_says)
 					   .map_size = EX_MAP_SIZE, .tree = true };
 	if (!profile_walker_fixed(KTREE_PROFILE)) {
 		find_oops(&c, schedule, sizeof(schedule));
-		ck_assert_uint_eq(replay(&c, schedule), 1);
+		ck_assert_int_eq(replay(&c, schedule), 1);
 		return;
 	}
 	ck_assert_int_eq(sched_explore(&oc_ops, &c, SCHED_RACE_POINTS, 2, 200000, 100000, &st), 0);

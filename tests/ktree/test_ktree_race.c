@@ -140,23 +140,11 @@ static bool tree_walker_fixed(void)
 }
 
 /* One replay of @schedule in a fresh world; the oopses it caused. */
-static unsigned long kx_replay(struct kx_ctx *c, const char *schedule)
+static long kx_replay(struct kx_ctx *c, const char *schedule)
 {
 	struct sched_thread t[4];
-	struct sched_strategy s;
-	struct sched_result r;
-	unsigned long oopses;
-	int n = kx_setup(c, t);
 
-	sched_strategy_init(&s);
-	s.kind = SCHED_REPLAY;
-	s.schedule = schedule;
-	s.points = SCHED_RACE_POINTS;
-	s.step_budget = 100000;
-	ck_assert_int_eq(sched_run(t, n, &s, &r), 0);
-	oopses = sim_oops_count();
-	kx_teardown(c);
-	return oopses;
+	return race_world_replay(&c->w, t, kx_setup(c, t), schedule);
 }
 
 /* Without the fix: the search stops at the seeds/01 oops, which replays. */
@@ -171,7 +159,7 @@ static void assert_prefix_tree_oopses(struct kx_ctx *c, const struct sched_explo
 	/* The tree's walker itself read the leaf: it was preempted at its split. */
 	ck_assert_uint_gt(c->split_hits, 0);
 	snprintf(schedule, sizeof(schedule), "%s", st->bug.schedule);
-	ck_assert_uint_eq(kx_replay(c, schedule), 1);
+	ck_assert_int_eq(kx_replay(c, schedule), 1);
 }
 
 START_TEST(test_exhaustive_tree_walker_vs_map_dma_oopses_as_its_profile_says)
