@@ -22,7 +22,9 @@
 #include "iommu.h"
 #include "kernel_profiles.h"
 #include "task_mmu.h"
+#include "kimpl.h"
 #include "vfio.h"
+#include "vfio_iommu_driver.h"
 #include "vfio_pci.h"
 #include <stdio.h>
 
@@ -123,8 +125,22 @@ void pinsim_config_init(struct pinsim_config *cfg)
 	cfg->iommu_pgsize_bitmap = (4ULL << 10) | (2ULL << 20) | (1ULL << 30);
 }
 
+/*
+ * The type1 backend of a machine running @impl: the tree's
+ * drivers/vfio/vfio_iommu_type1.c when the machine runs the tree, pinsim's
+ * otherwise.  NULL for a tree whose build has the walker but not (yet) the
+ * tree's type1; a build without any tree is refused by machine_create().
+ */
+static const struct vfio_iommu_backend *vfio_machine_backend(enum pinsim_impl impl)
+{
+	if (impl != PINSIM_IMPL_TREE || !kimpl_tree_built())
+		return &vfio_iommu_type1_rewrite;
+	return &ktree_vfio_iommu_type1;
+}
+
 int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 {
+	const struct vfio_iommu_backend *backend;
 	struct vfio_type1_config vc;
 	struct machine_config mc;
 	struct pinsim *sim;
@@ -152,9 +168,21 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	 */
 	if (cfg->impl == PINSIM_IMPL_TREE && cfg->follow_pfnmap_enoent)
 		return fail(EINVAL);
+	/*
+	 * The retry policies are the rewrite's vfio_iommu_type1.c; the
+	 * tree's follow_fault_pfn() does what its source does (apply the
+	 * patch, e.g. scripts/apply-seeds03-retry.py, to the tree).  Another
+	 * policy would be silently ignored: refused like the -ENOENT switch.
+	 */
+	if (cfg->impl == PINSIM_IMPL_TREE && cfg->retry_policy != PINSIM_RETRY_LEGACY)
+		return fail(EINVAL);
+	backend = vfio_machine_backend(cfg->impl);
+	if (!backend)
+		return fail(EOPNOTSUPP);
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)
 		return fail(ENOMEM);
+	sim->vfio_backend = backend;
 	pthread_mutex_init(&sim->lock, NULL);
 	mutex_init(&sim->vfio_lock, "vfio_lock");
 	err = machine_create(&mc, &sim->m);
@@ -186,6 +214,9 @@ int pinsim_set_retry_policy(struct pinsim *sim, enum pinsim_retry_policy policy,
 			    unsigned int bound)
 {
 	if (!sim || policy > PINSIM_RETRY_ENOENT)
+		return fail(EINVAL);
+	/* The tree's type1 has no policy switch (see pinsim_create()). */
+	if (sim->m->cfg.impl == MACHINE_IMPL_TREE && policy != PINSIM_RETRY_LEGACY)
 		return fail(EINVAL);
 	/* Read by pinning threads: relaxed atomics, like a module parameter. */
 	__atomic_store_n(&vfio_type1_cfg.retry_bound, bound, __ATOMIC_RELAXED);

@@ -14,6 +14,7 @@
 
 struct vfio_group;
 struct vfio_fd_table;
+struct vfio_iommu_backend;
 
 /*
  * The machine owns its processes and they own their pins: destroying the
@@ -27,6 +28,13 @@ struct pinsim {
 	struct mutex vfio_lock;	/* simulated: the scheduler sees who waits */
 	struct vfio_group **groups;
 	int nr_groups;
+	/*
+	 * The type1 backend a container of this machine gets at
+	 * VFIO_SET_IOMMU (and CHECK_EXTENSION polls before one is set):
+	 * vfio_iommu_type1_rewrite, or ktree_vfio_iommu_type1 on a machine
+	 * that runs the kernel tree (pinsim_create()).
+	 */
+	const struct vfio_iommu_backend *vfio_backend;
 };
 
 struct pinsim_proc {
@@ -54,6 +62,16 @@ struct pinsim_walker {
 
 /* lib/pinsim.c: run @fn as the calling thread's task in @p. */
 long in_proc(struct pinsim_proc *p, long (*fn)(void *), void *arg);
+
+/*
+ * For tests: make @sim's later VFIO_SET_IOMMUs (and backend-less
+ * CHECK_EXTENSIONs) use @b, e.g. a wrapper that counts what the front end
+ * calls.  Containers already set keep the backend they recorded.
+ */
+static inline void pinsim_set_vfio_backend(struct pinsim *sim, const struct vfio_iommu_backend *b)
+{
+	sim->vfio_backend = b;
+}
 
 /* lib/vfio_fd.c */
 int vfio_group_register(struct pinsim *sim, struct vfio_pci_core_device *vdev, int iommu_unit);

@@ -10,6 +10,12 @@
  * version-dependent answer, VFIO_TYPE1_NESTING_IOMMU, is the type1
  * backend's (vfio_type1_cfg.type1_nesting), which this file asks.
  *
+ * The backend is reached only through its table (lib/vfio_iommu_driver.h),
+ * as container.c reaches a driver only through container->iommu_driver:
+ * the machine's (sim->vfio_backend: pinsim's type1, or the kernel tree's
+ * own vfio_iommu_type1.c on a machine that runs the tree), recorded in the
+ * container at VFIO_SET_IOMMU.
+ *
  * File lifetimes follow the kernel's references:
  *  - a container lives while its fd is open or a group is attached to it
  *    (kref); its IOMMU backend is released (every mapping removed, every
@@ -50,6 +56,7 @@
 #include "mm.h"
 #include "pinsim_internal.h"
 #include "vfio.h"
+#include "vfio_iommu_driver.h"
 #include "vfio_pci.h"
 
 enum vfio_fd_type {
@@ -70,7 +77,9 @@ struct vfio_container {
 	 * A simulated rwsem, so the scheduler sees it.
 	 */
 	struct rw_semaphore group_lock;
-	struct vfio_iommu *iommu;	/* after VFIO_SET_IOMMU */
+	/* container->iommu_driver and iommu_data: both set by VFIO_SET_IOMMU */
+	const struct vfio_iommu_backend *iommu_driver;
+	void *iommu_data;
 	struct vfio_group *group_list;	/* newest first, as list_add() */
 };
 
@@ -128,7 +137,8 @@ static void container_put(struct vfio_container *c)
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	/* The last reference: no group is attached any more. */
-	vfio_iommu_type1_release(c->iommu);
+	if (c->iommu_data)
+		c->iommu_driver->release(c->iommu_data);
 	mutex_destroy(&c->lock);
 	destroy_rwsem(&c->group_lock);
 	free(c);
@@ -156,8 +166,8 @@ static long vfio_container_attach_group(struct vfio_container *c, struct vfio_gr
 	long ret = 0;
 
 	mutex_lock(&c->lock);
-	if (c->iommu)
-		ret = vfio_iommu_type1_attach_group(c->iommu, g->id, g->iommu_unit, false);
+	if (c->iommu_data)
+		ret = c->iommu_driver->attach_group(c->iommu_data, g->id, g->iommu_unit, false);
 	if (!ret) {
 		g->container = container_get(c);
 		g->container_users = 1;
@@ -187,15 +197,16 @@ static void vfio_group_detach_container(struct vfio_group *g)
 	WARN_ON(g->container_users != 1);
 	down_write(&c->group_lock);
 	mutex_lock(&c->lock);
-	if (c->iommu)
-		vfio_iommu_type1_detach_group(c->iommu, g->id);
+	if (c->iommu_data)
+		c->iommu_driver->detach_group(c->iommu_data, g->id);
 	g->container = NULL;
 	g->container_users = 0;
 	container_unlink_group(c, g);
 	/* Detaching the last group deprivileges the container: the backend goes. */
-	if (!c->group_list && c->iommu) {
-		vfio_iommu_type1_release(c->iommu);
-		c->iommu = NULL;
+	if (!c->group_list && c->iommu_data) {
+		c->iommu_driver->release(c->iommu_data);
+		c->iommu_data = NULL;
+		c->iommu_driver = NULL;
 	}
 	mutex_unlock(&c->lock);
 	up_write(&c->group_lock);
@@ -236,7 +247,7 @@ static long vfio_df_group_open(struct vfio_group *g)
 	g->open_count++;
 	if (g->open_count == 1) {
 		mutex_lock(&g->container->lock);
-		if (!g->container->iommu)
+		if (!g->container->iommu_data)
 			ret = -EINVAL;	/* SET_CONTAINER done, SET_IOMMU not yet */
 		mutex_unlock(&g->container->lock);
 		if (ret) {
@@ -644,59 +655,68 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 /*
  * vfio_container_ioctl_check_extension(): with no backend set, every
  * registered driver is polled with no data and the first positive answer
- * wins; with one set, only it is asked, with its data.  The drivers: type1,
- * and noiommu, which answers 0 unless enable_unsafe_noiommu_mode is set
- * (never here), so polling type1 is the whole loop.
+ * wins; with one set, only it is asked, with its data.  The drivers: the
+ * machine's type1 (@drv: the rewrite's or the tree's), and noiommu, which
+ * answers 0 unless enable_unsafe_noiommu_mode is set (never here), so
+ * polling @drv is the whole loop.
  */
-static long container_check_extension(struct vfio_container *c, unsigned long arg)
+static long container_check_extension(struct vfio_container *c,
+				      const struct vfio_iommu_backend *drv, unsigned long arg)
 {
 	long ret;
 
 	mutex_lock(&c->lock);
-	ret = vfio_iommu_type1_ioctl(c->iommu, VFIO_CHECK_EXTENSION, (void *)arg);
+	if (c->iommu_data)
+		ret = c->iommu_driver->ioctl(c->iommu_data, VFIO_CHECK_EXTENSION, (void *)arg);
+	else
+		ret = drv->ioctl(NULL, VFIO_CHECK_EXTENSION, (void *)arg);
 	mutex_unlock(&c->lock);
 	return ret;
 }
 
 /*
  * container.c vfio_ioctl_set_iommu(); sim->vfio_lock held, so the group
- * list is stable.  Only type1 can claim @arg (noiommu is not allowed for a
- * container of IOMMU groups), so the driver loop is one iteration: ret
- * stays -ENODEV if type1 does not offer @arg.
+ * list is stable.  Only type1 (@drv, the machine's) can claim @arg (noiommu
+ * is not allowed for a container of IOMMU groups), so the driver loop is
+ * one iteration: ret stays -ENODEV if @drv does not offer @arg.  On
+ * success the container records @drv and its data, as the kernel's
+ * container->iommu_driver/iommu_data.
  */
-static long container_set_iommu(struct vfio_container *c, unsigned long arg)
+static long container_set_iommu(struct vfio_container *c, const struct vfio_iommu_backend *drv,
+				unsigned long arg)
 {
-	struct vfio_iommu *iommu;
 	struct vfio_group *g;
+	void *data;
 	long ret;
 
 	mutex_lock(&c->lock);
 	/* Only a container with groups and no backend yet. */
-	if (!c->group_list || c->iommu) {
+	if (!c->group_list || c->iommu_data) {
 		ret = -EINVAL;
 		goto out;
 	}
-	if (vfio_iommu_type1_ioctl(NULL, VFIO_CHECK_EXTENSION, (void *)arg) <= 0) {
+	if (drv->ioctl(NULL, VFIO_CHECK_EXTENSION, (void *)arg) <= 0) {
 		ret = -ENODEV;
 		goto out;
 	}
-	ret = vfio_iommu_type1_open(arg, &iommu);
+	ret = drv->open(arg, &data);
 	if (ret)
 		goto out;
 	/* __vfio_container_attach_groups(): in group_list order, newest first. */
 	for (g = c->group_list; g; g = g->container_next) {
-		ret = vfio_iommu_type1_attach_group(iommu, g->id, g->iommu_unit, false);
+		ret = drv->attach_group(data, g->id, g->iommu_unit, false);
 		if (ret)
 			break;
 	}
 	if (ret) {
 		/* The unwind detaches what was attached; the release frees the rest. */
 		for (struct vfio_group *u = c->group_list; u != g; u = u->container_next)
-			vfio_iommu_type1_detach_group(iommu, u->id);
-		vfio_iommu_type1_release(iommu);
+			drv->detach_group(data, u->id);
+		drv->release(data);
 		goto out;
 	}
-	c->iommu = iommu;
+	c->iommu_driver = drv;
+	c->iommu_data = data;
 out:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -719,7 +739,8 @@ static bool type1_ioctl_copies_in(unsigned int cmd)
 static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, unsigned int cmd,
 			    void *arg)
 {
-	struct vfio_iommu *iommu;
+	const struct vfio_iommu_backend *drv;
+	void *data;
 	long ret;
 
 	switch (cmd) {
@@ -727,11 +748,11 @@ static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, uns
 		mutex_unlock(&p->sim->vfio_lock);
 		return VFIO_API_VERSION;
 	case VFIO_CHECK_EXTENSION:
-		ret = container_check_extension(c, (unsigned long)arg);
+		ret = container_check_extension(c, p->sim->vfio_backend, (unsigned long)arg);
 		mutex_unlock(&p->sim->vfio_lock);
 		return ret;
 	case VFIO_SET_IOMMU:
-		ret = container_set_iommu(c, (unsigned long)arg);
+		ret = container_set_iommu(c, p->sim->vfio_backend, (unsigned long)arg);
 		mutex_unlock(&p->sim->vfio_lock);
 		return ret;
 	}
@@ -746,14 +767,15 @@ static long container_ioctl(struct pinsim_proc *p, struct vfio_container *c, uns
 	mutex_unlock(&p->sim->vfio_lock);
 	down_read(&c->group_lock);
 	mutex_lock(&c->lock);
-	iommu = c->iommu;
+	drv = c->iommu_driver;
+	data = c->iommu_data;
 	mutex_unlock(&c->lock);
-	if (!iommu)
+	if (!data)
 		ret = -EINVAL;	/* no driver to pass it to: ret stays -EINVAL */
 	else if (type1_ioctl_copies_in(cmd) && !arg)
 		ret = -EFAULT;
 	else
-		ret = vfio_iommu_type1_ioctl(iommu, cmd, arg);
+		ret = drv->ioctl(data, cmd, arg);
 	up_read(&c->group_lock);
 	mutex_lock(&p->sim->vfio_lock);
 	container_put(c);
@@ -1194,8 +1216,9 @@ static struct iommu_domain *group_domain(struct pinsim *sim, int group_id)
 
 	if (g && g->container) {
 		mutex_lock(&g->container->lock);
-		if (g->container->iommu)
-			d = vfio_iommu_group_domain(g->container->iommu, group_id);
+		if (g->container->iommu_data)
+			d = g->container->iommu_driver->group_domain(g->container->iommu_data,
+								     group_id);
 		mutex_unlock(&g->container->lock);
 	}
 	return d;
@@ -1274,7 +1297,8 @@ static void copy_counters(struct pinsim_pin_counters *d, const struct vfio_pin_s
 int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd, struct pinsim_vfio_stats *st)
 {
 	struct vfio_type1_stats s;
-	struct vfio_iommu *iommu = NULL;
+	const struct vfio_iommu_backend *drv;
+	void *data = NULL;
 	struct vfio_fd *f;
 
 	if (!p || !st) {
@@ -1285,11 +1309,12 @@ int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd, struct pinsim_vfi
 	f = fd_lookup(p, container_fd);
 	if (f && f->type == VFIO_FD_CONTAINER) {
 		mutex_lock(&f->container->lock);
-		iommu = f->container->iommu;
-		if (iommu) {
-			vfio_iommu_type1_get_stats(iommu, &s);
-			st->nr_dmas = vfio_iommu_nr_dmas(iommu);
-			st->dma_avail = vfio_iommu_dma_avail(iommu);
+		drv = f->container->iommu_driver;
+		data = f->container->iommu_data;
+		if (data) {
+			drv->get_stats(data, &s);
+			st->nr_dmas = drv->nr_dmas(data);
+			st->dma_avail = drv->dma_avail(data);
 		}
 		mutex_unlock(&f->container->lock);
 	}
@@ -1298,7 +1323,7 @@ int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd, struct pinsim_vfi
 		errno = EBADF;
 		return -1;
 	}
-	if (!iommu) {
+	if (!data) {
 		errno = EINVAL;	/* no backend set yet */
 		return -1;
 	}

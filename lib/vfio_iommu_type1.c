@@ -47,6 +47,7 @@
 #include "mutex.h"
 #include "sched_point.h"
 #include "vfio.h"
+#include "vfio_iommu_driver.h"
 
 #define VFIO_BATCH_MAX_CAPACITY (PAGE_SIZE / sizeof(struct page *))
 #define VFIO_IOMMU_TLB_SYNC_MAX 512
@@ -2800,3 +2801,73 @@ unsigned int vfio_iommu_dma_avail(struct vfio_iommu *iommu)
 {
 	return iommu->dma_avail;
 }
+
+/* ---------------- the backend table (lib/vfio_iommu_driver.h) ---------------- */
+
+/*
+ * vfio_iommu_driver_ops_type1 of vfio_iommu_type1.c: the front end
+ * (lib/vfio_fd.c) reaches the rewrite only through this table, as
+ * container.c reaches a driver only through its ops.
+ */
+static int type1_open(unsigned long arg, void **data)
+{
+	struct vfio_iommu *iommu;
+	int ret = vfio_iommu_type1_open(arg, &iommu);
+
+	if (!ret)
+		*data = iommu;
+	return ret;
+}
+
+static void type1_release(void *data)
+{
+	vfio_iommu_type1_release(data);
+}
+
+static long type1_ioctl(void *data, unsigned int cmd, void *arg)
+{
+	return vfio_iommu_type1_ioctl(data, cmd, arg);
+}
+
+static int type1_attach_group(void *data, int group_id, int iommu_unit, bool emulated)
+{
+	return vfio_iommu_type1_attach_group(data, group_id, iommu_unit, emulated);
+}
+
+static void type1_detach_group(void *data, int group_id)
+{
+	vfio_iommu_type1_detach_group(data, group_id);
+}
+
+static struct iommu_domain *type1_group_domain(void *data, int group_id)
+{
+	return vfio_iommu_group_domain(data, group_id);
+}
+
+static void type1_get_stats(void *data, struct vfio_type1_stats *st)
+{
+	vfio_iommu_type1_get_stats(data, st);
+}
+
+static unsigned int type1_nr_dmas(void *data)
+{
+	return vfio_iommu_nr_dmas(data);
+}
+
+static unsigned int type1_dma_avail(void *data)
+{
+	return vfio_iommu_dma_avail(data);
+}
+
+const struct vfio_iommu_backend vfio_iommu_type1_rewrite = {
+	.name = "vfio-iommu-type1 (pinsim)",
+	.open = type1_open,
+	.release = type1_release,
+	.ioctl = type1_ioctl,
+	.attach_group = type1_attach_group,
+	.detach_group = type1_detach_group,
+	.group_domain = type1_group_domain,
+	.get_stats = type1_get_stats,
+	.nr_dmas = type1_nr_dmas,
+	.dma_avail = type1_dma_avail,
+};

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 
 #include "vfio_harness.h"
+#include "vfio_iommu_driver.h"
 
 static const char *const names[] = {"6.12.74", "6.12.113", "6.12.118", "7.0", "upstream"};
 #define NR_NAMES ((int)(sizeof(names) / sizeof(names[0])))
@@ -228,6 +229,14 @@ START_TEST(test_impl_tree_needs_a_built_tree)
 		ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
 		ck_assert_int_eq(errno, EOPNOTSUPP);
 		ck_assert_ptr_null(m);
+	} else if (!&ktree_vfio_iommu_type1) {
+		/* The tree's walker without the tree's vfio_iommu_type1.c. */
+		ck_assert_ptr_nonnull(path);
+		ck_assert_int_eq(ret, 0);
+		errno = 0;
+		ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
+		ck_assert_int_eq(errno, EOPNOTSUPP);
+		ck_assert_ptr_null(m);
 	} else {
 		ck_assert_ptr_nonnull(path);
 		ck_assert_int_eq(ret, 0);
@@ -245,6 +254,57 @@ START_TEST(test_impl_tree_needs_a_built_tree)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(pinsim_config_set_impl(&cfg, NULL), -1);
 	ck_assert_int_eq(pinsim_config_set_impl(NULL, "rewrite"), -1);
+}
+END_TEST
+
+/*
+ * The retry policies are the rewrite's follow_fault_pfn(): on the tree's
+ * vfio_iommu_type1.c one would be silently ignored, so pinsim_create() and
+ * pinsim_set_retry_policy() refuse them (EINVAL) on a machine running the
+ * tree.  Checked before the build's tree is looked at, so in every build.
+ */
+START_TEST(test_impl_tree_refuses_every_retry_policy_but_legacy)
+{
+	static const enum pinsim_retry_policy policies[] = {
+		PINSIM_RETRY_EAGAIN, PINSIM_RETRY_BOUNDED, PINSIM_RETRY_ENOENT,
+	};
+	struct pinsim_config cfg;
+	struct pinsim *m = NULL;
+
+	pinsim_config_init(&cfg);
+	cfg.ram_bytes = 2ULL << 30;
+	cfg.impl = PINSIM_IMPL_TREE;	/* by hand: the check does not need a tree */
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		cfg.retry_policy = policies[i];
+		errno = 0;
+		ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_ptr_null(m);
+	}
+	/* A profile naming the seeds/03 patch sets the policy: refused too. */
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118+eagain"), 0);
+	ck_assert_int_eq(cfg.retry_policy, PINSIM_RETRY_EAGAIN);
+	errno = 0;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
+	ck_assert_int_eq(errno, EINVAL);
+
+	/* The same configuration on the rewrite is a machine. */
+	cfg.impl = PINSIM_IMPL_REWRITE;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+	ck_assert_int_eq(pinsim_set_retry_policy(m, PINSIM_RETRY_BOUNDED, 3), 0);
+	pinsim_destroy(m);
+	m = NULL;
+
+	/* On a machine that does run the tree, the run-time switch refuses too. */
+	if (pinsim_config_set_impl(&cfg, "tree") || !&ktree_vfio_iommu_type1)
+		return;
+	cfg.retry_policy = PINSIM_RETRY_LEGACY;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+	errno = 0;
+	ck_assert_int_eq(pinsim_set_retry_policy(m, PINSIM_RETRY_EAGAIN, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pinsim_set_retry_policy(m, PINSIM_RETRY_LEGACY, 0), 0);
+	pinsim_destroy(m);
 }
 END_TEST
 
@@ -529,6 +589,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_eagain_proposal_sets_the_policy_only);
 	tcase_add_test(tc, test_bad_commit_modifiers_are_einval_and_change_nothing);
 	tcase_add_test(tc, test_impl_tree_needs_a_built_tree);
+	tcase_add_test(tc, test_impl_tree_refuses_every_retry_policy_but_legacy);
 	tcase_add_loop_test(tc, test_set_kernel_leaves_sizing_arch_and_policy_alone, 0, NR_NAMES);
 	tcase_add_test(tc, test_612_stable_boundaries_follow_the_changelog);
 	tcase_add_test(tc, test_neighbouring_profiles_differ_by_their_commits);

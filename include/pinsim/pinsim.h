@@ -39,9 +39,10 @@ enum pinsim_retry_policy {
 
 /*
  * Whose code runs the page walker (walk_page_range() and friends), the
- * numa_maps walk callbacks and follow_pfnmap_start()/_end(): pinsim's
- * rewrite, or the kernel tree's own source compiled over the simulated
- * machine (a build configured with -Dkernel_tree=PATH).
+ * numa_maps walk callbacks, follow_pfnmap_start()/_end() and VFIO type1
+ * (every container's IOMMU backend: drivers/vfio/vfio_iommu_type1.c):
+ * pinsim's rewrite, or the kernel tree's own source compiled over the
+ * simulated machine (a build configured with -Dkernel_tree=PATH).
  */
 enum pinsim_impl {
 	PINSIM_IMPL_REWRITE = 0,	/* pinsim's rewrite (default) */
@@ -102,10 +103,17 @@ struct pinsim_config {
 	uint64_t iommu_pgsize_bitmap;
 	/*
 	 * Set with pinsim_config_set_impl().  PINSIM_IMPL_TREE in a build
-	 * without a tree: pinsim_create() fails with EOPNOTSUPP.  Everything
-	 * else (VFIO type1, faults, zaps, the IOMMU) is pinsim's in both, run
-	 * under the kernel switches above: set them to the tree's version
-	 * (pinsim_kernel_tree_version()) for a like-for-like run.
+	 * without a tree, or in one whose tree part does not include the
+	 * tree's drivers/vfio/vfio_iommu_type1.c: pinsim_create() fails with
+	 * EOPNOTSUPP.  With PINSIM_IMPL_TREE the retry policy is whatever the
+	 * tree's source does (apply the patch, e.g. the seeds/03 retry patch
+	 * with scripts/apply-seeds03-retry.py, to the tree): pinsim_create()
+	 * refuses retry_policy other than PINSIM_RETRY_LEGACY with EINVAL, as
+	 * it refuses follow_pfnmap_enoent.  Everything else (faults, zaps,
+	 * the IOMMU) is pinsim's in both, run under the kernel switches
+	 * above: set them to the tree's version (pinsim_kernel_tree_version())
+	 * for a like-for-like run.  The vfio_* version switches do not change
+	 * the tree's type1: its source is what it is.
 	 */
 	enum pinsim_impl impl;
 };
@@ -184,7 +192,9 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out) PINSIM_A
 void pinsim_destroy(struct pinsim *m) PINSIM_API;
 /*
  * Change follow_fault_pfn()'s retry policy at run time (like writing a
- * module parameter in sysfs); takes effect for the next MAP_DMA.
+ * module parameter in sysfs); takes effect for the next MAP_DMA.  On a
+ * machine running the tree (PINSIM_IMPL_TREE) anything but
+ * PINSIM_RETRY_LEGACY is -1/EINVAL.
  */
 int pinsim_set_retry_policy(struct pinsim *m, enum pinsim_retry_policy policy,
 			    unsigned int bound) PINSIM_API;
