@@ -65,44 +65,15 @@ struct iopt_chunk {
 #define IOPT_CHUNK_TABLES ((IOPT_CHUNK_SIZE - sizeof(struct iopt_chunk)) / sizeof(struct io_table))
 
 /*
- * IOTLB: direct-mapped, one entry per leaf (a 2M or 1G leaf is one entry,
- * as superpage IOTLB entries are).  shift == 0 marks an invalid entry.
+ * The IOTLB (struct iotlb_entry, IOTLB_ENTRIES), the gather (struct
+ * iommu_iotlb_gather) and struct iommu_domain itself are declared in
+ * sim/iommu.h: the kernel's callers read a domain's ops, pgsize_bitmap and
+ * geometry as fields, and keep a gather on their stack.
  */
-#define IOTLB_ENTRIES 64
-
-struct iotlb_entry {
-	dma_addr_t iova; /* leaf base */
-	phys_addr_t paddr; /* leaf base */
-	unsigned int shift; /* leaf size = 1 << shift */
-	int prot;
-};
-
-/* struct iommu_iotlb_gather: the range to invalidate at the next sync. */
-struct iotlb_gather {
-	dma_addr_t start, end; /* inclusive; start > end when empty */
-};
-
 #define IOTLB_GATHER_INIT                     \
 	{                                     \
 		.start = UINT64_MAX, .end = 0 \
 	}
-
-struct iommu_domain {
-	pthread_mutex_t lock;
-	uint64_t pgsize_bitmap;
-	struct iommu_domain_geometry geometry;
-	struct io_table *root;
-	struct iopt_chunk *chunks; /* newest first; tables are carved from it */
-	struct io_table *free_tables; /* linked through pte[0] */
-	unsigned long nr_leaves;
-	/*
-	 * What iommu_unmap_fast() queued for iommu_iotlb_sync(): the gather
-	 * that vfio_unmap_unpin() keeps on its stack, kept here because this
-	 * interface has no gather argument.
-	 */
-	struct iotlb_gather gather;
-	struct iotlb_entry iotlb[IOTLB_ENTRIES];
-};
 
 struct iommu_stats iommu_stats;
 
@@ -207,6 +178,26 @@ bool iommu_pgsize_bitmap_supported(uint64_t bitmap)
 	return !(bitmap & (SZ_4K - 1)) || (bitmap & SZ_4K);
 }
 
+/* intel_iommu_enforce_cache_coherency(): snoop control is always there. */
+static bool sim_enforce_cache_coherency(struct iommu_domain *domain)
+{
+	(void)domain;
+	return true;
+}
+
+static const struct iommu_domain_ops sim_iommu_domain_ops = {
+	.enforce_cache_coherency = sim_enforce_cache_coherency,
+};
+
+struct iommu_domain *iommu_domain_alloc_unit(uint64_t pgsize_bitmap, int iommu_unit)
+{
+	struct iommu_domain *domain = iommu_domain_alloc(pgsize_bitmap);
+
+	if (domain)
+		domain->iommu_unit = iommu_unit;
+	return domain;
+}
+
 struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 {
 	struct iommu_domain *domain;
@@ -222,11 +213,13 @@ struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 		return NULL;
 	}
 	pthread_mutex_init(&domain->lock, NULL);
+	domain->ops = &sim_iommu_domain_ops;
+	domain->iommu_unit = -1;
 	domain->pgsize_bitmap = pgsize_bitmap;
 	domain->geometry.aperture_start = 0;
 	domain->geometry.aperture_end = IOPT_APERTURE_END;
 	domain->geometry.force_aperture = true;
-	domain->gather = (struct iotlb_gather)IOTLB_GATHER_INIT;
+	domain->gather = (struct iommu_iotlb_gather)IOTLB_GATHER_INIT;
 	return domain;
 }
 
@@ -486,7 +479,7 @@ static const struct iotlb_entry *iotlb_fill(struct iommu_domain *domain, dma_add
 }
 
 /* The invalidation of iommu_iotlb_sync(): every entry overlapping @gather. */
-static void iotlb_flush_gather(struct iommu_domain *domain, struct iotlb_gather *gather)
+static void iotlb_flush_gather(struct iommu_domain *domain, struct iommu_iotlb_gather *gather)
 {
 	if (gather->start > gather->end)
 		return;
@@ -497,11 +490,11 @@ static void iotlb_flush_gather(struct iommu_domain *domain, struct iotlb_gather 
 		if (e->shift && e->iova <= gather->end && last >= gather->start)
 			e->shift = 0;
 	}
-	*gather = (struct iotlb_gather)IOTLB_GATHER_INIT;
+	*gather = (struct iommu_iotlb_gather)IOTLB_GATHER_INIT;
 }
 
 /* iommu_iotlb_gather_add_range(): one range that covers both. */
-static void iotlb_gather_add(struct iotlb_gather *gather, dma_addr_t start, size_t size)
+static void iotlb_gather_add(struct iommu_iotlb_gather *gather, dma_addr_t start, size_t size)
 {
 	dma_addr_t last = start + size - 1;
 
@@ -515,7 +508,7 @@ static void iotlb_gather_add(struct iotlb_gather *gather, dma_addr_t start, size
 
 /* __iommu_unmap() with the domain locked: queues what it removed. */
 static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova, size_t size,
-				   struct iotlb_gather *gather)
+				   struct iommu_iotlb_gather *gather)
 {
 	struct unmap_walk w = {.domain = domain, .pos = iova};
 	size_t unmapped;
@@ -565,7 +558,7 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
 	ret = iopt_map_level(domain->root, IOPT_ROOT_LEVEL, iova, paddr, size, &w);
 	domain->nr_leaves += w.leaves[0] + w.leaves[1] + w.leaves[2];
 	if (ret && w.mapped) {
-		struct iotlb_gather gather = IOTLB_GATHER_INIT;
+		struct iommu_iotlb_gather gather = IOTLB_GATHER_INIT;
 
 		stat_add(&iommu_stats.unmap_calls, 1);
 		__iommu_unmap_locked(domain, iova, w.mapped, &gather);
@@ -590,7 +583,7 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
  * unmapped nothing").  What was removed is added to @gather.
  */
 static size_t __iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size,
-			    struct iotlb_gather *gather)
+			    struct iommu_iotlb_gather *gather)
 {
 	size_t unmapped;
 
@@ -614,9 +607,20 @@ size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t siz
 
 void iommu_iotlb_sync(struct iommu_domain *domain)
 {
+	iommu_iotlb_sync_gather(domain, &domain->gather);
+}
+
+size_t iommu_unmap_fast_gather(struct iommu_domain *domain, dma_addr_t iova, size_t size,
+			       struct iommu_iotlb_gather *gather)
+{
+	return __iommu_unmap(domain, iova, size, gather);
+}
+
+void iommu_iotlb_sync_gather(struct iommu_domain *domain, struct iommu_iotlb_gather *gather)
+{
 	stat_add(&iommu_stats.iotlb_syncs, 1);
 	pthread_mutex_lock(&domain->lock);
-	iotlb_flush_gather(domain, &domain->gather);
+	iotlb_flush_gather(domain, gather);
 	pthread_mutex_unlock(&domain->lock);
 }
 
@@ -627,7 +631,7 @@ void iommu_iotlb_sync(struct iommu_domain *domain)
  */
 size_t iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size)
 {
-	struct iotlb_gather gather = IOTLB_GATHER_INIT;
+	struct iommu_iotlb_gather gather = IOTLB_GATHER_INIT;
 	size_t unmapped = __iommu_unmap(domain, iova, size, &gather);
 
 	stat_add(&iommu_stats.iotlb_syncs, 1);
@@ -782,4 +786,29 @@ long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_
 	}
 	pthread_mutex_unlock(&domain->lock);
 	return ret;
+}
+
+/* ---------------- groups ------------------------------------------------- */
+
+void iommu_group_init(struct iommu_group *group, int id, int iommu_unit)
+{
+	group->id = id;
+	group->iommu_unit = iommu_unit;
+	group->domain = NULL;
+}
+
+int iommu_attach_group(struct iommu_domain *domain, struct iommu_group *group)
+{
+	if (group->domain)
+		return -EBUSY;
+	if (domain->iommu_unit >= 0 && domain->iommu_unit != group->iommu_unit)
+		return -EINVAL;
+	group->domain = domain;
+	return 0;
+}
+
+void iommu_detach_group(struct iommu_domain *domain, struct iommu_group *group)
+{
+	if (group->domain == domain)
+		group->domain = NULL;
 }

@@ -39,6 +39,92 @@ typedef uint64_t dma_addr_t;
 typedef uint64_t phys_addr_t;
 
 struct iommu_domain;
+struct iommu_group;
+
+/*
+ * include/linux/iommu.h struct iommu_domain_geometry: the IOVA aperture a
+ * domain translates, which vfio_iommu_type1_attach_group() intersects with
+ * the container's iova ranges.  The IO page table has 4 levels, so the
+ * aperture is [0, 2^48 - 1]; iommu_map() beyond it fails with -ERANGE.
+ */
+struct iommu_domain_geometry {
+	dma_addr_t aperture_start;
+	dma_addr_t aperture_end;	/* last iova */
+	bool force_aperture;
+};
+
+/*
+ * include/linux/iommu.h struct iommu_domain_ops, the one member vfio reads:
+ * enforce_cache_coherency (intel_iommu_enforce_cache_coherency(): the
+ * simulated IOMMU has snoop control, so true).  Every simulated domain has
+ * the same ops: one IOMMU driver, as on an x86 machine.
+ */
+struct iommu_domain_ops {
+	bool (*enforce_cache_coherency)(struct iommu_domain *domain);
+};
+
+/*
+ * include/linux/iommu.h struct iommu_iotlb_gather: the IOVA range unmapped
+ * by iommu_unmap_fast_gather() and not yet invalidated in the IOTLB; the
+ * caller keeps it (on its stack, as vfio_unmap_unpin() does) until
+ * iommu_iotlb_sync_gather().  Empty when start > end.
+ */
+struct iommu_iotlb_gather {
+	dma_addr_t start, end;	/* inclusive */
+};
+
+static inline void iommu_iotlb_gather_init(struct iommu_iotlb_gather *gather)
+{
+	gather->start = UINT64_MAX;
+	gather->end = 0;
+}
+
+/*
+ * IOTLB: direct-mapped, one entry per leaf (a 2M or 1G leaf is one entry,
+ * as superpage IOTLB entries are).  shift == 0 marks an invalid entry.
+ * sim/iommu.c's own.
+ */
+#define IOTLB_ENTRIES 64
+
+struct iotlb_entry {
+	dma_addr_t iova;	/* leaf base */
+	phys_addr_t paddr;	/* leaf base */
+	unsigned int shift;	/* leaf size = 1 << shift */
+	int prot;
+};
+
+struct io_table;
+struct iopt_chunk;
+
+/*
+ * A domain.  The first members are the kernel's (include/linux/iommu.h),
+ * read as fields by kernel code compiled over the simulation (ktree/): ops,
+ * pgsize_bitmap, geometry.  The rest is sim/iommu.c's: callers use the
+ * functions below.
+ */
+struct iommu_domain {
+	const struct iommu_domain_ops *ops;
+	uint64_t pgsize_bitmap;
+	struct iommu_domain_geometry geometry;
+
+	/*
+	 * The IOMMU unit (hardware instance) the domain was allocated for, by
+	 * iommu_domain_alloc_unit(); -1 for iommu_domain_alloc(), which any
+	 * group can attach to.
+	 */
+	int iommu_unit;
+	pthread_mutex_t lock;
+	struct io_table *root;
+	struct iopt_chunk *chunks;	/* newest first; tables are carved from it */
+	struct io_table *free_tables;	/* linked through pte[0] */
+	unsigned long nr_leaves;
+	/*
+	 * What iommu_unmap_fast() queued for iommu_iotlb_sync(), the callers
+	 * without a gather of their own (iommu_unmap_fast_gather() takes one).
+	 */
+	struct iommu_iotlb_gather gather;
+	struct iotlb_entry iotlb[IOTLB_ENTRIES];
+};
 
 struct iommu_stats {
 	_Atomic unsigned long map_calls;	/* iommu_map() calls */
@@ -65,6 +151,12 @@ bool iommu_pgsize_bitmap_supported(uint64_t pgsize_bitmap);
  * NULL for an unsupported bitmap or on allocation failure.
  */
 struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap);
+/*
+ * A domain for the IOMMU unit @iommu_unit: what iommu_paging_domain_alloc()
+ * of a device behind that unit returns.  Groups of other units cannot
+ * attach to it (iommu_attach_group()).
+ */
+struct iommu_domain *iommu_domain_alloc_unit(uint64_t pgsize_bitmap, int iommu_unit);
 void iommu_domain_free(struct iommu_domain *domain);
 uint64_t iommu_domain_pgsize_bitmap(const struct iommu_domain *domain);
 
@@ -85,6 +177,14 @@ size_t iommu_unmap(struct iommu_domain *domain, dma_addr_t iova, size_t size);
 /* iommu_unmap_fast(): the same, but the IOTLB is not synced until iommu_iotlb_sync(). */
 size_t iommu_unmap_fast(struct iommu_domain *domain, dma_addr_t iova, size_t size);
 void iommu_iotlb_sync(struct iommu_domain *domain);
+/*
+ * The kernel's shapes: iommu_unmap_fast(domain, iova, size, gather) adds
+ * what it unmapped to the caller's @gather; iommu_iotlb_sync(domain,
+ * gather) invalidates that range and empties it.
+ */
+size_t iommu_unmap_fast_gather(struct iommu_domain *domain, dma_addr_t iova, size_t size,
+			       struct iommu_iotlb_gather *gather);
+void iommu_iotlb_sync_gather(struct iommu_domain *domain, struct iommu_iotlb_gather *gather);
 /* 0 if @iova is not mapped. */
 phys_addr_t iommu_iova_to_phys(struct iommu_domain *domain, dma_addr_t iova);
 /*
@@ -110,18 +210,7 @@ unsigned long iommu_nr_leaves(struct iommu_domain *domain);
 long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_t len,
 		  bool write);
 
-/*
- * Appended (sim/iommu.c helper): domain->geometry, which
- * vfio_iommu_type1_attach_group() intersects with the container's iova
- * ranges.  The IO page table has 4 levels, so the aperture is [0, 2^48 - 1];
- * iommu_map() beyond it fails with -ERANGE.
- */
-struct iommu_domain_geometry {
-	dma_addr_t aperture_start;
-	dma_addr_t aperture_end;	/* last iova */
-	bool force_aperture;
-};
-
+/* domain->geometry (struct iommu_domain_geometry above). */
 const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_domain *domain);
 
 /*
@@ -155,5 +244,30 @@ struct iommu_resv_region {
  * IOMMU_RESV_MSI.  Fills at most @max, returns how many there are.
  */
 int iommu_get_group_resv_regions(struct iommu_resv_region *regions, int max);
+
+/*
+ * IOMMU groups (drivers/iommu/iommu.c): the unit of isolation a domain is
+ * attached to.  A group sits behind one IOMMU unit and is attached to at
+ * most one domain at a time (NULL: its default/blocking domain, DMA
+ * blocked).  The caller owns the object (iommu_group_init()); the devices
+ * in it are the caller's too (the kernel API's struct device is kernel
+ * code's, see ktree/).
+ */
+struct iommu_group {
+	int id;
+	int iommu_unit;
+	struct iommu_domain *domain;
+};
+
+void iommu_group_init(struct iommu_group *group, int id, int iommu_unit);
+/*
+ * iommu_attach_group(): -EBUSY if the group is attached to another domain
+ * (__iommu_attach_group()), -EINVAL if @domain belongs to another IOMMU unit
+ * (the driver's attach_dev refusing an incompatible domain, as
+ * prepare_domain_attach_device() does on VT-d), else 0.
+ */
+int iommu_attach_group(struct iommu_domain *domain, struct iommu_group *group);
+/* iommu_detach_group(): back to blocking DMA (no domain). */
+void iommu_detach_group(struct iommu_domain *domain, struct iommu_group *group);
 
 #endif /* SIM_IOMMU_H */
