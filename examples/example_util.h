@@ -312,7 +312,7 @@ static inline void ex_kernel_help(FILE *f, int col, const char *dflt)
 }
 
 /* ---------------------------------------------------------------------- */
-/* --impl rewrite|tree: whose walker and follow_pfnmap_start() run         */
+/* --impl rewrite|tree: whose walker, follow_pfnmap_start() and type1 run */
 /* ---------------------------------------------------------------------- */
 
 /*
@@ -346,6 +346,23 @@ static inline const char *ex_impl_kernel(enum pinsim_impl impl)
 	return impl == PINSIM_IMPL_TREE ? pinsim_kernel_tree_profile() : NULL;
 }
 
+/*
+ * The retry policies are pinsim's rewrite of vfio_iommu_type1.c; the
+ * tree's does what its source does (pinsim_create() refuses another policy
+ * with the tree).
+ */
+#define EX_IMPL_TREE_POLICY                                                            \
+	"with --impl tree a retry policy is whatever the tree's source does: apply the " \
+	"patch, e.g. the seeds/03 retry patch (scripts/apply-seeds03-retry.py), to the " \
+	"tree"
+
+/* --policy NAME (other than legacy) with --impl tree: a usage error, exit 2. */
+static inline void ex_impl_policy_check(enum pinsim_impl impl, const char *policy)
+{
+	if (impl == PINSIM_IMPL_TREE && policy)
+		bad_arg("--policy %s: %s", policy, EX_IMPL_TREE_POLICY);
+}
+
 /* --help's --impl entry. */
 static inline void ex_impl_help(FILE *f, int col)
 {
@@ -354,15 +371,17 @@ static inline void ex_impl_help(FILE *f, int col)
 
 	if (v)
 		snprintf(text, sizeof(text),
-			 "whose code runs the page walker, the numa_maps callbacks and "
-			 "follow_pfnmap_start(): 'rewrite' (pinsim's, default) or 'tree' (Linux %s "
-			 "from %s, compiled in; --kernel then defaults to %s).  VFIO type1 and its "
-			 "retry policy stay pinsim's", v, path, pinsim_kernel_tree_profile());
+			 "whose code runs the page walker, the numa_maps callbacks, "
+			 "follow_pfnmap_start() and VFIO type1 (drivers/vfio/vfio_iommu_type1.c): "
+			 "'rewrite' (pinsim's, default) or 'tree' (Linux %s from %s, compiled in; "
+			 "--kernel then defaults to %s).  Note: " EX_IMPL_TREE_POLICY ".", v, path,
+			 pinsim_kernel_tree_profile());
 	else
 		snprintf(text, sizeof(text),
-			 "whose code runs the page walker, the numa_maps callbacks and "
-			 "follow_pfnmap_start(): 'rewrite' (pinsim's, default); 'tree' needs a "
-			 "build configured with -Dkernel_tree=PATH");
+			 "whose code runs the page walker, the numa_maps callbacks, "
+			 "follow_pfnmap_start() and VFIO type1: 'rewrite' (pinsim's, default); "
+			 "'tree' needs a build configured with -Dkernel_tree=PATH.  Note: "
+			 EX_IMPL_TREE_POLICY ".");
 	ex_help_opt(f, col, "--impl rewrite|tree", text);
 }
 

@@ -137,7 +137,8 @@ static void usage(FILE *f)
 "  --full              the issue's sizes: 16G RAM, 32G BAR, 31 runs\n"
 "  --backing LIST      4k,thp,hugetlb-2m (2m),hugetlb-1g (1g),\n"
 "                      bar-pte,bar-pmd,bar-pud\n"
-"  --policy LIST       legacy,eagain,bounded,enoent\n"
+"  --policy LIST       legacy,eagain,bounded,enoent (only legacy with --impl\n"
+"                      tree: see --impl)\n"
 "  --contention LIST   none,walker,walker+injector (injector)\n"
 "                      (each LIST defaults to all; 'all' selects all)\n"
 "  --rate HZ           injector firings per second, per action (default 1000)\n"
@@ -235,6 +236,7 @@ static void parse_args(int argc, char **argv)
 		{ 0 },
 	};
 	bool size_set = false, bar_set = false, runs_set = false, full = false;
+	const char *policy_arg = NULL;
 	char *end;
 	int c;
 
@@ -273,6 +275,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_POLICY:
 			parse_list("policy", optarg, policy_name, NR_POLICIES, NULL, opt.policy);
+			policy_arg = optarg;
 			break;
 		case O_CONTENTION:
 			parse_list("contention", optarg, contention_name, NR_CONTENTIONS,
@@ -329,6 +332,19 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
+	/*
+	 * The tree's type1 has no policy switch: its column is the one its
+	 * source is (legacy for every released kernel).  Asking for another
+	 * is a usage error; by default only legacy is measured.
+	 */
+	if (opt.impl == PINSIM_IMPL_TREE) {
+		for (int i = 1; i < NR_POLICIES; i++)
+			if (opt.policy[i] && policy_arg)
+				ex_impl_policy_check(opt.impl, policy_name[i]);
+		for (int i = 1; i < NR_POLICIES; i++)
+			opt.policy[i] = false;
+		opt.policy[0] = true;
+	}
 	if (!opt.kernel_set && ex_impl_kernel(opt.impl))
 		snprintf(opt.kernel, sizeof(opt.kernel), "%s", ex_impl_kernel(opt.impl));
 	if (full) {
@@ -388,6 +404,14 @@ static void rig_setup(struct rig *r, enum backing b)
 	 * would behave as LEGACY.  The other policies only see another errno.
 	 */
 	cfg.follow_pfnmap_enoent = true;
+	/*
+	 * With the tree both are its source's: refused if set (and a
+	 * +PROPOSAL profile's policy describes the tree, not a switch).
+	 */
+	if (cfg.impl == PINSIM_IMPL_TREE) {
+		cfg.follow_pfnmap_enoent = false;
+		cfg.retry_policy = PINSIM_RETRY_LEGACY;
+	}
 	/* Every machine has the device, so the injector always has a target. */
 	dev.bar_size[0] = is_bar(b) ? opt.bar_size : 4 * KiB;
 	runcfg = cfg;

@@ -124,13 +124,27 @@ static bool applies(const struct scenario *s, const char *name)
 }
 
 /*
- * The ENOENT scenario's -ENOENT is a change to follow_pfnmap_start(), the
- * rewrite's: with --impl tree that function is the tree's, and the change
- * a patch to apply to the tree.
+ * With --impl tree, follow_pfnmap_start() and vfio_iommu_type1.c are the
+ * tree's: a retry policy other than LEGACY (pinsim's rewrite of
+ * follow_fault_pfn()) and the ENOENT scenario's -ENOENT (a change to the
+ * rewrite's follow_pfnmap_start()) are patches to apply to the tree.  NULL
+ * if @s runs, else why not.
  */
+static const char *why_not_on_impl(const struct scenario *s)
+{
+	if (impl_opt != PINSIM_IMPL_TREE)
+		return NULL;
+	if (s->enoent)
+		return "its -ENOENT is a change to follow_pfnmap_start(), the tree's own here "
+		       "(apply that change to the tree)";
+	if (s->policy != PINSIM_RETRY_LEGACY)
+		return EX_IMPL_TREE_POLICY;
+	return NULL;
+}
+
 static bool runs_on_impl(const struct scenario *s)
 {
-	return !(s->enoent && impl_opt == PINSIM_IMPL_TREE);
+	return !why_not_on_impl(s);
 }
 
 /* ---- the narrated timeline ---- */
@@ -540,10 +554,12 @@ static void usage(FILE *f)
 		    "nothing in it.  --kernel then defaults to the tree's version; name the "
 		    "tree's changes in it (--kernel 6.12.118-3b89863c3fa4 for a tree with the "
 		    "walker fix reverted) so that the scenarios of the tree's walker run and "
-		    "the rest of the machine matches.  A retry policy other than legacy is "
-		    "pinsim's VFIO rewrite in both implementations.  fixed-enoent does not "
-		    "run: its -ENOENT is a change to follow_pfnmap_start(), which is then the "
-		    "tree's (apply the change to the tree).");
+		    "the rest of the machine matches.  VFIO type1 is then the tree's too, so "
+		    "fixed-eagain and fixed-bounded do not run (a retry policy is what the "
+		    "tree's source does, see --impl).  "
+		    "fixed-enoent does not run either: its -ENOENT is a change to "
+		    "follow_pfnmap_start(), which is then the tree's (apply the change to the "
+		    "tree).");
 	ex_help_opt(f, 22, "",
 		    "Without --kernel, each scenario runs on the profile of its walker: 6.12.74 "
 		    "for the pre-fix walker (prefix-*), 6.12.118 for the fixed one (fixed-*).  "
@@ -640,8 +656,8 @@ int main(int argc, char **argv)
 	if (!kernel_opt[0] && ex_impl_kernel(impl_opt))
 		snprintf(kernel_opt, sizeof(kernel_opt), "%s", ex_impl_kernel(impl_opt));
 	if (only && !runs_on_impl(by_name(only)))
-		bad_arg("--scenario %s needs the rewrite's follow_pfnmap_start() (-ENOENT): with "
-			"--impl tree, apply that change to the tree", only);
+		bad_arg("--scenario %s does not run with --impl tree: %s", only,
+			why_not_on_impl(by_name(only)));
 	if (list) {
 		for (size_t i = 0; i < NR_SCENARIOS; i++)
 			if ((!kernel_opt[0] || applies(&scenarios[i], kernel_opt)) &&
@@ -658,9 +674,8 @@ int main(int argc, char **argv)
 		if (only ? strcmp(only, s->name) : kernel_opt[0] && !applies(s, kernel_opt))
 			continue;
 		if (!runs_on_impl(s)) {
-			fprintf(out, "== %s: not run with --impl tree: its -ENOENT is a change to "
-				"follow_pfnmap_start(), the tree's own here (apply it to the tree)\n\n",
-				s->name);
+			fprintf(out, "== %s: not run with --impl tree: %s\n\n", s->name,
+				why_not_on_impl(s));
 			continue;
 		}
 		total++;

@@ -505,6 +505,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
+	ex_impl_policy_check(opt.impl, opt.policy == PINSIM_RETRY_LEGACY ? NULL :
+				       policy_name[opt.policy]);
 	if (!opt.kernel_set && ex_impl_kernel(opt.impl))
 		snprintf(opt.kernel, sizeof(opt.kernel), "%s", ex_impl_kernel(opt.impl));
 
