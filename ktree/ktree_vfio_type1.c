@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ktree_vfio_iommu_type1: the kernel tree's own
+ * drivers/vfio/vfio_iommu_type1.c (compiled whole by ktree/meson.build,
+ * ktree/vfio/) behind the container backend table of
+ * lib/vfio_iommu_driver.h, so that lib/vfio_fd.c drives it as it drives
+ * pinsim's rewrite (vfio_iommu_type1_rewrite).
+ *
+ * Per container: the tree's own struct vfio_iommu (its ops->open() data),
+ * one simulated iommu_group per group id (created on attach, with its IOMMU
+ * unit and one PCI device, freed on detach), and pinsim's statistics.
+ *
+ * Statistics (struct vfio_type1_stats, lib/vfio.h) come only from the
+ * shim's wrappers around what the tree's code calls (ktree_vfio_shim.h),
+ * never from edits to it; per-MAP_DMA counters (.last, .total) only while
+ * a MAP_DMA runs, as pinsim's type1 counts:
+ *   vaddr_get_pfns  its calls, seen at its mmap_read_lock();
+ *   gup_calls       pin_user_pages_remote() from vaddr_get_pfns();
+ *   follow_failures follow_pfnmap_start() != 0 in follow_fault_pfn();
+ *   faults          fixup_user_fault() from follow_fault_pfn();
+ *   eagain_loops    vaddr_get_pfns()'s `goto retry` (a second vma_lookup()
+ *                   in one call);
+ *   iommu_maps      vfio_iommu_map() calls (its iommu_map() of the first
+ *                   domain);
+ *   pinned_pages, pfnmap_pages  the pages of the runs vfio_iommu_map() is
+ *                   asked to map (pinsim's type1 counts a run once
+ *                   vfio_pin_pages_remote() has it, before its
+ *                   vfio_lock_acct(): the two differ only for a run whose
+ *                   accounting then fails, which the tree never maps);
+ *   unpin_calls     unpin_user_pages_dirty_lock() and
+ *                   unpin_user_page_range_dirty_lock() calls, container
+ *                   life (outside MAP_DMA too).
+ * Stay 0, and why:
+ *   retries         pinsim's retry policies are the rewrite's; the tree's
+ *                   retry behaviour is whatever its source does (a patched
+ *                   tree that retries shows up in eagain_loops);
+ *   acct_steps      one per step of vfio_pin_pages_remote()'s inner loop,
+ *                   which calls nothing of its own per step (only static
+ *                   helpers shared with other paths, is_invalid_reserved_pfn()
+ *                   and vfio_find_vpfn()): not visible without editing the
+ *                   file.
+ * outcomes[] counts MAP_DMA results as pinsim's type1 does.
+ */
+#include <errno.h>
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "bug.h"
+#include "iommu.h"
+#include "vfio.h"
+#include "vfio_iommu_driver.h"
+#include "vfio/include/ktree_vfio_type1.h"
+
+struct ktree_type1_group {
+	int id;
+	struct iommu_group *group;
+	struct ktree_type1_group *next;
+};
+
+struct ktree_type1 {
+	void *tree;				/* the tree's struct vfio_iommu */
+	struct ktree_type1_group *groups;
+	pthread_mutex_t lock;			/* groups and stats */
+	struct vfio_type1_stats stats;
+};
+
+/* The call in progress on this thread: where the wrappers count. */
+static __sim_tls struct ktree_type1 *cur;
+static __sim_tls struct vfio_pin_stats *cur_pin;	/* during a MAP_DMA only */
+
+void ktree_type1_count(enum ktree_type1_counter c, unsigned long n)
+{
+	struct vfio_pin_stats *s = cur_pin;
+
+	if (c == KTREE_UNPIN_CALLS) {
+		if (cur) {
+			pthread_mutex_lock(&cur->lock);
+			cur->stats.unpin_calls += n;
+			pthread_mutex_unlock(&cur->lock);
+		}
+		return;
+	}
+	if (!s)
+		return;
+	switch (c) {
+	case KTREE_VADDR_GET_PFNS:
+		s->vaddr_get_pfns += n;
+		break;
+	case KTREE_GUP_CALLS:
+		s->gup_calls += n;
+		break;
+	case KTREE_FOLLOW_FAILURES:
+		s->follow_failures += n;
+		break;
+	case KTREE_FAULTS:
+		s->faults += n;
+		break;
+	case KTREE_EAGAIN_LOOPS:
+		s->eagain_loops += n;
+		break;
+	case KTREE_IOMMU_MAPS:
+		s->iommu_maps += n;
+		break;
+	case KTREE_PINNED_PAGES:
+		s->pinned_pages += n;
+		break;
+	case KTREE_PFNMAP_PAGES:
+		s->pfnmap_pages += n;
+		break;
+	case KTREE_UNPIN_CALLS:
+		break;
+	}
+}
+
+/*
+ * The file's module parameters and the IOMMU's page sizes and aperture
+ * from pinsim's configuration, as pinsim's type1 reads them: the tree's
+ * dma_entry_limit and disable_hugepages are module-wide statics, so they
+ * are set before every call (a machine's configuration is fixed while it
+ * runs).  Interrupt remapping is always present (no allow_unsafe_interrupts).
+ */
+static void enter(struct ktree_type1 *t)
+{
+	ktree_type1_set_params(vfio_type1_cfg.dma_entry_limit, vfio_type1_cfg.disable_hugepages,
+			       false);
+	ktree_iommu_pgsize_bitmap = vfio_type1_cfg.iommu_pgsize_bitmap;
+	ktree_iommu_aperture_end = vfio_type1_cfg.iova_aperture_end;
+	cur = t;
+	ktree_type1_set_current(t ? t->tree : NULL);
+}
+
+static void leave(void)
+{
+	cur = NULL;
+	cur_pin = NULL;
+	ktree_type1_set_current(NULL);
+}
+
+static int tree_open(unsigned long arg, void **data)
+{
+	struct ktree_type1 *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	enter(NULL);
+	ret = ktree_type1_open(arg, &t->tree);
+	leave();
+	if (ret) {
+		free(t);
+		return ret;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	*data = t;
+	return 0;
+}
+
+static void tree_release(void *data)
+{
+	struct ktree_type1 *t = data;
+	struct ktree_type1_group *g, *next;
+
+	enter(t);
+	ktree_type1_release(t->tree);
+	leave();
+	for (g = t->groups; g; g = next) {
+		next = g->next;
+		ktree_type1_group_free(g->group);
+		free(g);
+	}
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static enum vfio_map_outcome map_outcome(long ret)
+{
+	switch (ret) {
+	case 0:
+		return VFIO_MAP_OK;
+	case -EINVAL:
+		return VFIO_MAP_EINVAL;
+	case -EFAULT:
+		return VFIO_MAP_EFAULT;
+	case -ENOMEM:
+		return VFIO_MAP_ENOMEM;
+	case -EBUSY:
+		return VFIO_MAP_EBUSY;
+	case -EINTR:
+		return VFIO_MAP_EINTR;
+	case -EAGAIN:
+		return VFIO_MAP_EAGAIN;
+	case -ENOENT:
+		return VFIO_MAP_ENOENT;
+	default:
+		return VFIO_MAP_OTHER;
+	}
+}
+
+static void pin_stats_add(struct vfio_pin_stats *t, const struct vfio_pin_stats *s)
+{
+	t->vaddr_get_pfns += s->vaddr_get_pfns;
+	t->gup_calls += s->gup_calls;
+	t->follow_failures += s->follow_failures;
+	t->faults += s->faults;
+	t->retries += s->retries;
+	t->eagain_loops += s->eagain_loops;
+	t->iommu_maps += s->iommu_maps;
+	t->pinned_pages += s->pinned_pages;
+	t->pfnmap_pages += s->pfnmap_pages;
+	t->acct_steps += s->acct_steps;
+}
+
+/* @arg: the caller's struct (user memory), or CHECK_EXTENSION's number. */
+static long tree_ioctl(void *data, unsigned int cmd, void *arg)
+{
+	struct ktree_type1 *t = data;
+	struct vfio_pin_stats st = { 0 };
+	long ret;
+
+	if (!t) {
+		/* The core polls drivers before one is set: CHECK_EXTENSION only. */
+		if (cmd != VFIO_CHECK_EXTENSION || !ktree_type1_registered())
+			return cmd == VFIO_CHECK_EXTENSION ? 0 : -ENOTTY;
+		enter(NULL);
+		ret = ktree_type1_ioctl(NULL, cmd, (unsigned long)arg);
+		leave();
+		return ret;
+	}
+	enter(t);
+	if (cmd == VFIO_IOMMU_MAP_DMA)
+		cur_pin = &st;
+	ret = ktree_type1_ioctl(t->tree, cmd, (unsigned long)arg);
+	leave();
+	if (cmd == VFIO_IOMMU_MAP_DMA) {
+		pthread_mutex_lock(&t->lock);
+		t->stats.last = st;
+		pin_stats_add(&t->stats.total, &st);
+		t->stats.outcomes[map_outcome(ret)]++;
+		pthread_mutex_unlock(&t->lock);
+	}
+	return ret;
+}
+
+static struct ktree_type1_group *group_find(struct ktree_type1 *t, int group_id)
+{
+	struct ktree_type1_group *g;
+
+	for (g = t->groups; g; g = g->next)
+		if (g->id == group_id)
+			return g;
+	return NULL;
+}
+
+/*
+ * A group id already attached is passed as the same iommu_group: the
+ * tree's duplicate check answers (-EINVAL).
+ */
+static int tree_attach_group(void *data, int group_id, int iommu_unit, bool emulated)
+{
+	struct ktree_type1 *t = data;
+	struct ktree_type1_group *g;
+	int ret;
+
+	pthread_mutex_lock(&t->lock);
+	g = group_find(t, group_id);
+	pthread_mutex_unlock(&t->lock);
+	if (g) {
+		enter(t);
+		ret = ktree_type1_attach_group(t->tree, g->group, emulated);
+		leave();
+		return ret;
+	}
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->id = group_id;
+	g->group = ktree_type1_group_alloc(group_id, iommu_unit);
+	if (!g->group) {
+		free(g);
+		return -ENOMEM;
+	}
+	enter(t);
+	ret = ktree_type1_attach_group(t->tree, g->group, emulated);
+	leave();
+	if (ret) {
+		ktree_type1_group_free(g->group);
+		free(g);
+		return ret;
+	}
+	pthread_mutex_lock(&t->lock);
+	g->next = t->groups;
+	t->groups = g;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+static void tree_detach_group(void *data, int group_id)
+{
+	struct ktree_type1 *t = data;
+	struct ktree_type1_group **pp, *g = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->groups; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == group_id) {
+			g = *pp;
+			*pp = g->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!g)
+		return;
+	enter(t);
+	ktree_type1_detach_group(t->tree, g->group);
+	leave();
+	ktree_type1_group_free(g->group);
+	free(g);
+}
+
+static struct iommu_domain *tree_group_domain(void *data, int group_id)
+{
+	struct ktree_type1 *t = data;
+	struct ktree_type1_group *g;
+	struct iommu_domain *d;
+
+	pthread_mutex_lock(&t->lock);
+	g = group_find(t, group_id);
+	pthread_mutex_unlock(&t->lock);
+	if (!g)
+		return NULL;
+	enter(t);
+	d = ktree_type1_group_domain(t->tree, g->group);
+	leave();
+	return d;
+}
+
+static void tree_get_stats(void *data, struct vfio_type1_stats *st)
+{
+	struct ktree_type1 *t = data;
+
+	pthread_mutex_lock(&t->lock);
+	*st = t->stats;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static unsigned int tree_nr_dmas(void *data)
+{
+	return ktree_type1_nr_dmas(((struct ktree_type1 *)data)->tree);
+}
+
+static unsigned int tree_dma_avail(void *data)
+{
+	return ktree_type1_dma_avail(((struct ktree_type1 *)data)->tree);
+}
+
+const struct vfio_iommu_backend ktree_vfio_iommu_type1 = {
+	.name = "vfio-iommu-type1 (kernel tree " KTREE_VERSION ")",
+	.open = tree_open,
+	.release = tree_release,
+	.ioctl = tree_ioctl,
+	.attach_group = tree_attach_group,
+	.detach_group = tree_detach_group,
+	.group_domain = tree_group_domain,
+	.get_stats = tree_get_stats,
+	.nr_dmas = tree_nr_dmas,
+	.dma_avail = tree_dma_avail,
+};
