@@ -14,7 +14,7 @@
  *   asks for from its argument's text); current, ->mm, ->group_leader,
  *   ->comm, fatal_signal_pending, cond_resched (sim/task.h); mmap_read_lock,
  *   mmap_read_unlock, mmap_write_lock_killable, mmap_write_unlock,
- *   vma_lookup, VM_PFNMAP, __account_locked_vm, mmput, FOLL_*,
+ *   vma_lookup, VM_PFNMAP, __account_locked_vm, FOLL_*,
  *   FAULT_FLAG_*, fixup_user_fault, pin_user_pages_remote,
  *   unpin_user_pages_dirty_lock, unpin_user_page_range_dirty_lock
  *   (sim/mm.h); pfn_valid, pfn_to_page, page_to_pfn, PageReserved,
@@ -46,7 +46,8 @@
  *     follow_pfnmap_start, whatever the machine's walker;
  *   rlimit(RLIMIT_MEMLOCK), task_rlimit() -> rlimit_memlock();
  *     capable(CAP_IPC_LOCK) -> capable_ipc_lock(); task_pid_nr -> tid;
- *   mmget_not_zero -> mm_users incremented unless 0 (mmput() pairs it);
+ *   mmget_not_zero -> mm_users incremented unless 0; mmput -> mm_users
+ *     decremented, sim's mmput() (the process's exit) only at 0;
  *   copy_from_user/copy_to_user -> memcpy on the caller's host pointer,
  *     which stands for user memory (lib/vfio_iommu_driver.h); an address
  *     in the NULL page or above TASK_SIZE_MAX faults (returns the bytes not
@@ -478,6 +479,19 @@ static inline bool mmget_not_zero(struct mm_struct *mm)
 			return true;
 	return false;
 }
+
+/*
+ * mmput() after mmget_not_zero(): drop the user taken.  sim's mmput() is
+ * the process's exit (it tears the mm down whatever mm_users says), so it
+ * runs only if this was the last user, which a process that still has its
+ * task never lets happen.
+ */
+static inline void ktree_mmput(struct mm_struct *mm)
+{
+	if (atomic_fetch_sub(&mm->mm_users, 1) == 1)
+		mmput(mm);
+}
+#define mmput ktree_mmput
 
 static inline void kthread_use_mm(struct mm_struct *mm)
 {
