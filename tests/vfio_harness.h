@@ -9,6 +9,18 @@
  *
  * Everything goes through include/pinsim/pinsim.h: these suites see the
  * simulation the way a VMM sees the kernel.
+ *
+ * The implementation under test is a parameter (tests/meson.build):
+ *  - PINSIM_TEST_IMPL=tree runs every machine on the -Dkernel_tree tree's
+ *    own code, its drivers/vfio/vfio_iommu_type1.c included, under the
+ *    tree's profile (pinsim_kernel_tree_profile()); unset or "rewrite",
+ *    pinsim's rewrite under "upstream";
+ *  - PINSIM_TEST_KERNEL=NAME takes another profile (the rewrite under the
+ *    tree's profile is what the tree run is compared with).
+ * Cases read the version switches from vh_cfg where the versions differ,
+ * and a case about a rewrite-only switch (retry policies, the -ENOENT
+ * proposal, version switches a tree's source cannot take) says
+ * VH_SKIP_ON_TREE("why") first.
  */
 #ifndef TESTS_VFIO_HARNESS_H
 #define TESTS_VFIO_HARNESS_H
@@ -66,12 +78,53 @@ static struct vh_dev dev1 = {
 	.iommu_unit = 1,
 };
 
+/* PINSIM_TEST_IMPL=tree: the machines run the kernel tree's code. */
+static inline bool vh_impl_tree(void)
+{
+	const char *impl = getenv("PINSIM_TEST_IMPL");
+
+	return impl && !strcmp(impl, "tree");
+}
+
+/*
+ * A case that tests a switch only pinsim's rewrite has: under the tree it
+ * passes without running, and says why (a TAP comment).
+ */
+#define VH_SKIP_ON_TREE(why)                                          \
+	do {                                                          \
+		if (vh_impl_tree()) {                                 \
+			printf("# skip: %s: %s\n", __func__, (why));  \
+			fflush(stdout);                               \
+			return;                                       \
+		}                                                     \
+	} while (0)
+
 static inline void vh_defaults(struct pinsim_config *cfg)
 {
+	const char *kernel = getenv("PINSIM_TEST_KERNEL");
+
+	if (kernel && !*kernel)
+		kernel = NULL;
+
 	pinsim_config_init(cfg);
 	cfg->ram_bytes = 8 * GiB;
 	cfg->hugetlb_2m_pages = 16;
 	cfg->hugetlb_1g_pages = 4;
+	if (vh_impl_tree()) {
+		ck_assert_msg(!pinsim_config_set_impl(cfg, "tree"),
+			      "PINSIM_TEST_IMPL=tree in a build without -Dkernel_tree");
+		if (!kernel)
+			kernel = pinsim_kernel_tree_profile();
+	}
+	if (kernel)
+		ck_assert_msg(!pinsim_config_set_kernel(cfg, kernel), "unknown kernel %s", kernel);
+	/*
+	 * A profile naming a retry patch (+eagain) describes the tree's
+	 * source; the machine's own switch stays LEGACY (pinsim_create()
+	 * refuses another with the tree).
+	 */
+	if (vh_impl_tree())
+		cfg->retry_policy = PINSIM_RETRY_LEGACY;
 }
 
 static inline void vh_add_device(struct vh_dev *d)
