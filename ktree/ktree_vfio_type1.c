@@ -59,15 +59,15 @@ struct ktree_type1_group {
 };
 
 struct ktree_type1 {
-	void *tree;				/* the tree's struct vfio_iommu */
+	void *tree; /* the tree's struct vfio_iommu */
 	struct ktree_type1_group *groups;
-	pthread_mutex_t lock;			/* groups and stats */
+	pthread_mutex_t lock; /* groups and stats */
 	struct vfio_type1_stats stats;
 };
 
 /* The call in progress on this thread: where the wrappers count. */
 static __sim_tls struct ktree_type1 *cur;
-static __sim_tls struct vfio_pin_stats *cur_pin;	/* during a MAP_DMA only */
+static __sim_tls struct vfio_pin_stats *cur_pin; /* during a MAP_DMA only */
 
 void ktree_type1_count(enum ktree_type1_counter c, unsigned long n)
 {
@@ -215,7 +215,7 @@ static void pin_stats_add(struct vfio_pin_stats *t, const struct vfio_pin_stats 
 static long tree_ioctl(void *data, unsigned int cmd, void *arg)
 {
 	struct ktree_type1 *t = data;
-	struct vfio_pin_stats st = { 0 };
+	struct vfio_pin_stats st = {0};
 	long ret;
 
 	if (!t) {

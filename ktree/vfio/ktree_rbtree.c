@@ -57,14 +57,14 @@ void ktree_rb_insert_color(struct rb_node *z, struct rb_root *root)
 		bool left = p == (g = p->rb_parent)->rb_left;
 
 		u = left ? g->rb_right : g->rb_left;
-		if (is_red(u)) {	/* recolour, and go on from the grandparent */
+		if (is_red(u)) { /* recolour, and go on from the grandparent */
 			p->rb_black = u->rb_black = true;
 			g->rb_black = false;
 			z = g;
 			continue;
 		}
 		if (left) {
-			if (z == p->rb_right) {	/* inner child: to the outside first */
+			if (z == p->rb_right) { /* inner child: to the outside first */
 				rotate_left(root, p);
 				p = z;
 			}
@@ -91,7 +91,7 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 		struct rb_node *w = left ? parent->rb_right : parent->rb_left;
 		struct rb_node *near, *far;
 
-		if (is_red(w)) {	/* red sibling: rotate it above the parent */
+		if (is_red(w)) { /* red sibling: rotate it above the parent */
 			w->rb_black = true;
 			parent->rb_black = false;
 			if (left)
@@ -102,13 +102,13 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 		}
 		near = left ? w->rb_left : w->rb_right;
 		far = left ? w->rb_right : w->rb_left;
-		if (!is_red(near) && !is_red(far)) {	/* recolour, move up */
+		if (!is_red(near) && !is_red(far)) { /* recolour, move up */
 			w->rb_black = false;
 			x = parent;
 			parent = x->rb_parent;
 			continue;
 		}
-		if (!is_red(far)) {	/* near nephew red: rotate the sibling */
+		if (!is_red(far)) { /* near nephew red: rotate the sibling */
 			near->rb_black = true;
 			w->rb_black = false;
 			if (left)
@@ -118,7 +118,7 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 			w = left ? parent->rb_right : parent->rb_left;
 			far = left ? w->rb_right : w->rb_left;
 		}
-		w->rb_black = parent->rb_black;	/* far nephew red: rotate the parent */
+		w->rb_black = parent->rb_black; /* far nephew red: rotate the parent */
 		parent->rb_black = true;
 		far->rb_black = true;
 		if (left)

@@ -144,7 +144,7 @@ unsigned int ktree_type1_dma_avail(void *data)
 
 /* ---- groups: one PCI device each ---- */
 
-static const struct bus_type ktree_pci_bus = { .name = "pci" };
+static const struct bus_type ktree_pci_bus = {.name = "pci"};
 
 struct ktree_group {
 	struct iommu_group group;
@@ -182,9 +182,9 @@ static struct vfio_domain *ktree_cur_domain(const struct iommu_domain *domain, b
 	if (!ktree_cur || list_empty(&ktree_cur->domain_list))
 		return NULL;
 	h = last ? ktree_cur->domain_list.prev : ktree_cur->domain_list.next;
-	return list_entry(h, struct vfio_domain, next)->domain == domain
-		       ? list_entry(h, struct vfio_domain, next)
-		       : NULL;
+	return list_entry(h, struct vfio_domain, next)->domain == domain ?
+		       list_entry(h, struct vfio_domain, next) :
+		       NULL;
 }
 
 bool ktree_type1_domain_first(const struct iommu_domain *domain)

@@ -30,11 +30,11 @@
 #define RW (PROT_READ | PROT_WRITE)
 #define ANON (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
 
-#define VA_4K 0x10000000UL		/* 16 pages, no THP */
-#define VA_THP 0x20000000UL		/* 4 MiB, VM_HUGEPAGE */
-#define VA_2M 0x40000000UL		/* 4 MiB hugetlb 2M */
-#define VA_1G 0x80000000UL		/* 1 GiB hugetlb 1G */
-#define VA_BAR 0x7f0000000000UL	/* 2 GiB BAR, 1 GiB aligned */
+#define VA_4K 0x10000000UL /* 16 pages, no THP */
+#define VA_THP 0x20000000UL /* 4 MiB, VM_HUGEPAGE */
+#define VA_2M 0x40000000UL /* 4 MiB hugetlb 2M */
+#define VA_1G 0x80000000UL /* 1 GiB hugetlb 1G */
+#define VA_BAR 0x7f0000000000UL /* 2 GiB BAR, 1 GiB aligned */
 #define BAR_SIZE (2 * GiB)
 
 #define RD_WR (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -108,8 +108,8 @@ static void setup(void)
 	vfio_type1_cfg = vc;
 	ck_assert_ptr_nonnull(&ktree_vfio_iommu_type1);
 	vdev = make_bar(BAR_SIZE);
-	sides[RW_SIDE] = (struct side){ "rewrite", &vfio_iommu_type1_rewrite, NULL, NULL };
-	sides[TREE_SIDE] = (struct side){ "tree", &ktree_vfio_iommu_type1, NULL, NULL };
+	sides[RW_SIDE] = (struct side){"rewrite", &vfio_iommu_type1_rewrite, NULL, NULL};
+	sides[TREE_SIDE] = (struct side){"tree", &ktree_vfio_iommu_type1, NULL, NULL};
 	sides[RW_SIDE].mm = make_process("vmm-rewrite");
 	sides[TREE_SIDE].mm = make_process("vmm-tree");
 }
@@ -138,14 +138,14 @@ struct probe {
 
 struct state {
 	long ret;
-	unsigned char out[256];		/* the caller's struct after the call */
+	unsigned char out[256]; /* the caller's struct after the call */
 	unsigned int nr_dmas, dma_avail;
 	long locked_vm;
-	long allocated;			/* frames the call allocated (net) */
+	long allocated; /* frames the call allocated (net) */
 	struct iommu_domain *dom[MAX_GROUPS];
 	unsigned long leaves[MAX_GROUPS];
 	size_t leaf[MAX_GROUPS][MAX_PROBES];
-	bool translates[MAX_GROUPS][MAX_PROBES];	/* to the process's page */
+	bool translates[MAX_GROUPS][MAX_PROBES]; /* to the process's page */
 	int refs[MAX_PROBES], pins[MAX_PROBES];
 };
 
@@ -221,8 +221,8 @@ static long both_ioctl(unsigned int cmd, const void *arg, size_t len)
 			memcpy(st->out, buf, len);
 		observe(s, st);
 	}
-	ck_assert_msg(last[0].ret == last[1].ret, "cmd %#x: rewrite %ld, tree %ld", cmd, last[0].ret,
-		      last[1].ret);
+	ck_assert_msg(last[0].ret == last[1].ret, "cmd %#x: rewrite %ld, tree %ld", cmd,
+		      last[0].ret, last[1].ret);
 	ck_assert_msg(!memcmp(last[0].out, last[1].out, len), "cmd %#x: copied-out structs differ",
 		      cmd);
 	compare_states();
@@ -296,7 +296,11 @@ static void both_detach(int group)
 static long map_dma(uint64_t iova, unsigned long vaddr, uint64_t size, uint32_t flags)
 {
 	struct vfio_iommu_type1_dma_map m = {
-		.argsz = sizeof(m), .flags = flags, .vaddr = vaddr, .iova = iova, .size = size,
+		.argsz = sizeof(m),
+		.flags = flags,
+		.vaddr = vaddr,
+		.iova = iova,
+		.size = size,
 	};
 
 	return both_ioctl(VFIO_IOMMU_MAP_DMA, &m, sizeof(m));
@@ -306,7 +310,10 @@ static long map_dma(uint64_t iova, unsigned long vaddr, uint64_t size, uint32_t 
 static long unmap_dma(uint64_t iova, uint64_t size, uint32_t flags, uint64_t *unmapped)
 {
 	struct vfio_iommu_type1_dma_unmap u = {
-		.argsz = sizeof(u), .flags = flags, .iova = iova, .size = size,
+		.argsz = sizeof(u),
+		.flags = flags,
+		.iova = iova,
+		.size = size,
 	};
 	long ret = both_ioctl(VFIO_IOMMU_UNMAP_DMA, &u, sizeof(u));
 
@@ -362,8 +369,8 @@ START_TEST(test_get_info_pgsizes_and_capability_chain)
 	struct {
 		struct vfio_iommu_type1_info info;
 		unsigned char caps[200];
-	} buf = { .info.argsz = sizeof(buf) };
-	struct vfio_iommu_type1_info small = { .argsz = sizeof(small) };
+	} buf = {.info.argsz = sizeof(buf)};
+	struct vfio_iommu_type1_info small = {.argsz = sizeof(small)};
 	const struct vfio_iommu_type1_info *out;
 	const struct vfio_info_cap_header *h;
 	unsigned int seen = 0;
@@ -382,10 +389,12 @@ START_TEST(test_get_info_pgsizes_and_capability_chain)
 			const struct vfio_iommu_type1_info_cap_migration *m = (const void *)h;
 
 			ck_assert_uint_eq(m->pgsize_bitmap, PAGE_SIZE);
-			ck_assert_uint_eq(m->max_dirty_bitmap_size, (((uint64_t)INT32_MAX + 63) / 64) * 8);
+			ck_assert_uint_eq(m->max_dirty_bitmap_size,
+					  (((uint64_t)INT32_MAX + 63) / 64) * 8);
 		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
-			ck_assert_uint_eq(((const struct vfio_iommu_type1_info_dma_avail *)h)->avail,
-					  vfio_type1_cfg.dma_entry_limit - 1);
+			ck_assert_uint_eq(
+				((const struct vfio_iommu_type1_info_dma_avail *)h)->avail,
+				vfio_type1_cfg.dma_entry_limit - 1);
 		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
 			const struct vfio_iommu_type1_info_cap_iova_range *r = (const void *)h;
 
@@ -418,8 +427,9 @@ END_TEST
 static void map_unmap_ram(uint64_t iova, unsigned long va, uint64_t size, size_t leaf)
 {
 	const struct probe p[] = {
-		{ iova, va }, { iova + size / 2, va + size / 2 }, { iova + size - PAGE_SIZE,
-								     va + size - PAGE_SIZE },
+		{iova, va},
+		{iova + size / 2, va + size / 2},
+		{iova + size - PAGE_SIZE, va + size - PAGE_SIZE},
 	};
 	uint64_t unmapped = 0;
 
@@ -474,8 +484,8 @@ END_TEST
 START_TEST(test_map_unmap_bar_pud_and_pmd_leaves)
 {
 	const struct probe p[] = {
-		{ 0x8000000000ULL, VA_BAR }, { 0x8000000000ULL + GiB + 5 * PAGE_SIZE,
-					       VA_BAR + GiB + 5 * PAGE_SIZE },
+		{0x8000000000ULL, VA_BAR},
+		{0x8000000000ULL + GiB + 5 * PAGE_SIZE, VA_BAR + GiB + 5 * PAGE_SIZE},
 	};
 	uint64_t unmapped;
 	struct vfio_type1_stats st[NSIDES];
@@ -516,19 +526,22 @@ END_TEST
 START_TEST(test_map_unmap_bad_input_errnos)
 {
 	struct vfio_iommu_type1_dma_map bad_flags = {
-		.argsz = sizeof(bad_flags), .flags = 1u << 7 | RD_WR, .vaddr = VA_4K,
-		.iova = 0x100000, .size = PAGE_SIZE,
+		.argsz = sizeof(bad_flags),
+		.flags = 1u << 7 | RD_WR,
+		.vaddr = VA_4K,
+		.iova = 0x100000,
+		.size = PAGE_SIZE,
 	};
 	uint64_t unmapped;
 
 	v2_with_group();
-	ck_assert_int_eq(map_dma(0x100800, VA_4K, PAGE_SIZE, RD_WR), -EINVAL);	/* iova */
-	ck_assert_int_eq(map_dma(0x100000, VA_4K + 8, PAGE_SIZE, RD_WR), -EINVAL);	/* vaddr */
-	ck_assert_int_eq(map_dma(0x100000, VA_4K, PAGE_SIZE + 1, RD_WR), -EINVAL);	/* size */
+	ck_assert_int_eq(map_dma(0x100800, VA_4K, PAGE_SIZE, RD_WR), -EINVAL); /* iova */
+	ck_assert_int_eq(map_dma(0x100000, VA_4K + 8, PAGE_SIZE, RD_WR), -EINVAL); /* vaddr */
+	ck_assert_int_eq(map_dma(0x100000, VA_4K, PAGE_SIZE + 1, RD_WR), -EINVAL); /* size */
 	ck_assert_int_eq(map_dma(0x100000, VA_4K, 0, RD_WR), -EINVAL);
-	ck_assert_int_eq(map_dma(0x100000, VA_4K, PAGE_SIZE, 0), -EINVAL);	/* no READ/WRITE */
+	ck_assert_int_eq(map_dma(0x100000, VA_4K, PAGE_SIZE, 0), -EINVAL); /* no READ/WRITE */
 	ck_assert_int_eq(map_dma(~0ULL - PAGE_SIZE + 1, VA_4K, 2 * PAGE_SIZE, RD_WR), -EINVAL);
-	ck_assert_int_eq(map_dma(0xfee00000, VA_4K, PAGE_SIZE, RD_WR), -EINVAL);	/* MSI window */
+	ck_assert_int_eq(map_dma(0xfee00000, VA_4K, PAGE_SIZE, RD_WR), -EINVAL); /* MSI window */
 	ck_assert_int_eq(both_ioctl(VFIO_IOMMU_MAP_DMA, &bad_flags, sizeof(bad_flags)), -EINVAL);
 	ck_assert_int_eq(both_ioctl(VFIO_IOMMU_MAP_DMA, NULL, 0), -EFAULT);
 	ck_assert_int_eq(both_ioctl(VFIO_IOMMU_UNMAP_DMA, NULL, 0), -EFAULT);
@@ -546,7 +559,8 @@ START_TEST(test_map_unmap_bad_input_errnos)
 	ck_assert_int_eq(unmap_dma(0x100000, 0, 0, &unmapped), -EINVAL);
 	ck_assert_int_eq(unmap_dma(0x100001, PAGE_SIZE, 0, &unmapped), -EINVAL);
 	/* ALL with a range, and an unknown flag. */
-	ck_assert_int_eq(unmap_dma(0x100000, 8 * PAGE_SIZE, VFIO_DMA_UNMAP_FLAG_ALL, NULL), -EINVAL);
+	ck_assert_int_eq(unmap_dma(0x100000, 8 * PAGE_SIZE, VFIO_DMA_UNMAP_FLAG_ALL, NULL),
+			 -EINVAL);
 	ck_assert_int_eq(unmap_dma(0, 0, 1u << 9, NULL), -EINVAL);
 	ck_assert_uint_eq(last[0].nr_dmas, 1);
 	ck_assert_int_eq(last[0].locked_vm, 8);
@@ -634,7 +648,9 @@ END_TEST
 START_TEST(test_second_unit_gets_new_domain_with_replayed_mappings)
 {
 	const struct probe p[] = {
-		{ 0x100000, VA_4K }, { 0x40000000, VA_2M }, { 0x8000000000ULL, VA_BAR },
+		{0x100000, VA_4K},
+		{0x40000000, VA_2M},
+		{0x8000000000ULL, VA_BAR},
 	};
 
 	set_probes(p, 3);
@@ -644,7 +660,7 @@ START_TEST(test_second_unit_gets_new_domain_with_replayed_mappings)
 	ck_assert_int_eq(map_dma(0x8000000000ULL, VA_BAR, GiB, RD_WR), 0);
 	ck_assert_int_eq(both_attach(2, 1), 0);
 	ck_assert_int_eq(both_attach(3, 0), 0);
-	ck_assert_int_eq(both_attach(3, 0), -EINVAL);	/* already attached */
+	ck_assert_int_eq(both_attach(3, 0), -EINVAL); /* already attached */
 	both_observe();
 	for (int i = 0; i < NSIDES; i++) {
 		ck_assert_ptr_nonnull(last[i].dom[1]);
@@ -681,14 +697,13 @@ struct hit_log {
 	int n;
 	enum sched_point_id id[MAX_HITS];
 	unsigned long addr[MAX_HITS];
-	bool own_mm[MAX_HITS];	/* the point named the caller's mm */
+	bool own_mm[MAX_HITS]; /* the point named the caller's mm */
 };
 
 static struct hit_log hit_logs[NSIDES];
 static int hit_side;
 
-static void record_hit(enum sched_point_id id, struct mm_struct *mm, unsigned long addr,
-		       void *priv)
+static void record_hit(enum sched_point_id id, struct mm_struct *mm, unsigned long addr, void *priv)
 {
 	struct hit_log *l = &hit_logs[hit_side];
 
@@ -719,12 +734,18 @@ START_TEST(test_schedule_points_and_statistics_match)
 	sched_point_arm(SP_FOLLOW_FAULT_AFTER_FIXUP, record_hit, NULL);
 	for (int i = 0; i < NSIDES; i++) {
 		struct vfio_iommu_type1_dma_map m = {
-			.argsz = sizeof(m), .flags = RD_WR, .vaddr = VA_4K, .iova = 0x100000,
+			.argsz = sizeof(m),
+			.flags = RD_WR,
+			.vaddr = VA_4K,
+			.iova = 0x100000,
 			.size = 16 * PAGE_SIZE,
 		};
 		struct vfio_iommu_type1_dma_map b = {
-			.argsz = sizeof(b), .flags = RD_WR, .vaddr = VA_BAR + 8 * PAGE_SIZE,
-			.iova = 0x8000000000ULL, .size = 4 * PAGE_SIZE,
+			.argsz = sizeof(b),
+			.flags = RD_WR,
+			.vaddr = VA_BAR + 8 * PAGE_SIZE,
+			.iova = 0x8000000000ULL,
+			.size = 4 * PAGE_SIZE,
 		};
 
 		hit_side = i;
@@ -771,7 +792,7 @@ START_TEST(test_schedule_points_and_statistics_match)
 	ck_assert_uint_eq(st[1].total.pfnmap_pages, 4);
 	ck_assert_uint_eq(st[1].total.faults, 1);
 	ck_assert_uint_eq(st[1].unpin_calls, 16);
-	ck_assert_uint_eq(st[1].last.pfnmap_pages, 4);	/* the BAR's MAP_DMA */
+	ck_assert_uint_eq(st[1].last.pfnmap_pages, 4); /* the BAR's MAP_DMA */
 	ck_assert_uint_eq(st[1].outcomes[VFIO_MAP_OK], 2);
 	/* Not visible in the tree (ktree/ktree_vfio_type1.c): 0 there. */
 	ck_assert_uint_eq(st[1].total.retries, 0);
