@@ -24,8 +24,18 @@
 #include "vfio_harness.h"
 #include "vfio_iommu_driver.h"
 
-enum { OP_OPEN, OP_RELEASE, OP_IOCTL, OP_ATTACH, OP_DETACH, OP_DOMAIN, OP_STATS, OP_NR_DMAS,
-       OP_DMA_AVAIL, NR_OPS };
+enum {
+	OP_OPEN,
+	OP_RELEASE,
+	OP_IOCTL,
+	OP_ATTACH,
+	OP_DETACH,
+	OP_DOMAIN,
+	OP_STATS,
+	OP_NR_DMAS,
+	OP_DMA_AVAIL,
+	NR_OPS
+};
 
 static const char *const op_name[NR_OPS] = {
 	"open", "release", "ioctl", "attach", "detach", "domain", "stats", "nr_dmas", "dma_avail",
@@ -39,10 +49,10 @@ static struct {
 	char log[512];
 	/* ioctl by request, NULL-data ones (polls) separately */
 	unsigned int ioctls[4], polls;
-	void *data;			/* what open returned; every later call must pass it */
+	void *data; /* what open returned; every later call must pass it */
 	bool wrong_data;
-	int fail_attach_of;		/* group id whose attach fails (-EBUSY), -1 none */
-	bool offer_nothing;		/* CHECK_EXTENSION answers 0 to everything */
+	int fail_attach_of; /* group id whose attach fails (-EBUSY), -1 none */
+	bool offer_nothing; /* CHECK_EXTENSION answers 0 to everything */
 } cb;
 
 /* Append "@what" or "@what @id" (@id >= 0) to the log. */
@@ -103,7 +113,7 @@ static long cb_ioctl(void *data, unsigned int cmd, void *arg)
 	if (!data) {
 		cb.polls++;
 		if (cmd != VFIO_CHECK_EXTENSION)
-			cb.wrong_data = true;	/* only CHECK_EXTENSION polls */
+			cb.wrong_data = true; /* only CHECK_EXTENSION polls */
 	} else {
 		cb_check(data);
 		cb.ioctls[ioctl_slot(cmd)]++;
@@ -208,9 +218,9 @@ END_TEST
  */
 START_TEST(test_every_front_end_call_reaches_the_container_backend)
 {
-	unsigned int want[NR_OPS] = { 0 };
+	unsigned int want[NR_OPS] = {0};
 	struct pinsim_vfio_stats st;
-	uint64_t buf[512 / 8] = { 0 };
+	uint64_t buf[512 / 8] = {0};
 	unsigned char b = 0x5a;
 	uint64_t va, unmapped = 0, phys = 0;
 	char expect[128];
@@ -219,7 +229,8 @@ START_TEST(test_every_front_end_call_reaches_the_container_backend)
 	/* GET_API_VERSION is the core's; CHECK_EXTENSION with no driver polls it. */
 	c = vh_open_container();
 	assert_calls(want);
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU), 1);
+	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU),
+			 1);
 	want[OP_IOCTL] = 1;
 	assert_calls(want);
 	ck_assert_uint_eq(cb.polls, 1);
@@ -311,11 +322,11 @@ END_TEST
 /* A group joining a container that has a driver is attached by it at once. */
 START_TEST(test_group_joining_a_set_container_is_attached_and_the_fd_close_releases)
 {
-	unsigned int want[NR_OPS] = { 0 };
+	unsigned int want[NR_OPS] = {0};
 	char expect[128];
 	int c = vh_container(VFIO_TYPE1v2_IOMMU);
 
-	want[OP_IOCTL] = 2;	/* vh_container()'s CHECK_EXTENSION, SET_IOMMU's */
+	want[OP_IOCTL] = 2; /* vh_container()'s CHECK_EXTENSION, SET_IOMMU's */
 	want[OP_OPEN] = want[OP_ATTACH] = 1;
 	assert_calls(want);
 	vh_attach(&dev1, c);
@@ -341,13 +352,13 @@ END_TEST
 /* vfio_ioctl_set_iommu(): an attach failure unwinds through the driver. */
 START_TEST(test_set_iommu_attach_failure_detaches_what_was_attached_and_releases)
 {
-	unsigned int want[NR_OPS] = { 0 };
+	unsigned int want[NR_OPS] = {0};
 	char expect[128];
 	int c = vh_open_container();
 
 	vh_group_set_container(&dev0, c);
 	vh_group_set_container(&dev1, c);
-	cb.fail_attach_of = dev0.group_id;	/* the second attached (oldest) */
+	cb.fail_attach_of = dev0.group_id; /* the second attached (oldest) */
 	errno = 0;
 	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU), -1);
 	ck_assert_int_eq(errno, EBUSY);
@@ -359,7 +370,7 @@ START_TEST(test_set_iommu_attach_failure_detaches_what_was_attached_and_releases
 	ck_assert_str_eq(cb.log, expect);
 	/* Nothing recorded: the container still has no driver, and a retry works. */
 	errno = 0;
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_IOMMU_GET_INFO, &(uint64_t[8]){ 0 }), -1);
+	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_IOMMU_GET_INFO, &(uint64_t[8]){0}), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	cb.fail_attach_of = -1;
 	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU), 0);
@@ -376,7 +387,8 @@ START_TEST(test_check_extension_and_set_iommu_take_the_backends_answer)
 	int c = vh_open_container();
 
 	cb.offer_nothing = true;
-	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU), 0);
+	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU),
+			 0);
 	vh_group_set_container(&dev0, c);
 	errno = 0;
 	ck_assert_int_eq(pinsim_ioctl(proc, c, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU), -1);
@@ -393,7 +405,8 @@ Suite *make_suite(void)
 
 	tcase_add_test(tc, test_machine_backend_is_the_rewrite_unless_the_machine_runs_the_tree);
 	tcase_add_test(tc, test_every_front_end_call_reaches_the_container_backend);
-	tcase_add_test(tc, test_group_joining_a_set_container_is_attached_and_the_fd_close_releases);
+	tcase_add_test(tc,
+		       test_group_joining_a_set_container_is_attached_and_the_fd_close_releases);
 	tcase_add_test(tc, test_set_iommu_attach_failure_detaches_what_was_attached_and_releases);
 	tcase_add_test(tc, test_check_extension_and_set_iommu_take_the_backends_answer);
 	return s;
