@@ -159,7 +159,7 @@ static void *free_pinner(void *arg)
 	while (!atomic_load(&stop)) {
 		rw_map_bar(&W);
 		um.size = 0;
-		vfio_iommu_type1_ioctl(W.iommu, VFIO_IOMMU_UNMAP_DMA, &um);
+		race_world_ioctl(&W, VFIO_IOMMU_UNMAP_DMA, &um);
 	}
 	set_current(NULL);
 	return NULL;

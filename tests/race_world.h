@@ -22,6 +22,7 @@
 #include "scheduler.h"
 #include "task_mmu.h"
 #include "vfio.h"
+#include "vfio_iommu_driver.h"
 #include "vfio_pci.h"
 
 #define RW_BAR_VA 0x7f0000000000UL
@@ -47,6 +48,13 @@ struct race_world_cfg {
 	 * follow_pfnmap_start() (MACHINE_IMPL_TREE; -Dkernel_tree builds only).
 	 */
 	bool tree;
+	/*
+	 * The container runs the tree's drivers/vfio/vfio_iommu_type1.c
+	 * (ktree_vfio_iommu_type1) instead of pinsim's: its retry behaviour
+	 * is its source's, so @policy must be VFIO_RETRY_LEGACY and @enoent
+	 * false (the world aborts otherwise).
+	 */
+	bool tree_type1;
 };
 
 struct race_world {
@@ -54,7 +62,8 @@ struct race_world {
 	struct machine *m;
 	struct vfio_pci_core_device *vdev;
 	struct mm_struct *mm;
-	struct vfio_iommu *iommu;
+	const struct vfio_iommu_backend *type1;	/* the rewrite's or the tree's */
+	void *iommu;				/* its container data */
 	char buf[4096], buf2[4096];
 };
 
@@ -85,7 +94,7 @@ static inline long rw_map_bar(void *arg)
 		.size = w->cfg.map_size ? w->cfg.map_size : w->cfg.bar_size,
 	};
 
-	return vfio_iommu_type1_ioctl(w->iommu, VFIO_IOMMU_MAP_DMA, &map);
+	return w->type1->ioctl(w->iommu, VFIO_IOMMU_MAP_DMA, &map);
 }
 
 static inline long rw_munmap(void *arg)
@@ -133,8 +142,11 @@ static inline int race_world_setup(struct race_world *w, struct sched_thread *t)
 			abort();
 		mmap_read_unlock(w->mm);
 	}
-	if (vfio_iommu_type1_open(VFIO_TYPE1v2_IOMMU, &w->iommu) ||
-	    vfio_iommu_type1_attach_group(w->iommu, w->vdev->id, 0, false))
+	w->type1 = w->cfg.tree_type1 ? &ktree_vfio_iommu_type1 : &vfio_iommu_type1_rewrite;
+	if (!w->type1 || (w->cfg.tree_type1 && (w->cfg.policy != VFIO_RETRY_LEGACY || w->cfg.enoent)))
+		abort();
+	if (w->type1->open(VFIO_TYPE1v2_IOMMU, &w->iommu) ||
+	    w->type1->attach_group(w->iommu, w->vdev->id, 0, false))
 		abort();
 	set_current(NULL);
 
@@ -153,7 +165,7 @@ static inline void race_world_teardown(struct race_world *w)
 {
 	set_current(w->mm->owner);
 	/* BAR mappings charge nothing: releasing needs no mmap_lock (no hang). */
-	vfio_iommu_type1_release(w->iommu);
+	w->type1->release(w->iommu);
 	set_current(NULL);
 	machine_destroy(w->m);
 	w->m = NULL;
@@ -162,7 +174,7 @@ static inline void race_world_teardown(struct race_world *w)
 /* Did the IOMMU map what MAP_DMA asked for at its iova, pfn for pfn? */
 static inline bool race_world_bar_mapped(struct race_world *w)
 {
-	struct iommu_domain *d = vfio_iommu_group_domain(w->iommu, w->vdev->id);
+	struct iommu_domain *d = w->type1->group_domain(w->iommu, w->vdev->id);
 	phys_addr_t base = (phys_addr_t)w->vdev->bar[0].pfn << PAGE_SHIFT;
 	uint64_t size = w->cfg.map_size ? w->cfg.map_size : w->cfg.bar_size;
 	uint64_t step = size >= (1ULL << 30) ? 1ULL << 29 : PAGE_SIZE;
@@ -171,6 +183,32 @@ static inline bool race_world_bar_mapped(struct race_world *w)
 		if (iommu_iova_to_phys(d, RW_BAR_IOVA + off) != base + off)
 			return false;
 	return true;
+}
+
+/* The container's backend, whichever it is. */
+static inline long race_world_ioctl(struct race_world *w, unsigned int cmd, void *arg)
+{
+	return w->type1->ioctl(w->iommu, cmd, arg);
+}
+
+static inline unsigned int race_world_nr_dmas(struct race_world *w)
+{
+	return w->type1->nr_dmas(w->iommu);
+}
+
+static inline unsigned int race_world_dma_avail(struct race_world *w)
+{
+	return w->type1->dma_avail(w->iommu);
+}
+
+static inline struct iommu_domain *race_world_domain(struct race_world *w)
+{
+	return w->type1->group_domain(w->iommu, w->vdev->id);
+}
+
+static inline void race_world_stats(struct race_world *w, struct vfio_type1_stats *st)
+{
+	w->type1->get_stats(w->iommu, st);
 }
 
 /*

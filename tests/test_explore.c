@@ -57,7 +57,7 @@ static bool ex_check(void *ctx, struct sched_thread *t, int n, const struct sche
 		c->map_ok++;
 	} else if (((map == -EINVAL && c->w.cfg.policy == VFIO_RETRY_LEGACY) ||
 		    (map == -EBUSY && c->w.cfg.policy == VFIO_RETRY_BOUNDED)) &&
-		   vfio_iommu_nr_dmas(c->w.iommu) == 0) {
+		   race_world_nr_dmas(&c->w) == 0) {
 		c->map_err++;
 	} else {
 		c->bad_ret = map;

@@ -2,18 +2,72 @@
 /*
  * The seed threads as deterministic scenarios (issue 5, scenarios 1-8).
  * Each prints the schedule it ran; PINSIM_SCHEDULE=<string> replays it.
+ *
+ * PINSIM_TEST_IMPL=tree (kernel-tree builds, tests/meson.build) runs them
+ * on the kernel tree's own code: its walker, follow_pfnmap_start() and
+ * drivers/vfio/vfio_iommu_type1.c, under the tree's profile.  The tree's
+ * retry behaviour is its source's (LEGACY for every released kernel, EAGAIN
+ * for a tree declared +eagain): a scenario about another policy, or about
+ * a version switch the tree's source does not have, says so and passes
+ * without running ("# skip: ...").
  */
 #include "harness.h"
 #include "race_world.h"
 
+#include "pinsim/pinsim.h"
+
 static struct race_world W;
 static struct sched_thread T[SCHED_MAX_THREADS];
+
+static bool on_tree(void)
+{
+	const char *impl = getenv("PINSIM_TEST_IMPL");
+
+	return impl && !strcmp(impl, "tree");
+}
+
+/* The switches of the tree's profile: what its source does. */
+static void tree_configs(struct machine_config *mc, struct vfio_type1_config *vc)
+{
+	const char *profile = pinsim_kernel_tree_profile();
+
+	ck_assert_msg(profile, "PINSIM_TEST_IMPL=tree in a build without -Dkernel_tree");
+	ck_assert_int_eq(kernel_profile_configs(profile, mc, vc), 0);
+}
+
+/*
+ * Under the tree, a scenario about retry policy @policy runs only if the
+ * tree's source has that policy; false (after saying why) if not.
+ */
+static bool tree_does(enum vfio_retry_policy policy, bool enoent, const char *test)
+{
+	struct vfio_type1_config vc;
+	struct machine_config mc;
+
+	if (!on_tree())
+		return true;
+	tree_configs(&mc, &vc);
+	if (!enoent && vc.retry_policy == policy)
+		return true;
+	printf("# skip: %s: the tree's follow_fault_pfn() retry is its source's (%s), not this "
+	       "scenario's: apply the patch to the tree and declare it (+eagain)\n",
+	       test, vc.retry_policy == VFIO_RETRY_EAGAIN ? "EAGAIN" : "LEGACY");
+	return false;
+}
 
 static void world(const char *kernel, unsigned int order, enum vfio_retry_policy policy, bool enoent,
 		  bool hang)
 {
 	memset(&W, 0, sizeof(W));
 	W.cfg = (struct race_world_cfg){ kernel, order, 2ULL << 30, policy, enoent, hang, .map_size = 0 };
+	if (on_tree()) {
+		/* The tree's code under its profile; its retry is its source's. */
+		W.cfg.kernel = pinsim_kernel_tree_profile();
+		W.cfg.policy = VFIO_RETRY_LEGACY;
+		W.cfg.enoent = false;
+		W.cfg.tree = true;
+		W.cfg.tree_type1 = true;
+	}
 }
 
 static int world_setup(void)
@@ -62,6 +116,17 @@ START_TEST(test_prefix_walker_pud_refault_oopses_and_mmap_lock_hangs)
 	struct oops_record rec;
 	int n;
 
+	if (on_tree()) {
+		struct vfio_type1_config vc;
+		struct machine_config mc;
+
+		tree_configs(&mc, &vc);
+		if (mc.pagewalk_fixed) {
+			printf("# skip: %s: the tree's walker has 3b89863c3fa4 (no oops in any "
+			       "schedule: tests/ktree/test_ktree_race.c)\n", __func__);
+			return;
+		}
+	}
 	world("6.12.74", PUD_ORDER, VFIO_RETRY_LEGACY, false, true);
 	W.cfg.map_size = 16 * KiB;	/* 6.12: one follow_fault_pfn() per page */
 	ck_assert_int_eq(sched_explore(&ops, NULL, SCHED_RACE_POINTS, 2, 10000, 100000, &st), 0);
@@ -78,7 +143,16 @@ START_TEST(test_prefix_walker_pud_refault_oopses_and_mmap_lock_hangs)
 	ck_assert_str_eq(res.schedule, st.bug.schedule);
 	ck_assert_int_eq(T[0].ret, -EOWNERDEAD);		/* the reader died... */
 	ck_assert(sim_last_oops(&rec));
-	ck_assert_str_eq(rec.func, "walk_pmd_range");
+	/*
+	 * The tree's walker is named from its faulting instruction: at -O2
+	 * walk_pmd_range() is inlined into walk_pgd_range(), as in a kernel
+	 * oops's RIP line.
+	 */
+	if (on_tree())
+		ck_assert_msg(!strcmp(rec.func, "walk_pmd_range") ||
+			      !strcmp(rec.func, "walk_pgd_range"), "%s", rec.func);
+	else
+		ck_assert_str_eq(rec.func, "walk_pmd_range");
 	ck_assert_ptr_nonnull(strstr(rec.why, "illegal read of MMIO pfn"));
 	ck_assert_uint_ge(rec.addr >> PAGE_SHIFT, W.vdev->bar[0].pfn);	/* a BAR pfn */
 	ck_assert_uint_lt(rec.addr >> PAGE_SHIFT,
@@ -124,7 +198,7 @@ static long map_at(uint64_t vaddr, uint64_t iova, uint64_t size)
 		.size = size,
 	};
 
-	return vfio_iommu_type1_ioctl(W.iommu, VFIO_IOMMU_MAP_DMA, &map);
+	return race_world_ioctl(&W, VFIO_IOMMU_MAP_DMA, &map);
 }
 
 static void print_map(uint64_t vaddr, uint64_t iova, uint64_t size, long ret)
@@ -169,11 +243,11 @@ static void zap_world(enum vfio_retry_policy policy, bool enoent, int zaps)
 
 static void assert_only_ram_mapped(void)
 {
-	struct iommu_domain *d = vfio_iommu_group_domain(W.iommu, W.vdev->id);
+	struct iommu_domain *d = race_world_domain(&W);
 
-	ck_assert_uint_eq(vfio_iommu_nr_dmas(W.iommu), 2);
+	ck_assert_uint_eq(race_world_nr_dmas(&W), 2);
 	ck_assert_uint_eq(iommu_iova_to_phys(d, RW_BAR_IOVA), 0);
-	ck_assert_uint_eq(vfio_iommu_dma_avail(W.iommu), vfio_type1_cfg.dma_entry_limit - 2);
+	ck_assert_uint_eq(race_world_dma_avail(&W), vfio_type1_cfg.dma_entry_limit - 2);
 	ck_assert_uint_eq(sim_oops_count(), 0);
 }
 
@@ -181,6 +255,8 @@ START_TEST(test_legacy_zap_after_fixup_fails_bar_map_einval_neighbours_succeed)
 {
 	uint64_t before, after;
 
+	if (!tree_does(VFIO_RETRY_LEGACY, false, __func__))
+		return;
 	zap_world(VFIO_RETRY_LEGACY, false, 1);
 	ck_assert_int_eq(map_ram_bar_ram(&before, &after), -EINVAL);
 	ck_assert_int_eq(before, 0);
@@ -194,10 +270,12 @@ static void retry_policy_maps_bar(enum vfio_retry_policy policy, bool enoent)
 {
 	uint64_t before, after;
 
+	if (!tree_does(policy, enoent, "same interleaving, retry policy"))
+		return;
 	zap_world(policy, enoent, 1);
 	ck_assert_int_eq(map_ram_bar_ram(&before, &after), 0);
 	ck_assert(race_world_bar_mapped(&W));
-	ck_assert_uint_eq(vfio_iommu_nr_dmas(W.iommu), 3);
+	ck_assert_uint_eq(race_world_nr_dmas(&W), 3);
 	world_teardown();
 }
 
@@ -232,6 +310,8 @@ START_TEST(test_lockstep_adversary_eagain_livelocks_and_the_watchdog_reports_it)
 	struct sched_strategy s;
 	struct sched_result res;
 
+	if (!tree_does(VFIO_RETRY_EAGAIN, false, __func__))
+		return;
 	zap_world(VFIO_RETRY_EAGAIN, false, -1);
 	t[0].mm = W.mm;
 	sched_strategy_init(&s);
@@ -250,10 +330,10 @@ END_TEST
 
 static void assert_bar_map_left_nothing(void)
 {
-	struct iommu_domain *d = vfio_iommu_group_domain(W.iommu, W.vdev->id);
+	struct iommu_domain *d = race_world_domain(&W);
 
-	ck_assert_uint_eq(vfio_iommu_nr_dmas(W.iommu), 0);
-	ck_assert_uint_eq(vfio_iommu_dma_avail(W.iommu), vfio_type1_cfg.dma_entry_limit);
+	ck_assert_uint_eq(race_world_nr_dmas(&W), 0);
+	ck_assert_uint_eq(race_world_dma_avail(&W), vfio_type1_cfg.dma_entry_limit);
 	ck_assert_uint_eq(iommu_nr_leaves(d), 0);
 	ck_assert_int_eq(atomic_load(&W.mm->locked_vm), 0);
 	ck_assert_uint_eq(sim_oops_count(), 0);
@@ -263,10 +343,12 @@ START_TEST(test_lockstep_adversary_bounded_gives_ebusy_and_leaks_nothing)
 {
 	struct vfio_type1_stats st;
 
+	if (!tree_does(VFIO_RETRY_BOUNDED, false, __func__))
+		return;
 	zap_world(VFIO_RETRY_BOUNDED, false, -1);
 	vfio_type1_cfg.retry_bound = 16;
 	ck_assert_int_eq(map_at(RW_BAR_VA, RW_BAR_IOVA, W.cfg.bar_size), -EBUSY);
-	vfio_iommu_type1_get_stats(W.iommu, &st);
+	race_world_stats(&W, &st);
 	ck_assert_uint_eq(st.last.retries, 16);
 	assert_bar_map_left_nothing();
 	world_teardown();
@@ -278,14 +360,39 @@ START_TEST(test_lockstep_adversary_enoent_resched_each_round_eintr_when_killed)
 	struct vfio_type1_stats st;
 	unsigned long resched;
 
+	if (!tree_does(VFIO_RETRY_ENOENT, true, __func__))
+		return;
 	zap_world(VFIO_RETRY_ENOENT, true, -1);
 	kill_victim = W.mm->owner;
 	kill_after = 100;
 	resched = current->nr_resched;
 	ck_assert_int_eq(map_at(RW_BAR_VA, RW_BAR_IOVA, W.cfg.bar_size), -EINTR);
-	vfio_iommu_type1_get_stats(W.iommu, &st);
+	race_world_stats(&W, &st);
 	ck_assert_uint_eq(st.last.retries, 99);
 	ck_assert_uint_ge(current->nr_resched - resched, 100);
+	assert_bar_map_left_nothing();
+	world_teardown();
+}
+END_TEST
+
+/*
+ * The lockstep adversary against 6.12's own follow_fault_pfn(): no retry,
+ * so the first zap after the fault is the seeds/03 EINVAL, at the BAR's
+ * iova, with nothing left mapped, pinned or charged.
+ */
+START_TEST(test_lockstep_adversary_legacy_fails_einval_after_one_fault)
+{
+	struct vfio_type1_stats st;
+
+	if (!tree_does(VFIO_RETRY_LEGACY, false, __func__))
+		return;
+	zap_world(VFIO_RETRY_LEGACY, false, -1);
+	ck_assert_int_eq(map_at(RW_BAR_VA, RW_BAR_IOVA, W.cfg.bar_size), -EINVAL);
+	ck_assert_uint_eq(sched_point_hits(SP_FOLLOW_FAULT_AFTER_FIXUP), 1);
+	race_world_stats(&W, &st);
+	ck_assert_uint_eq(st.last.faults, 1);
+	ck_assert_uint_eq(st.last.retries, 0);
+	ck_assert_uint_eq(st.outcomes[VFIO_MAP_EINVAL], 1);
 	assert_bar_map_left_nothing();
 	world_teardown();
 }
@@ -299,7 +406,7 @@ START_TEST(test_fault_dropping_mmap_lock_restarts_from_vma_lookup)
 	zap_world(VFIO_RETRY_LEGACY, false, 0);
 	atomic_store(&W.mm->inject_fault_retry, 1);
 	ck_assert_int_eq(map_at(RW_BAR_VA, RW_BAR_IOVA, W.cfg.bar_size), 0);
-	vfio_iommu_type1_get_stats(W.iommu, &st);
+	race_world_stats(&W, &st);
 	ck_assert_uint_eq(st.last.eagain_loops, 1);
 	ck_assert_uint_eq(st.last.retries, 0);
 	ck_assert_uint_eq(atomic_load(&W.mm->fault_stats.retry), 1);
@@ -348,33 +455,72 @@ static int follow_with_change(int mode, bool recheck, struct follow_pfnmap_args 
 	return ret;
 }
 
-START_TEST(test_follow_pfnmap_pud_vanishes_or_becomes_table_before_lock)
+/*
+ * The granularity follow_pfnmap_start() reports for a leaf of @mask: 6.12's
+ * struct follow_pfnmap_args has no addr_mask (62fb8adc43af, v6.15), and
+ * the tree's is reported as PAGE_MASK, the page its callers then step by
+ * (ktree/ktree_impl.c).
+ */
+static unsigned long reported_mask(unsigned long mask)
+{
+	return on_tree() ? PAGE_MASK : mask;
+}
+
+/* Re-read under the lock (ffef67b93aa3): gone -> error; a table -> its leaf. */
+static void follow_change_with_recheck(void)
 {
 	struct follow_pfnmap_args a;
 
-	zap_world(VFIO_RETRY_LEGACY, false, 0);
-	sched_point_disarm(SP_FOLLOW_FAULT_AFTER_FIXUP);
-
-	/* Re-read under the lock (ffef67b93aa3): gone → error. */
 	mmap_read_lock(W.mm);
 	ck_assert_int_eq(fixup_user_fault(W.mm, RW_BAR_VA, 0, NULL), 0);
 	mmap_read_unlock(W.mm);
 	ck_assert_int_eq(follow_with_change(0, true, &a), -EINVAL);
-	/* Without it: the stale leaf is reported for an entry that is gone. */
-	mmap_read_lock(W.mm);
-	ck_assert_int_eq(fixup_user_fault(W.mm, RW_BAR_VA, 0, NULL), 0);
-	mmap_read_unlock(W.mm);
-	ck_assert_int_eq(follow_with_change(0, false, &a), 0);
-	ck_assert_uint_eq(a.addr_mask, PUD_MASK);
-	ck_assert_int_eq(pgtable_lookup(W.mm, RW_BAR_VA, NULL, NULL), PGTABLE_NONE);
 
 	/* Became a table: with the re-read, retry from the top and find the PMD leaf. */
 	mmap_read_lock(W.mm);
 	ck_assert_int_eq(fixup_user_fault(W.mm, RW_BAR_VA, 0, NULL), 0);
 	mmap_read_unlock(W.mm);
 	ck_assert_int_eq(follow_with_change(1, true, &a), 0);
-	ck_assert_uint_eq(a.addr_mask, PMD_MASK);
+	ck_assert_uint_eq(a.addr_mask, reported_mask(PMD_MASK));
 	ck_assert_uint_eq(a.pfn, W.vdev->bar[0].pfn + 2);
+}
+
+/* Without the re-read: the stale leaf is reported for an entry that is gone. */
+static void follow_change_without_recheck(void)
+{
+	struct follow_pfnmap_args a;
+
+	mmap_read_lock(W.mm);
+	ck_assert_int_eq(fixup_user_fault(W.mm, RW_BAR_VA, 0, NULL), 0);
+	mmap_read_unlock(W.mm);
+	ck_assert_int_eq(follow_with_change(0, false, &a), 0);
+	ck_assert_uint_eq(a.addr_mask, reported_mask(PUD_MASK));
+	ck_assert_uint_eq(a.pfn, W.vdev->bar[0].pfn + 2);
+	ck_assert_int_eq(pgtable_lookup(W.mm, RW_BAR_VA, NULL, NULL), PGTABLE_NONE);
+}
+
+START_TEST(test_follow_pfnmap_pud_vanishes_or_becomes_table_before_lock)
+{
+	bool with = true, without = true;
+
+	if (on_tree()) {
+		struct vfio_type1_config vc;
+		struct machine_config mc;
+
+		/* The tree's follow_pfnmap_start() is one of the two. */
+		tree_configs(&mc, &vc);
+		with = vc.follow_pfnmap_recheck;
+		without = !with;
+		printf("# %s: the tree's follow_pfnmap_start() is the one %s ffef67b93aa3\n",
+		       __func__, with ? "with" : "without");
+	}
+	zap_world(VFIO_RETRY_LEGACY, false, 0);
+	sched_point_disarm(SP_FOLLOW_FAULT_AFTER_FIXUP);
+	/* Without first: it leaves the PUD none, which the next fault refills. */
+	if (without)
+		follow_change_without_recheck();
+	if (with)
+		follow_change_with_recheck();
 	world_teardown();
 }
 END_TEST
@@ -426,6 +572,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_lockstep_adversary_eagain_livelocks_and_the_watchdog_reports_it);
 	tcase_add_test(tc, test_lockstep_adversary_bounded_gives_ebusy_and_leaks_nothing);
 	tcase_add_test(tc, test_lockstep_adversary_enoent_resched_each_round_eintr_when_killed);
+	tcase_add_test(tc, test_lockstep_adversary_legacy_fails_einval_after_one_fault);
 	tcase_add_test(tc, test_fault_dropping_mmap_lock_restarts_from_vma_lookup);
 	tcase_add_test(tc, test_follow_pfnmap_pud_vanishes_or_becomes_table_before_lock);
 	tcase_add_test(tc, test_decode_off_during_bar_map_is_efault_and_leaks_nothing);

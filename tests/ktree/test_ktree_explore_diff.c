@@ -235,7 +235,7 @@ static bool dx_state_ok(struct dx_world *d, long ret)
 {
 	if (d->sc->kind == DX_LOOKUP)
 		return ret || d->lookup_pfn == d->w.vdev->bar[0].pfn + (DX_LOOKUP_OFF >> PAGE_SHIFT);
-	return ret ? vfio_iommu_nr_dmas(d->w.iommu) == 0 : race_world_bar_mapped(&d->w);
+	return ret ? race_world_nr_dmas(&d->w) == 0 : race_world_bar_mapped(&d->w);
 }
 
 static enum ktree_outcome dx_classify(struct dx_world *d, const struct sched_thread *t,

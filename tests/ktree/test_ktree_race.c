@@ -109,7 +109,7 @@ static bool kx_check(void *ctx, struct sched_thread *t, int n, const struct sche
 	}
 	if (map == 0 && race_world_bar_mapped(&c->w)) {
 		c->map_ok++;
-	} else if (map == -EINVAL && vfio_iommu_nr_dmas(c->w.iommu) == 0) {
+	} else if (map == -EINVAL && race_world_nr_dmas(&c->w) == 0) {
 		c->map_err++;	/* LEGACY: the walker zapped the leaf under MAP_DMA */
 	} else {
 		snprintf(c->why, sizeof(c->why), "MAP_DMA returned %ld", map);
