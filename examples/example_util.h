@@ -356,7 +356,22 @@ static inline const char *ex_impl_kernel(enum pinsim_impl impl)
 	"patch, e.g. the seeds/03 retry patch (scripts/apply-seeds03-retry.py), to the " \
 	"tree"
 
-/* --policy NAME (other than legacy) with --impl tree: a usage error, exit 2. */
+/*
+ * The retry policy of the built tree's source, as its profile declares it
+ * (+eagain: the seeds/03 patch applied; else LEGACY, what every released
+ * kernel does).  LEGACY without a tree.
+ */
+static inline enum pinsim_retry_policy ex_impl_tree_policy(void)
+{
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	if (pinsim_kernel_tree_profile())
+		pinsim_config_set_kernel(&cfg, pinsim_kernel_tree_profile());
+	return cfg.retry_policy;
+}
+
+/* --policy NAME with --impl tree: a usage error, exit 2. */
 static inline void ex_impl_policy_check(enum pinsim_impl impl, const char *policy)
 {
 	if (impl == PINSIM_IMPL_TREE && policy)

@@ -334,16 +334,16 @@ static void parse_args(int argc, char **argv)
 		bad_arg("unexpected argument '%s'", argv[optind]);
 	/*
 	 * The tree's type1 has no policy switch: its column is the one its
-	 * source is (legacy for every released kernel).  Asking for another
-	 * is a usage error; by default only legacy is measured.
+	 * source is (legacy for every released kernel, eagain for a tree
+	 * built as +eagain).  Asking for a policy is a usage error; only the
+	 * tree's is measured.
 	 */
 	if (opt.impl == PINSIM_IMPL_TREE) {
 		for (int i = 1; i < NR_POLICIES; i++)
 			if (opt.policy[i] && policy_arg)
 				ex_impl_policy_check(opt.impl, policy_name[i]);
-		for (int i = 1; i < NR_POLICIES; i++)
-			opt.policy[i] = false;
-		opt.policy[0] = true;
+		for (int i = 0; i < NR_POLICIES; i++)
+			opt.policy[i] = i == (int)ex_impl_tree_policy();
 	}
 	if (!opt.kernel_set && ex_impl_kernel(opt.impl))
 		snprintf(opt.kernel, sizeof(opt.kernel), "%s", ex_impl_kernel(opt.impl));
@@ -410,7 +410,7 @@ static void rig_setup(struct rig *r, enum backing b)
 	 */
 	if (cfg.impl == PINSIM_IMPL_TREE) {
 		cfg.follow_pfnmap_enoent = false;
-		cfg.retry_policy = PINSIM_RETRY_LEGACY;
+		cfg.retry_policy = ex_impl_tree_policy();
 	}
 	/* Every machine has the device, so the injector always has a target. */
 	dev.bar_size[0] = is_bar(b) ? opt.bar_size : 4 * KiB;

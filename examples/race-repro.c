@@ -125,10 +125,11 @@ static bool applies(const struct scenario *s, const char *name)
 
 /*
  * With --impl tree, follow_pfnmap_start() and vfio_iommu_type1.c are the
- * tree's: a retry policy other than LEGACY (pinsim's rewrite of
- * follow_fault_pfn()) and the ENOENT scenario's -ENOENT (a change to the
- * rewrite's follow_pfnmap_start()) are patches to apply to the tree.  NULL
- * if @s runs, else why not.
+ * tree's: its retry is its source's, as its profile declares it (LEGACY;
+ * EAGAIN for a tree built as +eagain), so only the scenario of that policy
+ * runs; the ENOENT scenario's -ENOENT (a change to the rewrite's
+ * follow_pfnmap_start()) is a patch to apply to the tree.  NULL if @s
+ * runs, else why not.
  */
 static const char *why_not_on_impl(const struct scenario *s)
 {
@@ -137,8 +138,17 @@ static const char *why_not_on_impl(const struct scenario *s)
 	if (s->enoent)
 		return "its -ENOENT is a change to follow_pfnmap_start(), the tree's own here "
 		       "(apply that change to the tree)";
-	if (s->policy != PINSIM_RETRY_LEGACY)
-		return EX_IMPL_TREE_POLICY;
+	if (s->policy != ex_impl_tree_policy()) {
+		static char why[256];
+
+		snprintf(why, sizeof(why),
+			 "the tree's retry is its source's, %s as its profile %s says (another "
+			 "policy is a patch to the tree: scripts/apply-seeds03-retry.py and "
+			 "+eagain for the seeds/03 one)",
+			 ex_impl_tree_policy() == PINSIM_RETRY_EAGAIN ? "eagain" : "legacy",
+			 pinsim_kernel_tree_profile());
+		return why;
+	}
 	return NULL;
 }
 
@@ -440,6 +450,26 @@ static const struct scenario *by_name(const char *name)
 	return NULL;
 }
 
+static int run_scenario(const struct scenario *s, const char *schedule, unsigned int seeds,
+			uint64_t first_seed);
+
+/*
+ * A tree with a retry patch (+eagain) does not run @src, the scenario
+ * whose interleaving the patch is about (LEGACY's EINVAL): search for it
+ * on pinsim's rewrite of the same profile, where the scenario's policy is
+ * a switch, so that the tree can replay that very interleaving.
+ */
+static void find_on_rewrite(const struct scenario *src, unsigned int seeds, uint64_t first_seed)
+{
+	fprintf(out, "(the tree's retry patch is about the interleaving where %s fails: "
+		"searched for on pinsim's rewrite, whose retry policy is a switch, then "
+		"replayed on the tree)\n",
+		src->name);
+	impl_opt = PINSIM_IMPL_REWRITE;
+	run_scenario(src, NULL, seeds, first_seed);
+	impl_opt = PINSIM_IMPL_TREE;
+}
+
 /* Returns 1 if the scenario behaved as the kernel does. */
 static int run_scenario(const struct scenario *s, const char *schedule, unsigned int seeds,
 			uint64_t first_seed)
@@ -451,6 +481,9 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 	uint64_t seed = 0;
 	bool ok = false;
 
+	if (!replay && s->same_as && !found_schedule[by_name(s->same_as) - scenarios][0] &&
+	    impl_opt == PINSIM_IMPL_TREE)
+		find_on_rewrite(by_name(s->same_as), seeds, first_seed);
 	scenario_kernel(s, &kcfg);
 	fprintf(out, "== %s: %s\n", s->name, s->what);
 	ex_kernel_print(out, "   ", &kcfg);

@@ -507,6 +507,9 @@ static void parse_args(int argc, char **argv)
 		bad_arg("unexpected argument '%s'", argv[optind]);
 	ex_impl_policy_check(opt.impl, opt.policy == PINSIM_RETRY_LEGACY ? NULL :
 				       policy_name[opt.policy]);
+	/* The tree's retry is its source's, as its profile declares it. */
+	if (opt.impl == PINSIM_IMPL_TREE)
+		opt.policy = ex_impl_tree_policy();
 	if (!opt.kernel_set && ex_impl_kernel(opt.impl))
 		snprintf(opt.kernel, sizeof(opt.kernel), "%s", ex_impl_kernel(opt.impl));
 

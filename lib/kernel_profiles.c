@@ -373,6 +373,18 @@ const char *pinsim_kernel_tree_profile(void)
 	return tree ? tree->tree_profile : NULL;
 }
 
+enum pinsim_retry_policy kernel_tree_retry_policy(void)
+{
+	const char *profile = pinsim_kernel_tree_profile();
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	cfg.retry_policy = PINSIM_RETRY_LEGACY;
+	if (profile)
+		pinsim_config_set_kernel(&cfg, profile);	/* checked at build time */
+	return cfg.retry_policy;
+}
+
 size_t pinsim_kernel_profiles(const struct pinsim_kernel_profile **out)
 {
 	if (out)

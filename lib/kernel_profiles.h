@@ -23,4 +23,11 @@ void kernel_config_apply(const struct pinsim_config *cfg, struct machine_config 
 int kernel_profile_configs(const char *version, struct machine_config *mc,
 			   struct vfio_type1_config *vc);
 
+/*
+ * The retry policy the built kernel tree's source has, as its profile
+ * declares it (-Dkernel_tree_profile=6.12.118+eagain: EAGAIN; every
+ * released kernel: LEGACY).  LEGACY without a tree.
+ */
+enum pinsim_retry_policy kernel_tree_retry_policy(void);
+
 #endif /* LIB_KERNEL_PROFILES_H */

@@ -171,10 +171,11 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	/*
 	 * The retry policies are the rewrite's vfio_iommu_type1.c; the
 	 * tree's follow_fault_pfn() does what its source does (apply the
-	 * patch, e.g. scripts/apply-seeds03-retry.py, to the tree).  Another
+	 * patch, e.g. scripts/apply-seeds03-retry.py, to the tree), which its
+	 * profile declares (+eagain; kernel_tree_retry_policy()).  Another
 	 * policy would be silently ignored: refused like the -ENOENT switch.
 	 */
-	if (cfg->impl == PINSIM_IMPL_TREE && cfg->retry_policy != PINSIM_RETRY_LEGACY)
+	if (cfg->impl == PINSIM_IMPL_TREE && cfg->retry_policy != kernel_tree_retry_policy())
 		return fail(EINVAL);
 	backend = vfio_machine_backend(cfg->impl);
 	if (!backend)
@@ -216,7 +217,7 @@ int pinsim_set_retry_policy(struct pinsim *sim, enum pinsim_retry_policy policy,
 	if (!sim || policy > PINSIM_RETRY_ENOENT)
 		return fail(EINVAL);
 	/* The tree's type1 has no policy switch (see pinsim_create()). */
-	if (sim->m->cfg.impl == MACHINE_IMPL_TREE && policy != PINSIM_RETRY_LEGACY)
+	if (sim->m->cfg.impl == MACHINE_IMPL_TREE && policy != kernel_tree_retry_policy())
 		return fail(EINVAL);
 	/* Read by pinning threads: relaxed atomics, like a module parameter. */
 	__atomic_store_n(&vfio_type1_cfg.retry_bound, bound, __ATOMIC_RELAXED);

@@ -258,32 +258,47 @@ START_TEST(test_impl_tree_needs_a_built_tree)
 END_TEST
 
 /*
- * The retry policies are the rewrite's follow_fault_pfn(): on the tree's
- * vfio_iommu_type1.c one would be silently ignored, so pinsim_create() and
- * pinsim_set_retry_policy() refuse them (EINVAL) on a machine running the
- * tree.  Checked before the build's tree is looked at, so in every build.
+ * With the tree the retry policy is its source's, which its profile
+ * declares (LEGACY; EAGAIN for a tree built as +eagain): the rewrite's
+ * switch would be silently ignored, so pinsim_create() and
+ * pinsim_set_retry_policy() refuse any other policy (EINVAL) on a machine
+ * running the tree.  Checked before the build's tree is looked at, so in
+ * every build (without a tree the declared policy is LEGACY).
  */
-START_TEST(test_impl_tree_refuses_every_retry_policy_but_legacy)
+static enum pinsim_retry_policy tree_declared_policy(void)
 {
-	static const enum pinsim_retry_policy policies[] = {
-		PINSIM_RETRY_EAGAIN, PINSIM_RETRY_BOUNDED, PINSIM_RETRY_ENOENT,
-	};
+	struct pinsim_config cfg;
+
+	pinsim_config_init(&cfg);
+	if (pinsim_kernel_tree_profile())
+		ck_assert_int_eq(pinsim_config_set_kernel(&cfg, pinsim_kernel_tree_profile()), 0);
+	return cfg.retry_policy;
+}
+
+START_TEST(test_impl_tree_refuses_every_retry_policy_but_its_sources)
+{
+	enum pinsim_retry_policy own = tree_declared_policy();
 	struct pinsim_config cfg;
 	struct pinsim *m = NULL;
 
 	pinsim_config_init(&cfg);
 	cfg.ram_bytes = 2ULL << 30;
 	cfg.impl = PINSIM_IMPL_TREE;	/* by hand: the check does not need a tree */
-	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
-		cfg.retry_policy = policies[i];
+	for (int p = PINSIM_RETRY_LEGACY; p <= PINSIM_RETRY_ENOENT; p++) {
+		if ((enum pinsim_retry_policy)p == own)
+			continue;
+		cfg.retry_policy = (enum pinsim_retry_policy)p;
 		errno = 0;
 		ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
 		ck_assert_int_eq(errno, EINVAL);
 		ck_assert_ptr_null(m);
 	}
-	/* A profile naming the seeds/03 patch sets the policy: refused too. */
-	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118+eagain"), 0);
-	ck_assert_int_eq(cfg.retry_policy, PINSIM_RETRY_EAGAIN);
+	/* A profile naming another retry than the tree's: refused too. */
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, own == PINSIM_RETRY_EAGAIN ?
+							      "6.12.118-eagain" :
+							      "6.12.118+eagain"),
+			 0);
+	ck_assert_int_ne(cfg.retry_policy, own);
 	errno = 0;
 	ck_assert_int_eq(pinsim_create(&cfg, &m), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -298,12 +313,16 @@ START_TEST(test_impl_tree_refuses_every_retry_policy_but_legacy)
 	/* On a machine that does run the tree, the run-time switch refuses too. */
 	if (pinsim_config_set_impl(&cfg, "tree") || !&ktree_vfio_iommu_type1)
 		return;
-	cfg.retry_policy = PINSIM_RETRY_LEGACY;
+	cfg.retry_policy = own;
 	ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
 	errno = 0;
-	ck_assert_int_eq(pinsim_set_retry_policy(m, PINSIM_RETRY_EAGAIN, 0), -1);
+	ck_assert_int_eq(pinsim_set_retry_policy(m, own == PINSIM_RETRY_EAGAIN ?
+							 PINSIM_RETRY_LEGACY :
+							 PINSIM_RETRY_EAGAIN,
+						 0),
+			 -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(pinsim_set_retry_policy(m, PINSIM_RETRY_LEGACY, 0), 0);
+	ck_assert_int_eq(pinsim_set_retry_policy(m, own, 0), 0);
 	pinsim_destroy(m);
 }
 END_TEST
@@ -589,7 +608,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_eagain_proposal_sets_the_policy_only);
 	tcase_add_test(tc, test_bad_commit_modifiers_are_einval_and_change_nothing);
 	tcase_add_test(tc, test_impl_tree_needs_a_built_tree);
-	tcase_add_test(tc, test_impl_tree_refuses_every_retry_policy_but_legacy);
+	tcase_add_test(tc, test_impl_tree_refuses_every_retry_policy_but_its_sources);
 	tcase_add_loop_test(tc, test_set_kernel_leaves_sizing_arch_and_policy_alone, 0, NR_NAMES);
 	tcase_add_test(tc, test_612_stable_boundaries_follow_the_changelog);
 	tcase_add_test(tc, test_neighbouring_profiles_differ_by_their_commits);

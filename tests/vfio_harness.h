@@ -119,12 +119,10 @@ static inline void vh_defaults(struct pinsim_config *cfg)
 	if (kernel)
 		ck_assert_msg(!pinsim_config_set_kernel(cfg, kernel), "unknown kernel %s", kernel);
 	/*
-	 * A profile naming a retry patch (+eagain) describes the tree's
-	 * source; the machine's own switch stays LEGACY (pinsim_create()
-	 * refuses another with the tree).
+	 * Under the tree the profile's policy (LEGACY, or EAGAIN for a tree
+	 * declared +eagain) is the tree's source's: pinsim_create() accepts
+	 * only that one, and set_kernel() has just set it.
 	 */
-	if (vh_impl_tree())
-		cfg->retry_policy = PINSIM_RETRY_LEGACY;
 }
 
 static inline void vh_add_device(struct vh_dev *d)

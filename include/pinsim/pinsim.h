@@ -107,9 +107,10 @@ struct pinsim_config {
 	 * tree's drivers/vfio/vfio_iommu_type1.c: pinsim_create() fails with
 	 * EOPNOTSUPP.  With PINSIM_IMPL_TREE the retry policy is whatever the
 	 * tree's source does (apply the patch, e.g. the seeds/03 retry patch
-	 * with scripts/apply-seeds03-retry.py, to the tree): pinsim_create()
-	 * refuses retry_policy other than PINSIM_RETRY_LEGACY with EINVAL, as
-	 * it refuses follow_pfnmap_enoent.  Everything else (faults, zaps,
+	 * with scripts/apply-seeds03-retry.py, to the tree), which the tree's
+	 * profile declares (pinsim_kernel_tree_profile(): "+eagain" for that
+	 * patch, LEGACY otherwise): pinsim_create() refuses another
+	 * retry_policy with EINVAL, as it refuses follow_pfnmap_enoent.  Everything else (faults, zaps,
 	 * the IOMMU) is pinsim's in both, run under the kernel switches
 	 * above: set them to the tree's version (pinsim_kernel_tree_version())
 	 * for a like-for-like run.  The vfio_* version switches do not change
@@ -152,6 +153,11 @@ void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
  * tree with `git revert 3b89863c3fa4` matches.  They apply in order (the
  * last one about a switch wins); a commit no switch is named after is
  * -1/EINVAL.
+ *
+ * "+eagain" names a patch no kernel has: the 2026-03-17 VFIO retry patch
+ * ("vfio/type1: Retry follow_pfnmap_start() when PFNMAP is zapped"), and
+ * sets retry_policy to PINSIM_RETRY_EAGAIN ("-eagain": LEGACY), so that a
+ * tree carrying it can say so (-Dkernel_tree_profile=6.12.118+eagain).
  */
 int pinsim_config_set_kernel(struct pinsim_config *cfg, const char *version) PINSIM_API;
 
@@ -193,8 +199,8 @@ void pinsim_destroy(struct pinsim *m) PINSIM_API;
 /*
  * Change follow_fault_pfn()'s retry policy at run time (like writing a
  * module parameter in sysfs); takes effect for the next MAP_DMA.  On a
- * machine running the tree (PINSIM_IMPL_TREE) anything but
- * PINSIM_RETRY_LEGACY is -1/EINVAL.
+ * machine running the tree (PINSIM_IMPL_TREE) anything but the policy its
+ * profile declares (LEGACY, or EAGAIN for "+eagain") is -1/EINVAL.
  */
 int pinsim_set_retry_policy(struct pinsim *m, enum pinsim_retry_policy policy,
 			    unsigned int bound) PINSIM_API;

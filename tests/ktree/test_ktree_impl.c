@@ -205,6 +205,8 @@ START_TEST(test_tree_impl_refuses_the_rewrites_enoent_switch)
 	struct pinsim *m = NULL;
 
 	pinsim_config_init(&cfg);
+	/* The tree's profile: its retry policy is the one the tree accepts. */
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, KTREE_PROFILE), 0);
 	cfg.impl = PINSIM_IMPL_TREE;
 	cfg.follow_pfnmap_enoent = true;
 	errno = 0;
