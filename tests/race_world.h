@@ -51,8 +51,8 @@ struct race_world_cfg {
 	/*
 	 * The container runs the tree's drivers/vfio/vfio_iommu_type1.c
 	 * (ktree_vfio_iommu_type1) instead of pinsim's: its retry behaviour
-	 * is its source's, so @policy must be VFIO_RETRY_LEGACY and @enoent
-	 * false (the world aborts otherwise).
+	 * is its source's, and @policy/@enoent (the rewrite's switches) do
+	 * not change it.
 	 */
 	bool tree_type1;
 };
@@ -143,8 +143,8 @@ static inline int race_world_setup(struct race_world *w, struct sched_thread *t)
 		mmap_read_unlock(w->mm);
 	}
 	w->type1 = w->cfg.tree_type1 ? &ktree_vfio_iommu_type1 : &vfio_iommu_type1_rewrite;
-	if (!w->type1 || (w->cfg.tree_type1 && (w->cfg.policy != VFIO_RETRY_LEGACY || w->cfg.enoent)))
-		abort();
+	if (!w->type1)
+		abort();	/* tree_type1 in a build without the tree's type1 */
 	if (w->type1->open(VFIO_TYPE1v2_IOMMU, &w->iommu) ||
 	    w->type1->attach_group(w->iommu, w->vdev->id, 0, false))
 		abort();

@@ -65,6 +65,14 @@ struct dx_scenario {
 	enum vfio_retry_policy policy;
 	bool enoent;
 	bool hang_threads;
+	/*
+	 * The tree's side runs all of the tree's code: its walker, its
+	 * follow_pfnmap_start() and its drivers/vfio/vfio_iommu_type1.c
+	 * (race_world cfg.tree, cfg.tree_type1), against all of the rewrite.
+	 * Both sides then take the retry the tree's source has, as its
+	 * profile declares it (@policy is not used).
+	 */
+	bool all_tree;
 };
 
 struct dx_world {
@@ -201,14 +209,26 @@ static long dx_refault(void *arg)
 	return ret;
 }
 
+/* The retry of the tree's follow_fault_pfn(), as its profile declares it. */
+static enum vfio_retry_policy dx_tree_policy(void)
+{
+	struct vfio_type1_config vc;
+	struct machine_config mc;
+
+	ck_assert_int_eq(kernel_profile_configs(KTREE_PROFILE, &mc, &vc), 0);
+	return vc.retry_policy;
+}
+
 static int dx_setup_world(struct dx_world *d, struct sched_thread *t)
 {
 	const struct dx_scenario *sc = d->sc;
 	int n;
 
-	d->w = (struct race_world){ .cfg = { KTREE_PROFILE, sc->order, sc->bar_size, sc->policy,
+	d->w = (struct race_world){ .cfg = { KTREE_PROFILE, sc->order, sc->bar_size,
+					     sc->all_tree ? dx_tree_policy() : sc->policy,
 					     sc->enoent, sc->hang_threads,
 					     .map_size = DX_MAP_SIZE } };
+	d->w.cfg.tree = d->w.cfg.tree_type1 = sc->all_tree && d->impl == DX_TREE;
 	d->pages = d->pages2 = 0;
 	d->lookup_ret = 0;
 	d->lookup_pfn = 0;
@@ -461,22 +481,29 @@ static void dx_compare(const struct dx_scenario *sc)
 
 #define DX_WALK(lvl, pol, en, hang)                                                      \
 	{ #lvl " leaves, " #pol ", hang_threads=" #hang, DX_WALKER, lvl##_ORDER, lvl##_BAR, \
-	  VFIO_RETRY_##pol, en, hang }
+	  VFIO_RETRY_##pol, en, hang, false }
 #define DX_WALK_POLICIES(lvl, hang)                                            \
 	DX_WALK(lvl, LEGACY, false, hang), DX_WALK(lvl, EAGAIN, false, hang), \
 		DX_WALK(lvl, BOUNDED, false, hang), DX_WALK(lvl, ENOENT, true, hang)
 
+/* All of the tree's code, its VFIO type1 included, against all of the rewrite. */
+#define DX_ALL_TREE(lvl, hang)                                                    \
+	{ #lvl " leaves, all the tree's code (walker, follow_pfnmap, type1), hang_threads=" #hang, \
+	  DX_WALKER, lvl##_ORDER, lvl##_BAR, VFIO_RETRY_LEGACY, false, hang, true }
+
 static const struct dx_scenario walker_scenarios[] = {
 	DX_WALK_POLICIES(PUD, false), DX_WALK_POLICIES(PUD, true),
 	DX_WALK_POLICIES(PMD, false), DX_WALK_POLICIES(PMD, true),
+	DX_ALL_TREE(PUD, false), DX_ALL_TREE(PUD, true),
+	DX_ALL_TREE(PMD, false), DX_ALL_TREE(PMD, true),
 };
 #define NR_WALKER_SCENARIOS ((int)(sizeof(walker_scenarios) / sizeof(walker_scenarios[0])))
 
 static const struct dx_scenario lookup_scenarios[] = {
 	{ "follow_pfnmap_start vs zap and refault, PUD leaf", DX_LOOKUP, PUD_ORDER, PUD_BAR,
-	  VFIO_RETRY_LEGACY, false, false },
+	  VFIO_RETRY_LEGACY, false, false, false },
 	{ "follow_pfnmap_start vs zap and refault, PMD leaf", DX_LOOKUP, PMD_ORDER, PMD_BAR,
-	  VFIO_RETRY_LEGACY, false, false },
+	  VFIO_RETRY_LEGACY, false, false, false },
 };
 #define NR_LOOKUP_SCENARIOS ((int)(sizeof(lookup_scenarios) / sizeof(lookup_scenarios[0])))
 
