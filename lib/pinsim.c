@@ -317,6 +317,11 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 	free(p);
 }
 
+void pinsim_thread_exit(void)
+{
+	mm_thread_exit();
+}
+
 int pinsim_setrlimit(struct pinsim_proc *p, int resource, const struct rlimit *rl)
 {
 	if (!p || !rl)

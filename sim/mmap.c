@@ -143,13 +143,116 @@ static unsigned long host_thread_token(void)
 	return thread_token;
 }
 
-static void mm_add_task(struct mm_struct *mm, struct task_struct *t)
+/*
+ * The tasks of one host thread, one per process it acted in: the way from
+ * (host thread, mm) to the task without scanning the process's tasks, which
+ * a program that starts and ends many threads makes long.  On the heap, not
+ * in TLS, because a process's teardown unlinks its tasks from other threads'
+ * lists (and must not write into a TLS block that ended with its thread).
+ *
+ * threads_lock covers every thread's list and task->thread, and a thread
+ * exit's unlinking from a process's task list (so that __mmput() and
+ * mm_thread_exit() never both free one task).  A thread that ends without
+ * mm_thread_exit() runs thread_key_destructor(), which only orphans its
+ * tasks: pinsim's own threads and tests read their task after the join
+ * (the numa_maps walker's result, a test's task probe), so only an explicit
+ * exit frees them.
+ */
+struct sim_thread {
+	struct task_struct *tasks;
+};
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+static bool thread_key_ok;
+static __sim_tls struct sim_thread *this_thread;
+
+/*
+ * The lookup without a lock: the last (mm, task) this thread used.  The
+ * leader's serial tells a live mm from a freed one at the same address; a
+ * cached task is freed only with its mm or by this thread's exit, which
+ * clears the cache.
+ */
+static __sim_tls struct mm_struct *cached_mm;
+static __sim_tls uint64_t cached_leader_serial;
+static __sim_tls struct task_struct *cached_task;
+
+static void thread_unlink_task(struct task_struct *t)
 {
+	if (!t->thread)
+		return;
+	*t->pprev_in_thread = t->next_in_thread;
+	if (t->next_in_thread)
+		t->next_in_thread->pprev_in_thread = t->pprev_in_thread;
+	t->thread = NULL;
+	t->next_in_thread = NULL;
+	t->pprev_in_thread = NULL;
+}
+
+static void thread_key_destructor(void *arg)
+{
+	struct sim_thread *st = arg;
+
+	pthread_mutex_lock(&threads_lock);
+	while (st->tasks)
+		thread_unlink_task(st->tasks);
+	pthread_mutex_unlock(&threads_lock);
+	free(st);
+	this_thread = NULL;
+	cached_mm = NULL;
+	cached_task = NULL;
+}
+
+static void thread_key_init(void)
+{
+	thread_key_ok = !pthread_key_create(&thread_key, thread_key_destructor);
+}
+
+static struct sim_thread *this_sim_thread(void)
+{
+	struct sim_thread *st = this_thread;
+
+	if (st)
+		return st;
+	pthread_once(&thread_key_once, thread_key_init);
+	if (!thread_key_ok)
+		return NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	if (pthread_setspecific(thread_key, st)) {
+		free(st);
+		return NULL;
+	}
+	this_thread = st;
+	return st;
+}
+
+/* Into the group's list (O(1) unlink by pprev) and the calling thread's. */
+static int mm_add_task(struct mm_struct *mm, struct task_struct *t)
+{
+	struct sim_thread *st = this_sim_thread();
+
+	if (!st)
+		return -ENOMEM;
 	t->host_thread = host_thread_token();
+	pthread_mutex_lock(&threads_lock);
 	pthread_mutex_lock(&mm->tasks_lock);
 	t->next_in_group = mm->tasks;
+	if (mm->tasks)
+		mm->tasks->pprev_in_group = &t->next_in_group;
+	t->pprev_in_group = &mm->tasks;
 	mm->tasks = t;
 	pthread_mutex_unlock(&mm->tasks_lock);
+	t->thread = st;
+	t->next_in_thread = st->tasks;
+	if (st->tasks)
+		st->tasks->pprev_in_thread = &t->next_in_thread;
+	t->pprev_in_thread = &st->tasks;
+	st->tasks = t;
+	pthread_mutex_unlock(&threads_lock);
+	return 0;
 }
 
 struct mm_struct *mm_alloc(const char *comm)
@@ -159,16 +262,21 @@ struct mm_struct *mm_alloc(const char *comm)
 	if (!mm)
 		return NULL;
 	mm->owner = task_create(mm, NULL, comm);
-	if (!mm->owner) {
-		mm_free_common(mm);
-		return NULL;
-	}
-	mm_add_task(mm, mm->owner);
+	if (!mm->owner)
+		goto free_mm;
+	if (mm_add_task(mm, mm->owner))
+		goto free_owner;
 	pthread_mutex_lock(&machine->mms_lock);
 	mm->next_mm = machine->mms;
 	machine->mms = mm;
 	pthread_mutex_unlock(&machine->mms_lock);
 	return mm;
+
+free_owner:
+	task_free(mm->owner);
+free_mm:
+	mm_free_common(mm);
+	return NULL;
 }
 
 static void mm_unregister(struct mm_struct *mm)
@@ -185,24 +293,99 @@ static void mm_unregister(struct mm_struct *mm)
 	pthread_mutex_unlock(&machine->mms_lock);
 }
 
+/*
+ * The calling host thread's task in @mm, created on first use (a thread
+ * of the process, in @mm->owner's group).  O(1) in the number of the
+ * process's threads: current, then the cache, then this thread's own list
+ * (as long as the number of processes it acts in).
+ */
 struct task_struct *mm_thread_task(struct mm_struct *mm)
 {
 	unsigned long self = host_thread_token();
+	struct sim_thread *st;
 	struct task_struct *t;
 
 	if (current && current->mm == mm && current->host_thread == self)
 		return current;
-	pthread_mutex_lock(&mm->tasks_lock);
-	for (t = mm->tasks; t; t = t->next_in_group)
-		if (t->host_thread == self)
+	if (cached_mm == mm && cached_task && mm->owner->serial == cached_leader_serial)
+		return cached_task;
+	st = this_sim_thread();
+	if (!st)
+		return NULL;
+	pthread_mutex_lock(&threads_lock);
+	for (t = st->tasks; t; t = t->next_in_thread)
+		if (t->mm == mm)
 			break;
-	pthread_mutex_unlock(&mm->tasks_lock);
-	if (t)
-		return t;
-	t = task_create(mm, mm->owner, mm->owner->comm);
-	if (t)
-		mm_add_task(mm, t);
+	pthread_mutex_unlock(&threads_lock);
+	if (!t) {
+		t = task_create(mm, mm->owner, mm->owner->comm);
+		if (!t)
+			return NULL;
+		if (mm_add_task(mm, t)) {
+			task_free(t);
+			return NULL;
+		}
+	}
+	cached_mm = mm;
+	cached_leader_serial = mm->owner->serial;
+	cached_task = t;
 	return t;
+}
+
+static long exit_task_work_body(void *arg)
+{
+	exit_task_work(arg);
+	return 0;
+}
+
+/* Off its process's task list; the caller holds threads_lock. */
+static void mm_unlink_task(struct task_struct *t)
+{
+	struct mm_struct *mm = t->mm;
+
+	pthread_mutex_lock(&mm->tasks_lock);
+	*t->pprev_in_group = t->next_in_group;
+	if (t->next_in_group)
+		t->next_in_group->pprev_in_group = t->pprev_in_group;
+	t->next_in_group = NULL;
+	t->pprev_in_group = NULL;
+	pthread_mutex_unlock(&mm->tasks_lock);
+}
+
+void mm_thread_exit(void)
+{
+	struct sim_thread *st = this_thread;
+	struct task_struct *old = current;
+
+	cached_mm = NULL;
+	cached_task = NULL;
+	if (!st)
+		return;
+	for (;;) {
+		struct task_struct *t;
+		bool stays;
+
+		pthread_mutex_lock(&threads_lock);
+		t = st->tasks;
+		if (t) {
+			thread_unlink_task(t);
+			stays = t == t->mm->owner || atomic_load(&t->dead);
+			if (!stays)
+				mm_unlink_task(t);
+		}
+		pthread_mutex_unlock(&threads_lock);
+		if (!t)
+			break;
+		if (stays)
+			continue;
+		/* do_exit(): exit_task_work() as the task, inside its oops pad. */
+		set_current(t);
+		sim_task_run(exit_task_work_body, t);
+		set_current(old == t ? NULL : old);
+		if (old == t)
+			old = NULL;
+		task_free(t);
+	}
 }
 
 static void unmap_all_vmas(struct mm_struct *mm, bool force);
@@ -235,6 +418,16 @@ static void __mmput(struct mm_struct *mm, bool force)
 	struct task_struct *t, *next;
 
 	mm_unregister(mm);
+	/*
+	 * No thread finds or ends a task of @mm from here on: off every
+	 * thread's list under threads_lock, after which mm_thread_exit()
+	 * cannot reach them (it takes a task off its thread's list before
+	 * anything else, under the same lock).
+	 */
+	pthread_mutex_lock(&threads_lock);
+	for (t = mm->tasks; t; t = t->next_in_group)
+		thread_unlink_task(t);
+	pthread_mutex_unlock(&threads_lock);
 	/* exit_mmap(): tear everything down as the last user. */
 	unmap_all_vmas(mm, force);
 	mm_exit_task_work(mm);

@@ -32,37 +32,56 @@ uint32_t sim_current_tid(void)
 	return anon_tid;
 }
 
-static void task_register(struct task_struct *t)
+/*
+ * The machine's registry of every task (for lock_held_by_dead_task()): a
+ * dense array, each task knowing its slot, so that adding is amortised O(1)
+ * and removing is O(1) (the last task moves into the freed slot).  Slots are
+ * reused: the array never grows beyond the most tasks alive at once.  A
+ * full array that the host cannot grow fails the creating call with
+ * -ENOMEM and changes nothing (kernel/fork.c copy_process() fails the same
+ * way when it cannot allocate the task).
+ */
+static int task_register(struct task_struct *t)
 {
 	struct machine *m = machine;
 
 	pthread_mutex_lock(&m->tasks_lock);
 	if (m->nr_tasks == m->tasks_cap) {
 		unsigned int cap = m->tasks_cap ? m->tasks_cap * 2 : 16;
-		struct task_struct **n = realloc(m->tasks, cap * sizeof(*n));
+		struct task_struct **n = NULL;
 
-		if (!n)
-			abort();	/* bookkeeping only; not a simulated ENOMEM */
+		if (cap > m->tasks_cap)
+			n = realloc(m->tasks, cap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&m->tasks_lock);
+			return -ENOMEM;
+		}
 		m->tasks = n;
 		m->tasks_cap = cap;
 	}
+	t->reg_slot = m->nr_tasks;
 	m->tasks[m->nr_tasks++] = t;
 	pthread_mutex_unlock(&m->tasks_lock);
+	return 0;
 }
 
 static void task_unregister(struct task_struct *t)
 {
 	struct machine *m = machine;
+	unsigned int i = t->reg_slot;
 
 	pthread_mutex_lock(&m->tasks_lock);
-	for (unsigned int i = 0; i < m->nr_tasks; i++) {
-		if (m->tasks[i] == t) {
-			m->tasks[i] = m->tasks[--m->nr_tasks];
-			break;
-		}
+	if (!WARN_ON(i >= m->nr_tasks || m->tasks[i] != t)) {
+		struct task_struct *last = m->tasks[--m->nr_tasks];
+
+		m->tasks[i] = last;
+		last->reg_slot = i;
 	}
 	pthread_mutex_unlock(&m->tasks_lock);
 }
+
+/* Process-wide, never reset: see task_struct.serial. */
+static _Atomic uint64_t task_serial_next = 1;
 
 struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader,
 				const char *comm)
@@ -84,9 +103,16 @@ struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader
 	}
 	t->group_leader = leader;
 	t->mm = mm;
-	t->tid = atomic_fetch_add(&machine->next_tid, 1);
 	strncpy(t->comm, comm ? comm : "task", sizeof(t->comm) - 1);
-	task_register(t);
+	if (task_register(t)) {
+		if (leader == t)
+			free(t->signal);
+		free(t);
+		return NULL;
+	}
+	/* After the registry: a failed creation uses up no tid. */
+	t->tid = atomic_fetch_add(&machine->next_tid, 1);
+	t->serial = atomic_fetch_add(&task_serial_next, 1);
 	return t;
 }
 

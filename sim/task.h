@@ -54,7 +54,17 @@ struct task_struct {
 	struct task_struct *group_leader;
 	struct signal_struct *signal;
 	struct task_struct *next_in_group;	/* list of the process's tasks */
+	struct task_struct **pprev_in_group;	/* O(1) unlink (mmap.c) */
 	unsigned long host_thread;	/* token of its host thread (mmap.c) */
+	/*
+	 * Never reused over the host process's life (tids restart with each
+	 * machine): what a host thread's cached lookup checks (mmap.c).
+	 */
+	uint64_t serial;
+	unsigned int reg_slot;		/* machine->tasks[reg_slot] == this */
+	/* The host thread's tasks, one per process (mmap.c mm_thread_task()). */
+	struct sim_thread *thread;
+	struct task_struct *next_in_thread, **pprev_in_thread;
 
 	/* lockdep-like: what this task holds, for assertions and hangs */
 	struct held_lock held[SIM_MAX_HELD_LOCKS];
@@ -78,11 +88,25 @@ extern __sim_tls struct task_struct *current;
 /*
  * Create a task in the thread group of @leader (or a new group when @leader
  * is NULL, with a fresh signal_struct).  Freed by task_free() only; the mm
- * owns the tasks of its process (mm.h).
+ * owns the tasks of its process (mm.h).  NULL when the host cannot allocate
+ * the task or grow the machine's registry; nothing has changed then.
  */
 struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader,
 				const char *comm);
 void task_free(struct task_struct *t);
+
+/*
+ * kernel/exit.c do_exit() for the calling host thread: each task it has in a
+ * process (mm_thread_task()) ends.  Its queued task_work runs
+ * (exit_task_work()), it leaves the thread group and its registry slot is
+ * free for the next task.  The group leader (mm->owner) and a task that
+ * oopsed stay until their process goes: the leader is the process, as a
+ * zombie leader is in the kernel, and a dead task keeps its locks held
+ * (lock_held_by_dead_task()).  Implemented in mmap.c, which owns the
+ * process's task list.  Without it a host thread's tasks stay until the
+ * process goes, unreachable once the thread has ended.
+ */
+void mm_thread_exit(void);
 
 /* Make @t the current task of the calling host thread; returns the old one. */
 struct task_struct *set_current(struct task_struct *t);

@@ -209,6 +209,16 @@ int pinsim_add_device(struct pinsim *m, const struct pinsim_device_spec *d,
 
 int pinsim_proc_create(struct pinsim *m, struct pinsim_proc **out) PINSIM_API;
 void pinsim_proc_destroy(struct pinsim_proc *p) PINSIM_API;
+/*
+ * The calling host thread ends (kernel/exit.c do_exit() for a thread): its
+ * task in each process it acted in runs its queued task_work, leaves the
+ * thread group and is freed.  A process's first task (its leader) and a
+ * task that oopsed stay until the process goes.  Call it before a thread
+ * that used pinsim returns; without it the thread's tasks stay until their
+ * process is destroyed.  The thread may use pinsim again afterwards, as a
+ * new thread.
+ */
+void pinsim_thread_exit(void) PINSIM_API;
 /* setrlimit(2) for RLIMIT_MEMLOCK (the only resource simulated). */
 int pinsim_setrlimit(struct pinsim_proc *p, int resource, const struct rlimit *rl) PINSIM_API;
 /* Grant or drop CAP_IPC_LOCK for the process. */
