@@ -228,6 +228,12 @@ int pinsim_set_retry_policy(struct pinsim *sim, enum pinsim_retry_policy policy,
 
 int pinsim_add_device(struct pinsim *sim, const struct pinsim_device_spec *d, int *group_id)
 {
+	return pinsim_add_device_pci(sim, d, NULL, group_id);
+}
+
+int pinsim_add_device_pci(struct pinsim *sim, const struct pinsim_device_spec *d,
+			  const struct pinsim_device_pci *pci, int *group_id)
+{
 	struct vfio_pci_core_device *vdev;
 	int err;
 
@@ -235,7 +241,20 @@ int pinsim_add_device(struct pinsim *sim, const struct pinsim_device_spec *d, in
 		return fail(EINVAL);
 	if (d->iommu_unit < 0)
 		return fail(EINVAL);
-	err = vfio_pci_device_create(d->name ? d->name : "pci", d->bar_size, &vdev);
+	{
+		struct vfio_pci_device_ids ids = { 0 };
+
+		if (pci) {
+			ids.vendor_id = pci->vendor_id;
+			ids.device_id = pci->device_id;
+			ids.class_code = pci->class_code;
+			ids.msix_vectors = pci->msix_vectors;
+			ids.msix_bar = pci->msix_bar;
+		}
+
+		err = vfio_pci_device_create_ids(d->name ? d->name : "pci", d->bar_size, &ids,
+						 &vdev);
+	}
 	if (err)
 		return fail(-err);
 	err = vfio_group_register(sim, vdev, d->iommu_unit);

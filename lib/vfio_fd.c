@@ -41,9 +41,9 @@
  * handler sees it.
  *
  * Simplifications: one device per group, no SR-IOV (so no VF token); no
- * noiommu, no cdev/iommufd, no interrupts; the config region is the virtual
- * config space (PCI_COMMAND memory decode is what matters); BAR regions are
- * mmap-only; fds 0-2 are taken by stdio and are not vfio files.
+ * noiommu, no cdev/iommufd; regions are read and written through
+ * sim/vfio_pci.c (config space virtualized as vfio_pci_config.c does, BARs
+ * as vfio_pci_rdwr.c); fds 0-2 are taken by stdio and are not vfio files.
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -1117,61 +1117,34 @@ int pinsim_ioctl(struct pinsim_proc *p, int fd, unsigned long req, void *arg)
 	return (int)ret;
 }
 
-/* ---------------- config space through pread/pwrite ---------------- */
+/* ---------------- region read/write: pread/pwrite of a device fd ---------------- */
 
-static long config_rw(struct pinsim_proc *p, int fd, void *buf, size_t len, uint64_t off,
+/*
+ * vfs_read/vfs_write -> vfio_device_fops_read/write -> vfio_pci_core_read/
+ * write(): only device fds read and write regions (a container or group
+ * fd has no .read/.write: -EINVAL from vfs_read()); the region access is
+ * sim/vfio_pci.c vfio_pci_rw().
+ */
+static long region_rw(struct pinsim_proc *p, int fd, void *buf, size_t len, uint64_t off,
 		      bool write)
 {
-	struct vfio_pci_core_device *vdev;
+	struct vfio_pci_core_device *vdev = NULL;
 	struct vfio_fd *f;
-	uint64_t index = VFIO_PCI_OFFSET_TO_INDEX(off), pos = off & VFIO_PCI_OFFSET_MASK;
-	long ret;
+	long ret = 0;
 
 	mutex_lock(&p->sim->vfio_lock);
 	f = fd_lookup(p, fd);
-	if (!f) {
+	if (!f)
 		ret = -EBADF;
-		goto out;
-	}
-	if (f->type != VFIO_FD_DEVICE) {
+	else if (f->type != VFIO_FD_DEVICE)
 		ret = -EINVAL;
-		goto out;
-	}
-	vdev = f->group->vdev;
-	if (index != VFIO_PCI_CONFIG_REGION_INDEX || pos >= SIM_PCI_CONFIG_SIZE) {
-		ret = -EINVAL;	/* BARs are mmap-only here */
-		goto out;
-	}
-	if (len > SIM_PCI_CONFIG_SIZE - pos)
-		len = SIM_PCI_CONFIG_SIZE - pos;
-	/* vfio_pci_config_rw() with count 0 copies nothing (and @buf may be NULL). */
-	if (!len) {
-		ret = 0;
-		goto out;
-	}
-	if (!write) {
-		memcpy(buf, vdev->vconfig + pos, len);
-	} else if (pos <= SIM_PCI_COMMAND + 1 && pos + len > SIM_PCI_COMMAND) {
-		/* A write touching PCI_COMMAND goes through the decode logic. */
-		uint8_t cmd[2] = { vdev->vconfig[SIM_PCI_COMMAND],
-				   vdev->vconfig[SIM_PCI_COMMAND + 1] };
-
-		for (size_t i = 0; i < len; i++) {
-			uint64_t at = pos + i;
-
-			if (at == SIM_PCI_COMMAND || at == SIM_PCI_COMMAND + 1)
-				cmd[at - SIM_PCI_COMMAND] = ((uint8_t *)buf)[i];
-			else
-				vdev->vconfig[at] = ((uint8_t *)buf)[i];
-		}
-		vfio_pci_write_command(vdev, (uint16_t)(cmd[0] | cmd[1] << 8));
-	} else {
-		memcpy(vdev->vconfig + pos, buf, len);
-	}
-	ret = (long)len;
-out:
+	else
+		vdev = f->group->vdev;
 	mutex_unlock(&p->sim->vfio_lock);
-	return ret;
+	if (!vdev)
+		return ret;
+	/* The group and its device live as long as the machine. */
+	return vfio_pci_rw(vdev, buf, len, off, write);
 }
 
 ssize_t pinsim_pread(struct pinsim_proc *p, int fd, void *buf, size_t len, uint64_t off)
@@ -1182,7 +1155,7 @@ ssize_t pinsim_pread(struct pinsim_proc *p, int fd, void *buf, size_t len, uint6
 		errno = EFAULT;
 		return -1;
 	}
-	ret = config_rw(p, fd, buf, len, off, false);
+	ret = region_rw(p, fd, buf, len, off, false);
 	if (ret < 0) {
 		errno = (int)-ret;
 		return -1;
@@ -1198,7 +1171,7 @@ ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len
 		errno = EFAULT;
 		return -1;
 	}
-	ret = config_rw(p, fd, (void *)buf, len, off, true);
+	ret = region_rw(p, fd, (void *)buf, len, off, true);
 	if (ret < 0) {
 		errno = (int)-ret;
 		return -1;

@@ -22,6 +22,7 @@
  *  - the dma-buf export of BARs and its revoke path.
  */
 #include <errno.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +35,60 @@
 #include "vfio_pci.h"
 
 /* ------------------------------------------------------------------------ */
-/* Config space: PCI_COMMAND                                                */
+/* Config space (drivers/vfio/pci/vfio_pci_config.c)                        */
 /* ------------------------------------------------------------------------ */
+
+/* pci_config_map values for bytes outside every capability. */
+#define PCI_CAP_ID_INVALID 0xFF
+#define PCI_CAP_ID_INVALID_VIRT 0xFE
+#define PCI_CAP_ID_BASIC 0
+
+/* Little-endian accessors of a config byte array (count 1, 2 or 4). */
+static uint32_t cfg_get(const uint8_t *a, int pos, int count)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < count; i++)
+		v |= (uint32_t)a[pos + i] << (8 * i);
+	return v;
+}
+
+static void cfg_put(uint8_t *a, int pos, int count, uint32_t v)
+{
+	for (int i = 0; i < count; i++)
+		a[pos + i] = (uint8_t)(v >> (8 * i));
+}
 
 /* vconfig is little-endian, as PCI config space is. */
 static uint16_t vconfig_read_command(const struct vfio_pci_core_device *vdev)
 {
-	return (uint16_t)(vdev->vconfig[SIM_PCI_COMMAND] |
-			  (vdev->vconfig[SIM_PCI_COMMAND + 1] << 8));
+	return (uint16_t)cfg_get(vdev->vconfig, PCI_COMMAND, 2);
 }
 
-static void vconfig_write_command(struct vfio_pci_core_device *vdev, uint16_t cmd)
+/*
+ * pci_user_read_config_*() / pci_user_write_config_*() on the simulated
+ * function: its registers, where only the bits of hw_wmask take a write
+ * (read-only and unimplemented bits keep their value, as in hardware).
+ */
+static uint32_t hw_config_read(const struct vfio_pci_core_device *vdev, int pos, int count)
 {
-	vdev->vconfig[SIM_PCI_COMMAND] = cmd & 0xff;
-	vdev->vconfig[SIM_PCI_COMMAND + 1] = cmd >> 8;
+	return cfg_get(vdev->config, pos, count);
+}
+
+static void hw_config_write(struct vfio_pci_core_device *vdev, int pos, int count, uint32_t val)
+{
+	uint32_t wm = cfg_get(vdev->hw_wmask, pos, count);
+	uint32_t old = cfg_get(vdev->config, pos, count);
+
+	cfg_put(vdev->config, pos, count, (old & ~wm) | (val & wm));
+}
+
+/* p_setb()/p_setw()/p_setd() at an absolute config position. */
+static void p_set(struct vfio_pci_core_device *vdev, int pos, int count, uint32_t virt,
+		  uint32_t write)
+{
+	cfg_put(vdev->perm_virt, pos, count, virt);
+	cfg_put(vdev->perm_write, pos, count, write);
 }
 
 /*
@@ -74,22 +115,536 @@ static void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_core_device 
 }
 
 /*
- * The PCI_COMMAND part of vfio_basic_config_write(): a write with MEMORY
- * clear zaps every BAR mapping under the write lock (even if decode was
- * already off: the kernel does not look at the old value for this), a write
- * with MEMORY set just takes the write lock, so a fault in progress finishes
- * against the old value before the new one is visible.  Simplification: the
- * whole word is stored in vconfig; the kernel's per-bit virtualisation and
- * the write-through to the physical register are left out.
+ * vfio_default_config_read(): the virtualized bits from vconfig, the rest
+ * from the device.
+ */
+static int vfio_default_config_read(struct vfio_pci_core_device *vdev, int pos, int count,
+				    uint32_t *val)
+{
+	uint32_t virt = cfg_get(vdev->perm_virt, pos, count);
+
+	*val = cfg_get(vdev->vconfig, pos, count);
+	if (virt != (~0U >> (32 - count * 8)))
+		*val = (hw_config_read(vdev, pos, count) & ~virt) | (*val & virt);
+	return count;
+}
+
+/*
+ * vfio_default_config_write(): no writable bit drops the write; writable
+ * virtualized bits go to vconfig, writable others to the device.
+ */
+static int vfio_default_config_write(struct vfio_pci_core_device *vdev, int pos, int count,
+				     uint32_t val)
+{
+	uint32_t write = cfg_get(vdev->perm_write, pos, count);
+	uint32_t virt = cfg_get(vdev->perm_virt, pos, count);
+
+	if (!write)
+		return count;
+	if (write & virt) {
+		uint32_t v = cfg_get(vdev->vconfig, pos, count);
+
+		cfg_put(vdev->vconfig, pos, count, (v & ~(write & virt)) | (val & write & virt));
+	}
+	if (write & ~virt) {
+		uint32_t p = hw_config_read(vdev, pos, count);
+
+		hw_config_write(vdev, pos, count, (p & ~(write & ~virt)) | (val & write & ~virt));
+	}
+	return count;
+}
+
+/*
+ * vfio_direct_config_read(): the device's bytes, except a standard
+ * capability's ID/next bytes, which come from vconfig (the chain vfio may
+ * have rewritten).  Extended capabilities are not modelled.
+ */
+static int vfio_direct_config_read(struct vfio_pci_core_device *vdev, int pos, int count,
+				   int offset, uint32_t *val)
+{
+	*val = hw_config_read(vdev, pos, count);
+	if (pos >= PCI_STD_HEADER_SIZEOF && pos < PCI_CFG_SPACE_SIZE) {
+		if (offset == PCI_CAP_LIST_ID && count > 1) {
+			int n = count < PCI_CAP_FLAGS ? count : PCI_CAP_FLAGS;
+
+			*val = (*val & ~(0xffffffffU >> (32 - 8 * n))) |
+			       cfg_get(vdev->vconfig, pos, n);
+		} else if (offset == PCI_CAP_LIST_NEXT) {
+			*val = (*val & ~0xffU) | vdev->vconfig[pos];
+		}
+	}
+	return count;
+}
+
+/* is_bar() of vfio_pci_config.c: the six BARs and the ROM BAR. */
+static bool is_bar(int offset)
+{
+	return (offset >= PCI_BASE_ADDRESS_0 && offset < PCI_BASE_ADDRESS_5 + 4) ||
+	       (offset >= PCI_ROM_ADDRESS && offset < PCI_ROM_ADDRESS + 4);
+}
+
+/*
+ * A BAR is 64-bit when the slot above it is free (then it takes both, as
+ * pci_resource_flags() IORESOURCE_MEM_64 would say), else 32-bit; 64-bit
+ * BARs are prefetchable, 32-bit ones not.  No I/O-port BARs.
+ */
+static bool bar_is_64(const struct vfio_pci_core_device *vdev, int i)
+{
+	return vdev->bar[i].size && i + 1 < PCI_STD_NUM_BARS && !(i & 1) &&
+	       !vdev->bar[i + 1].size;
+}
+
+/* vfio_generate_bar_flags(). */
+static uint32_t vfio_generate_bar_flags(const struct vfio_pci_core_device *vdev, int i)
+{
+	uint32_t val = PCI_BASE_ADDRESS_SPACE_MEMORY;
+
+	if (bar_is_64(vdev, i))
+		val |= PCI_BASE_ADDRESS_MEM_PREFETCH | PCI_BASE_ADDRESS_MEM_TYPE_64;
+	return val;
+}
+
+/*
+ * vfio_bar_fixup(): after a BAR write, the virtual BARs keep only the bits
+ * above the BAR's size and get the BAR's flags back, so writing all-ones and
+ * reading back gives the size mask (BAR sizing); an absent BAR reads 0, and
+ * so does the ROM BAR (no ROM, no shadow ROM).
+ */
+static void vfio_bar_fixup(struct vfio_pci_core_device *vdev)
+{
+	if (!vdev->bardirty)
+		return;
+	for (int i = 0; i < PCI_STD_NUM_BARS; i++) {
+		int pos = PCI_BASE_ADDRESS_0 + 4 * i;
+		uint64_t mask;
+		uint32_t v;
+
+		if (!vdev->bar[i].size) {
+			cfg_put(vdev->vconfig, pos, 4, 0);
+			continue;
+		}
+		mask = ~(vdev->bar[i].size - 1);
+		v = cfg_get(vdev->vconfig, pos, 4) & (uint32_t)mask;
+		cfg_put(vdev->vconfig, pos, 4, v | vfio_generate_bar_flags(vdev, i));
+		if (bar_is_64(vdev, i)) {
+			v = cfg_get(vdev->vconfig, pos + 4, 4) & (uint32_t)(mask >> 32);
+			cfg_put(vdev->vconfig, pos + 4, 4, v);
+			i++;
+		}
+	}
+	cfg_put(vdev->vconfig, PCI_ROM_ADDRESS, 4, 0);
+	vdev->bardirty = false;
+}
+
+/* vfio_basic_config_read(): BAR reads see the fixed-up virtual BARs. */
+static int vfio_basic_config_read(struct vfio_pci_core_device *vdev, int pos, int count,
+				  uint32_t *val)
+{
+	if (is_bar(pos))
+		vfio_bar_fixup(vdev);
+	return vfio_default_config_read(vdev, pos, count, val);
+}
+
+static void vfio_pci_intx_virq(struct vfio_pci_core_device *vdev);
+
+/*
+ * vfio_basic_config_write().  A write of PCI_COMMAND with MEMORY clear zaps
+ * every BAR mapping under the write lock (even if decode was already off:
+ * the kernel does not look at the old value for this); with MEMORY set it
+ * just takes the write lock, so a fault in progress finishes against the
+ * old value before the new one is visible.  The bits go through the
+ * permissions (only INTX_DISABLE is virtual, the rest reaches the device),
+ * then the MEMORY and IO bits written are saved in vconfig, which is what
+ * __vfio_pci_memory_enabled() reads.  Left out: vfio_bar_restore() (the
+ * simulated function never loses its BARs behind vfio's back).
+ */
+static int vfio_basic_config_write(struct vfio_pci_core_device *vdev, int pos, int count,
+				   uint32_t val)
+{
+	uint16_t new_cmd = 0;
+
+	if (pos == PCI_COMMAND) {
+		new_cmd = (uint16_t)val;
+		if (!(new_cmd & PCI_COMMAND_MEMORY))
+			vfio_pci_zap_and_down_write_memory_lock(vdev);
+		else
+			down_write(&vdev->memory_lock);
+	}
+	count = vfio_default_config_write(vdev, pos, count, val);
+	if (pos == PCI_COMMAND) {
+		uint16_t mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
+		uint16_t v = vconfig_read_command(vdev);
+
+		cfg_put(vdev->vconfig, PCI_COMMAND, 2, (v & ~mask) | (new_cmd & mask));
+		up_write(&vdev->memory_lock);
+	}
+	/* Emulate INTx disable. */
+	if (pos >= PCI_COMMAND && pos <= PCI_COMMAND + 1)
+		vfio_pci_intx_virq(vdev);
+	if (is_bar(pos))
+		vdev->bardirty = true;
+	return count;
+}
+
+static void vfio_pci_do_reset(struct vfio_pci_core_device *vdev);
+
+/*
+ * vfio_exp_config_write(): the default write, then the virtual FLR bit:
+ * cleared (it always reads 0) and, if DEVCAP says the function can FLR,
+ * a function reset under the zap and memory_lock.  The MRRS write-through
+ * (pcie_set_readrq()) is left out: READRQ is virtual, so the user cannot
+ * see the device's value.
+ */
+static int vfio_exp_config_write(struct vfio_pci_core_device *vdev, int pos, int count,
+				 int offset, uint32_t val)
+{
+	int ctrl = pos - offset + PCI_EXP_DEVCTL;
+	uint16_t c;
+
+	count = vfio_default_config_write(vdev, pos, count, val);
+	c = (uint16_t)cfg_get(vdev->vconfig, ctrl, 2);
+	if (c & PCI_EXP_DEVCTL_BCR_FLR) {
+		cfg_put(vdev->vconfig, ctrl, 2, c & ~PCI_EXP_DEVCTL_BCR_FLR);
+		if (hw_config_read(vdev, pos - offset + PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR) {
+			vfio_pci_zap_and_down_write_memory_lock(vdev);
+			vfio_pci_do_reset(vdev);
+			up_write(&vdev->memory_lock);
+		}
+	}
+	return count;
+}
+
+/* vfio_pci_cap_remaining_dword(): bytes left in this dword and capability. */
+static size_t vfio_pci_cap_remaining_dword(struct vfio_pci_core_device *vdev, int pos)
+{
+	uint8_t cap = vdev->config_map[pos];
+	size_t i;
+
+	for (i = 1; (pos + i) % 4 && vdev->config_map[pos + i] == cap; i++)
+		;
+	return i;
+}
+
+/* vfio_find_cap_start(): back to the first byte of the capability. */
+static int vfio_find_cap_start(struct vfio_pci_core_device *vdev, int pos)
+{
+	uint8_t cap = vdev->config_map[pos];
+
+	while (pos > 0 && vdev->config_map[pos - 1] == cap)
+		pos--;
+	return pos;
+}
+
+/*
+ * vfio_config_do_rw(): an access wholly inside cfg_size (else -EFAULT),
+ * chopped into an aligned 4/2/1-byte chunk inside one capability, then the
+ * capability's read or write function.  Unassigned bytes are raw device
+ * accesses; the MSI-X capability is read-only with no write function (the
+ * write is dropped and counted done); PCI Express has the default read and
+ * vfio_exp_config_write().
+ */
+static long vfio_config_do_rw(struct vfio_pci_core_device *vdev, uint8_t *buf, size_t count,
+			      uint64_t pos, bool iswrite)
+{
+	uint32_t val = 0;
+	uint8_t cap_id;
+	int p = (int)pos, cap_start, offset;
+
+	if (pos >= SIM_PCI_CONFIG_SIZE || pos + count > SIM_PCI_CONFIG_SIZE)
+		return -EFAULT;
+	count = count < vfio_pci_cap_remaining_dword(vdev, p) ?
+			count : vfio_pci_cap_remaining_dword(vdev, p);
+	if (count >= 4 && !(pos % 4))
+		count = 4;
+	else if (count >= 2 && !(pos % 2))
+		count = 2;
+	else
+		count = 1;
+	cap_id = vdev->config_map[p];
+	cap_start = cap_id == PCI_CAP_ID_BASIC ? 0 : vfio_find_cap_start(vdev, p);
+	offset = p - cap_start;
+
+	if (iswrite) {
+		memcpy(&val, buf, count);	/* copy_from_user(), little-endian host */
+		switch (cap_id) {
+		case PCI_CAP_ID_BASIC:
+			return vfio_basic_config_write(vdev, p, (int)count, val);
+		case PCI_CAP_ID_EXP:
+			return vfio_exp_config_write(vdev, p, (int)count, offset, val);
+		case PCI_CAP_ID_INVALID:	/* vfio_raw_config_write() */
+			hw_config_write(vdev, p, (int)count, val);
+			return (long)count;
+		default:			/* no writefn: dropped */
+			return (long)count;
+		}
+	}
+	switch (cap_id) {
+	case PCI_CAP_ID_BASIC:
+		vfio_basic_config_read(vdev, p, (int)count, &val);
+		break;
+	case PCI_CAP_ID_EXP:
+		vfio_default_config_read(vdev, p, (int)count, &val);
+		break;
+	case PCI_CAP_ID_INVALID:		/* vfio_raw_config_read() */
+		val = hw_config_read(vdev, p, (int)count);
+		break;
+	default:
+		vfio_direct_config_read(vdev, p, (int)count, offset, &val);
+		break;
+	}
+	memcpy(buf, &val, count);		/* copy_to_user() */
+	return (long)count;
+}
+
+/*
+ * vfio_pci_config_rw(): chunk after chunk until @count is done; an error
+ * returns it (chunks already written stay written, as in the kernel).
+ */
+static long vfio_pci_config_rw(struct vfio_pci_core_device *vdev, uint8_t *buf, size_t count,
+			       uint64_t pos, bool iswrite)
+{
+	long done = 0, ret;
+
+	while (count) {
+		ret = vfio_config_do_rw(vdev, buf, count, pos, iswrite);
+		if (ret < 0)
+			return ret;
+		count -= (size_t)ret;
+		done += ret;
+		buf += ret;
+		pos += (uint64_t)ret;
+	}
+	return done;
+}
+
+/*
+ * The PCI_COMMAND write of a config-space access (as a 2-byte pwrite at
+ * PCI_COMMAND goes), for callers inside the simulation.
  */
 void vfio_pci_write_command(struct vfio_pci_core_device *vdev, uint16_t cmd)
 {
-	if (!(cmd & SIM_PCI_COMMAND_MEMORY))
-		vfio_pci_zap_and_down_write_memory_lock(vdev);
+	uint8_t b[2] = { cmd & 0xff, cmd >> 8 };
+
+	vfio_pci_config_rw(vdev, b, 2, PCI_COMMAND, true);
+}
+
+/*
+ * The simulated function's registers: a PCI Express endpoint (type 0
+ * header, cfg_size 4096, no extended capabilities), its BARs at their MMIO
+ * addresses, INTA, and the capability list PCI Express -> MSI-X (if any).
+ */
+static void vfio_pci_init_hw_config(struct vfio_pci_core_device *vdev,
+				    const struct vfio_pci_device_ids *ids)
+{
+	uint8_t *c = vdev->config, *w = vdev->hw_wmask;
+	int exp = SIM_PCI_EXP_CAP, msix = SIM_PCI_MSIX_CAP;
+
+	cfg_put(c, PCI_VENDOR_ID, 2, ids->vendor_id);
+	cfg_put(c, PCI_DEVICE_ID, 2, ids->device_id);
+	cfg_put(c, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cfg_put(c, PCI_STATUS, 2, PCI_STATUS_CAP_LIST);
+	cfg_put(c, PCI_CLASS_REVISION, 4, ids->class_code << 8 | 0x01);
+	for (int i = 0; i < PCI_STD_NUM_BARS; i++) {
+		uint64_t addr = (uint64_t)vdev->bar[i].pfn << PAGE_SHIFT;
+
+		if (!vdev->bar[i].size)
+			continue;
+		cfg_put(c, PCI_BASE_ADDRESS_0 + 4 * i, 4,
+			(uint32_t)addr | vfio_generate_bar_flags(vdev, i));
+		if (bar_is_64(vdev, i))
+			cfg_put(c, PCI_BASE_ADDRESS_0 + 4 * i + 4, 4, (uint32_t)(addr >> 32));
+	}
+	c[PCI_CAPABILITY_LIST] = exp;
+	c[PCI_INTERRUPT_LINE] = 0xff;
+	c[PCI_INTERRUPT_PIN] = 1;
+	/* What software can change in the device: command, cache line, latency. */
+	cfg_put(w, PCI_COMMAND, 2, 0x07ff);
+	w[PCI_CACHE_LINE_SIZE] = 0xff;
+	w[PCI_LATENCY_TIMER] = 0xff;
+
+	c[exp + PCI_CAP_LIST_ID] = PCI_CAP_ID_EXP;
+	c[exp + PCI_CAP_LIST_NEXT] = vdev->msix_bar >= 0 ? msix : 0;
+	cfg_put(c, exp + PCI_EXP_FLAGS, 2, 2 | PCI_EXP_TYPE_ENDPOINT << 4);
+	cfg_put(c, exp + PCI_EXP_DEVCAP, 4, PCI_EXP_DEVCAP_FLR | 1 /* MPS 256 */);
+	cfg_put(w, exp + PCI_EXP_DEVCTL, 2, 0xffff & ~PCI_EXP_DEVCTL_BCR_FLR);
+	cfg_put(w, exp + PCI_EXP_DEVCTL2, 2, 0xffff);
+
+	if (vdev->msix_bar < 0)
+		return;
+	c[msix + PCI_CAP_LIST_ID] = PCI_CAP_ID_MSIX;
+	cfg_put(c, msix + PCI_MSIX_FLAGS, 2, vdev->msix_vectors - 1);
+	cfg_put(c, msix + PCI_MSIX_TABLE, 4, (uint32_t)vdev->msix_offset | vdev->msix_bar);
+	cfg_put(c, msix + PCI_MSIX_PBA, 4,
+		(uint32_t)(vdev->msix_offset + vdev->msix_size) | vdev->msix_bar);
+	cfg_put(w, msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+}
+
+/*
+ * vfio_pci_init_perm_bits() for the capabilities this device has, then
+ * vfio_config_init(): the map, vconfig from the device, the virtual BARs
+ * dirty, and the capability bytes (vfio_cap_init(); no capability hidden,
+ * so the chain is the device's).  No extended capabilities: vfio_ecap_init()
+ * then zeroes the header at 0x100 and the rest is unassigned.
+ */
+static void vfio_config_init(struct vfio_pci_core_device *vdev)
+{
+	int exp = SIM_PCI_EXP_CAP, msix = SIM_PCI_MSIX_CAP;
+
+	memset(vdev->config_map, PCI_CAP_ID_BASIC, PCI_STD_HEADER_SIZEOF);
+	memset(vdev->config_map + PCI_STD_HEADER_SIZEOF, PCI_CAP_ID_INVALID,
+	       SIM_PCI_CONFIG_SIZE - PCI_STD_HEADER_SIZEOF);
+	memcpy(vdev->vconfig, vdev->config, PCI_CFG_SPACE_SIZE);
+
+	/* init_pci_cap_basic_perm() */
+	p_set(vdev, PCI_VENDOR_ID, 2, 0xffff, 0);
+	p_set(vdev, PCI_DEVICE_ID, 2, 0xffff, 0);
+	p_set(vdev, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE, 0xffff);
+	p_set(vdev, PCI_STATUS, 2, PCI_STATUS_CAP_LIST, 0);
+	p_set(vdev, PCI_CACHE_LINE_SIZE, 1, 0, 0xff);
+	p_set(vdev, PCI_LATENCY_TIMER, 1, 0, 0xff);
+	p_set(vdev, PCI_BIST, 1, 0, 0xff);
+	for (int pos = PCI_BASE_ADDRESS_0; pos <= PCI_BASE_ADDRESS_5; pos += 4)
+		p_set(vdev, pos, 4, ~0U, ~0U);
+	p_set(vdev, PCI_ROM_ADDRESS, 4, ~0U, ~0U);
+	p_set(vdev, PCI_CAPABILITY_LIST, 1, 0xff, 0);
+	p_set(vdev, PCI_INTERRUPT_LINE, 1, 0xff, 0xff);
+	p_set(vdev, PCI_INTERRUPT_PIN, 1, 0xff, 0);
+	vdev->bardirty = true;
+
+	/* init_pci_cap_exp_perm(), over the v2 endpoint length vfio_cap_len() gives */
+	memset(vdev->config_map + exp, PCI_CAP_ID_EXP, PCI_CAP_EXP_ENDPOINT_SIZEOF_V2);
+	p_set(vdev, exp + PCI_CAP_LIST_NEXT, 1, 0xff, 0);
+	p_set(vdev, exp + PCI_EXP_DEVCTL, 2,
+	      PCI_EXP_DEVCTL_BCR_FLR | PCI_EXP_DEVCTL_PAYLOAD | PCI_EXP_DEVCTL_READRQ,
+	      0xffff & ~PCI_EXP_DEVCTL_PHANTOM);
+	p_set(vdev, exp + PCI_EXP_DEVCTL2, 2, 0, 0xffff & ~PCI_EXP_DEVCTL2_ARI);
+
+	/* MSI-X: cap_perms[] default, direct read only */
+	if (vdev->msix_bar >= 0)
+		memset(vdev->config_map + msix, PCI_CAP_ID_MSIX, PCI_CAP_MSIX_SIZEOF);
+	/* vfio_ecap_init(): no extended capabilities */
+	cfg_put(vdev->vconfig, PCI_CFG_SPACE_SIZE, 4, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Region read/write (vfio_pci_core.c vfio_pci_rw, vfio_pci_rdwr.c)          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * vfio_pci_core_ioread/iowrite##size() with test_mem: under memory_lock
+ * for read, decode off is -EIO, else one access of @width bytes.
+ */
+static int vfio_pci_iordwr(struct vfio_pci_core_device *vdev, struct vfio_pci_bar *bar,
+			   uint8_t *buf, uint64_t off, size_t width, bool iswrite)
+{
+	down_read(&vdev->memory_lock);
+	if (!__vfio_pci_memory_enabled(vdev)) {
+		up_read(&vdev->memory_lock);
+		return -EIO;
+	}
+	if (iswrite)
+		memcpy(bar->bytes + off, buf, width);
 	else
-		down_write(&vdev->memory_lock);
-	vconfig_write_command(vdev, cmd);
-	up_write(&vdev->memory_lock);
+		memcpy(buf, bar->bytes + off, width);
+	up_read(&vdev->memory_lock);
+	return 0;
+}
+
+/*
+ * vfio_pci_core_do_io_rw(): the widest aligned access that fits (8, 4, 2,
+ * 1), outside the excluded range [x_start, x_end) (the MSI-X table): there
+ * reads fill with 0xff and writes are dropped.  An error returns it, with
+ * what was done before it left done.
+ */
+static long vfio_pci_core_do_io_rw(struct vfio_pci_core_device *vdev, struct vfio_pci_bar *bar,
+				   uint8_t *buf, uint64_t off, size_t count, uint64_t x_start,
+				   uint64_t x_end, bool iswrite)
+{
+	long done = 0;
+
+	while (count) {
+		size_t fillable, filled;
+		int ret;
+
+		if (off < x_start)
+			fillable = count < x_start - off ? count : (size_t)(x_start - off);
+		else if (off >= x_end)
+			fillable = count;
+		else
+			fillable = 0;
+
+		if (fillable) {
+			filled = fillable >= 8 && !(off % 8) ? 8 :
+				 fillable >= 4 && !(off % 4) ? 4 :
+				 fillable >= 2 && !(off % 2) ? 2 : 1;
+			ret = vfio_pci_iordwr(vdev, bar, buf, off, filled, iswrite);
+			if (ret)
+				return ret;
+		} else {
+			filled = count < x_end - off ? count : (size_t)(x_end - off);
+			if (!iswrite)
+				memset(buf, 0xff, filled);
+		}
+		count -= filled;
+		done += (long)filled;
+		off += filled;
+		buf += filled;
+	}
+	return done;
+}
+
+/*
+ * vfio_pci_bar_rw(): an absent BAR (and the ROM: none here, no shadow ROM)
+ * is -EINVAL, so is a position at or past the BAR's end; the count is cut
+ * at the end.  Every BAR is a memory BAR, so every access tests decode
+ * (-EIO while PCI_COMMAND_MEMORY is off).
+ */
+static long vfio_pci_bar_rw(struct vfio_pci_core_device *vdev, uint8_t *buf, size_t count,
+			    uint64_t off, bool iswrite)
+{
+	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(off);
+	uint64_t pos = off & VFIO_PCI_OFFSET_MASK, x_start = 0, x_end = 0;
+	struct vfio_pci_bar *bar;
+
+	if (index >= PCI_STD_NUM_BARS || !vdev->bar[index].size)
+		return -EINVAL;
+	bar = &vdev->bar[index];
+	if (pos >= bar->size)
+		return -EINVAL;
+	if (count > bar->size - pos)
+		count = bar->size - pos;
+	if ((int)index == vdev->msix_bar) {
+		x_start = vdev->msix_offset;
+		x_end = vdev->msix_offset + vdev->msix_size;
+	}
+	return vfio_pci_core_do_io_rw(vdev, bar, buf, pos, count, x_start, x_end, iswrite);
+}
+
+/*
+ * vfio_pci_rw() (and vfio_pci_core_read/write(): count 0 is 0 before
+ * anything): an index past the regions is -EINVAL, the ROM cannot be
+ * written, VGA is absent (vfio_pci_vga_rw(): -EINVAL without has_vga).
+ * Runtime PM is not modelled, so pm_runtime_resume_and_get() never fails.
+ */
+long vfio_pci_rw(struct vfio_pci_core_device *vdev, void *buf, size_t count, uint64_t off,
+		 bool iswrite)
+{
+	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(off);
+
+	if (!count)
+		return 0;
+	if (index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL;
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		return vfio_pci_config_rw(vdev, buf, count, off & VFIO_PCI_OFFSET_MASK, iswrite);
+	case VFIO_PCI_ROM_REGION_INDEX:
+		return iswrite ? -EINVAL : vfio_pci_bar_rw(vdev, buf, count, off, false);
+	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_BAR5_REGION_INDEX:
+		return vfio_pci_bar_rw(vdev, buf, count, off, iswrite);
+	default:
+		return -EINVAL;
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -126,9 +681,21 @@ void vfio_pci_zap_bars(struct vfio_pci_core_device *vdev)
 int vfio_pci_core_reset(struct vfio_pci_core_device *vdev)
 {
 	vfio_pci_zap_and_down_write_memory_lock(vdev);
-	/* pci_try_reset_function(): nothing observable to do for the model. */
+	vfio_pci_do_reset(vdev);
 	up_write(&vdev->memory_lock);
 	return 0;
+}
+
+/*
+ * pci_try_reset_function(): pci_dev_save_and_disable(), the reset,
+ * pci_dev_restore(); the saved state is the device's config space, so its
+ * registers read afterwards what they read before.  Counted, so that tests
+ * can see a reset happened (FLR through the PCIe capability, RESET, hot
+ * reset).
+ */
+static void vfio_pci_do_reset(struct vfio_pci_core_device *vdev)
+{
+	atomic_fetch_add_explicit(&vdev->nr_resets, 1, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -364,6 +931,20 @@ int vfio_pci_file_mapping_order(struct file *file, unsigned long pgoff, unsigned
 }
 
 /* ------------------------------------------------------------------------ */
+/* Interrupts                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void vfio_pci_irq_init(struct vfio_pci_core_device *vdev)
+{
+	(void)vdev;
+}
+
+static void vfio_pci_intx_virq(struct vfio_pci_core_device *vdev)
+{
+	(void)vdev;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Device lifetime                                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -398,6 +979,44 @@ again:
 int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM_BARS],
 			   struct vfio_pci_core_device **out)
 {
+	return vfio_pci_device_create_ids(name, bar_size, NULL, out);
+}
+
+/*
+ * Defaults: 1b36:0005 (QEMU's "pci-testdev" IDs, a device no host driver
+ * claims), class 0xff0000 (unassigned), no MSI-X.  MSI-X needs 1..2048
+ * vectors (PCI_MSIX_FLAGS_QSIZE + 1) and a present BAR big enough for the
+ * table (16 bytes a vector, at offset 0) and the PBA right after it.
+ */
+static int vfio_pci_ids_resolve(const uint64_t bar_size[PCI_STD_NUM_BARS],
+				const struct vfio_pci_device_ids *in,
+				struct vfio_pci_device_ids *ids)
+{
+	static const struct vfio_pci_device_ids none;
+
+	*ids = in ? *in : none;
+	if (!ids->vendor_id)
+		ids->vendor_id = 0x1b36;
+	if (!ids->device_id)
+		ids->device_id = 0x0005;
+	if (!ids->class_code)
+		ids->class_code = 0xff0000;
+	if (ids->class_code > 0xffffff || ids->vendor_id == 0xffff)
+		return -EINVAL;
+	if (!ids->msix_vectors)
+		return 0;
+	if (ids->msix_vectors > 2048 || ids->msix_bar >= PCI_STD_NUM_BARS ||
+	    !bar_size[ids->msix_bar] ||
+	    ids->msix_vectors * 16ULL + (ids->msix_vectors + 63) / 64 * 8 > bar_size[ids->msix_bar])
+		return -EINVAL;
+	return 0;
+}
+
+int vfio_pci_device_create_ids(const char *name, const uint64_t bar_size[PCI_STD_NUM_BARS],
+			       const struct vfio_pci_device_ids *in,
+			       struct vfio_pci_core_device **out)
+{
+	struct vfio_pci_device_ids ids;
 	struct vfio_pci_core_device *vdev;
 	int i, err;
 
@@ -406,6 +1025,9 @@ int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM
 	for (i = 0; i < PCI_STD_NUM_BARS; i++)
 		if (!bar_size_valid(bar_size[i]))
 			return -EINVAL;
+	err = vfio_pci_ids_resolve(bar_size, in, &ids);
+	if (err)
+		return err;
 
 	vdev = calloc(1, sizeof(*vdev));
 	if (!vdev)
@@ -425,7 +1047,14 @@ int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM
 		bar->mmap_supported = bar->size >= PAGE_SIZE;
 	}
 
-	vconfig_write_command(vdev, SIM_PCI_COMMAND_MEMORY);
+	vdev->msix_bar = ids.msix_vectors ? ids.msix_bar : -1;
+	vdev->msix_vectors = ids.msix_vectors;
+	vdev->msix_offset = 0;
+	vdev->msix_size = ids.msix_vectors * 16ULL;
+	/* Decode starts on: the device's COMMAND has MEMORY, and vconfig copies it. */
+	vfio_pci_init_hw_config(vdev, &ids);
+	vfio_config_init(vdev);
+	vfio_pci_irq_init(vdev);
 	init_rwsem(&vdev->memory_lock, "memory_lock");
 	init_rwsem(&vdev->mapping.i_mmap_rwsem, "i_mmap_rwsem");
 	vdev->mapping.i_mmap = NULL;

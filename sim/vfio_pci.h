@@ -15,6 +15,7 @@
 #define SIM_VFIO_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mm_types.h"
@@ -27,7 +28,11 @@
 #define PCI_STD_NUM_BARS 6
 #define SIM_PCI_COMMAND 0x04
 #define SIM_PCI_COMMAND_MEMORY 0x2
-#define SIM_PCI_CONFIG_SIZE 256
+/* pdev->cfg_size of a PCI Express function (PCI_CFG_SPACE_EXP_SIZE). */
+#define SIM_PCI_CONFIG_SIZE 4096
+/* Where the simulated device keeps its capabilities (standard list). */
+#define SIM_PCI_EXP_CAP 0x40
+#define SIM_PCI_MSIX_CAP 0x80
 
 struct vfio_pci_bar {
 	uint64_t size;			/* 0: no BAR; else a power of two ≥ 4K */
@@ -36,11 +41,39 @@ struct vfio_pci_bar {
 	bool mmap_supported;		/* bar_mmap_supported[] */
 };
 
+/*
+ * What the simulated hardware says about itself: IDs, class and its MSI-X
+ * table.  Zero fields take defaults (vfio_pci_device_create_ids()).
+ */
+struct vfio_pci_device_ids {
+	uint16_t vendor_id, device_id;
+	uint32_t class_code;		/* 24 bits: base, sub, prog-if */
+	uint16_t msix_vectors;		/* 0: no MSI-X capability; else 1..2048 */
+	uint8_t msix_bar;		/* the BAR holding table (offset 0) and PBA */
+};
+
 struct vfio_pci_core_device {
 	char name[32];
 	int id;
 	struct vfio_pci_bar bar[PCI_STD_NUM_BARS];
+	/*
+	 * Config space, three views of it as vfio_pci_config.c has them: the
+	 * device's own registers (what pci_user_read_config_*() reads; hw_wmask
+	 * the bits its hardware lets software change), vfio's virtual copy
+	 * (vdev->vconfig), and per byte the capability it belongs to
+	 * (vdev->pci_config_map) with vfio's virt/write permission bits.
+	 */
+	uint8_t config[SIM_PCI_CONFIG_SIZE];
+	uint8_t hw_wmask[SIM_PCI_CONFIG_SIZE];
 	uint8_t vconfig[SIM_PCI_CONFIG_SIZE];	/* virtual config space */
+	uint8_t config_map[SIM_PCI_CONFIG_SIZE];
+	uint8_t perm_virt[SIM_PCI_CONFIG_SIZE];
+	uint8_t perm_write[SIM_PCI_CONFIG_SIZE];
+	bool bardirty;
+	int msix_bar;			/* -1: no MSI-X */
+	uint64_t msix_offset, msix_size;	/* the table, excluded from BAR r/w */
+	unsigned int msix_vectors;
+	_Atomic unsigned long nr_resets;	/* pci_try_reset_function() calls */
 	bool pm_runtime_engaged;
 	struct rw_semaphore memory_lock;
 	struct address_space mapping;	/* vdev->inode->i_mapping */
@@ -56,7 +89,19 @@ struct vfio_pci_core_device {
  */
 int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM_BARS],
 			   struct vfio_pci_core_device **out);
+/* The same with IDs and MSI-X (@ids NULL: defaults; -EINVAL for a bad MSI-X). */
+int vfio_pci_device_create_ids(const char *name, const uint64_t bar_size[PCI_STD_NUM_BARS],
+			       const struct vfio_pci_device_ids *ids,
+			       struct vfio_pci_core_device **out);
 void vfio_pci_device_destroy(struct vfio_pci_core_device *vdev);
+
+/*
+ * vfio_pci_core.c vfio_pci_rw(): read or write @count bytes at the device
+ * fd offset @off (region index << 40 | position).  Returns the bytes done
+ * or -errno; @buf is the caller's (not NULL when @count is not 0).
+ */
+long vfio_pci_rw(struct vfio_pci_core_device *vdev, void *buf, size_t count, uint64_t off,
+		 bool iswrite);
 
 /* vfio_pci_core_mmap(): f_op->mmap of the device file (ref §4.1). */
 int vfio_pci_core_mmap(struct vfio_pci_core_device *vdev, struct vm_area_struct *vma);

@@ -206,6 +206,20 @@ int pinsim_set_retry_policy(struct pinsim *m, enum pinsim_retry_policy policy,
 			    unsigned int bound) PINSIM_API;
 int pinsim_add_device(struct pinsim *m, const struct pinsim_device_spec *d,
 		      int *group_id) PINSIM_API;
+/*
+ * What a device's config space says (0 = default): vendor/device
+ * 1b36:0005, class 0xff0000.  msix_vectors 1..2048 adds an MSI-X
+ * capability (VFIO_PCI_MSIX_IRQ_INDEX count) whose table (offset 0) and PBA
+ * sit in BAR msix_bar; 0 = no MSI-X.  pinsim_add_device() gives defaults.
+ */
+struct pinsim_device_pci {
+	uint16_t vendor_id, device_id;
+	uint32_t class_code;
+	uint16_t msix_vectors;
+	uint8_t msix_bar;
+};
+int pinsim_add_device_pci(struct pinsim *m, const struct pinsim_device_spec *d,
+			  const struct pinsim_device_pci *pci, int *group_id) PINSIM_API;
 
 int pinsim_proc_create(struct pinsim *m, struct pinsim_proc **out) PINSIM_API;
 void pinsim_proc_destroy(struct pinsim_proc *p) PINSIM_API;
@@ -236,7 +250,7 @@ int pinsim_kill(struct pinsim_proc *p) PINSIM_API;
 int pinsim_open(struct pinsim_proc *p, const char *path, int flags) PINSIM_API;
 int pinsim_close(struct pinsim_proc *p, int fd) PINSIM_API;
 int pinsim_ioctl(struct pinsim_proc *p, int fd, unsigned long req, void *arg) PINSIM_API;
-/* pread(2)/pwrite(2) of a device fd: the config region (PCI_COMMAND etc.). */
+/* pread(2)/pwrite(2) of a device fd: the config region and the BARs. */
 ssize_t pinsim_pread(struct pinsim_proc *p, int fd, void *buf, size_t len,
 		     uint64_t off) PINSIM_API;
 ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len,

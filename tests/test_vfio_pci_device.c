@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The simulated vfio-pci device as a VMM sees it through its device fd,
+ * held to 6.12.118: config space virtualized as
+ * drivers/vfio/pci/vfio_pci_config.c does it (vfio_config_do_rw(),
+ * vfio_basic_config_read/write(), vfio_bar_fixup(), the capability
+ * permissions), BAR pread/pwrite as vfio_pci_rdwr.c vfio_pci_bar_rw() and
+ * vfio_pci_core.c vfio_pci_rw().  Each case is named after the kernel
+ * behaviour it pins; a failing access is followed by the state it must have
+ * left alone.  Public API only, as tests/test_vfio_fd.c.
+ */
+#include <linux/pci_regs.h>
+
+#include "vfio_harness.h"
+
+#define CFG(off) (((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + (off))
+#define BAR(i, off) (((uint64_t)(i) << 40) + (off))
+#define EXP_CAP 0x40
+#define MSIX_CAP 0x80
+
+/* dev2: MSI-X with 20 vectors in BAR4 (64 KiB), 8086:1234, class NVMe. */
+static struct vh_dev dev2 = {
+	.name = "0000:03:00.0",
+	.bar_size = { [0] = 16 * KiB, [1] = 8 * KiB, [4] = 64 * KiB },
+	.iommu_unit = 0,
+};
+
+static void dev_setup(void)
+{
+	struct pinsim_device_spec spec = { .name = dev2.name, .iommu_unit = 0 };
+	struct pinsim_device_pci pci = { .vendor_id = 0x8086, .device_id = 0x1234,
+					 .class_code = 0x010802, .msix_vectors = 20,
+					 .msix_bar = 4 };
+
+	vh_setup();
+	memcpy(spec.bar_size, dev2.bar_size, sizeof(spec.bar_size));
+	ck_assert_int_eq(pinsim_add_device_pci(sim, &spec, &pci, &dev2.group_id), 0);
+	dev2.group = dev2.dev = -1;
+	vh_attach(&dev2, vh_container(VFIO_TYPE1v2_IOMMU));
+}
+
+static int rd(struct vh_dev *d, void *buf, size_t len, uint64_t off)
+{
+	errno = 0;
+	return vh_rc((int)pinsim_pread(proc, d->dev, buf, len, off));
+}
+
+static int wr(struct vh_dev *d, const void *buf, size_t len, uint64_t off)
+{
+	errno = 0;
+	return vh_rc((int)pinsim_pwrite(proc, d->dev, buf, len, off));
+}
+
+static uint32_t cfg32(struct vh_dev *d, int off)
+{
+	uint32_t v = 0;
+
+	ck_assert_int_eq(rd(d, &v, 4, CFG(off)), 4);
+	return v;
+}
+
+static uint16_t cfg16(struct vh_dev *d, int off)
+{
+	uint16_t v = 0;
+
+	ck_assert_int_eq(rd(d, &v, 2, CFG(off)), 2);
+	return v;
+}
+
+static void cfg_w32(struct vh_dev *d, int off, uint32_t v)
+{
+	ck_assert_int_eq(wr(d, &v, 4, CFG(off)), 4);
+}
+
+/* ---------------- config space ---------------- */
+
+/* vfio_pci_ioctl_get_region_info(): the config region is cfg_size (4096 for PCIe), r/w. */
+START_TEST(test_config_region_is_cfg_size_of_a_pcie_function)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri),
+				       .index = VFIO_PCI_CONFIG_REGION_INDEX };
+
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
+	ck_assert_uint_eq(ri.size, PCI_CFG_SPACE_EXP_SIZE);
+	ck_assert_uint_eq(ri.flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE);
+}
+END_TEST
+
+/* IDs and class come from the device; the defaults for pinsim_add_device(). */
+START_TEST(test_config_ids_class_and_header)
+{
+	ck_assert_uint_eq(cfg16(&dev2, PCI_VENDOR_ID), 0x8086);
+	ck_assert_uint_eq(cfg16(&dev2, PCI_DEVICE_ID), 0x1234);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_CLASS_REVISION) >> 8, 0x010802);
+	ck_assert_uint_eq(cfg32(&dev0, PCI_VENDOR_ID), 0x00051b36);
+	ck_assert_uint_eq(cfg32(&dev0, PCI_CLASS_REVISION) >> 8, 0xff0000);
+	ck_assert(cfg16(&dev2, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_CACHE_LINE_SIZE) >> 16 & 0xff, 0);	/* header type 0 */
+}
+END_TEST
+
+/* init_pci_cap_basic_perm(): vendor/device are virtual and not writable. */
+START_TEST(test_config_vendor_device_writes_are_dropped)
+{
+	uint32_t v = 0xdeadbeef;
+
+	ck_assert_int_eq(wr(&dev2, &v, 4, CFG(PCI_VENDOR_ID)), 4);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_VENDOR_ID), 0x12348086);
+}
+END_TEST
+
+/*
+ * vfio_bar_fixup(): all-ones written to a BAR reads back the size mask with
+ * the BAR's flags; a 64-bit BAR's upper dword the upper mask; an absent BAR
+ * and the ROM read 0.
+ */
+START_TEST(test_config_bar_sizing_reads_back_size_mask)
+{
+	uint32_t lo, hi;
+
+	/* dev0 BAR0: 2 GiB, 64-bit prefetchable (BAR1 free). */
+	cfg_w32(&dev0, PCI_BASE_ADDRESS_0, ~0U);
+	cfg_w32(&dev0, PCI_BASE_ADDRESS_1, ~0U);
+	lo = cfg32(&dev0, PCI_BASE_ADDRESS_0);
+	hi = cfg32(&dev0, PCI_BASE_ADDRESS_1);
+	ck_assert_uint_eq(lo, 0x80000000U | PCI_BASE_ADDRESS_MEM_TYPE_64 |
+				      PCI_BASE_ADDRESS_MEM_PREFETCH);
+	ck_assert_uint_eq(hi, 0xffffffffU);
+	/* dev2 BAR0 16 KiB with BAR1 present: 32-bit, not prefetchable. */
+	cfg_w32(&dev2, PCI_BASE_ADDRESS_0, ~0U);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_BASE_ADDRESS_0), ~(16U * 1024 - 1));
+	cfg_w32(&dev2, PCI_BASE_ADDRESS_1, ~0U);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_BASE_ADDRESS_1), ~(8U * 1024 - 1));
+	/* absent BAR, ROM */
+	cfg_w32(&dev2, PCI_BASE_ADDRESS_2, ~0U);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_BASE_ADDRESS_2), 0);
+	cfg_w32(&dev2, PCI_ROM_ADDRESS, ~0U);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_ROM_ADDRESS), 0);
+	/* An address written back reads back, aligned to the size. */
+	cfg_w32(&dev2, PCI_BASE_ADDRESS_0, 0xfe001234);
+	ck_assert_uint_eq(cfg32(&dev2, PCI_BASE_ADDRESS_0), 0xfe000000);
+}
+END_TEST
+
+/* The capability list: PCI Express at 0x40, then MSI-X with the table size and BIR. */
+START_TEST(test_config_capability_list_pcie_then_msix)
+{
+	uint16_t flags;
+
+	ck_assert_uint_eq(cfg32(&dev2, PCI_CAPABILITY_LIST) & 0xff, EXP_CAP);
+	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP), PCI_CAP_ID_EXP | MSIX_CAP << 8);
+	ck_assert(cfg32(&dev2, EXP_CAP + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP), PCI_CAP_ID_MSIX);	/* next 0 */
+	flags = cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS);
+	ck_assert_uint_eq((flags & PCI_MSIX_FLAGS_QSIZE) + 1, 20);
+	ck_assert_uint_eq(cfg32(&dev2, MSIX_CAP + PCI_MSIX_TABLE), 4);	/* BIR 4, offset 0 */
+	/* no MSI-X on dev0: the chain ends after PCI Express */
+	ck_assert_uint_eq(cfg16(&dev0, EXP_CAP), PCI_CAP_ID_EXP);
+	/* vfio_ecap_init() with no extended capability: 0 at 0x100 */
+	ck_assert_uint_eq(cfg32(&dev2, PCI_CFG_SPACE_SIZE), 0);
+}
+END_TEST
+
+/* cap_perms[PCI_CAP_ID_MSIX] has no writefn: the write is counted done and dropped. */
+START_TEST(test_config_msix_capability_is_read_only)
+{
+	uint16_t before = cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS);
+	uint16_t v = before | PCI_MSIX_FLAGS_ENABLE;
+
+	ck_assert_int_eq(wr(&dev2, &v, 2, CFG(MSIX_CAP + PCI_MSIX_FLAGS)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS), before);
+}
+END_TEST
+
+/* vfio_config_do_rw(): past cfg_size, or ending past it, is -EFAULT (no truncation). */
+START_TEST(test_config_access_past_cfg_size_is_efault)
+{
+	uint8_t buf[8] = { 0 };
+	uint32_t v = 0x11223344;
+
+	ck_assert_int_eq(rd(&dev2, buf, 8, CFG(PCI_CFG_SPACE_EXP_SIZE - 4)), -EFAULT);
+	ck_assert_int_eq(rd(&dev2, buf, 1, CFG(PCI_CFG_SPACE_EXP_SIZE)), -EFAULT);
+	ck_assert_int_eq(wr(&dev2, &v, 4, CFG(PCI_CFG_SPACE_EXP_SIZE)), -EFAULT);
+	ck_assert_int_eq(rd(&dev2, buf, 4, CFG(PCI_CFG_SPACE_EXP_SIZE - 4)), 4);
+	/* a whole-space read works and starts with the IDs */
+	{
+		static uint8_t all[PCI_CFG_SPACE_EXP_SIZE];
+
+		ck_assert_int_eq(rd(&dev2, all, sizeof(all), CFG(0)), (int)sizeof(all));
+		ck_assert_uint_eq(all[0] | all[1] << 8, 0x8086);
+		ck_assert_uint_eq(all[EXP_CAP], PCI_CAP_ID_EXP);
+	}
+}
+END_TEST
+
+/*
+ * vfio_basic_config_write(): bus master reaches the device and reads back;
+ * MEMORY off makes BAR reads -EIO; INTX_DISABLE is virtual and reads back.
+ */
+START_TEST(test_config_command_bits_read_back)
+{
+	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
+
+	ck_assert_int_eq(wr(&dev2, &cmd, 2, CFG(PCI_COMMAND)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, PCI_COMMAND), cmd);
+	cmd = 0xffff;	/* reserved bits 11-15 are not the device's */
+	ck_assert_int_eq(wr(&dev2, &cmd, 2, CFG(PCI_COMMAND)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, PCI_COMMAND), 0x07ff);
+}
+END_TEST
+
+/*
+ * vfio_exp_config_write(): the FLR bit reads 0 after the write, and the
+ * function was reset (pci_try_reset_function(), under the zap).
+ */
+START_TEST(test_config_pcie_flr_bit_reads_zero)
+{
+	uint16_t ctl = cfg16(&dev2, EXP_CAP + PCI_EXP_DEVCTL) | PCI_EXP_DEVCTL_BCR_FLR;
+
+	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(EXP_CAP + PCI_EXP_DEVCTL)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP + PCI_EXP_DEVCTL) & PCI_EXP_DEVCTL_BCR_FLR, 0);
+	/* READRQ is virtual and writable: it reads back */
+	ctl = (ctl & ~PCI_EXP_DEVCTL_READRQ & ~PCI_EXP_DEVCTL_BCR_FLR) | PCI_EXP_DEVCTL_READRQ_4096B;
+	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(EXP_CAP + PCI_EXP_DEVCTL)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP + PCI_EXP_DEVCTL) & PCI_EXP_DEVCTL_READRQ,
+			  PCI_EXP_DEVCTL_READRQ_4096B);
+}
+END_TEST
+
+/* ---------------- BARs ---------------- */
+
+/* vfio_pci_bar_rw(): what is written through the fd reads back, at any alignment. */
+START_TEST(test_bar_rw_round_trips_any_width)
+{
+	uint8_t out[23], in[23];
+
+	for (unsigned int i = 0; i < sizeof(out); i++)
+		out[i] = (uint8_t)(i * 7 + 1);
+	ck_assert_int_eq(wr(&dev0, out, sizeof(out), BAR(2, 3)), (int)sizeof(out));
+	memset(in, 0, sizeof(in));
+	ck_assert_int_eq(rd(&dev0, in, sizeof(in), BAR(2, 3)), (int)sizeof(in));
+	ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
+}
+END_TEST
+
+/* The count is cut at the BAR's end; at or past the end, -EINVAL. */
+START_TEST(test_bar_rw_truncates_at_end_and_einval_past_it)
+{
+	uint8_t buf[16];
+	uint64_t end = dev0.bar_size[4];
+
+	ck_assert_int_eq(rd(&dev0, buf, sizeof(buf), BAR(4, end - 4)), 4);
+	ck_assert_int_eq(rd(&dev0, buf, sizeof(buf), BAR(4, end)), -EINVAL);
+	ck_assert_int_eq(wr(&dev0, buf, 1, BAR(4, end + 100)), -EINVAL);
+}
+END_TEST
+
+/* An absent BAR, the ROM (none), a ROM write, VGA and past the regions: -EINVAL. */
+START_TEST(test_bar_rw_absent_regions_are_einval)
+{
+	uint8_t buf[4] = { 0 };
+
+	ck_assert_int_eq(rd(&dev0, buf, 4, BAR(1, 0)), -EINVAL);
+	ck_assert_int_eq(rd(&dev0, buf, 4, BAR(VFIO_PCI_ROM_REGION_INDEX, 0)), -EINVAL);
+	ck_assert_int_eq(wr(&dev0, buf, 4, BAR(VFIO_PCI_ROM_REGION_INDEX, 0)), -EINVAL);
+	ck_assert_int_eq(rd(&dev0, buf, 4, BAR(VFIO_PCI_VGA_REGION_INDEX, 0)), -EINVAL);
+	ck_assert_int_eq(rd(&dev0, buf, 4, BAR(VFIO_PCI_NUM_REGIONS, 0)), -EINVAL);
+	/* count 0 is 0 before any check (vfio_pci_core_read()) */
+	ck_assert_int_eq(rd(&dev0, buf, 0, BAR(VFIO_PCI_NUM_REGIONS + 5, 0)), 0);
+}
+END_TEST
+
+/* vfio_pci_core_ioread/iowrite with decode off: -EIO, nothing written. */
+START_TEST(test_bar_rw_with_decode_off_is_eio)
+{
+	uint32_t v = 0xa5a5a5a5, r = 0;
+
+	ck_assert_int_eq(wr(&dev0, &v, 4, BAR(2, 64)), 4);
+	vh_memory_decode(&dev0, false);
+	r = 0x12345678;
+	ck_assert_int_eq(wr(&dev0, &r, 4, BAR(2, 64)), -EIO);
+	ck_assert_int_eq(rd(&dev0, &r, 4, BAR(2, 64)), -EIO);
+	vh_memory_decode(&dev0, true);
+	r = 0;
+	ck_assert_int_eq(rd(&dev0, &r, 4, BAR(2, 64)), 4);
+	ck_assert_uint_eq(r, v);
+}
+END_TEST
+
+/* The MSI-X table is excluded: reads fill with 0xff, writes are dropped. */
+START_TEST(test_bar_rw_msix_table_reads_ff_drops_writes)
+{
+	uint8_t buf[32];
+	uint32_t v = 0x01020304, r = 0;
+
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(wr(&dev2, buf, sizeof(buf), BAR(4, 0)), (int)sizeof(buf));
+	ck_assert_int_eq(rd(&dev2, buf, sizeof(buf), BAR(4, 0)), (int)sizeof(buf));
+	for (unsigned int i = 0; i < sizeof(buf); i++)
+		ck_assert_uint_eq(buf[i], 0xff);
+	/* right after the table (20 * 16 bytes): the PBA, a real access */
+	ck_assert_int_eq(wr(&dev2, &v, 4, BAR(4, 20 * 16)), 4);
+	ck_assert_int_eq(rd(&dev2, &r, 4, BAR(4, 20 * 16)), 4);
+	ck_assert_uint_eq(r, v);
+}
+END_TEST
+
+/* BAR r/w and a BAR mmap see the same bytes. */
+START_TEST(test_bar_rw_and_mmap_share_bytes)
+{
+	uint64_t va = vh_bar_mmap(&dev0, 4, 0, dev0.bar_size[4], RW, 0);
+	uint32_t v = 0xcafef00d, r = 0;
+
+	ck_assert_int_eq(wr(&dev0, &v, 4, BAR(4, 128)), 4);
+	ck_assert_int_eq(pinsim_access(proc, va + 128, &r, 4, 0), 4);
+	ck_assert_uint_eq(r, v);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("vfio_pci_device");
+	TCase *tc = vh_tcase(s, "config", dev_setup);
+
+	tcase_add_test(tc, test_config_region_is_cfg_size_of_a_pcie_function);
+	tcase_add_test(tc, test_config_ids_class_and_header);
+	tcase_add_test(tc, test_config_vendor_device_writes_are_dropped);
+	tcase_add_test(tc, test_config_bar_sizing_reads_back_size_mask);
+	tcase_add_test(tc, test_config_capability_list_pcie_then_msix);
+	tcase_add_test(tc, test_config_msix_capability_is_read_only);
+	tcase_add_test(tc, test_config_access_past_cfg_size_is_efault);
+	tcase_add_test(tc, test_config_command_bits_read_back);
+	tcase_add_test(tc, test_config_pcie_flr_bit_reads_zero);
+	tc = vh_tcase(s, "bar_rw", dev_setup);
+	tcase_add_test(tc, test_bar_rw_round_trips_any_width);
+	tcase_add_test(tc, test_bar_rw_truncates_at_end_and_einval_past_it);
+	tcase_add_test(tc, test_bar_rw_absent_regions_are_einval);
+	tcase_add_test(tc, test_bar_rw_with_decode_off_is_eio);
+	tcase_add_test(tc, test_bar_rw_msix_table_reads_ff_drops_writes);
+	tcase_add_test(tc, test_bar_rw_and_mmap_share_bytes);
+	return s;
+}
