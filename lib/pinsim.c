@@ -151,6 +151,7 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	machine_config_init(&mc);
 	vfio_type1_config_init(&vc);
 	kernel_config_apply(cfg, &mc, &vc);
+	mc.shared_memory = cfg->shared_memory;
 
 	/*
 	 * The simulated IOMMU builds 4K, 2M and 1G leaves (a minimum above 4K
@@ -583,6 +584,80 @@ ssize_t pinsim_access(struct pinsim_proc *p, uint64_t addr, void *buf, size_t le
 	if (addr + len < addr)
 		return fail(EFAULT);
 	return ret_errno(in_proc(p, access_body, &a));
+}
+
+/* ---------------- a host process mirroring this one (preload/) ---------------- */
+
+struct touch_args {
+	struct pinsim_proc *p;
+	uint64_t addr;
+	int write;
+};
+
+/* cpu_translate()'s fault loop, telling SIGBUS (-EIO) from SIGSEGV (-EFAULT). */
+static long touch_body(void *arg)
+{
+	struct touch_args *a = arg;
+	struct mm_struct *mm = a->p->mm;
+	long err = -EFAULT;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for (int tries = 0; tries < 16; tries++) {
+		struct vm_area_struct *vma = vma_lookup(mm, a->addr);
+		unsigned long pfn;
+		uint64_t entry;
+		vm_fault_t ret;
+
+		if (!vma || !(vma->vm_flags & (a->write ? VM_WRITE : VM_READ)))
+			break;
+		if (pgtable_lookup(mm, a->addr, &pfn, &entry) != PGTABLE_NONE &&
+		    (!a->write || (entry & _PAGE_RW))) {
+			/* The host writes it behind the simulation's back. */
+			if (a->write && pfn_valid(pfn))
+				folio_mark_data(page_folio(pfn_to_page(pfn)));
+			err = 0;
+			break;
+		}
+		ret = handle_mm_fault(vma, a->addr,
+				      FAULT_FLAG_USER | FAULT_FLAG_ALLOW_RETRY |
+					      FAULT_FLAG_KILLABLE | (a->write ? FAULT_FLAG_WRITE : 0));
+		if (ret & VM_FAULT_RETRY) {
+			mmap_read_lock(mm);
+			continue;
+		}
+		if (ret & VM_FAULT_ERROR) {
+			err = ret & VM_FAULT_SIGBUS ? -EIO : -EFAULT;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
+int pinsim_touch(struct pinsim_proc *p, uint64_t addr, int write, struct pinsim_page_info *info)
+{
+	struct touch_args a = { p, addr & PAGE_MASK, write };
+	long ret;
+
+	if (!p || !info)
+		return fail(EINVAL);
+	if (addr >= TASK_SIZE)
+		return fail(EFAULT);
+	ret = in_proc(p, touch_body, &a);
+	if (ret)
+		return (int)ret_errno(ret);
+	return pinsim_pagemap(p, addr, info);
+}
+
+int pinsim_phys_fd(struct pinsim *sim, uint64_t pfn, uint64_t *off)
+{
+	int fd;
+
+	if (!sim || !off)
+		return fail(EINVAL);
+	fd = sim_phys_fd((unsigned long)pfn, off);
+	return fd < 0 ? fail(-fd) : fd;
 }
 
 /* ---------------- long-term pins ---------------- */

@@ -165,8 +165,7 @@ void free_huge_folio(struct folio *folio)
 	if (page_flags(&folio->page) & PG_data) {
 		void *addr = page_address(&folio->page);
 
-		if (madvise(addr, bytes, MADV_DONTNEED))
-			memset(addr, 0, bytes);
+		sim_phys_discard(addr, bytes);
 		ClearPageFlag(&folio->page, PG_data);
 	}
 	ClearPageFlag(&folio->page, PG_anon_exclusive | PG_dirty);

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "inject.h"
 #include "kimpl.h"
 #include "machine.h"
+#include "page.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
 
@@ -128,8 +130,11 @@ void machine_destroy(struct machine *m)
 		vfio_pci_device_destroy(m->devices);
 	if (m->init_mm)
 		init_mm_destroy(m->init_mm);
-	for (unsigned int i = 0; i < m->nr_mmio; i++)
+	for (unsigned int i = 0; i < m->nr_mmio; i++) {
 		munmap(m->mmio[i].bytes, m->mmio[i].nr_pages << PAGE_SHIFT);
+		if (m->mmio[i].fd >= 0)
+			close(m->mmio[i].fd);
+	}
 	while (m->nr_tasks)
 		task_free(m->tasks[m->nr_tasks - 1]);
 	phys_exit(m);
@@ -140,12 +145,39 @@ void machine_destroy(struct machine *m)
 	free(m);
 }
 
+/* A BAR's host bytes: private memory, or a memfd of its own (shared_memory). */
+static unsigned char *mmio_backing(uint64_t size, int *fd)
+{
+	void *b;
+
+	*fd = -1;
+	if (!machine->cfg.shared_memory) {
+		b = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		return b == MAP_FAILED ? NULL : b;
+	}
+	*fd = memfd_create("pinsim-bar", MFD_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	if (ftruncate(*fd, (off_t)size))
+		goto err;
+	b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (b == MAP_FAILED)
+		goto err;
+	return b;
+err:
+	close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
 int mmio_alloc(uint64_t size, unsigned long *pfn, unsigned char **bytes)
 {
 	struct machine *m = machine;
 	unsigned long nr = size >> PAGE_SHIFT, start;
 	struct mmio_range *r;
 	unsigned char *b;
+	int fd;
 
 	if (size < PAGE_SIZE || (size & (size - 1)))
 		return -EINVAL;
@@ -164,13 +196,13 @@ int mmio_alloc(uint64_t size, unsigned long *pfn, unsigned char **bytes)
 		pthread_mutex_unlock(&m->mmio_lock);
 		return -ENOMEM;
 	}
-	b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
-	if (b == MAP_FAILED) {
+	b = mmio_backing(size, &fd);
+	if (!b) {
 		pthread_mutex_unlock(&m->mmio_lock);
 		return -ENOMEM;
 	}
 	r = &m->mmio[m->nr_mmio];
+	r->fd = fd;
 	r->start_pfn = start;
 	r->nr_pages = nr;
 	r->bytes = b;
@@ -193,4 +225,28 @@ unsigned char *mmio_virt(unsigned long pfn)
 			return r->bytes + ((pfn - r->start_pfn) << PAGE_SHIFT);
 	}
 	return NULL;
+}
+
+int sim_phys_fd(unsigned long pfn, uint64_t *off)
+{
+	unsigned int n;
+
+	if (pfn_valid(pfn)) {
+		if (ram_fd < 0)
+			return -ENODEV;
+		*off = (uint64_t)pfn << PAGE_SHIFT;
+		return ram_fd;
+	}
+	n = atomic_load_explicit(&machine->nr_mmio, memory_order_acquire);
+	for (unsigned int i = 0; i < n; i++) {
+		struct mmio_range *r = &machine->mmio[i];
+
+		if (pfn >= r->start_pfn && pfn < r->start_pfn + r->nr_pages) {
+			if (r->fd < 0)
+				return -ENODEV;
+			*off = (uint64_t)(pfn - r->start_pfn) << PAGE_SHIFT;
+			return r->fd;
+		}
+	}
+	return -ENODEV;
 }

@@ -76,6 +76,13 @@ struct machine_config {
 	 * (sim/kimpl.h; only in a -Dkernel_tree build).
 	 */
 	enum machine_impl impl;
+	/*
+	 * RAM and every BAR backed by memfds (MAP_SHARED) instead of private
+	 * anonymous memory, so that a host process can map a simulated frame
+	 * itself and share its bytes (preload/: the program's pointers and
+	 * simulated DMA see the same bytes).  Default false.
+	 */
+	bool shared_memory;
 };
 
 void machine_config_init(struct machine_config *cfg);
@@ -83,6 +90,7 @@ void machine_config_init(struct machine_config *cfg);
 struct mmio_range {
 	unsigned long start_pfn, nr_pages;
 	unsigned char *bytes;			/* host backing, NORESERVE */
+	int fd;					/* its memfd (shared_memory), else -1 */
 };
 
 #define SIM_MAX_MMIO_RANGES 64
@@ -145,5 +153,18 @@ void init_mm_destroy(struct mm_struct *mm);
 int mmio_alloc(uint64_t size, unsigned long *pfn, unsigned char **bytes);
 /* The host bytes of an MMIO pfn, or NULL if no device decodes it. */
 unsigned char *mmio_virt(unsigned long pfn);
+/*
+ * shared_memory: the memfd holding @pfn's bytes (RAM or a BAR) and the
+ * offset of the frame in it; -ENODEV for a pfn with nothing behind it or a
+ * machine without shared_memory.
+ */
+int sim_phys_fd(unsigned long pfn, uint64_t *off);
+/* The RAM memfd (phys.c), -1 without shared_memory. */
+extern int ram_fd;
+/*
+ * Give host bytes of RAM back so that they read as zero: MADV_DONTNEED on
+ * private memory, MADV_REMOVE (a hole punched in the memfd) on shared.
+ */
+void sim_phys_discard(void *addr, size_t len);
 
 #endif /* SIM_MACHINE_H */

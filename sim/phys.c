@@ -38,6 +38,7 @@ unsigned long mmio_end_pfn;
 unsigned char *ram_data;
 uint64_t ram_bytes;
 uint64_t direct_map_bytes;
+int ram_fd = -1;
 __sim_tls const char *volatile sim_direct_map_func;
 
 /* Host bytes mapped at ram_data: the reservation, or RAM alone without one. */
@@ -148,7 +149,14 @@ static void clear_folio_data(struct folio *folio)
 	if (len == PAGE_SIZE)
 		memset(addr, 0, len);
 	else
-		madvise(addr, len, MADV_DONTNEED);
+		sim_phys_discard(addr, len);
+}
+
+void sim_phys_discard(void *addr, size_t len)
+{
+	/* MADV_DONTNEED on a MAP_SHARED memfd keeps the bytes: punch a hole. */
+	if (madvise(addr, len, ram_fd >= 0 ? MADV_REMOVE : MADV_DONTNEED))
+		memset(addr, 0, len);
 }
 
 void free_folio(struct folio *folio)
@@ -412,6 +420,35 @@ unsigned long sim_direct_map_fault_count(void)
 #define MMIO_WINDOW_MIN (1ULL << 40)
 #endif
 
+/*
+ * RAM read/write at @p: private anonymous memory (the reservation made
+ * accessible), or with shared_memory the RAM memfd mapped MAP_SHARED over
+ * the reservation's start, so that a host process mapping a range of the
+ * same memfd shares those frames' bytes (preload/).  The MMIO window after
+ * it stays PROT_NONE either way.
+ */
+static int ram_map(void *p, uint64_t ram)
+{
+	if (ram_fd < 0)
+		return mprotect(p, ram, PROT_READ | PROT_WRITE);
+	if (mmap(p, ram, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ram_fd, 0) == MAP_FAILED)
+		return -1;
+	return 0;
+}
+
+static int ram_fd_create(uint64_t ram)
+{
+	ram_fd = memfd_create("pinsim-ram", MFD_CLOEXEC);
+	if (ram_fd < 0)
+		return -1;
+	if (ftruncate(ram_fd, (off_t)ram)) {
+		close(ram_fd);
+		ram_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
 static unsigned char *direct_map_reserve(uint64_t ram, uint64_t mmio_base, size_t *len)
 {
 	for (uint64_t w = MMIO_WINDOW_MAX; w >= MMIO_WINDOW_MIN; w >>= 1) {
@@ -420,7 +457,7 @@ static unsigned char *direct_map_reserve(uint64_t ram, uint64_t mmio_base, size_
 
 		if (p == MAP_FAILED)
 			continue;
-		if (mprotect(p, ram, PROT_READ | PROT_WRITE)) {
+		if (ram_map(p, ram)) {
 			munmap(p, mmio_base + w);
 			return NULL;
 		}
@@ -443,6 +480,10 @@ int phys_init(struct machine *m)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem_map == MAP_FAILED)
 		goto err;
+	if (m->cfg.shared_memory && ram_fd_create(m->data_bytes)) {
+		munmap(mem_map, m->memmap_bytes);
+		goto err;
+	}
 	ram_data = direct_map_reserve(m->data_bytes, mmio_base, &direct_map_mapped);
 	if (ram_data) {
 		mmio_end_pfn = direct_map_mapped >> PAGE_SHIFT;
@@ -451,8 +492,12 @@ int phys_init(struct machine *m)
 	} else {
 		/* No reservation: RAM alone, every other pfn checked by the accessors. */
 		direct_map_mapped = m->data_bytes;
-		ram_data = mmap(NULL, m->data_bytes, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (ram_fd >= 0)
+			ram_data = mmap(NULL, m->data_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+					ram_fd, 0);
+		else
+			ram_data = mmap(NULL, m->data_bytes, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (ram_data == MAP_FAILED) {
 			munmap(mem_map, m->memmap_bytes);
 			goto err;
@@ -473,6 +518,9 @@ int phys_init(struct machine *m)
 	m->bump_pfn = SIM_RESERVED_PAGES;
 	return 0;
 err:
+	if (ram_fd >= 0)
+		close(ram_fd);
+	ram_fd = -1;
 	mem_map = NULL;
 	ram_data = NULL;
 	direct_map_bytes = 0;
@@ -486,6 +534,9 @@ void phys_exit(struct machine *m)
 	direct_map_bytes = 0;
 	if (ram_data)
 		munmap(ram_data, direct_map_mapped);
+	if (ram_fd >= 0)
+		close(ram_fd);
+	ram_fd = -1;
 	mem_map = NULL;
 	ram_data = NULL;
 	max_pfn = 0;

@@ -117,6 +117,14 @@ struct pinsim_config {
 	 * the tree's type1: its source is what it is.
 	 */
 	enum pinsim_impl impl;
+	/*
+	 * Back RAM and every BAR with memfds (MAP_SHARED) rather than private
+	 * memory, so that a host process can map a simulated frame itself
+	 * (pinsim_phys_fd()) and share its bytes with simulated DMA: what the
+	 * preload library (preload/) does with a program's pointers.  Default
+	 * false.
+	 */
+	bool shared_memory;
 };
 
 struct pinsim;
@@ -313,6 +321,29 @@ ssize_t pinsim_access(struct pinsim_proc *p, uint64_t addr, void *buf, size_t le
 int pinsim_pin_user_pages(struct pinsim_proc *p, uint64_t addr, uint64_t len, int write,
 			  struct pinsim_pin **out) PINSIM_API;
 int pinsim_unpin_user_pages(struct pinsim_pin *pin) PINSIM_API;
+
+/* ---- for a host process mirroring the simulated one (preload/) ---- */
+
+struct pinsim_page_info;
+/*
+ * The process's CPU touching @addr (a read, or a write if @write), as the
+ * MMU would: fault the page in if it is not mapped (or not writable for a
+ * write), copy nothing, then report what maps it in @info (as
+ * pinsim_pagemap()).  -1/EFAULT where the CPU would get SIGSEGV (no VMA,
+ * or the VMA does not allow the access), -1/EIO where it would get SIGBUS
+ * (a fault handler's VM_FAULT_SIGBUS, e.g. a BAR with memory decode off).
+ */
+int pinsim_touch(struct pinsim_proc *p, uint64_t addr, int write,
+		 struct pinsim_page_info *info) PINSIM_API;
+/*
+ * On a machine created with cfg.shared_memory: the memfd holding frame
+ * @pfn's bytes (RAM or a BAR; owned by the machine, valid until
+ * pinsim_destroy()) and the frame's offset in it in *@off.  mmap(2) of
+ * that range MAP_SHARED shares the frame's bytes with the simulated
+ * machine.  -1/ENODEV for a pfn with nothing behind it or a machine
+ * without shared_memory.
+ */
+int pinsim_phys_fd(struct pinsim *m, uint64_t pfn, uint64_t *off) PINSIM_API;
 
 /* What maps one address, like /proc/pid/pagemap + /proc/kpagecount. */
 enum pinsim_level {

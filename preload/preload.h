@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * libpinsim-preload.so internals: what its files share.  See preload.c for
+ * the process model and the list of what is interposed.
+ */
+#ifndef PINSIM_PRELOAD_H
+#define PINSIM_PRELOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pinsim/pinsim.h"
+
+#define PRELOAD_MAX_DEVICES 16
+
+struct preload_device {
+	char bdf[32]; /* "0000:01:00.0" */
+	struct pinsim_device_spec spec;
+	int group; /* pinsim_add_device()'s group id */
+};
+
+struct preload {
+	struct pinsim *m;
+	struct pinsim_proc *p;
+	struct preload_device dev[PRELOAD_MAX_DEVICES];
+	int nr_dev;
+	bool ready; /* the machine exists */
+	bool loopback; /* PINSIM_LOOPBACK: BAR0 DMA engine */
+	bool trace; /* PINSIM_TRACE: one stderr line per call */
+	char error[256]; /* why not ready (bad configuration) */
+};
+
+extern struct preload preload;
+
+/*
+ * Calls into pinsim run with this thread's guard raised: pinsim's own
+ * mmap()/open() (the direct map, memfds) then reach libc untouched.
+ */
+extern __thread int preload_in_sim;
+static inline void sim_enter(void)
+{
+	preload_in_sim++;
+}
+static inline void sim_exit(void)
+{
+	preload_in_sim--;
+}
+
+/* The next definition of @name (libc's, or a sanitizer's), or NULL. */
+void *preload_next(const char *name);
+#define REAL(name)                                                          \
+	({                                                                  \
+		static __typeof__(name) *next_fn_;                          \
+		if (!next_fn_)                                              \
+			next_fn_ = (__typeof__(name) *)preload_next(#name); \
+		next_fn_;                                                   \
+	})
+
+/* PINSIM_TRACE: "pinsim-preload: <fmt>" on stderr. */
+void preload_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* mirror.c */
+int mirror_init(void);
+/* Drop the host mirrors of every device region (after decode/reset may change). */
+void mirror_drop_device_regions(void);
+
+/* sysfs.c: the group of @bdf, -1 if no configured device has that name. */
+int preload_group_of(const char *bdf, size_t len);
+
+#endif /* PINSIM_PRELOAD_H */
