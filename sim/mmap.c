@@ -5,7 +5,9 @@
  * file references VMAs hold (fs/file_table.c fput()).
  *
  * The VMA set is a sorted array searched by binary search; the kernel's
- * maple tree gives the same answers.  It is protected by mmap_lock like
+ * maple tree gives the same answers.  A new mapping next to a compatible
+ * VMA is merged into it as mmap_region() does (vma_merge_new_range()), so
+ * the set, and numa_maps' one line per VMA, are the kernel's.  It is protected by mmap_lock like
  * the maple tree is for writers (no RCU readers here: the simulation has no
  * per-VMA locks, so every VMA lookup holds mmap_lock).
  */
@@ -891,6 +893,143 @@ static unsigned long get_unmapped_area(struct mm_struct *mm, struct file *file,
 	return addr;
 }
 
+static void vma_neighbours(struct mm_struct *mm, unsigned long start,
+			   struct vm_area_struct **prev, struct vm_area_struct **next);
+/* ---------------- merging a new mapping (mm/vma.c) ---------------- */
+
+/* include/linux/mm.h VM_SPECIAL: never merged (vma_merge_new_range()). */
+#define VM_SPECIAL (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
+
+/* mm/vma.h struct vma_merge_struct, the fields a new range's merge reads. */
+struct vma_merge_struct {
+	struct mm_struct *mm;
+	struct vm_area_struct *prev, *next;
+	unsigned long start, end, pgoff;
+	vm_flags_t flags;
+	struct file *file;
+};
+
+/*
+ * mm/vma.c is_mergeable_vma(): same flags (VM_SOFTDIRTY aside: pinsim has
+ * none) and the same file.  The mempolicy, userfaultfd context and anon
+ * name it also compares are not modelled: every VMA has the default policy,
+ * none and none.
+ *
+ * is_mergeable_anon_vma() is not modelled either: pinsim has no anon_vma.
+ * Without fork every anon_vma_chain is singular, so for a new range (whose
+ * anon_vma is NULL) the kernel's test is true on either side, as here.  It
+ * differs in one case only, are_anon_vmas_compatible(prev, next) when the
+ * range fills the whole gap between two VMAs that both had anonymous
+ * faults and did not come from one VMA (a split keeps one anon_vma): the
+ * kernel merges with prev alone, pinsim all three.  See vma_can_merge_right().
+ */
+static bool is_mergeable_vma(const struct vma_merge_struct *vmg, const struct vm_area_struct *vma)
+{
+	return vma->vm_flags == vmg->flags && vma->vm_file == vmg->file;
+}
+
+/* mm/vma.c can_vma_merge_left() with can_vma_merge_after(). */
+static bool vma_can_merge_left(const struct vma_merge_struct *vmg)
+{
+	const struct vm_area_struct *prev = vmg->prev;
+
+	return prev && prev->vm_end == vmg->start && is_mergeable_vma(vmg, prev) &&
+	       prev->vm_pgoff + ((prev->vm_end - prev->vm_start) >> PAGE_SHIFT) == vmg->pgoff;
+}
+
+/*
+ * mm/vma.c can_vma_merge_right() with can_vma_merge_before(); the kernel
+ * then also asks are_anon_vmas_compatible(prev, next) when it merges left
+ * too, which pinsim takes as true (see is_mergeable_vma()).
+ */
+static bool vma_can_merge_right(const struct vma_merge_struct *vmg)
+{
+	const struct vm_area_struct *next = vmg->next;
+
+	return next && vmg->end == next->vm_start && is_mergeable_vma(vmg, next) &&
+	       next->vm_pgoff == vmg->pgoff + ((vmg->end - vmg->start) >> PAGE_SHIFT);
+}
+
+/* mm/vma.c can_merge_remove_vma(): a VMA with ->close is never removed by a merge. */
+static bool can_merge_remove_vma(const struct vm_area_struct *vma)
+{
+	return !vma->vm_ops || !vma->vm_ops->close;
+}
+
+static unsigned int vma_slot(struct mm_struct *mm, const struct vm_area_struct *vma)
+{
+	return vma_index(mm, vma->vm_start);
+}
+
+/*
+ * mm/vma.c vma_merge_new_range(), called by mm/mmap.c mmap_region() before
+ * the VMA is allocated (and again after a file's ->mmap changed the flags):
+ * a new range [start, end) in a gap of the VMA set is taken by its
+ * neighbour(s) instead of becoming a VMA of its own when they are
+ * compatible (same flags, file and contiguous pgoff), never for VM_SPECIAL
+ * (a vfio-pci BAR: VM_IO | VM_PFNMAP | VM_DONTEXPAND; hugetlb:
+ * VM_DONTEXPAND).  Then vma_expand(): prev grows over the range (and over
+ * next, which goes: remove_vma()'s part that a merge does, vma_complete()'s
+ * fput() and i_mmap unlink), or next grows down over it.  Returns the VMA
+ * that now covers the range, or NULL (no merge; nothing changed).
+ *
+ * Two kinds of mapping pinsim makes never reach the comparison, as in the
+ * kernel where each gets its own file after the merge attempt: MAP_HUGETLB
+ * (hugetlb_file_setup() in ksys_mmap_pgoff(); VM_DONTEXPAND here covers
+ * it) and MAP_SHARED|MAP_ANONYMOUS (shmem_zero_setup() in mmap_region()).
+ */
+static struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
+{
+	struct vm_area_struct *prev = vmg->prev, *next = vmg->next;
+	bool left, right;
+
+	mmap_assert_write_locked(vmg->mm);
+	if ((vmg->flags & (VM_SPECIAL | VM_HUGETLB)) || (!prev && !next))
+		return NULL;
+	if (!vmg->file && (vmg->flags & VM_SHARED))
+		return NULL;
+	left = vma_can_merge_left(vmg);
+	right = vma_can_merge_right(vmg);
+	if (left && right && !can_merge_remove_vma(next))
+		right = false;	/* reduced to merging prev and the range */
+	if (left) {
+		if (right) {
+			unsigned int i = vma_slot(vmg->mm, next);
+
+			prev->vm_end = next->vm_end;
+			memmove(&vmg->mm->vmas[i], &vmg->mm->vmas[i + 1],
+				(vmg->mm->nr_vmas - i - 1) * sizeof(*vmg->mm->vmas));
+			vmg->mm->nr_vmas--;
+			unlink_file_vma(next);
+			if (next->vm_file)
+				fput(next->vm_file);
+			free(next);
+		} else {
+			prev->vm_end = vmg->end;
+		}
+		return prev;
+	}
+	if (right) {
+		next->vm_start = vmg->start;
+		next->vm_pgoff = vmg->pgoff;
+		return next;
+	}
+	return NULL;
+}
+
+/* The neighbours of the free range at @start, then vma_merge_new_range(). */
+static struct vm_area_struct *mmap_merge(struct mm_struct *mm, unsigned long start,
+					 unsigned long end, vm_flags_t flags, struct file *file,
+					 unsigned long pgoff)
+{
+	struct vma_merge_struct vmg = {
+		.mm = mm, .start = start, .end = end, .pgoff = pgoff, .flags = flags, .file = file,
+	};
+
+	vma_neighbours(mm, start, &vmg.prev, &vmg.next);
+	return vma_merge_new_range(&vmg);
+}
+
 static void unmap_region(struct mm_struct *mm, struct vm_area_struct *vma);
 
 unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
@@ -969,13 +1108,35 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 		if (err)
 			goto free_vma;
 	}
+	/*
+	 * mmap_region(): vma_merge_new_range() before a VMA is made; a merged
+	 * file mapping never reaches the driver's ->mmap, and takes no file
+	 * reference of its own (the VMA it joined holds one).
+	 */
+	if (mmap_merge(mm, addr, addr + len, vma->vm_flags, file, vma->vm_pgoff)) {
+		free(vma);
+		return addr;
+	}
 	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
 	if (file) {
+		vm_flags_t before = vma->vm_flags;
+
 		/* mmap_region(): the VMA holds the file until remove_vma(). */
 		vma->vm_file = get_file(file);
 		err = file->f_op && file->f_op->mmap ? file->f_op->mmap(file, vma) : -ENODEV;
 		if (err)
 			goto put_file;
+		/*
+		 * "If vm_flags changed after mmap_file(), we should try merge
+		 * vma again": with the driver's flags (never for vfio-pci's,
+		 * which are VM_SPECIAL).
+		 */
+		if (vma->vm_flags != before &&
+		    mmap_merge(mm, addr, addr + len, vma->vm_flags, vma->vm_file, vma->vm_pgoff)) {
+			fput(vma->vm_file);
+			free(vma);
+			return addr;
+		}
 	}
 	/* vma_set_page_prot(): flags may have changed; keep the driver's cache bits. */
 	vma->vm_page_prot = __pgprot(pgprot_val(vm_get_page_prot(vma->vm_flags)) |

@@ -286,8 +286,11 @@ START_TEST(test_thp_always_mode_maps_pmd_unless_vm_nohugepage)
 {
 	struct mm_struct *mm = tm_mm("thp");
 	unsigned long a = map(mm, NULL, 0, 4 * MiB, RW, PRIV_ANON);
+	/* A PROT_NONE page between: else b merges into a (vma_merge_new_range()). */
+	unsigned long guard = map(mm, NULL, 0, 4 * KiB, PROT_NONE, PRIV_ANON);
 	unsigned long b = map(mm, NULL, 0, 4 * MiB, RW, PRIV_ANON);
 
+	ck_assert(!IS_ERR_VALUE(guard));
 	set_vma_flag(mm, b, VM_NOHUGEPAGE);
 	ck_assert_uint_eq(fault(mm, a, 0), 0);
 	ck_assert_uint_eq(fault(mm, b, 0), 0);
