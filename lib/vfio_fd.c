@@ -1011,6 +1011,33 @@ static long device_get_region_info(struct vfio_pci_core_device *vdev,
 }
 
 /*
+ * vfio_pci_ioctl_get_irq_info(): minsz is up to count; an index past the
+ * IRQs, and ERR on a function that is not PCIe (never here), is -EINVAL.
+ * Every index signals through an eventfd; INTx is maskable and auto-masked;
+ * MSI and MSI-X cannot be resized (no dynamic MSI-X).  The counts are
+ * vfio_pci_get_irq_count()'s (sim/vfio_pci.c).
+ */
+static long device_get_irq_info(struct vfio_pci_core_device *vdev, struct vfio_irq_info *arg)
+{
+	const size_t minsz = offsetof(struct vfio_irq_info, count) + sizeof(arg->count);
+	struct vfio_irq_info info;
+
+	if (!arg)
+		return -EFAULT;
+	memcpy(&info, arg, minsz);
+	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+	info.flags = VFIO_IRQ_INFO_EVENTFD;
+	info.count = vfio_pci_get_irq_count(vdev, info.index);
+	if (info.index == VFIO_PCI_INTX_IRQ_INDEX)
+		info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+	else
+		info.flags |= VFIO_IRQ_INFO_NORESIZE;
+	memcpy(arg, &info, minsz);
+	return 0;
+}
+
+/*
  * vfio_main.c vfio_ioctl_device_feature(): the header checks, then the
  * feature.  The core's migration and dirty-logging features need
  * mig_ops/log_ops, which plain vfio-pci does not have (-ENOTTY); of
@@ -1055,6 +1082,8 @@ static long device_ioctl(struct vfio_group *g, unsigned int cmd, void *arg)
 		return device_get_info(arg);
 	case VFIO_DEVICE_GET_REGION_INFO:
 		return device_get_region_info(vdev, arg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return device_get_irq_info(vdev, arg);
 	case VFIO_DEVICE_RESET:
 		return vfio_pci_core_reset(vdev);
 	default:

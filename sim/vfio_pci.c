@@ -939,6 +939,29 @@ static void vfio_pci_irq_init(struct vfio_pci_core_device *vdev)
 	(void)vdev;
 }
 
+/*
+ * vfio_pci_get_irq_count(): INTx 1 if the virtual interrupt pin is set,
+ * MSI 0 (the device has no MSI capability), MSI-X the table size from the
+ * capability, ERR 1 for a PCIe function, REQ 1.
+ */
+int vfio_pci_get_irq_count(struct vfio_pci_core_device *vdev, unsigned int index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		return vdev->vconfig[PCI_INTERRUPT_PIN] ? 1 : 0;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (vdev->msix_bar < 0)
+			return 0;
+		return (hw_config_read(vdev, SIM_PCI_MSIX_CAP + PCI_MSIX_FLAGS, 2) &
+			PCI_MSIX_FLAGS_QSIZE) + 1;
+	case VFIO_PCI_ERR_IRQ_INDEX:
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void vfio_pci_intx_virq(struct vfio_pci_core_device *vdev)
 {
 	(void)vdev;

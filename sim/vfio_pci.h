@@ -122,6 +122,8 @@ void vfio_pci_zap_bars(struct vfio_pci_core_device *vdev);
  */
 void vfio_pci_write_command(struct vfio_pci_core_device *vdev, uint16_t cmd);
 bool __vfio_pci_memory_enabled(struct vfio_pci_core_device *vdev);
+/* vfio_pci_get_irq_count(): the count VFIO_DEVICE_GET_IRQ_INFO reports. */
+int vfio_pci_get_irq_count(struct vfio_pci_core_device *vdev, unsigned int index);
 /* VFIO_DEVICE_RESET: zap under memory_lock. */
 int vfio_pci_core_reset(struct vfio_pci_core_device *vdev);
 

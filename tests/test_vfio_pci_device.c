@@ -317,6 +317,65 @@ START_TEST(test_bar_rw_and_mmap_share_bytes)
 }
 END_TEST
 
+/* ---------------- interrupts ---------------- */
+
+static int irq_info(struct vh_dev *d, struct vfio_irq_info *info)
+{
+	errno = 0;
+	return vh_rc(pinsim_ioctl(proc, d->dev, VFIO_DEVICE_GET_IRQ_INFO, info));
+}
+
+/*
+ * vfio_pci_ioctl_get_irq_info() + vfio_pci_get_irq_count(): INTx 1
+ * (eventfd, maskable, automasked), MSI 0 without an MSI capability, MSI-X
+ * the capability's table size (eventfd, noresize), ERR 1 on PCIe, REQ 1.
+ */
+START_TEST(test_irq_info_counts_and_flags_as_vfio_pci_get_irq_count)
+{
+	static const struct {
+		uint32_t index, count, flags;
+	} want[] = {
+		{ VFIO_PCI_INTX_IRQ_INDEX, 1,
+		  VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED },
+		{ VFIO_PCI_MSI_IRQ_INDEX, 0, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+		{ VFIO_PCI_MSIX_IRQ_INDEX, 20, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+		{ VFIO_PCI_ERR_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+		{ VFIO_PCI_REQ_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+	};
+
+	for (unsigned int i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct vfio_irq_info info = { .argsz = sizeof(info), .index = want[i].index };
+
+		ck_assert_int_eq(irq_info(&dev2, &info), 0);
+		ck_assert_uint_eq(info.count, want[i].count);
+		ck_assert_uint_eq(info.flags, want[i].flags);
+	}
+	{
+		struct vfio_irq_info info = { .argsz = sizeof(info),
+					      .index = VFIO_PCI_MSIX_IRQ_INDEX };
+
+		ck_assert_int_eq(irq_info(&dev0, &info), 0);
+		ck_assert_uint_eq(info.count, 0);	/* dev0 has no MSI-X */
+	}
+}
+END_TEST
+
+/* argsz below minsz, or an index past VFIO_PCI_NUM_IRQS: -EINVAL, struct untouched. */
+START_TEST(test_irq_info_bad_argsz_or_index_is_einval)
+{
+	struct vfio_irq_info info = { .argsz = 12, .index = 0, .flags = 0x55, .count = 77 };
+
+	ck_assert_int_eq(irq_info(&dev2, &info), -EINVAL);
+	ck_assert_uint_eq(info.flags, 0x55);
+	ck_assert_uint_eq(info.count, 77);
+	info.argsz = sizeof(info);
+	info.index = VFIO_PCI_NUM_IRQS;
+	ck_assert_int_eq(irq_info(&dev2, &info), -EINVAL);
+	ck_assert_uint_eq(info.count, 77);
+	ck_assert_int_eq(irq_info(&dev2, NULL), -EFAULT);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("vfio_pci_device");
@@ -338,5 +397,8 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_bar_rw_with_decode_off_is_eio);
 	tcase_add_test(tc, test_bar_rw_msix_table_reads_ff_drops_writes);
 	tcase_add_test(tc, test_bar_rw_and_mmap_share_bytes);
+	tc = vh_tcase(s, "irq", dev_setup);
+	tcase_add_test(tc, test_irq_info_counts_and_flags_as_vfio_pci_get_irq_count);
+	tcase_add_test(tc, test_irq_info_bad_argsz_or_index_is_einval);
 	return s;
 }
