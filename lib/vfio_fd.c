@@ -280,8 +280,11 @@ static void vfio_df_group_close(struct vfio_group *g)
 		g->container_users--;
 	}
 	g->open_count--;
-	if (last)
+	if (last) {
+		/* vfio_pci_core_close_device() -> vfio_pci_core_disable(): IRQs off */
+		vfio_pci_core_disable_irqs(g->vdev);
 		group_file_put(g);
+	}
 }
 
 /* ---------------- the device file (vfio_main.c vfio_device_fops) ---------------- */
@@ -1038,6 +1041,203 @@ static long device_get_irq_info(struct vfio_pci_core_device *vdev, struct vfio_i
 }
 
 /*
+ * vfio_main.c vfio_set_irqs_validate_and_prepare(): argsz covers the
+ * header, a known index, start + count without u32 overflow, only data and
+ * action flag bits; start and start + count within @num_irqs (so nothing
+ * is valid on an index with no interrupts); exactly one data type; argsz
+ * covering count bools or count int32 fds.
+ */
+static int vfio_set_irqs_validate_and_prepare(const struct vfio_irq_set *hdr, int num_irqs,
+					      int max_irq_type, size_t *data_size)
+{
+	const size_t minsz = offsetof(struct vfio_irq_set, count) + sizeof(hdr->count);
+	size_t size;
+
+	if (hdr->argsz < minsz || hdr->index >= (uint32_t)max_irq_type ||
+	    hdr->count >= UINT32_MAX - hdr->start ||
+	    (hdr->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
+		return -EINVAL;
+	*data_size = 0;
+	if (hdr->start >= (uint32_t)num_irqs || hdr->start + hdr->count > (uint32_t)num_irqs)
+		return -EINVAL;
+	switch (hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+	case VFIO_IRQ_SET_DATA_NONE:
+		size = 0;
+		break;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		size = sizeof(uint8_t);
+		break;
+	case VFIO_IRQ_SET_DATA_EVENTFD:
+		size = sizeof(int32_t);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (size && hdr->argsz - minsz < (size_t)hdr->count * size)
+		return -EINVAL;
+	*data_size = (size_t)hdr->count * size;
+	return 0;
+}
+
+/*
+ * vfio_pci_core.c vfio_pci_ioctl_set_irqs(): the header, validated against
+ * the index's count (vfio_pci_get_irq_count()), the data copied
+ * (memdup_user()), then vfio_pci_set_irqs_ioctl() under igate
+ * (sim/vfio_pci.c).
+ */
+static long device_set_irqs(struct vfio_pci_core_device *vdev, struct vfio_irq_set *arg)
+{
+	const size_t minsz = offsetof(struct vfio_irq_set, count) + sizeof(arg->count);
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	void *data = NULL;
+	long ret;
+
+	if (!arg)
+		return -EFAULT;
+	memcpy(&hdr, arg, minsz);
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, vfio_pci_get_irq_count(vdev, hdr.index),
+						 VFIO_PCI_NUM_IRQS, &data_size);
+	if (ret)
+		return ret;
+	if (data_size) {
+		data = malloc(data_size);
+		if (!data)
+			return -ENOMEM;
+		memcpy(data, arg->data, data_size);
+	}
+	ret = vfio_pci_set_irqs_ioctl(vdev, hdr.flags, hdr.index, hdr.start, hdr.count, data);
+	free(data);
+	return ret;
+}
+
+/*
+ * The dev_set of a bus reset (sim/vfio_pci.c vfio_pci_dev_set(): the
+ * functions named on the same domain and bus, none on bus 0), allocated;
+ * *np its size.  -ENODEV without a bus reset.
+ */
+static long hot_reset_set(struct vfio_pci_core_device *vdev, struct vfio_pci_core_device ***out,
+			  int *np)
+{
+	int n = vfio_pci_dev_set(vdev, NULL, 0);
+
+	if (n < 0)
+		return n;
+	*out = calloc((size_t)n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	/* Devices live as long as the machine; one added meanwhile is left out. */
+	*np = vfio_pci_dev_set(vdev, *out, n);
+	if (*np > n)
+		*np = n;
+	return 0;
+}
+
+/*
+ * vfio_pci_ioctl_get_pci_hot_reset_info(): argsz covering the header
+ * (-EINVAL); no slot reset and no bus reset is -ENODEV; too small for every
+ * affected device is -ENOSPC with count filled in (and flags 0) in the
+ * header; else each device's segment, bus, devfn and group id (a
+ * group-opened device: no DEV_ID flags).
+ */
+static long device_get_hot_reset_info(struct vfio_pci_core_device *vdev,
+				      struct vfio_pci_hot_reset_info *arg)
+{
+	const size_t minsz = offsetof(struct vfio_pci_hot_reset_info, count) + sizeof(arg->count);
+	struct vfio_pci_core_device **set;
+	struct vfio_pci_hot_reset_info hdr;
+	long ret;
+	int n;
+
+	if (!arg)
+		return -EFAULT;
+	memcpy(&hdr, arg, minsz);
+	if (hdr.argsz < minsz)
+		return -EINVAL;
+	hdr.flags = 0;
+	ret = hot_reset_set(vdev, &set, &n);
+	if (ret)
+		return ret;
+	if ((size_t)n > (hdr.argsz - sizeof(hdr)) / sizeof(arg->devices[0])) {
+		hdr.count = (uint32_t)n;
+		ret = -ENOSPC;
+	} else {
+		for (int i = 0; i < n; i++) {
+			struct vfio_pci_dependent_device dd = {
+				.group_id = (uint32_t)set[i]->id,
+				.segment = set[i]->segment,
+				.bus = set[i]->bus,
+				.devfn = set[i]->devfn,
+			};
+
+			memcpy(&arg->devices[i], &dd, sizeof(dd));
+		}
+		hdr.count = (uint32_t)n;
+	}
+	memcpy(arg, &hdr, minsz);
+	free(set);
+	return ret;
+}
+
+/*
+ * vfio_pci_ioctl_pci_hot_reset() with a group-opened device: argsz and
+ * flags 0 (-EINVAL), a non-empty array (the empty one is for cdev-opened
+ * devices: -EINVAL), a bus reset (-ENODEV); then
+ * vfio_pci_ioctl_pci_hot_reset_groups(): no more fds than affected devices
+ * (-EINVAL), each an open fd (-EBADF) of a group (-EINVAL); and
+ * vfio_pci_dev_set_hot_reset(): every affected device in one of the groups
+ * (vfio_dev_in_groups(), else -EINVAL), then the reset.
+ */
+static long device_pci_hot_reset(struct pinsim_proc *p, struct vfio_pci_core_device *vdev,
+				 struct vfio_pci_hot_reset *arg)
+{
+	const size_t minsz = offsetof(struct vfio_pci_hot_reset, count) + sizeof(arg->count);
+	struct vfio_pci_core_device **set;
+	struct vfio_pci_hot_reset hdr;
+	struct vfio_fd *f;
+	long ret;
+	int n;
+
+	if (!arg)
+		return -EFAULT;
+	memcpy(&hdr, arg, minsz);
+	if (hdr.argsz < minsz || hdr.flags || !hdr.count)
+		return -EINVAL;
+	ret = hot_reset_set(vdev, &set, &n);
+	if (ret)
+		return ret;
+	if (hdr.count > (uint32_t)n) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (uint32_t i = 0; i < hdr.count; i++) {
+		f = fd_lookup(p, arg->group_fds[i]);
+		if (!f) {
+			ret = -EBADF;
+			goto out;
+		}
+		if (f->type != VFIO_FD_GROUP) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	for (int d = 0; d < n; d++) {
+		bool owned = false;
+
+		for (uint32_t i = 0; i < hdr.count && !owned; i++)
+			owned = fd_lookup(p, arg->group_fds[i])->group->vdev == set[d];
+		if (!owned) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	ret = vfio_pci_dev_set_hot_reset(set, n);
+out:
+	free(set);
+	return ret;
+}
+
+/*
  * vfio_main.c vfio_ioctl_device_feature(): the header checks, then the
  * feature.  The core's migration and dirty-logging features need
  * mig_ops/log_ops, which plain vfio-pci does not have (-ENOTTY); of
@@ -1068,10 +1268,9 @@ static long device_feature(struct vfio_device_feature *arg)
  * vfio_device_fops_unl_ioctl(): BIND_IOMMUFD is the cdev's (-ENOTTY without
  * CONFIG_VFIO_DEVICE_CDEV, and falls to the driver's default here); a
  * group-opened fd always has access; VFIO_DEVICE_FEATURE is the core's;
- * the rest is vfio_pci_core_ioctl() (no IRQ, hot-reset or ioeventfd
- * requests: "no interrupts" above).
+ * the rest is vfio_pci_core_ioctl() (no VFIO_DEVICE_IOEVENTFD: -ENOTTY).
  */
-static long device_ioctl(struct vfio_group *g, unsigned int cmd, void *arg)
+static long device_ioctl(struct pinsim_proc *p, struct vfio_group *g, unsigned int cmd, void *arg)
 {
 	struct vfio_pci_core_device *vdev = g->vdev;
 
@@ -1084,6 +1283,12 @@ static long device_ioctl(struct vfio_group *g, unsigned int cmd, void *arg)
 		return device_get_region_info(vdev, arg);
 	case VFIO_DEVICE_GET_IRQ_INFO:
 		return device_get_irq_info(vdev, arg);
+	case VFIO_DEVICE_SET_IRQS:
+		return device_set_irqs(vdev, arg);
+	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+		return device_get_hot_reset_info(vdev, arg);
+	case VFIO_DEVICE_PCI_HOT_RESET:
+		return device_pci_hot_reset(p, vdev, arg);
 	case VFIO_DEVICE_RESET:
 		return vfio_pci_core_reset(vdev);
 	default:
@@ -1116,7 +1321,7 @@ static long ioctl_body(void *arg)
 	} else if (f->type == VFIO_FD_GROUP) {
 		ret = group_ioctl(p, f->group, a->cmd, a->arg);
 	} else {
-		ret = device_ioctl(f->group, a->cmd, a->arg);
+		ret = device_ioctl(p, f->group, a->cmd, a->arg);
 	}
 	mutex_unlock(&p->sim->vfio_lock);
 	return ret;
@@ -1209,6 +1414,32 @@ ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len
 }
 
 /* ---------------- device DMA, IOMMU queries, stats ---------------- */
+
+int pinsim_device_raise_irq(struct pinsim *sim, int group_id, unsigned int index,
+			    unsigned int vector)
+{
+	struct vfio_group *g;
+	int ret;
+
+	if (!sim) {
+		errno = EINVAL;
+		return -1;
+	}
+	mutex_lock(&sim->vfio_lock);
+	g = group_by_id(sim, group_id);
+	mutex_unlock(&sim->vfio_lock);
+	if (!g) {
+		errno = ENODEV;
+		return -1;
+	}
+	/* The group and its device live as long as the machine. */
+	ret = vfio_pci_raise_irq(g->vdev, index, vector);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
 
 /* The domain of @group_id's container, under sim->vfio_lock. */
 static struct iommu_domain *group_domain(struct pinsim *sim, int group_id)

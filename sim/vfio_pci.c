@@ -22,11 +22,14 @@
  *  - the dma-buf export of BARs and its revoke path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bug.h"
 #include "machine.h"
@@ -246,6 +249,7 @@ static int vfio_basic_config_read(struct vfio_pci_core_device *vdev, int pos, in
 }
 
 static void vfio_pci_intx_virq(struct vfio_pci_core_device *vdev);
+static void intx_set_pending(struct vfio_pci_core_device *vdev, bool pending);
 
 /*
  * vfio_basic_config_write().  A write of PCI_COMMAND with MEMORY clear zaps
@@ -696,6 +700,91 @@ int vfio_pci_core_reset(struct vfio_pci_core_device *vdev)
 static void vfio_pci_do_reset(struct vfio_pci_core_device *vdev)
 {
 	atomic_fetch_add_explicit(&vdev->nr_resets, 1, memory_order_relaxed);
+	/*
+	 * The reset de-asserts INTx.  vfio's interrupt set-up survives it:
+	 * neither vfio_pci_ioctl_reset() nor vfio_pci_dev_set_hot_reset()
+	 * touches irq_type or the triggers, and pci_restore_state() puts the
+	 * MSI-X state back (pci_restore_msi_state()).
+	 */
+	pthread_mutex_lock(&vdev->igate);
+	intx_set_pending(vdev, false);
+	pthread_mutex_unlock(&vdev->igate);
+}
+
+/*
+ * vfio_pci_dev_set_resettable()/vfio_pci_for_each_slot_or_bus(): every
+ * function on the bus is a vfio-pci device here, so the dev_set is the bus.
+ */
+int vfio_pci_dev_set(struct vfio_pci_core_device *vdev, struct vfio_pci_core_device **out,
+		     int max)
+{
+	struct vfio_pci_core_device *d;
+	int n = 0;
+
+	if (!vdev->bus_reset)
+		return -ENODEV;
+	pthread_mutex_lock(&machine->devices_lock);
+	for (d = machine->devices; d; d = d->next) {
+		int i;
+
+		if (!d->bus_reset || d->segment != vdev->segment || d->bus != vdev->bus)
+			continue;
+		/* insertion by devfn, as pci_walk_bus() visits bus->devices */
+		for (i = n < max ? n : max; i > 0 && out[i - 1]->devfn > d->devfn; i--)
+			if (i < max)
+				out[i] = out[i - 1];
+		if (i < max)
+			out[i] = d;
+		n++;
+	}
+	pthread_mutex_unlock(&machine->devices_lock);
+	return n;
+}
+
+/*
+ * vfio_pci_dev_set_hot_reset() after the ownership test: memory_lock of
+ * each device by trylock, in order (-EBUSY and unwind on contention, as the
+ * kernel does to avoid lock-order deadlocks), BARs zapped, pci_reset_bus(),
+ * the locks released in reverse.  pci_reset_bus() saves and restores every
+ * function's config space (pci_bus_save_and_disable_locked()/
+ * pci_bus_restore_locked()), so vconfig and registers stay as they were.
+ */
+int vfio_pci_dev_set_hot_reset(struct vfio_pci_core_device **set, int n)
+{
+	int i, ret = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!down_write_trylock(&set[i]->memory_lock)) {
+			ret = -EBUSY;
+			break;
+		}
+		vfio_pci_zap_bars(set[i]);
+	}
+	if (!ret)
+		for (int j = 0; j < n; j++)
+			vfio_pci_do_reset(set[j]);
+	while (i-- > 0)
+		up_write(&set[i]->memory_lock);
+	return ret;
+}
+
+/*
+ * The function's place from its name, "DDDD:BB:DD.F" as pci_name() prints
+ * it.  Anything else, or bus 0, has no bus reset (see vfio_pci.h).
+ */
+static void vfio_pci_parse_address(struct vfio_pci_core_device *vdev)
+{
+	unsigned int seg, bus, dev, fn;
+	char end;
+
+	vdev->bus_reset = false;
+	if (sscanf(vdev->name, "%4x:%2x:%2x.%1x%c", &seg, &bus, &dev, &fn, &end) != 4 ||
+	    dev > 31 || fn > 7 || strlen(vdev->name) != 12)
+		return;
+	vdev->segment = (uint16_t)seg;
+	vdev->bus = (uint8_t)bus;
+	vdev->devfn = (uint8_t)(dev << 3 | fn);
+	vdev->bus_reset = bus != 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -931,13 +1020,8 @@ int vfio_pci_file_mapping_order(struct file *file, unsigned long pgoff, unsigned
 }
 
 /* ------------------------------------------------------------------------ */
-/* Interrupts                                                               */
+/* Interrupts (drivers/vfio/pci/vfio_pci_intrs.c)                           */
 /* ------------------------------------------------------------------------ */
-
-static void vfio_pci_irq_init(struct vfio_pci_core_device *vdev)
-{
-	(void)vdev;
-}
 
 /*
  * vfio_pci_get_irq_count(): INTx 1 if the virtual interrupt pin is set,
@@ -962,9 +1046,520 @@ int vfio_pci_get_irq_count(struct vfio_pci_core_device *vdev, unsigned int index
 	}
 }
 
+/*
+ * eventfd_ctx_fdget(): the program's fd must be open (-EBADF, from fdget())
+ * and an eventfd (-EINVAL, from eventfd_ctx_fileget()).  The reference the
+ * kernel takes on the eventfd is a dup() here, checked after the dup so
+ * that the fd cannot change between the check and the reference.
+ */
+static int eventfd_ctx_fdget(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+	int ref;
+
+	if (fd < 0)
+		return -EBADF;
+	ref = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (ref < 0)
+		return errno == EBADF ? -EBADF : -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ref);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]"))) {
+		close(ref);
+		return -EINVAL;
+	}
+	return ref;
+}
+
+static void eventfd_ctx_put(int *trigger)
+{
+	if (*trigger >= 0)
+		close(*trigger);
+	*trigger = -1;
+}
+
+/*
+ * eventfd_signal(): add 1 to the counter.  The kernel's never blocks (it
+ * saturates); a write(2) to a full counter would, so a counter that cannot
+ * take one more is left as it is.
+ */
+static bool eventfd_signal(int trigger)
+{
+	struct pollfd pfd = { .fd = trigger, .events = POLLOUT };
+	uint64_t one = 1;
+
+	if (trigger < 0 || poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+		return false;
+	return write(trigger, &one, sizeof(one)) == sizeof(one);
+}
+
+static bool is_intx(const struct vfio_pci_core_device *vdev)
+{
+	return vdev->irq_type == VFIO_PCI_INTX_IRQ_INDEX;
+}
+
+static bool is_irq_none(const struct vfio_pci_core_device *vdev)
+{
+	return vdev->irq_type == VFIO_PCI_NUM_IRQS;
+}
+
+/*
+ * PCI_STATUS_INTERRUPT of the function's registers follows the pending
+ * INTx (the status bit is not virtualized, so the user sees it).
+ */
+static void intx_set_pending(struct vfio_pci_core_device *vdev, bool pending)
+{
+	uint16_t st = (uint16_t)hw_config_read(vdev, PCI_STATUS, 2);
+
+	vdev->intx_pending = pending;
+	st = pending ? st | PCI_STATUS_INTERRUPT : st & ~PCI_STATUS_INTERRUPT;
+	cfg_put(vdev->config, PCI_STATUS, 2, st);
+}
+
+/* vfio_send_intx_eventfd(): only while INTx is on and not virtually disabled. */
+static bool vfio_send_intx_eventfd(struct vfio_pci_core_device *vdev)
+{
+	return is_intx(vdev) && !vdev->virq_disabled && eventfd_signal(vdev->intx.trigger);
+}
+
+/* __vfio_pci_intx_mask(): mask unconditionally (no effect without INTx). */
+static void __vfio_pci_intx_mask(struct vfio_pci_core_device *vdev)
+{
+	if (is_intx(vdev))
+		vdev->intx.masked = true;
+}
+
+/*
+ * vfio_pci_intx_unmask_handler() + __vfio_pci_intx_unmask(): a masked line
+ * that is not virtually disabled unmasks, unless the device asserted INTx
+ * meanwhile (pci_check_and_unmask_intx() fails): then it stays masked and
+ * the pending interrupt goes to the user now.
+ */
+static void __vfio_pci_intx_unmask(struct vfio_pci_core_device *vdev)
+{
+	if (!is_intx(vdev) || !vdev->intx.masked || vdev->virq_disabled)
+		return;
+	if (vdev->intx_pending) {
+		intx_set_pending(vdev, false);
+		vfio_send_intx_eventfd(vdev);
+		return;
+	}
+	vdev->intx.masked = false;
+}
+
+/*
+ * The "Emulate INTx disable" tail of vfio_basic_config_write(): a change of
+ * PCI_COMMAND_INTX_DISABLE in vconfig masks (vfio_pci_intx_mask()) or
+ * unmasks (vfio_pci_intx_unmask()) INTx.
+ */
 static void vfio_pci_intx_virq(struct vfio_pci_core_device *vdev)
 {
-	(void)vdev;
+	bool dis = vconfig_read_command(vdev) & PCI_COMMAND_INTX_DISABLE;
+
+	pthread_mutex_lock(&vdev->igate);
+	if (dis && !vdev->virq_disabled) {
+		vdev->virq_disabled = true;
+		__vfio_pci_intx_mask(vdev);
+	} else if (!dis && vdev->virq_disabled) {
+		vdev->virq_disabled = false;
+		__vfio_pci_intx_unmask(vdev);
+	}
+	pthread_mutex_unlock(&vdev->igate);
+}
+
+/*
+ * vfio_intx_enable(): only from no interrupts (-EINVAL); the initial mask
+ * is virq_disabled.  The device has an INTx pin wired (pdev->irq), so
+ * request_irq() cannot fail.
+ */
+static int vfio_intx_enable(struct vfio_pci_core_device *vdev, int trigger)
+{
+	if (!is_irq_none(vdev))
+		return -EINVAL;
+	vdev->intx.trigger = trigger;
+	vdev->intx.masked = vdev->virq_disabled;
+	intx_set_pending(vdev, false);
+	vdev->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
+	return 0;
+}
+
+/* vfio_intx_set_signal(): swap the trigger, put the old one. */
+static void vfio_intx_set_signal(struct vfio_pci_core_device *vdev, int trigger)
+{
+	eventfd_ctx_put(&vdev->intx.trigger);
+	vdev->intx.trigger = trigger;
+}
+
+/* vfio_intx_disable() (the unmask virqfd is not modelled: no irqfd). */
+static void vfio_intx_disable(struct vfio_pci_core_device *vdev)
+{
+	eventfd_ctx_put(&vdev->intx.trigger);
+	vdev->intx.masked = false;
+	intx_set_pending(vdev, false);
+	vdev->irq_type = VFIO_PCI_NUM_IRQS;
+}
+
+/*
+ * MSI-X ENABLE in the function's capability: pci_alloc_irq_vectors() sets
+ * it and pci_free_irq_vectors() clears it; the user reads it directly
+ * (the MSI-X capability is not virtualized).
+ */
+static void msix_hw_enable(struct vfio_pci_core_device *vdev, bool on)
+{
+	int pos = SIM_PCI_MSIX_CAP + PCI_MSIX_FLAGS;
+	uint16_t f = (uint16_t)hw_config_read(vdev, pos, 2);
+
+	f = on ? f | PCI_MSIX_FLAGS_ENABLE : f & ~PCI_MSIX_FLAGS_ENABLE;
+	cfg_put(vdev->config, pos, 2, f);
+}
+
+/*
+ * vfio_msi_enable() for MSI-X: only from no interrupts (-EINVAL), @nvec
+ * vectors allocated (never more than the table, which the validation
+ * already ensured).  No MSI capability: MSI never gets here (count 0).
+ */
+static int vfio_msi_enable(struct vfio_pci_core_device *vdev, unsigned int nvec)
+{
+	if (!is_irq_none(vdev))
+		return -EINVAL;
+	vdev->msix_nvec = nvec;
+	msix_hw_enable(vdev, true);
+	vdev->irq_type = VFIO_PCI_MSIX_IRQ_INDEX;
+	return 0;
+}
+
+/*
+ * vfio_msi_set_vector_signal(): the old trigger goes first; fd < 0 stops
+ * there.  A vector past the allocated ones has no Linux IRQ and, without
+ * dynamic MSI-X (GET_IRQ_INFO says NORESIZE), vfio_msi_alloc_irq() gives
+ * -EINVAL.  Then eventfd_ctx_fdget()'s error, if any.
+ */
+static int vfio_msi_set_vector_signal(struct vfio_pci_core_device *vdev, unsigned int vector,
+				      int fd)
+{
+	int trigger;
+
+	eventfd_ctx_put(&vdev->msix_ctx[vector].trigger);
+	if (fd < 0)
+		return 0;
+	if (vector >= vdev->msix_nvec)
+		return -EINVAL;
+	trigger = eventfd_ctx_fdget(fd);
+	if (trigger < 0)
+		return trigger;
+	vdev->msix_ctx[vector].trigger = trigger;
+	return 0;
+}
+
+/* vfio_msi_set_block(): on error, every vector of the block up to it is cleared. */
+static int vfio_msi_set_block(struct vfio_pci_core_device *vdev, unsigned int start,
+			      unsigned int count, const int32_t *fds)
+{
+	unsigned int i, j;
+	int ret = 0;
+
+	for (i = 0, j = start; i < count && !ret; i++, j++)
+		ret = vfio_msi_set_vector_signal(vdev, j, fds ? fds[i] : -1);
+	if (ret)
+		for (i = start; i < j; i++)
+			vfio_msi_set_vector_signal(vdev, i, -1);
+	return ret;
+}
+
+/* vfio_msi_disable(): every trigger put, the vectors freed. */
+static void vfio_msi_disable(struct vfio_pci_core_device *vdev)
+{
+	for (unsigned int i = 0; i < vdev->msix_vectors; i++)
+		eventfd_ctx_put(&vdev->msix_ctx[i].trigger);
+	vdev->msix_nvec = 0;
+	msix_hw_enable(vdev, false);
+	vdev->irq_type = VFIO_PCI_NUM_IRQS;
+}
+
+/* vfio_pci_set_intx_unmask(): EVENTFD would set up an unmask irqfd, not modelled. */
+static int vfio_pci_set_intx_unmask(struct vfio_pci_core_device *vdev, unsigned int start,
+				    unsigned int count, uint32_t flags, const void *data)
+{
+	if (!is_intx(vdev) || start != 0 || count != 1)
+		return -EINVAL;
+	if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
+	    ((flags & VFIO_IRQ_SET_DATA_BOOL) && *(const uint8_t *)data))
+		__vfio_pci_intx_unmask(vdev);
+	else if (flags & VFIO_IRQ_SET_DATA_EVENTFD)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* vfio_pci_set_intx_mask(): EVENTFD is -ENOTTY in the kernel too ("XXX implement me"). */
+static int vfio_pci_set_intx_mask(struct vfio_pci_core_device *vdev, unsigned int start,
+				  unsigned int count, uint32_t flags, const void *data)
+{
+	if (!is_intx(vdev) || start != 0 || count != 1)
+		return -EINVAL;
+	if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
+	    ((flags & VFIO_IRQ_SET_DATA_BOOL) && *(const uint8_t *)data))
+		__vfio_pci_intx_mask(vdev);
+	else if (flags & VFIO_IRQ_SET_DATA_EVENTFD)
+		return -ENOTTY;
+	return 0;
+}
+
+/*
+ * vfio_pci_set_intx_trigger(): count 0 + DATA_NONE disables; otherwise
+ * INTx must be on or nothing be on, start 0 and count 1.  EVENTFD enables
+ * or swaps the trigger (fd -1: no trigger); NONE/BOOL fire it (loopback).
+ */
+static int vfio_pci_set_intx_trigger(struct vfio_pci_core_device *vdev, unsigned int start,
+				     unsigned int count, uint32_t flags, const void *data)
+{
+	if (is_intx(vdev) && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
+		vfio_intx_disable(vdev);
+		return 0;
+	}
+	if (!(is_intx(vdev) || is_irq_none(vdev)) || start != 0 || count != 1)
+		return -EINVAL;
+	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		int32_t fd = *(const int32_t *)data;
+		int trigger = -1;
+
+		if (fd >= 0) {
+			trigger = eventfd_ctx_fdget(fd);
+			if (trigger < 0)
+				return trigger;
+		}
+		if (is_intx(vdev)) {
+			vfio_intx_set_signal(vdev, trigger);
+			return 0;
+		}
+		return vfio_intx_enable(vdev, trigger);
+	}
+	if (!is_intx(vdev))
+		return -EINVAL;
+	if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
+	    ((flags & VFIO_IRQ_SET_DATA_BOOL) && *(const uint8_t *)data))
+		vfio_send_intx_eventfd(vdev);
+	return 0;
+}
+
+/*
+ * vfio_pci_set_msi_trigger() for MSI-X: count 0 + DATA_NONE disables;
+ * another type active is -EINVAL; EVENTFD sets the block (enabling start +
+ * count vectors first if MSI-X is off, disabled again if the block fails);
+ * NONE/BOOL fire the vectors that have a trigger.
+ */
+static int vfio_pci_set_msi_trigger(struct vfio_pci_core_device *vdev, unsigned int index,
+				    unsigned int start, unsigned int count, uint32_t flags,
+				    const void *data)
+{
+	int ret;
+
+	if (vdev->irq_type == index && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
+		vfio_msi_disable(vdev);
+		return 0;
+	}
+	if (!(vdev->irq_type == index || is_irq_none(vdev)))
+		return -EINVAL;
+	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		if (vdev->irq_type == index)
+			return vfio_msi_set_block(vdev, start, count, data);
+		ret = vfio_msi_enable(vdev, start + count);
+		if (ret)
+			return ret;
+		ret = vfio_msi_set_block(vdev, start, count, data);
+		if (ret)
+			vfio_msi_disable(vdev);
+		return ret;
+	}
+	if (vdev->irq_type != index)
+		return -EINVAL;
+	for (unsigned int i = start; i < start + count; i++) {
+		if (vdev->msix_ctx[i].trigger < 0)
+			continue;
+		if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
+		    ((flags & VFIO_IRQ_SET_DATA_BOOL) && ((const uint8_t *)data)[i - start]))
+			eventfd_signal(vdev->msix_ctx[i].trigger);
+	}
+	return 0;
+}
+
+/*
+ * vfio_pci_set_ctx_trigger_single() for ERR and REQ: NONE fires (count 1)
+ * or releases (count 0) the trigger, -EINVAL without one; BOOL fires;
+ * EVENTFD sets (fd ≥ 0) or releases (-1) it; any other fd is -EINVAL.
+ */
+static int vfio_pci_set_ctx_trigger_single(int *trigger, unsigned int count, uint32_t flags,
+					   const void *data)
+{
+	if (flags & VFIO_IRQ_SET_DATA_NONE) {
+		if (*trigger < 0)
+			return -EINVAL;
+		if (count)
+			eventfd_signal(*trigger);
+		else
+			eventfd_ctx_put(trigger);
+		return 0;
+	}
+	if (flags & VFIO_IRQ_SET_DATA_BOOL) {
+		if (!count)
+			return -EINVAL;
+		if (*(const uint8_t *)data && *trigger >= 0)
+			eventfd_signal(*trigger);
+		return 0;
+	}
+	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		int32_t fd;
+		int t;
+
+		if (!count)
+			return -EINVAL;
+		fd = *(const int32_t *)data;
+		if (fd == -1) {
+			eventfd_ctx_put(trigger);
+			return 0;
+		}
+		if (fd >= 0) {
+			t = eventfd_ctx_fdget(fd);
+			if (t < 0)
+				return t;
+			eventfd_ctx_put(trigger);
+			*trigger = t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * vfio_pci_set_irqs_ioctl(): the dispatch by index and action; an action
+ * an index has no handler for is -ENOTTY (MSI/MSI-X MASK and UNMASK, ERR
+ * and REQ other than TRIGGER).  ERR needs a PCIe function (always here).
+ * Runs under igate, as vfio_pci_ioctl_set_irqs() holds it.
+ */
+int vfio_pci_set_irqs_ioctl(struct vfio_pci_core_device *vdev, uint32_t flags, unsigned int index,
+			    unsigned int start, unsigned int count, const void *data)
+{
+	uint32_t action = flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	int ret = -ENOTTY;
+
+	pthread_mutex_lock(&vdev->igate);
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_MASK)
+			ret = vfio_pci_set_intx_mask(vdev, start, count, flags, data);
+		else if (action == VFIO_IRQ_SET_ACTION_UNMASK)
+			ret = vfio_pci_set_intx_unmask(vdev, start, count, flags, data);
+		else if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			ret = vfio_pci_set_intx_trigger(vdev, start, count, flags, data);
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			ret = vfio_pci_set_msi_trigger(vdev, index, start, count, flags, data);
+		break;
+	case VFIO_PCI_ERR_IRQ_INDEX:
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		/* vfio_pci_set_err_trigger()/vfio_pci_set_req_trigger() */
+		if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+			break;
+		if (start != 0 || count > 1)
+			ret = -EINVAL;
+		else
+			ret = vfio_pci_set_ctx_trigger_single(index == VFIO_PCI_ERR_IRQ_INDEX ?
+								      &vdev->err_trigger :
+								      &vdev->req_trigger,
+							      count, flags, data);
+		break;
+	}
+	pthread_mutex_unlock(&vdev->igate);
+	return ret;
+}
+
+/*
+ * The device's side.  INTx: vfio_intx_handler() masks and sends, and a
+ * device asserting INTx on a masked line stays pending until the unmask
+ * (pci_check_and_unmask_intx() then finds it); without INTx enabled there
+ * is no handler and the assertion is lost.  The simulated INTx is an
+ * assertion that ends when it is delivered (no separate de-assert).
+ * MSI-X: a memory write of the device, so it needs Bus Master Enable in
+ * the function's command register (PCI Local Bus spec; the kernel does not
+ * look), an allocated vector and a trigger (vfio_msihandler()).  ERR/REQ
+ * are the kernel's (AER, unbind request): fired if a trigger is set.
+ */
+int vfio_pci_raise_irq(struct vfio_pci_core_device *vdev, unsigned int index, unsigned int vector)
+{
+	int ret = 0;
+
+	if (index >= VFIO_PCI_NUM_IRQS || (int)vector >= vfio_pci_get_irq_count(vdev, index))
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->igate);
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		if (!is_intx(vdev))
+			break;
+		if (vdev->intx.masked) {
+			intx_set_pending(vdev, true);
+			break;
+		}
+		vdev->intx.masked = true;
+		ret = vfio_send_intx_eventfd(vdev);
+		break;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (vdev->irq_type != index || vector >= vdev->msix_nvec ||
+		    !(hw_config_read(vdev, PCI_COMMAND, 2) & PCI_COMMAND_MASTER))
+			break;
+		ret = eventfd_signal(vdev->msix_ctx[vector].trigger);
+		break;
+	case VFIO_PCI_ERR_IRQ_INDEX:
+		ret = eventfd_signal(vdev->err_trigger);
+		break;
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		ret = eventfd_signal(vdev->req_trigger);
+		break;
+	}
+	pthread_mutex_unlock(&vdev->igate);
+	return ret;
+}
+
+/*
+ * vfio_pci_core_disable(): vfio_pci_set_irqs_ioctl(DATA_NONE | TRIGGER,
+ * irq_type, 0, 0) turns the active type off; vfio_pci_core_close_device()
+ * puts the ERR and REQ triggers.  virq_disabled is not cleared: the kernel
+ * rebuilds vconfig (INTX_DISABLE included) at the next open, the simulated
+ * vconfig persists, and virq_disabled follows it.
+ */
+void vfio_pci_core_disable_irqs(struct vfio_pci_core_device *vdev)
+{
+	if (!is_irq_none(vdev))
+		vfio_pci_set_irqs_ioctl(vdev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+					vdev->irq_type, 0, 0, NULL);
+	pthread_mutex_lock(&vdev->igate);
+	eventfd_ctx_put(&vdev->err_trigger);
+	eventfd_ctx_put(&vdev->req_trigger);
+	pthread_mutex_unlock(&vdev->igate);
+}
+
+/* No interrupts on, no triggers; ctx for every MSI-X table entry. */
+static int vfio_pci_irq_init(struct vfio_pci_core_device *vdev)
+{
+	pthread_mutex_init(&vdev->igate, NULL);
+	vdev->irq_type = VFIO_PCI_NUM_IRQS;
+	vdev->intx.trigger = vdev->err_trigger = vdev->req_trigger = -1;
+	if (!vdev->msix_vectors)
+		return 0;
+	vdev->msix_ctx = calloc(vdev->msix_vectors, sizeof(*vdev->msix_ctx));
+	if (!vdev->msix_ctx)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vdev->msix_vectors; i++)
+		vdev->msix_ctx[i].trigger = -1;
+	return 0;
+}
+
+static void vfio_pci_irq_exit(struct vfio_pci_core_device *vdev)
+{
+	vfio_pci_core_disable_irqs(vdev);
+	free(vdev->msix_ctx);
+	pthread_mutex_destroy(&vdev->igate);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1077,7 +1672,10 @@ int vfio_pci_device_create_ids(const char *name, const uint64_t bar_size[PCI_STD
 	/* Decode starts on: the device's COMMAND has MEMORY, and vconfig copies it. */
 	vfio_pci_init_hw_config(vdev, &ids);
 	vfio_config_init(vdev);
-	vfio_pci_irq_init(vdev);
+	vfio_pci_parse_address(vdev);
+	err = vfio_pci_irq_init(vdev);
+	if (err)
+		goto err_free;
 	init_rwsem(&vdev->memory_lock, "memory_lock");
 	init_rwsem(&vdev->mapping.i_mmap_rwsem, "i_mmap_rwsem");
 	vdev->mapping.i_mmap = NULL;
@@ -1133,6 +1731,7 @@ void vfio_pci_device_destroy(struct vfio_pci_core_device *vdev)
 	if (WARN_ON_ONCE(mapped))
 		return;
 
+	vfio_pci_irq_exit(vdev);
 	destroy_rwsem(&vdev->memory_lock);
 	destroy_rwsem(&vdev->mapping.i_mmap_rwsem);
 	free(vdev);

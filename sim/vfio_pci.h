@@ -14,6 +14,7 @@
 #ifndef SIM_VFIO_PCI_H
 #define SIM_VFIO_PCI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,17 @@ struct vfio_pci_device_ids {
 	uint8_t msix_bar;		/* the BAR holding table (offset 0) and PBA */
 };
 
+/*
+ * vfio_pci_priv.h struct vfio_pci_irq_ctx, reduced to what is modelled: the
+ * trigger is the host eventfd the user passed, held by a dup() of its fd
+ * (eventfd_ctx_fdget() takes a reference on the eventfd, so the user may
+ * close its fd and the eventfd still fires), -1 for none.
+ */
+struct vfio_pci_irq_ctx {
+	int trigger;
+	bool masked;			/* INTx only */
+};
+
 struct vfio_pci_core_device {
 	char name[32];
 	int id;
@@ -79,6 +91,31 @@ struct vfio_pci_core_device {
 	struct address_space mapping;	/* vdev->inode->i_mapping */
 	struct file file;		/* the device fd's file */
 	_Atomic unsigned long nr_zaps;
+	/*
+	 * Interrupts (vfio_pci_intrs.c).  igate is vdev->igate and irqlock in
+	 * one: a host mutex, held for short sections with no schedule point,
+	 * taken by SET_IRQS, the INTx-disable config write and the device's
+	 * own raise (pinsim_device_raise_irq()).
+	 */
+	pthread_mutex_t igate;
+	unsigned int irq_type;		/* VFIO_PCI_*_IRQ_INDEX; NUM_IRQS = none */
+	bool virq_disabled;		/* PCI_COMMAND_INTX_DISABLE in vconfig */
+	bool intx_pending;		/* asserted while masked, not yet delivered */
+	struct vfio_pci_irq_ctx intx;
+	struct vfio_pci_irq_ctx *msix_ctx;	/* msix_vectors entries */
+	unsigned int msix_nvec;		/* pci_alloc_irq_vectors() count, 0 = none */
+	int err_trigger, req_trigger;	/* -1: none */
+	/*
+	 * Where the function sits: the name parsed as a PCI address
+	 * ("DDDD:BB:DD.F").  A function on a bus other than 0 can be reset
+	 * with its bus (devices with the same domain and bus form the dev_set
+	 * of vfio_pci_core_register_device()); on bus 0 (a root bus) or with a
+	 * name that is no address, there is no bus reset (pci_probe_reset_bus()
+	 * is -ENOTTY on a root bus).
+	 */
+	uint16_t segment;
+	uint8_t bus, devfn;
+	bool bus_reset;
 	struct vfio_pci_core_device *next;
 };
 
@@ -126,6 +163,42 @@ bool __vfio_pci_memory_enabled(struct vfio_pci_core_device *vdev);
 int vfio_pci_get_irq_count(struct vfio_pci_core_device *vdev, unsigned int index);
 /* VFIO_DEVICE_RESET: zap under memory_lock. */
 int vfio_pci_core_reset(struct vfio_pci_core_device *vdev);
+
+/*
+ * vfio_pci_intrs.c vfio_pci_set_irqs_ioctl(), after vfio_main.c
+ * vfio_set_irqs_validate_and_prepare() has checked the header against
+ * vfio_pci_get_irq_count() (the caller's job, as vfio_pci_ioctl_set_irqs()
+ * does it): @data holds count bools or count int32 fds, or is NULL.
+ */
+int vfio_pci_set_irqs_ioctl(struct vfio_pci_core_device *vdev, uint32_t flags, unsigned int index,
+			    unsigned int start, unsigned int count, const void *data);
+/*
+ * The simulated function raises interrupt @vector of @index: 1 if an
+ * eventfd was signalled, 0 if the interrupt was masked, disabled or had no
+ * trigger (an INTx that finds the line masked stays pending), -EINVAL for
+ * an index or vector the device does not have.
+ */
+int vfio_pci_raise_irq(struct vfio_pci_core_device *vdev, unsigned int index, unsigned int vector);
+/*
+ * vfio_pci_core_disable()'s part for interrupts, at the last close of the
+ * device: the active type disabled, ERR and REQ triggers released.
+ */
+void vfio_pci_core_disable_irqs(struct vfio_pci_core_device *vdev);
+
+/*
+ * The dev_set of @vdev for a bus reset: the devices on its bus, @vdev
+ * included, ordered by devfn as pci_walk_bus() finds them; at most @max
+ * stored in @out.  Returns how many there are, or -ENODEV when the bus
+ * cannot be reset (vfio_pci_ioctl_get_pci_hot_reset_info()).
+ */
+int vfio_pci_dev_set(struct vfio_pci_core_device *vdev, struct vfio_pci_core_device **out,
+		     int max);
+/*
+ * vfio_pci_dev_set_hot_reset() over the @n devices of a dev_set the caller
+ * has checked are owned: each memory_lock for write by trylock (-EBUSY,
+ * unwound, on contention) and its BARs zapped, then pci_reset_bus().
+ */
+int vfio_pci_dev_set_hot_reset(struct vfio_pci_core_device **set, int n);
 
 /* The fault handlers (exposed for tests). */
 vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf, unsigned int order);

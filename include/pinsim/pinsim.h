@@ -263,6 +263,19 @@ ssize_t pinsim_pread(struct pinsim_proc *p, int fd, void *buf, size_t len,
 		     uint64_t off) PINSIM_API;
 ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len,
 		      uint64_t off) PINSIM_API;
+/*
+ * The device of @group_id raises interrupt @vector of IRQ index @index
+ * (VFIO_PCI_INTX_IRQ_INDEX, _MSIX_, _ERR_, _REQ_ of <linux/vfio.h>), as the
+ * hardware would: what the user set with VFIO_DEVICE_SET_IRQS decides.
+ * Returns 1 if an eventfd was signalled (write(2) of 1, eventfd_signal()),
+ * 0 if not: INTx masked (it stays pending, PCI_STATUS_INTERRUPT set, and
+ * is sent at the unmask), virtually disabled (PCI_COMMAND_INTX_DISABLE) or
+ * not enabled; an MSI-X vector not enabled, without a trigger, or Bus
+ * Master off in PCI_COMMAND; no ERR/REQ trigger.  -1/EINVAL for an index
+ * or vector the device does not have, -1/ENODEV for no such group.
+ */
+int pinsim_device_raise_irq(struct pinsim *m, int group_id, unsigned int index,
+			    unsigned int vector) PINSIM_API;
 
 /*
  * A device of @group_id reads (write = 0) or writes (write = 1) memory at
