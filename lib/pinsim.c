@@ -299,6 +299,8 @@ static long exit_mm_body(void *arg)
 	return 0;
 }
 
+static void zap_notifier_release(struct pinsim_proc *p);
+
 void pinsim_proc_destroy(struct pinsim_proc *p)
 {
 	struct task_struct *old;
@@ -317,6 +319,7 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 	 * until mmput() below, after walkers and pins, as the type1 backend's
 	 * unpin accounting needs it.
 	 */
+	zap_notifier_release(p);
 	in_proc(p, exit_mm_body, p->mm);
 	vfio_fd_table_release(p);
 	while (p->walkers)
@@ -660,6 +663,46 @@ int pinsim_phys_fd(struct pinsim *sim, uint64_t pfn, uint64_t *off)
 	return fd < 0 ? fail(-fd) : fd;
 }
 
+/* The sim's notifier has unsigned long bounds; the API's are uint64_t. */
+struct zap_notifier {
+	pinsim_zap_fn *fn;
+	void *data;
+};
+
+static void zap_notify_thunk(void *data, unsigned long start, unsigned long end)
+{
+	struct zap_notifier *zn = data;
+
+	zn->fn(zn->data, start, end);
+}
+
+int pinsim_set_zap_notifier(struct pinsim_proc *p, pinsim_zap_fn *fn, void *data)
+{
+	struct zap_notifier *zn;
+
+	if (!p || p->mm->zap_notify)
+		return fail(p ? EBUSY : EINVAL);
+	if (!fn)
+		return 0;
+	zn = malloc(sizeof(*zn));
+	if (!zn)
+		return fail(ENOMEM);
+	*zn = (struct zap_notifier){fn, data};
+	p->mm->zap_notify_data = zn;
+	atomic_store_explicit(&p->mm->zap_notify, zap_notify_thunk, memory_order_release);
+	return 0;
+}
+
+/* exit_mmap(): mmu_notifier_release() first; the subscriber hears no more. */
+static void zap_notifier_release(struct pinsim_proc *p)
+{
+	void *zn = p->mm->zap_notify_data;
+
+	atomic_store(&p->mm->zap_notify, NULL);
+	p->mm->zap_notify_data = NULL;
+	free(zn);
+}
+
 /* ---------------- long-term pins ---------------- */
 
 struct pin_args {
@@ -840,6 +883,9 @@ int pinsim_stats(struct pinsim *sim, struct pinsim_stats *st)
 	st->dma_violations = atomic_load(&iommu_stats.dma_violations);
 	st->oopses = sim_oops_count();
 	st->warnings = sim_warn_count();
+	pthread_mutex_lock(&m->tasks_lock);
+	st->tasks = m->nr_tasks;
+	pthread_mutex_unlock(&m->tasks_lock);
 	if (sim_last_oops(&rec))
 		snprintf(st->last_oops, sizeof(st->last_oops), "%s: %s at %#llx in %s()", rec.comm,
 			 rec.why, (unsigned long long)rec.addr, rec.func);

@@ -26,14 +26,16 @@
  * Invariant: dropping a host mirror (putting PROT_NONE back) is always
  * safe, since the bytes live in the simulated frame and the next touch
  * maps it again.  That is how changes the simulated side makes are
- * followed in this slice: at the syscalls that can make them (munmap,
- * madvise(DONTNEED), a device reset or config write), the host mirrors of
- * the range are dropped before the simulation frees or zaps anything.
- * Not done in this slice: a per-mm hook in sim/ called where a leaf is
- * zapped, which a zap the program did not ask for needs (the injector's
- * ZAP_BARS, a numa_maps reader splitting a PUD does not change the pfn and
- * is harmless); until then the host mirror of a zapped BAR page stays
- * accessible.
+ * followed: the process's zap notifier (pinsim_set_zap_notifier(), the
+ * simulated kernel's mmu_notifier_invalidate_range_end()) drops the host
+ * mirror of every range whose leaves the simulation cleared, whoever
+ * cleared them: a BAR zap for decode off or a reset, the injector's
+ * ZAP_BARS, a numa_maps reader splitting a BAR's PUD.  A touch racing with
+ * a zap is caught as KVM's mmu_invalidate_seq does it: mirror_page() maps
+ * what pinsim_touch() found, then drops it again if a zap ended meanwhile
+ * (the next touch faults in afresh).  A range the program itself unmaps
+ * leaves the table before the simulation zaps it, so that the notifier
+ * never puts a reservation back where the program freed memory.
  *
  * Cost: one host VMA per mirrored leaf unless the host kernel merges
  * neighbours (same memfd, contiguous offsets, same protections), which the
@@ -48,6 +50,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,13 +183,30 @@ static void host_drop(uint64_t start, uint64_t end)
 	host_reserve((void *)(uintptr_t)start, end - start, MAP_FIXED);
 }
 
-void mirror_drop_device_regions(void)
+/* Ends of zaps seen by mirror_zapped(): a touch that raced with one retries. */
+static _Atomic unsigned long zap_seq;
+
+/* Drop the host mirror of [start, end) where it is still a mirrored region. */
+static void host_drop_mirrored(uint64_t start, uint64_t end)
 {
 	pthread_mutex_lock(&regions_lock);
-	for (size_t i = 0; i < nr_regions; i++)
-		if (regions[i].device)
-			host_drop(regions[i].start, regions[i].end);
+	for (size_t i = 0; i < nr_regions; i++) {
+		uint64_t s = regions[i].start > start ? regions[i].start : start;
+		uint64_t e = regions[i].end < end ? regions[i].end : end;
+
+		if (s < e)
+			host_drop(s, e);
+	}
 	pthread_mutex_unlock(&regions_lock);
+}
+
+/* The zap notifier: any thread, simulated locks held, no pinsim calls. */
+static void mirror_zapped(void *data, uint64_t start, uint64_t end)
+{
+	(void)data;
+	atomic_fetch_add(&zap_seq, 1);
+	host_drop_mirrored(start, end);
+	preload_count_zap();
 }
 
 /* ---- mmap ---- */
@@ -299,10 +319,11 @@ static void mirror_forget(uint64_t start, uint64_t len)
 {
 	if (!region_overlaps(start, start + len))
 		return;
+	/* First out of the table: the zap's notifier must not touch the range. */
+	region_remove(start, start + len);
 	sim_enter();
 	pinsim_munmap(preload.p, start, len);
 	sim_exit();
-	region_remove(start, start + len);
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -452,6 +473,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
  */
 static int mirror_page(const struct region *r, uint64_t addr)
 {
+	unsigned long seq = atomic_load(&zap_seq);
 	struct pinsim_page_info info;
 	uint64_t size, base, pfn, off;
 	int fd, ret;
@@ -478,6 +500,9 @@ static int mirror_page(const struct region *r, uint64_t addr)
 	if (REAL(mmap)((void *)(uintptr_t)base, size, r->prot, MAP_SHARED | MAP_FIXED, fd,
 		       (off_t)off) == MAP_FAILED)
 		return EFAULT;
+	/* A zap ended since the touch: what was mapped may be stale. */
+	if (atomic_load(&zap_seq) != seq)
+		host_drop_mirrored(base, base + size);
 	return 0;
 }
 
@@ -540,5 +565,7 @@ int mirror_init(void)
 	sa.sa_sigaction = mirror_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
+	if (pinsim_set_zap_notifier(preload.p, mirror_zapped, NULL))
+		return -1;
 	return sigaction(SIGSEGV, &sa, &prev_segv);
 }

@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/vfio.h>
 #include <stdarg.h>
@@ -57,6 +58,35 @@
 
 struct preload preload;
 __thread int preload_in_sim;
+__thread bool preload_thread_seen;
+
+/* ---- threads: a thread's simulated task ends with it ---- */
+
+static pthread_key_t thread_key;
+static bool thread_key_ok;
+
+/*
+ * kernel/exit.c do_exit() for a thread of the program: its simulated task
+ * runs its task_work and is freed (pinsim_thread_exit()).  The key is
+ * created before the machine, so that glibc, which runs destructors in key
+ * order, runs this one before pinsim's own (which only orphans the task).
+ */
+static void thread_end(void *arg)
+{
+	(void)arg;
+	preload_in_sim++;
+	pinsim_thread_exit();
+	preload_in_sim--;
+	preload_thread_seen = false;
+	preload_count_thread_exit();
+}
+
+void preload_thread_first(void)
+{
+	preload_thread_seen = true;
+	if (thread_key_ok)
+		pthread_setspecific(thread_key, (void *)1);
+}
 
 void *preload_next(const char *name)
 {
@@ -302,6 +332,7 @@ __attribute__((constructor)) static void preload_init(void)
 	const char *t = getenv("PINSIM_TRACE");
 
 	preload.trace = t && atoi(t);
+	thread_key_ok = !pthread_key_create(&thread_key, thread_end);
 	sim_enter();
 	if (!machine_start()) {
 		preload.ready = true;
@@ -513,15 +544,12 @@ static long vfio_ioctl(struct vfd *v, unsigned long req, void *arg)
 		sim_enter();
 		ret = device_hot_reset(v, arg);
 		sim_exit();
-		mirror_drop_device_regions();
 		return ret;
 	}
 	sim_enter();
 	ret = pinsim_ioctl(preload.p, v->pfd, req, arg);
 	sim_exit();
-	/* A reset may zap BAR mappings: the CPU must fault through pinsim again. */
-	if (v->kind == VFD_DEVICE && req == VFIO_DEVICE_RESET)
-		mirror_drop_device_regions();
+	/* A reset's BAR zap reaches the host mirror through the zap notifier. */
 	return ret;
 }
 
@@ -611,9 +639,7 @@ static ssize_t vfio_pwrite(struct vfd *v, const void *buf, size_t len, off_t off
 	else
 		ret = pinsim_pwrite(preload.p, v->pfd, buf, len, (uint64_t)off);
 	sim_exit();
-	/* A config write may turn memory decode off: CPU access re-faults. */
-	if (v->kind == VFD_DEVICE)
-		mirror_drop_device_regions();
+	/* Decode off zaps the BARs: the zap notifier drops the host mirror. */
 	return ret;
 }
 

@@ -39,8 +39,13 @@ extern struct preload preload;
  * mmap()/open() (the direct map, memfds) then reach libc untouched.
  */
 extern __thread int preload_in_sim;
+/* This thread called into pinsim before: its thread-exit hook is armed. */
+extern __thread bool preload_thread_seen;
+void preload_thread_first(void);
 static inline void sim_enter(void)
 {
+	if (__builtin_expect(!preload_thread_seen, 0))
+		preload_thread_first();
 	preload_in_sim++;
 }
 static inline void sim_exit(void)
@@ -63,8 +68,10 @@ void preload_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* mirror.c */
 int mirror_init(void);
-/* Drop the host mirrors of every device region (after decode/reset may change). */
-void mirror_drop_device_regions(void);
+
+/* summary.c: counters for the exit summary (atomics: any thread). */
+void preload_count_zap(void);
+void preload_count_thread_exit(void);
 
 /* sysfs.c: the group of @bdf, -1 if no configured device has that name. */
 int preload_group_of(const char *bdf, size_t len);

@@ -316,6 +316,8 @@ void split_huge_pud(struct vm_area_struct *vma, pud_t *pud, unsigned long addr)
 	if (pud_trans_huge(pudp_get(pud)))
 		pudp_huge_get_and_clear(pud);
 	spin_unlock(ptl);
+	/* __split_huge_pud()'s mmu_notifier range: the leaf is gone. */
+	mm_notify_zap(vma->vm_mm, addr & PUD_MASK, (addr & PUD_MASK) + PUD_SIZE);
 }
 
 /*
@@ -369,6 +371,7 @@ static void __split_huge_pmd_anon(struct vm_area_struct *vma, pmd_t *pmd, pmd_t 
 void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr)
 {
 	struct page *table = NULL;
+	bool cleared = false;
 	spinlock_t *ptl;
 	pmd_t old;
 
@@ -391,9 +394,16 @@ void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr)
 			table = NULL;
 		} else {
 			pmdp_huge_get_and_clear(pmd);
+			cleared = true;
 		}
 	}
 	spin_unlock(ptl);
 	if (table)
 		folio_put((struct folio *)table);	/* raced: not needed */
+	/*
+	 * __split_huge_pmd()'s mmu_notifier range.  An anonymous split maps
+	 * the same pages with PTEs, which a secondary MMU may keep.
+	 */
+	if (cleared)
+		mm_notify_zap(vma->vm_mm, addr & PMD_MASK, (addr & PMD_MASK) + PMD_SIZE);
 }

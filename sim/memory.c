@@ -613,6 +613,8 @@ static void unmap_single_vma(struct vm_area_struct *vma, unsigned long start_add
 		unmap_hugepage_range(vma, start, end);
 	else
 		unmap_page_range(vma, start, end, details);
+	/* zap_page_range_single()/unmap_vmas(): mmu_notifier_invalidate_range_end(). */
+	mm_notify_zap(vma->vm_mm, start, end);
 }
 
 static void zap_page_range_single_batched(struct vm_area_struct *vma, unsigned long addr,

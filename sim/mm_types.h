@@ -215,6 +215,28 @@ struct mm_struct {
 	 */
 	unsigned long start_brk, brk, start_stack;
 	struct mm_struct *next_mm;	/* machine->mms */
+	/*
+	 * A secondary MMU's invalidation (mm/mmu_notifier.c, trimmed to one
+	 * subscriber and to the end of a range): called after leaves of
+	 * [start, end) were cleared (memory.c unmap_single_vma(), huge_memory.c
+	 * splits that clear).  NULL = off.  Set once, data before the function
+	 * (mm_set_zap_notifier()).
+	 */
+	void (*_Atomic zap_notify)(void *data, unsigned long start, unsigned long end);
+	void *zap_notify_data;
 };
+
+/*
+ * mmu_notifier_invalidate_range_end(), trimmed: the mm's zap notifier, if
+ * any, learns that the leaves of [start, end) are gone.  Off: one load.
+ */
+static inline void mm_notify_zap(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	void (*fn)(void *, unsigned long, unsigned long) =
+		atomic_load_explicit(&mm->zap_notify, memory_order_acquire);
+
+	if (fn)
+		fn(mm->zap_notify_data, start, end);
+}
 
 #endif /* SIM_MM_TYPES_H */

@@ -357,6 +357,19 @@ int pinsim_touch(struct pinsim_proc *p, uint64_t addr, int write,
  * without shared_memory.
  */
 int pinsim_phys_fd(struct pinsim *m, uint64_t pfn, uint64_t *off) PINSIM_API;
+/*
+ * A secondary MMU's notifier (mm/mmu_notifier.c, trimmed to one subscriber
+ * and the end of an invalidation): @fn runs after the simulated kernel
+ * cleared leaves of [start, end) in @p (a zap: munmap, a device's BAR zap,
+ * a reset, the injector; a split that clears a huge leaf).  It may run on
+ * any thread, with simulated locks held: it must not call pinsim.  A host
+ * mirror drops [start, end) there, so that the next CPU touch faults in
+ * through pinsim_touch() again.  Set once per process (again: EBUSY; NULL:
+ * nothing), since a zap on another thread may be running it; it stops when
+ * pinsim_proc_destroy() starts (exit_mmap()'s mmu_notifier_release()).
+ */
+typedef void pinsim_zap_fn(void *data, uint64_t start, uint64_t end);
+int pinsim_set_zap_notifier(struct pinsim_proc *p, pinsim_zap_fn *fn, void *data) PINSIM_API;
 
 /* What maps one address, like /proc/pid/pagemap + /proc/kpagecount. */
 enum pinsim_level {
@@ -389,6 +402,7 @@ struct pinsim_stats {
 	uint64_t hugetlb_1g_total, hugetlb_1g_free;
 	uint64_t bytes_per_frame;	/* struct page size */
 	uint64_t oopses, warnings;
+	uint64_t tasks;			/* simulated tasks alive, every process */
 	char last_oops[256];
 	/* the simulated IOMMU */
 	uint64_t iommu_map_calls, iommu_unmap_calls, iotlb_syncs;
