@@ -10,6 +10,8 @@
  * left alone.  Public API only, as tests/test_vfio_fd.c.
  */
 #include <linux/pci_regs.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "vfio_harness.h"
 
@@ -21,22 +23,27 @@
 /* dev2: MSI-X with 20 vectors in BAR4 (64 KiB), 8086:1234, class NVMe. */
 static struct vh_dev dev2 = {
 	.name = "0000:03:00.0",
-	.bar_size = { [0] = 16 * KiB, [1] = 8 * KiB, [4] = 64 * KiB },
+	.bar_size = {[0] = 16 * KiB, [1] = 8 * KiB, [4] = 64 * KiB},
 	.iommu_unit = 0,
 };
 
+static int dev_container;
+
 static void dev_setup(void)
 {
-	struct pinsim_device_spec spec = { .name = dev2.name, .iommu_unit = 0 };
-	struct pinsim_device_pci pci = { .vendor_id = 0x8086, .device_id = 0x1234,
-					 .class_code = 0x010802, .msix_vectors = 20,
-					 .msix_bar = 4 };
+	struct pinsim_device_spec spec = {.name = dev2.name, .iommu_unit = 0};
+	struct pinsim_device_pci pci = {.vendor_id = 0x8086,
+					.device_id = 0x1234,
+					.class_code = 0x010802,
+					.msix_vectors = 20,
+					.msix_bar = 4};
 
 	vh_setup();
 	memcpy(spec.bar_size, dev2.bar_size, sizeof(spec.bar_size));
 	ck_assert_int_eq(pinsim_add_device_pci(sim, &spec, &pci, &dev2.group_id), 0);
 	dev2.group = dev2.dev = -1;
-	vh_attach(&dev2, vh_container(VFIO_TYPE1v2_IOMMU));
+	dev_container = vh_container(VFIO_TYPE1v2_IOMMU);
+	vh_attach(&dev2, dev_container);
 }
 
 static int rd(struct vh_dev *d, void *buf, size_t len, uint64_t off)
@@ -77,8 +84,7 @@ static void cfg_w32(struct vh_dev *d, int off, uint32_t v)
 /* vfio_pci_ioctl_get_region_info(): the config region is cfg_size (4096 for PCIe), r/w. */
 START_TEST(test_config_region_is_cfg_size_of_a_pcie_function)
 {
-	struct vfio_region_info ri = { .argsz = sizeof(ri),
-				       .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	struct vfio_region_info ri = {.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX};
 
 	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
 	ck_assert_uint_eq(ri.size, PCI_CFG_SPACE_EXP_SIZE);
@@ -95,7 +101,7 @@ START_TEST(test_config_ids_class_and_header)
 	ck_assert_uint_eq(cfg32(&dev0, PCI_VENDOR_ID), 0x00051b36);
 	ck_assert_uint_eq(cfg32(&dev0, PCI_CLASS_REVISION) >> 8, 0xff0000);
 	ck_assert(cfg16(&dev2, PCI_STATUS) & PCI_STATUS_CAP_LIST);
-	ck_assert_uint_eq(cfg32(&dev2, PCI_CACHE_LINE_SIZE) >> 16 & 0xff, 0);	/* header type 0 */
+	ck_assert_uint_eq(cfg32(&dev2, PCI_CACHE_LINE_SIZE) >> 16 & 0xff, 0); /* header type 0 */
 }
 END_TEST
 
@@ -150,10 +156,10 @@ START_TEST(test_config_capability_list_pcie_then_msix)
 	ck_assert_uint_eq(cfg32(&dev2, PCI_CAPABILITY_LIST) & 0xff, EXP_CAP);
 	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP), PCI_CAP_ID_EXP | MSIX_CAP << 8);
 	ck_assert(cfg32(&dev2, EXP_CAP + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR);
-	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP), PCI_CAP_ID_MSIX);	/* next 0 */
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP), PCI_CAP_ID_MSIX); /* next 0 */
 	flags = cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS);
 	ck_assert_uint_eq((flags & PCI_MSIX_FLAGS_QSIZE) + 1, 20);
-	ck_assert_uint_eq(cfg32(&dev2, MSIX_CAP + PCI_MSIX_TABLE), 4);	/* BIR 4, offset 0 */
+	ck_assert_uint_eq(cfg32(&dev2, MSIX_CAP + PCI_MSIX_TABLE), 4); /* BIR 4, offset 0 */
 	/* no MSI-X on dev0: the chain ends after PCI Express */
 	ck_assert_uint_eq(cfg16(&dev0, EXP_CAP), PCI_CAP_ID_EXP);
 	/* vfio_ecap_init() with no extended capability: 0 at 0x100 */
@@ -175,7 +181,7 @@ END_TEST
 /* vfio_config_do_rw(): past cfg_size, or ending past it, is -EFAULT (no truncation). */
 START_TEST(test_config_access_past_cfg_size_is_efault)
 {
-	uint8_t buf[8] = { 0 };
+	uint8_t buf[8] = {0};
 	uint32_t v = 0x11223344;
 
 	ck_assert_int_eq(rd(&dev2, buf, 8, CFG(PCI_CFG_SPACE_EXP_SIZE - 4)), -EFAULT);
@@ -203,7 +209,7 @@ START_TEST(test_config_command_bits_read_back)
 
 	ck_assert_int_eq(wr(&dev2, &cmd, 2, CFG(PCI_COMMAND)), 2);
 	ck_assert_uint_eq(cfg16(&dev2, PCI_COMMAND), cmd);
-	cmd = 0xffff;	/* reserved bits 11-15 are not the device's */
+	cmd = 0xffff; /* reserved bits 11-15 are not the device's */
 	ck_assert_int_eq(wr(&dev2, &cmd, 2, CFG(PCI_COMMAND)), 2);
 	ck_assert_uint_eq(cfg16(&dev2, PCI_COMMAND), 0x07ff);
 }
@@ -220,7 +226,8 @@ START_TEST(test_config_pcie_flr_bit_reads_zero)
 	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(EXP_CAP + PCI_EXP_DEVCTL)), 2);
 	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP + PCI_EXP_DEVCTL) & PCI_EXP_DEVCTL_BCR_FLR, 0);
 	/* READRQ is virtual and writable: it reads back */
-	ctl = (ctl & ~PCI_EXP_DEVCTL_READRQ & ~PCI_EXP_DEVCTL_BCR_FLR) | PCI_EXP_DEVCTL_READRQ_4096B;
+	ctl = (ctl & ~PCI_EXP_DEVCTL_READRQ & ~PCI_EXP_DEVCTL_BCR_FLR) |
+	      PCI_EXP_DEVCTL_READRQ_4096B;
 	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(EXP_CAP + PCI_EXP_DEVCTL)), 2);
 	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP + PCI_EXP_DEVCTL) & PCI_EXP_DEVCTL_READRQ,
 			  PCI_EXP_DEVCTL_READRQ_4096B);
@@ -258,7 +265,7 @@ END_TEST
 /* An absent BAR, the ROM (none), a ROM write, VGA and past the regions: -EINVAL. */
 START_TEST(test_bar_rw_absent_regions_are_einval)
 {
-	uint8_t buf[4] = { 0 };
+	uint8_t buf[4] = {0};
 
 	ck_assert_int_eq(rd(&dev0, buf, 4, BAR(1, 0)), -EINVAL);
 	ck_assert_int_eq(rd(&dev0, buf, 4, BAR(VFIO_PCI_ROM_REGION_INDEX, 0)), -EINVAL);
@@ -335,27 +342,27 @@ START_TEST(test_irq_info_counts_and_flags_as_vfio_pci_get_irq_count)
 	static const struct {
 		uint32_t index, count, flags;
 	} want[] = {
-		{ VFIO_PCI_INTX_IRQ_INDEX, 1,
-		  VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED },
-		{ VFIO_PCI_MSI_IRQ_INDEX, 0, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
-		{ VFIO_PCI_MSIX_IRQ_INDEX, 20, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
-		{ VFIO_PCI_ERR_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
-		{ VFIO_PCI_REQ_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+		{VFIO_PCI_INTX_IRQ_INDEX, 1,
+		 VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED},
+		{VFIO_PCI_MSI_IRQ_INDEX, 0, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
+		{VFIO_PCI_MSIX_IRQ_INDEX, 20, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
+		{VFIO_PCI_ERR_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
+		{VFIO_PCI_REQ_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
 	};
 
 	for (unsigned int i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		struct vfio_irq_info info = { .argsz = sizeof(info), .index = want[i].index };
+		struct vfio_irq_info info = {.argsz = sizeof(info), .index = want[i].index};
 
 		ck_assert_int_eq(irq_info(&dev2, &info), 0);
 		ck_assert_uint_eq(info.count, want[i].count);
 		ck_assert_uint_eq(info.flags, want[i].flags);
 	}
 	{
-		struct vfio_irq_info info = { .argsz = sizeof(info),
-					      .index = VFIO_PCI_MSIX_IRQ_INDEX };
+		struct vfio_irq_info info = {.argsz = sizeof(info),
+					     .index = VFIO_PCI_MSIX_IRQ_INDEX};
 
 		ck_assert_int_eq(irq_info(&dev0, &info), 0);
-		ck_assert_uint_eq(info.count, 0);	/* dev0 has no MSI-X */
+		ck_assert_uint_eq(info.count, 0); /* dev0 has no MSI-X */
 	}
 }
 END_TEST
@@ -363,7 +370,7 @@ END_TEST
 /* argsz below minsz, or an index past VFIO_PCI_NUM_IRQS: -EINVAL, struct untouched. */
 START_TEST(test_irq_info_bad_argsz_or_index_is_einval)
 {
-	struct vfio_irq_info info = { .argsz = 12, .index = 0, .flags = 0x55, .count = 77 };
+	struct vfio_irq_info info = {.argsz = 12, .index = 0, .flags = 0x55, .count = 77};
 
 	ck_assert_int_eq(irq_info(&dev2, &info), -EINVAL);
 	ck_assert_uint_eq(info.flags, 0x55);
@@ -373,6 +380,597 @@ START_TEST(test_irq_info_bad_argsz_or_index_is_einval)
 	ck_assert_int_eq(irq_info(&dev2, &info), -EINVAL);
 	ck_assert_uint_eq(info.count, 77);
 	ck_assert_int_eq(irq_info(&dev2, NULL), -EFAULT);
+}
+END_TEST
+
+/* ---------------- interrupts: VFIO_DEVICE_SET_IRQS and the device's raise ---------------- */
+
+#define TRIG VFIO_IRQ_SET_ACTION_TRIGGER
+#define D_NONE VFIO_IRQ_SET_DATA_NONE
+#define D_BOOL VFIO_IRQ_SET_DATA_BOOL
+#define D_EFD VFIO_IRQ_SET_DATA_EVENTFD
+
+/* VFIO_DEVICE_SET_IRQS with up to 32 int32 fds (or bools in the same bytes). */
+static int set_irqs(struct vh_dev *d, uint32_t flags, uint32_t index, uint32_t start,
+		    uint32_t count, const void *data, size_t data_len)
+{
+	struct {
+		struct vfio_irq_set hdr;
+		int32_t data[32];
+	} s = {.hdr = {.argsz = sizeof(s.hdr) + data_len,
+		       .flags = flags,
+		       .index = index,
+		       .start = start,
+		       .count = count}};
+
+	ck_assert_uint_le(data_len, sizeof(s.data));
+	if (data_len)
+		memcpy(s.data, data, data_len);
+	errno = 0;
+	return vh_rc(pinsim_ioctl(proc, d->dev, VFIO_DEVICE_SET_IRQS, &s));
+}
+
+static int set_efds(struct vh_dev *d, uint32_t index, uint32_t start, uint32_t count,
+		    const int32_t *fds)
+{
+	return set_irqs(d, D_EFD | TRIG, index, start, count, fds, count * sizeof(int32_t));
+}
+
+static int raise_irq(struct vh_dev *d, unsigned int index, unsigned int vector)
+{
+	errno = 0;
+	return vh_rc(pinsim_device_raise_irq(sim, d->group_id, index, vector));
+}
+
+static int new_efd(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* The eventfd's counter, read (and so reset); 0 when nothing was signalled. */
+static uint64_t efd_count(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v)) {
+		ck_assert_int_eq(errno, EAGAIN);
+		return 0;
+	}
+	return v;
+}
+
+static void cmd_set(struct vh_dev *d, uint16_t set, uint16_t clear)
+{
+	uint16_t cmd = cfg16(d, PCI_COMMAND);
+
+	cmd = (cmd | set) & ~clear;
+	ck_assert_int_eq(wr(d, &cmd, 2, CFG(PCI_COMMAND)), 2);
+}
+
+/*
+ * vfio_set_irqs_validate_and_prepare(): each bad header is -EINVAL
+ * (argsz, index, flags, two data types, start/count past the index's
+ * count, count overflowing start, argsz short of the data, anything on
+ * MSI with its count 0); vfio_pci_set_irqs_ioctl(): an action the index
+ * has no handler for is -ENOTTY.  Nothing gets enabled.
+ */
+START_TEST(test_set_irqs_validation_as_vfio_set_irqs_validate_and_prepare)
+{
+	int efd = new_efd();
+	int32_t fds[2] = {efd, efd};
+	struct vfio_irq_set hdr = {.argsz = sizeof(hdr) - 1, .flags = D_NONE | TRIG};
+
+	ck_assert_int_eq(vh_rc(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_SET_IRQS, &hdr)), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_NUM_IRQS, 0, 1, NULL, 0), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG | 0x100, 0, 0, 1, NULL, 0), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | D_BOOL | TRIG, 0, 0, 1, fds, 1), -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 2, fds), -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 1, 1, fds), -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 19, 2, fds), -EINVAL);
+	ck_assert_int_eq(
+		set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 1, UINT32_MAX - 1, NULL, 0),
+		-EINVAL);
+	/* argsz covers 4 of the 8 bytes two fds need */
+	ck_assert_int_eq(set_irqs(&dev2, D_EFD | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, fds, 4),
+			 -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, fds), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_MSIX_IRQ_INDEX,
+				  0, 1, NULL, 0),
+			 -ENOTTY);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_ERR_IRQ_INDEX, 0, 1, NULL, 0),
+			 -ENOTTY);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0), -ENOTTY);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG | VFIO_IRQ_SET_ACTION_MASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 -ENOTTY);
+	/* INTx not on: loopback and mask are -EINVAL; nothing is enabled */
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX,
+				  0, 1, NULL, 0),
+			 -EINVAL);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE, 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	/* the raise's own bad arguments */
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_NUM_IRQS, 0), -EINVAL);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 20), -EINVAL);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 1), -EINVAL);
+	ck_assert_int_eq(pinsim_device_raise_irq(sim, 999, 0, 0), -1);
+	ck_assert_int_eq(errno, ENODEV);
+	close(efd);
+}
+END_TEST
+
+/*
+ * vfio_intx_handler(): the first assertion masks and signals; one on the
+ * masked line stays pending (PCI_STATUS_INTERRUPT) and is sent at the
+ * unmask, which then leaves the line masked (pci_check_and_unmask_intx()
+ * failed); an unmask with nothing pending re-arms.
+ */
+START_TEST(test_intx_automask_pending_and_unmask_rearm)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0); /* auto-masked */
+	ck_assert_uint_eq(efd_count(efd), 0);
+	ck_assert(cfg16(&dev2, PCI_STATUS) & PCI_STATUS_INTERRUPT);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 0);
+	ck_assert_uint_eq(efd_count(efd), 1); /* the pending one */
+	ck_assert(!(cfg16(&dev2, PCI_STATUS) & PCI_STATUS_INTERRUPT));
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0); /* still masked */
+	ck_assert_uint_eq(efd_count(efd), 0);
+	/* BOOL 0 unmasks nothing; BOOL 1 sends the pending one again */
+	ck_assert_int_eq(set_irqs(&dev2, D_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, (uint8_t[]){0}, 1),
+			 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, (uint8_t[]){1}, 1),
+			 0);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	/* nothing pending now: the unmask re-arms */
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	close(efd);
+}
+END_TEST
+
+/*
+ * vfio_pci_set_intx_mask(): MASK masks (EVENTFD is -ENOTTY, "XXX implement
+ * me"); vfio_pci_set_intx_trigger() NONE/BOOL fire the trigger whatever the
+ * mask (loopback); count 0 + NONE disables, after which the device's INTx
+ * goes nowhere and INTx can be enabled again.
+ */
+START_TEST(test_intx_mask_loopback_and_disable)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX,
+				  0, 1, NULL, 0),
+			 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_EFD | VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX,
+				  0, 1, &fd, 4),
+			 -ENOTTY);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0), 0);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(
+		set_irqs(&dev2, D_BOOL | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, (uint8_t[]){0}, 1),
+		0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	/* enabling again while on swaps the trigger (vfio_intx_set_signal()) */
+	{
+		int efd2 = new_efd();
+		int32_t fd2 = efd2;
+
+		ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd2), 0);
+		ck_assert_int_eq(set_irqs(&dev2, D_BOOL | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+					  (uint8_t[]){1}, 1),
+				 0);
+		ck_assert_uint_eq(efd_count(efd2), 1);
+		ck_assert_uint_eq(efd_count(efd), 0);
+		close(efd2);
+	}
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	close(efd);
+}
+END_TEST
+
+/*
+ * vfio_basic_config_write() "Emulate INTx disable": setting
+ * PCI_COMMAND_INTX_DISABLE masks INTx (the assertion stays pending, and
+ * loopback sends nothing: vfio_send_intx_eventfd() checks virq_disabled),
+ * clearing it unmasks and so delivers the pending one; INTx enabled while
+ * the bit is set starts masked (vfio_intx_enable()).
+ */
+START_TEST(test_intx_disable_command_bit_masks_intx)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	cmd_set(&dev2, PCI_COMMAND_INTX_DISABLE, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0), 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	ck_assert(cfg16(&dev2, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE);
+	cmd_set(&dev2, 0, PCI_COMMAND_INTX_DISABLE);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	/* masked after delivering it; an unmask re-arms, then the bit again */
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 0);
+	cmd_set(&dev2, PCI_COMMAND_INTX_DISABLE, 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	close(efd);
+}
+END_TEST
+
+/*
+ * vfio_pci_set_msi_trigger() for MSI-X: EVENTFD on start..start+count
+ * enables start + count vectors (MSI-X ENABLE in the capability), each
+ * vector fires its own eventfd; fd -1 clears one vector; a vector past the
+ * allocated ones is -EINVAL (no dynamic MSI-X) and only that block is
+ * undone; count 0 + NONE disables.  MSI-X is a memory write: Bus Master
+ * off, nothing is sent.
+ */
+START_TEST(test_msix_vectors_clear_one_and_disable)
+{
+	int e[3] = {new_efd(), new_efd(), new_efd()};
+	int32_t fds[3] = {e[0], e[1], e[2]}, none = -1;
+
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 3, fds), 0);
+	ck_assert(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, i), 1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(efd_count(e[i]), 1);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 5), 0); /* not allocated */
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 1, 1, &none), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 1), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 3, 1, fds), -EINVAL);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0), 1); /* untouched */
+	ck_assert_uint_eq(efd_count(e[0]), 1);
+	/* loopback: BOOL per vector of the block */
+	ck_assert_int_eq(set_irqs(&dev2, D_BOOL | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 0, 3,
+				  (uint8_t[]){0, 1, 1}, 3),
+			 0);
+	ck_assert_uint_eq(efd_count(e[0]), 0);
+	ck_assert_uint_eq(efd_count(e[1]), 0); /* cleared vector */
+	ck_assert_uint_eq(efd_count(e[2]), 1);
+	cmd_set(&dev2, 0, PCI_COMMAND_MASTER);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(efd_count(e[0]), 0);
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE, 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(efd_count(e[0]), 0);
+	for (int i = 0; i < 3; i++)
+		close(e[i]);
+}
+END_TEST
+
+/*
+ * One type at a time (vfio_intx_enable()/vfio_msi_enable() need
+ * is_irq_none(), vfio_pci_set_msi_trigger()'s "another type" check):
+ * -EINVAL, and the active one keeps working; after disabling it, the
+ * other enables.
+ */
+START_TEST(test_intx_and_msix_exclude_each_other)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, &fd), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, NULL, 0),
+			 -EINVAL);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE, 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), -EINVAL);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	close(efd);
+}
+END_TEST
+
+/*
+ * eventfd_ctx_fdget(): a closed fd is -EBADF, an fd that is no eventfd
+ * -EINVAL.  INTx stays off; a failed MSI-X enable is disabled again
+ * (vfio_pci_set_msi_trigger()), so INTx can still be enabled.  The
+ * reference is the kernel's own: closing the program's fd after SET_IRQS
+ * leaves the eventfd firing (read here through a second fd of it).
+ */
+START_TEST(test_bad_eventfd_is_ebadf_or_einval_and_the_reference_outlives_the_fd)
+{
+	int pipefd[2], efd = new_efd(), keep;
+	int32_t fds[2];
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	fds[0] = efd;
+	fds[1] = 1000; /* not open */
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fds[1]), -EBADF);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &pipefd[0]), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 -EINVAL); /* INTx is not on */
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, fds), -EBADF);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE, 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, NULL, 0),
+			 -EINVAL); /* MSI-X is not on either */
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &pipefd[1]), -EINVAL);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_ERR_IRQ_INDEX, 0), 0);
+
+	keep = dup(efd);
+	ck_assert_int_ge(keep, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fds[0]), 0);
+	close(efd);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(keep), 1);
+	close(keep);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+END_TEST
+
+/*
+ * vfio_pci_set_ctx_trigger_single() for ERR and REQ: EVENTFD sets, NONE
+ * with count 1 fires and with count 0 releases, NONE without a trigger is
+ * -EINVAL, BOOL with count 0 is -EINVAL, start 1 -EINVAL; the kernel's
+ * own error/request raise fires the trigger.
+ */
+START_TEST(test_err_and_req_triggers)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	for (uint32_t idx = VFIO_PCI_ERR_IRQ_INDEX; idx <= VFIO_PCI_REQ_IRQ_INDEX; idx++) {
+		ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, idx, 0, 1, NULL, 0), -EINVAL);
+		ck_assert_int_eq(set_efds(&dev2, idx, 0, 1, &fd), 0);
+		ck_assert_int_eq(raise_irq(&dev2, idx, 0), 1);
+		ck_assert_uint_eq(efd_count(efd), 1);
+		ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, idx, 0, 1, NULL, 0), 0);
+		ck_assert_uint_eq(efd_count(efd), 1);
+		ck_assert_int_eq(set_irqs(&dev2, D_BOOL | TRIG, idx, 0, 0, NULL, 0), -EINVAL);
+		ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, idx, 0, 0, NULL, 0), 0);
+		ck_assert_int_eq(raise_irq(&dev2, idx, 0), 0);
+		ck_assert_uint_eq(efd_count(efd), 0);
+		ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, idx, 0, 1, NULL, 0), -EINVAL);
+	}
+	close(efd);
+}
+END_TEST
+
+/*
+ * vfio_pci_core_disable() at the last close of the device: the active type
+ * is disabled (MSI-X ENABLE clear) and ERR/REQ released; a reopened device
+ * starts with no interrupts.
+ */
+START_TEST(test_last_close_disables_interrupts)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(pinsim_close(proc, dev2.dev), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_REQ_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	vh_get_device(&dev2);
+	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	close(efd);
+}
+END_TEST
+
+/* ---------------- resets ---------------- */
+
+/*
+ * dev3 shares dev2's bus (0000:03:00.1), dev4 sits on bus 0 (a root bus:
+ * no bus reset).  Both in their own groups, attached to dev0's container.
+ */
+static struct vh_dev dev3 = {
+	.name = "0000:03:00.1",
+	.bar_size = {[0] = 16 * KiB},
+	.iommu_unit = 0,
+};
+static struct vh_dev dev4 = {
+	.name = "0000:00:05.0",
+	.bar_size = {[0] = 16 * KiB},
+	.iommu_unit = 0,
+};
+
+static void bus_setup(void)
+{
+	dev_setup();
+	vh_add_device(&dev3);
+	vh_add_device(&dev4);
+	vh_attach(&dev3, dev_container);
+	vh_attach(&dev4, dev_container);
+}
+
+struct hot_reset_info {
+	struct vfio_pci_hot_reset_info hdr;
+	struct vfio_pci_dependent_device dev[4];
+};
+
+static int hot_reset_info(struct vh_dev *d, struct hot_reset_info *info, uint32_t argsz)
+{
+	memset(info, 0x5a, sizeof(*info));
+	info->hdr.argsz = argsz;
+	errno = 0;
+	return vh_rc(pinsim_ioctl(proc, d->dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info));
+}
+
+/*
+ * vfio_pci_ioctl_get_pci_hot_reset_info(): the functions on the bus, with
+ * their address and group; -ENOSPC with count (and flags 0) when argsz
+ * has no room for them all, the devices untouched; -EINVAL below the
+ * header; -ENODEV on a root bus (pci_probe_reset_bus()).
+ */
+START_TEST(test_hot_reset_info_lists_the_bus)
+{
+	struct hot_reset_info info;
+
+	ck_assert_int_eq(hot_reset_info(&dev2, &info, sizeof(info.hdr) + 8), -ENOSPC);
+	ck_assert_uint_eq(info.hdr.count, 2);
+	ck_assert_uint_eq(info.hdr.flags, 0);
+	ck_assert_uint_eq(info.dev[0].group_id, 0x5a5a5a5a);
+	ck_assert_int_eq(hot_reset_info(&dev2, &info, sizeof(info.hdr) - 1), -EINVAL);
+	ck_assert_uint_eq(info.hdr.count, 0x5a5a5a5a);
+	ck_assert_int_eq(hot_reset_info(&dev3, &info, sizeof(info)), 0);
+	ck_assert_uint_eq(info.hdr.count, 2);
+	ck_assert_uint_eq(info.hdr.flags, 0);
+	ck_assert_uint_eq(info.dev[0].group_id, (uint32_t)dev2.group_id);
+	ck_assert_uint_eq(info.dev[0].segment, 0);
+	ck_assert_uint_eq(info.dev[0].bus, 3);
+	ck_assert_uint_eq(info.dev[0].devfn, 0);
+	ck_assert_uint_eq(info.dev[1].group_id, (uint32_t)dev3.group_id);
+	ck_assert_uint_eq(info.dev[1].bus, 3);
+	ck_assert_uint_eq(info.dev[1].devfn, 1);
+	ck_assert_uint_eq(info.dev[2].group_id, 0x5a5a5a5a);
+	ck_assert_int_eq(hot_reset_info(&dev0, &info, sizeof(info)), 0);
+	ck_assert_uint_eq(info.hdr.count, 1);
+	ck_assert_uint_eq(info.dev[0].group_id, (uint32_t)dev0.group_id);
+	ck_assert_uint_eq(info.dev[0].bus, 1);
+	ck_assert_int_eq(hot_reset_info(&dev4, &info, sizeof(info)), -ENODEV);
+}
+END_TEST
+
+static int hot_reset(struct vh_dev *d, uint32_t flags, uint32_t count, const int32_t *fds)
+{
+	struct {
+		struct vfio_pci_hot_reset hdr;
+		int32_t fds[4];
+	} r = {.hdr = {.argsz = sizeof(r), .flags = flags, .count = count}};
+
+	memcpy(r.fds, fds, count * sizeof(*fds));
+	errno = 0;
+	return vh_rc(pinsim_ioctl(proc, d->dev, VFIO_DEVICE_PCI_HOT_RESET, &r));
+}
+
+/*
+ * vfio_pci_ioctl_pci_hot_reset(): flags or an empty array (cdev only) are
+ * -EINVAL, more fds than affected devices -EINVAL, a closed fd -EBADF, a
+ * device fd -EINVAL, a group missing -EINVAL, a root bus -ENODEV; each
+ * failure leaves the BAR mappings in place.  With both groups, both
+ * functions' BARs are zapped (vfio_pci_dev_set_hot_reset()), config space
+ * survives (pci_reset_bus() saves and restores it), and so do vfio's
+ * interrupts (nothing in the reset path tears them down), minus the
+ * pending INTx, which the reset de-asserts.
+ */
+START_TEST(test_hot_reset_needs_every_group_of_the_bus)
+{
+	int32_t both[3] = {dev2.group, dev3.group, dev2.group}, bad[2];
+	uint64_t va2 = vh_bar_mmap(&dev2, 0, 0, 16 * KiB, PROT_READ | PROT_WRITE, 0);
+	uint64_t va3 = vh_bar_mmap(&dev3, 0, 0, 16 * KiB, PROT_READ | PROT_WRITE, 0);
+	struct pinsim_page_info pi;
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	ck_assert_int_eq(pinsim_touch(proc, va2, 1, &pi), 0);
+	ck_assert_int_eq(pinsim_touch(proc, va3, 1, &pi), 0);
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_efds(&dev3, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(raise_irq(&dev3, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_int_eq(raise_irq(&dev3, VFIO_PCI_INTX_IRQ_INDEX, 0), 0); /* pending */
+	ck_assert_uint_eq(efd_count(efd), 1);
+
+	ck_assert_int_eq(hot_reset(&dev2, 1, 2, both), -EINVAL);
+	ck_assert_int_eq(hot_reset(&dev2, 0, 0, both), -EINVAL);
+	ck_assert_int_eq(hot_reset(&dev2, 0, 3, both), -EINVAL);
+	ck_assert_int_eq(hot_reset(&dev2, 0, 1, both), -EINVAL); /* dev3's group missing */
+	bad[0] = dev2.group;
+	bad[1] = 1000;
+	ck_assert_int_eq(hot_reset(&dev2, 0, 2, bad), -EBADF);
+	bad[1] = dev3.dev;
+	ck_assert_int_eq(hot_reset(&dev2, 0, 2, bad), -EINVAL);
+	bad[0] = dev4.group;
+	ck_assert_int_eq(hot_reset(&dev4, 0, 1, bad), -ENODEV);
+	ck_assert_int_eq(vh_page(va2).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(vh_page(va3).level, PINSIM_LEVEL_PTE);
+	ck_assert(cfg16(&dev3, PCI_STATUS) & PCI_STATUS_INTERRUPT);
+
+	ck_assert_int_eq(hot_reset(&dev3, 0, 2, both), 0);
+	ck_assert_int_eq(vh_page(va2).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page(va3).level, PINSIM_LEVEL_NONE);
+	ck_assert(cfg16(&dev2, PCI_COMMAND) & PCI_COMMAND_MASTER);
+	ck_assert(!(cfg16(&dev3, PCI_STATUS) & PCI_STATUS_INTERRUPT));
+	/* INTx still on, still masked: the unmask re-arms, then it fires */
+	ck_assert_int_eq(set_irqs(&dev3, D_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
+			 0);
+	ck_assert_uint_eq(efd_count(efd), 0);
+	ck_assert_int_eq(raise_irq(&dev3, VFIO_PCI_INTX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(pinsim_touch(proc, va2, 0, &pi), 0); /* refaults */
+	ck_assert_int_eq(pinsim_munmap(proc, va2, 16 * KiB), 0);
+	ck_assert_int_eq(pinsim_munmap(proc, va3, 16 * KiB), 0);
+	close(efd);
+}
+END_TEST
+
+/*
+ * vfio_pci_ioctl_reset(): the BARs zapped, vfio's MSI-X set-up kept
+ * (pci_try_reset_function() restores the MSI-X state), MSI-X ENABLE
+ * still reads set.
+ */
+START_TEST(test_device_reset_keeps_msix_setup)
+{
+	uint64_t va = vh_bar_mmap(&dev2, 0, 0, 16 * KiB, PROT_READ, 0);
+	struct pinsim_page_info pi;
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(pinsim_touch(proc, va, 0, &pi), 0);
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_RESET, NULL), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_NONE);
+	ck_assert(cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(pinsim_munmap(proc, va, 16 * KiB), 0);
+	close(efd);
 }
 END_TEST
 
@@ -400,5 +998,19 @@ Suite *make_suite(void)
 	tc = vh_tcase(s, "irq", dev_setup);
 	tcase_add_test(tc, test_irq_info_counts_and_flags_as_vfio_pci_get_irq_count);
 	tcase_add_test(tc, test_irq_info_bad_argsz_or_index_is_einval);
+	tc = vh_tcase(s, "set_irqs", dev_setup);
+	tcase_add_test(tc, test_set_irqs_validation_as_vfio_set_irqs_validate_and_prepare);
+	tcase_add_test(tc, test_intx_automask_pending_and_unmask_rearm);
+	tcase_add_test(tc, test_intx_mask_loopback_and_disable);
+	tcase_add_test(tc, test_intx_disable_command_bit_masks_intx);
+	tcase_add_test(tc, test_msix_vectors_clear_one_and_disable);
+	tcase_add_test(tc, test_intx_and_msix_exclude_each_other);
+	tcase_add_test(tc, test_bad_eventfd_is_ebadf_or_einval_and_the_reference_outlives_the_fd);
+	tcase_add_test(tc, test_err_and_req_triggers);
+	tcase_add_test(tc, test_last_close_disables_interrupts);
+	tc = vh_tcase(s, "reset", bus_setup);
+	tcase_add_test(tc, test_hot_reset_info_lists_the_bus);
+	tcase_add_test(tc, test_hot_reset_needs_every_group_of_the_bus);
+	tcase_add_test(tc, test_device_reset_keeps_msix_setup);
 	return s;
 }
