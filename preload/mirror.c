@@ -220,7 +220,7 @@ static size_t huge_size(int flags)
 
 #define SIM_ANON_FLAGS                                                           \
 	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE | MAP_HUGETLB | \
-	 (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+	 (int)((unsigned int)MAP_HUGE_MASK << MAP_HUGE_SHIFT))
 
 static void *mirror_anon(void *addr, size_t len, int prot, int flags)
 {

@@ -358,7 +358,14 @@ static struct vfd {
 	int pfd; /* pinsim's fd */
 	int group; /* groups and devices */
 	enum vfd_kind kind;
+	/*
+	 * Host fds naming this pinsim file (struct file's f_count, as far as
+	 * fds hold it): dup()s share it, the last close() releases the file.
+	 */
+	int *refs;
 } vfds[MAX_HOST_FD];
+/* Covers refs and the table's changes (install, dup, close). */
+static pthread_mutex_t vfds_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct vfd *vfd_get(int fd)
 {
@@ -372,17 +379,26 @@ static int vfd_install(int pfd, enum vfd_kind kind, int group, bool cloexec)
 {
 	int fd, err;
 
-	fd = memfd_create(kind == VFD_CONTAINER ? "pinsim:vfio" : "pinsim:vfio-fd",
-			  cloexec ? MFD_CLOEXEC : 0);
+	int *refs = malloc(sizeof(*refs));
+
+	fd = refs ? memfd_create(kind == VFD_CONTAINER ? "pinsim:vfio" : "pinsim:vfio-fd",
+				 cloexec ? MFD_CLOEXEC : 0) :
+		    -1;
 	if (fd < 0 || fd >= MAX_HOST_FD) {
-		err = fd < 0 ? errno : EMFILE;
+		err = !refs ? ENOMEM : fd < 0 ? errno : EMFILE;
 		if (fd >= 0)
 			REAL(close)(fd);
+		free(refs);
+		sim_enter();
 		pinsim_close(preload.p, pfd);
+		sim_exit();
 		errno = err;
 		return -1;
 	}
-	vfds[fd] = (struct vfd){.pfd = pfd, .group = group, .kind = kind};
+	*refs = 1;
+	pthread_mutex_lock(&vfds_lock);
+	vfds[fd] = (struct vfd){.pfd = pfd, .group = group, .kind = kind, .refs = refs};
+	pthread_mutex_unlock(&vfds_lock);
 	return fd;
 }
 
@@ -459,18 +475,147 @@ int __open64_2(const char *path, int flags)
 	return open(path, flags);
 }
 
+/*
+ * Host fd @fd no longer names its pinsim file (close, or dup2 over it):
+ * the file's last fd releases it (__fput() -> vfio's release).
+ */
+static void vfd_put(int fd)
+{
+	struct vfd v;
+	bool last;
+
+	pthread_mutex_lock(&vfds_lock);
+	v = vfds[fd];
+	if (v.kind == VFD_NONE) {
+		pthread_mutex_unlock(&vfds_lock);
+		return;
+	}
+	vfds[fd].kind = VFD_NONE;
+	vfds[fd].refs = NULL;
+	last = !--*v.refs;
+	pthread_mutex_unlock(&vfds_lock);
+	if (!last)
+		return;
+	free(v.refs);
+	sim_enter();
+	pinsim_close(preload.p, v.pfd);
+	sim_exit();
+}
+
+/* Host fd @newfd is now a dup of VFIO fd @oldfd: the same pinsim file. */
+static void vfd_dup(int oldfd, int newfd)
+{
+	if (newfd < 0 || newfd >= MAX_HOST_FD) {
+		/* Beyond the table: the host fd goes, the file stays with oldfd. */
+		if (newfd >= 0)
+			REAL(close)(newfd);
+		return;
+	}
+	pthread_mutex_lock(&vfds_lock);
+	if (vfds[oldfd].kind != VFD_NONE) {
+		vfds[newfd] = vfds[oldfd];
+		++*vfds[newfd].refs;
+	}
+	pthread_mutex_unlock(&vfds_lock);
+}
+
 int close(int fd)
 {
 	struct vfd *v = vfd_get(fd);
 
 	if (v) {
-		sim_enter();
-		pinsim_close(preload.p, v->pfd);
-		sim_exit();
+		vfd_put(fd);
 		preload_trace("close %d", fd);
-		v->kind = VFD_NONE;
 	}
 	return REAL(close)(fd);
+}
+
+/* ---- dup, dup2, dup3, fcntl(F_DUPFD[_CLOEXEC]) ---- */
+
+int dup(int fd)
+{
+	int ret = REAL(dup)(fd);
+
+	if (ret >= 0 && vfd_get(fd)) {
+		vfd_dup(fd, ret);
+		preload_trace("dup %d = %d", fd, ret);
+		if (ret >= MAX_HOST_FD) {
+			errno = EMFILE;
+			return -1;
+		}
+	}
+	return ret;
+}
+
+/* dup2/dup3 onto @newfd: a VFIO fd there is closed first, as the kernel does. */
+static int dup_onto(int oldfd, int newfd, int ret)
+{
+	if (ret < 0 || oldfd == newfd)
+		return ret;
+	if (newfd >= 0 && newfd < MAX_HOST_FD && !preload_in_sim)
+		vfd_put(newfd);
+	if (vfd_get(oldfd)) {
+		vfd_dup(oldfd, newfd);
+		preload_trace("dup %d onto %d", oldfd, newfd);
+		if (newfd >= MAX_HOST_FD) {
+			errno = EMFILE;
+			return -1;
+		}
+	}
+	return ret;
+}
+
+int dup2(int oldfd, int newfd)
+{
+	return dup_onto(oldfd, newfd, REAL(dup2)(oldfd, newfd));
+}
+
+int dup3(int oldfd, int newfd, int flags)
+{
+	return dup_onto(oldfd, newfd, REAL(dup3)(oldfd, newfd, flags));
+}
+
+static int fcntl_common(int fd, int cmd, void *arg, int ret)
+{
+	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && vfd_get(fd)) {
+		vfd_dup(fd, ret);
+		preload_trace("fcntl %d F_DUPFD%s = %d", fd, cmd == F_DUPFD ? "" : "_CLOEXEC", ret);
+		if (ret >= MAX_HOST_FD) {
+			errno = EMFILE;
+			return -1;
+		}
+	}
+	(void)arg;
+	return ret;
+}
+
+/* The third argument is an int or a pointer: passed on as a register's worth. */
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_common(fd, cmd, arg, REAL(fcntl)(fd, cmd, arg));
+}
+
+int fcntl64(int fd, int cmd, ...);
+int fcntl64(int fd, int cmd, ...)
+{
+	static int (*next)(int, int, ...);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!next)
+		next = (int (*)(int, int, ...))preload_next("fcntl64");
+	if (!next)
+		next = REAL(fcntl);
+	return fcntl_common(fd, cmd, arg, next(fd, cmd, arg));
 }
 
 /* ---- ioctl ---- */
