@@ -41,7 +41,8 @@
  * handler sees it.
  *
  * Simplifications: one device per group, no SR-IOV (so no VF token); no
- * noiommu, no cdev/iommufd; regions are read and written through
+ * noiommu, no cdev/iommufd (so PCI_HOT_RESET always takes group fds and
+ * hot-reset info never has the DEV_ID flags); regions are read and written through
  * sim/vfio_pci.c (config space virtualized as vfio_pci_config.c does, BARs
  * as vfio_pci_rdwr.c); fds 0-2 are taken by stdio and are not vfio files.
  */

@@ -19,7 +19,13 @@
  *    PCI_COMMAND's MEMORY bit;
  *  - power states: the device is always D0, so the "current_state <
  *    PCI_D3hot" half of __vfio_pci_memory_enabled() is always true;
- *  - the dma-buf export of BARs and its revoke path.
+ *  - the dma-buf export of BARs and its revoke path;
+ *  - interrupts: MSI (no MSI capability, count 0), dynamic MSI-X (NORESIZE),
+ *    the unmask/mask irqfds (VFIO_IRQ_SET_ACTION_UNMASK with an eventfd is
+ *    -EOPNOTSUPP here, the kernel's vfio_virqfd_enable() would poll it),
+ *    irq bypass, the MSI-X table and PBA (host-owned, no per-vector mask),
+ *    nointx/pci_2_3 quirks (every device has DisINTx), VFIO_DEVICE_IOEVENTFD;
+ *  - slot resets: no hotplug slots, so a hot reset is always a bus reset.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1486,13 +1492,29 @@ int vfio_pci_set_irqs_ioctl(struct vfio_pci_core_device *vdev, uint32_t flags, u
  * look), an allocated vector and a trigger (vfio_msihandler()).  ERR/REQ
  * are the kernel's (AER, unbind request): fired if a trigger is set.
  */
+static int vfio_pci_raise_irq_locked(struct vfio_pci_core_device *vdev, unsigned int index,
+				     unsigned int vector);
+
 int vfio_pci_raise_irq(struct vfio_pci_core_device *vdev, unsigned int index, unsigned int vector)
+{
+	int ret;
+
+	if (index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->igate);
+	if ((int)vector >= vfio_pci_get_irq_count(vdev, index))
+		ret = -EINVAL;
+	else
+		ret = vfio_pci_raise_irq_locked(vdev, index, vector);
+	pthread_mutex_unlock(&vdev->igate);
+	return ret;
+}
+
+static int vfio_pci_raise_irq_locked(struct vfio_pci_core_device *vdev, unsigned int index,
+				     unsigned int vector)
 {
 	int ret = 0;
 
-	if (index >= VFIO_PCI_NUM_IRQS || (int)vector >= vfio_pci_get_irq_count(vdev, index))
-		return -EINVAL;
-	pthread_mutex_lock(&vdev->igate);
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		if (!is_intx(vdev))
@@ -1517,7 +1539,6 @@ int vfio_pci_raise_irq(struct vfio_pci_core_device *vdev, unsigned int index, un
 		ret = eventfd_signal(vdev->req_trigger);
 		break;
 	}
-	pthread_mutex_unlock(&vdev->igate);
 	return ret;
 }
 
