@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bug.h"
@@ -1056,7 +1058,10 @@ int vfio_pci_get_irq_count(struct vfio_pci_core_device *vdev, unsigned int index
  * eventfd_ctx_fdget(): the program's fd must be open (-EBADF, from fdget())
  * and an eventfd (-EINVAL, from eventfd_ctx_fileget()).  The reference the
  * kernel takes on the eventfd is a dup() here, checked after the dup so
- * that the fd cannot change between the check and the reference.
+ * that the fd cannot change between the check and the reference.  The
+ * reference is the library's own: it is made, written and closed by raw
+ * system calls, never through libc symbols an LD_PRELOAD shim (preload/)
+ * interposes on while it may be inside one of its own calls.
  */
 static int eventfd_ctx_fdget(int fd)
 {
@@ -1066,13 +1071,13 @@ static int eventfd_ctx_fdget(int fd)
 
 	if (fd < 0)
 		return -EBADF;
-	ref = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	ref = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
 	if (ref < 0)
 		return errno == EBADF ? -EBADF : -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", ref);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0 || (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]"))) {
-		close(ref);
+		syscall(SYS_close, ref);
 		return -EINVAL;
 	}
 	return ref;
@@ -1081,7 +1086,7 @@ static int eventfd_ctx_fdget(int fd)
 static void eventfd_ctx_put(int *trigger)
 {
 	if (*trigger >= 0)
-		close(*trigger);
+		syscall(SYS_close, *trigger);
 	*trigger = -1;
 }
 
@@ -1095,9 +1100,12 @@ static bool eventfd_signal(int trigger)
 	struct pollfd pfd = { .fd = trigger, .events = POLLOUT };
 	uint64_t one = 1;
 
-	if (trigger < 0 || poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+	struct timespec zero = { 0 };
+
+	if (trigger < 0 || syscall(SYS_ppoll, &pfd, 1, &zero, NULL, 0) != 1 ||
+	    !(pfd.revents & POLLOUT))
 		return false;
-	return write(trigger, &one, sizeof(one)) == sizeof(one);
+	return syscall(SYS_write, trigger, &one, sizeof(one)) == sizeof(one);
 }
 
 static bool is_intx(const struct vfio_pci_core_device *vdev)
