@@ -1075,7 +1075,7 @@ static int eventfd_ctx_fdget(int fd)
 	if (ref < 0)
 		return errno == EBADF ? -EBADF : -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", ref);
-	n = readlink(path, link, sizeof(link) - 1);
+	n = syscall(SYS_readlinkat, AT_FDCWD, path, link, sizeof(link) - 1);
 	if (n < 0 || (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]"))) {
 		syscall(SYS_close, ref);
 		return -EINVAL;
