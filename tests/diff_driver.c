@@ -809,7 +809,8 @@ static void op_set_iommu(struct drv *d)
  * The fd of a type1 request.  Not a device fd: VFIO_IOMMU_GET_INFO, MAP_DMA
  * and UNMAP_DMA share their numbers (VFIO_BASE + 12..14) with
  * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_PCI_HOT_RESET and
- * VFIO_DEVICE_IOEVENTFD, which pinsim does not simulate.
+ * VFIO_DEVICE_IOEVENTFD, which the reference model does not model (pinsim
+ * simulates the hot-reset pair: tests/test_vfio_pci_device.c).
  */
 static int pick_type1_handle(struct drv *d)
 {
