@@ -433,10 +433,54 @@ int madvise(void *addr, size_t len, int advice)
  */
 static int not_modelled(const char *call, uint64_t addr)
 {
-	fprintf(stderr, "pinsim-preload: %s of mirrored memory at %#llx is not modelled: ENOSYS\n",
-		call, (unsigned long long)addr);
+	preload_count_not_modelled(call, 0, ENOSYS);
+	preload_trace("%s of mirrored memory at %#llx is not modelled: ENOSYS", call,
+		      (unsigned long long)addr);
 	errno = ENOSYS;
 	return -1;
+}
+
+static bool mirrored(const void *addr, size_t len)
+{
+	uint64_t a = (uintptr_t)addr;
+
+	return !preload_in_sim && preload.ready && region_overlaps(a, a + len);
+}
+
+/*
+ * mlock(2) and friends: the simulated process has no mlock (no VM_LOCKED,
+ * no locked_vm from it), so on mirrored memory they fail with ENOSYS
+ * instead of locking only the host's PROT_NONE reservation.
+ */
+int mlock(const void *addr, size_t len)
+{
+	return mirrored(addr, len) ? not_modelled("mlock", (uintptr_t)addr) :
+				     REAL(mlock)(addr, len);
+}
+
+int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	return mirrored(addr, len) ? not_modelled("mlock2", (uintptr_t)addr) :
+				     REAL(mlock2)(addr, len, flags);
+}
+
+int munlock(const void *addr, size_t len)
+{
+	return mirrored(addr, len) ? not_modelled("munlock", (uintptr_t)addr) :
+				     REAL(munlock)(addr, len);
+}
+
+/* mlockall() would lock mirrored memory too (MCL_FUTURE: every later mapping). */
+int mlockall(int flags)
+{
+	bool any;
+
+	pthread_mutex_lock(&regions_lock);
+	any = nr_regions > 0;
+	pthread_mutex_unlock(&regions_lock);
+	if (!preload_in_sim && preload.ready && (any || (flags & MCL_FUTURE)))
+		return not_modelled("mlockall", 0);
+	return REAL(mlockall)(flags);
 }
 
 int mprotect(void *addr, size_t len, int prot)
@@ -503,6 +547,7 @@ static int mirror_page(const struct region *r, uint64_t addr)
 	/* A zap ended since the touch: what was mapped may be stale. */
 	if (atomic_load(&zap_seq) != seq)
 		host_drop_mirrored(base, base + size);
+	preload_count_cpu_fault(false);
 	return 0;
 }
 
@@ -550,6 +595,7 @@ static void mirror_fault(int sig, siginfo_t *si, void *uc)
 		if (!err)
 			return;
 		if (err == EIO) {
+			preload_count_cpu_fault(true);
 			deliver_sigbus(addr, uc);
 			return;
 		}

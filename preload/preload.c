@@ -345,6 +345,8 @@ __attribute__((constructor)) static void preload_init(void)
 		(void)!write(STDERR_FILENO, msg, n > 0 && n < (int)sizeof(msg) ? (size_t)n : 0);
 	}
 	sim_exit();
+	if (preload.ready)
+		summary_init();
 	for (int i = 0; preload.ready && i < preload.nr_dev; i++)
 		preload_trace("device %s group %d", preload.dev[i].bdf, preload.dev[i].group);
 }
@@ -353,16 +355,23 @@ __attribute__((constructor)) static void preload_init(void)
 
 enum vfd_kind { VFD_NONE = 0, VFD_CONTAINER, VFD_GROUP, VFD_DEVICE };
 
+/* One pinsim file, shared by the host fds that dup() made of one. */
+struct vfile {
+	/*
+	 * Host fds naming it (struct file's f_count, as far as fds hold it):
+	 * the last close() releases the file.
+	 */
+	int refs;
+	/* A container's pinning counters when last sampled (summary). */
+	struct pinsim_pin_counters seen;
+};
+
 #define MAX_HOST_FD 65536
 static struct vfd {
 	int pfd; /* pinsim's fd */
 	int group; /* groups and devices */
 	enum vfd_kind kind;
-	/*
-	 * Host fds naming this pinsim file (struct file's f_count, as far as
-	 * fds hold it): dup()s share it, the last close() releases the file.
-	 */
-	int *refs;
+	struct vfile *f; /* shared by dups */
 } vfds[MAX_HOST_FD];
 /* Covers refs and the table's changes (install, dup, close). */
 static pthread_mutex_t vfds_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -379,25 +388,25 @@ static int vfd_install(int pfd, enum vfd_kind kind, int group, bool cloexec)
 {
 	int fd, err;
 
-	int *refs = malloc(sizeof(*refs));
+	struct vfile *f = calloc(1, sizeof(*f));
 
-	fd = refs ? memfd_create(kind == VFD_CONTAINER ? "pinsim:vfio" : "pinsim:vfio-fd",
-				 cloexec ? MFD_CLOEXEC : 0) :
-		    -1;
+	fd = f ? memfd_create(kind == VFD_CONTAINER ? "pinsim:vfio" : "pinsim:vfio-fd",
+			      cloexec ? MFD_CLOEXEC : 0) :
+		 -1;
 	if (fd < 0 || fd >= MAX_HOST_FD) {
-		err = !refs ? ENOMEM : fd < 0 ? errno : EMFILE;
+		err = !f ? ENOMEM : fd < 0 ? errno : EMFILE;
 		if (fd >= 0)
 			REAL(close)(fd);
-		free(refs);
+		free(f);
 		sim_enter();
 		pinsim_close(preload.p, pfd);
 		sim_exit();
 		errno = err;
 		return -1;
 	}
-	*refs = 1;
+	f->refs = 1;
 	pthread_mutex_lock(&vfds_lock);
-	vfds[fd] = (struct vfd){.pfd = pfd, .group = group, .kind = kind, .refs = refs};
+	vfds[fd] = (struct vfd){.pfd = pfd, .group = group, .kind = kind, .f = f};
 	pthread_mutex_unlock(&vfds_lock);
 	return fd;
 }
@@ -491,15 +500,62 @@ static void vfd_put(int fd)
 		return;
 	}
 	vfds[fd].kind = VFD_NONE;
-	vfds[fd].refs = NULL;
-	last = !--*v.refs;
+	vfds[fd].f = NULL;
+	last = !--v.f->refs;
 	pthread_mutex_unlock(&vfds_lock);
 	if (!last)
 		return;
-	free(v.refs);
+	free(v.f);
 	sim_enter();
 	pinsim_close(preload.p, v.pfd);
 	sim_exit();
+}
+
+/*
+ * Pinning counters for the summary: each container's type1 totals exist
+ * only while it has an IOMMU (UNSET_CONTAINER of its last group drops
+ * them), so they are sampled after every MAP/UNMAP_DMA and the growth since
+ * the last sample is added up.  Under vfds_lock: samples are serialised.
+ */
+static struct pinsim_pin_counters pins_total;
+
+#define PIN_DELTA(field)                                                                \
+	do {                                                                            \
+		uint64_t cur = st.total.field, prev = v->f->seen.field;                 \
+		pins_total.field += cur >= prev ? cur - prev : cur; /* a new backend */ \
+	} while (0)
+
+static void pins_sample_locked(const struct vfd *v)
+{
+	struct pinsim_vfio_stats st;
+
+	if (pinsim_vfio_stats(preload.p, v->pfd, &st))
+		return;
+	PIN_DELTA(pinned_pages);
+	PIN_DELTA(pfnmap_pages);
+	PIN_DELTA(faults);
+	PIN_DELTA(retries);
+	PIN_DELTA(eagain_loops);
+	PIN_DELTA(gup_calls);
+	v->f->seen = st.total;
+}
+
+static void pins_sample(const struct vfd *v)
+{
+	pthread_mutex_lock(&vfds_lock);
+	if (v->kind == VFD_CONTAINER && v->f)
+		pins_sample_locked(v);
+	pthread_mutex_unlock(&vfds_lock);
+}
+
+void preload_pins_total(struct pinsim_pin_counters *out)
+{
+	pthread_mutex_lock(&vfds_lock);
+	for (int fd = 0; fd < MAX_HOST_FD; fd++)
+		if (vfds[fd].kind == VFD_CONTAINER)
+			pins_sample_locked(&vfds[fd]);
+	*out = pins_total;
+	pthread_mutex_unlock(&vfds_lock);
 }
 
 /* Host fd @newfd is now a dup of VFIO fd @oldfd: the same pinsim file. */
@@ -514,7 +570,7 @@ static void vfd_dup(int oldfd, int newfd)
 	pthread_mutex_lock(&vfds_lock);
 	if (vfds[oldfd].kind != VFD_NONE) {
 		vfds[newfd] = vfds[oldfd];
-		++*vfds[newfd].refs;
+		vfds[newfd].f->refs++;
 	}
 	pthread_mutex_unlock(&vfds_lock);
 }
@@ -698,6 +754,30 @@ static long vfio_ioctl(struct vfd *v, unsigned long req, void *arg)
 	return ret;
 }
 
+/* MAP_DMA/UNMAP_DMA, counted and timed for the summary. */
+static long dma_ioctl(struct vfd *v, unsigned long req, void *arg)
+{
+	bool map = req == VFIO_IOMMU_MAP_DMA;
+	uint64_t t0 = preload_now_ns(), bytes = 0;
+	long ret = vfio_ioctl(v, req, arg);
+	int err = ret < 0 ? errno : 0;
+	uint64_t ns = preload_now_ns() - t0;
+
+	sim_enter();
+	pins_sample(v);
+	sim_exit();
+
+	if (!err && map)
+		bytes = ((struct vfio_iommu_type1_dma_map *)arg)->size;
+	else if (!err)
+		bytes = ((struct vfio_iommu_type1_dma_unmap *)arg)->size;
+	preload_count_op(map ? PRELOAD_OP_MAP : PRELOAD_OP_UNMAP, err, bytes, ns);
+	preload_trace("ioctl %s = %ld%s%s", map ? "MAP_DMA" : "UNMAP_DMA", ret, err ? " " : "",
+		      err ? strerror(err) : "");
+	errno = err ? err : errno;
+	return ret;
+}
+
 int ioctl(int fd, unsigned long req, ...)
 {
 	struct vfd *v = vfd_get(fd);
@@ -710,7 +790,12 @@ int ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (!v)
 		return REAL(ioctl)(fd, req, arg);
+	if (v->kind == VFD_CONTAINER && (req == VFIO_IOMMU_MAP_DMA || req == VFIO_IOMMU_UNMAP_DMA))
+		return (int)dma_ioctl(v, req, arg);
 	ret = vfio_ioctl(v, req, arg);
+	/* An ioctl pinsim does not know: ENOTTY, as a kernel without it. */
+	if (ret < 0 && errno == ENOTTY && _IOC_TYPE(req) == VFIO_TYPE)
+		preload_count_not_modelled("ioctl", req, ENOTTY);
 	preload_trace("ioctl %d %#lx = %ld%s%s", fd, req, ret, ret < 0 ? " " : "",
 		      ret < 0 ? strerror(errno) : "");
 	return (int)ret;

@@ -70,8 +70,19 @@ void preload_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int mirror_init(void);
 
 /* summary.c: counters for the exit summary (atomics: any thread). */
+enum { PRELOAD_OP_MAP, PRELOAD_OP_UNMAP };
 void preload_count_zap(void);
 void preload_count_thread_exit(void);
+void preload_count_cpu_fault(bool sigbus);
+uint64_t preload_now_ns(void);
+/* A MAP_DMA/UNMAP_DMA: 0 or the errno it gave, bytes mapped/unmapped, time taken. */
+void preload_count_op(int which, int err, uint64_t bytes, uint64_t ns);
+/* A call the preload could not model; @call a string literal, @err what it returned. */
+void preload_count_not_modelled(const char *call, uint64_t detail, int err);
+/* preload.c: pinning counters of every container so far (sim_enter() held). */
+void preload_pins_total(struct pinsim_pin_counters *out);
+/* atexit and SIGINT (PINSIM_QUIET, PINSIM_SUMMARY_JSON). */
+void summary_init(void);
 
 /* sysfs.c: the group of @bdf, -1 if no configured device has that name. */
 int preload_group_of(const char *bdf, size_t len);
