@@ -348,13 +348,24 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return mmap(addr, len, prot, flags, fd, off);
 }
 
+/*
+ * The simulation forgets the range before the host frees it: once the host
+ * range is free another thread's mmap() may be given it, and a forget
+ * after that would remove the new mapping from the simulation.  The checks
+ * munmap(2) fails on come first, so that a failing call changes nothing.
+ */
 int munmap(void *addr, size_t len)
 {
-	int ret = REAL(munmap)(addr, len);
+	uint64_t a = (uintptr_t)addr;
 
-	if (!ret && !preload_in_sim && preload.ready)
-		mirror_forget((uintptr_t)addr, (len + 4095) & ~(size_t)4095);
-	return ret;
+	if (preload_in_sim || !preload.ready)
+		return REAL(munmap)(addr, len);
+	if ((a & 4095) || !len || len > UINT64_MAX - a) {
+		errno = EINVAL;
+		return -1;
+	}
+	mirror_forget(a, (len + 4095) & ~(size_t)4095);
+	return REAL(munmap)(addr, len);
 }
 
 /*
