@@ -173,44 +173,6 @@ static void tree_release(void *data)
 	free(t);
 }
 
-static enum vfio_map_outcome map_outcome(long ret)
-{
-	switch (ret) {
-	case 0:
-		return VFIO_MAP_OK;
-	case -EINVAL:
-		return VFIO_MAP_EINVAL;
-	case -EFAULT:
-		return VFIO_MAP_EFAULT;
-	case -ENOMEM:
-		return VFIO_MAP_ENOMEM;
-	case -EBUSY:
-		return VFIO_MAP_EBUSY;
-	case -EINTR:
-		return VFIO_MAP_EINTR;
-	case -EAGAIN:
-		return VFIO_MAP_EAGAIN;
-	case -ENOENT:
-		return VFIO_MAP_ENOENT;
-	default:
-		return VFIO_MAP_OTHER;
-	}
-}
-
-static void pin_stats_add(struct vfio_pin_stats *t, const struct vfio_pin_stats *s)
-{
-	t->vaddr_get_pfns += s->vaddr_get_pfns;
-	t->gup_calls += s->gup_calls;
-	t->follow_failures += s->follow_failures;
-	t->faults += s->faults;
-	t->retries += s->retries;
-	t->eagain_loops += s->eagain_loops;
-	t->iommu_maps += s->iommu_maps;
-	t->pinned_pages += s->pinned_pages;
-	t->pfnmap_pages += s->pfnmap_pages;
-	t->acct_steps += s->acct_steps;
-}
-
 /* @arg: the caller's struct (user memory), or CHECK_EXTENSION's number. */
 static long tree_ioctl(void *data, unsigned int cmd, void *arg)
 {
@@ -235,8 +197,8 @@ static long tree_ioctl(void *data, unsigned int cmd, void *arg)
 	if (cmd == VFIO_IOMMU_MAP_DMA) {
 		pthread_mutex_lock(&t->lock);
 		t->stats.last = st;
-		pin_stats_add(&t->stats.total, &st);
-		t->stats.outcomes[map_outcome(ret)]++;
+		vfio_pin_stats_add(&t->stats.total, &st);
+		t->stats.outcomes[vfio_map_outcome_of(ret)]++;
 		pthread_mutex_unlock(&t->lock);
 	}
 	return ret;

@@ -149,6 +149,10 @@ struct vfio_type1_stats {
 	unsigned long unpin_calls;
 };
 
+/* A MAP_DMA return value's outcome; and @s's counts added to @t. */
+enum vfio_map_outcome vfio_map_outcome_of(long ret);
+void vfio_pin_stats_add(struct vfio_pin_stats *t, const struct vfio_pin_stats *s);
+
 /* ---------------- the container's IOMMU backend ------------------------ */
 
 struct vfio_iommu;

@@ -1833,7 +1833,7 @@ out_unlock:
 	return ret;
 }
 
-static enum vfio_map_outcome map_outcome(int ret)
+enum vfio_map_outcome vfio_map_outcome_of(long ret)
 {
 	switch (ret) {
 	case 0:
@@ -1857,7 +1857,7 @@ static enum vfio_map_outcome map_outcome(int ret)
 	}
 }
 
-static void stats_accumulate(struct vfio_pin_stats *t, const struct vfio_pin_stats *s)
+void vfio_pin_stats_add(struct vfio_pin_stats *t, const struct vfio_pin_stats *s)
 {
 	t->vaddr_get_pfns += s->vaddr_get_pfns;
 	t->gup_calls += s->gup_calls;
@@ -1893,8 +1893,8 @@ static long vfio_iommu_type1_map_dma(struct vfio_iommu *iommu, void *arg)
 
 	mutex_lock(&iommu->lock);
 	iommu->stats.last = st;
-	stats_accumulate(&iommu->stats.total, &st);
-	iommu->stats.outcomes[map_outcome(ret)]++;
+	vfio_pin_stats_add(&iommu->stats.total, &st);
+	iommu->stats.outcomes[vfio_map_outcome_of(ret)]++;
 	mutex_unlock(&iommu->lock);
 	return ret;
 }
