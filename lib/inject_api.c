@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 
+#include "fault_inject.h"
 #include "inject.h"
 #include "machine.h"
 #include "pinsim/pinsim.h"
@@ -137,4 +138,35 @@ int pinsim_injector_start(struct pinsim *m, const struct pinsim_injector_opts *o
 unsigned long pinsim_injector_stop(struct pinsim_injector *pi)
 {
 	return injector_stop((struct injector *)pi);
+}
+
+/* ---------------- allocation-failure injection ---------------- */
+
+_Static_assert(PINSIM_FAIL_SLAB == FAIL_SLAB && PINSIM_FAIL_PAGE == FAIL_PAGE &&
+		       PINSIM_FAIL_PGTABLE == FAIL_PGTABLE &&
+		       PINSIM_FAIL_IOMMU_PGTABLE == FAIL_IOMMU_PGTABLE &&
+		       PINSIM_FAIL_ALL == FAIL_ALL_KINDS,
+	       "pinsim fail kinds != enum fail_kind");
+
+int pinsim_fail_nth(struct pinsim_proc *p, unsigned int nth, unsigned int kinds)
+{
+	if (!p || (kinds & ~PINSIM_FAIL_ALL))
+		return fail(EINVAL);
+	fail_nth_set(p->mm, nth, kinds);
+	return 0;
+}
+
+int pinsim_fail_every(struct pinsim_proc *p, unsigned int kinds)
+{
+	if (!p || (kinds & ~PINSIM_FAIL_ALL))
+		return fail(EINVAL);
+	fail_every_set(p->mm, kinds);
+	return 0;
+}
+
+unsigned int pinsim_fail_nth_read(unsigned long *injected)
+{
+	if (injected)
+		*injected = fail_injected();
+	return fail_nth_get();
 }

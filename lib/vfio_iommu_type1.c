@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_inject.h"
 #include "machine.h"
 #include "mutex.h"
 #include "sched_point.h"
@@ -669,7 +670,9 @@ static int vfio_dma_bitmap_alloc(struct vfio_dma *dma, size_t pgsize)
 	if (npages > DIRTY_BITMAP_PAGES_MAX)
 		return -EINVAL;
 	/* One more u64 for bitmap_shift_left() in update_user_bitmap(). */
-	dma->bitmap = calloc(1, DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
+	dma->bitmap = should_fail_alloc(FAIL_SLAB) ?
+			      NULL :
+			      calloc(1, DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
 	if (!dma->bitmap)
 		return -ENOMEM;
 	dma->bitmap_bits = DIRTY_BITMAP_BYTES(npages) * 8 + 64;
@@ -1242,6 +1245,8 @@ static bool vfio_region_alloc(void)
 {
 	unsigned int left = __atomic_load_n(&vfio_type1_cfg.fail_region_allocs, __ATOMIC_RELAXED);
 
+	if (should_fail_alloc(FAIL_SLAB))
+		return false;
 	while (left) {
 		if (__atomic_compare_exchange_n(&vfio_type1_cfg.fail_region_allocs, &left, left - 1,
 						false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -1798,7 +1803,7 @@ static int vfio_dma_do_map(struct vfio_iommu *iommu, struct vfio_iommu_type1_dma
 		goto out_unlock;
 	}
 
-	dma = calloc(1, sizeof(*dma));
+	dma = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*dma));
 	if (!dma) {
 		ret = -ENOMEM;
 		goto out_unlock;
@@ -2481,7 +2486,7 @@ static int vfio_iommu_resv_refresh(struct vfio_iommu *iommu, struct vfio_iova_li
 
 int vfio_iommu_type1_open(unsigned long arg, struct vfio_iommu **out)
 {
-	struct vfio_iommu *iommu = calloc(1, sizeof(*iommu));
+	struct vfio_iommu *iommu = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*iommu));
 
 	if (!iommu)
 		return -ENOMEM;
@@ -2589,7 +2594,7 @@ int vfio_iommu_type1_attach_group(struct vfio_iommu *iommu, int group_id, int io
 		goto out_unlock;
 
 	ret = -ENOMEM;
-	group = calloc(1, sizeof(*group));
+	group = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*group));
 	if (!group)
 		goto out_unlock;
 	group->group_id = group_id;
@@ -2605,7 +2610,7 @@ int vfio_iommu_type1_attach_group(struct vfio_iommu *iommu, int group_id, int io
 	}
 
 	ret = -ENOMEM;
-	domain = calloc(1, sizeof(*domain));
+	domain = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*domain));
 	if (!domain)
 		goto out_free_group;
 	domain->iommu_unit = iommu_unit;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fault_inject.h"
 #include "iommu.h"
 #include "machine.h"
 #include "page.h"
@@ -139,6 +140,9 @@ static struct io_table *iopt_table_alloc(struct iommu_domain *domain)
 	struct iopt_chunk *c = domain->chunks;
 	struct io_table *t = domain->free_tables;
 
+	/* The kernel allocates every IOMMU table page afresh (iommu_alloc_page()). */
+	if (should_fail_alloc(FAIL_IOMMU_PGTABLE))
+		return NULL;
 	if (t) {
 		domain->free_tables = (struct io_table *)(uintptr_t)t->pte[0];
 		t->pte[0] = 0;
@@ -204,7 +208,7 @@ struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 
 	if (!iommu_pgsize_bitmap_supported(pgsize_bitmap))
 		return NULL;
-	domain = calloc(1, sizeof(*domain));
+	domain = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*domain));
 	if (!domain)
 		return NULL;
 	domain->root = iopt_table_alloc(domain);

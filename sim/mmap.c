@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fault_inject.h"
 #include "machine.h"
 #include "mm.h"
 #include "vfio_pci.h"
@@ -1084,7 +1085,7 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 			resv = 0;
 	}
 
-	vma = calloc(1, sizeof(*vma));
+	vma = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*vma));	/* vm_area_alloc() */
 	if (!vma) {
 		err = -ENOMEM;
 		goto unreserve;
@@ -1177,7 +1178,7 @@ unreserve:
  */
 static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
 {
-	struct vm_area_struct *new = malloc(sizeof(*new));
+	struct vm_area_struct *new = should_fail_alloc(FAIL_SLAB) ? NULL : malloc(sizeof(*new));
 	int err;
 
 	if (!new)

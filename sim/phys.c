@@ -25,6 +25,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "fault_inject.h"
 #include "kallsyms.h"
 #include "machine.h"
 #include "mm.h"
@@ -121,6 +122,9 @@ struct folio *folio_alloc(unsigned int order, enum page_type type)
 	unsigned long pfn;
 
 	if (WARN_ON(!order_supported(order)))
+		return NULL;
+	/* fail_page_alloc; a page table is pagetable_alloc()'s own kind. */
+	if (should_fail_alloc(type == PGTY_pgtable ? FAIL_PGTABLE : FAIL_PAGE))
 		return NULL;
 	pthread_mutex_lock(&machine->alloc_lock);
 	pfn = alloc_pfn_locked(order);

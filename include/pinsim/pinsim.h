@@ -489,6 +489,47 @@ int pinsim_inject_clear(struct pinsim *m) PINSIM_API;
 int pinsim_inject_stats(struct pinsim *m, int rule, unsigned long *hits,
 			unsigned long *fires) PINSIM_API;
 
+/*
+ * Allocation-failure injection, as the kernel's fault-injection framework
+ * (failslab, fail_page_alloc, /proc/self/fail-nth; sim/fault_inject.h).
+ * Kinds of simulated allocation:
+ *   PINSIM_FAIL_SLAB          kmalloc() of kernel objects: struct vfio_dma,
+ *                             vfio_iommu, vfio_domain, vfio_iommu_group,
+ *                             vfio_regions, dirty bitmaps, VMAs, tasks, IOMMU
+ *                             domains
+ *   PINSIM_FAIL_PAGE          folio allocations: anon 4K and THP folios, the
+ *                             mmu_gather batch page
+ *   PINSIM_FAIL_PGTABLE       CPU page-table pages
+ *   PINSIM_FAIL_IOMMU_PGTABLE IOMMU page-table pages
+ * A failed allocation is the -ENOMEM of that kernel path (or its fallback:
+ * a THP fault falls back to 4K, VFIO_IOMMU_UNMAP_DMA to the slow unmap),
+ * never a host abort.
+ *
+ * pinsim_fail_nth(): arm the CALLING host thread, for process @p only
+ * (allocations it makes while acting as a task of @p): the @nth allocation
+ * of one of @kinds from now fails, the ones before it succeed, and the
+ * counter is then off.  So the next pinsim_* call on @p from this thread
+ * that makes >= @nth such allocations fails its @nth; a call that makes
+ * fewer leaves the counter at @nth minus the number made.  @nth == 0 or
+ * @kinds == 0 disarms (also an armed pinsim_fail_every()).
+ * pinsim_fail_every(): every allocation of @kinds by this thread for @p
+ * fails until disarmed (@kinds == 0).
+ * pinsim_fail_nth_read(): the counter, as a read of /proc/self/fail-nth: 0
+ * once the failure was injected (or when off), > 0 when the calls since
+ * arming made fewer allocations than @nth.  @injected (may be NULL): the
+ * failures injected since the thread was last armed.
+ * Errors: EINVAL (NULL @p, unknown bits in @kinds).  One machine per host
+ * process; the counter is per thread, other threads allocate normally.
+ */
+#define PINSIM_FAIL_SLAB		(1u << 0)
+#define PINSIM_FAIL_PAGE		(1u << 1)
+#define PINSIM_FAIL_PGTABLE		(1u << 2)
+#define PINSIM_FAIL_IOMMU_PGTABLE	(1u << 3)
+#define PINSIM_FAIL_ALL			((1u << 4) - 1)
+int pinsim_fail_nth(struct pinsim_proc *p, unsigned int nth, unsigned int kinds) PINSIM_API;
+int pinsim_fail_every(struct pinsim_proc *p, unsigned int kinds) PINSIM_API;
+unsigned int pinsim_fail_nth_read(unsigned long *injected) PINSIM_API;
+
 /* A background thread firing an action at a rate, like a guest toggling decode. */
 struct pinsim_injector;
 struct pinsim_injector_opts {
