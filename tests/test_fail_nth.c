@@ -238,6 +238,62 @@ START_TEST(fail_nth_counts_down_only_for_its_process)
 }
 END_TEST
 
+/* A BAR (VM_PFNMAP: follow_pfnmap_start(), nothing pinned or accounted). */
+START_TEST(map_dma_bar_fail_nth_leaves_no_state)
+{
+	uint64_t va = vh_bar_mmap(&dev0, 2, 0, 2 * MiB, RW, 0);
+
+	vh_touch(va, 2 * MiB, PG);
+	ck_assert_uint_ge(sweep_map(va, 2 * MiB, "BAR"), 2);
+	ck_assert_uint_ge(sweep_unmap(va, 2 * MiB, "BAR"), 1);
+	assert_no_leak();
+}
+END_TEST
+
+/*
+ * Memory never touched: MAP_DMA faults it in (pin_user_pages_remote()),
+ * and the page, page-table and VMA-side allocations of the fault are
+ * injection points too.  What the faults put in the page tables stays after
+ * a failed call, as in the kernel, so each N maps a fresh range, and its
+ * munmap must take every page and table back.
+ */
+START_TEST(map_dma_untouched_anon_fail_nth_unwinds)
+{
+	uint64_t len = 16 * PG;
+	struct snap before = snap_take();
+	unsigned int n;
+
+	for (n = 1; n < 10000; n++) {
+		uint64_t va = vh_mmap(len, RW, ANON);	/* fresh: every fault again */
+		unsigned int left;
+		int ret;
+
+		ck_assert_int_eq(pinsim_fail_nth(proc, n, PINSIM_FAIL_ALL), 0);
+		ret = vh_map(c, va, IOVA, len);
+		left = pinsim_fail_nth_read(NULL);
+		ck_assert_int_eq(pinsim_fail_nth(proc, 0, 0), 0);
+		if (ret == 0) {
+			vh_unmap_ok(c, IOVA, len);
+		} else {
+			ck_assert_msg(ret == -ENOMEM, "N=%u: MAP_DMA = %d", n, ret);
+			ck_assert_uint_eq(left, 0);
+			vh_assert_no_iommu(&dev0, IOVA, len);
+			vh_assert_unpinned(va, len);
+		}
+		/* munmap takes back the faulted pages and their table. */
+		ck_assert_int_eq(pinsim_munmap(proc, va, len), 0);
+		snap_assert(&before, n, "untouched 4K anon");
+		if (left)
+			break;
+	}
+	printf("# untouched 4K anon: MAP_DMA of %llu KiB: %u injection points\n",
+	       (unsigned long long)(len >> 10), n - 1);
+	/* 16 pages, a PTE table, the vfio_dma and IOMMU tables at least. */
+	ck_assert_uint_ge(n - 1, 16 + 1 + 1);
+	assert_no_leak();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("fail_nth");
@@ -247,5 +303,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, map_dma_4k_anon_fail_nth_leaves_no_state);
 	tcase_add_test(tc, unmap_dma_4k_anon_never_fails_for_memory);
 	tcase_add_test(tc, map_dma_thp_fail_nth_leaves_no_state);
+	tcase_add_test(tc, map_dma_bar_fail_nth_leaves_no_state);
+	tcase_add_test(tc, map_dma_untouched_anon_fail_nth_unwinds);
 	return s;
 }
