@@ -670,9 +670,7 @@ static int vfio_dma_bitmap_alloc(struct vfio_dma *dma, size_t pgsize)
 	if (npages > DIRTY_BITMAP_PAGES_MAX)
 		return -EINVAL;
 	/* One more u64 for bitmap_shift_left() in update_user_bitmap(). */
-	dma->bitmap = should_fail_alloc(FAIL_SLAB) ?
-			      NULL :
-			      calloc(1, DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
+	dma->bitmap = sim_kzalloc(DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
 	if (!dma->bitmap)
 		return -ENOMEM;
 	dma->bitmap_bits = DIRTY_BITMAP_BYTES(npages) * 8 + 64;
@@ -1803,7 +1801,7 @@ static int vfio_dma_do_map(struct vfio_iommu *iommu, struct vfio_iommu_type1_dma
 		goto out_unlock;
 	}
 
-	dma = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*dma));
+	dma = sim_kzalloc(sizeof(*dma));
 	if (!dma) {
 		ret = -ENOMEM;
 		goto out_unlock;
@@ -2486,7 +2484,7 @@ static int vfio_iommu_resv_refresh(struct vfio_iommu *iommu, struct vfio_iova_li
 
 int vfio_iommu_type1_open(unsigned long arg, struct vfio_iommu **out)
 {
-	struct vfio_iommu *iommu = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*iommu));
+	struct vfio_iommu *iommu = sim_kzalloc(sizeof(*iommu));
 
 	if (!iommu)
 		return -ENOMEM;
@@ -2594,7 +2592,7 @@ int vfio_iommu_type1_attach_group(struct vfio_iommu *iommu, int group_id, int io
 		goto out_unlock;
 
 	ret = -ENOMEM;
-	group = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*group));
+	group = sim_kzalloc(sizeof(*group));
 	if (!group)
 		goto out_unlock;
 	group->group_id = group_id;
@@ -2610,7 +2608,7 @@ int vfio_iommu_type1_attach_group(struct vfio_iommu *iommu, int group_id, int io
 	}
 
 	ret = -ENOMEM;
-	domain = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*domain));
+	domain = sim_kzalloc(sizeof(*domain));
 	if (!domain)
 		goto out_free_group;
 	domain->iommu_unit = iommu_unit;

@@ -26,6 +26,7 @@
 #define SIM_FAULT_INJECT_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "bug.h"
 
@@ -49,6 +50,21 @@ static inline bool should_fail_alloc(enum fail_kind kind)
 	if (__builtin_expect(!(fail_inject_kinds & kind), 1))
 		return false;
 	return __should_fail_alloc(kind);
+}
+
+/*
+ * kzalloc()/kmalloc() of a kernel object (mm/slub.c, through failslab's
+ * should_failslab()): NULL when the injection says so, else the host's.
+ * sim_ prefixed: the tree's shim (ktree/vfio/) has its own kzalloc().
+ */
+static inline void *sim_kzalloc(size_t size)
+{
+	return should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, size);
+}
+
+static inline void *sim_kmalloc(size_t size)
+{
+	return should_fail_alloc(FAIL_SLAB) ? NULL : malloc(size);
 }
 
 /* Arm (nth > 0) or disarm (nth == 0) the calling thread for @mm. */

@@ -208,7 +208,7 @@ struct iommu_domain *iommu_domain_alloc(uint64_t pgsize_bitmap)
 
 	if (!iommu_pgsize_bitmap_supported(pgsize_bitmap))
 		return NULL;
-	domain = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*domain));
+	domain = sim_kzalloc(sizeof(*domain));
 	if (!domain)
 		return NULL;
 	domain->root = iopt_table_alloc(domain);

@@ -1085,7 +1085,7 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 			resv = 0;
 	}
 
-	vma = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*vma));	/* vm_area_alloc() */
+	vma = sim_kzalloc(sizeof(*vma));	/* vm_area_alloc() */
 	if (!vma) {
 		err = -ENOMEM;
 		goto unreserve;
@@ -1178,7 +1178,7 @@ unreserve:
  */
 static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
 {
-	struct vm_area_struct *new = should_fail_alloc(FAIL_SLAB) ? NULL : malloc(sizeof(*new));
+	struct vm_area_struct *new = sim_kmalloc(sizeof(*new));
 	int err;
 
 	if (!new)

@@ -87,7 +87,7 @@ static _Atomic uint64_t task_serial_next = 1;
 struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader,
 				const char *comm)
 {
-	struct task_struct *t = should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, sizeof(*t));
+	struct task_struct *t = sim_kzalloc(sizeof(*t));
 
 	if (!t)
 		return NULL;
