@@ -23,13 +23,7 @@
 
 #include <pinsim/pinsim.h>
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static long rss_kib(void)
 {
@@ -42,13 +36,6 @@ static long rss_kib(void)
 		fclose(f);
 	}
 	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static uint64_t median(uint64_t *v, int n)

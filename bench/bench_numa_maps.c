@@ -41,13 +41,6 @@
 
 static char text[TEXT_LEN];
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static uint64_t median(uint64_t *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_u64);

@@ -10,15 +10,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "mm.h"
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /*
  * Fault [va, va+len) in steps of @step, all under one mmap read lock, as a
