@@ -316,8 +316,44 @@ int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd,
 uint64_t pinsim_mmap(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot,
 		     int flags, int fd, uint64_t off) PINSIM_API;
 int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len) PINSIM_API;
-/* madvise(2): MADV_HUGEPAGE and MADV_NOHUGEPAGE. */
+/*
+ * madvise(2): MADV_HUGEPAGE, MADV_NOHUGEPAGE, and for fork MADV_DONTFORK,
+ * MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK (mm/madvise.c).
+ */
 int pinsim_madvise(struct pinsim_proc *p, uint64_t addr, uint64_t len, int advice) PINSIM_API;
+/*
+ * mprotect(2) (mm/mprotect.c do_mprotect_pkey()): PROT_READ/WRITE/EXEC/NONE
+ * on whole VMAs or split ones; -1 with the kernel's errno (EINVAL unaligned
+ * or bad flags, ENOMEM unmapped hole, EACCES beyond VM_MAY*).
+ */
+int pinsim_mprotect(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot) PINSIM_API;
+/*
+ * mremap(2) (mm/mremap.c): MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP.
+ * The new address, or (uint64_t)-1 with errno set.
+ */
+uint64_t pinsim_mremap(struct pinsim_proc *p, uint64_t old_addr, uint64_t old_len,
+		       uint64_t new_len, int flags, uint64_t new_addr) PINSIM_API;
+/*
+ * mlock(2)/mlock2(2) (@flags 0 or MLOCK_ONFAULT), munlock(2), mlockall(2),
+ * munlockall(2) (mm/mlock.c): VM_LOCKED and mm->locked_vm, the counter
+ * VFIO type1 also charges, checked against RLIMIT_MEMLOCK unless
+ * CAP_IPC_LOCK.
+ */
+int pinsim_mlock(struct pinsim_proc *p, uint64_t addr, uint64_t len, int flags) PINSIM_API;
+int pinsim_munlock(struct pinsim_proc *p, uint64_t addr, uint64_t len) PINSIM_API;
+int pinsim_mlockall(struct pinsim_proc *p, int flags) PINSIM_API;
+int pinsim_munlockall(struct pinsim_proc *p) PINSIM_API;
+/*
+ * fork(2) of a simulated process (kernel/fork.c copy_process() without
+ * CLONE_VM/CLONE_FILES): a new process in the same machine whose mm is
+ * dup_mmap()'s copy of @parent's (VM_DONTCOPY VMAs skipped, VM_WIPEONFORK
+ * ones empty, private anonymous memory copy-on-write, pinned anonymous
+ * pages copied at fork as copy_present_page() does, shared mappings and
+ * pfnmaps shared) and whose fd table refers to the same open files (a VFIO
+ * container or device fd inherited by the child is the same file).  Child
+ * in *@child; -1/ENOMEM changes nothing.
+ */
+int pinsim_fork(struct pinsim_proc *parent, struct pinsim_proc **child) PINSIM_API;
 /*
  * The process's CPU touching its memory: faults pages in, then copies.
  * Returns bytes copied; a fault on the first page is -1/EFAULT, a later one
