@@ -251,6 +251,8 @@ int pinsim_add_device_pci(struct pinsim *sim, const struct pinsim_device_spec *d
 			ids.class_code = pci->class_code;
 			ids.msix_vectors = pci->msix_vectors;
 			ids.msix_bar = pci->msix_bar;
+			ids.msi_vectors = pci->msi_vectors;
+			ids.msi_maskbit = pci->msi_maskbit;
 		}
 
 		err = vfio_pci_device_create_ids(d->name ? d->name : "pci", d->bar_size, &ids,

@@ -1442,6 +1442,30 @@ int pinsim_device_raise_irq(struct pinsim *sim, int group_id, unsigned int index
 	return ret;
 }
 
+int pinsim_device_interrupt(struct pinsim *sim, int group_id, unsigned int vector)
+{
+	struct vfio_group *g;
+	int ret;
+
+	if (!sim) {
+		errno = EINVAL;
+		return -1;
+	}
+	mutex_lock(&sim->vfio_lock);
+	g = group_by_id(sim, group_id);
+	mutex_unlock(&sim->vfio_lock);
+	if (!g) {
+		errno = ENODEV;
+		return -1;
+	}
+	ret = vfio_pci_device_interrupt(g->vdev, vector);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
 /* The domain of @group_id's container, under sim->vfio_lock. */
 static struct iommu_domain *group_domain(struct pinsim *sim, int group_id)
 {

@@ -15,12 +15,12 @@
  *    above VFIO_PCI_NUM_REGIONS is -EINVAL at the first check;
  *  - sub-page BARs (the kernel maps them through a dummy page reservation);
  *    vfio_pci.h only admits power-of-two BARs of at least PAGE_SIZE;
- *  - I/O-port BARs, the ROM, VGA and the config-space virtualisation beyond
- *    PCI_COMMAND's MEMORY bit;
- *  - power states: the device is always D0, so the "current_state <
- *    PCI_D3hot" half of __vfio_pci_memory_enabled() is always true;
+ *  - I/O-port BARs, the ROM, VGA, extended capabilities, and capabilities
+ *    other than PM, MSI, PCI Express and MSI-X;
+ *  - power states beyond D0..D3hot through PM_CTRL (no D3cold, runtime PM,
+ *    PME, or the low-power feature ioctls);
  *  - the dma-buf export of BARs and its revoke path;
- *  - interrupts: MSI (no MSI capability, count 0), dynamic MSI-X (NORESIZE),
+ *  - interrupts: dynamic MSI-X (NORESIZE),
  *    the unmask/mask irqfds (VFIO_IRQ_SET_ACTION_UNMASK with an eventfd is
  *    -EOPNOTSUPP here, the kernel's vfio_virqfd_enable() would poll it),
  *    irq bypass, the MSI-X table and PBA (host-owned, no per-vector mask),
@@ -53,6 +53,12 @@
 #define PCI_CAP_ID_INVALID 0xFF
 #define PCI_CAP_ID_INVALID_VIRT 0xFE
 #define PCI_CAP_ID_BASIC 0
+
+/* fls(): the 1-based index of the highest set bit, 0 for 0. */
+static unsigned int fls_u(unsigned int x)
+{
+	return x ? 32 - (unsigned int)__builtin_clz(x) : 0;
+}
 
 /* Little-endian accessors of a config byte array (count 1, 2 or 4). */
 static uint32_t cfg_get(const uint8_t *a, int pos, int count)
@@ -105,13 +111,14 @@ static void p_set(struct vfio_pci_core_device *vdev, int pos, int count, uint32_
 /*
  * __vfio_pci_memory_enabled() (vfio_pci_config.c): current_state < D3hot
  * and (no_command_memory or PCI_COMMAND_MEMORY in the virtual command
- * register).  The device is always in D0 here and is never a VF with
- * no_command_memory, so only the MEMORY bit decides.  The kernel reads this
- * with memory_lock held (either mode) by its callers; so do ours.
+ * register).  The power state is what the user set through PM_CTRL
+ * (vfio_pm_config_write()); the device is never a VF with
+ * no_command_memory.  The kernel reads this with memory_lock held (either
+ * mode) by its callers; so do ours.
  */
 bool __vfio_pci_memory_enabled(struct vfio_pci_core_device *vdev)
 {
-	return vconfig_read_command(vdev) & SIM_PCI_COMMAND_MEMORY;
+	return vdev->power_state < 3 && (vconfig_read_command(vdev) & SIM_PCI_COMMAND_MEMORY);
 }
 
 /*
@@ -326,6 +333,93 @@ static int vfio_exp_config_write(struct vfio_pci_core_device *vdev, int pos, int
 	return count;
 }
 
+static int vfio_find_cap_start(struct vfio_pci_core_device *vdev, int pos);
+static void msi_send_unmasked_pending(struct vfio_pci_core_device *vdev);
+
+/*
+ * vfio_pm_config_write(): the default write, then, for a write at
+ * PCI_PM_CTRL, the power state the value names, set by vfio itself
+ * (vfio_lock_and_set_power_state(): D3hot zaps the BARs under the write
+ * lock, anything else takes the lock; vfio_pci_set_power_state() ->
+ * pci_set_power_state() writes the state bits of the function).  The
+ * function has No_Soft_Reset, so D3hot -> D0 restores nothing.  D3hot turns
+ * memory decode off (__vfio_pci_memory_enabled()), so BAR faults get
+ * SIGBUS and BAR reads/writes -EIO until D0.
+ */
+static int vfio_pm_config_write(struct vfio_pci_core_device *vdev, int pos, int count,
+				int offset, uint32_t val)
+{
+	int ctrl = pos - offset + PCI_PM_CTRL;
+	unsigned int state;
+	uint32_t hw;
+
+	count = vfio_default_config_write(vdev, pos, count, val);
+	if (offset != PCI_PM_CTRL)
+		return count;
+	state = val & PCI_PM_CTRL_STATE_MASK;
+	if (state >= 3)
+		vfio_pci_zap_and_down_write_memory_lock(vdev);
+	else
+		down_write(&vdev->memory_lock);
+	vdev->power_state = state;
+	hw = hw_config_read(vdev, ctrl, 2);
+	cfg_put(vdev->config, ctrl, 2, (hw & ~PCI_PM_CTRL_STATE_MASK) | state);
+	up_write(&vdev->memory_lock);
+	return count;
+}
+
+/*
+ * vfio_msi_config_read(): a read that covers the flags first puts
+ * Multiple Message Capable in vconfig from msi_qmax, which only
+ * vfio_msi_enable() sets (log2 of the vectors the user enabled; 0, one
+ * vector, before any): what the user sees is what vfio allocated, not what
+ * the device can do (VFIO_DEVICE_GET_IRQ_INFO says that).
+ */
+static int vfio_msi_config_read(struct vfio_pci_core_device *vdev, int pos, int count,
+				int offset, uint32_t *val)
+{
+	if (offset <= PCI_MSI_FLAGS && offset + count >= PCI_MSI_FLAGS) {
+		int start = vfio_find_cap_start(vdev, pos);
+		uint16_t flags = (uint16_t)cfg_get(vdev->vconfig, start + PCI_MSI_FLAGS, 2);
+
+		flags = (uint16_t)((flags & ~PCI_MSI_FLAGS_QMASK) | vdev->msi_qmax << 1);
+		cfg_put(vdev->vconfig, start + PCI_MSI_FLAGS, 2, flags);
+	}
+	return vfio_default_config_read(vdev, pos, count, val);
+}
+
+/*
+ * vfio_msi_config_write(): the default write (flags' low byte, address and
+ * data to vconfig, Mask/Pending to the device), then for a write covering
+ * the flags: MSI Enable survives only while MSI is on through
+ * VFIO_DEVICE_SET_IRQS ("MSI is enabled via ioctl"), Multiple Message
+ * Enable is capped at msi_qmax, and the result goes to vconfig and to the
+ * device's flags.  A write of the Mask bits that unmasks a pending vector
+ * makes the device send it (PCI Local Bus 3.0 §6.8.1.7).
+ */
+static int vfio_msi_config_write(struct vfio_pci_core_device *vdev, int pos, int count,
+				 int offset, uint32_t val)
+{
+	int start = vfio_find_cap_start(vdev, pos);
+
+	count = vfio_default_config_write(vdev, pos, count, val);
+	if (offset <= PCI_MSI_FLAGS && offset + count >= PCI_MSI_FLAGS) {
+		uint16_t flags = (uint16_t)cfg_get(vdev->vconfig, start + PCI_MSI_FLAGS, 2);
+
+		pthread_mutex_lock(&vdev->igate);
+		if (vdev->irq_type != VFIO_PCI_MSI_IRQ_INDEX)
+			flags &= ~PCI_MSI_FLAGS_ENABLE;
+		pthread_mutex_unlock(&vdev->igate);
+		if ((flags & PCI_MSI_FLAGS_QSIZE) >> 4 > vdev->msi_qmax)
+			flags = (uint16_t)((flags & ~PCI_MSI_FLAGS_QSIZE) | vdev->msi_qmax << 4);
+		cfg_put(vdev->vconfig, start + PCI_MSI_FLAGS, 2, flags);
+		hw_config_write(vdev, start + PCI_MSI_FLAGS, 2, flags);
+	}
+	if (offset < PCI_MSI_MASK_64 + 4 && offset + count > PCI_MSI_MASK_64)
+		msi_send_unmasked_pending(vdev);
+	return count;
+}
+
 /* vfio_pci_cap_remaining_dword(): bytes left in this dword and capability. */
 static size_t vfio_pci_cap_remaining_dword(struct vfio_pci_core_device *vdev, int pos)
 {
@@ -383,6 +477,10 @@ static long vfio_config_do_rw(struct vfio_pci_core_device *vdev, uint8_t *buf, s
 			return vfio_basic_config_write(vdev, p, (int)count, val);
 		case PCI_CAP_ID_EXP:
 			return vfio_exp_config_write(vdev, p, (int)count, offset, val);
+		case PCI_CAP_ID_PM:
+			return vfio_pm_config_write(vdev, p, (int)count, offset, val);
+		case PCI_CAP_ID_MSI:
+			return vfio_msi_config_write(vdev, p, (int)count, offset, val);
 		case PCI_CAP_ID_INVALID:	/* vfio_raw_config_write() */
 			hw_config_write(vdev, p, (int)count, val);
 			return (long)count;
@@ -395,7 +493,11 @@ static long vfio_config_do_rw(struct vfio_pci_core_device *vdev, uint8_t *buf, s
 		vfio_basic_config_read(vdev, p, (int)count, &val);
 		break;
 	case PCI_CAP_ID_EXP:
+	case PCI_CAP_ID_PM:
 		vfio_default_config_read(vdev, p, (int)count, &val);
+		break;
+	case PCI_CAP_ID_MSI:
+		vfio_msi_config_read(vdev, p, (int)count, offset, &val);
 		break;
 	case PCI_CAP_ID_INVALID:		/* vfio_raw_config_read() */
 		val = hw_config_read(vdev, p, (int)count);
@@ -443,13 +545,87 @@ void vfio_pci_write_command(struct vfio_pci_core_device *vdev, uint16_t cmd)
 /*
  * The simulated function's registers: a PCI Express endpoint (type 0
  * header, cfg_size 4096, no extended capabilities), its BARs at their MMIO
- * addresses, INTA, and the capability list PCI Express -> MSI-X (if any).
+ * addresses, INTA, and the capability list Power Management -> MSI -> PCI
+ * Express -> MSI-X (if any), each dword aligned (PCI Local Bus 3.0 §6.7).
+ * hw_wmask says which bits software can change, as the function's
+ * hardware would.
  */
+static void init_hw_pm(uint8_t *c, uint8_t *w, int pm, int next)
+{
+	c[pm + PCI_CAP_LIST_ID] = PCI_CAP_ID_PM;
+	c[pm + PCI_CAP_LIST_NEXT] = (uint8_t)next;
+	/* PM 1.2 (version 3), PME from D0 and D3hot */
+	cfg_put(c, pm + PCI_PM_PMC, 2, 3 | PCI_PM_CAP_PME_D0 | PCI_PM_CAP_PME_D3hot);
+	/* D3hot -> D0 keeps the function's state: no soft reset, nothing to restore */
+	cfg_put(c, pm + PCI_PM_CTRL, 4, PCI_PM_CTRL_NO_SOFT_RESET);
+	cfg_put(w, pm + PCI_PM_CTRL, 2, PCI_PM_CTRL_STATE_MASK | PCI_PM_CTRL_PME_ENABLE);
+}
+
+/* MSI, 64-bit; Multiple Message Capable = log2(vectors). */
+static void init_hw_msi(struct vfio_pci_core_device *vdev, bool maskbit, int msi, int next)
+{
+	uint8_t *c = vdev->config, *w = vdev->hw_wmask;
+	uint16_t flags = PCI_MSI_FLAGS_64BIT;
+
+	flags |= (uint16_t)((__builtin_ctz(vdev->msi_vectors)) << 1);
+	if (maskbit)
+		flags |= PCI_MSI_FLAGS_MASKBIT;
+	c[msi + PCI_CAP_LIST_ID] = PCI_CAP_ID_MSI;
+	c[msi + PCI_CAP_LIST_NEXT] = (uint8_t)next;
+	cfg_put(c, msi + PCI_MSI_FLAGS, 2, flags);
+	cfg_put(w, msi + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+	cfg_put(w, msi + PCI_MSI_ADDRESS_LO, 4, ~3U);
+	cfg_put(w, msi + PCI_MSI_ADDRESS_HI, 4, ~0U);
+	cfg_put(w, msi + PCI_MSI_DATA_64, 2, 0xffff);
+	if (maskbit)	/* one Mask bit per vector capable; Pending is read-only */
+		cfg_put(w, msi + PCI_MSI_MASK_64, 4, (uint32_t)((1ULL << vdev->msi_vectors) - 1));
+}
+
+/*
+ * PCI Express 2.0 endpoint: FLR, MPS 256, an 8 GT/s x4 link trained at
+ * 8 GT/s x4 (LNKCAP/LNKSTA, LNKCAP2's speed vector, LNKCTL2's target),
+ * completion timeout ranges A-D in DEVCAP2.
+ */
+static void init_hw_exp(uint8_t *c, uint8_t *w, int exp, int next)
+{
+	c[exp + PCI_CAP_LIST_ID] = PCI_CAP_ID_EXP;
+	c[exp + PCI_CAP_LIST_NEXT] = (uint8_t)next;
+	cfg_put(c, exp + PCI_EXP_FLAGS, 2, 2 | PCI_EXP_TYPE_ENDPOINT << 4);
+	cfg_put(c, exp + PCI_EXP_DEVCAP, 4,
+		PCI_EXP_DEVCAP_FLR | PCI_EXP_DEVCAP_RBER | 1 /* MPS 256 */);
+	cfg_put(c, exp + PCI_EXP_DEVCTL, 2, PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN |
+						    PCI_EXP_DEVCTL_READRQ_512B);
+	cfg_put(c, exp + PCI_EXP_LNKCAP, 4,
+		PCI_EXP_LNKCAP_SLS_8_0GB | 4 << 4 /* MLW x4 */ | PCI_EXP_LNKCAP_ASPM_L1);
+	cfg_put(c, exp + PCI_EXP_LNKSTA, 2, PCI_EXP_LNKSTA_CLS_8_0GB | 4 << PCI_EXP_LNKSTA_NLW_SHIFT);
+	cfg_put(c, exp + PCI_EXP_DEVCAP2, 4, PCI_EXP_DEVCAP2_COMP_TMOUT_DIS | 0xf);
+	cfg_put(c, exp + PCI_EXP_LNKCAP2, 4,
+		PCI_EXP_LNKCAP2_SLS_2_5GB | PCI_EXP_LNKCAP2_SLS_5_0GB | PCI_EXP_LNKCAP2_SLS_8_0GB);
+	cfg_put(c, exp + PCI_EXP_LNKCTL2, 2, PCI_EXP_LNKCTL2_TLS_8_0GT);
+	cfg_put(w, exp + PCI_EXP_DEVCTL, 2, 0xffff & ~PCI_EXP_DEVCTL_BCR_FLR);
+	cfg_put(w, exp + PCI_EXP_LNKCTL, 2, PCI_EXP_LNKCTL_ASPMC | PCI_EXP_LNKCTL_RCB);
+	cfg_put(w, exp + PCI_EXP_DEVCTL2, 2, 0xffff);
+	cfg_put(w, exp + PCI_EXP_LNKCTL2, 2, PCI_EXP_LNKCTL2_TLS);
+}
+
+/* MSI-X: table size, table at msix_offset and PBA after it, both in msix_bar. */
+static void init_hw_msix(struct vfio_pci_core_device *vdev, int msix)
+{
+	uint8_t *c = vdev->config, *w = vdev->hw_wmask;
+
+	c[msix + PCI_CAP_LIST_ID] = PCI_CAP_ID_MSIX;
+	c[msix + PCI_CAP_LIST_NEXT] = 0;
+	cfg_put(c, msix + PCI_MSIX_FLAGS, 2, vdev->msix_vectors - 1);
+	cfg_put(c, msix + PCI_MSIX_TABLE, 4, (uint32_t)vdev->msix_offset | (uint32_t)vdev->msix_bar);
+	cfg_put(c, msix + PCI_MSIX_PBA, 4,
+		(uint32_t)(vdev->msix_offset + vdev->msix_size) | (uint32_t)vdev->msix_bar);
+	cfg_put(w, msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+}
+
 static void vfio_pci_init_hw_config(struct vfio_pci_core_device *vdev,
 				    const struct vfio_pci_device_ids *ids)
 {
 	uint8_t *c = vdev->config, *w = vdev->hw_wmask;
-	int exp = SIM_PCI_EXP_CAP, msix = SIM_PCI_MSIX_CAP;
 
 	cfg_put(c, PCI_VENDOR_ID, 2, ids->vendor_id);
 	cfg_put(c, PCI_DEVICE_ID, 2, ids->device_id);
@@ -466,7 +642,7 @@ static void vfio_pci_init_hw_config(struct vfio_pci_core_device *vdev,
 		if (bar_is_64(vdev, i))
 			cfg_put(c, PCI_BASE_ADDRESS_0 + 4 * i + 4, 4, (uint32_t)(addr >> 32));
 	}
-	c[PCI_CAPABILITY_LIST] = exp;
+	c[PCI_CAPABILITY_LIST] = SIM_PCI_PM_CAP;
 	c[PCI_INTERRUPT_LINE] = 0xff;
 	c[PCI_INTERRUPT_PIN] = 1;
 	/* What software can change in the device: command, cache line, latency. */
@@ -474,40 +650,16 @@ static void vfio_pci_init_hw_config(struct vfio_pci_core_device *vdev,
 	w[PCI_CACHE_LINE_SIZE] = 0xff;
 	w[PCI_LATENCY_TIMER] = 0xff;
 
-	c[exp + PCI_CAP_LIST_ID] = PCI_CAP_ID_EXP;
-	c[exp + PCI_CAP_LIST_NEXT] = vdev->msix_bar >= 0 ? msix : 0;
-	cfg_put(c, exp + PCI_EXP_FLAGS, 2, 2 | PCI_EXP_TYPE_ENDPOINT << 4);
-	cfg_put(c, exp + PCI_EXP_DEVCAP, 4, PCI_EXP_DEVCAP_FLR | 1 /* MPS 256 */);
-	cfg_put(w, exp + PCI_EXP_DEVCTL, 2, 0xffff & ~PCI_EXP_DEVCTL_BCR_FLR);
-	cfg_put(w, exp + PCI_EXP_DEVCTL2, 2, 0xffff);
-
-	if (vdev->msix_bar < 0)
-		return;
-	c[msix + PCI_CAP_LIST_ID] = PCI_CAP_ID_MSIX;
-	cfg_put(c, msix + PCI_MSIX_FLAGS, 2, vdev->msix_vectors - 1);
-	cfg_put(c, msix + PCI_MSIX_TABLE, 4, (uint32_t)vdev->msix_offset | vdev->msix_bar);
-	cfg_put(c, msix + PCI_MSIX_PBA, 4,
-		(uint32_t)(vdev->msix_offset + vdev->msix_size) | vdev->msix_bar);
-	cfg_put(w, msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	init_hw_pm(c, w, SIM_PCI_PM_CAP, SIM_PCI_MSI_CAP);
+	init_hw_msi(vdev, ids->msi_maskbit, SIM_PCI_MSI_CAP, SIM_PCI_EXP_CAP);
+	init_hw_exp(c, w, SIM_PCI_EXP_CAP, vdev->msix_bar >= 0 ? SIM_PCI_MSIX_CAP : 0);
+	if (vdev->msix_bar >= 0)
+		init_hw_msix(vdev, SIM_PCI_MSIX_CAP);
 }
 
-/*
- * vfio_pci_init_perm_bits() for the capabilities this device has, then
- * vfio_config_init(): the map, vconfig from the device, the virtual BARs
- * dirty, and the capability bytes (vfio_cap_init(); no capability hidden,
- * so the chain is the device's).  No extended capabilities: vfio_ecap_init()
- * then zeroes the header at 0x100 and the rest is unassigned.
- */
-static void vfio_config_init(struct vfio_pci_core_device *vdev)
+/* init_pci_cap_basic_perm() */
+static void init_pci_cap_basic_perm(struct vfio_pci_core_device *vdev)
 {
-	int exp = SIM_PCI_EXP_CAP, msix = SIM_PCI_MSIX_CAP;
-
-	memset(vdev->config_map, PCI_CAP_ID_BASIC, PCI_STD_HEADER_SIZEOF);
-	memset(vdev->config_map + PCI_STD_HEADER_SIZEOF, PCI_CAP_ID_INVALID,
-	       SIM_PCI_CONFIG_SIZE - PCI_STD_HEADER_SIZEOF);
-	memcpy(vdev->vconfig, vdev->config, PCI_CFG_SPACE_SIZE);
-
-	/* init_pci_cap_basic_perm() */
 	p_set(vdev, PCI_VENDOR_ID, 2, 0xffff, 0);
 	p_set(vdev, PCI_DEVICE_ID, 2, 0xffff, 0);
 	p_set(vdev, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE, 0xffff);
@@ -521,20 +673,134 @@ static void vfio_config_init(struct vfio_pci_core_device *vdev)
 	p_set(vdev, PCI_CAPABILITY_LIST, 1, 0xff, 0);
 	p_set(vdev, PCI_INTERRUPT_LINE, 1, 0xff, 0xff);
 	p_set(vdev, PCI_INTERRUPT_PIN, 1, 0xff, 0);
-	vdev->bardirty = true;
+}
 
-	/* init_pci_cap_exp_perm(), over the v2 endpoint length vfio_cap_len() gives */
-	memset(vdev->config_map + exp, PCI_CAP_ID_EXP, PCI_CAP_EXP_ENDPOINT_SIZEOF_V2);
+/*
+ * init_pci_cap_pm_perm(): next virtual; PME_Support virtual (and cleared
+ * in vconfig by vfio_update_pm_vconfig_bytes(): the user cannot take PME);
+ * PM_CTRL writable except the power state (vfio_pm_config_write() sets it
+ * itself) and PME_En/PME_Status, which are virtual.
+ */
+static void init_pci_cap_pm_perm(struct vfio_pci_core_device *vdev, int pm)
+{
+	p_set(vdev, pm + PCI_CAP_LIST_NEXT, 1, 0xff, 0);
+	p_set(vdev, pm + PCI_PM_PMC, 2, PCI_PM_CAP_PME_MASK, 0);
+	p_set(vdev, pm + PCI_PM_CTRL, 4, PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_PME_STATUS,
+	      ~(uint32_t)(PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_PME_STATUS |
+			  PCI_PM_CTRL_STATE_MASK));
+}
+
+/* vfio_update_pm_vconfig_bytes(): PME_Support, PME_Status, PME_En read 0. */
+static void vfio_update_pm_vconfig_bytes(struct vfio_pci_core_device *vdev, int pm)
+{
+	uint16_t pmc = (uint16_t)cfg_get(vdev->vconfig, pm + PCI_PM_PMC, 2);
+	uint16_t ctrl = (uint16_t)cfg_get(vdev->vconfig, pm + PCI_PM_CTRL, 2);
+
+	cfg_put(vdev->vconfig, pm + PCI_PM_PMC, 2, pmc & ~PCI_PM_CAP_PME_MASK);
+	cfg_put(vdev->vconfig, pm + PCI_PM_CTRL, 2,
+		ctrl & ~(PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_PME_STATUS));
+}
+
+/*
+ * vfio_msi_cap_len() + init_pci_cap_msi_perm(): 10 bytes, +4 for 64-bit,
+ * +10 for per-vector masking.  The low byte of the flags, the address and
+ * the data are virtual and writable (the user's MSI programming is vfio's
+ * to translate, never the device's); Mask and Pending are writable and
+ * reach the device.  The flags' upper byte (MASKBIT) reads from it.
+ */
+static int init_pci_cap_msi_perm(struct vfio_pci_core_device *vdev, int msi)
+{
+	uint16_t flags = (uint16_t)hw_config_read(vdev, msi + PCI_MSI_FLAGS, 2);
+	int len = 10;
+
+	if (flags & PCI_MSI_FLAGS_64BIT)
+		len += 4;
+	if (flags & PCI_MSI_FLAGS_MASKBIT)
+		len += 10;
+	p_set(vdev, msi + PCI_CAP_LIST_NEXT, 1, 0xff, 0);
+	p_set(vdev, msi + PCI_MSI_FLAGS, 1, 0xff, 0xff);
+	p_set(vdev, msi + PCI_MSI_ADDRESS_LO, 4, ~0U, ~0U);
+	if (flags & PCI_MSI_FLAGS_64BIT) {
+		p_set(vdev, msi + PCI_MSI_ADDRESS_HI, 4, ~0U, ~0U);
+		p_set(vdev, msi + PCI_MSI_DATA_64, 2, 0xffff, 0xffff);
+		if (flags & PCI_MSI_FLAGS_MASKBIT) {
+			p_set(vdev, msi + PCI_MSI_MASK_64, 4, 0, ~0U);
+			p_set(vdev, msi + PCI_MSI_PENDING_64, 4, 0, ~0U);
+		}
+	} else {
+		p_set(vdev, msi + PCI_MSI_DATA_32, 2, 0xffff, 0xffff);
+		if (flags & PCI_MSI_FLAGS_MASKBIT) {
+			p_set(vdev, msi + PCI_MSI_MASK_32, 4, 0, ~0U);
+			p_set(vdev, msi + PCI_MSI_PENDING_32, 4, 0, ~0U);
+		}
+	}
+	return len;
+}
+
+/*
+ * init_pci_cap_exp_perm(): next virtual; DEVCTL writable but Phantom
+ * Functions, with FLR, MPS and MRRS virtual; DEVCTL2 writable but ARI.
+ * Everything else (DEVCAP, LNKCAP, LNKSTA, LNKCTL, the "2" registers but
+ * DEVCTL2) reads from the device and takes no write.
+ */
+static void init_pci_cap_exp_perm(struct vfio_pci_core_device *vdev, int exp)
+{
 	p_set(vdev, exp + PCI_CAP_LIST_NEXT, 1, 0xff, 0);
 	p_set(vdev, exp + PCI_EXP_DEVCTL, 2,
 	      PCI_EXP_DEVCTL_BCR_FLR | PCI_EXP_DEVCTL_PAYLOAD | PCI_EXP_DEVCTL_READRQ,
 	      0xffff & ~PCI_EXP_DEVCTL_PHANTOM);
 	p_set(vdev, exp + PCI_EXP_DEVCTL2, 2, 0, 0xffff & ~PCI_EXP_DEVCTL2_ARI);
+}
 
-	/* MSI-X: cap_perms[] default, direct read only */
-	if (vdev->msix_bar >= 0)
-		memset(vdev->config_map + msix, PCI_CAP_ID_MSIX, PCI_CAP_MSIX_SIZEOF);
-	/* vfio_ecap_init(): no extended capabilities */
+/*
+ * vfio_config_init(): the map, vconfig from the device, the virtual BARs
+ * dirty, then vfio_cap_init(): walk the device's list from
+ * PCI_CAPABILITY_LIST, each capability's bytes mapped to its ID over the
+ * length vfio_cap_len() gives (PCI_PM_SIZEOF; vfio_msi_cap_len(); the v2
+ * endpoint length for PCI Express; PCI_CAP_MSIX_SIZEOF), copied into
+ * vconfig (vfio_fill_vconfig_bytes()), PM's PME bits cleared.  Nothing is
+ * hidden, so the user's chain is the device's.  No extended capabilities:
+ * vfio_ecap_init() zeroes the header at 0x100 and the rest is unassigned.
+ */
+static void vfio_config_init(struct vfio_pci_core_device *vdev)
+{
+	int pos, loops = (PCI_CFG_SPACE_SIZE - PCI_STD_HEADER_SIZEOF) / PCI_CAP_SIZEOF;
+
+	memset(vdev->config_map, PCI_CAP_ID_BASIC, PCI_STD_HEADER_SIZEOF);
+	memset(vdev->config_map + PCI_STD_HEADER_SIZEOF, PCI_CAP_ID_INVALID,
+	       SIM_PCI_CONFIG_SIZE - PCI_STD_HEADER_SIZEOF);
+	memcpy(vdev->vconfig, vdev->config, PCI_STD_HEADER_SIZEOF);
+	init_pci_cap_basic_perm(vdev);
+	vdev->bardirty = true;
+
+	for (pos = vdev->config[PCI_CAPABILITY_LIST]; pos && loops--;
+	     pos = vdev->config[pos + PCI_CAP_LIST_NEXT]) {
+		uint8_t cap = vdev->config[pos];
+		int len = 0;
+
+		switch (cap) {
+		case PCI_CAP_ID_PM:
+			init_pci_cap_pm_perm(vdev, pos);
+			len = PCI_PM_SIZEOF;
+			break;
+		case PCI_CAP_ID_MSI:
+			len = init_pci_cap_msi_perm(vdev, pos);
+			break;
+		case PCI_CAP_ID_EXP:
+			init_pci_cap_exp_perm(vdev, pos);
+			len = PCI_CAP_EXP_ENDPOINT_SIZEOF_V2;
+			break;
+		case PCI_CAP_ID_MSIX:	/* cap_perms[] default: direct read, no write */
+			len = PCI_CAP_MSIX_SIZEOF;
+			break;
+		}
+		if (WARN_ON_ONCE(!len))
+			break;
+		memset(vdev->config_map + pos, cap, (size_t)len);
+		memcpy(vdev->vconfig + pos, vdev->config + pos, (size_t)len);
+		if (cap == PCI_CAP_ID_PM)
+			vfio_update_pm_vconfig_bytes(vdev, pos);
+	}
 	cfg_put(vdev->vconfig, PCI_CFG_SPACE_SIZE, 4, 0);
 }
 
@@ -708,6 +974,14 @@ int vfio_pci_core_reset(struct vfio_pci_core_device *vdev)
 static void vfio_pci_do_reset(struct vfio_pci_core_device *vdev)
 {
 	atomic_fetch_add_explicit(&vdev->nr_resets, 1, memory_order_relaxed);
+	/*
+	 * pci_dev_save_and_disable() wakes the function to D0 first ("PM
+	 * registers default to D0 after reset"), and the restore does not
+	 * put a low-power state back.
+	 */
+	vdev->power_state = 0;
+	cfg_put(vdev->config, SIM_PCI_PM_CAP + PCI_PM_CTRL, 2,
+		hw_config_read(vdev, SIM_PCI_PM_CAP + PCI_PM_CTRL, 2) & ~PCI_PM_CTRL_STATE_MASK);
 	/*
 	 * The reset de-asserts INTx.  vfio's interrupt set-up survives it:
 	 * neither vfio_pci_ioctl_reset() nor vfio_pci_dev_set_hot_reset()
@@ -1033,14 +1307,18 @@ int vfio_pci_file_mapping_order(struct file *file, unsigned long pgoff, unsigned
 
 /*
  * vfio_pci_get_irq_count(): INTx 1 if the virtual interrupt pin is set,
- * MSI 0 (the device has no MSI capability), MSI-X the table size from the
- * capability, ERR 1 for a PCIe function, REQ 1.
+ * MSI 1 << Multiple Message Capable and MSI-X the table size, both read
+ * from the device's capability (pci_read_config_word(), not the user's
+ * view), ERR 1 for a PCIe function, REQ 1.
  */
 int vfio_pci_get_irq_count(struct vfio_pci_core_device *vdev, unsigned int index)
 {
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		return vdev->vconfig[PCI_INTERRUPT_PIN] ? 1 : 0;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		return 1 << ((hw_config_read(vdev, SIM_PCI_MSI_CAP + PCI_MSI_FLAGS, 2) &
+			      PCI_MSI_FLAGS_QMASK) >> 1);
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		if (vdev->msix_bar < 0)
 			return 0;
@@ -1215,31 +1493,50 @@ static void vfio_intx_disable(struct vfio_pci_core_device *vdev)
 }
 
 /*
- * MSI-X ENABLE in the function's capability: pci_alloc_irq_vectors() sets
- * it and pci_free_irq_vectors() clears it; the user reads it directly
- * (the MSI-X capability is not virtualized).
+ * The enable bits in the function's capabilities, as pci_alloc_irq_vectors()
+ * sets and pci_free_irq_vectors() clears them: MSI-X Enable (the user reads
+ * it directly, the MSI-X capability is not virtualized); MSI Enable with
+ * Multiple Message Enable = log2 of @nvec rounded up to a power of two
+ * (msi_capability_init()) and the device's Mask bits cleared — the user's
+ * view of the MSI flags is vconfig, which this does not touch.
  */
-static void msix_hw_enable(struct vfio_pci_core_device *vdev, bool on)
+static void msi_hw_enable(struct vfio_pci_core_device *vdev, unsigned int index, bool on,
+			  unsigned int nvec)
 {
-	int pos = SIM_PCI_MSIX_CAP + PCI_MSIX_FLAGS;
+	int pos = index == VFIO_PCI_MSIX_IRQ_INDEX ? SIM_PCI_MSIX_CAP + PCI_MSIX_FLAGS :
+						     SIM_PCI_MSI_CAP + PCI_MSI_FLAGS;
 	uint16_t f = (uint16_t)hw_config_read(vdev, pos, 2);
 
-	f = on ? f | PCI_MSIX_FLAGS_ENABLE : f & ~PCI_MSIX_FLAGS_ENABLE;
+	if (index == VFIO_PCI_MSIX_IRQ_INDEX) {
+		f = on ? f | PCI_MSIX_FLAGS_ENABLE : f & ~PCI_MSIX_FLAGS_ENABLE;
+	} else {
+		f &= ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+		if (on)
+			f |= PCI_MSI_FLAGS_ENABLE | (fls_u(nvec * 2 - 1) - 1) << 4;
+		cfg_put(vdev->config, SIM_PCI_MSI_CAP + PCI_MSI_MASK_64, 4, 0);
+		cfg_put(vdev->config, SIM_PCI_MSI_CAP + PCI_MSI_PENDING_64, 4, 0);
+	}
 	cfg_put(vdev->config, pos, 2, f);
 }
 
 /*
- * vfio_msi_enable() for MSI-X: only from no interrupts (-EINVAL), @nvec
- * vectors allocated (never more than the table, which the validation
- * already ensured).  No MSI capability: MSI never gets here (count 0).
+ * vfio_msi_enable(): only from no interrupts (-EINVAL), @nvec vectors
+ * allocated (never more than the capability has, which the validation
+ * already ensured); for MSI, msi_qmax becomes log2 of @nvec rounded up
+ * (fls(nvec * 2 - 1) - 1), what the user's flags read as Multiple Message
+ * Capable from now on.  MSI Enable in the user's flags is not set here:
+ * the user writes it (vfio_msi_config_write()).
  */
-static int vfio_msi_enable(struct vfio_pci_core_device *vdev, unsigned int nvec)
+static int vfio_msi_enable(struct vfio_pci_core_device *vdev, unsigned int nvec,
+			   unsigned int index)
 {
 	if (!is_irq_none(vdev))
 		return -EINVAL;
-	vdev->msix_nvec = nvec;
-	msix_hw_enable(vdev, true);
-	vdev->irq_type = VFIO_PCI_MSIX_IRQ_INDEX;
+	vdev->nvec = nvec;
+	msi_hw_enable(vdev, index, true, nvec);
+	vdev->irq_type = index;
+	if (index == VFIO_PCI_MSI_IRQ_INDEX)
+		vdev->msi_qmax = (uint8_t)(fls_u(nvec * 2 - 1) - 1);
 	return 0;
 }
 
@@ -1254,15 +1551,15 @@ static int vfio_msi_set_vector_signal(struct vfio_pci_core_device *vdev, unsigne
 {
 	int trigger;
 
-	eventfd_ctx_put(&vdev->msix_ctx[vector].trigger);
+	eventfd_ctx_put(&vdev->ctx[vector].trigger);
 	if (fd < 0)
 		return 0;
-	if (vector >= vdev->msix_nvec)
+	if (vector >= vdev->nvec)
 		return -EINVAL;
 	trigger = eventfd_ctx_fdget(fd);
 	if (trigger < 0)
 		return trigger;
-	vdev->msix_ctx[vector].trigger = trigger;
+	vdev->ctx[vector].trigger = trigger;
 	return 0;
 }
 
@@ -1281,13 +1578,16 @@ static int vfio_msi_set_block(struct vfio_pci_core_device *vdev, unsigned int st
 	return ret;
 }
 
-/* vfio_msi_disable(): every trigger put, the vectors freed. */
+/*
+ * vfio_msi_disable(): every trigger put, the vectors freed (the device's
+ * enable bit cleared).  msi_qmax stays: the kernel does not reset it.
+ */
 static void vfio_msi_disable(struct vfio_pci_core_device *vdev)
 {
-	for (unsigned int i = 0; i < vdev->msix_vectors; i++)
-		eventfd_ctx_put(&vdev->msix_ctx[i].trigger);
-	vdev->msix_nvec = 0;
-	msix_hw_enable(vdev, false);
+	for (unsigned int i = 0; i < vdev->nr_ctx; i++)
+		eventfd_ctx_put(&vdev->ctx[i].trigger);
+	vdev->nvec = 0;
+	msi_hw_enable(vdev, vdev->irq_type, false, 0);
 	vdev->irq_type = VFIO_PCI_NUM_IRQS;
 }
 
@@ -1357,7 +1657,7 @@ static int vfio_pci_set_intx_trigger(struct vfio_pci_core_device *vdev, unsigned
 }
 
 /*
- * vfio_pci_set_msi_trigger() for MSI-X: count 0 + DATA_NONE disables;
+ * vfio_pci_set_msi_trigger() for MSI and MSI-X: count 0 + DATA_NONE disables;
  * another type active is -EINVAL; EVENTFD sets the block (enabling start +
  * count vectors first if MSI-X is off, disabled again if the block fails);
  * NONE/BOOL fire the vectors that have a trigger.
@@ -1377,7 +1677,7 @@ static int vfio_pci_set_msi_trigger(struct vfio_pci_core_device *vdev, unsigned 
 	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
 		if (vdev->irq_type == index)
 			return vfio_msi_set_block(vdev, start, count, data);
-		ret = vfio_msi_enable(vdev, start + count);
+		ret = vfio_msi_enable(vdev, start + count, index);
 		if (ret)
 			return ret;
 		ret = vfio_msi_set_block(vdev, start, count, data);
@@ -1388,11 +1688,11 @@ static int vfio_pci_set_msi_trigger(struct vfio_pci_core_device *vdev, unsigned 
 	if (vdev->irq_type != index)
 		return -EINVAL;
 	for (unsigned int i = start; i < start + count; i++) {
-		if (vdev->msix_ctx[i].trigger < 0)
+		if (vdev->ctx[i].trigger < 0)
 			continue;
 		if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
 		    ((flags & VFIO_IRQ_SET_DATA_BOOL) && ((const uint8_t *)data)[i - start]))
-			eventfd_signal(vdev->msix_ctx[i].trigger);
+			eventfd_signal(vdev->ctx[i].trigger);
 	}
 	return 0;
 }
@@ -1495,13 +1795,85 @@ int vfio_pci_set_irqs_ioctl(struct vfio_pci_core_device *vdev, uint32_t flags, u
  * (pci_check_and_unmask_intx() then finds it); without INTx enabled there
  * is no handler and the assertion is lost.  The simulated INTx is an
  * assertion that ends when it is delivered (no separate de-assert).
- * MSI-X: a memory write of the device, so it needs Bus Master Enable in
- * the function's command register (PCI Local Bus spec; the kernel does not
- * look), an allocated vector and a trigger (vfio_msihandler()).  ERR/REQ
- * are the kernel's (AER, unbind request): fired if a trigger is set.
+ * MSI and MSI-X: a memory write of the device, so it needs Bus Master
+ * Enable in the function's command register (PCI Local Bus spec; the
+ * kernel does not look), the enable bit in the function's capability, an
+ * allocated vector and a trigger (vfio_msihandler()).  An MSI vector whose
+ * Mask bit is set is not sent: its Pending bit is set, and the write that
+ * clears the Mask bit sends it (msi_send_unmasked_pending()).  ERR/REQ are
+ * the kernel's (AER, unbind request): fired if a trigger is set.
  */
 static int vfio_pci_raise_irq_locked(struct vfio_pci_core_device *vdev, unsigned int index,
 				     unsigned int vector);
+
+/* The enable bit of MSI or MSI-X in the function's own capability. */
+static bool msi_hw_enabled(const struct vfio_pci_core_device *vdev, unsigned int index)
+{
+	if (index == VFIO_PCI_MSIX_IRQ_INDEX)
+		return vdev->msix_bar >= 0 &&
+		       (hw_config_read(vdev, SIM_PCI_MSIX_CAP + PCI_MSIX_FLAGS, 2) &
+			PCI_MSIX_FLAGS_ENABLE);
+	return hw_config_read(vdev, SIM_PCI_MSI_CAP + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE;
+}
+
+static bool msi_has_maskbit(const struct vfio_pci_core_device *vdev)
+{
+	return hw_config_read(vdev, SIM_PCI_MSI_CAP + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_MASKBIT;
+}
+
+/* An MSI vector masked in the device: not sent, its Pending bit set instead. */
+static bool msi_hw_masked(struct vfio_pci_core_device *vdev, unsigned int vector)
+{
+	int mask = SIM_PCI_MSI_CAP + PCI_MSI_MASK_64, pend = SIM_PCI_MSI_CAP + PCI_MSI_PENDING_64;
+
+	if (!msi_has_maskbit(vdev) || !(hw_config_read(vdev, mask, 4) & (1U << vector)))
+		return false;
+	cfg_put(vdev->config, pend, 4, hw_config_read(vdev, pend, 4) | 1U << vector);
+	return true;
+}
+
+/*
+ * After a write of the MSI Mask bits: each vector pending and no longer
+ * masked is sent now and its Pending bit cleared (as the device would).
+ */
+static void msi_send_unmasked_pending(struct vfio_pci_core_device *vdev)
+{
+	int mask = SIM_PCI_MSI_CAP + PCI_MSI_MASK_64, pend = SIM_PCI_MSI_CAP + PCI_MSI_PENDING_64;
+	uint32_t ready;
+
+	if (!msi_has_maskbit(vdev))
+		return;
+	pthread_mutex_lock(&vdev->igate);
+	ready = hw_config_read(vdev, pend, 4) & ~hw_config_read(vdev, mask, 4);
+	cfg_put(vdev->config, pend, 4, hw_config_read(vdev, pend, 4) & ~ready);
+	for (unsigned int v = 0; ready && v < 32; v++)
+		if (ready & (1U << v))
+			vfio_pci_raise_irq_locked(vdev, VFIO_PCI_MSI_IRQ_INDEX, v);
+	pthread_mutex_unlock(&vdev->igate);
+}
+
+/*
+ * The device picks the type from its own registers: MSI-X Enable, then
+ * MSI Enable, else its INTx pin (PCI Local Bus 3.0 §6.8: a function with
+ * MSI or MSI-X enabled does not assert INTx).
+ */
+int vfio_pci_device_interrupt(struct vfio_pci_core_device *vdev, unsigned int vector)
+{
+	unsigned int index = VFIO_PCI_INTX_IRQ_INDEX;
+	int ret;
+
+	pthread_mutex_lock(&vdev->igate);
+	if (msi_hw_enabled(vdev, VFIO_PCI_MSIX_IRQ_INDEX))
+		index = VFIO_PCI_MSIX_IRQ_INDEX;
+	else if (msi_hw_enabled(vdev, VFIO_PCI_MSI_IRQ_INDEX))
+		index = VFIO_PCI_MSI_IRQ_INDEX;
+	if ((int)vector >= vfio_pci_get_irq_count(vdev, index))
+		ret = -EINVAL;
+	else
+		ret = vfio_pci_raise_irq_locked(vdev, index, vector);
+	pthread_mutex_unlock(&vdev->igate);
+	return ret;
+}
 
 int vfio_pci_raise_irq(struct vfio_pci_core_device *vdev, unsigned int index, unsigned int vector)
 {
@@ -1534,11 +1906,14 @@ static int vfio_pci_raise_irq_locked(struct vfio_pci_core_device *vdev, unsigned
 		vdev->intx.masked = true;
 		ret = vfio_send_intx_eventfd(vdev);
 		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
 	case VFIO_PCI_MSIX_IRQ_INDEX:
-		if (vdev->irq_type != index || vector >= vdev->msix_nvec ||
+		if (vdev->irq_type != index || vector >= vdev->nvec || !msi_hw_enabled(vdev, index) ||
 		    !(hw_config_read(vdev, PCI_COMMAND, 2) & PCI_COMMAND_MASTER))
 			break;
-		ret = eventfd_signal(vdev->msix_ctx[vector].trigger);
+		if (index == VFIO_PCI_MSI_IRQ_INDEX && msi_hw_masked(vdev, vector))
+			break;
+		ret = eventfd_signal(vdev->ctx[vector].trigger);
 		break;
 	case VFIO_PCI_ERR_IRQ_INDEX:
 		ret = eventfd_signal(vdev->err_trigger);
@@ -1574,20 +1949,20 @@ static int vfio_pci_irq_init(struct vfio_pci_core_device *vdev)
 	pthread_mutex_init(&vdev->igate, NULL);
 	vdev->irq_type = VFIO_PCI_NUM_IRQS;
 	vdev->intx.trigger = vdev->err_trigger = vdev->req_trigger = -1;
-	if (!vdev->msix_vectors)
-		return 0;
-	vdev->msix_ctx = calloc(vdev->msix_vectors, sizeof(*vdev->msix_ctx));
-	if (!vdev->msix_ctx)
+	vdev->nr_ctx = vdev->msix_vectors > vdev->msi_vectors ? vdev->msix_vectors :
+								 vdev->msi_vectors;
+	vdev->ctx = calloc(vdev->nr_ctx, sizeof(*vdev->ctx));
+	if (!vdev->ctx)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < vdev->msix_vectors; i++)
-		vdev->msix_ctx[i].trigger = -1;
+	for (unsigned int i = 0; i < vdev->nr_ctx; i++)
+		vdev->ctx[i].trigger = -1;
 	return 0;
 }
 
 static void vfio_pci_irq_exit(struct vfio_pci_core_device *vdev)
 {
 	vfio_pci_core_disable_irqs(vdev);
-	free(vdev->msix_ctx);
+	free(vdev->ctx);
 	pthread_mutex_destroy(&vdev->igate);
 }
 
@@ -1631,7 +2006,8 @@ int vfio_pci_device_create(const char *name, const uint64_t bar_size[PCI_STD_NUM
 
 /*
  * Defaults: 1b36:0005 (QEMU's "pci-testdev" IDs, a device no host driver
- * claims), class 0xff0000 (unassigned), no MSI-X.  MSI-X needs 1..2048
+ * claims), class 0xff0000 (unassigned), MSI with one vector and no
+ * per-vector masking, no MSI-X.  MSI takes 1, 2, 4, 8, 16 or 32 vectors.  MSI-X needs 1..2048
  * vectors (PCI_MSIX_FLAGS_QSIZE + 1) and a present BAR big enough for the
  * table (16 bytes a vector, at offset 0) and the PBA right after it.
  */
@@ -1649,6 +2025,10 @@ static int vfio_pci_ids_resolve(const uint64_t bar_size[PCI_STD_NUM_BARS],
 	if (!ids->class_code)
 		ids->class_code = 0xff0000;
 	if (ids->class_code > 0xffffff || ids->vendor_id == 0xffff)
+		return -EINVAL;
+	if (!ids->msi_vectors)
+		ids->msi_vectors = 1;
+	if (ids->msi_vectors > 32 || (ids->msi_vectors & (ids->msi_vectors - 1)))
 		return -EINVAL;
 	if (!ids->msix_vectors)
 		return 0;
@@ -1698,6 +2078,7 @@ int vfio_pci_device_create_ids(const char *name, const uint64_t bar_size[PCI_STD
 	vdev->msix_vectors = ids.msix_vectors;
 	vdev->msix_offset = 0;
 	vdev->msix_size = ids.msix_vectors * 16ULL;
+	vdev->msi_vectors = ids.msi_vectors;
 	/* Decode starts on: the device's COMMAND has MEMORY, and vconfig copies it. */
 	vfio_pci_init_hw_config(vdev, &ids);
 	vfio_config_init(vdev);

@@ -31,9 +31,15 @@
 #define SIM_PCI_COMMAND_MEMORY 0x2
 /* pdev->cfg_size of a PCI Express function (PCI_CFG_SPACE_EXP_SIZE). */
 #define SIM_PCI_CONFIG_SIZE 4096
-/* Where the simulated device keeps its capabilities (standard list). */
-#define SIM_PCI_EXP_CAP 0x40
-#define SIM_PCI_MSIX_CAP 0x80
+/*
+ * Where the simulated device keeps its capabilities, in list order:
+ * Power Management -> MSI -> PCI Express -> MSI-X (if any).  MSI is
+ * 64-bit, with per-vector masking when asked for (24 bytes, else 14).
+ */
+#define SIM_PCI_PM_CAP 0x40
+#define SIM_PCI_MSI_CAP 0x50
+#define SIM_PCI_EXP_CAP 0x70
+#define SIM_PCI_MSIX_CAP 0xb0
 
 struct vfio_pci_bar {
 	uint64_t size;			/* 0: no BAR; else a power of two ≥ 4K */
@@ -51,6 +57,8 @@ struct vfio_pci_device_ids {
 	uint32_t class_code;		/* 24 bits: base, sub, prog-if */
 	uint16_t msix_vectors;		/* 0: no MSI-X capability; else 1..2048 */
 	uint8_t msix_bar;		/* the BAR holding table (offset 0) and PBA */
+	uint8_t msi_vectors;		/* MSI Multiple Message Capable: 0 = 1; 1..32, 2^n */
+	bool msi_maskbit;		/* MSI per-vector masking (Mask/Pending bits) */
 };
 
 /*
@@ -85,8 +93,12 @@ struct vfio_pci_core_device {
 	int msix_bar;			/* -1: no MSI-X */
 	uint64_t msix_offset, msix_size;	/* the table, excluded from BAR r/w */
 	unsigned int msix_vectors;
+	unsigned int msi_vectors;	/* 1 << Multiple Message Capable */
+	uint8_t msi_qmax;		/* vdev->msi_qmax: log2 of the vectors enabled */
 	_Atomic unsigned long nr_resets;	/* pci_try_reset_function() calls */
 	bool pm_runtime_engaged;
+	/* pdev->current_state: 0 (D0) .. 3 (D3hot), set through PM_CTRL */
+	unsigned int power_state;
 	struct rw_semaphore memory_lock;
 	struct address_space mapping;	/* vdev->inode->i_mapping */
 	struct file file;		/* the device fd's file */
@@ -102,8 +114,10 @@ struct vfio_pci_core_device {
 	bool virq_disabled;		/* PCI_COMMAND_INTX_DISABLE in vconfig */
 	bool intx_pending;		/* asserted while masked, not yet delivered */
 	struct vfio_pci_irq_ctx intx;
-	struct vfio_pci_irq_ctx *msix_ctx;	/* msix_vectors entries */
-	unsigned int msix_nvec;		/* pci_alloc_irq_vectors() count, 0 = none */
+	/* vdev->ctx of MSI or MSI-X, whichever is on: nr_ctx entries */
+	struct vfio_pci_irq_ctx *ctx;
+	unsigned int nr_ctx;		/* max(msi_vectors, msix_vectors) */
+	unsigned int nvec;		/* pci_alloc_irq_vectors() count, 0 = none */
 	int err_trigger, req_trigger;	/* -1: none */
 	/*
 	 * Where the function sits: the name parsed as a PCI address
@@ -179,6 +193,14 @@ int vfio_pci_set_irqs_ioctl(struct vfio_pci_core_device *vdev, uint32_t flags, u
  * an index or vector the device does not have.
  */
 int vfio_pci_raise_irq(struct vfio_pci_core_device *vdev, unsigned int index, unsigned int vector);
+/*
+ * The function signals interrupt @vector the way its own registers say, as
+ * hardware does: MSI-X when MSI-X Enable is set in its capability, else MSI
+ * when MSI Enable is set (vector below the enabled count), else INTx
+ * (vector 0).  Returns as vfio_pci_raise_irq(); -EINVAL for a vector the
+ * chosen type does not have.
+ */
+int vfio_pci_device_interrupt(struct vfio_pci_core_device *vdev, unsigned int vector);
 /*
  * vfio_pci_core_disable()'s part for interrupts, at the last close of the
  * device: the active type disabled, ERR and REQ triggers released.

@@ -17,10 +17,15 @@
 
 #define CFG(off) (((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + (off))
 #define BAR(i, off) (((uint64_t)(i) << 40) + (off))
-#define EXP_CAP 0x40
-#define MSIX_CAP 0x80
+#define PM_CAP 0x40
+#define MSI_CAP 0x50
+#define EXP_CAP 0x70
+#define MSIX_CAP 0xb0
 
-/* dev2: MSI-X with 20 vectors in BAR4 (64 KiB), 8086:1234, class NVMe. */
+/*
+ * dev2: MSI-X with 20 vectors in BAR4 (64 KiB), MSI with 8 vectors and
+ * per-vector masking, 8086:1234, class NVMe.
+ */
 static struct vh_dev dev2 = {
 	.name = "0000:03:00.0",
 	.bar_size = {[0] = 16 * KiB, [1] = 8 * KiB, [4] = 64 * KiB},
@@ -36,7 +41,9 @@ static void dev_setup(void)
 					.device_id = 0x1234,
 					.class_code = 0x010802,
 					.msix_vectors = 20,
-					.msix_bar = 4};
+					.msix_bar = 4,
+					.msi_vectors = 8,
+					.msi_maskbit = true};
 
 	vh_setup();
 	memcpy(spec.bar_size, dev2.bar_size, sizeof(spec.bar_size));
@@ -148,24 +155,162 @@ START_TEST(test_config_bar_sizing_reads_back_size_mask)
 }
 END_TEST
 
-/* The capability list: PCI Express at 0x40, then MSI-X with the table size and BIR. */
-START_TEST(test_config_capability_list_pcie_then_msix)
+/*
+ * Walk the capability list as a VMM does (QEMU vfio_add_std_cap(): status
+ * CAP_LIST, then PCI_CAPABILITY_LIST and each next pointer, one byte
+ * pread each), at most 48 hops; *@n the count, ids and positions stored.
+ */
+static void walk_caps(struct vh_dev *d, uint8_t *ids, uint8_t *pos, int *n)
 {
-	uint16_t flags;
+	uint8_t p = 0, hdr[2];
 
-	ck_assert_uint_eq(cfg32(&dev2, PCI_CAPABILITY_LIST) & 0xff, EXP_CAP);
-	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP), PCI_CAP_ID_EXP | MSIX_CAP << 8);
-	ck_assert(cfg32(&dev2, EXP_CAP + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR);
-	ck_assert_uint_eq(cfg16(&dev2, MSIX_CAP), PCI_CAP_ID_MSIX); /* next 0 */
+	*n = 0;
+	ck_assert(cfg16(d, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+	ck_assert_int_eq(rd(d, &p, 1, CFG(PCI_CAPABILITY_LIST)), 1);
+	while (p && *n < 48) {
+		ck_assert_uint_ge(p, PCI_STD_HEADER_SIZEOF);
+		ck_assert_uint_eq(p & 3, 0);
+		ck_assert_int_eq(rd(d, hdr, 2, CFG(p)), 2);
+		ids[*n] = hdr[0];
+		pos[*n] = p;
+		(*n)++;
+		p = hdr[1];
+	}
+	ck_assert_uint_eq(p, 0);
+}
+
+/*
+ * vfio_cap_init(): the user walks the device's chain, PM -> MSI -> PCI
+ * Express -> MSI-X, with the IDs and next pointers the function has; no
+ * MSI-X on dev0 (the chain ends at PCI Express); MSI-X's table size and
+ * BIR/offset; vfio_ecap_init() with no extended capability: 0 at 0x100.
+ */
+START_TEST(test_config_capability_list_walk_pm_msi_pcie_msix)
+{
+	static const uint8_t want_id[] = {PCI_CAP_ID_PM, PCI_CAP_ID_MSI, PCI_CAP_ID_EXP,
+					  PCI_CAP_ID_MSIX};
+	static const uint8_t want_pos[] = {PM_CAP, MSI_CAP, EXP_CAP, MSIX_CAP};
+	uint8_t ids[48], pos[48];
+	uint16_t flags;
+	int n;
+
+	walk_caps(&dev2, ids, pos, &n);
+	ck_assert_int_eq(n, 4);
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_eq(ids[i], want_id[i]);
+		ck_assert_uint_eq(pos[i], want_pos[i]);
+	}
+	walk_caps(&dev0, ids, pos, &n);
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(ids[2], PCI_CAP_ID_EXP);
 	flags = cfg16(&dev2, MSIX_CAP + PCI_MSIX_FLAGS);
 	ck_assert_uint_eq((flags & PCI_MSIX_FLAGS_QSIZE) + 1, 20);
 	ck_assert_uint_eq(cfg32(&dev2, MSIX_CAP + PCI_MSIX_TABLE), 4); /* BIR 4, offset 0 */
-	/* no MSI-X on dev0: the chain ends after PCI Express */
-	ck_assert_uint_eq(cfg16(&dev0, EXP_CAP), PCI_CAP_ID_EXP);
-	/* vfio_ecap_init() with no extended capability: 0 at 0x100 */
+	ck_assert_uint_eq(cfg32(&dev2, MSIX_CAP + PCI_MSIX_PBA), 20 * 16 | 4); /* after it */
+	ck_assert(cfg32(&dev2, EXP_CAP + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR);
 	ck_assert_uint_eq(cfg32(&dev2, PCI_CFG_SPACE_SIZE), 0);
 }
 END_TEST
+
+/*
+ * The PCI Express fields a VMM reads (QEMU vfio_setup_pcie_cap(): flags
+ * version and type, DEVCAP, LNKCAP/LNKSTA): a v2 endpoint, MPS 256, an
+ * 8 GT/s x4 link trained at 8 GT/s x4.  Writes to read-only registers are
+ * dropped (no write permission); DEVCTL2 is writable and reaches the
+ * device but ARI (init_pci_cap_exp_perm()).
+ */
+START_TEST(test_config_pcie_endpoint_link_and_devcap)
+{
+	uint16_t f = cfg16(&dev2, EXP_CAP + PCI_EXP_FLAGS), v;
+	uint32_t lnkcap = cfg32(&dev2, EXP_CAP + PCI_EXP_LNKCAP), x = 0;
+
+	ck_assert_uint_eq(f & PCI_EXP_FLAGS_VERS, 2);
+	ck_assert_uint_eq((f & PCI_EXP_FLAGS_TYPE) >> 4, PCI_EXP_TYPE_ENDPOINT);
+	ck_assert_uint_eq(cfg32(&dev2, EXP_CAP + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_PAYLOAD, 1);
+	ck_assert_uint_eq(lnkcap & PCI_EXP_LNKCAP_SLS, PCI_EXP_LNKCAP_SLS_8_0GB);
+	ck_assert_uint_eq((lnkcap & PCI_EXP_LNKCAP_MLW) >> 4, 4);
+	v = cfg16(&dev2, EXP_CAP + PCI_EXP_LNKSTA);
+	ck_assert_uint_eq(v & PCI_EXP_LNKSTA_CLS, PCI_EXP_LNKSTA_CLS_8_0GB);
+	ck_assert_uint_eq((v & PCI_EXP_LNKSTA_NLW) >> PCI_EXP_LNKSTA_NLW_SHIFT, 4);
+	ck_assert(cfg32(&dev2, EXP_CAP + PCI_EXP_LNKCAP2) & PCI_EXP_LNKCAP2_SLS_8_0GB);
+	cfg_w32(&dev2, EXP_CAP + PCI_EXP_LNKCAP, x);
+	ck_assert_uint_eq(cfg32(&dev2, EXP_CAP + PCI_EXP_LNKCAP), lnkcap);
+	v = 0xffff;
+	ck_assert_int_eq(wr(&dev2, &v, 2, CFG(EXP_CAP + PCI_EXP_DEVCTL2)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, EXP_CAP + PCI_EXP_DEVCTL2), 0xffff & ~PCI_EXP_DEVCTL2_ARI);
+}
+END_TEST
+
+/*
+ * init_pci_cap_pm_perm() + vfio_update_pm_vconfig_bytes(): PME_Support
+ * reads 0 (the function has PME from D0 and D3hot); PME_En is virtual and
+ * not writable: it reads 0 whatever is written.  vfio_pm_config_write():
+ * the state the user writes is set by vfio: D3hot turns memory decode off
+ * (BAR read -EIO) and D0 back on; a function reset wakes it to D0.
+ */
+START_TEST(test_config_pm_state_write_sets_power_state)
+{
+	uint16_t ctl, pmc = cfg16(&dev2, PM_CAP + PCI_PM_PMC);
+	uint32_t b = 0;
+
+	ck_assert_uint_eq(pmc & PCI_PM_CAP_PME_MASK, 0);
+	ck_assert_uint_eq(pmc & PCI_PM_CAP_VER_MASK, 3);
+	ctl = cfg16(&dev2, PM_CAP + PCI_PM_CTRL);
+	ck_assert_uint_eq(ctl & PCI_PM_CTRL_STATE_MASK, 0);
+	ck_assert(ctl & PCI_PM_CTRL_NO_SOFT_RESET);
+	ctl |= 3 | PCI_PM_CTRL_PME_ENABLE;
+	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(PM_CAP + PCI_PM_CTRL)), 2);
+	ck_assert_uint_eq(cfg16(&dev2, PM_CAP + PCI_PM_CTRL), ctl & ~PCI_PM_CTRL_PME_ENABLE);
+	ck_assert_int_eq(rd(&dev2, &b, 4, BAR(0, 0)), -EIO);
+	ck_assert(cfg16(&dev2, PCI_COMMAND) & PCI_COMMAND_MEMORY); /* decode bit untouched */
+	ctl &= ~PCI_PM_CTRL_STATE_MASK;
+	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(PM_CAP + PCI_PM_CTRL)), 2);
+	ck_assert_int_eq(rd(&dev2, &b, 4, BAR(0, 0)), 4);
+	ctl |= 3;
+	ck_assert_int_eq(wr(&dev2, &ctl, 2, CFG(PM_CAP + PCI_PM_CTRL)), 2);
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_RESET, NULL), 0);
+	ck_assert_uint_eq(cfg16(&dev2, PM_CAP + PCI_PM_CTRL) & PCI_PM_CTRL_STATE_MASK, 0);
+	ck_assert_int_eq(rd(&dev2, &b, 4, BAR(0, 0)), 4);
+}
+END_TEST
+
+/*
+ * init_pci_cap_msi_perm() + vfio_msi_config_read/write(): 64-bit with
+ * per-vector masking (the flags' upper byte comes from the device);
+ * Multiple Message Capable reads 0 until vfio_msi_enable() sets msi_qmax,
+ * while GET_IRQ_INFO says the device's 8; address and data are virtual and
+ * read back; MSI Enable written before SET_IRQS reads 0 ("MSI is enabled
+ * via ioctl").
+ */
+START_TEST(test_config_msi_flags_virtualized_before_set_irqs)
+{
+	struct vfio_irq_info info = {.argsz = sizeof(info), .index = VFIO_PCI_MSI_IRQ_INDEX};
+	uint16_t f = cfg16(&dev2, MSI_CAP + PCI_MSI_FLAGS);
+	uint32_t addr = 0xfee00000, data = 0x4041;
+
+	ck_assert(f & PCI_MSI_FLAGS_64BIT);
+	ck_assert(f & PCI_MSI_FLAGS_MASKBIT);
+	ck_assert_uint_eq(f & PCI_MSI_FLAGS_QMASK, 0);
+	ck_assert_uint_eq(f & PCI_MSI_FLAGS_ENABLE, 0);
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_GET_IRQ_INFO, &info), 0);
+	ck_assert_uint_eq(info.count, 8);
+	cfg_w32(&dev2, MSI_CAP + PCI_MSI_ADDRESS_LO, addr);
+	ck_assert_int_eq(wr(&dev2, &data, 2, CFG(MSI_CAP + PCI_MSI_DATA_64)), 2);
+	ck_assert_uint_eq(cfg32(&dev2, MSI_CAP + PCI_MSI_ADDRESS_LO), addr);
+	ck_assert_uint_eq(cfg16(&dev2, MSI_CAP + PCI_MSI_DATA_64), data);
+	f |= PCI_MSI_FLAGS_ENABLE | 3 << 4;
+	ck_assert_int_eq(wr(&dev2, &f, 2, CFG(MSI_CAP + PCI_MSI_FLAGS)), 2);
+	f = cfg16(&dev2, MSI_CAP + PCI_MSI_FLAGS);
+	ck_assert_uint_eq(f & PCI_MSI_FLAGS_ENABLE, 0);
+	ck_assert_uint_eq(f & PCI_MSI_FLAGS_QSIZE, 0); /* capped at msi_qmax 0 */
+	/* dev0: the default MSI, one vector */
+	info.argsz = sizeof(info);
+	ck_assert_int_eq(pinsim_ioctl(proc, dev0.dev, VFIO_DEVICE_GET_IRQ_INFO, &info), 0);
+	ck_assert_uint_eq(info.count, 1);
+	ck_assert_uint_eq(cfg16(&dev0, MSI_CAP + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_MASKBIT, 0);
+}
+END_TEST
+
 
 /* cap_perms[PCI_CAP_ID_MSIX] has no writefn: the write is counted done and dropped. */
 START_TEST(test_config_msix_capability_is_read_only)
@@ -334,8 +479,9 @@ static int irq_info(struct vh_dev *d, struct vfio_irq_info *info)
 
 /*
  * vfio_pci_ioctl_get_irq_info() + vfio_pci_get_irq_count(): INTx 1
- * (eventfd, maskable, automasked), MSI 0 without an MSI capability, MSI-X
- * the capability's table size (eventfd, noresize), ERR 1 on PCIe, REQ 1.
+ * (eventfd, maskable, automasked), MSI 1 << Multiple Message Capable
+ * (8), MSI-X the capability's table size (eventfd, noresize), ERR 1 on
+ * PCIe, REQ 1.
  */
 START_TEST(test_irq_info_counts_and_flags_as_vfio_pci_get_irq_count)
 {
@@ -344,7 +490,7 @@ START_TEST(test_irq_info_counts_and_flags_as_vfio_pci_get_irq_count)
 	} want[] = {
 		{VFIO_PCI_INTX_IRQ_INDEX, 1,
 		 VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED},
-		{VFIO_PCI_MSI_IRQ_INDEX, 0, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
+		{VFIO_PCI_MSI_IRQ_INDEX, 8, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
 		{VFIO_PCI_MSIX_IRQ_INDEX, 20, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
 		{VFIO_PCI_ERR_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
 		{VFIO_PCI_REQ_IRQ_INDEX, 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE},
@@ -453,8 +599,8 @@ static void cmd_set(struct vh_dev *d, uint16_t set, uint16_t clear)
 /*
  * vfio_set_irqs_validate_and_prepare(): each bad header is -EINVAL
  * (argsz, index, flags, two data types, start/count past the index's
- * count, count overflowing start, argsz short of the data, anything on
- * MSI with its count 0); vfio_pci_set_irqs_ioctl(): an action the index
+ * count, count overflowing start, argsz short of the data, an MSI block
+ * past its 8 vectors); vfio_pci_set_irqs_ioctl(): an action the index
  * has no handler for is -ENOTTY.  Nothing gets enabled.
  */
 START_TEST(test_set_irqs_validation_as_vfio_set_irqs_validate_and_prepare)
@@ -476,7 +622,8 @@ START_TEST(test_set_irqs_validation_as_vfio_set_irqs_validate_and_prepare)
 	/* argsz covers 4 of the 8 bytes two fds need */
 	ck_assert_int_eq(set_irqs(&dev2, D_EFD | TRIG, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, fds, 4),
 			 -EINVAL);
-	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, fds), -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 7, 2, fds), -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 8, 1, fds), -EINVAL);
 	ck_assert_int_eq(set_irqs(&dev2, D_NONE | VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_MSIX_IRQ_INDEX,
 				  0, 1, NULL, 0),
 			 -ENOTTY);
@@ -678,6 +825,131 @@ START_TEST(test_msix_vectors_clear_one_and_disable)
 	ck_assert_uint_eq(efd_count(e[0]), 0);
 	for (int i = 0; i < 3; i++)
 		close(e[i]);
+}
+END_TEST
+
+static uint16_t msi_flags(struct vh_dev *d)
+{
+	return cfg16(d, MSI_CAP + PCI_MSI_FLAGS);
+}
+
+static void msi_flags_write(struct vh_dev *d, uint16_t f)
+{
+	ck_assert_int_eq(wr(d, &f, 2, CFG(MSI_CAP + PCI_MSI_FLAGS)), 2);
+}
+
+/*
+ * vfio_msi_enable() for MSI: 3 vectors make msi_qmax fls(5) - 1 = 2, so
+ * Multiple Message Capable reads 2 (4 vectors) from then on; the user's
+ * MSI Enable is not set by the ioctl, a write of it now sticks, and a
+ * Multiple Message Enable above msi_qmax is capped.  After disable the
+ * enable written is cleared again, msi_qmax stays (the kernel keeps it).
+ */
+START_TEST(test_msi_enable_sets_qmax_and_the_enable_bit_is_the_users)
+{
+	int e[3] = {new_efd(), new_efd(), new_efd()};
+	int32_t fds[3] = {e[0], e[1], e[2]};
+	uint16_t f;
+
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0, 3, fds), 0);
+	f = msi_flags(&dev2);
+	ck_assert_uint_eq((f & PCI_MSI_FLAGS_QMASK) >> 1, 2);
+	ck_assert_uint_eq(f & PCI_MSI_FLAGS_ENABLE, 0);
+	msi_flags_write(&dev2, f | PCI_MSI_FLAGS_ENABLE | 5 << 4);
+	f = msi_flags(&dev2);
+	ck_assert(f & PCI_MSI_FLAGS_ENABLE);
+	ck_assert_uint_eq((f & PCI_MSI_FLAGS_QSIZE) >> 4, 2);
+	/* MSI-X and INTx cannot come while MSI is on */
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, fds), -EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, fds), -EINVAL);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	msi_flags_write(&dev2, f | PCI_MSI_FLAGS_ENABLE);
+	f = msi_flags(&dev2);
+	ck_assert_uint_eq(f & PCI_MSI_FLAGS_ENABLE, 0);
+	ck_assert_uint_eq((f & PCI_MSI_FLAGS_QMASK) >> 1, 2);
+	for (int i = 0; i < 3; i++)
+		close(e[i]);
+}
+END_TEST
+
+/*
+ * vfio_msihandler() per MSI vector: each enabled vector fires its own
+ * eventfd (Bus Master on), one past the enabled ones does nothing and one
+ * past the capability is -EINVAL.  A vector whose Mask bit the user set
+ * (the bits reach the device: no virtualization) is held: Pending reads
+ * set, and the write clearing the Mask bit sends it.  Loopback with BOOL.
+ */
+START_TEST(test_msi_vectors_fire_and_a_masked_vector_stays_pending)
+{
+	int e[2] = {new_efd(), new_efd()};
+	int32_t fds[2] = {e[0], e[1]};
+	uint32_t mask = 2;
+
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, fds), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0), 1);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 1), 1);
+	ck_assert_uint_eq(efd_count(e[0]), 1);
+	ck_assert_uint_eq(efd_count(e[1]), 1);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 2), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 8), -EINVAL);
+	cfg_w32(&dev2, MSI_CAP + PCI_MSI_MASK_64, mask);
+	ck_assert_uint_eq(cfg32(&dev2, MSI_CAP + PCI_MSI_MASK_64), mask);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 1), 0);
+	ck_assert_uint_eq(efd_count(e[1]), 0);
+	ck_assert_uint_eq(cfg32(&dev2, MSI_CAP + PCI_MSI_PENDING_64), 2);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0), 1);
+	cfg_w32(&dev2, MSI_CAP + PCI_MSI_MASK_64, 0);
+	ck_assert_uint_eq(efd_count(e[1]), 1);
+	ck_assert_uint_eq(cfg32(&dev2, MSI_CAP + PCI_MSI_PENDING_64), 0);
+	ck_assert_uint_eq(efd_count(e[0]), 1);
+	ck_assert_int_eq(set_irqs(&dev2, D_BOOL | TRIG, VFIO_PCI_MSI_IRQ_INDEX, 0, 2,
+				  (uint8_t[]){0, 1}, 2),
+			 0);
+	ck_assert_uint_eq(efd_count(e[0]), 0);
+	ck_assert_uint_eq(efd_count(e[1]), 1);
+	cmd_set(&dev2, 0, PCI_COMMAND_MASTER);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0), 0);
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	ck_assert_int_eq(raise_irq(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 0), 0);
+	ck_assert_uint_eq(efd_count(e[0]), 0);
+	close(e[0]);
+	close(e[1]);
+}
+END_TEST
+
+/*
+ * pinsim_device_interrupt(): the device picks from its own registers —
+ * MSI-X when MSI-X Enable is set, else MSI when MSI Enable is, else INTx
+ * (vector 0 only: -EINVAL past it).
+ */
+START_TEST(test_device_interrupt_follows_the_enabled_type)
+{
+	int efd = new_efd();
+	int32_t fd = efd;
+
+	cmd_set(&dev2, PCI_COMMAND_MASTER, 0);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 0), 0); /* nothing on */
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd), 0);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 0), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSI_IRQ_INDEX, 3, 1, &fd), 0);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 3), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 8), -1);
+	ck_assert_int_eq(set_irqs(&dev2, D_NONE | TRIG, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, 0), 0);
+	ck_assert_int_eq(set_efds(&dev2, VFIO_PCI_MSIX_IRQ_INDEX, 12, 1, &fd), 0);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 12), 1);
+	ck_assert_uint_eq(efd_count(efd), 1);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, dev2.group_id, 20), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pinsim_device_interrupt(sim, 999, 0), -1);
+	ck_assert_int_eq(errno, ENODEV);
+	close(efd);
 }
 END_TEST
 
@@ -983,7 +1255,10 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_config_ids_class_and_header);
 	tcase_add_test(tc, test_config_vendor_device_writes_are_dropped);
 	tcase_add_test(tc, test_config_bar_sizing_reads_back_size_mask);
-	tcase_add_test(tc, test_config_capability_list_pcie_then_msix);
+	tcase_add_test(tc, test_config_capability_list_walk_pm_msi_pcie_msix);
+	tcase_add_test(tc, test_config_pcie_endpoint_link_and_devcap);
+	tcase_add_test(tc, test_config_pm_state_write_sets_power_state);
+	tcase_add_test(tc, test_config_msi_flags_virtualized_before_set_irqs);
 	tcase_add_test(tc, test_config_msix_capability_is_read_only);
 	tcase_add_test(tc, test_config_access_past_cfg_size_is_efault);
 	tcase_add_test(tc, test_config_command_bits_read_back);
@@ -1005,6 +1280,9 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_intx_disable_command_bit_masks_intx);
 	tcase_add_test(tc, test_msix_vectors_clear_one_and_disable);
 	tcase_add_test(tc, test_intx_and_msix_exclude_each_other);
+	tcase_add_test(tc, test_msi_enable_sets_qmax_and_the_enable_bit_is_the_users);
+	tcase_add_test(tc, test_msi_vectors_fire_and_a_masked_vector_stays_pending);
+	tcase_add_test(tc, test_device_interrupt_follows_the_enabled_type);
 	tcase_add_test(tc, test_bad_eventfd_is_ebadf_or_einval_and_the_reference_outlives_the_fd);
 	tcase_add_test(tc, test_err_and_req_triggers);
 	tcase_add_test(tc, test_last_close_disables_interrupts);

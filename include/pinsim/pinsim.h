@@ -216,7 +216,10 @@ int pinsim_add_device(struct pinsim *m, const struct pinsim_device_spec *d,
 		      int *group_id) PINSIM_API;
 /*
  * What a device's config space says (0 = default): vendor/device
- * 1b36:0005, class 0xff0000.  msix_vectors 1..2048 adds an MSI-X
+ * 1b36:0005, class 0xff0000.  Every device has Power Management, MSI
+ * (64-bit) and PCI Express capabilities; msi_vectors (1, 2, 4, ..., 32; 0 =
+ * 1) is MSI's Multiple Message Capable (VFIO_PCI_MSI_IRQ_INDEX count),
+ * msi_maskbit adds per-vector masking.  msix_vectors 1..2048 adds an MSI-X
  * capability (VFIO_PCI_MSIX_IRQ_INDEX count) whose table (offset 0) and PBA
  * sit in BAR msix_bar; 0 = no MSI-X.  pinsim_add_device() gives defaults.
  */
@@ -225,6 +228,8 @@ struct pinsim_device_pci {
 	uint32_t class_code;
 	uint16_t msix_vectors;
 	uint8_t msix_bar;
+	uint8_t msi_vectors;
+	bool msi_maskbit;
 };
 int pinsim_add_device_pci(struct pinsim *m, const struct pinsim_device_spec *d,
 			  const struct pinsim_device_pci *pci, int *group_id) PINSIM_API;
@@ -276,6 +281,15 @@ ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len
  */
 int pinsim_device_raise_irq(struct pinsim *m, int group_id, unsigned int index,
 			    unsigned int vector) PINSIM_API;
+/*
+ * The device of @group_id sends interrupt @vector the way its own config
+ * registers say, as hardware picks: MSI-X when its MSI-X Enable is set,
+ * else MSI when MSI Enable is set, else INTx (vector 0).  What happens
+ * then, and the result, are pinsim_device_raise_irq()'s for that index
+ * (an MSI vector masked by its per-vector Mask bit is held pending and
+ * sent when unmasked).  -1/EINVAL for a vector past that type's count.
+ */
+int pinsim_device_interrupt(struct pinsim *m, int group_id, unsigned int vector) PINSIM_API;
 
 /*
  * A device of @group_id reads (write = 0) or writes (write = 1) memory at
