@@ -994,3 +994,122 @@ void pinsim_walker_stop(struct pinsim_walker *pw, struct pinsim_walker_result *r
 	}
 	free(pw);
 }
+
+/* ---------------- mprotect, mremap, mlock (issue 12) ---------------- */
+
+#include "vma.h"
+
+struct mem_args {
+	struct pinsim_proc *p;
+	uint64_t addr, len, new_len, new_addr;
+	int prot, flags;
+};
+
+static long mprotect_body(void *arg)
+{
+	struct mem_args *a = arg;
+
+	return do_mprotect_pkey(a->p->mm, a->addr, a->len, (unsigned long)(unsigned int)a->prot,
+				-1);
+}
+
+int pinsim_mprotect(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot)
+{
+	struct mem_args a = { .p = p, .addr = addr, .len = len, .prot = prot };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, mprotect_body, &a));
+}
+
+static long mremap_body(void *arg)
+{
+	struct mem_args *a = arg;
+
+	return (long)do_mremap(a->p->mm, a->addr, a->len, a->new_len,
+			       (unsigned long)(unsigned int)a->flags, a->new_addr);
+}
+
+uint64_t pinsim_mremap(struct pinsim_proc *p, uint64_t old_addr, uint64_t old_len,
+		       uint64_t new_len, int flags, uint64_t new_addr)
+{
+	struct mem_args a = {
+		.p = p, .addr = old_addr, .len = old_len, .new_len = new_len, .flags = flags,
+		.new_addr = new_addr,
+	};
+	long ret;
+
+	if (!p) {
+		errno = EINVAL;
+		return PINSIM_MAP_FAILED;
+	}
+	ret = in_proc(p, mremap_body, &a);
+	if (IS_ERR_VALUE(ret)) {
+		errno = (int)-ret;
+		return PINSIM_MAP_FAILED;
+	}
+	return (uint64_t)ret;
+}
+
+/* mlock2(2): MLOCK_ONFAULT or nothing (-EINVAL), then do_mlock(). */
+static long mlock_body(void *arg)
+{
+	struct mem_args *a = arg;
+	vm_flags_t vm_flags = VM_LOCKED;
+
+	if (a->flags & ~MLOCK_ONFAULT)
+		return -EINVAL;
+	if (a->flags & MLOCK_ONFAULT)
+		vm_flags |= VM_LOCKONFAULT;
+	return do_mlock(a->p->mm, a->addr, a->len, vm_flags);
+}
+
+int pinsim_mlock(struct pinsim_proc *p, uint64_t addr, uint64_t len, int flags)
+{
+	struct mem_args a = { .p = p, .addr = addr, .len = len, .flags = flags };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, mlock_body, &a));
+}
+
+static long munlock_body(void *arg)
+{
+	struct mem_args *a = arg;
+
+	return do_munlock(a->p->mm, a->addr, a->len);
+}
+
+int pinsim_munlock(struct pinsim_proc *p, uint64_t addr, uint64_t len)
+{
+	struct mem_args a = { .p = p, .addr = addr, .len = len };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, munlock_body, &a));
+}
+
+static long mlockall_body(void *arg)
+{
+	struct mem_args *a = arg;
+
+	return a->flags < 0 ? do_munlockall(a->p->mm) : do_mlockall(a->p->mm, a->flags);
+}
+
+int pinsim_mlockall(struct pinsim_proc *p, int flags)
+{
+	struct mem_args a = { .p = p, .flags = flags < 0 ? 0 : flags };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, mlockall_body, &a));
+}
+
+int pinsim_munlockall(struct pinsim_proc *p)
+{
+	struct mem_args a = { .p = p, .flags = -1 };
+
+	if (!p)
+		return fail(EINVAL);
+	return (int)ret_errno(in_proc(p, mlockall_body, &a));
+}

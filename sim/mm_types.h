@@ -192,6 +192,7 @@ struct mm_struct {
 
 	_Atomic long locked_vm;		/* pages, mm/util.c accounting */
 	_Atomic long pinned_vm;
+	vm_flags_t def_flags;		/* mlockall(MCL_FUTURE): VM_LOCKED[ONFAULT] of new VMAs */
 	_Atomic unsigned long flags;	/* MMF_* */
 	_Atomic int mm_users;
 	_Atomic unsigned long nr_ptes;	/* page-table pages of this mm */

@@ -22,6 +22,7 @@
 #include "machine.h"
 #include "mm.h"
 #include "vfio_pci.h"
+#include "vma.h"
 
 /*
  * Top-down from here.  The kernel's mmap_base is only page-aligned and, with
@@ -674,7 +675,7 @@ static vm_flags_t calc_vm_flags(unsigned long prot, unsigned long flags)
 	return vm;
 }
 
-static pgprot_t vm_get_page_prot(vm_flags_t vm)
+pgprot_t vm_get_page_prot(vm_flags_t vm)
 {
 	uint64_t p = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
 
@@ -1033,6 +1034,18 @@ static struct vm_area_struct *mmap_merge(struct mm_struct *mm, unsigned long sta
 
 static void unmap_region(struct mm_struct *mm, struct vm_area_struct *vma);
 
+/*
+ * mmap_region()'s end: a VM_LOCKED mapping (MAP_LOCKED, or mlockall()'s
+ * MCL_FUTURE through mm->def_flags) counts in mm->locked_vm; VM_SPECIAL and
+ * hugetlb ones had VM_LOCKED cleared before.  do_mmap()'s
+ * mlock_future_ok() checked the limit.
+ */
+static void mmap_account_locked(struct mm_struct *mm, vm_flags_t flags, unsigned long len)
+{
+	if (flags & VM_LOCKED)
+		atomic_fetch_add(&mm->locked_vm, (long)(len >> PAGE_SHIFT));
+}
+
 unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
 		      unsigned long len, unsigned long prot, unsigned long flags,
 		      unsigned long pgoff)
@@ -1077,6 +1090,11 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 		return addr;
 	if ((flags & MAP_FIXED_NOREPLACE) && find_vma_intersection(mm, addr, addr + len))
 		return -EEXIST;
+	/* do_mmap(): MAP_LOCKED needs mlock rights, VM_LOCKED room under the limit. */
+	if ((flags & MAP_LOCKED) && !can_do_mlock())
+		return -EPERM;
+	if (!mlock_future_ok(mm, calc_vm_flags(prot, flags) | mm->def_flags, len))
+		return -EAGAIN;
 	if (h) {
 		resv = len / huge_page_size(h);
 		if (!(flags & MAP_NORESERVE) && hugetlb_reserve_pages(h, resv))
@@ -1093,9 +1111,12 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	vma->vm_mm = mm;
 	vma->vm_start = addr;
 	vma->vm_end = addr + len;
-	vma->vm_flags = calc_vm_flags(prot, flags);
+	/* do_mmap(): mm->def_flags is mlockall(MCL_FUTURE)'s VM_LOCKED[ONFAULT]. */
+	vma->vm_flags = calc_vm_flags(prot, flags) | mm->def_flags;
 	vma->vm_pgoff = pgoff;
 	if (h) {
+		/* mmap_region(): hugetlb VMAs are never VM_LOCKED. */
+		vma->vm_flags &= ~VM_LOCKED_MASK;
 		vma->vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
 		vma->vm_hstate = h;
 		vma->hugetlb_resv = resv;
@@ -1115,6 +1136,7 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	 * reference of its own (the VMA it joined holds one).
 	 */
 	if (mmap_merge(mm, addr, addr + len, vma->vm_flags, file, vma->vm_pgoff)) {
+		mmap_account_locked(mm, vma->vm_flags, len);
 		free(vma);
 		return addr;
 	}
@@ -1134,10 +1156,14 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 		 */
 		if (vma->vm_flags != before &&
 		    mmap_merge(mm, addr, addr + len, vma->vm_flags, vma->vm_file, vma->vm_pgoff)) {
+			mmap_account_locked(mm, vma->vm_flags, len);
 			fput(vma->vm_file);
 			free(vma);
 			return addr;
 		}
+		/* mmap_region(): a VM_SPECIAL mapping (a BAR) is never VM_LOCKED. */
+		if (vma->vm_flags & VM_SPECIAL)
+			vma->vm_flags &= ~VM_LOCKED_MASK;
 	}
 	/* vma_set_page_prot(): flags may have changed; keep the driver's cache bits. */
 	vma->vm_page_prot = __pgprot(pgprot_val(vm_get_page_prot(vma->vm_flags)) |
@@ -1148,6 +1174,7 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	/* vma_link_file(): core mm links every file VMA, after ->mmap succeeded. */
 	if (file)
 		mapping_link(vma);
+	mmap_account_locked(mm, vma->vm_flags, len);
 	return addr;
 
 put_file:
@@ -1176,7 +1203,7 @@ unreserve:
  * __split_vma(): cut @vma at @addr; the new VMA takes [addr, vm_end).
  * Hugetlb reservations follow the unfaulted pages of each part.
  */
-static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
 {
 	struct vm_area_struct *new = sim_kmalloc(sizeof(*new));
 	int err;
@@ -1343,10 +1370,222 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 	vma_neighbours(mm, start, &prev, &next);
 
 	clear_ptes(mm, detached, nr, start, end, prev, next);
-	for (unsigned int i = 0; i < nr; i++)
+	/*
+	 * vms_gather_munmap_vmas() sums the VM_LOCKED VMAs' pages,
+	 * vms_complete_munmap_vmas() takes them off mm->locked_vm.
+	 */
+	for (unsigned int i = 0; i < nr; i++) {
+		if (detached[i]->vm_flags & VM_LOCKED)
+			atomic_fetch_sub(&mm->locked_vm, (long)((detached[i]->vm_end -
+								 detached[i]->vm_start) >>
+								PAGE_SHIFT));
 		remove_vma(detached[i]);
+	}
 	free(detached);
 	return 0;
+}
+
+/* ---------------- existing VMAs: mprotect, mlock, mremap (mm/vma.c) ---------------- */
+
+/* vma_set_page_prot(): keep the driver's cache bits, as do_mmap() does. */
+void vma_set_page_prot(struct vm_area_struct *vma)
+{
+	vma->vm_page_prot = __pgprot(pgprot_val(vm_get_page_prot(vma->vm_flags)) |
+				     (pgprot_val(vma->vm_page_prot) & _PAGE_PCD));
+}
+
+/*
+ * A VMA that a merge made redundant: off the set and its file's i_mmap,
+ * its file reference dropped (vma_complete() with vp->remove).  Its page
+ * tables stay: the VMA that absorbed its range now maps them.
+ */
+static void vma_drop_merged(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	unsigned int i = vma_slot(mm, vma);
+
+	memmove(&mm->vmas[i], &mm->vmas[i + 1], (mm->nr_vmas - i - 1) * sizeof(*mm->vmas));
+	mm->nr_vmas--;
+	unlink_file_vma(vma);
+	if (vma->vm_file)
+		fput(vma->vm_file);
+	free(vma);
+}
+
+/* The VMA right before / after @vma if it touches it, else NULL. */
+static struct vm_area_struct *vma_adjacent_prev(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	unsigned int i = vma_slot(mm, vma);
+
+	return i && mm->vmas[i - 1]->vm_end == vma->vm_start ? mm->vmas[i - 1] : NULL;
+}
+
+static struct vm_area_struct *vma_adjacent_next(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	unsigned int i = vma_slot(mm, vma);
+
+	return i + 1 < mm->nr_vmas && mm->vmas[i + 1]->vm_start == vma->vm_end ?
+		       mm->vmas[i + 1] :
+		       NULL;
+}
+
+/*
+ * mm/vma.c vma_merge_existing_range() (6.12): [start, end) of @vma, with
+ * @newflags, joins prev when it starts at vma->vm_start, next when it ends
+ * at vma->vm_end, both when it is all of @vma.  Never for VM_SPECIAL or
+ * hugetlb, never removing a VMA with ->close (can_merge_remove_vma()).
+ * The anon_vma compatibility the kernel also asks is not modelled (see
+ * is_mergeable_vma()): two anonymous VMAs that were never one and both
+ * had faults merge here, not in the kernel.  NULL: no merge, nothing
+ * changed.
+ */
+static struct vm_area_struct *vma_merge_existing_range(struct mm_struct *mm,
+							struct vm_area_struct *vma,
+							unsigned long start, unsigned long end,
+							vm_flags_t newflags)
+{
+	struct vma_merge_struct vmg = {
+		.mm = mm, .start = start, .end = end, .flags = newflags, .file = vma->vm_file,
+		.pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT),
+	};
+	bool whole = start == vma->vm_start && end == vma->vm_end, left, right;
+	struct vm_area_struct *prev, *next;
+
+	if ((newflags & (VM_SPECIAL | VM_HUGETLB)) || (vma->vm_flags & (VM_SPECIAL | VM_HUGETLB)))
+		return NULL;
+	vmg.prev = start == vma->vm_start ? vma_adjacent_prev(mm, vma) : NULL;
+	vmg.next = end == vma->vm_end ? vma_adjacent_next(mm, vma) : NULL;
+	prev = vmg.prev;
+	next = vmg.next;
+	left = prev && vma_can_merge_left(&vmg);
+	right = next && vma_can_merge_right(&vmg);
+	if (whole && !can_merge_remove_vma(vma))
+		return NULL;
+	if (left && right && !can_merge_remove_vma(next))
+		right = false;
+	if (left) {
+		if (right) {
+			prev->vm_end = next->vm_end;
+			vma_drop_merged(mm, next);
+			vma_drop_merged(mm, vma);
+		} else if (whole) {
+			prev->vm_end = end;
+			vma_drop_merged(mm, vma);
+		} else {
+			prev->vm_end = end;
+			vma->vm_pgoff += (end - vma->vm_start) >> PAGE_SHIFT;
+			vma->vm_start = end;
+		}
+		return prev;
+	}
+	if (right) {
+		next->vm_start = start;
+		next->vm_pgoff = vmg.pgoff;
+		if (whole)
+			vma_drop_merged(mm, vma);
+		else
+			vma->vm_end = start;
+		return next;
+	}
+	return NULL;
+}
+
+struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma,
+					unsigned long start, unsigned long end,
+					vm_flags_t newflags, int *err)
+{
+	struct vm_area_struct *merged;
+
+	mmap_assert_write_locked(mm);
+	merged = vma_merge_existing_range(mm, vma, start, end, newflags);
+	if (merged)
+		return merged;
+	/* __split_vma() -> ->may_split(): hugetlb_vm_op_split() wants huge alignment. */
+	if (is_vm_hugetlb_page(vma) &&
+	    ((start | end) & (huge_page_size(vma->vm_hstate) - 1))) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	/* vma_modify(): split at the ends. */
+	if (vma->vm_start < start) {
+		*err = split_vma(mm, vma, start);
+		if (*err)
+			return NULL;
+		vma = find_vma(mm, start);
+	}
+	if (vma->vm_end > end) {
+		*err = split_vma(mm, vma, end);
+		if (*err)
+			return NULL;
+	}
+	return vma;
+}
+
+struct vm_area_struct *vma_merge_extend(struct mm_struct *mm, struct vm_area_struct *vma,
+					unsigned long delta)
+{
+	struct vm_area_struct *next;
+	struct vma_merge_struct vmg = { .mm = mm, .flags = vma->vm_flags, .file = vma->vm_file };
+
+	mmap_assert_write_locked(mm);
+	vma->vm_end += delta;
+	next = vma_adjacent_next(mm, vma);
+	vmg.start = vma->vm_start;
+	vmg.end = vma->vm_end;
+	vmg.pgoff = vma->vm_pgoff;
+	vmg.next = next;
+	if (next && !(vma->vm_flags & (VM_SPECIAL | VM_HUGETLB)) && vma_can_merge_right(&vmg) &&
+	    can_merge_remove_vma(next)) {
+		vma->vm_end = next->vm_end;
+		vma_drop_merged(mm, next);
+	}
+	return vma;
+}
+
+struct vm_area_struct *copy_vma(struct vm_area_struct *src, unsigned long addr,
+				unsigned long len, unsigned long pgoff)
+{
+	struct mm_struct *mm = src->vm_mm;
+	struct vm_area_struct *vma;
+
+	vma = mmap_merge(mm, addr, addr + len, src->vm_flags, src->vm_file, pgoff);
+	if (vma)
+		return vma;
+	vma = sim_kmalloc(sizeof(*vma));	/* vm_area_dup() */
+	if (!vma)
+		return NULL;
+	*vma = *src;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_pgoff = pgoff;
+	vma->vm_mapping_next = NULL;
+	vma->hugetlb_resv = 0;
+	if (vma_insert(mm, vma)) {
+		free(vma);
+		return NULL;
+	}
+	if (vma->vm_file) {
+		get_file(vma->vm_file);
+		mapping_link(vma);
+	}
+	if (vma->vm_ops && vma->vm_ops->open)
+		vma->vm_ops->open(vma);
+	return vma;
+}
+
+unsigned long sim_get_unmapped_area(struct mm_struct *mm, struct file *file,
+				    unsigned long addr, unsigned long len,
+				    unsigned long pgoff, unsigned long flags, struct hstate *h)
+{
+	return get_unmapped_area(mm, file, addr, len, pgoff, flags, h);
+}
+
+unsigned long mm_total_vm(struct mm_struct *mm)
+{
+	unsigned long pages = 0;
+
+	for (unsigned int i = 0; i < mm->nr_vmas; i++)
+		pages += (mm->vmas[i]->vm_end - mm->vmas[i]->vm_start) >> PAGE_SHIFT;
+	return pages;
 }
 
 void exit_mmap(struct mm_struct *mm)
@@ -1397,10 +1636,18 @@ unsigned long vm_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 {
 	unsigned long ret;
 
+	bool populate;
+
 	if (mmap_write_lock_killable(mm))
 		return -EINTR;
+	/* do_mmap()'s *populate: VM_LOCKED without VM_LOCKONFAULT. */
+	populate = ((((flags & MAP_LOCKED) ? VM_LOCKED : 0) | mm->def_flags) & VM_LOCKED_MASK) ==
+		   VM_LOCKED;
 	ret = do_mmap(mm, file, addr, len, prot, flags, pgoff);
 	mmap_write_unlock(mm);
+	/* vm_mmap_pgoff(): mm_populate(), errors ignored. */
+	if (populate && !IS_ERR_VALUE(ret))
+		__mm_populate(mm, ret, len, true);
 	return ret;
 }
 
