@@ -442,38 +442,12 @@ int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len)
 	return (int)ret_errno(in_proc(p, munmap_body, &a));
 }
 
+/* madvise(2): the VMA-flag advices of mm/madvise.c (sim/madvise.c). */
 static long madvise_body(void *arg)
 {
 	struct mmap_args *a = arg;
-	struct mm_struct *mm = a->p->mm;
-	uint64_t end;
-	struct vm_area_struct *vma;
 
-	/* madvise_behavior_valid() and the range checks of do_madvise(). */
-	if (a->flags != MADV_HUGEPAGE && a->flags != MADV_NOHUGEPAGE)
-		return -EINVAL;
-	if (a->addr & ~PAGE_MASK)
-		return -EINVAL;
-	end = a->addr + ((a->len + PAGE_SIZE - 1) & PAGE_MASK);
-	if (end < a->addr)
-		return -EINVAL;
-	if (end == a->addr)
-		return 0;
-	if (mmap_write_lock_killable(mm))
-		return -EINTR;
-	/*
-	 * Simplification: advice applies to whole VMAs that intersect the
-	 * range (the kernel splits VMAs at the range ends).
-	 */
-	for (vma = find_vma_intersection(mm, a->addr, end); vma && vma->vm_start < end;
-	     vma = find_vma(mm, vma->vm_end)) {
-		if (a->flags == MADV_HUGEPAGE)
-			vma->vm_flags = (vma->vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
-		else
-			vma->vm_flags = (vma->vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
-	}
-	mmap_write_unlock(mm);
-	return 0;
+	return do_madvise(a->p->mm, a->addr, a->len, a->flags);
 }
 
 int pinsim_madvise(struct pinsim_proc *p, uint64_t addr, uint64_t len, int advice)
@@ -993,6 +967,67 @@ void pinsim_walker_stop(struct pinsim_walker *pw, struct pinsim_walker_result *r
 				 r.oops.func);
 	}
 	free(pw);
+}
+
+/* ---------------- fork (F1) ---------------- */
+
+struct fork_args {
+	struct pinsim_proc *parent, *child;
+};
+
+/*
+ * kernel/fork.c copy_process() without CLONE_VM/CLONE_FILES, as the
+ * parent's task: copy_files() (dup_fd()), then copy_mm() (dup_mm()); the
+ * child's rlimit and capability come with copy_signal()/copy_creds().  A
+ * failure undoes what was done: the child's fds are closed
+ * (bad_fork_cleanup_files) and its mm is gone already (dup_mm()).
+ */
+static long fork_body(void *arg)
+{
+	struct fork_args *a = arg;
+	struct signal_struct *psig = a->parent->mm->owner->signal, *csig;
+	struct mm_struct *mm;
+	int err;
+
+	err = vfio_fd_table_dup(a->parent, a->child);
+	if (err)
+		return err;
+	mm = dup_mm(a->parent->mm, a->parent->mm->owner->comm, &err);
+	if (!mm) {
+		vfio_fd_table_drop(a->child);
+		return err;
+	}
+	csig = mm->owner->signal;
+	atomic_store(&csig->rlim_memlock, atomic_load(&psig->rlim_memlock));
+	atomic_store(&csig->cap_ipc_lock, atomic_load(&psig->cap_ipc_lock));
+	a->child->mm = mm;
+	return 0;
+}
+
+int pinsim_fork(struct pinsim_proc *parent, struct pinsim_proc **child)
+{
+	struct fork_args a = { parent, NULL };
+	struct pinsim_proc *p;
+	long ret;
+
+	if (!parent || !child)
+		return fail(EINVAL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return fail(ENOMEM);
+	p->sim = parent->sim;
+	a.child = p;
+	ret = in_proc(parent, fork_body, &a);
+	if (ret) {
+		free(p);
+		return (int)ret_errno(ret);
+	}
+	pthread_mutex_lock(&p->sim->lock);
+	p->next = p->sim->procs;
+	p->sim->procs = p;
+	pthread_mutex_unlock(&p->sim->lock);
+	*child = p;
+	return 0;
 }
 
 /* ---------------- mprotect, mremap, mlock (issue 12) ---------------- */

@@ -77,6 +77,9 @@ static inline void pinsim_set_vfio_backend(struct pinsim *sim, const struct vfio
 int vfio_group_register(struct pinsim *sim, struct vfio_pci_core_device *vdev, int iommu_unit);
 void vfio_groups_release(struct pinsim *sim);
 void vfio_fd_table_release(struct pinsim_proc *p);
+/* fork (F1): the child's copy of the parent's fd table; its undo. */
+int vfio_fd_table_dup(struct pinsim_proc *parent, struct pinsim_proc *child);
+void vfio_fd_table_drop(struct pinsim_proc *p);
 /* The struct file behind a device fd (for mmap), or an -errno. */
 long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep);
 

@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_inject.h"
 #include "iommu.h"
 #include "mm.h"
 #include "pinsim_internal.h"
@@ -464,6 +465,73 @@ static long fd_table_release_body(void *arg)
 	free(t);
 	p->fds = NULL;
 	return 0;
+}
+
+/* ---------------- fork: dup_fd() (F1) ---------------- */
+
+/*
+ * fs/file.c dup_fd() for a fork without CLONE_FILES: the child's table has
+ * the parent's fds at the same numbers, each naming the same open file
+ * with a reference of its own (get_file()), exactly as dup(2) across two
+ * tables would: a container fd another reference on the container, a group
+ * fd one on the group's file, a device fd one on the device file.  Closing
+ * the last of them anywhere releases the file (the container's mappings
+ * and pins go with it).  -ENOMEM (the table's allocation, failslab) leaves
+ * the child without a table.  Runs as a task of the parent.
+ */
+int vfio_fd_table_dup(struct pinsim_proc *parent, struct pinsim_proc *child)
+{
+	struct vfio_fd_table *old, *t;
+	int ret = 0;
+
+	mutex_lock(&parent->sim->vfio_lock);
+	old = parent->fds;
+	if (!old || !old->nr)
+		goto out;
+	t = sim_kzalloc(sizeof(*t));
+	if (!t) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	t->fds = sim_kmalloc(old->nr * sizeof(*t->fds));
+	if (!t->fds) {
+		free(t);
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(t->fds, old->fds, old->nr * sizeof(*t->fds));
+	t->nr = old->nr;
+	for (int i = 0; i < t->nr; i++) {
+		struct vfio_fd *f = &t->fds[i];
+
+		switch (f->type) {
+		case VFIO_FD_CONTAINER:
+			container_get(f->container);
+			break;
+		case VFIO_FD_GROUP:
+			f->group->opened_file_refs++;	/* get_file(group file) */
+			break;
+		case VFIO_FD_DEVICE:
+			get_file(&f->df->file);
+			break;
+		default:
+			break;
+		}
+	}
+	child->fds = t;
+out:
+	mutex_unlock(&parent->sim->vfio_lock);
+	return ret;
+}
+
+/*
+ * exit_files() of a child whose fork failed later (copy_process()'s
+ * bad_fork_cleanup_files): every fd closed as the current task.
+ */
+void vfio_fd_table_drop(struct pinsim_proc *p)
+{
+	if (p->fds)
+		fd_table_release_body(p);
 }
 
 /* ---------------- groups ---------------- */

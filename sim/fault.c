@@ -10,10 +10,9 @@
  *   memory allocates, so every anonymous entry maps a page of its own.
  * - No swap, no migration entries, no NUMA hinting, no userfaultfd: every
  *   non-none entry is present.
- * - No fork: every anonymous folio is exclusive to its mm, so a write fault
- *   on a read-only anonymous entry always reuses the page (wp_page_reuse())
- *   and never copies.  The only copy-on-write is of a pfnmap/special PTE in
- *   a private (COW) mapping made by remap_pfn_range() (seeds/02).
+ * - Copy-on-write after fork (do_wp_page(), wp_page_copy()) decides by
+ *   PG_anon_exclusive and the folio's refcount: no mapcount, swap cache,
+ *   KSM or LRU caches exist to look at (see wp_can_reuse_anon_folio()).
  * - No page cache: a ->fault handler must install the entry itself and
  *   return VM_FAULT_NOPAGE, as pfnmap drivers (vfio-pci) do.
  * - No per-VMA locks: faults run under the mmap read lock.
@@ -63,13 +62,22 @@ static bool fault_inject_retry(struct mm_struct *mm, unsigned int flags)
 }
 
 /*
- * mm/memory.c: sanitize_fault_flags().  A write fault on a VMA that can
- * never be written, or a FOLL_FORCE write to a shared read-only mapping,
- * is a caller bug: WARN and SIGSEGV.
+ * mm/memory.c: sanitize_fault_flags().  An unshare that is also a write is
+ * a caller bug (WARN, SIGSEGV); outside a COW mapping it is an ordinary
+ * read fault.  A write fault on a VMA that can never be written, or a
+ * FOLL_FORCE write to a shared read-only mapping, is a caller bug: WARN
+ * and SIGSEGV.
  */
-static vm_fault_t sanitize_fault_flags(struct vm_area_struct *vma, unsigned int flags)
+static vm_fault_t sanitize_fault_flags(struct vm_area_struct *vma, unsigned int *flags)
 {
-	if (!(flags & FAULT_FLAG_WRITE))
+	if (unlikely(*flags & FAULT_FLAG_UNSHARE)) {
+		if (WARN_ON_ONCE(*flags & FAULT_FLAG_WRITE))
+			return VM_FAULT_SIGSEGV;
+		if (!is_cow_mapping(vma->vm_flags))
+			*flags &= ~FAULT_FLAG_UNSHARE;
+		return 0;
+	}
+	if (!(*flags & FAULT_FLAG_WRITE))
 		return 0;
 	if (WARN_ON_ONCE(!(vma->vm_flags & VM_MAYWRITE)))
 		return VM_FAULT_SIGSEGV;
@@ -102,60 +110,106 @@ static const void *wp_copy_source(unsigned long pfn)
 }
 
 /*
- * wp_page_copy() for a special (pfnmap) PTE in a private mapping, the
- * remap_pfn_range() COW case of seeds/02: a new anonymous page gets the
- * bytes of the pfn and replaces the entry, which from then on is a normal
- * page.  Entered and left with the PTE lock held.  Simplification: the
- * kernel allocates and copies with the lock dropped and re-checks the
- * entry afterwards; here the copy is a memcpy under the lock.  A pfn no
- * device decodes reads as zeroes, as __wp_page_copy_user() falls back to
- * clearing the page when it cannot read the source.
+ * wp_page_copy() (mm/memory.c): a new anonymous page gets the bytes of the
+ * old one — an anonymous page shared since fork, or the pfn of a special
+ * (pfnmap) PTE in a private mapping, the remap_pfn_range() COW case of
+ * seeds/02 — and replaces the entry; the mapping's reference on the old
+ * folio goes.  A write makes the entry dirty and writable iff VM_WRITE;
+ * an unshare (FAULT_FLAG_UNSHARE: a read-only pin) leaves it read-only and
+ * clean.  The old frame is no longer mapped here, which a secondary MMU
+ * must learn (the kernel's MMU_NOTIFY_CLEAR range around the switch): the
+ * zap notifier, after the unlock.
+ *
+ * Entered with the PTE lock held; returns with it released, as the
+ * kernel's do_wp_page() does.  Simplification: the kernel allocates and
+ * copies with the lock dropped and re-checks the entry afterwards; here
+ * the copy is a memcpy under the lock.  A pfn no device decodes reads as
+ * zeroes, as __wp_page_copy_user() falls back to clearing the page when it
+ * cannot read the source.
  */
-static vm_fault_t wp_page_copy(struct vm_fault *vmf, pte_t orig)
+static vm_fault_t wp_page_copy(struct vm_fault *vmf, pte_t orig, struct page *page)
 {
+	const bool unshare = vmf->flags & FAULT_FLAG_UNSHARE;
 	struct vm_area_struct *vma = vmf->vma;
-	const void *src = wp_copy_source(pte_pfn(orig));
+	struct mm_struct *mm = vma->vm_mm;
+	const void *src = page ? page_address(page) : wp_copy_source(pte_pfn(orig));
 	struct folio *folio;
 	pte_t entry;
 
 	folio = folio_alloc(0, PGTY_anon);
-	if (!folio)
+	if (!folio) {
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return VM_FAULT_OOM;
+	}
 	if (src) {
 		memcpy(page_address(&folio->page), src, PAGE_SIZE);
 		folio_mark_data(folio);
 	}
-	SetPageFlag(&folio->page, PG_anon_exclusive);
-	entry = pte_mkdirty(pte_mkyoung(pfn_pte(folio_pfn(folio), vma->vm_page_prot)));
-	if (vma->vm_flags & VM_WRITE)
-		entry = pte_mkwrite(entry);
-	/* The special entry held no reference, so nothing is put. */
+	SetPageFlag(&folio->page, PG_anon_exclusive);	/* RMAP_EXCLUSIVE */
+	entry = pfn_pte(folio_pfn(folio), vma->vm_page_prot);
+	if (!unshare) {
+		entry = pte_mkdirty(entry);
+		if (vma->vm_flags & VM_WRITE)	/* maybe_mkwrite() */
+			entry = pte_mkwrite(entry);
+	}
 	set_pte(vmf->pte, entry);
-	fault_stat_inc(&vma->vm_mm->fault_stats.pte);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	/* A special entry held no reference; a normal one the mapping's. */
+	if (page)
+		folio_put(page_folio(page));
+	fault_stat_inc(&mm->fault_stats.pte);
+	mm_notify_zap(mm, vmf->address, vmf->address + PAGE_SIZE);
 	return 0;
 }
 
 /*
- * do_wp_page(), PTE lock held: shared mappings reuse (wp_pfn_shared() /
- * wp_page_shared() without ->pfn_mkwrite or ->page_mkwrite); anonymous
- * pages are always exclusive here and reused; a pageless entry in a
- * private mapping is copied.
+ * wp_can_reuse_anon_folio(): a large folio is never reused (a subpage of
+ * it is copied instead); a small one only if the mapping's is its only
+ * reference.  No swap cache, KSM or LRU caches exist here, so the checks
+ * the kernel makes before and under the folio lock come down to
+ * refcount == 1.  The folio then becomes exclusive (the caller).
+ */
+static bool wp_can_reuse_anon_folio(struct folio *folio)
+{
+	if (folio_test_large(folio))
+		return false;
+	return folio_ref_count(folio) == 1;
+}
+
+/*
+ * do_wp_page() (mm/memory.c), PTE lock held on entry, released on return:
+ * a write (or, FAULT_FLAG_UNSHARE, a read-only pin) to a read-only present
+ * PTE.  Shared mappings reuse (wp_pfn_shared()/wp_page_shared() without
+ * ->pfn_mkwrite or ->page_mkwrite).  In a private mapping an anonymous
+ * page that is exclusive, or that wp_can_reuse_anon_folio() finds used by
+ * this mapping only, is reused and marked exclusive (an unshare needs no
+ * more than that); anything else is copied (wp_page_copy()).
  */
 static vm_fault_t do_wp_page(struct vm_fault *vmf, pte_t orig)
 {
+	const bool unshare = vmf->flags & FAULT_FLAG_UNSHARE;
 	struct vm_area_struct *vma = vmf->vma;
+	struct folio *folio = NULL;
 	struct page *page;
 
+	page = vm_normal_page(vma, vmf->address, orig);
+	if (page)
+		folio = page_folio(page);
 	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) {
 		wp_page_reuse(vmf, orig);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return 0;
 	}
-	page = vm_normal_page(vma, vmf->address, orig);
-	if (page && folio_type(page_folio(page)) == PGTY_anon) {
-		wp_page_reuse(vmf, orig);
+	if (folio && folio_test_anon_in(folio, vma) &&
+	    (PageAnonExclusive(page) || wp_can_reuse_anon_folio(folio))) {
+		if (!PageAnonExclusive(page))
+			SetPageAnonExclusive(page);
+		if (!unshare)
+			wp_page_reuse(vmf, orig);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return 0;
 	}
-	return wp_page_copy(vmf, orig);
+	return wp_page_copy(vmf, orig, page);
 }
 
 /*
@@ -273,14 +327,11 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 		return 0;
 	if (!pte_same(ptep_get(vmf->pte), orig))
 		goto unlock;
-	if (vmf->flags & FAULT_FLAG_WRITE) {
-		if (!pte_write(orig)) {
-			vm_fault_t ret = do_wp_page(vmf, orig);
-
-			pte_unmap_unlock(vmf->pte, vmf->ptl);
-			return ret;
-		}
-		orig = pte_mkdirty(orig);
+	if (vmf->flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) {
+		if (!pte_write(orig))
+			return do_wp_page(vmf, orig);	/* unlocks */
+		if (vmf->flags & FAULT_FLAG_WRITE)
+			orig = pte_mkdirty(orig);
 	}
 	entry = pte_mkyoung(orig);
 	if (!pte_same(ptep_get(vmf->pte), entry))
@@ -391,7 +442,7 @@ static vm_fault_t pmd_fault(struct vm_fault *vmf)
 	}
 	if (!pmd_trans_huge(orig))
 		return VM_FAULT_FALLBACK;
-	if ((vmf->flags & FAULT_FLAG_WRITE) && !pmd_write(orig))
+	if ((vmf->flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) && !pmd_write(orig))
 		return wp_huge_pmd(vmf, orig);
 	huge_pmd_set_accessed(vmf, orig);
 	return 0;
@@ -469,7 +520,7 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
 	struct mm_struct *mm = vma->vm_mm;
 	vm_fault_t ret;
 
-	ret = sanitize_fault_flags(vma, flags);
+	ret = sanitize_fault_flags(vma, &flags);
 	if (ret)
 		goto out;
 	if (fault_inject_retry(mm, flags)) {

@@ -11,8 +11,6 @@
  *  - FOLL_LONGTERM migration (check_and_migrate_movable_pages): the
  *    simulation has no ZONE_MOVABLE or CMA, so there is never anything to
  *    migrate and __gup_longterm_locked() is just __get_user_pages_locked().
- *  - Unsharing (-EMLINK, FAULT_FLAG_UNSHARE): there is no fork, so every
- *    anonymous page is exclusive and gup_must_unshare() is always false.
  *  - The zero page (no pin taken on it): it does not exist here.
  *  - Stack expansion in gup_vma_lookup() and the gate area: no stacks.
  *  - PCI P2PDMA pages and ZONE_DEVICE: BARs have no struct page here.
@@ -132,8 +130,29 @@ static bool can_follow_write(bool writable, struct page *page, struct vm_area_st
 		return false;
 	if (!page || folio_type(page_folio(page)) != PGTY_anon)
 		return false;
-	/* PageAnonExclusive(): kept on the folio head in this model. */
-	return page_flags(&page_folio(page)->page) & PG_anon_exclusive;
+	/* PageAnonExclusive(): kept on the folio head in this model (mm_types.h). */
+	return PageAnonExclusive(page);
+}
+
+/*
+ * gup_must_unshare() (mm/internal.h): a read-only pin (FOLL_PIN without
+ * FOLL_WRITE) of a page mapped read-only must not pin a page another
+ * process shares since fork, or a later COW would leave the pin on a page
+ * the process no longer maps: an anonymous page that is not exclusive is
+ * unshared first (-EMLINK: a FAULT_FLAG_UNSHARE fault); a non-anonymous
+ * one in a COW mapping only for a long-term pin.  A writable entry maps an
+ * exclusive page already.
+ */
+static bool gup_must_unshare(struct vm_area_struct *vma, unsigned int flags, struct page *page)
+{
+	if ((flags & (FOLL_WRITE | FOLL_PIN)) != FOLL_PIN)
+		return false;
+	if (!folio_test_anon_in(page_folio(page), vma)) {
+		if (!(flags & FOLL_LONGTERM))
+			return false;
+		return is_cow_mapping(vma->vm_flags);
+	}
+	return !PageAnonExclusive(page);
 }
 
 /*
@@ -143,8 +162,8 @@ static bool can_follow_write(bool writable, struct page *page, struct vm_area_st
  * __get_user_pages(); the counts are the same).
  */
 static follow_t follow_huge_leaf(struct vm_area_struct *vma, unsigned long addr, struct page *head,
-				 unsigned long leaf_mask, unsigned int flags, unsigned long want,
-				 struct page **pagep)
+				 bool writable, unsigned long leaf_mask, unsigned int flags,
+				 unsigned long want, struct page **pagep)
 {
 	unsigned long idx = (addr & ~leaf_mask) >> PAGE_SHIFT;
 	unsigned long nr = min_ul(want, ((~leaf_mask) >> PAGE_SHIFT) + 1 - idx);
@@ -154,6 +173,9 @@ static follow_t follow_huge_leaf(struct vm_area_struct *vma, unsigned long addr,
 	if (!head)
 		return -EEXIST; /* a special leaf: no struct page */
 	page = head + idx;
+	/* follow_huge_pmd()/follow_huge_pud(): unshare first. */
+	if (!writable && gup_must_unshare(vma, flags, page))
+		return -EMLINK;
 	ret = try_grab_folio(page_folio(page), nr, flags);
 	if (ret)
 		return ret;
@@ -175,8 +197,8 @@ static follow_t follow_huge_pud(struct vm_area_struct *vma, unsigned long addr, 
 	else if ((flags & FOLL_WRITE) && !pud_write(pud))
 		ret = 0;
 	else
-		ret = follow_huge_leaf(vma, addr, vm_normal_page_pud(vma, addr, pud), PUD_MASK,
-				       flags, want, pagep);
+		ret = follow_huge_leaf(vma, addr, vm_normal_page_pud(vma, addr, pud),
+				       pud_write(pud), PUD_MASK, flags, want, pagep);
 	spin_unlock(ptl);
 	return ret;
 }
@@ -210,6 +232,10 @@ static follow_t follow_page_pte(struct vm_area_struct *vma, unsigned long addr, 
 		 * FOLL_TOUCH young/dirty update is left out: no aging here.)
 		 */
 		ret = (flags & FOLL_DUMP) ? -EFAULT : -EEXIST;
+		goto out;
+	}
+	if (!pte_write(pte) && gup_must_unshare(vma, flags, page)) {
+		ret = -EMLINK;
 		goto out;
 	}
 	folio = page_folio(page);
@@ -264,7 +290,8 @@ static follow_t follow_pmd_entry(struct vm_area_struct *vma, unsigned long addr,
 	if ((flags & FOLL_WRITE) && !can_follow_write(pmd_write(pmdval), head, vma, flags))
 		ret = 0;
 	else
-		ret = follow_huge_leaf(vma, addr, head, PMD_MASK, flags, want, pagep);
+		ret = follow_huge_leaf(vma, addr, head, pmd_write(pmdval), PMD_MASK, flags, want,
+				       pagep);
 	spin_unlock(ptl);
 	return ret;
 }
@@ -308,7 +335,7 @@ static follow_t follow_page_mask(struct vm_area_struct *vma, unsigned long addr,
  * FOLL_UNLOCKABLE the fault may not drop the mmap lock (no ALLOW_RETRY).
  */
 static int faultin_page(struct vm_area_struct *vma, unsigned long address, unsigned int flags,
-			int *locked)
+			bool unshare, int *locked)
 {
 	unsigned int fault_flags = 0;
 	vm_fault_t ret;
@@ -328,6 +355,11 @@ static int faultin_page(struct vm_area_struct *vma, unsigned long address, unsig
 		fault_flags |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT;
 	if (flags & FOLL_TRIED)
 		fault_flags |= FAULT_FLAG_TRIED;
+	if (unshare) {
+		fault_flags |= FAULT_FLAG_UNSHARE;
+		/* FAULT_FLAG_WRITE and FAULT_FLAG_UNSHARE are incompatible */
+		WARN_ON_ONCE(fault_flags & FAULT_FLAG_WRITE);
+	}
 
 	ret = handle_mm_fault(vma, address, fault_flags);
 
@@ -427,8 +459,8 @@ retry:
 		cond_resched();
 
 		n = follow_page_mask(vma, start, gup_flags, nr_pages, &page, &walk);
-		if (n == 0) {
-			ret = faultin_page(vma, start, gup_flags, locked);
+		if (n == 0 || n == -EMLINK) {
+			ret = faultin_page(vma, start, gup_flags, n == -EMLINK, locked);
 			switch (ret) {
 			case 0:
 				goto retry;

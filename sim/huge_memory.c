@@ -11,6 +11,8 @@
  * khugepaged, and mmu notifiers (there is no secondary MMU to tell; the
  * IOMMU is kept coherent by pinning, not by notifiers).
  */
+#include <errno.h>
+
 #include "machine.h"
 #include "mm.h"
 #include "pgtable.h"
@@ -132,17 +134,55 @@ vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
 }
 
 /*
- * do_huge_pmd_wp_page(): the folio is PageAnonExclusive (no fork in the
- * simulation), so it is reused: young, dirty, and writable iff VM_WRITE.
- * If the PMD changed meanwhile, return 0 and let the access refault.
+ * do_huge_pmd_wp_page() (mm/huge_memory.c), PMD lock taken here: a write
+ * (or an unshare, FAULT_FLAG_UNSHARE, for a read-only pin) to a read-only
+ * anonymous THP.  An exclusive folio is reused; so is one whose only
+ * reference is this mapping (refcount 1: the other process of a fork has
+ * let go), which becomes exclusive.  Reuse makes the leaf young, dirty and
+ * writable iff VM_WRITE, unless this is an unshare, which only needs the
+ * exclusivity.  Otherwise the PMD is split and VM_FAULT_FALLBACK sends the
+ * fault on to the PTE level (do_wp_page() copies the one 4K page).  If the
+ * PMD changed meanwhile, return 0 and let the access refault.
+ *
+ * Shared anonymous THPs (shmem in the kernel, which never comes here: it
+ * is not vma_is_anonymous()) are simply made writable.  The split needs a
+ * PTE table, which the kernel withdraws from the THP's deposit; the
+ * simulation deposits none (see the top), so it allocates one first and
+ * a failure is VM_FAULT_OOM where the kernel cannot fail.
  */
 vm_fault_t do_huge_pmd_wp_page(struct vm_fault *vmf, pmd_t orig)
 {
+	const bool unshare = vmf->flags & FAULT_FLAG_UNSHARE;
 	struct vm_area_struct *vma = vmf->vma;
-	spinlock_t *ptl = pmd_lock(vma->vm_mm, vmf->pmd);
+	struct page *table, *page;
+	struct folio *folio;
+	spinlock_t *ptl;
 	pmd_t entry;
 
-	if (pmd_same(pmdp_get(vmf->pmd), orig)) {
+	ptl = pmd_lock(vma->vm_mm, vmf->pmd);
+	if (!pmd_same(pmdp_get(vmf->pmd), orig)) {
+		spin_unlock(ptl);
+		return 0;
+	}
+	page = pfn_to_page(pmd_pfn(orig));
+	folio = page_folio(page);
+	if ((vma->vm_flags & VM_MAYSHARE) || PageAnonExclusive(page))
+		goto reuse;
+	/* See do_wp_page(): reuse only without additional references. */
+	if (folio_ref_count(folio) == 1) {
+		SetPageAnonExclusive(page);	/* folio_move_anon_rmap() + this */
+		goto reuse;
+	}
+	spin_unlock(ptl);
+
+	table = pgtable_alloc();
+	if (!table)
+		return VM_FAULT_OOM;
+	__split_huge_pmd(vma, vmf->pmd, vmf->address, table);
+	return VM_FAULT_FALLBACK;
+
+reuse:
+	if (!unshare) {
 		entry = pmd_mkdirty(pmd_mkyoung(orig));
 		if (vma->vm_flags & VM_WRITE)
 			entry = pmd_mkwrite(entry);
@@ -361,49 +401,169 @@ static void __split_huge_pmd_anon(struct vm_area_struct *vma, pmd_t *pmd, pmd_t 
 }
 
 /*
- * split_huge_pmd() → __split_huge_pmd(freeze = false): under the PMD lock,
- * if still a leaf.  Anonymous THP: split into a PTE table mapping the same
- * pages.  Any other VMA: the leaf is cleared (pmdp_huge_clear_flush()); for
- * a pfnmap (vma_is_special_huge()) that is all, the PMD is left none.
+ * __split_huge_pmd(freeze = false): under the PMD lock, if still a leaf.
+ * Anonymous THP: split into @table, a PTE table mapping the same pages.
+ * Any other VMA: the leaf is cleared (pmdp_huge_clear_flush()); for a
+ * pfnmap (vma_is_special_huge()) that is all, the PMD is left none.
  * Non-special file THPs (the folio_remove_rmap_pmd() + folio_put() branch)
  * do not exist in the simulation.  Hugetlb PMDs are never split (WARN).
+ * @table (anonymous VMAs; NULL otherwise) stands for the deposited table
+ * the kernel withdraws: it is consumed, or freed if the leaf went meanwhile.
  */
-void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr)
+void __split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr,
+		      struct page *table)
 {
-	struct page *table = NULL;
 	bool cleared = false;
 	spinlock_t *ptl;
 	pmd_t old;
 
-	if (!pmd_trans_huge(pmdp_get(pmd)))
-		return;
 	if (WARN_ON_ONCE(is_vm_hugetlb_page(vma)))
-		return;
-	if (vma_is_anonymous(vma)) {
-		table = pgtable_alloc();
-		/* Without its deposited table a THP cannot be split: keep it. */
-		if (WARN_ON_ONCE(!table))
-			return;
-	}
-
+		goto out;
 	ptl = pmd_lock(vma->vm_mm, pmd);
 	old = pmdp_get(pmd);
 	if (pmd_trans_huge(old)) {
-		if (table) {
-			__split_huge_pmd_anon(vma, pmd, old, table);
-			table = NULL;
+		if (vma_is_anonymous(vma)) {
+			if (!WARN_ON_ONCE(!table)) {
+				__split_huge_pmd_anon(vma, pmd, old, table);
+				table = NULL;
+			}
 		} else {
 			pmdp_huge_get_and_clear(pmd);
 			cleared = true;
 		}
 	}
 	spin_unlock(ptl);
-	if (table)
-		folio_put((struct folio *)table);	/* raced: not needed */
 	/*
 	 * __split_huge_pmd()'s mmu_notifier range.  An anonymous split maps
 	 * the same pages with PTEs, which a secondary MMU may keep.
 	 */
 	if (cleared)
 		mm_notify_zap(vma->vm_mm, addr & PMD_MASK, (addr & PMD_MASK) + PMD_SIZE);
+out:
+	if (table)
+		folio_put((struct folio *)table);	/* raced: not needed */
+}
+
+/*
+ * split_huge_pmd(): only if trans huge.  For an anonymous THP the table
+ * the kernel would withdraw from the deposit is allocated first; without
+ * one the THP cannot be split and stays (WARN).
+ */
+void split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr)
+{
+	struct page *table = NULL;
+
+	if (!pmd_trans_huge(pmdp_get(pmd)))
+		return;
+	if (vma_is_anonymous(vma) && !is_vm_hugetlb_page(vma)) {
+		table = pgtable_alloc();
+		/* Without its deposited table a THP cannot be split: keep it. */
+		if (WARN_ON_ONCE(!table))
+			return;
+	}
+	__split_huge_pmd(vma, pmd, addr, table);
+}
+
+/* ---------------- fork (ref: mm/huge_memory.c copy_huge_pmd/pud) ---------------- */
+
+/*
+ * copy_huge_pmd() (6.12): both mmap locks held for write, so the source
+ * PMD cannot change under the copy.
+ *  - A special (pfnmap) leaf is copied as it is (6.12's "mm/fork: accept
+ *    huge pfnmap entries"); a COW mapping never has a writable one (WARN).
+ *  - Any other non-anonymous leaf is left for the child to refault.
+ *  - An anonymous THP is shared write-protected in both, unless it may be
+ *    pinned while exclusive (folio_try_dup_anon_rmap()): then the parent's
+ *    PMD is split and -EAGAIN makes copy_pmd_range() copy the PTEs, where
+ *    copy_present_page() gives the child copies of the pinned pages.
+ * The kernel allocates the child's deposit table first (pte_alloc_one(),
+ * -ENOMEM); the simulation does too, and uses it for the parent's split or
+ * frees it (nothing is deposited here).  Shared anonymous THPs (shmem in
+ * the kernel, see vma_needs_copy()) are shared as they are.
+ */
+int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pmd_t *dst_pmd,
+		  pmd_t *src_pmd, unsigned long addr, struct vm_area_struct *dst_vma,
+		  struct vm_area_struct *src_vma)
+{
+	spinlock_t *dst_ptl, *src_ptl;
+	struct page *table = NULL;
+	struct folio *folio;
+	struct page *page;
+	int ret;
+	pmd_t pmd = pmdp_get(src_pmd);
+
+	if (pmd_present(pmd) && pmd_special(pmd)) {
+		dst_ptl = pmd_lock(dst_mm, dst_pmd);
+		src_ptl = pmd_lock(src_mm, src_pmd);
+		WARN_ON_ONCE(is_cow_mapping(src_vma->vm_flags) && pmd_write(pmd));
+		goto set_pmd;
+	}
+	/* Skip if can be re-filled on fault. */
+	if (!vma_is_anonymous(dst_vma))
+		return 0;
+	table = pgtable_alloc();
+	if (!table)
+		return -ENOMEM;
+
+	dst_ptl = pmd_lock(dst_mm, dst_pmd);
+	src_ptl = pmd_lock(src_mm, src_pmd);
+	ret = -EAGAIN;
+	pmd = pmdp_get(src_pmd);
+	if (unlikely(!pmd_trans_huge(pmd)))
+		goto out_unlock;
+	page = pfn_to_page(pmd_pfn(pmd));
+	folio = page_folio(page);
+	folio_get(folio);
+	if (folio_test_anon_in(folio, src_vma) &&
+	    unlikely(folio_try_dup_anon_rmap(folio, page, src_vma))) {
+		/* Page maybe pinned: split and retry the fault on PTEs. */
+		folio_put(folio);
+		spin_unlock(src_ptl);
+		spin_unlock(dst_ptl);
+		__split_huge_pmd(src_vma, src_pmd, addr, table);
+		return -EAGAIN;
+	}
+	if (is_cow_mapping(src_vma->vm_flags)) {
+		set_pmd(src_pmd, pmd_wrprotect(pmd));	/* pmdp_set_wrprotect() */
+		pmd = pmd_wrprotect(pmd);
+	}
+set_pmd:
+	set_pmd(dst_pmd, pmd_mkold(pmd));
+	ret = 0;
+out_unlock:
+	spin_unlock(src_ptl);
+	spin_unlock(dst_ptl);
+	if (table)
+		folio_put((struct folio *)table);	/* the deposit: not modelled */
+	return ret;
+}
+
+/*
+ * copy_huge_pud() (6.12): PUD leaves are pfnmaps here (no anonymous PUD
+ * THPs, hugetlb goes through copy_hugetlb_page_range()): copied, and
+ * write-protected in both only in a COW mapping.
+ */
+int copy_huge_pud(struct mm_struct *dst_mm, struct mm_struct *src_mm, pud_t *dst_pud,
+		  pud_t *src_pud, unsigned long addr, struct vm_area_struct *vma)
+{
+	spinlock_t *dst_ptl, *src_ptl;
+	int ret = -EAGAIN;
+	pud_t pud;
+
+	(void)addr;
+	dst_ptl = pud_lock(dst_mm, dst_pud);
+	src_ptl = pud_lock(src_mm, src_pud);
+	pud = pudp_get(src_pud);
+	if (unlikely(!pud_trans_huge(pud)))
+		goto out_unlock;
+	if (is_cow_mapping(vma->vm_flags) && pud_write(pud)) {
+		set_pud(src_pud, pud_wrprotect(pud));	/* pudp_set_wrprotect() */
+		pud = pud_wrprotect(pud);
+	}
+	set_pud(dst_pud, pud_mkold(pud));
+	ret = 0;
+out_unlock:
+	spin_unlock(src_ptl);
+	spin_unlock(dst_ptl);
+	return ret;
 }

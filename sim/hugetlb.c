@@ -229,21 +229,86 @@ static uint64_t hugetlb_leaf_bits(struct vm_area_struct *vma, unsigned int flags
 	return bits;
 }
 
-/*
- * An existing leaf: a write to a read-only one goes through hugetlb_wp(),
- * which reuses the exclusive page (writable iff VM_WRITE, dirty); any
- * other access marks it young, and dirty on a write.
- */
-static uint64_t hugetlb_touch(struct vm_area_struct *vma, uint64_t old, unsigned int flags)
-{
-	uint64_t val = old | _PAGE_ACCESSED;
+/* What a fault on a present leaf leaves for after the unlock. */
+struct hugetlb_wp_result {
+	struct folio *old;		/* the mapping's reference to put */
+	bool replaced;			/* the leaf maps a new folio: notify */
+};
 
-	if (flags & FAULT_FLAG_WRITE) {
-		val |= _PAGE_DIRTY;
-		if (!(old & _PAGE_RW) && (vma->vm_flags & VM_WRITE))
-			val |= _PAGE_RW;
+/*
+ * hugetlb_wp() (mm/hugetlb.c), the level lock held: a write, or an
+ * unshare (FAULT_FLAG_UNSHARE, a read-only pin), on a read-only present
+ * leaf.
+ *  - MAP_SHARED: made writable (set_huge_ptep_writable()).
+ *  - A private page used by this mapping only is reused: marked exclusive
+ *    and, unless unsharing, made writable and dirty (set_huge_ptep_maybe_writable()).
+ *    The kernel asks folio_mapcount() == 1; without mapcounts the
+ *    simulation asks "exclusive, or refcount 1": an exclusive page has one
+ *    mapping whatever pins it holds, and a shared one (fork) has a
+ *    reference per mapping and no pins (fork copies pinned pages).
+ *  - Otherwise a new hugetlb folio from the pool, without a reservation
+ *    (the child's VMA has none, hugetlb_dup_vma_private(); the parent, the
+ *    reservation owner, COWs with outside_reserve), gets the bytes, and
+ *    replaces the leaf; the old folio's reference goes after the unlock.
+ *    No free page is VM_FAULT_SIGBUS (vmf_error(-ENOSPC)).  Left out: the
+ *    owner's last resort, unmap_ref_private(), which takes the page away
+ *    from the children to retry.
+ */
+static uint64_t hugetlb_wp(struct vm_area_struct *vma, uint64_t old, unsigned int flags,
+			   vm_fault_t *ret, struct hugetlb_wp_result *res)
+{
+	const bool unshare = flags & FAULT_FLAG_UNSHARE;
+	unsigned long pfn = pte_pfn(__pte(old));
+	struct folio *old_folio, *new_folio;
+	uint64_t val;
+
+	if (WARN_ON_ONCE(!unshare && !(vma->vm_flags & VM_WRITE))) {
+		*ret = VM_FAULT_SIGSEGV;
+		return 0;
 	}
+	if (vma->vm_flags & VM_MAYSHARE)
+		return old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+
+	old_folio = page_folio(pfn_to_page(pfn));
+	if (PageAnonExclusive(&old_folio->page) || folio_ref_count(old_folio) == 1) {
+		SetPageAnonExclusive(&old_folio->page);
+		if (unshare)
+			return old;
+		return old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+	}
+
+	new_folio = alloc_hugetlb_folio(vma->vm_hstate, false);
+	if (!new_folio) {
+		*ret = VM_FAULT_SIGBUS;
+		return 0;
+	}
+	sim_copy_folio_data(new_folio, &old_folio->page, folio_nr_pages(old_folio));
+	SetPageFlag(&new_folio->page, PG_anon_exclusive);	/* hugetlb_add_new_anon_rmap() */
+	/* make_huge_pte(vma, page, !unshare) */
+	val = ((uint64_t)folio_pfn(new_folio) << PAGE_SHIFT) | pgprot_val(vma->vm_page_prot) |
+	      _PAGE_PSE | _PAGE_ACCESSED;
+	if (unshare)
+		val &= ~(uint64_t)_PAGE_RW;
+	else
+		val |= _PAGE_RW | _PAGE_DIRTY;
+	res->old = old_folio;
+	res->replaced = true;
 	return val;
+}
+
+/*
+ * An existing leaf: a write or an unshare to a read-only one goes through
+ * hugetlb_wp(); any other access marks it young, and dirty on a write.
+ */
+static uint64_t hugetlb_touch(struct vm_area_struct *vma, uint64_t old, unsigned int flags,
+			      vm_fault_t *ret, struct hugetlb_wp_result *res)
+{
+	if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) && !(old & _PAGE_RW))
+		return hugetlb_wp(vma, old, flags, ret, res);
+	old |= _PAGE_ACCESSED;
+	if (flags & FAULT_FLAG_WRITE)
+		old |= _PAGE_DIRTY;
+	return old;
 }
 
 /*
@@ -255,7 +320,8 @@ static uint64_t hugetlb_touch(struct vm_area_struct *vma, uint64_t old, unsigned
  * mutex's part.
  */
 static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
-				    unsigned int flags, vm_fault_t *ret)
+				    unsigned int flags, vm_fault_t *ret,
+				    struct hugetlb_wp_result *res)
 {
 	struct folio *folio;
 
@@ -271,32 +337,45 @@ static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
 		return 0;
 	}
 	if (old)
-		return hugetlb_touch(vma, old, flags);
+		return hugetlb_touch(vma, old, flags, ret, res);
 	folio = hugetlb_fault_folio(vma, ret);
 	if (!folio)
 		return 0;
 	return ((uint64_t)folio_pfn(folio) << PAGE_SHIFT) | hugetlb_leaf_bits(vma, flags);
 }
 
-static vm_fault_t hugetlb_fault_pud(struct mm_struct *mm, struct vm_area_struct *vma,
-				    pud_t *pud, unsigned int flags)
+/* After the unlock: the replaced folio's reference, the notifier. */
+static void hugetlb_wp_finish(struct mm_struct *mm, struct vm_area_struct *vma,
+			      unsigned long haddr, struct hugetlb_wp_result *res)
 {
+	if (!res->replaced)
+		return;
+	folio_put(res->old);
+	mm_notify_zap(mm, haddr, haddr + huge_page_size(vma->vm_hstate));
+}
+
+static vm_fault_t hugetlb_fault_pud(struct mm_struct *mm, struct vm_area_struct *vma,
+				    pud_t *pud, unsigned long haddr, unsigned int flags)
+{
+	struct hugetlb_wp_result res = {0};
 	spinlock_t *ptl = pud_lock(mm, pud);
 	uint64_t old = pud_val(pudp_get(pud)), val;
 	vm_fault_t ret = 0;
 
-	val = hugetlb_fault_entry(vma, old, flags, &ret);
+	val = hugetlb_fault_entry(vma, old, flags, &ret, &res);
 	if (val && val != old)
 		set_pud(pud, __pud(val));
 	spin_unlock(ptl);
 	if (!old && val)
 		atomic_fetch_add_explicit(&mm->fault_stats.pud, 1, memory_order_relaxed);
+	hugetlb_wp_finish(mm, vma, haddr, &res);
 	return ret;
 }
 
 static vm_fault_t hugetlb_fault_pmd(struct mm_struct *mm, struct vm_area_struct *vma,
 				    pud_t *pud, unsigned long haddr, unsigned int flags)
 {
+	struct hugetlb_wp_result res = {0};
 	uint64_t old, val;
 	vm_fault_t ret = 0;
 	spinlock_t *ptl;
@@ -311,12 +390,13 @@ static vm_fault_t hugetlb_fault_pmd(struct mm_struct *mm, struct vm_area_struct 
 
 	ptl = pmd_lock(mm, pmd);
 	old = pmd_val(pmdp_get(pmd));
-	val = hugetlb_fault_entry(vma, old, flags, &ret);
+	val = hugetlb_fault_entry(vma, old, flags, &ret, &res);
 	if (val && val != old)
 		set_pmd(pmd, __pmd(val));
 	spin_unlock(ptl);
 	if (!old && val)
 		atomic_fetch_add_explicit(&mm->fault_stats.pmd, 1, memory_order_relaxed);
+	hugetlb_wp_finish(mm, vma, haddr, &res);
 	return ret;
 }
 
@@ -341,6 +421,154 @@ vm_fault_t hugetlb_fault(struct mm_struct *mm, struct vm_area_struct *vma,
 	if (!pud)
 		return VM_FAULT_OOM;
 	if (h->order == PUD_ORDER)
-		return hugetlb_fault_pud(mm, vma, pud, flags);
+		return hugetlb_fault_pud(mm, vma, pud, haddr, flags);
 	return hugetlb_fault_pmd(mm, vma, pud, haddr, flags);
+}
+
+/* ---------------- fork (mm/hugetlb.c copy_hugetlb_page_range()) ---------------- */
+
+/*
+ * hugetlb_dup_vma_private(): the child's VMA owns no reservations ("Faults
+ * generated by the child are not guaranteed to succeed"); the parent's
+ * stay with the parent.
+ */
+void hugetlb_dup_vma_private(struct vm_area_struct *vma)
+{
+	vma->hugetlb_resv = 0;
+}
+
+/* hugetlb_walk(): the leaf slot of @addr in @mm, or NULL (no table). */
+static uint64_t *hugetlb_walk(struct mm_struct *mm, struct hstate *h, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	pud_t *pud;
+
+	if (!pgd_present(pgdp_get(pgd)))
+		return NULL;
+	pud = pud_offset(p4d_offset(pgd, addr), addr);
+	if (h->order == PUD_ORDER)
+		return (uint64_t *)pud;
+	if (!pud_present(pudp_get(pud)) || pud_leaf(pudp_get(pud)))
+		return NULL;
+	return (uint64_t *)pmd_offset(pud, addr);
+}
+
+/* huge_pte_alloc(): the child's leaf slot, tables allocated; NULL on -ENOMEM. */
+static uint64_t *huge_pte_alloc(struct mm_struct *mm, struct hstate *h, unsigned long addr)
+{
+	pud_t *pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, addr), addr), addr);
+
+	if (!pud)
+		return NULL;
+	if (h->order == PUD_ORDER)
+		return (uint64_t *)pud;
+	if (WARN_ON_ONCE(pud_leaf(pudp_get(pud))))
+		return NULL;
+	return (uint64_t *)pmd_alloc(mm, pud, addr);
+}
+
+/* huge_pte_lock(): mm->page_table_lock for 1G, the PMD table's lock for 2M. */
+static spinlock_t *huge_pte_lock(struct mm_struct *mm, struct hstate *h, uint64_t *slot)
+{
+	if (h->order == PUD_ORDER)
+		return pud_lock(mm, (pud_t *)slot);
+	return pmd_lock(mm, (pmd_t *)slot);
+}
+
+/*
+ * The copy of a pinned private page for the child (the hugetlb_try_dup_
+ * anon_rmap() failure branch): a pool page without a reservation
+ * ("Do not use reserve as it's private owned"), the bytes, and an
+ * exclusive writable leaf (hugetlb_install_folio() with make_huge_pte(.., 1)).
+ * 0 with -ENOMEM when the pool is dry: alloc_hugetlb_folio()'s -ENOSPC
+ * fails the fork, which copy_mm() reports as -ENOMEM.
+ */
+static uint64_t hugetlb_copy_pinned(struct vm_area_struct *dst_vma, struct folio *src)
+{
+	struct folio *new_folio = alloc_hugetlb_folio(dst_vma->vm_hstate, false);
+	uint64_t val;
+
+	if (!new_folio)
+		return 0;
+	sim_copy_folio_data(new_folio, &src->page, folio_nr_pages(src));
+	SetPageFlag(&new_folio->page, PG_anon_exclusive);
+	val = ((uint64_t)folio_pfn(new_folio) << PAGE_SHIFT) |
+	      pgprot_val(dst_vma->vm_page_prot) | _PAGE_PSE | _PAGE_ACCESSED | _PAGE_DIRTY;
+	if (dst_vma->vm_flags & VM_WRITE)
+		val |= _PAGE_RW;
+	return val;
+}
+
+/*
+ * copy_hugetlb_page_range() (mm/hugetlb.c): each present leaf of the
+ * parent's VMA is mapped in the child too, with the child's reference.
+ * In a private (COW) mapping it is write-protected in both and stops
+ * being exclusive — unless it may be pinned (folio_try_dup_anon_rmap()):
+ * then the child gets a copy now, from the pool.  Shared mappings share
+ * their pages as they are (hugetlbfs page cache in the kernel).  Both
+ * mmap locks are held for write, so the parent's leaves do not change
+ * while the locks are dropped for the copy.  A COW VMA's range goes to the
+ * secondary MMU (MMU_NOTIFY_CLEAR over the VMA in the kernel).
+ */
+int copy_hugetlb_page_range(struct mm_struct *dst, struct mm_struct *src,
+			    struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
+{
+	struct hstate *h = src_vma->vm_hstate;
+	bool cow = is_cow_mapping(src_vma->vm_flags);
+	unsigned long sz, addr;
+	int ret = 0;
+
+	if (WARN_ON_ONCE(!h))
+		return -EINVAL;
+	sz = huge_page_size(h);
+	for (addr = src_vma->vm_start; addr < src_vma->vm_end; addr += sz) {
+		uint64_t *src_slot = hugetlb_walk(src, h, addr), *dst_slot;
+		spinlock_t *src_ptl, *dst_ptl;
+		struct folio *folio;
+		uint64_t entry, val;
+
+		if (!src_slot)
+			continue;
+		dst_slot = huge_pte_alloc(dst, h, addr);
+		if (!dst_slot) {
+			ret = -ENOMEM;
+			break;
+		}
+		dst_ptl = huge_pte_lock(dst, h, dst_slot);
+		src_ptl = huge_pte_lock(src, h, src_slot);
+		entry = __entry_load(src_slot, __func__);
+		if (!(entry & _PAGE_PRESENT)) {
+			spin_unlock(src_ptl);
+			spin_unlock(dst_ptl);
+			continue;
+		}
+		folio = page_folio(pfn_to_page(pte_pfn(__pte(entry))));
+		folio_get(folio);
+		if (folio_test_anon_in(folio, src_vma) &&
+		    folio_try_dup_anon_rmap(folio, &folio->page, src_vma)) {
+			spin_unlock(src_ptl);
+			spin_unlock(dst_ptl);
+			val = hugetlb_copy_pinned(dst_vma, folio);
+			folio_put(folio);
+			if (!val) {
+				ret = -ENOMEM;
+				break;
+			}
+			dst_ptl = huge_pte_lock(dst, h, dst_slot);
+			__entry_store(dst_slot, val, __func__);
+			spin_unlock(dst_ptl);
+			continue;
+		}
+		if (cow) {
+			/* huge_ptep_set_wrprotect() */
+			__entry_store(src_slot, entry & ~(uint64_t)_PAGE_RW, __func__);
+			entry &= ~(uint64_t)_PAGE_RW;
+		}
+		__entry_store(dst_slot, entry, __func__);
+		spin_unlock(src_ptl);
+		spin_unlock(dst_ptl);
+	}
+	if (cow)
+		mm_notify_zap(src, src_vma->vm_start, src_vma->vm_end);
+	return ret;
 }

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "machine.h"
 #include "mm.h"
@@ -887,4 +888,341 @@ void unmap_vmas(struct vm_area_struct **vmas, unsigned int nr, unsigned long sta
 {
 	for (unsigned int i = 0; i < nr; i++)
 		unmap_single_vma(vmas[i], start, end, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* fork: copy_page_range() (mm/memory.c)                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * folio_needs_cow_for_dma() (include/linux/mm.h): only a process that ever
+ * pinned (MMF_HAS_PINNED) can have pinned pages worth copying at fork.
+ */
+static bool folio_needs_cow_for_dma(struct vm_area_struct *vma, struct folio *folio)
+{
+	if (!(atomic_load_explicit(&vma->vm_mm->flags, memory_order_relaxed) & MMF_HAS_PINNED))
+		return false;
+	return folio_maybe_dma_pinned(folio);
+}
+
+/*
+ * __folio_try_dup_anon_rmap() (include/linux/rmap.h) for one PTE or one
+ * PMD: a page that may be pinned and is still exclusive cannot be shared
+ * with the child (-EBUSY: copy it, or split the PMD); otherwise it stops
+ * being exclusive.  There is no mapcount to raise (see the top).
+ */
+int folio_try_dup_anon_rmap(struct folio *folio, struct page *page,
+			    struct vm_area_struct *src_vma)
+{
+	if (PageAnonExclusive(page) && folio_needs_cow_for_dma(src_vma, folio))
+		return -EBUSY;
+	if (PageAnonExclusive(page))
+		ClearPageAnonExclusive(page);
+	return 0;
+}
+
+/*
+ * The bytes of one page into another: copy_mc_user_highpage() /
+ * copy_user_large_folio().  The destination is marked written so that it
+ * is zeroed before reuse (page.h).
+ */
+void sim_copy_folio_data(struct folio *dst, struct page *src, unsigned long nr)
+{
+	memcpy(page_address(&dst->page), page_address(src), nr << PAGE_SHIFT);
+	folio_mark_data(dst);
+}
+
+/*
+ * copy_present_page(): the parent's page may be pinned, so the child gets
+ * a copy of its own now (writable if the VMA is, dirty, exclusive) and the
+ * parent keeps its page, its PTE untouched and still writable.  The copy
+ * comes from *@prealloc, allocated by the caller with the locks dropped;
+ * without one, -EAGAIN asks for it.
+ */
+static int copy_present_page(struct vm_area_struct *dst_vma, pte_t *dst_pte,
+			     struct folio **prealloc, struct page *page)
+{
+	struct folio *new_folio = *prealloc;
+	pte_t pte;
+
+	if (!new_folio)
+		return -EAGAIN;
+	*prealloc = NULL;
+	sim_copy_folio_data(new_folio, page, 1);
+	SetPageFlag(&new_folio->page, PG_anon_exclusive);	/* RMAP_EXCLUSIVE */
+	pte = pte_mkdirty(pfn_pte(folio_pfn(new_folio), dst_vma->vm_page_prot));
+	if (dst_vma->vm_flags & VM_WRITE)	/* maybe_mkwrite() */
+		pte = pte_mkwrite(pte);
+	set_pte(dst_pte, pte);
+	return 0;
+}
+
+/*
+ * __copy_present_ptes() for one entry: in a COW mapping a writable entry
+ * is write-protected in both processes; in a shared one the child's is
+ * clean; the child's is old.
+ */
+static void __copy_present_pte(struct vm_area_struct *src_vma, pte_t *dst_pte,
+			       pte_t *src_pte, pte_t pte)
+{
+	if (is_cow_mapping(src_vma->vm_flags) && pte_write(pte)) {
+		set_pte(src_pte, pte_wrprotect(ptep_get(src_pte)));	/* wrprotect_ptes() */
+		pte = pte_wrprotect(pte);
+	}
+	if (src_vma->vm_flags & VM_SHARED)
+		pte = pte_mkclean(pte);
+	set_pte(dst_pte, pte_mkold(pte));
+}
+
+/*
+ * copy_present_ptes() without folio_pte_batch(): one PTE at a time, which
+ * takes the same references and makes the same entries (the batch only
+ * saves work; with a pinned page the kernel falls back to one PTE too).
+ * A page without struct page (pfnmap) is just copied; a normal page gets
+ * the child's reference; an anonymous one must also pass
+ * folio_try_dup_anon_rmap(), else the child gets a copy.
+ */
+static int copy_present_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+			    pte_t *dst_pte, pte_t *src_pte, pte_t pte, unsigned long addr,
+			    struct folio **prealloc)
+{
+	struct page *page = vm_normal_page(src_vma, addr, pte);
+	struct folio *folio;
+
+	if (!page)
+		goto copy_pte;
+	folio = page_folio(page);
+	folio_get(folio);
+	if (folio_test_anon_in(folio, src_vma) &&
+	    folio_try_dup_anon_rmap(folio, page, src_vma)) {
+		/* Page may be pinned: copy it for the child now. */
+		folio_put(folio);
+		return copy_present_page(dst_vma, dst_pte, prealloc, page);
+	}
+copy_pte:
+	__copy_present_pte(src_vma, dst_pte, src_pte, pte);
+	return 0;
+}
+
+/*
+ * copy_pte_range(): both PTE tables locked (the child's allocated first),
+ * each present entry copied.  A pinned page needs a new folio, allocated
+ * with the locks dropped (folio_prealloc()), after which the walk resumes
+ * where it stopped.  -ENOMEM when a table or the folio cannot be had.
+ * No swap, migration or device entries exist here: a non-none PTE is
+ * present (copy_nonpresent_pte() has nothing to do).
+ */
+static int copy_pte_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+			  pmd_t *dst_pmd, pmd_t *src_pmd, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	struct folio *prealloc = NULL;
+	spinlock_t *src_ptl, *dst_ptl;
+	pte_t *src_pte, *dst_pte, *orig_dst_pte;
+	int ret;
+
+again:
+	ret = 0;
+	if (pmd_none(pmdp_get(dst_pmd)) && __pte_alloc(dst_mm, dst_pmd)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	dst_pte = pte_offset_map_lock(dst_mm, dst_pmd, addr, &dst_ptl);
+	if (!dst_pte) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	src_pte = pte_offset_map(src_pmd, addr, NULL);
+	if (!src_pte) {
+		pte_unmap_unlock(dst_pte, dst_ptl);
+		goto out;
+	}
+	src_ptl = pte_lockptr(src_mm, pmdp_get(src_pmd));
+	spin_lock(src_ptl);
+	orig_dst_pte = dst_pte;
+	do {
+		pte_t ptent = ptep_get(src_pte);
+
+		if (pte_none(ptent))
+			continue;
+		ret = copy_present_pte(dst_vma, src_vma, dst_pte, src_pte, ptent, addr,
+				       &prealloc);
+		if (unlikely(ret == -EAGAIN))
+			break;
+		if (unlikely(prealloc)) {
+			/* Not used (the pinned PTE changed): not kept for the next. */
+			folio_put(prealloc);
+			prealloc = NULL;
+		}
+	} while (dst_pte++, src_pte++, addr += PAGE_SIZE, addr != end);
+	spin_unlock(src_ptl);
+	pte_unmap_unlock(orig_dst_pte, dst_ptl);
+	cond_resched();
+
+	if (ret == -EAGAIN) {
+		prealloc = folio_alloc(0, PGTY_anon);	/* folio_prealloc() */
+		if (!prealloc)
+			return -ENOMEM;
+		ret = 0;
+	}
+	if (addr != end)
+		goto again;
+out:
+	if (unlikely(prealloc))
+		folio_put(prealloc);
+	return ret;
+}
+
+/*
+ * copy_pmd_range(): a PMD leaf goes to copy_huge_pmd(), which may split
+ * it (a pinned THP: -EAGAIN) and let the PTE copy below take the pieces.
+ * The leaf must cover the whole PMD (VM_BUG_ON_VMA there; split VMAs
+ * split their THPs, vma_adjust_trans_huge()): here a WARN and a split.
+ */
+static int copy_pmd_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+			  pud_t *dst_pud, pud_t *src_pud, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	pmd_t *src_pmd, *dst_pmd;
+	unsigned long next;
+
+	dst_pmd = pmd_alloc(dst_mm, dst_pud, addr);
+	if (!dst_pmd)
+		return -ENOMEM;
+	src_pmd = pmd_offset(src_pud, addr);
+	do {
+		next = pmd_addr_end(addr, end);
+		if (pmd_trans_huge(pmdp_get(src_pmd))) {
+			int err;
+
+			if (WARN_ON_ONCE(next - addr != PMD_SIZE)) {
+				split_huge_pmd(src_vma, src_pmd, addr);
+			} else {
+				err = copy_huge_pmd(dst_mm, src_mm, dst_pmd, src_pmd, addr, dst_vma,
+						    src_vma);
+				if (err == -ENOMEM)
+					return -ENOMEM;
+				if (!err)
+					continue;
+			}
+			/* fall through: a PTE table now, or none */
+		}
+		if (!pmd_present(pmdp_get(src_pmd)) || pmd_leaf(pmdp_get(src_pmd)))
+			continue;	/* pmd_none_or_clear_bad(): none here */
+		if (copy_pte_range(dst_vma, src_vma, dst_pmd, src_pmd, addr, next))
+			return -ENOMEM;
+	} while (dst_pmd++, src_pmd++, addr = next, addr != end);
+	return 0;
+}
+
+/* copy_pud_range(): PUD leaves (pfnmap) through copy_huge_pud(). */
+static int copy_pud_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+			  p4d_t *dst_p4d, p4d_t *src_p4d, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	pud_t *src_pud, *dst_pud;
+	unsigned long next;
+
+	dst_pud = pud_alloc(dst_mm, dst_p4d, addr);
+	if (!dst_pud)
+		return -ENOMEM;
+	src_pud = pud_offset(src_p4d, addr);
+	do {
+		pud_t pud;
+
+		next = pud_addr_end(addr, end);
+		if (pud_trans_huge(pudp_get(src_pud))) {
+			int err;
+
+			if (WARN_ON_ONCE(next - addr != PUD_SIZE)) {
+				split_huge_pud(src_vma, src_pud, addr);
+			} else {
+				err = copy_huge_pud(dst_mm, src_mm, dst_pud, src_pud, addr, src_vma);
+				if (err == -ENOMEM)
+					return -ENOMEM;
+				if (!err)
+					continue;
+			}
+		}
+		pud = pudp_get(src_pud);
+		if (!pud_present(pud) || pud_leaf(pud))
+			continue;	/* pud_none_or_clear_bad() */
+		if (copy_pmd_range(dst_vma, src_vma, dst_pud, src_pud, addr, next))
+			return -ENOMEM;
+	} while (dst_pud++, src_pud++, addr = next, addr != end);
+	return 0;
+}
+
+/*
+ * vma_needs_copy() (6.12): always for VM_PFNMAP/VM_MIXEDMAP (the child
+ * cannot refault raw pfns) and for VMAs with an anon_vma (anonymous pages
+ * exist only there); a VMA without either is left to refault in the child
+ * (shared file mappings, untouched private ones).  uffd-wp is not modelled.
+ *
+ * Without anon_vmas here: a private VMA counts as having one (one that
+ * never faulted has no entries, so copying it finds nothing, as skipping
+ * it would).  Shared anonymous and shared hugetlb VMAs are shmem and
+ * hugetlbfs mappings in the kernel, skipped at fork and refaulted by the
+ * child from the page cache, so that both see the same pages; the
+ * simulation has no page cache to refault from, so their entries are
+ * copied instead (sharing the pages, never write-protected): the child
+ * ends up mapping the same pages, which is what the refault would give.
+ */
+static bool vma_needs_copy(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
+{
+	(void)dst_vma;
+	if (src_vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP))
+		return true;
+	if (!(src_vma->vm_flags & VM_SHARED))
+		return true;		/* src_vma->anon_vma */
+	return vma_is_anonymous(src_vma) || is_vm_hugetlb_page(src_vma);
+}
+
+/*
+ * copy_page_range() (mm/memory.c): both mmap locks held for write
+ * (dup_mmap()).  In a COW mapping the parent's writable entries are
+ * write-protected, which a secondary MMU must learn:
+ * mmu_notifier_invalidate_range_start(MMU_NOTIFY_PROTECTION_PAGE) over the
+ * VMA there; here the zap notifier over the same range, once the copy is
+ * done (the notifier is an _end(), see mm_notify_zap()), so that a host
+ * mirror drops the range and its next write faults through the simulated
+ * MMU (do_wp_page()).  track_pfn_copy() (PAT) is not modelled.  On
+ * -ENOMEM the parent's entries stay write-protected, as in the kernel:
+ * harmless, the next write reuses the page (do_wp_page()).
+ */
+int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	unsigned long addr = src_vma->vm_start, end = src_vma->vm_end, next;
+	pgd_t *src_pgd, *dst_pgd;
+	bool is_cow;
+	int ret = 0;
+
+	if (!vma_needs_copy(dst_vma, src_vma))
+		return 0;
+	if (is_vm_hugetlb_page(src_vma))
+		return copy_hugetlb_page_range(dst_mm, src_mm, dst_vma, src_vma);
+
+	is_cow = is_cow_mapping(src_vma->vm_flags);
+	dst_pgd = pgd_offset(dst_mm, addr);
+	src_pgd = pgd_offset(src_mm, addr);
+	do {
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(pgdp_get(src_pgd)) || pgd_bad(pgdp_get(src_pgd)))
+			continue;
+		/* copy_p4d_range(): the p4d is folded into the pgd. */
+		if (copy_pud_range(dst_vma, src_vma, p4d_offset(dst_pgd, addr),
+				   p4d_offset(src_pgd, addr), addr, next)) {
+			ret = -ENOMEM;
+			break;
+		}
+	} while (dst_pgd++, src_pgd++, addr = next, addr != end);
+
+	if (is_cow)
+		mm_notify_zap(src_mm, src_vma->vm_start, src_vma->vm_end);
+	return ret;
 }

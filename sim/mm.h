@@ -211,6 +211,16 @@ void free_pgtables(struct mmu_gather *tlb, struct vm_area_struct **vmas, unsigne
 		   unsigned long floor, unsigned long ceiling);
 void free_pgd_range(struct mmu_gather *tlb, unsigned long addr, unsigned long end,
 		    unsigned long floor, unsigned long ceiling);
+/*
+ * fork (F1): copy_page_range() copies @src_vma's entries into @dst_vma's
+ * mm (both mmap locks held for write): 0 or -ENOMEM.  folio_try_dup_anon_rmap():
+ * -EBUSY for a maybe-pinned exclusive page, else it stops being exclusive.
+ * sim_copy_folio_data(): @nr pages of bytes from @src into @dst.
+ */
+int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma);
+int folio_try_dup_anon_rmap(struct folio *folio, struct page *page,
+			    struct vm_area_struct *src_vma);
+void sim_copy_folio_data(struct folio *dst, struct page *src, unsigned long nr);
 
 /* ---------------- sim/huge_memory.c (mm/huge_memory.c) ------------------- */
 
@@ -232,6 +242,18 @@ bool thp_vma_allowable_order(struct vm_area_struct *vma, unsigned int order);
 void huge_pud_set_accessed(struct vm_fault *vmf, pud_t orig);
 void huge_pmd_set_accessed(struct vm_fault *vmf, pmd_t orig);
 vm_fault_t do_huge_pmd_wp_page(struct vm_fault *vmf, pmd_t orig);
+/*
+ * fork and COW (F1): __split_huge_pmd() with the PTE table an anonymous
+ * split uses (the kernel's deposit; consumed or freed); copy_huge_pmd()/
+ * copy_huge_pud(): 0, -EAGAIN (copy the PTEs instead) or -ENOMEM.
+ */
+void __split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr,
+		      struct page *table);
+int copy_huge_pmd(struct mm_struct *dst_mm, struct mm_struct *src_mm, pmd_t *dst_pmd,
+		  pmd_t *src_pmd, unsigned long addr, struct vm_area_struct *dst_vma,
+		  struct vm_area_struct *src_vma);
+int copy_huge_pud(struct mm_struct *dst_mm, struct mm_struct *src_mm, pud_t *dst_pud,
+		  pud_t *src_pud, unsigned long addr, struct vm_area_struct *vma);
 
 /* ---------------- sim/gup.c (mm/gup.c) ----------------------------------- */
 
@@ -302,5 +324,25 @@ void free_huge_folio(struct folio *folio);
 /* hugetlb_fault(): a PMD or PUD leaf for the VMA's page size. */
 vm_fault_t hugetlb_fault(struct mm_struct *mm, struct vm_area_struct *vma,
 			 unsigned long address, unsigned int flags);
+/* fork (F1): the child's VMA owns no reservations; the leaves' copy. */
+void hugetlb_dup_vma_private(struct vm_area_struct *vma);
+int copy_hugetlb_page_range(struct mm_struct *dst, struct mm_struct *src,
+			    struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma);
+
+/* ---------------- sim/fork.c (kernel/fork.c), sim/madvise.c (F1) --------- */
+
+/*
+ * dup_mm(): a new mm (leader task named @comm) that is dup_mmap()'s copy of
+ * @oldmm; NULL with *@err (-ENOMEM, -EINTR) and nothing changed but the
+ * write protection the kernel leaves too.  Runs as a task of @oldmm.
+ */
+struct mm_struct *dup_mm(struct mm_struct *oldmm, const char *comm, int *err);
+/* do_madvise() for the VMA-flag advices (mm/madvise.c): 0 or -errno. */
+int do_madvise(struct mm_struct *mm, unsigned long start, size_t len_in, int behavior);
+
+/* sim/mmap.c, exported for fork/madvise (F1) */
+int mm_vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_link_file(struct vm_area_struct *vma);
+int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr);
 
 #endif /* SIM_MM_H */

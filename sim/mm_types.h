@@ -38,14 +38,18 @@ typedef unsigned long vm_flags_t;
 #define VM_PFNMAP 0x00000400UL
 #define VM_LOCKED 0x00002000UL
 #define VM_IO 0x00004000UL
+#define VM_DONTCOPY 0x00020000UL
 #define VM_DONTEXPAND 0x00040000UL
+#define VM_LOCKONFAULT 0x00080000UL
 #define VM_ACCOUNT 0x00100000UL
 #define VM_NORESERVE 0x00200000UL
 #define VM_HUGETLB 0x00400000UL
+#define VM_WIPEONFORK 0x02000000UL
 #define VM_DONTDUMP 0x04000000UL
 #define VM_MIXEDMAP 0x10000000UL
 #define VM_HUGEPAGE 0x20000000UL
 #define VM_NOHUGEPAGE 0x40000000UL
+#define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)
 
 static inline bool is_cow_mapping(vm_flags_t flags)
 {
@@ -79,6 +83,7 @@ typedef unsigned int vm_fault_t;
 #define FAULT_FLAG_REMOTE (1U << 7)
 #define FAULT_FLAG_INSTRUCTION (1U << 8)
 #define FAULT_FLAG_INTERRUPTIBLE (1U << 9)
+#define FAULT_FLAG_UNSHARE (1U << 10)
 
 struct vm_area_struct;
 
@@ -238,6 +243,77 @@ static inline void mm_notify_zap(struct mm_struct *mm, unsigned long start, unsi
 
 	if (fn)
 		fn(mm->zap_notify_data, start, end);
+}
+
+/*
+ * Entry updates fork and copy-on-write need (arch/x86/include/asm/pgtable.h
+ * pte_wrprotect(), pte_mkold(), pte_mkclean() and their PMD/PUD twins).
+ * Macros behind #ifndef, so that a definition in pgtable.h wins.
+ */
+#ifndef pte_wrprotect
+#define pte_wrprotect(e) __pte(pte_val(e) & ~(uint64_t)_PAGE_RW)
+#endif
+#ifndef pmd_wrprotect
+#define pmd_wrprotect(e) __pmd(pmd_val(e) & ~(uint64_t)_PAGE_RW)
+#endif
+#ifndef pud_wrprotect
+#define pud_wrprotect(e) __pud(pud_val(e) & ~(uint64_t)_PAGE_RW)
+#endif
+#ifndef pte_mkold
+#define pte_mkold(e) __pte(pte_val(e) & ~(uint64_t)_PAGE_ACCESSED)
+#endif
+#ifndef pmd_mkold
+#define pmd_mkold(e) __pmd(pmd_val(e) & ~(uint64_t)_PAGE_ACCESSED)
+#endif
+#ifndef pud_mkold
+#define pud_mkold(e) __pud(pud_val(e) & ~(uint64_t)_PAGE_ACCESSED)
+#endif
+#ifndef pte_mkclean
+#define pte_mkclean(e) __pte(pte_val(e) & ~(uint64_t)_PAGE_DIRTY)
+#endif
+
+/*
+ * folio_test_anon() as the kernel would answer it for a folio mapped by
+ * @vma.  The simulation types folios by their allocator (PGTY_anon,
+ * PGTY_hugetlb), and has no shmem or hugetlbfs page cache: MAP_SHARED
+ * anonymous and MAP_SHARED hugetlb memory are PGTY_anon/PGTY_hugetlb folios
+ * too, where the kernel has shmem or hugetlbfs page-cache folios, which are
+ * not anonymous.  So a folio counts as anonymous only in a private mapping
+ * (a private hugetlb folio is anonymous there: hugetlb_add_new_anon_rmap()).
+ */
+static inline bool folio_test_anon_in(const struct folio *folio,
+				      const struct vm_area_struct *vma)
+{
+	enum page_type t = folio_type(folio);
+
+	return (t == PGTY_anon || t == PGTY_hugetlb) && !(vma->vm_flags & VM_MAYSHARE);
+}
+
+/*
+ * PageAnonExclusive()/SetPageAnonExclusive()/ClearPageAnonExclusive()
+ * (include/linux/page-flags.h).  Simplification: the flag lives on the
+ * folio's head page only (page.h: tail pages are never written), so it is
+ * per folio where the kernel has it per page.  The kernel sets or clears
+ * it for every page of a folio together — at the fault that maps it, at
+ * fork (folio_try_dup_anon_rmap_*() over all mapped pages), at a PMD split
+ * (each PTE inherits the PMD's) — and reuses a page of a large folio only
+ * when it is exclusive (wp_can_reuse_anon_folio() never reuses large
+ * folios), so the two differ only for a large folio that fork copied in
+ * part (a VM_DONTCOPY VMA covering part of a PTE-mapped THP).
+ */
+static inline bool PageAnonExclusive(const struct page *page)
+{
+	return page_flags(&page_folio(page)->page) & PG_anon_exclusive;
+}
+
+static inline void SetPageAnonExclusive(struct page *page)
+{
+	SetPageFlag(&page_folio(page)->page, PG_anon_exclusive);
+}
+
+static inline void ClearPageAnonExclusive(struct page *page)
+{
+	ClearPageFlag(&page_folio(page)->page, PG_anon_exclusive);
 }
 
 #endif /* SIM_MM_TYPES_H */

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * madvise(2) for the advices that change VMA flags (mm/madvise.c in 6.12):
+ * MADV_HUGEPAGE/MADV_NOHUGEPAGE (hugepage_madvise()), MADV_DONTFORK,
+ * MADV_DOFORK, MADV_WIPEONFORK and MADV_KEEPONFORK.  The flags apply to
+ * [start, end) exactly: a VMA reaching past either end is split there
+ * first (madvise_update_vma() -> vma_modify_flags()).
+ *
+ * Left out: every other advice (-EINVAL, as the simulation cannot carry it
+ * out: no swap, page cache, KSM or memory failure), anon VMA names, and
+ * merging the changed range back into neighbours with the same flags
+ * (vma_merge_existing_range()): the simulation leaves them as separate
+ * VMAs, which only numa_maps' line count could tell.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "mm.h"
+#include "pgtable.h"
+
+/* madvise_behavior_valid(), restricted to the advices modelled here. */
+static bool madvise_behavior_valid(int behavior)
+{
+	switch (behavior) {
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * vma_adjust_trans_huge() of __split_vma(): a huge leaf that the new VMA
+ * boundary @addr would cut is split first (a pfnmap leaf is cleared, to be
+ * refaulted), so that no PMD or PUD leaf ever spans two VMAs
+ * (copy_pmd_range() and the zaps assume it).
+ */
+static void split_huge_at(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pgd_t *pgd = pgd_offset(mm, addr);
+	pud_t *pud;
+	pmd_t *pmd;
+
+	if (!(addr & ~PMD_MASK) || !pgd_present(pgdp_get(pgd)))
+		return;
+	pud = pud_offset(p4d_offset(pgd, addr), addr);
+	if (pud_trans_huge(pudp_get(pud))) {
+		split_huge_pud(vma, pud, addr);
+		return;
+	}
+	if (!pud_present(pudp_get(pud)))
+		return;
+	pmd = pmd_offset(pud, addr);
+	if (pmd_trans_huge(pmdp_get(pmd)))
+		split_huge_pmd(vma, pmd, addr);
+}
+
+/*
+ * __split_vma() at @addr for a madvise: hugetlb VMAs split only at their
+ * page size (hugetlb_vm_op_split(): -EINVAL).
+ */
+static int madvise_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	if (is_vm_hugetlb_page(vma) && (addr & (huge_page_size(vma->vm_hstate) - 1)))
+		return -EINVAL;
+	split_huge_at(vma, addr);
+	return vma_split(vma->vm_mm, vma, addr);
+}
+
+/*
+ * madvise_update_vma(): nothing if the flags do not change; else the VMA
+ * is split at @start and @end (vma_modify_flags()) and the part inside
+ * gets @new_flags.  A failed split leaves what was split so far, as in the
+ * kernel.
+ */
+static int madvise_update_vma(struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end, vm_flags_t new_flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int err;
+
+	if (new_flags == vma->vm_flags)
+		return 0;
+	if (start > vma->vm_start) {
+		err = madvise_split(vma, start);
+		if (err)
+			return err;
+		vma = vma_lookup(mm, start);
+	}
+	if (end < vma->vm_end) {
+		err = madvise_split(vma, end);
+		if (err)
+			return err;
+	}
+	vma->vm_flags = new_flags;
+	return 0;
+}
+
+/*
+ * madvise_vma_behavior(), the VMA-flag cases (6.12): MADV_DOFORK refuses
+ * VM_IO mappings (their pages must not be inherited, the old VM_RESERVED
+ * rule); MADV_WIPEONFORK only private anonymous memory; hugepage_madvise()
+ * never fails in 6.12.
+ */
+static int madvise_vma_behavior(struct vm_area_struct *vma, unsigned long start,
+				unsigned long end, int behavior)
+{
+	vm_flags_t new_flags = vma->vm_flags;
+
+	switch (behavior) {
+	case MADV_DONTFORK:
+		new_flags |= VM_DONTCOPY;
+		break;
+	case MADV_DOFORK:
+		if (vma->vm_flags & VM_IO)
+			return -EINVAL;
+		new_flags &= ~VM_DONTCOPY;
+		break;
+	case MADV_WIPEONFORK:
+		/* MADV_WIPEONFORK is only supported on anonymous memory. */
+		if (vma->vm_file || (vma->vm_flags & VM_SHARED))
+			return -EINVAL;
+		new_flags |= VM_WIPEONFORK;
+		break;
+	case MADV_KEEPONFORK:
+		new_flags &= ~VM_WIPEONFORK;
+		break;
+	case MADV_HUGEPAGE:
+		new_flags = (new_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+		break;
+	case MADV_NOHUGEPAGE:
+		new_flags = (new_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return madvise_update_vma(vma, start, end, new_flags);
+}
+
+/*
+ * madvise_walk_vmas(): the advice for each VMA piece inside [start, end);
+ * an unmapped part is -ENOMEM, reported after the mapped parts were
+ * advised (unmapped_error); no VMA at or after @start at all is -ENOMEM.
+ */
+static int madvise_walk_vmas(struct mm_struct *mm, unsigned long start, unsigned long end,
+			     int behavior)
+{
+	int unmapped_error = 0, err;
+	struct vm_area_struct *vma = find_vma(mm, start);
+
+	for (;;) {
+		unsigned long tmp;
+
+		if (!vma)
+			return -ENOMEM;
+		if (start < vma->vm_start) {
+			unmapped_error = -ENOMEM;
+			start = vma->vm_start;
+			if (start >= end)
+				break;
+		}
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		err = madvise_vma_behavior(vma, start, tmp, behavior);
+		if (err)
+			return err;
+		start = tmp;
+		if (start >= end)
+			break;
+		vma = find_vma(mm, start);
+	}
+	return unmapped_error;
+}
+
+/*
+ * do_madvise() (mm/madvise.c): the checks in the kernel's order, then the
+ * walk under the mmap write lock (madvise_need_mmap_write() for these
+ * advices).
+ */
+int do_madvise(struct mm_struct *mm, unsigned long start, size_t len_in, int behavior)
+{
+	unsigned long end, len;
+	int err;
+
+	if (!madvise_behavior_valid(behavior))
+		return -EINVAL;
+	if (start & ~PAGE_MASK)
+		return -EINVAL;
+	len = (len_in + PAGE_SIZE - 1) & PAGE_MASK;
+	/* Check to see whether len was rounded up from small -ve to zero */
+	if (len_in && !len)
+		return -EINVAL;
+	end = start + len;
+	if (end < start)
+		return -EINVAL;
+	if (end == start)
+		return 0;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	err = madvise_walk_vmas(mm, start, end, behavior);
+	mmap_write_unlock(mm);
+	return err;
+}

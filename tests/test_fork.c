@@ -1,0 +1,750 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fork(2) of a simulated process (pinsim_fork(), issue 12) with Linux
+ * 6.12's semantics: kernel/fork.c dup_mmap(), mm/memory.c
+ * copy_page_range()/do_wp_page(), mm/huge_memory.c copy_huge_pmd()/
+ * do_huge_pmd_wp_page(), mm/hugetlb.c copy_hugetlb_page_range()/
+ * hugetlb_wp(), mm/gup.c gup_must_unshare(), mm/madvise.c, fs/file.c
+ * dup_fd().  Everything through include/pinsim/pinsim.h, as a program
+ * sees fork: bytes, pagemap pfns and write bits, pins, the device's DMA.
+ */
+#include <sys/resource.h>
+
+#include "vfio_harness.h"
+
+#define IOVA 0x40000000ULL
+
+static struct pinsim_proc *child;
+static uint64_t base_pages, base_tasks;
+
+static void fk_setup(void)
+{
+	struct rlimit rl = { 4 * GiB, 4 * GiB };
+	struct pinsim_stats st;
+
+	vh_defaults(&vh_cfg);
+	ck_assert_int_eq(pinsim_create(&vh_cfg, &sim), 0);
+	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
+	base_pages = st.pages_allocated;
+	base_tasks = st.tasks;
+	ck_assert_int_eq(pinsim_proc_create(sim, &proc), 0);
+	ck_assert_int_eq(pinsim_setrlimit(proc, RLIMIT_MEMLOCK, &rl), 0);
+	vh_add_device(&dev0);
+	vh_add_device(&dev1);
+	child = NULL;
+}
+
+static struct pinsim_page_info page_of(struct pinsim_proc *p, uint64_t va)
+{
+	struct pinsim_page_info pi;
+
+	ck_assert_int_eq(pinsim_pagemap(p, va, &pi), 0);
+	return pi;
+}
+
+static void put_byte(struct pinsim_proc *p, uint64_t va, unsigned char b)
+{
+	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 1), 1);
+}
+
+static unsigned char get_byte(struct pinsim_proc *p, uint64_t va)
+{
+	unsigned char b = 0xee;
+
+	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 0), 1);
+	return b;
+}
+
+static void do_fork(void)
+{
+	ck_assert_int_eq(pinsim_fork(proc, &child), 0);
+	ck_assert_ptr_nonnull(child);
+}
+
+/* The device reads one byte at @iova. */
+static unsigned char dma_byte(uint64_t iova)
+{
+	unsigned char b = 0xee;
+
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, iova, &b, 1, 0), 1);
+	return b;
+}
+
+static uint64_t thp_buffer(struct pinsim_proc *p)
+{
+	uint64_t raw = pinsim_mmap(p, 0, 4 * MiB, RW, ANON, -1, 0);
+	uint64_t va = (raw + 2 * MiB - 1) & ~(2 * MiB - 1);
+
+	ck_assert(raw != PINSIM_MAP_FAILED);
+	ck_assert_int_eq(pinsim_madvise(p, va, 2 * MiB, MADV_HUGEPAGE), 0);
+	for (uint64_t off = 0; off < 2 * MiB; off += PG)
+		put_byte(p, va + off, (unsigned char)(off >> 12));
+	ck_assert_int_eq(page_of(p, va).level, PINSIM_LEVEL_PMD);
+	return va;
+}
+
+/* ---------------- private anonymous memory ---------------- */
+
+START_TEST(fork_private_anon_is_cow_both_sides)
+{
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	struct pinsim_page_info pp, cp;
+
+	for (int i = 0; i < 4; i++)
+		put_byte(proc, va + i * PG, 'P');
+	do_fork();
+	/* copy_present_ptes(): one frame, read-only in both, two references. */
+	for (int i = 0; i < 4; i++) {
+		pp = page_of(proc, va + i * PG);
+		cp = page_of(child, va + i * PG);
+		ck_assert_uint_eq(pp.pfn, cp.pfn);
+		ck_assert(!pp.writable && !cp.writable);
+		ck_assert_int_eq(pp.refcount, 2);
+	}
+	/* A read shares the frame. */
+	ck_assert_int_eq(get_byte(child, va), 'P');
+	ck_assert_uint_eq(page_of(child, va).pfn, page_of(proc, va).pfn);
+	/* The child's write copies (wp_page_copy()); the parent keeps 'P'. */
+	put_byte(child, va, 'C');
+	cp = page_of(child, va);
+	pp = page_of(proc, va);
+	ck_assert_uint_ne(cp.pfn, pp.pfn);
+	ck_assert(cp.writable);
+	ck_assert_int_eq(cp.refcount, 1);
+	ck_assert_int_eq(get_byte(proc, va), 'P');
+	/* The parent is the last user now: its write reuses the frame. */
+	ck_assert_int_eq(pp.refcount, 1);
+	put_byte(proc, va, 'p');
+	ck_assert_uint_eq(page_of(proc, va).pfn, pp.pfn);
+	ck_assert_int_eq(get_byte(child, va), 'C');
+	/* And the other way round: the parent's write copies, the child keeps 'P'. */
+	pp = page_of(proc, va + PG);
+	put_byte(proc, va + PG, 'Q');
+	ck_assert_uint_ne(page_of(proc, va + PG).pfn, pp.pfn);
+	ck_assert_int_eq(get_byte(child, va + PG), 'P');
+	ck_assert_uint_eq(page_of(child, va + PG).pfn, pp.pfn);
+	/* Once the child is gone, the parent reuses what it shared. */
+	pp = page_of(proc, va + 2 * PG);
+	pinsim_proc_destroy(child);
+	child = NULL;
+	ck_assert_int_eq(page_of(proc, va + 2 * PG).refcount, 1);
+	put_byte(proc, va + 2 * PG, 'R');
+	ck_assert_uint_eq(page_of(proc, va + 2 * PG).pfn, pp.pfn);
+}
+END_TEST
+
+static unsigned long zap_calls;
+static uint64_t zap_start, zap_end;
+
+static void record_zap(void *data, uint64_t start, uint64_t end)
+{
+	(void)data;
+	zap_calls++;
+	zap_start = start;
+	zap_end = end;
+}
+
+START_TEST(fork_wrprotect_invalidates_parent_secondary_mmu)
+{
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+
+	put_byte(proc, va, 'P');
+	ck_assert_int_eq(pinsim_set_zap_notifier(proc, record_zap, NULL), 0);
+	zap_calls = 0;
+	do_fork();
+	/* copy_page_range(): MMU_NOTIFY_PROTECTION_PAGE over the COW VMA. */
+	ck_assert_uint_ge(zap_calls, 1);
+	ck_assert_uint_le(zap_start, va);
+	ck_assert_uint_ge(zap_end, va + 4 * PG);
+	/* The child's write copies: the parent's mappings stay. */
+	zap_calls = 0;
+	put_byte(child, va, 'C');
+	ck_assert_uint_eq(zap_calls, 0);
+	/* The parent's own COW moves its page: its mirror must drop it. */
+	put_byte(proc, va + PG, 'x');	/* not shared: never faulted before fork */
+	zap_calls = 0;
+	pinsim_proc_destroy(child);
+	child = NULL;
+	do_fork();
+	zap_calls = 0;
+	put_byte(proc, va, 'Q');
+	ck_assert_uint_eq(zap_calls, 1);
+	ck_assert_uint_eq(zap_start, va);
+	ck_assert_uint_eq(zap_end, va + PG);
+}
+END_TEST
+
+START_TEST(fork_shared_anon_shared_with_child)
+{
+	uint64_t va = vh_mmap(2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS);
+
+	put_byte(proc, va, 'S');
+	do_fork();
+	/* Shared memory: the same frame, still writable, no COW either way. */
+	ck_assert_uint_eq(page_of(child, va).pfn, page_of(proc, va).pfn);
+	ck_assert(page_of(proc, va).writable);
+	put_byte(child, va, 'c');
+	ck_assert_int_eq(get_byte(proc, va), 'c');
+	put_byte(proc, va, 'p');
+	ck_assert_int_eq(get_byte(child, va), 'p');
+}
+END_TEST
+
+/* ---------------- pinned pages ---------------- */
+
+START_TEST(fork_pinned_page_copied_for_child_parent_keeps_pin)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(2 * PG, RW, ANON), phys;
+	struct pinsim_page_info pp, cp;
+
+	put_byte(proc, va, 'A');
+	put_byte(proc, va + PG, 'a');
+	vh_map_ok(c, va, IOVA, 2 * PG);
+	pp = page_of(proc, va);
+	do_fork();
+	/* copy_present_page(): the child has a copy, the parent its pinned page. */
+	cp = page_of(child, va);
+	ck_assert_uint_ne(cp.pfn, pp.pfn);
+	ck_assert(cp.writable);
+	ck_assert_int_eq(cp.refcount, 1);
+	ck_assert_int_eq(get_byte(child, va), 'A');
+	ck_assert_uint_eq(page_of(proc, va).pfn, pp.pfn);
+	ck_assert(page_of(proc, va).writable);
+	ck_assert_int_eq(page_of(proc, va).pincount, 1);
+	vh_iommu_leaf(&dev0, IOVA, &phys);
+	ck_assert_uint_eq(phys >> 12, pp.pfn);
+	/* The child's writes never reach the device; the parent's do. */
+	put_byte(child, va, 'C');
+	ck_assert_int_eq(dma_byte(IOVA), 'A');
+	put_byte(proc, va, 'B');
+	ck_assert_uint_eq(page_of(proc, va).pfn, pp.pfn);
+	ck_assert_int_eq(dma_byte(IOVA), 'B');
+	ck_assert_int_eq(get_byte(child, va), 'C');
+	ck_assert_int_eq(get_byte(child, va + PG), 'a');
+}
+END_TEST
+
+START_TEST(fork_pin_after_fork_unshares)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(2 * PG, RW, ANON), phys;
+	struct pinsim_page_info before;
+
+	put_byte(proc, va, 'A');
+	do_fork();
+	before = page_of(proc, va);
+	ck_assert_int_eq(before.refcount, 2);
+	/* MAP_DMA pins with FOLL_WRITE: the parent breaks COW, gets its own page. */
+	vh_map_ok(c, va, IOVA, PG);
+	ck_assert_uint_ne(page_of(proc, va).pfn, before.pfn);
+	vh_iommu_leaf(&dev0, IOVA, &phys);
+	ck_assert_uint_eq(phys >> 12, page_of(proc, va).pfn);
+	ck_assert_int_eq(dma_byte(IOVA), 'A');
+	/* The child is left the old page alone: its write reuses it. */
+	put_byte(child, va, 'C');
+	ck_assert_uint_eq(page_of(child, va).pfn, before.pfn);
+	ck_assert_int_eq(dma_byte(IOVA), 'A');
+	put_byte(proc, va, 'B');
+	ck_assert_int_eq(dma_byte(IOVA), 'B');
+}
+END_TEST
+
+START_TEST(fork_readonly_pin_after_fork_unshares)
+{
+	uint64_t va = vh_mmap(PG, RW, ANON);
+	struct pinsim_page_info before, after;
+	struct pinsim_pin *pin;
+
+	put_byte(proc, va, 'A');
+	do_fork();
+	before = page_of(proc, va);
+	/* gup_must_unshare(): FAULT_FLAG_UNSHARE, a page of the parent's own. */
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, PG, 0, &pin), 0);
+	after = page_of(proc, va);
+	ck_assert_uint_ne(after.pfn, before.pfn);
+	ck_assert(!after.writable);		/* an unshare does not make it writable */
+	ck_assert_int_eq(after.pincount, 1);
+	/* The child's write reuses the old page; the pinned one keeps 'A'. */
+	put_byte(child, va, 'C');
+	ck_assert_uint_eq(page_of(child, va).pfn, before.pfn);
+	ck_assert_int_eq(get_byte(proc, va), 'A');
+	/* The parent's write to its exclusive pinned page reuses it. */
+	put_byte(proc, va, 'B');
+	ck_assert_uint_eq(page_of(proc, va).pfn, after.pfn);
+	ck_assert_int_eq(pinsim_unpin_user_pages(pin), 0);
+}
+END_TEST
+
+/* ---------------- madvise and VMA flags ---------------- */
+
+START_TEST(fork_dontfork_vma_absent_in_child)
+{
+	uint64_t va = vh_mmap(3 * PG, RW, ANON);
+	struct pinsim_proc_stats st;
+	unsigned char b;
+
+	for (int i = 0; i < 3; i++)
+		put_byte(proc, va + i * PG, 'a' + i);
+	ck_assert_int_eq(pinsim_proc_stats(proc, &st), 0);
+	ck_assert_int_eq(pinsim_madvise(proc, va + PG, PG, MADV_DONTFORK), 0);
+	{
+		struct pinsim_proc_stats st2;
+
+		ck_assert_int_eq(pinsim_proc_stats(proc, &st2), 0);
+		ck_assert_uint_eq(st2.nr_vmas, st.nr_vmas + 2);	/* split at both ends */
+	}
+	do_fork();
+	ck_assert_int_eq(page_of(child, va + PG).level, PINSIM_LEVEL_NONE);
+	errno = 0;
+	ck_assert_int_eq(pinsim_access(child, va + PG, &b, 1, 0), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	ck_assert_int_eq(get_byte(child, va), 'a');
+	ck_assert_int_eq(get_byte(child, va + 2 * PG), 'c');
+	/* Not copied, so not write-protected either. */
+	ck_assert(page_of(proc, va + PG).writable);
+	ck_assert(!page_of(proc, va).writable);
+	pinsim_proc_destroy(child);
+	/* MADV_DOFORK: inherited again. */
+	ck_assert_int_eq(pinsim_madvise(proc, va + PG, PG, MADV_DOFORK), 0);
+	do_fork();
+	ck_assert_int_eq(get_byte(child, va + PG), 'b');
+}
+END_TEST
+
+START_TEST(fork_wipeonfork_child_reads_zero)
+{
+	uint64_t va = vh_mmap(2 * PG, RW, ANON);
+	uint64_t sh = vh_mmap(PG, RW, MAP_SHARED | MAP_ANONYMOUS);
+
+	put_byte(proc, va, 'W');
+	put_byte(proc, va + PG, 'w');
+	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_WIPEONFORK), 0);
+	/* Only private anonymous memory (mm/madvise.c). */
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, sh, PG, MADV_WIPEONFORK), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	do_fork();
+	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(get_byte(child, va), 0);
+	ck_assert_int_eq(get_byte(proc, va), 'W');
+	ck_assert(page_of(proc, va).writable);
+	ck_assert_int_eq(get_byte(child, va + PG), 'w');
+	pinsim_proc_destroy(child);
+	/* MADV_KEEPONFORK: copied again. */
+	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_KEEPONFORK), 0);
+	do_fork();
+	ck_assert_int_eq(get_byte(child, va), 'W');
+}
+END_TEST
+
+START_TEST(madvise_fork_advices_follow_kernel_errors)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t bar = vh_bar_mmap(&dev0, 4, 0, 16 * PG, RW, 0);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+
+	(void)c;
+	/* MADV_DOFORK refuses VM_IO; MADV_DONTFORK takes it. */
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, bar, PG, MADV_DOFORK), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pinsim_madvise(proc, bar, 16 * PG, MADV_DONTFORK), 0);
+	/* A hole in the range: the mapped parts are advised, then -ENOMEM. */
+	ck_assert_int_eq(pinsim_munmap(proc, va + PG, PG), 0);
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, va, 4 * PG, MADV_DONTFORK), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	/* Unaligned start, unknown advice. */
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, va + 1, PG, MADV_DONTFORK), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	do_fork();
+	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
+	errno = 0;
+	ck_assert_int_eq(pinsim_access(child, bar, &(unsigned char){ 0 }, 1, 0), -1);
+	ck_assert_int_eq(pinsim_access(child, va + 2 * PG, &(unsigned char){ 0 }, 1, 0), -1);
+}
+END_TEST
+
+/* ---------------- THP ---------------- */
+
+START_TEST(fork_thp_shared_write_protected_then_cow_splits)
+{
+	uint64_t va = thp_buffer(proc);
+	struct pinsim_page_info pp, cp;
+
+	do_fork();
+	/* copy_huge_pmd(): one PMD in both, write-protected, shared. */
+	pp = page_of(proc, va);
+	cp = page_of(child, va);
+	ck_assert_int_eq(cp.level, PINSIM_LEVEL_PMD);
+	ck_assert_uint_eq(cp.pfn, pp.pfn);
+	ck_assert(!pp.writable && !cp.writable);
+	/* The child's write: do_huge_pmd_wp_page() splits, do_wp_page() copies 4K. */
+	put_byte(child, va + 3 * PG, 'C');
+	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_ne(page_of(child, va + 3 * PG).pfn, pp.pfn + 3);
+	ck_assert_uint_eq(page_of(child, va + 4 * PG).pfn, pp.pfn + 4);
+	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PMD);
+	ck_assert_int_eq(get_byte(proc, va + 3 * PG), 3);
+	/* The parent's write: still shared with the child's PTEs, so split + copy too. */
+	put_byte(proc, va + 4 * PG, 'P');
+	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_ne(page_of(proc, va + 4 * PG).pfn, pp.pfn + 4);
+	ck_assert_int_eq(get_byte(child, va + 4 * PG), 4);
+}
+END_TEST
+
+START_TEST(fork_thp_exclusive_again_reused_as_pmd)
+{
+	uint64_t va = thp_buffer(proc);
+	uint64_t pfn = page_of(proc, va).pfn;
+
+	do_fork();
+	pinsim_proc_destroy(child);
+	child = NULL;
+	/* refcount 1 again: do_huge_pmd_wp_page() reuses the whole THP. */
+	put_byte(proc, va, 'P');
+	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PMD);
+	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
+	ck_assert(page_of(proc, va).writable);
+}
+END_TEST
+
+START_TEST(fork_thp_pinned_split_and_copied)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = thp_buffer(proc), phys;
+	uint64_t pfn = page_of(proc, va).pfn;
+
+	vh_map_ok(c, va, IOVA, 2 * MiB);
+	do_fork();
+	/* The parent's PMD was split (6.12: -EAGAIN after __split_huge_pmd()). */
+	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PTE);
+	for (uint64_t off = 0; off < 2 * MiB; off += 64 * PG) {
+		struct pinsim_page_info pp = page_of(proc, va + off), cp = page_of(child, va + off);
+
+		ck_assert_uint_eq(pp.pfn, pfn + (off >> 12));
+		ck_assert(pp.writable);
+		ck_assert_int_eq(cp.level, PINSIM_LEVEL_PTE);
+		ck_assert_uint_eq(cp.folio_order, 0);
+		ck_assert_uint_ne(cp.pfn, pp.pfn);
+		ck_assert(cp.writable);
+		ck_assert_int_eq(get_byte(child, va + off), (unsigned char)(off >> 12));
+	}
+	vh_iommu_leaf(&dev0, IOVA, &phys);
+	ck_assert_uint_eq(phys >> 12, pfn);
+	put_byte(child, va, 'C');
+	ck_assert_int_eq(dma_byte(IOVA), 0);
+	put_byte(proc, va, 'P');
+	ck_assert_int_eq(dma_byte(IOVA), 'P');
+	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
+}
+END_TEST
+
+/* ---------------- hugetlb ---------------- */
+
+START_TEST(fork_hugetlb_shared_then_cow_from_pool)
+{
+	uint64_t va = vh_mmap(2 * MiB, RW, HUGE_2M);
+	uint64_t free_before;
+	uint64_t pfn;
+
+	put_byte(proc, va, 'H');
+	pfn = page_of(proc, va).pfn;
+	free_before = vh_sim_stats().hugetlb_2m_free;
+	do_fork();
+	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before);
+	ck_assert_uint_eq(page_of(child, va).pfn, pfn);
+	ck_assert(!page_of(proc, va).writable && !page_of(child, va).writable);
+	/* hugetlb_wp(): the child's write takes a page from the pool. */
+	put_byte(child, va, 'C');
+	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before - 1);
+	ck_assert_uint_ne(page_of(child, va).pfn, pfn);
+	ck_assert_int_eq(get_byte(proc, va), 'H');
+	/* The parent is alone on its page now: reused. */
+	put_byte(proc, va, 'P');
+	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
+	pinsim_proc_destroy(child);
+	child = NULL;
+	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before);
+}
+END_TEST
+
+START_TEST(fork_hugetlb_pinned_copied)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(2 * MiB, RW, HUGE_2M);
+	uint64_t free_before, pfn;
+
+	put_byte(proc, va, 'H');
+	pfn = page_of(proc, va).pfn;
+	vh_map_ok(c, va, IOVA, 2 * MiB);
+	free_before = vh_sim_stats().hugetlb_2m_free;
+	do_fork();
+	/* copy_hugetlb_page_range(): a pool page for the child, at fork. */
+	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before - 1);
+	ck_assert_uint_ne(page_of(child, va).pfn, pfn);
+	ck_assert(page_of(child, va).writable);
+	ck_assert(page_of(proc, va).writable);
+	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
+	ck_assert_int_eq(get_byte(child, va), 'H');
+	put_byte(child, va, 'C');
+	ck_assert_int_eq(dma_byte(IOVA), 'H');
+	put_byte(proc, va, 'P');
+	ck_assert_int_eq(dma_byte(IOVA), 'P');
+	pinsim_proc_destroy(child);
+	child = NULL;
+	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before);
+}
+END_TEST
+
+/* ---------------- pfnmaps (BARs) and the fd table ---------------- */
+
+START_TEST(fork_bar_pfnmap_inherited)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t bar2 = vh_bar_mmap(&dev0, 2, 0, 2 * MiB, RW, 0);
+	uint64_t bar4 = vh_bar_mmap(&dev0, 4, 0, 16 * PG, RW, 0);
+	struct pinsim_page_info pp, cp;
+
+	(void)c;
+	put_byte(proc, bar2 + PG, 'b');
+	put_byte(proc, bar4, 'd');
+	do_fork();
+	/* VM_PFNMAP: copied as they are (copy_huge_pmd() for the special PMD). */
+	for (int i = 0; i < 2; i++) {
+		uint64_t a = i ? bar4 : bar2 + PG;
+
+		pp = page_of(proc, a);
+		cp = page_of(child, a);
+		ck_assert_int_ne(pp.level, PINSIM_LEVEL_NONE);
+		ck_assert_int_eq(cp.level, pp.level);
+		ck_assert_uint_eq(cp.pfn, pp.pfn);
+		ck_assert(cp.mmio && cp.special);
+		ck_assert_int_eq(cp.writable, pp.writable);
+	}
+	/* One device memory: what the child writes, the parent reads. */
+	put_byte(child, bar4 + 8, 'x');
+	ck_assert_int_eq(get_byte(proc, bar4 + 8), 'x');
+	/* The child's VMA is on the device's i_mmap: decode off zaps it too. */
+	vh_memory_decode(&dev0, false);
+	ck_assert_int_eq(page_of(child, bar4).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(page_of(proc, bar4).level, PINSIM_LEVEL_NONE);
+	vh_memory_decode(&dev0, true);
+	ck_assert_int_eq(get_byte(child, bar4), 'd');
+}
+END_TEST
+
+START_TEST(fork_shared_fd_child_unmap_dma_affects_parent)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(2 * PG, RW, ANON), unmapped = 0;
+	struct vfio_iommu_type1_dma_unmap un = {
+		.argsz = sizeof(un), .iova = IOVA, .size = 2 * PG,
+	};
+
+	vh_touch(va, 2 * PG, PG);
+	vh_map_ok(c, va, IOVA, 2 * PG);
+	do_fork();
+	/* The same container behind the same fd number in the child. */
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_CHECK_EXTENSION, (void *)VFIO_TYPE1v2_IOMMU),
+			 1);
+	/* 6.12 vfio_dma_do_unmap() has no mm check: the child unmaps the parent's DMA. */
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_IOMMU_UNMAP_DMA, &un), 0);
+	unmapped = un.size;
+	ck_assert_uint_eq(unmapped, 2 * PG);
+	vh_assert_no_iommu(&dev0, IOVA, 2 * PG);
+	vh_assert_unpinned(va, 2 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), 0);
+	/* The parent's close is not the last: the container lives on in the child. */
+	vh_map_ok(c, va, IOVA, 2 * PG);
+	ck_assert_int_eq(pinsim_close(proc, dev0.dev), 0);
+	ck_assert_int_eq(pinsim_close(proc, dev0.group), 0);
+	ck_assert_int_eq(pinsim_close(proc, c), 0);
+	dev0.dev = dev0.group = -1;
+	vh_iommu_leaf(&dev0, IOVA, NULL);
+	/* The child's exit closes the last reference: everything unpinned. */
+	pinsim_proc_destroy(child);
+	child = NULL;
+	vh_assert_no_iommu(&dev0, IOVA, 2 * PG);
+	vh_assert_unpinned(va, 2 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), 0);
+}
+END_TEST
+
+START_TEST(fork_child_inherits_rlimit_and_capability)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	struct rlimit rl = { 4 * PG, 4 * PG };
+	uint64_t va;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = DMA_RW, .iova = IOVA, .size = 8 * PG,
+	};
+
+	ck_assert_int_eq(pinsim_setrlimit(proc, RLIMIT_MEMLOCK, &rl), 0);
+	do_fork();
+	va = pinsim_mmap(child, 0, 8 * PG, RW, ANON, -1, 0);
+	ck_assert(va != PINSIM_MAP_FAILED);
+	map.vaddr = va;
+	/* The child's MAP_DMA is charged to the child, against its inherited limit. */
+	errno = 0;
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_IOMMU_MAP_DMA, &map), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	pinsim_proc_destroy(child);
+	ck_assert_int_eq(pinsim_set_cap_ipc_lock(proc, true), 0);
+	do_fork();
+	va = pinsim_mmap(child, 0, 8 * PG, RW, ANON, -1, 0);
+	map.vaddr = va;
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_IOMMU_MAP_DMA, &map), 0);
+}
+END_TEST
+
+/* ---------------- failure and exit ---------------- */
+
+struct parent_page {
+	uint64_t va;
+	struct pinsim_page_info pi;
+	unsigned char byte;
+};
+
+START_TEST(fork_enomem_sweep_changes_nothing)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t anon = vh_mmap(4 * PG, RW, ANON);
+	uint64_t pinned = vh_mmap(2 * PG, RW, ANON);
+	uint64_t thp = thp_buffer(proc);
+	uint64_t huge = vh_mmap(2 * MiB, RW, HUGE_2M);
+	uint64_t bar = vh_bar_mmap(&dev0, 4, 0, 16 * PG, RW, 0);
+	struct parent_page pages[] = {
+		{ .va = anon }, { .va = anon + 3 * PG }, { .va = pinned },
+		{ .va = thp }, { .va = thp + 7 * PG }, { .va = huge },
+	};
+	struct pinsim_stats before;
+	unsigned int n;
+
+	for (unsigned int i = 0; i < 4; i++)
+		put_byte(proc, anon + i * PG, 'a' + i);
+	put_byte(proc, pinned, 'p');
+	put_byte(proc, huge, 'h');
+	put_byte(proc, bar, 'b');
+	vh_map_ok(c, pinned, IOVA, PG);
+	for (unsigned int i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		pages[i].pi = page_of(proc, pages[i].va);
+		pages[i].byte = get_byte(proc, pages[i].va);
+	}
+	before = vh_sim_stats();
+	for (n = 1; n < 100000; n++) {
+		unsigned long injected = 0;
+		unsigned int left;
+		struct pinsim_stats now;
+		int ret;
+
+		ck_assert_int_eq(pinsim_fail_nth(proc, n, PINSIM_FAIL_ALL), 0);
+		ret = pinsim_fork(proc, &child);
+		left = pinsim_fail_nth_read(&injected);
+		ck_assert_int_eq(pinsim_fail_nth(proc, 0, 0), 0);
+		if (ret == 0) {
+			ck_assert_msg(left > 0 || injected == 0, "N=%u: fork succeeded past a failure",
+				      n);
+			pinsim_proc_destroy(child);
+			child = NULL;
+		} else {
+			ck_assert_msg(errno == ENOMEM, "N=%u: fork failed with %s", n, strerror(errno));
+			ck_assert_uint_eq(injected, 1);
+		}
+		now = vh_sim_stats();
+		ck_assert_msg(now.pages_allocated == before.pages_allocated,
+			      "N=%u: pages_allocated %llu, was %llu", n,
+			      (unsigned long long)now.pages_allocated,
+			      (unsigned long long)before.pages_allocated);
+		ck_assert_uint_eq(now.hugetlb_2m_free, before.hugetlb_2m_free);
+		ck_assert_uint_eq(now.tasks, before.tasks);
+		for (unsigned int i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+			struct pinsim_page_info pi = page_of(proc, pages[i].va);
+
+			ck_assert_msg(pi.pfn == pages[i].pi.pfn && pi.level == pages[i].pi.level,
+				      "N=%u: page %u moved", n, i);
+			ck_assert_msg(pi.refcount == pages[i].pi.refcount,
+				      "N=%u: page %u refcount %d, was %d", n, i, pi.refcount,
+				      pages[i].pi.refcount);
+			ck_assert_int_eq(pi.pincount, pages[i].pi.pincount);
+			/*
+			 * The kernel leaves the parent's entries write-protected
+			 * after a failed copy: the next write reuses the page
+			 * (refcount 1 again), which also makes it writable.
+			 */
+			put_byte(proc, pages[i].va, pages[i].byte);
+			pi = page_of(proc, pages[i].va);
+			ck_assert_msg(pi.pfn == pages[i].pi.pfn && pi.level == pages[i].pi.level,
+				      "N=%u: page %u copied on write after a failed fork", n, i);
+			ck_assert(pi.writable);
+		}
+		ck_assert_int_eq(dma_byte(IOVA), 'p');
+		if (left)
+			break;
+	}
+	printf("# fork: %u injection points\n", n - 1);
+	ck_assert_uint_ge(n - 1, 5);
+}
+END_TEST
+
+START_TEST(fork_exit_both_no_leak)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(8 * PG, RW, ANON);
+	uint64_t thp = thp_buffer(proc);
+	uint64_t huge = vh_mmap(2 * MiB, RW, HUGE_2M);
+	struct pinsim_stats st;
+
+	vh_touch(va, 8 * PG, PG);
+	put_byte(proc, huge, 'h');
+	vh_map_ok(c, va, IOVA, 2 * PG);
+	do_fork();
+	put_byte(child, va + 4 * PG, 'c');
+	put_byte(child, thp + PG, 'c');
+	put_byte(child, huge, 'c');
+	/* The parent goes first: the child keeps every page it shares. */
+	pinsim_proc_destroy(proc);
+	proc = NULL;
+	ck_assert_int_eq(get_byte(child, va + 5 * PG), 5);
+	ck_assert_int_eq(get_byte(child, thp + 9 * PG), 9);
+	ck_assert_int_eq(get_byte(child, huge), 'c');
+	pinsim_proc_destroy(child);
+	child = NULL;
+	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
+	ck_assert_uint_eq(st.pages_allocated, base_pages);
+	ck_assert_uint_eq(st.tasks, base_tasks);
+	ck_assert_uint_eq(st.hugetlb_2m_free, st.hugetlb_2m_total);
+	ck_assert_uint_eq(st.oopses, 0);
+	ck_assert_uint_eq(st.warnings, 0);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("fork");
+	TCase *tc = vh_tcase(s, "fork", fk_setup);
+
+	tcase_add_test(tc, fork_private_anon_is_cow_both_sides);
+	tcase_add_test(tc, fork_wrprotect_invalidates_parent_secondary_mmu);
+	tcase_add_test(tc, fork_shared_anon_shared_with_child);
+	tcase_add_test(tc, fork_pinned_page_copied_for_child_parent_keeps_pin);
+	tcase_add_test(tc, fork_pin_after_fork_unshares);
+	tcase_add_test(tc, fork_readonly_pin_after_fork_unshares);
+	tcase_add_test(tc, fork_dontfork_vma_absent_in_child);
+	tcase_add_test(tc, fork_wipeonfork_child_reads_zero);
+	tcase_add_test(tc, madvise_fork_advices_follow_kernel_errors);
+	tcase_add_test(tc, fork_thp_shared_write_protected_then_cow_splits);
+	tcase_add_test(tc, fork_thp_exclusive_again_reused_as_pmd);
+	tcase_add_test(tc, fork_thp_pinned_split_and_copied);
+	tcase_add_test(tc, fork_hugetlb_shared_then_cow_from_pool);
+	tcase_add_test(tc, fork_hugetlb_pinned_copied);
+	tcase_add_test(tc, fork_bar_pfnmap_inherited);
+	tcase_add_test(tc, fork_shared_fd_child_unmap_dma_affects_parent);
+	tcase_add_test(tc, fork_child_inherits_rlimit_and_capability);
+	tcase_add_test(tc, fork_enomem_sweep_changes_nothing);
+	tcase_add_test(tc, fork_exit_both_no_leak);
+	return s;
+}
