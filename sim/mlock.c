@@ -164,19 +164,22 @@ static int mlock_posix_error_return(int err)
  * counted; otherwise vma_modify_flags() isolates [start, end) (merging it
  * with compatible neighbours), locked_vm moves by its pages, and the new
  * flags are set.  mlock_vma_pages_range() (the LRU side) is not modelled.
+ * *@next_start: where the VMA now holding the range ends.
  */
 static int mlock_fixup(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
-		       unsigned long end, vm_flags_t newflags)
+		       unsigned long end, vm_flags_t newflags, unsigned long *next_start)
 {
 	vm_flags_t oldflags = vma->vm_flags;
 	long nr_pages;
 	int err = 0;
 
+	*next_start = vma->vm_end;
 	if (newflags == oldflags || (oldflags & VM_SPECIAL) || is_vm_hugetlb_page(vma))
 		return 0;
 	vma = vma_modify_flags(mm, vma, start, end, newflags, &err);
 	if (!vma)
 		return err;
+	*next_start = vma->vm_end;	/* vma_iter_end(): past a merge */
 	nr_pages = (long)((end - start) >> PAGE_SHIFT);
 	if (!(newflags & VM_LOCKED))
 		nr_pages = -nr_pages;
@@ -214,7 +217,7 @@ static int apply_vma_lock_flags(struct mm_struct *mm, unsigned long start, size_
 			return -ENOMEM;
 		newflags = (vma->vm_flags & ~VM_LOCKED_MASK) | flags;
 		tmp = vma->vm_end < end ? vma->vm_end : end;
-		err = mlock_fixup(mm, vma, nstart, tmp, newflags);
+		err = mlock_fixup(mm, vma, nstart, tmp, newflags, &tmp);
 		if (err)
 			return err;
 		nstart = tmp;
@@ -320,7 +323,7 @@ static void apply_mlockall_flags(struct mm_struct *mm, int flags)
 		unsigned long end = vma->vm_end;
 
 		mlock_fixup(mm, vma, vma->vm_start, vma->vm_end,
-			    (vma->vm_flags & ~VM_LOCKED_MASK) | to_add);
+			    (vma->vm_flags & ~VM_LOCKED_MASK) | to_add, &end);
 		/* A merge may have removed entries: go on after the range. */
 		while (i < mm->nr_vmas && mm->vmas[i]->vm_start < end)
 			i++;

@@ -1403,6 +1403,14 @@ static void vma_drop_merged(struct mm_struct *mm, struct vm_area_struct *vma)
 {
 	unsigned int i = vma_slot(mm, vma);
 
+	/* A neighbour may already have grown over vm_start: find the pointer. */
+	if (i && mm->vmas[i] != vma)
+		i--;
+	while (i < mm->nr_vmas && mm->vmas[i] != vma)
+		i++;
+	if (WARN_ON_ONCE(i == mm->nr_vmas))
+		return;
+
 	memmove(&mm->vmas[i], &mm->vmas[i + 1], (mm->nr_vmas - i - 1) * sizeof(*mm->vmas));
 	mm->nr_vmas--;
 	unlink_file_vma(vma);
@@ -1464,12 +1472,14 @@ static struct vm_area_struct *vma_merge_existing_range(struct mm_struct *mm,
 		right = false;
 	if (left) {
 		if (right) {
-			prev->vm_end = next->vm_end;
+			unsigned long new_end = next->vm_end;
+
 			vma_drop_merged(mm, next);
 			vma_drop_merged(mm, vma);
+			prev->vm_end = new_end;
 		} else if (whole) {
-			prev->vm_end = end;
 			vma_drop_merged(mm, vma);
+			prev->vm_end = end;
 		} else {
 			prev->vm_end = end;
 			vma->vm_pgoff += (end - vma->vm_start) >> PAGE_SHIFT;
@@ -1535,8 +1545,10 @@ struct vm_area_struct *vma_merge_extend(struct mm_struct *mm, struct vm_area_str
 	vmg.next = next;
 	if (next && !(vma->vm_flags & (VM_SPECIAL | VM_HUGETLB)) && vma_can_merge_right(&vmg) &&
 	    can_merge_remove_vma(next)) {
-		vma->vm_end = next->vm_end;
+		unsigned long new_end = next->vm_end;
+
 		vma_drop_merged(mm, next);
+		vma->vm_end = new_end;
 	}
 	return vma;
 }
@@ -1660,24 +1672,4 @@ int vm_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 	ret = do_munmap(mm, start, len);
 	mmap_write_unlock(mm);
 	return ret;
-}
-
-/* exported for fork/madvise (F1) */
-
-/* vma_iter_bulk_store() of dup_mmap(): into the set, in address order. */
-int mm_vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
-{
-	return vma_insert(mm, vma);
-}
-
-/* dup_mmap()'s vma_interval_tree_insert_after(): onto the file's i_mmap. */
-void vma_link_file(struct vm_area_struct *vma)
-{
-	mapping_link(vma);
-}
-
-/* __split_vma() for madvise_update_vma() (vma_modify_flags()). */
-int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
-{
-	return split_vma(mm, vma, addr);
 }
