@@ -1673,3 +1673,23 @@ int vm_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 	mmap_write_unlock(mm);
 	return ret;
 }
+
+/* exported for fork/madvise (F1) */
+
+/* vma_iter_bulk_store() of dup_mmap(): into the set, in address order. */
+int mm_vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	return vma_insert(mm, vma);
+}
+
+/* dup_mmap()'s vma_interval_tree_insert_after(): onto the file's i_mmap. */
+void vma_link_file(struct vm_area_struct *vma)
+{
+	mapping_link(vma);
+}
+
+/* __split_vma() for madvise_update_vma() (vma_modify_flags()). */
+int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
+{
+	return split_vma(mm, vma, addr);
+}
