@@ -374,7 +374,8 @@ void split_huge_pud(struct vm_area_struct *vma, pud_t *pud, unsigned long addr)
  * the leaf is replaced by the table in one release store, which lockless
  * readers see as either the old leaf or the full table.
  * PG_anon_exclusive stays on the head page only (tail pages are never
- * written, page.h); every anonymous page is exclusive here anyway.
+ * written, page.h): the PTEs inherit the PMD's exclusivity, as each page
+ * does in the kernel (mm_types.h PageAnonExclusive()).
  */
 static void __split_huge_pmd_anon(struct vm_area_struct *vma, pmd_t *pmd, pmd_t old,
 				  struct page *table)
@@ -384,13 +385,22 @@ static void __split_huge_pmd_anon(struct vm_area_struct *vma, pmd_t *pmd, pmd_t 
 	pte_t *ptes = page_address(table);
 	unsigned int i;
 
+	/*
+	 * The kernel starts from vm_page_prot and applies the PMD's bits; the
+	 * PMD's own protection bits give the same entries, and keep the
+	 * leaves of a PROT_NONE VMA present as sim/mprotect.c keeps them
+	 * (PAGE_NONE has no present bit here).
+	 */
+	pgprot_t prot = __pgprot(pgprot_val(pmd_pgprot(old)) & ~(_PAGE_PSE | _PAGE_RW |
+								 _PAGE_ACCESSED | _PAGE_DIRTY));
+
 	for (i = 0; i < PTRS_PER_PTE; i++) {
-		pte_t entry = pfn_pte(pfn + i, vma->vm_page_prot);
+		pte_t entry = pfn_pte(pfn + i, prot);
 
 		if (pmd_write(old))
 			entry = pte_mkwrite(entry);
-		if (!pmd_young(old))
-			entry = __pte(pte_val(entry) & ~_PAGE_ACCESSED);	/* pte_mkold() */
+		if (pmd_young(old))
+			entry = pte_mkyoung(entry);
 		if (pmd_dirty(old))
 			entry = pte_mkdirty(entry);
 		set_pte(&ptes[i], entry);

@@ -17,8 +17,9 @@
  *
  * Left out: surplus pages and overcommit (nr_overcommit_hugepages = 0),
  * subpools, cgroup charging, NUMA nodes, the page cache of shared hugetlbfs
- * files (each mapping owns its pages: MAP_SHARED hugetlb memory is not
- * shared between processes), hugetlb_vma_lock and the fault mutex (the
+ * files (each mapping owns its pages: MAP_SHARED hugetlb memory is shared
+ * only with the children a fork made, which copy the leaves, see
+ * copy_hugetlb_page_range()), hugetlb_vma_lock and the fault mutex (the
  * level's page-table lock serialises the fault instead, see hugetlb_fault()).
  */
 #include <errno.h>
@@ -483,7 +484,8 @@ static spinlock_t *huge_pte_lock(struct mm_struct *mm, struct hstate *h, uint64_
  * 0 with -ENOMEM when the pool is dry: alloc_hugetlb_folio()'s -ENOSPC
  * fails the fork, which copy_mm() reports as -ENOMEM.
  */
-static uint64_t hugetlb_copy_pinned(struct vm_area_struct *dst_vma, struct folio *src)
+static uint64_t hugetlb_copy_pinned(struct vm_area_struct *dst_vma, struct folio *src,
+				    uint64_t src_entry)
 {
 	struct folio *new_folio = alloc_hugetlb_folio(dst_vma->vm_hstate, false);
 	uint64_t val;
@@ -492,8 +494,13 @@ static uint64_t hugetlb_copy_pinned(struct vm_area_struct *dst_vma, struct folio
 		return 0;
 	sim_copy_folio_data(new_folio, &src->page, folio_nr_pages(src));
 	SetPageFlag(&new_folio->page, PG_anon_exclusive);
-	val = ((uint64_t)folio_pfn(new_folio) << PAGE_SHIFT) |
-	      pgprot_val(dst_vma->vm_page_prot) | _PAGE_PSE | _PAGE_ACCESSED | _PAGE_DIRTY;
+	/*
+	 * The parent's leaf bits with the new pfn: a PROT_NONE VMA keeps its
+	 * leaves present here (sim/mprotect.c), vm_page_prot would not.
+	 */
+	val = ((uint64_t)folio_pfn(new_folio) << PAGE_SHIFT) | (src_entry & ~PTE_PFN_MASK) |
+	      _PAGE_PSE | _PAGE_ACCESSED | _PAGE_DIRTY;
+	val &= ~(uint64_t)_PAGE_RW;
 	if (dst_vma->vm_flags & VM_WRITE)
 		val |= _PAGE_RW;
 	return val;
@@ -548,7 +555,7 @@ int copy_hugetlb_page_range(struct mm_struct *dst, struct mm_struct *src,
 		    folio_try_dup_anon_rmap(folio, &folio->page, src_vma)) {
 			spin_unlock(src_ptl);
 			spin_unlock(dst_ptl);
-			val = hugetlb_copy_pinned(dst_vma, folio);
+			val = hugetlb_copy_pinned(dst_vma, folio, entry);
 			folio_put(folio);
 			if (!val) {
 				ret = -ENOMEM;

@@ -4,19 +4,18 @@
  * MADV_HUGEPAGE/MADV_NOHUGEPAGE (hugepage_madvise()), MADV_DONTFORK,
  * MADV_DOFORK, MADV_WIPEONFORK and MADV_KEEPONFORK.  The flags apply to
  * [start, end) exactly: a VMA reaching past either end is split there
- * first (madvise_update_vma() -> vma_modify_flags()).
+ * first, or the range merges into a neighbour with the same flags
+ * (madvise_update_vma() -> vma_modify_flags(), sim/mmap.c).
  *
  * Left out: every other advice (-EINVAL, as the simulation cannot carry it
- * out: no swap, page cache, KSM or memory failure), anon VMA names, and
- * merging the changed range back into neighbours with the same flags
- * (vma_merge_existing_range()): the simulation leaves them as separate
- * VMAs, which only numa_maps' line count could tell.
+ * out: no swap, page cache, KSM or memory failure) and anon VMA names.
  */
 #include <errno.h>
 #include <sys/mman.h>
 
 #include "mm.h"
 #include "pgtable.h"
+#include "vma.h"
 
 /* madvise_behavior_valid(), restricted to the advices modelled here. */
 static bool madvise_behavior_valid(int behavior)
@@ -62,42 +61,31 @@ static void split_huge_at(struct vm_area_struct *vma, unsigned long addr)
 }
 
 /*
- * __split_vma() at @addr for a madvise: hugetlb VMAs split only at their
- * page size (hugetlb_vm_op_split(): -EINVAL).
- */
-static int madvise_split(struct vm_area_struct *vma, unsigned long addr)
-{
-	if (is_vm_hugetlb_page(vma) && (addr & (huge_page_size(vma->vm_hstate) - 1)))
-		return -EINVAL;
-	split_huge_at(vma, addr);
-	return vma_split(vma->vm_mm, vma, addr);
-}
-
-/*
- * madvise_update_vma(): nothing if the flags do not change; else the VMA
- * is split at @start and @end (vma_modify_flags()) and the part inside
- * gets @new_flags.  A failed split leaves what was split so far, as in the
- * kernel.
+ * madvise_update_vma(): nothing if the flags do not change; else
+ * vma_modify_flags() merges [start, end) into a neighbour with the new
+ * flags or splits the VMA at @start and @end (a hugetlb VMA only at its
+ * page size, -EINVAL), and the VMA covering the range gets @new_flags.
+ * Huge leaves the new boundaries cut are split first
+ * (vma_adjust_trans_huge() of __split_vma()).  A failed split leaves what
+ * was split so far, as in the kernel.
  */
 static int madvise_update_vma(struct vm_area_struct *vma, unsigned long start,
 			      unsigned long end, vm_flags_t new_flags)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	int err;
+	int err = 0;
 
 	if (new_flags == vma->vm_flags)
 		return 0;
-	if (start > vma->vm_start) {
-		err = madvise_split(vma, start);
-		if (err)
-			return err;
-		vma = vma_lookup(mm, start);
+	if (!is_vm_hugetlb_page(vma)) {
+		if (start > vma->vm_start)
+			split_huge_at(vma, start);
+		if (end < vma->vm_end)
+			split_huge_at(vma, end);
 	}
-	if (end < vma->vm_end) {
-		err = madvise_split(vma, end);
-		if (err)
-			return err;
-	}
+	vma = vma_modify_flags(mm, vma, start, end, new_flags, &err);
+	if (!vma)
+		return err;
 	vma->vm_flags = new_flags;
 	return 0;
 }

@@ -5,6 +5,9 @@
  * huge-leaf zaps that the kernel keeps in mm/huge_memory.c (zap_huge_pmd,
  * zap_huge_pud) and mm/hugetlb.c (__unmap_hugepage_range).
  *
+ * fork's copy_page_range() (with vma_needs_copy(), copy_pte_range() and
+ * copy_present_page()) is at the end.
+ *
  * It also frees page tables as the kernel does at munmap and exit:
  * free_pgtables() -> free_pgd_range() (floor/ceiling rules), with tables
  * freed through the mmu_gather's table batch (sim/pgtable.c).
@@ -15,6 +18,9 @@
  *    the flush.  Nothing can reach the page through the cleared entry
  *    either way.
  *  - No rmap, mapcount or RSS counters: the simulation does not keep them.
+ *    A page mapped by several processes after fork holds one reference per
+ *    mapping, and COW decides by PG_anon_exclusive and the refcount
+ *    (sim/fault.c), so a zap's put is all the unmapping there is.
  *  - No zero page and no huge zero page: a read fault on anonymous memory
  *    allocates a page.  The zero-pfn cases of vm_normal_page() therefore
  *    never hit and are left out.
@@ -939,7 +945,7 @@ void sim_copy_folio_data(struct folio *dst, struct page *src, unsigned long nr)
  * comes from *@prealloc, allocated by the caller with the locks dropped;
  * without one, -EAGAIN asks for it.
  */
-static int copy_present_page(struct vm_area_struct *dst_vma, pte_t *dst_pte,
+static int copy_present_page(struct vm_area_struct *dst_vma, pte_t *dst_pte, pte_t src,
 			     struct folio **prealloc, struct page *page)
 {
 	struct folio *new_folio = *prealloc;
@@ -950,7 +956,13 @@ static int copy_present_page(struct vm_area_struct *dst_vma, pte_t *dst_pte,
 	*prealloc = NULL;
 	sim_copy_folio_data(new_folio, page, 1);
 	SetPageFlag(&new_folio->page, PG_anon_exclusive);	/* RMAP_EXCLUSIVE */
-	pte = pte_mkdirty(pfn_pte(folio_pfn(new_folio), dst_vma->vm_page_prot));
+	/*
+	 * mk_pte(vm_page_prot): the parent's protection bits, not
+	 * vm_page_prot, because the simulation keeps the leaves of a
+	 * PROT_NONE VMA present (sim/mprotect.c) where PAGE_NONE has no
+	 * present bit; for any other VMA they are vm_page_prot's.
+	 */
+	pte = pte_mkdirty(pfn_pte(folio_pfn(new_folio), pte_pgprot(src)));
 	if (dst_vma->vm_flags & VM_WRITE)	/* maybe_mkwrite() */
 		pte = pte_mkwrite(pte);
 	set_pte(dst_pte, pte);
@@ -997,7 +1009,7 @@ static int copy_present_pte(struct vm_area_struct *dst_vma, struct vm_area_struc
 	    folio_try_dup_anon_rmap(folio, page, src_vma)) {
 		/* Page may be pinned: copy it for the child now. */
 		folio_put(folio);
-		return copy_present_page(dst_vma, dst_pte, prealloc, page);
+		return copy_present_page(dst_vma, dst_pte, pte, prealloc, page);
 	}
 copy_pte:
 	__copy_present_pte(src_vma, dst_pte, src_pte, pte);

@@ -340,9 +340,8 @@ struct mm_struct *dup_mm(struct mm_struct *oldmm, const char *comm, int *err);
 /* do_madvise() for the VMA-flag advices (mm/madvise.c): 0 or -errno. */
 int do_madvise(struct mm_struct *mm, unsigned long start, size_t len_in, int behavior);
 
-/* sim/mmap.c, exported for fork/madvise (F1) */
+/* sim/mmap.c, exported for fork (F1); madvise uses sim/vma.h */
 int mm_vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_link_file(struct vm_area_struct *vma);
-int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr);
 
 #endif /* SIM_MM_H */

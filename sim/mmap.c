@@ -1687,9 +1687,3 @@ void vma_link_file(struct vm_area_struct *vma)
 {
 	mapping_link(vma);
 }
-
-/* __split_vma() for madvise_update_vma() (vma_modify_flags()). */
-int vma_split(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
-{
-	return split_vma(mm, vma, addr);
-}

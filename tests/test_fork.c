@@ -305,8 +305,14 @@ START_TEST(fork_dontfork_vma_absent_in_child)
 	ck_assert(page_of(proc, va + PG).writable);
 	ck_assert(!page_of(proc, va).writable);
 	pinsim_proc_destroy(child);
-	/* MADV_DOFORK: inherited again. */
+	/* MADV_DOFORK: inherited again, and merged back (vma_modify_flags()). */
 	ck_assert_int_eq(pinsim_madvise(proc, va + PG, PG, MADV_DOFORK), 0);
+	{
+		struct pinsim_proc_stats st3;
+
+		ck_assert_int_eq(pinsim_proc_stats(proc, &st3), 0);
+		ck_assert_uint_eq(st3.nr_vmas, st.nr_vmas);
+	}
 	do_fork();
 	ck_assert_int_eq(get_byte(child, va + PG), 'b');
 }
@@ -409,6 +415,24 @@ START_TEST(fork_thp_exclusive_again_reused_as_pmd)
 	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PMD);
 	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
 	ck_assert(page_of(proc, va).writable);
+}
+END_TEST
+
+START_TEST(madvise_dontfork_inside_thp_splits_pmd)
+{
+	uint64_t va = thp_buffer(proc);
+	uint64_t pfn = page_of(proc, va).pfn;
+
+	/* vma_adjust_trans_huge(): the new VMA boundary splits the PMD. */
+	ck_assert_int_eq(pinsim_madvise(proc, va + MiB, MiB, MADV_DONTFORK), 0);
+	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_eq(page_of(proc, va + MiB).pfn, pfn + 256);
+	do_fork();
+	ck_assert_int_eq(get_byte(child, va + 3 * PG), 3);
+	ck_assert_uint_eq(page_of(child, va + 3 * PG).pfn, pfn + 3);
+	ck_assert_int_eq(page_of(child, va + MiB).level, PINSIM_LEVEL_NONE);
+	ck_assert(page_of(proc, va + MiB).writable);
+	ck_assert(!page_of(proc, va).writable);
 }
 END_TEST
 
@@ -601,6 +625,53 @@ START_TEST(fork_child_inherits_rlimit_and_capability)
 }
 END_TEST
 
+/*
+ * Pinned pages in a PROT_NONE VMA (the fuzzer's regress-fork-pinned-
+ * hugetlb-protnone): the child's copies are present leaves like the
+ * parent's (the simulation keeps PROT_NONE leaves present, sim/mprotect.c),
+ * access is refused at the VMA, and every copy goes back at exit.
+ */
+START_TEST(fork_pinned_protnone_copies_are_freed)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(PG, RW, ANON);
+	uint64_t thp = thp_buffer(proc);
+	uint64_t huge = vh_mmap(2 * MiB, RW, HUGE_2M);
+	struct pinsim_stats before, st;
+	unsigned char b;
+
+	put_byte(proc, va, 'a');
+	put_byte(proc, huge, 'h');
+	vh_map_ok(c, va, IOVA, PG);
+	vh_map_ok(c, thp, IOVA + 2 * MiB, 2 * MiB);
+	vh_map_ok(c, huge, IOVA + 4 * MiB, 2 * MiB);
+	ck_assert_int_eq(pinsim_mprotect(proc, va, PG, PROT_NONE), 0);
+	ck_assert_int_eq(pinsim_mprotect(proc, thp, 2 * MiB, PROT_NONE), 0);
+	ck_assert_int_eq(pinsim_mprotect(proc, huge, 2 * MiB, PROT_NONE), 0);
+	before = vh_sim_stats();
+	do_fork();
+	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_ne(page_of(child, va).pfn, page_of(proc, va).pfn);
+	ck_assert_int_eq(page_of(child, thp + 5 * PG).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(page_of(proc, thp + 5 * PG).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(page_of(child, huge).level, PINSIM_LEVEL_PMD);
+	ck_assert_uint_ne(page_of(child, huge).pfn, page_of(proc, huge).pfn);
+	errno = 0;
+	ck_assert_int_eq(pinsim_access(child, va, &b, 1, 0), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	pinsim_proc_destroy(child);
+	child = NULL;
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.hugetlb_2m_free, before.hugetlb_2m_free);
+	/* The parent's split PMD keeps its new PTE table; nothing else is left. */
+	ck_assert_uint_eq(st.pages_allocated, before.pages_allocated + 1);
+	ck_assert_uint_eq(st.warnings, 0);
+	ck_assert_int_eq(pinsim_mprotect(proc, va, PG, RW), 0);
+	ck_assert_int_eq(get_byte(proc, va), 'a');
+	ck_assert_int_eq(dma_byte(IOVA), 'a');
+}
+END_TEST
+
 /* ---------------- failure and exit ---------------- */
 
 struct parent_page {
@@ -738,12 +809,14 @@ Suite *make_suite(void)
 	tcase_add_test(tc, madvise_fork_advices_follow_kernel_errors);
 	tcase_add_test(tc, fork_thp_shared_write_protected_then_cow_splits);
 	tcase_add_test(tc, fork_thp_exclusive_again_reused_as_pmd);
+	tcase_add_test(tc, madvise_dontfork_inside_thp_splits_pmd);
 	tcase_add_test(tc, fork_thp_pinned_split_and_copied);
 	tcase_add_test(tc, fork_hugetlb_shared_then_cow_from_pool);
 	tcase_add_test(tc, fork_hugetlb_pinned_copied);
 	tcase_add_test(tc, fork_bar_pfnmap_inherited);
 	tcase_add_test(tc, fork_shared_fd_child_unmap_dma_affects_parent);
 	tcase_add_test(tc, fork_child_inherits_rlimit_and_capability);
+	tcase_add_test(tc, fork_pinned_protnone_copies_are_freed);
 	tcase_add_test(tc, fork_enomem_sweep_changes_nothing);
 	tcase_add_test(tc, fork_exit_both_no_leak);
 	return s;
