@@ -887,10 +887,13 @@ static long group_get_status(struct vfio_group *g, struct vfio_group_status *arg
 static long group_set_container(struct pinsim_proc *p, struct vfio_group *g, int *arg)
 {
 	struct vfio_fd *cf;
+	int fd;
 
 	if (!arg)
 		return -EFAULT;
-	cf = fd_lookup(p, *arg);
+	/* get_user() takes the int at any alignment (fuzz/corpus/regress-unaligned-*). */
+	memcpy(&fd, arg, sizeof(fd));
+	cf = fd_lookup(p, fd);
 	if (!cf)
 		return -EBADF;
 	if (g->container)
@@ -1173,7 +1176,8 @@ static long device_set_irqs(struct vfio_pci_core_device *vdev, struct vfio_irq_s
 		data = malloc(data_size);
 		if (!data)
 			return -ENOMEM;
-		memcpy(data, arg->data, data_size);
+		/* arg->data, at whatever alignment the caller's buffer has */
+		memcpy(data, (const char *)arg + offsetof(struct vfio_irq_set, data), data_size);
 	}
 	ret = vfio_pci_set_irqs_ioctl(vdev, hdr.flags, hdr.index, hdr.start, hdr.count, data);
 	free(data);
@@ -1239,13 +1243,27 @@ static long device_get_hot_reset_info(struct vfio_pci_core_device *vdev,
 				.devfn = set[i]->devfn,
 			};
 
-			memcpy(&arg->devices[i], &dd, sizeof(dd));
+			/* copy_to_user(): the caller's buffer may be unaligned */
+			memcpy((char *)arg + offsetof(struct vfio_pci_hot_reset_info, devices) +
+				       (size_t)i * sizeof(dd),
+			       &dd, sizeof(dd));
 		}
 		hdr.count = (uint32_t)n;
 	}
 	memcpy(arg, &hdr, minsz);
 	free(set);
 	return ret;
+}
+
+/* group_fds[@i] of the caller's struct, as copy_from_user() reads it: any alignment. */
+static int32_t hot_reset_group_fd(const struct vfio_pci_hot_reset *arg, uint32_t i)
+{
+	int32_t fd;
+
+	memcpy(&fd, (const char *)arg + offsetof(struct vfio_pci_hot_reset, group_fds) +
+			    (size_t)i * sizeof(fd),
+	       sizeof(fd));
+	return fd;
 }
 
 /*
@@ -1280,7 +1298,7 @@ static long device_pci_hot_reset(struct pinsim_proc *p, struct vfio_pci_core_dev
 		goto out;
 	}
 	for (uint32_t i = 0; i < hdr.count; i++) {
-		f = fd_lookup(p, arg->group_fds[i]);
+		f = fd_lookup(p, hot_reset_group_fd(arg, i));
 		if (!f) {
 			ret = -EBADF;
 			goto out;
@@ -1294,7 +1312,7 @@ static long device_pci_hot_reset(struct pinsim_proc *p, struct vfio_pci_core_dev
 		bool owned = false;
 
 		for (uint32_t i = 0; i < hdr.count && !owned; i++)
-			owned = fd_lookup(p, arg->group_fds[i])->group->vdev == set[d];
+			owned = fd_lookup(p, hot_reset_group_fd(arg, i))->group->vdev == set[d];
 		if (!owned) {
 			ret = -EINVAL;
 			goto out;
