@@ -19,7 +19,13 @@
  * frame behind it there, MAP_SHARED|MAP_FIXED, leaf-sized
  * (pinsim_phys_fd()).  From then on the program's pointer and the
  * simulated direct map (what simulated DMA and the IOMMU reach) are the
- * same page of the same memfd: data is shared both ways.  A frame the
+ * same page of the same memfd: data is shared both ways.  The touch is the
+ * CPU's access, a read or a write (x86-64's page-fault error code), and a
+ * frame the simulated PTE maps read-only (the zero page, a page COW-shared
+ * after fork) is mapped read-only, so that a later write faults again and
+ * breaks COW in the simulation first.  In a forked child (fork.c) the
+ * touch is a request to the machine host, in the child's simulated
+ * process.  A frame the
  * simulated side faulted first (MAP_DMA pinning) is found the same way when
  * the program first touches it: pinsim_touch() then only reports the frame.
  *
@@ -55,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "preload.h"
@@ -67,6 +74,7 @@ struct region {
 	int sim_flags; /* what pinsim_mmap() was given */
 	bool device;
 	bool hugepage; /* MADV_HUGEPAGE */
+	bool dontfork; /* MADV_DONTFORK: a forked child does not have it */
 };
 
 static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -200,13 +208,67 @@ static void host_drop_mirrored(uint64_t start, uint64_t end)
 	pthread_mutex_unlock(&regions_lock);
 }
 
+void mirror_zap(uint64_t start, uint64_t end)
+{
+	atomic_fetch_add(&zap_seq, 1);
+	host_drop_mirrored(start, end);
+	preload_count_zap();
+}
+
 /* The zap notifier: any thread, simulated locks held, no pinsim calls. */
 static void mirror_zapped(void *data, uint64_t start, uint64_t end)
 {
 	(void)data;
-	atomic_fetch_add(&zap_seq, 1);
-	host_drop_mirrored(start, end);
-	preload_count_zap();
+	mirror_zap(start, end);
+}
+
+/*
+ * The calls into pinsim, run by preload_sim() as the process's task: here,
+ * or for a forked child in the machine host.  a: addr, len, prot, flags,
+ * fd, offset (mmap); addr, len (munmap); addr, len, advice (madvise).
+ */
+static long mmap_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds, int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	return (long)pinsim_mmap(p, a[0], a[1], (int)a[2], (int)a[3], (int)a[4], a[5]);
+}
+
+static long munmap_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		      int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	return pinsim_munmap(p, a[0], a[1]);
+}
+
+static long madvise_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		       int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	return pinsim_madvise(p, a[0], a[1], (int)a[2]);
+}
+
+static uint64_t sim_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, uint64_t off)
+{
+	return (uint64_t)preload_sim(&(struct preload_call){
+		.fn = mmap_fn,
+		.a = {addr, len, (uint64_t)prot, (uint64_t)flags, (uint64_t)fd, off}});
+}
+
+static int sim_munmap(uint64_t addr, uint64_t len)
+{
+	return (int)preload_sim(&(struct preload_call){.fn = munmap_fn, .a = {addr, len}});
+}
+
+static int sim_madvise(uint64_t addr, uint64_t len, int advice)
+{
+	return (int)preload_sim(
+		&(struct preload_call){.fn = madvise_fn, .a = {addr, len, (uint64_t)advice}});
 }
 
 /* ---- mmap ---- */
@@ -243,11 +305,8 @@ static void *mirror_anon(void *addr, size_t len, int prot, int flags)
 		h = host_reserve(addr, len, host_flags);
 	if (h == MAP_FAILED)
 		return h;
-	sim_enter();
-	got = pinsim_mmap(preload.p, (uintptr_t)h, len, prot, (flags & SIM_ANON_FLAGS) | MAP_FIXED,
-			  -1, 0);
+	got = sim_mmap((uintptr_t)h, len, prot, (flags & SIM_ANON_FLAGS) | MAP_FIXED, -1, 0);
 	err = errno;
-	sim_exit();
 	if (got == PINSIM_MAP_FAILED) {
 		REAL(munmap)(h, len);
 		if (fixed)
@@ -256,7 +315,7 @@ static void *mirror_anon(void *addr, size_t len, int prot, int flags)
 		return MAP_FAILED;
 	}
 	r = (struct region){(uintptr_t)h, (uintptr_t)h + len, prot, flags & SIM_ANON_FLAGS, false,
-			    false};
+			    false, false};
 	region_add(&r);
 	preload_trace("mmap anon %#lx+%#zx prot %d flags %#x", (unsigned long)(uintptr_t)h, len,
 		      prot, flags);
@@ -277,10 +336,8 @@ static void *mirror_device(void *addr, size_t len, int prot, int flags, int pfd,
 	void *h;
 	int err;
 
-	sim_enter();
-	got = pinsim_mmap(preload.p, (uintptr_t)addr, len, prot, flags, pfd, (uint64_t)off);
+	got = sim_mmap((uintptr_t)addr, len, prot, flags, pfd, (uint64_t)off);
 	err = errno;
-	sim_exit();
 	if (got == PINSIM_MAP_FAILED) {
 		errno = err;
 		return MAP_FAILED;
@@ -292,22 +349,19 @@ static void *mirror_device(void *addr, size_t len, int prot, int flags, int pfd,
 
 		align = 1UL << (63 - __builtin_clzl(align));
 		h = host_reserve_aligned(len, align);
-		sim_enter();
-		pinsim_munmap(preload.p, got, len);
-		if (h != MAP_FAILED &&
-		    pinsim_mmap(preload.p, (uintptr_t)h, len, prot, flags | MAP_FIXED, pfd,
-				(uint64_t)off) == PINSIM_MAP_FAILED) {
+		sim_munmap(got, len);
+		if (h != MAP_FAILED && sim_mmap((uintptr_t)h, len, prot, flags | MAP_FIXED, pfd,
+						(uint64_t)off) == PINSIM_MAP_FAILED) {
 			err = errno;
 			REAL(munmap)(h, len);
 			h = MAP_FAILED;
 		}
-		sim_exit();
 	}
 	if (h == MAP_FAILED) {
 		errno = err ? err : ENOMEM;
 		return MAP_FAILED;
 	}
-	r = (struct region){(uintptr_t)h, (uintptr_t)h + len, prot, flags, true, false};
+	r = (struct region){(uintptr_t)h, (uintptr_t)h + len, prot, flags, true, false, false};
 	region_add(&r);
 	preload_trace("mmap device fd %d off %#llx %#lx+%#zx", pfd, (unsigned long long)off,
 		      (unsigned long)(uintptr_t)h, len);
@@ -321,9 +375,7 @@ static void mirror_forget(uint64_t start, uint64_t len)
 		return;
 	/* First out of the table: the zap's notifier must not touch the range. */
 	region_remove(start, start + len);
-	sim_enter();
-	pinsim_munmap(preload.p, start, len);
-	sim_exit();
+	sim_munmap(start, len);
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -333,13 +385,17 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 
 	if (preload_in_sim || !preload.ready)
 		return REAL(mmap)(addr, len, prot, flags, fd, off);
-	if ((flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE)
-		return mirror_anon(addr, len, prot, flags);
-	if (!(flags & MAP_ANONYMOUS) && (pfd = preload_pinsim_fd(fd)) >= 0)
-		return mirror_device(addr, len, prot, flags, pfd, off);
-	ret = REAL(mmap)(addr, len, prot, flags, fd, off);
-	if (ret != MAP_FAILED && (flags & MAP_FIXED))
-		mirror_forget((uintptr_t)ret, len);
+	preload_mm_enter();
+	if ((flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE) {
+		ret = mirror_anon(addr, len, prot, flags);
+	} else if (!(flags & MAP_ANONYMOUS) && (pfd = preload_pinsim_fd(fd)) >= 0) {
+		ret = mirror_device(addr, len, prot, flags, pfd, off);
+	} else {
+		ret = REAL(mmap)(addr, len, prot, flags, fd, off);
+		if (ret != MAP_FAILED && (flags & MAP_FIXED))
+			mirror_forget((uintptr_t)ret, len);
+	}
+	preload_mm_exit();
 	return ret;
 }
 
@@ -357,6 +413,7 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 int munmap(void *addr, size_t len)
 {
 	uint64_t a = (uintptr_t)addr;
+	int ret;
 
 	if (preload_in_sim || !preload.ready)
 		return REAL(munmap)(addr, len);
@@ -364,8 +421,11 @@ int munmap(void *addr, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
+	preload_mm_enter();
 	mirror_forget(a, (len + 4095) & ~(size_t)4095);
-	return REAL(munmap)(addr, len);
+	ret = REAL(munmap)(addr, len);
+	preload_mm_exit();
+	return ret;
 }
 
 /*
@@ -389,25 +449,89 @@ static int mirror_discard(uint64_t start, uint64_t len)
 		e = r.end < end ? r.end : end;
 		if (!r.device) {
 			host_drop(a, e);
-			sim_enter();
-			pinsim_munmap(preload.p, a, e - a);
-			pinsim_mmap(preload.p, a, e - a, r.prot, r.sim_flags | MAP_FIXED, -1, 0);
+			sim_munmap(a, e - a);
+			sim_mmap(a, e - a, r.prot, r.sim_flags | MAP_FIXED, -1, 0);
 			if (r.hugepage)
-				pinsim_madvise(preload.p, a, e - a, MADV_HUGEPAGE);
-			sim_exit();
+				sim_madvise(a, e - a, MADV_HUGEPAGE);
+			if (r.dontfork)
+				sim_madvise(a, e - a, MADV_DONTFORK);
 		}
 		a = e;
 	}
 	return 0;
 }
 
-static void region_set_hugepage(uint64_t start, uint64_t end, bool on)
+/*
+ * madvise() of a range: the regions it covers take the advice, split at
+ * its ends as mm/madvise.c madvise_update_vma() splits VMAs.
+ */
+static void region_advise(uint64_t start, uint64_t end, int advice)
 {
 	pthread_mutex_lock(&regions_lock);
-	for (size_t i = 0; i < nr_regions; i++)
-		if (regions[i].start >= start && regions[i].end <= end)
-			regions[i].hugepage = on;
+	for (size_t i = 0; i < nr_regions; i++) {
+		struct region *r = &regions[i], piece;
+
+		if (r->end <= start || end <= r->start)
+			continue;
+		if (r->start < start) {
+			piece = *r;
+			piece.end = start;
+			r->start = start;
+			if (region_push_locked(&piece))
+				break;
+			r = &regions[i];
+		}
+		if (r->end > end) {
+			piece = *r;
+			piece.start = end;
+			r->end = end;
+			if (region_push_locked(&piece))
+				break;
+			r = &regions[i];
+		}
+		if (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE)
+			r->hugepage = advice == MADV_HUGEPAGE;
+		else if (advice == MADV_DONTFORK || advice == MADV_DOFORK)
+			r->dontfork = advice == MADV_DONTFORK;
+	}
 	pthread_mutex_unlock(&regions_lock);
+}
+
+static int mirror_madvise(void *addr, size_t len, int advice)
+{
+	uint64_t a = (uintptr_t)addr;
+	int ret;
+
+	switch (advice) {
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+		ret = sim_madvise(a, len, advice);
+		if (!ret) {
+			region_advise(a, a + len, advice);
+			REAL(madvise)(addr, len, advice);
+		}
+		return ret;
+	/*
+	 * What a fork copies is the simulated mm's business (dup_mmap());
+	 * the host's own fork copies nothing of it that matters: a forked
+	 * child drops the host mirror of every region (fork.c), and unmaps
+	 * those marked here.
+	 */
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		ret = sim_madvise(a, len, advice);
+		if (!ret)
+			region_advise(a, a + len, advice);
+		return ret;
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+		return mirror_discard(a, len);
+	default:
+		return REAL(madvise)(addr, len, advice);
+	}
 }
 
 int madvise(void *addr, size_t len, int advice)
@@ -417,24 +541,10 @@ int madvise(void *addr, size_t len, int advice)
 
 	if (preload_in_sim || !preload.ready || !region_overlaps(a, a + len))
 		return REAL(madvise)(addr, len, advice);
-	switch (advice) {
-	case MADV_HUGEPAGE:
-	case MADV_NOHUGEPAGE:
-		sim_enter();
-		ret = pinsim_madvise(preload.p, a, len, advice);
-		sim_exit();
-		if (!ret) {
-			region_set_hugepage(a, a + len, advice == MADV_HUGEPAGE);
-			REAL(madvise)(addr, len, advice);
-		}
-		return ret;
-	case MADV_DONTNEED:
-	case MADV_FREE:
-	case MADV_REMOVE:
-		return mirror_discard(a, len);
-	default:
-		return REAL(madvise)(addr, len, advice);
-	}
+	preload_mm_enter();
+	ret = mirror_madvise(addr, len, advice);
+	preload_mm_exit();
+	return ret;
 }
 
 /*
@@ -522,42 +632,75 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 
 /* ---- the first touch ---- */
 
+struct touch_out {
+	struct pinsim_page_info info;
+	uint64_t base, size; /* the host range to map: the leaf, or its 4K */
+	uint64_t off; /* of base's frame in its memfd */
+	int32_t fd; /* the machine's memfd (a forked child has it under this number) */
+};
+
 /*
- * Map the frame behind @addr into the program, leaf-sized.  0, or the
- * errno of pinsim_touch(): EFAULT (SIGSEGV), EIO (SIGBUS).
+ * a: addr, write, the host region's start and end.  The simulated CPU's
+ * access (pinsim_touch()), then the memfd range behind the leaf, cut to
+ * 4K where the leaf spans more than the host region.
  */
-static int mirror_page(const struct region *r, uint64_t addr)
+static long touch_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		     int nfds)
+{
+	struct touch_out *o = buf;
+	uint64_t addr = a[0], pfn;
+
+	(void)fds;
+	(void)nfds;
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	if (pinsim_touch(p, addr, (int)a[1], &o->info))
+		return -1;
+	if (o->info.level == PINSIM_LEVEL_NONE)
+		return 0;
+	o->size = o->info.level == PINSIM_LEVEL_PUD ? 1ULL << 30 :
+		  o->info.level == PINSIM_LEVEL_PMD ? 2ULL << 20 :
+						      4096;
+	o->base = addr & ~(o->size - 1);
+	if (o->base < a[2] || o->base + o->size > a[3]) {
+		o->size = 4096;
+		o->base = addr & ~4095ULL;
+	}
+	pfn = o->info.pfn - ((addr - o->base) >> 12);
+	o->fd = pinsim_phys_fd(preload.m, pfn, &o->off);
+	return 0;
+}
+
+/*
+ * Map the frame behind @addr into the program, leaf-sized, for a read or
+ * (@write) a write: the simulated fault decides, and a frame it leaves
+ * read-only (a COW-shared page after fork, the zero page) is mapped
+ * read-only, so that the next write faults again and breaks COW there as
+ * the kernel's do_wp_page() does; a read never breaks it.  0, or the errno
+ * of pinsim_touch(): EFAULT (SIGSEGV), EIO (SIGBUS; for a forked child
+ * also: its machine host is gone).
+ */
+static int mirror_page(const struct region *r, uint64_t addr, bool write)
 {
 	unsigned long seq = atomic_load(&zap_seq);
-	struct pinsim_page_info info;
-	uint64_t size, base, pfn, off;
-	int fd, ret;
+	struct touch_out o;
+	int prot = r->prot;
 
-	sim_enter();
-	ret = pinsim_touch(preload.p, addr, !!(r->prot & PROT_WRITE), &info);
-	sim_exit();
-	if (ret)
+	if (preload_sim(&(struct preload_call){.fn = touch_fn,
+					       .a = {addr, write, r->start, r->end},
+					       .buf = &o,
+					       .out_len = sizeof(o)}))
 		return errno;
-	if (info.level == PINSIM_LEVEL_NONE)
+	if (o.info.level == PINSIM_LEVEL_NONE || o.fd < 0)
 		return EFAULT;
-	size = info.level == PINSIM_LEVEL_PUD ? 1ULL << 30 :
-	       info.level == PINSIM_LEVEL_PMD ? 2ULL << 20 :
-						4096;
-	base = addr & ~(size - 1);
-	if (base < r->start || base + size > r->end) {
-		size = 4096; /* the leaf spans more than this host region */
-		base = addr & ~(size - 1);
-	}
-	pfn = info.pfn - ((addr - base) >> 12);
-	fd = pinsim_phys_fd(preload.m, pfn, &off);
-	if (fd < 0)
-		return EFAULT;
-	if (REAL(mmap)((void *)(uintptr_t)base, size, r->prot, MAP_SHARED | MAP_FIXED, fd,
-		       (off_t)off) == MAP_FAILED)
+	if (!o.info.writable)
+		prot &= ~PROT_WRITE;
+	if (REAL(mmap)((void *)(uintptr_t)o.base, o.size, prot, MAP_SHARED | MAP_FIXED, o.fd,
+		       (off_t)o.off) == MAP_FAILED)
 		return EFAULT;
 	/* A zap ended since the touch: what was mapped may be stale. */
 	if (atomic_load(&zap_seq) != seq)
-		host_drop_mirrored(base, base + size);
+		host_drop_mirrored(o.base, o.base + o.size);
 	preload_count_cpu_fault(false);
 	return 0;
 }
@@ -594,6 +737,24 @@ static void deliver_sigbus(uint64_t addr, void *uc)
 	raise(SIGBUS);
 }
 
+/*
+ * Was the faulting access a write?  x86-64: the page-fault error code's
+ * bit 1 (X86_PF_WRITE), which the kernel hands to the handler as REG_ERR.
+ * Elsewhere: a write if the region allows one (a read then breaks COW
+ * early: the bytes stay right, the frame is copied sooner than the
+ * kernel would).
+ */
+static bool fault_is_write(const struct region *r, void *uc)
+{
+#if defined(__x86_64__)
+	(void)r;
+	return ((ucontext_t *)uc)->uc_mcontext.gregs[REG_ERR] & 2;
+#else
+	(void)uc;
+	return r->prot & PROT_WRITE;
+#endif
+}
+
 static void mirror_fault(int sig, siginfo_t *si, void *uc)
 {
 	uint64_t addr = (uintptr_t)si->si_addr;
@@ -601,7 +762,7 @@ static void mirror_fault(int sig, siginfo_t *si, void *uc)
 	struct region r;
 
 	if (si->si_code == SEGV_ACCERR && preload.ready && region_find(addr, &r)) {
-		err = mirror_page(&r, addr);
+		err = mirror_page(&r, addr, fault_is_write(&r, uc));
 		errno = saved;
 		if (!err)
 			return;
@@ -625,4 +786,54 @@ int mirror_init(void)
 	if (pinsim_set_zap_notifier(preload.p, mirror_zapped, NULL))
 		return -1;
 	return sigaction(SIGSEGV, &sa, &prev_segv);
+}
+
+/* ---- fork (fork.c) ---- */
+
+bool mirror_any(void)
+{
+	bool any;
+
+	pthread_mutex_lock(&regions_lock);
+	any = nr_regions > 0;
+	pthread_mutex_unlock(&regions_lock);
+	return any;
+}
+
+/* Across the real fork: no other thread is halfway through the table. */
+void mirror_fork_prepare(void)
+{
+	pthread_mutex_lock(&regions_lock);
+}
+
+void mirror_fork_release(bool child)
+{
+	if (child)
+		pthread_mutex_init(&regions_lock, NULL);
+	else
+		pthread_mutex_unlock(&regions_lock);
+}
+
+/*
+ * A forked child starts with none of its parent's host mirror: every
+ * region goes back to its PROT_NONE reservation, so that each first touch
+ * asks the child's own simulated process (pinsim_fork()'s copy: COW
+ * sharing, pinned pages copied, WIPEONFORK empty).  A DONTFORK region is
+ * not in that process at all: it leaves the table and the host range is
+ * unmapped, so a touch is the program's SIGSEGV (SEGV_MAPERR), as in the
+ * kernel.  Single-threaded (fork.c client_start()).
+ */
+void mirror_client_start(void)
+{
+	for (size_t i = 0; i < nr_regions;) {
+		struct region *r = &regions[i];
+
+		if (r->dontfork) {
+			REAL(munmap)((void *)(uintptr_t)r->start, r->end - r->start);
+			regions[i] = regions[--nr_regions];
+			continue;
+		}
+		host_drop(r->start, r->end);
+		i++;
+	}
 }

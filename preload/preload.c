@@ -19,14 +19,65 @@
  * machine would need the same memfds passed over a socket plus a request
  * round trip per ioctl and per first touch; it is the way to what this
  * model rules out:
- *   - several processes on one simulated machine (each process that loads
- *     the library gets a machine of its own);
+ *   - several processes on one simulated machine that did not fork from
+ *     one another (each process that loads the library afresh gets a
+ *     machine of its own);
  *   - exec: the machine dies with the process image (an exec'd program
- *     that still has LD_PRELOAD starts a fresh machine, its VFIO fds are
- *     gone);
- *   - fork with the kernel's semantics (not done in this slice: a child
- *     shares the parent's mirrored pages MAP_SHARED instead of
- *     copy-on-write, and its simulated process is the parent's).
+ *     that still has LD_PRELOAD starts a fresh machine; a VFIO fd it
+ *     inherited without CLOEXEC is a plain host fd there, a memfd with no
+ *     contents, no longer a VFIO fd).
+ *
+ * fork (fork.c): the kernel's semantics for memory and fds, with the
+ * machine staying in the process that created it, the machine host.  fork()
+ * is interposed; there, before the real fork, the simulated fork runs
+ * (pinsim_fork(): dup_mmap() with private anonymous memory copy-on-write,
+ * pinned pages copied for the child, MADV_DONTFORK/WIPEONFORK, the fd
+ * table copied with the open files shared) and a server thread for the
+ * child starts.  The child becomes a client: every pinsim call it would
+ * make (VFIO open/close/ioctl/pread/pwrite, the mmap/munmap/madvise of
+ * mirrored memory, and each first touch) is a request over a
+ * SOCK_SEQPACKET socket, executed by its server thread as the child's task
+ * in the child's simulated process; its host fd bookkeeping (dup, fcntl,
+ * the vfd table) stays local.  At its start the child drops the host
+ * mirror it inherited (PROT_NONE over every region, DONTFORK regions
+ * unmapped), so each page it touches is faulted in its own simulated mm,
+ * read or write as the CPU did it: a read shares the parent's frame
+ * read-only, a write breaks COW.  The machine's memfds are inherited
+ * (same fd numbers), so a touched page is the same shared memory as in
+ * the host, with no copy.  The parent keeps its mirror: pinsim_fork()
+ * write-protects its private pages and its zap notifier drops them, so
+ * its next write faults into pinsim_touch(write) and breaks COW on its
+ * side.  A zap of the child's memory (its munmap, its COW break, the
+ * parent's device reset, the injector) reaches the child through a second
+ * socket and a listener thread there, synchronously with a timeout
+ * (fork.c says why and what a timeout leaves).  When the child's socket
+ * closes (exit, or exec: CLOEXEC), the server ends the child's process
+ * (pinsim_proc_destroy(): exit_mmap(), then its fds; a container the
+ * parent shares keeps the child's DMA mappings and their pins, as the
+ * kernel's vfio_dma keeps its task's mm).  A child forks again through
+ * its server (nested children are the machine host's clients too).
+ * Why not a server process from the start: the machine host needs no
+ * round trip at all, which is the common case (a VMM that never forks
+ * after it maps guest memory); only the children pay.
+ * Limits: a fork before any mapping or VFIO fd is a plain fork and that
+ * child has no machine (its VFIO opens fail with ENOENT: the machine is
+ * the parent's, and the copy in the child's memory shares its memfds);
+ * a daemon that forks and then uses VFIO in the child therefore cannot.
+ * When the machine host exits, its clients' VFIO calls fail with EIO and
+ * their next first touch gets SIGBUS (pages they had mapped stay).  A
+ * client's mirrored memory follows zaps only while it runs (a stopped
+ * child times the zap out).  The exit summary is the machine host's: it
+ * counts the children's MAP/UNMAP_DMAs, which run there; a child prints
+ * none.  vfork() is left to libc: its child shares the parent's memory
+ * (CLONE_VM), as in the kernel, and may only exec or _exit; so are _Fork()
+ * (async-signal-safe, for a fork that execs at once: its child shares the
+ * mirrored pages and must only exec) and clone() without CLONE_VM.
+ * Requests of a multi-threaded child are serialised by one mutex; the
+ * program's buffers are read and written outside it (a first touch of a
+ * buffer is a request of its own).  ioctl arguments travel as the VFIO
+ * struct's argsz bytes (at most 60K), a string for GET_DEVICE_FD, a value
+ * for the requests that take one; SET_IRQS eventfds go by SCM_RIGHTS (at
+ * most 253 per call) and the server substitutes its own copies.
  *
  * This file interposes (dlsym(RTLD_NEXT) for the real ones): open, open64,
  * openat, openat64, __open_2, __open64_2 of /dev/vfio/vfio and
@@ -55,7 +106,6 @@
 #include <unistd.h>
 
 #include "preload.h"
-#include "race.h"
 
 struct preload preload;
 __thread int preload_in_sim;
@@ -75,8 +125,10 @@ static bool thread_key_ok;
 static void thread_end(void *arg)
 {
 	(void)arg;
+	/* A client's tasks are its server's, in the machine host. */
 	preload_in_sim++;
-	pinsim_thread_exit();
+	if (!preload.client)
+		pinsim_thread_exit();
 	preload_in_sim--;
 	preload_thread_seen = false;
 	preload_count_thread_exit();
@@ -307,7 +359,7 @@ static int machine_start(void)
 {
 	struct pinsim_config cfg;
 
-	if (machine_config(&cfg) || race_config(&cfg))
+	if (machine_config(&cfg))
 		return -1;
 	if (pinsim_create(&cfg, &preload.m))
 		return config_error("cannot create the machine (PINSIM_RAM, hugetlb pools, "
@@ -325,7 +377,7 @@ static int machine_start(void)
 		return -1;
 	if (mirror_init())
 		return config_error("cannot install the SIGSEGV handler%.*s", "", 0);
-	return race_start();
+	return 0;
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -333,6 +385,7 @@ __attribute__((constructor)) static void preload_init(void)
 	const char *t = getenv("PINSIM_TRACE");
 
 	preload.trace = t && atoi(t);
+	fork_init();
 	thread_key_ok = !pthread_key_create(&thread_key, thread_end);
 	sim_enter();
 	if (!machine_start()) {
@@ -376,6 +429,45 @@ static struct vfd {
 } vfds[MAX_HOST_FD];
 /* Covers refs and the table's changes (install, dup, close). */
 static pthread_mutex_t vfds_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Host fds in the table (fork: a process without any forks plainly). */
+static int nr_vfds;
+
+bool preload_fds_any(void)
+{
+	bool any;
+
+	pthread_mutex_lock(&vfds_lock);
+	any = nr_vfds > 0;
+	pthread_mutex_unlock(&vfds_lock);
+	return any;
+}
+
+/* Across the real fork: the child's copy of the table is a consistent one. */
+void preload_fds_fork_prepare(void)
+{
+	pthread_mutex_lock(&vfds_lock);
+}
+
+void preload_fds_fork_release(bool child)
+{
+	if (child)
+		pthread_mutex_init(&vfds_lock, NULL);
+	else
+		pthread_mutex_unlock(&vfds_lock);
+}
+
+static long close_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds, int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	return pinsim_close(p, (int)a[0]);
+}
+
+static void sim_close(int pfd)
+{
+	preload_sim(&(struct preload_call){.fn = close_fn, .a = {(uint64_t)pfd}});
+}
 
 static struct vfd *vfd_get(int fd)
 {
@@ -399,15 +491,14 @@ static int vfd_install(int pfd, enum vfd_kind kind, int group, bool cloexec)
 		if (fd >= 0)
 			REAL(close)(fd);
 		free(f);
-		sim_enter();
-		pinsim_close(preload.p, pfd);
-		sim_exit();
+		sim_close(pfd);
 		errno = err;
 		return -1;
 	}
 	f->refs = 1;
 	pthread_mutex_lock(&vfds_lock);
 	vfds[fd] = (struct vfd){.pfd = pfd, .group = group, .kind = kind, .f = f};
+	nr_vfds++;
 	pthread_mutex_unlock(&vfds_lock);
 	return fd;
 }
@@ -431,23 +522,33 @@ static int vfio_path(const char *path, int *group)
 	return 1;
 }
 
+static long open_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds, int nfds)
+{
+	(void)fds;
+	(void)nfds;
+	return pinsim_open(p, buf, (int)a[0]);
+}
+
 static int vfio_open(const char *path, int flags)
 {
-	int group = -1, kind = vfio_path(path, &group), pfd;
+	int group = -1, kind = vfio_path(path, &group), pfd, fd;
 
 	if (!preload.ready) {
 		fprintf(stderr, "pinsim-preload: open %s: %s\n", path, preload.error);
 		errno = ENOENT;
 		return -1;
 	}
-	sim_enter();
-	pfd = pinsim_open(preload.p, path, flags);
-	sim_exit();
+	preload_mm_enter();
+	pfd = (int)preload_sim(&(struct preload_call){.fn = open_fn,
+						      .a = {(uint64_t)flags},
+						      .buf = (void *)path,
+						      .in_len = strlen(path) + 1});
 	preload_trace("open %s = %d%s%s", path, pfd, pfd < 0 ? " " : "",
 		      pfd < 0 ? strerror(errno) : "");
-	if (pfd < 0)
-		return -1;
-	return vfd_install(pfd, kind ? VFD_GROUP : VFD_CONTAINER, group, flags & O_CLOEXEC);
+	fd = pfd < 0 ? -1 :
+		       vfd_install(pfd, kind ? VFD_GROUP : VFD_CONTAINER, group, flags & O_CLOEXEC);
+	preload_mm_exit();
+	return fd;
 }
 
 #define OPEN_WRAPPER(name, ...)                                  \
@@ -502,14 +603,13 @@ static void vfd_put(int fd)
 	}
 	vfds[fd].kind = VFD_NONE;
 	vfds[fd].f = NULL;
+	nr_vfds--;
 	last = !--v.f->refs;
 	pthread_mutex_unlock(&vfds_lock);
 	if (!last)
 		return;
 	free(v.f);
-	sim_enter();
-	pinsim_close(preload.p, v.pfd);
-	sim_exit();
+	sim_close(v.pfd);
 }
 
 /*
@@ -530,7 +630,8 @@ static void pins_sample_locked(const struct vfd *v)
 {
 	struct pinsim_vfio_stats st;
 
-	if (pinsim_vfio_stats(preload.p, v->pfd, &st))
+	/* A client's containers are counted by the machine host's summary. */
+	if (preload.client || pinsim_vfio_stats(preload.p, v->pfd, &st))
 		return;
 	PIN_DELTA(pinned_pages);
 	PIN_DELTA(pfnmap_pages);
@@ -572,6 +673,7 @@ static void vfd_dup(int oldfd, int newfd)
 	if (vfds[oldfd].kind != VFD_NONE) {
 		vfds[newfd] = vfds[oldfd];
 		vfds[newfd].f->refs++;
+		nr_vfds++;
 	}
 	pthread_mutex_unlock(&vfds_lock);
 }
@@ -581,7 +683,9 @@ int close(int fd)
 	struct vfd *v = vfd_get(fd);
 
 	if (v) {
+		preload_mm_enter();
 		vfd_put(fd);
+		preload_mm_exit();
 		preload_trace("close %d", fd);
 	}
 	return REAL(close)(fd);
@@ -609,8 +713,11 @@ static int dup_onto(int oldfd, int newfd, int ret)
 {
 	if (ret < 0 || oldfd == newfd)
 		return ret;
-	if (newfd >= 0 && newfd < MAX_HOST_FD && !preload_in_sim)
+	if (newfd >= 0 && newfd < MAX_HOST_FD && !preload_in_sim) {
+		preload_mm_enter();
 		vfd_put(newfd);
+		preload_mm_exit();
+	}
 	if (vfd_get(oldfd)) {
 		vfd_dup(oldfd, newfd);
 		preload_trace("dup %d onto %d", oldfd, newfd);
@@ -677,16 +784,191 @@ int fcntl64(int fd, int cmd, ...)
 
 /* ---- ioctl ---- */
 
+/* ioctl_fn()'s a[2] */
+enum {
+	IOCTL_BYVAL = 1, /* the argument is a[3] itself (a value, or no argument) */
+	IOCTL_EVENTFD_IDX = 2, /* SET_IRQS data holds indices into the fds passed */
+	IOCTL_COUNT_DMA = 4, /* a container's MAP/UNMAP_DMA: counted and timed */
+};
+
+/*
+ * A client's VFIO_DEVICE_SET_IRQS: the program's eventfds are the machine
+ * host's own copies now (SCM_RIGHTS), substituted here.  A number that was
+ * no open fd in the child arrives as INT_MAX, which is none here either:
+ * the device's EBADF.
+ */
+static void irq_set_substitute(struct vfio_irq_set *s, size_t len, const int *fds, int nfds)
+{
+	size_t n = (len - sizeof(*s)) / sizeof(int32_t);
+	int32_t fd;
+
+	if (n > s->count)
+		n = s->count;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&fd, s->data + i * sizeof(fd), sizeof(fd));
+		if (fd >= 0 && fd < nfds) {
+			fd = fds[fd];
+			memcpy(s->data + i * sizeof(fd), &fd, sizeof(fd));
+		}
+	}
+}
+
+static long ioctl_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds, int nfds)
+{
+	int pfd = (int)a[0], err;
+	unsigned long req = (unsigned long)a[1];
+	void *arg = a[2] & IOCTL_BYVAL ? (void *)(uintptr_t)a[3] : buf;
+	uint64_t t0, bytes = 0;
+	long ret;
+
+	if ((a[2] & IOCTL_EVENTFD_IDX) && a[4] >= sizeof(struct vfio_irq_set))
+		irq_set_substitute(buf, a[4], fds, nfds);
+	if (!(a[2] & IOCTL_COUNT_DMA))
+		return pinsim_ioctl(p, pfd, req, arg);
+	t0 = preload_now_ns();
+	ret = pinsim_ioctl(p, pfd, req, arg);
+	err = ret < 0 ? errno : 0;
+	if (!err && req == VFIO_IOMMU_MAP_DMA)
+		bytes = ((struct vfio_iommu_type1_dma_map *)arg)->size;
+	else if (!err)
+		bytes = ((struct vfio_iommu_type1_dma_unmap *)arg)->size;
+	preload_count_op(req == VFIO_IOMMU_MAP_DMA ? PRELOAD_OP_MAP : PRELOAD_OP_UNMAP, err, bytes,
+			 preload_now_ns() - t0);
+	errno = err;
+	return ret;
+}
+
+/* Requests whose argument is a value or nothing: nothing to copy. */
+static bool ioctl_byval(unsigned long req, const void *arg)
+{
+	switch (req) {
+	case VFIO_GET_API_VERSION:
+	case VFIO_CHECK_EXTENSION:
+	case VFIO_SET_IOMMU:
+	case VFIO_GROUP_UNSET_CONTAINER:
+	case VFIO_DEVICE_RESET:
+		return true;
+	}
+	return !arg || _IOC_TYPE(req) != VFIO_TYPE;
+}
+
+/* A client's SET_IRQS with eventfds: the fds travel with the request. */
+static long remote_set_irqs(struct preload_call *c, const void *arg, size_t len)
+{
+	int fds[PRELOAD_SIM_MAX_FDS], nfds = 0;
+	struct vfio_irq_set *s;
+	size_t n;
+	long ret;
+
+	s = malloc(len);
+	if (!s) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(s, arg, len);
+	s->argsz = (uint32_t)len;
+	n = (len - sizeof(*s)) / sizeof(int32_t);
+	if (n > s->count)
+		n = s->count;
+	for (size_t i = 0; i < n; i++) {
+		int32_t fd;
+
+		memcpy(&fd, s->data + i * sizeof(fd), sizeof(fd));
+		if (fd < 0)
+			continue;
+		if (REAL(fcntl)(fd, F_GETFD) < 0) {
+			fd = INT_MAX;
+		} else if (nfds == PRELOAD_SIM_MAX_FDS) {
+			free(s);
+			errno = E2BIG; /* more eventfds than one message carries */
+			return -1;
+		} else {
+			fds[nfds] = fd;
+			fd = nfds++;
+		}
+		memcpy(s->data + i * sizeof(fd), &fd, sizeof(fd));
+	}
+	c->a[2] |= IOCTL_EVENTFD_IDX;
+	c->a[4] = len;
+	c->buf = s;
+	c->in_len = len;
+	c->fds = fds;
+	c->nfds = nfds;
+	ret = preload_sim(c); /* input only: nothing comes back */
+	free(s);
+	return ret;
+}
+
+/*
+ * pinsim_ioctl() of pinsim fd @pfd, here or in the machine host.  A
+ * client copies what the request names: a value; a string
+ * (GET_DEVICE_FD); or a VFIO struct of argsz bytes (at least 8, at most
+ * PRELOAD_SIM_MAX: a larger argsz is clipped to that, which a caps chain
+ * then reports as too small), there and back.
+ */
+static long sim_ioctl(int pfd, unsigned long req, void *arg, unsigned int flags)
+{
+	struct preload_call c = {.fn = ioctl_fn, .a = {(uint64_t)pfd, req, flags}};
+	uint32_t argsz;
+	size_t len;
+	void *copy;
+	long ret;
+
+	if (ioctl_byval(req, arg)) {
+		c.a[2] |= IOCTL_BYVAL;
+		c.a[3] = (uintptr_t)arg;
+		return preload_sim(&c);
+	}
+	if (!preload.client) {
+		c.buf = arg; /* here: the program's own struct, as before */
+		return preload_sim(&c);
+	}
+	if (req == VFIO_GROUP_GET_DEVICE_FD) {
+		c.buf = arg;
+		c.in_len = strnlen(arg, PRELOAD_SIM_MAX - 1) + 1;
+		return preload_sim(&c);
+	}
+	if (req == VFIO_GROUP_SET_CONTAINER) {
+		c.buf = arg;
+		c.in_len = c.out_len = sizeof(int);
+		return preload_sim(&c);
+	}
+	memcpy(&argsz, arg, sizeof(argsz));
+	len = argsz < 8 ? 8 : argsz > PRELOAD_SIM_MAX ? PRELOAD_SIM_MAX : argsz;
+	if (req == VFIO_DEVICE_SET_IRQS && len >= sizeof(struct vfio_irq_set) &&
+	    (((struct vfio_irq_set *)arg)->flags & VFIO_IRQ_SET_DATA_EVENTFD))
+		return remote_set_irqs(&c, arg, len);
+	if (argsz <= PRELOAD_SIM_MAX) {
+		c.buf = arg;
+		c.in_len = c.out_len = len;
+		return preload_sim(&c);
+	}
+	copy = malloc(len);
+	if (!copy) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(copy, arg, len);
+	memcpy(copy, &(uint32_t){(uint32_t)len}, sizeof(uint32_t));
+	c.buf = copy;
+	c.in_len = c.out_len = len;
+	ret = preload_sim(&c);
+	if (memcmp(arg, copy, len))
+		memcpy(arg, copy, len);
+	free(copy);
+	return ret;
+}
+
 static long group_get_device_fd(struct vfd *v, void *arg)
 {
 	int pfd;
+	long fd;
 
-	sim_enter();
-	pfd = pinsim_ioctl(preload.p, v->pfd, VFIO_GROUP_GET_DEVICE_FD, arg);
-	sim_exit();
-	if (pfd < 0)
-		return -1;
-	return vfd_install(pfd, VFD_DEVICE, v->group, true);
+	preload_mm_enter();
+	pfd = (int)sim_ioctl(v->pfd, VFIO_GROUP_GET_DEVICE_FD, arg, 0);
+	fd = pfd < 0 ? -1 : vfd_install(pfd, VFD_DEVICE, v->group, true);
+	preload_mm_exit();
+	return fd;
 }
 
 /* VFIO_DEVICE_PCI_HOT_RESET names groups by fd: the program's become pinsim's. */
@@ -698,7 +980,7 @@ static long device_hot_reset(struct vfd *v, struct vfio_pci_hot_reset *hr)
 
 	if (hr->argsz < sizeof(*hr) || hr->count > 1024 ||
 	    hr->argsz < sizeof(*hr) + hr->count * sizeof(hr->group_fds[0]))
-		return pinsim_ioctl(preload.p, v->pfd, VFIO_DEVICE_PCI_HOT_RESET, hr);
+		return sim_ioctl(v->pfd, VFIO_DEVICE_PCI_HOT_RESET, hr, 0);
 	sz = sizeof(*hr) + hr->count * sizeof(hr->group_fds[0]);
 	copy = malloc(sz);
 	if (!copy) {
@@ -712,14 +994,13 @@ static long device_hot_reset(struct vfd *v, struct vfio_pci_hot_reset *hr)
 
 		copy->group_fds[i] = g ? g->pfd : -1;
 	}
-	ret = pinsim_ioctl(preload.p, v->pfd, VFIO_DEVICE_PCI_HOT_RESET, copy);
+	ret = sim_ioctl(v->pfd, VFIO_DEVICE_PCI_HOT_RESET, copy, 0);
 	free(copy);
 	return ret;
 }
 
 static long vfio_ioctl(struct vfd *v, unsigned long req, void *arg)
 {
-	long ret;
 	int fd;
 
 	switch (req) {
@@ -731,10 +1012,7 @@ static long vfio_ioctl(struct vfd *v, unsigned long req, void *arg)
 		c = vfd_get(*(int *)arg);
 		/* A host fd that is no container: pinsim's EBADF for a bad fd. */
 		fd = c && c->kind == VFD_CONTAINER ? c->pfd : -1;
-		sim_enter();
-		ret = pinsim_ioctl(preload.p, v->pfd, req, &fd);
-		sim_exit();
-		return ret;
+		return sim_ioctl(v->pfd, req, &fd, 0);
 	}
 	case VFIO_GROUP_GET_DEVICE_FD:
 		if (v->kind == VFD_GROUP)
@@ -743,36 +1021,25 @@ static long vfio_ioctl(struct vfd *v, unsigned long req, void *arg)
 	case VFIO_DEVICE_PCI_HOT_RESET:
 		if (v->kind != VFD_DEVICE)
 			break;
-		sim_enter();
-		ret = device_hot_reset(v, arg);
-		sim_exit();
-		return ret;
+		return device_hot_reset(v, arg);
 	}
-	sim_enter();
-	ret = pinsim_ioctl(preload.p, v->pfd, req, arg);
-	sim_exit();
 	/* A reset's BAR zap reaches the host mirror through the zap notifier. */
-	return ret;
+	return sim_ioctl(v->pfd, req, arg, 0);
 }
 
-/* MAP_DMA/UNMAP_DMA, counted and timed for the summary. */
+/*
+ * MAP_DMA/UNMAP_DMA, counted and timed for the summary where they run (the
+ * machine host's: a forked child's are counted there too).
+ */
 static long dma_ioctl(struct vfd *v, unsigned long req, void *arg)
 {
 	bool map = req == VFIO_IOMMU_MAP_DMA;
-	uint64_t t0 = preload_now_ns(), bytes = 0;
-	long ret = vfio_ioctl(v, req, arg);
+	long ret = sim_ioctl(v->pfd, req, arg, IOCTL_COUNT_DMA);
 	int err = ret < 0 ? errno : 0;
-	uint64_t ns = preload_now_ns() - t0;
 
 	sim_enter();
 	pins_sample(v);
 	sim_exit();
-
-	if (!err && map)
-		bytes = ((struct vfio_iommu_type1_dma_map *)arg)->size;
-	else if (!err)
-		bytes = ((struct vfio_iommu_type1_dma_unmap *)arg)->size;
-	preload_count_op(map ? PRELOAD_OP_MAP : PRELOAD_OP_UNMAP, err, bytes, ns);
 	preload_trace("ioctl %s = %ld%s%s", map ? "MAP_DMA" : "UNMAP_DMA", ret, err ? " " : "",
 		      err ? strerror(err) : "");
 	errno = err ? err : errno;
@@ -811,24 +1078,25 @@ int ioctl(int fd, unsigned long req, ...)
  * copy).  The device reads the source through its IOMMU domain and writes
  * the destination (pinsim_dma()), before pwrite returns; an IOMMU fault
  * makes the pwrite fail with EIO.  Test-only: it lets an ordinary program
- * drive simulated DMA with nothing but a device-region write.
+ * drive simulated DMA with nothing but a device-region write.  It runs in
+ * the machine host (a forked child's pwrite is served there).
  */
 struct loopback_desc {
 	uint64_t src, dst, len, op;
 };
 
-static bool loopback_bar0(struct vfd *v, uint64_t off)
+static bool loopback_bar0(struct pinsim_proc *p, int pfd, uint64_t off)
 {
 	struct vfio_region_info ri = {.argsz = sizeof(ri), .index = VFIO_PCI_BAR0_REGION_INDEX};
 
-	if (!preload.loopback || v->kind != VFD_DEVICE)
+	if (!preload.loopback)
 		return false;
-	if (pinsim_ioctl(preload.p, v->pfd, VFIO_DEVICE_GET_REGION_INFO, &ri) || !ri.size)
+	if (pinsim_ioctl(p, pfd, VFIO_DEVICE_GET_REGION_INFO, &ri) || !ri.size)
 		return false;
 	return off == ri.offset;
 }
 
-static ssize_t loopback_dma(struct vfd *v, const void *buf, size_t len)
+static ssize_t loopback_dma(int group, const void *buf, size_t len)
 {
 	struct loopback_desc d;
 	unsigned char *data;
@@ -848,65 +1116,92 @@ static ssize_t loopback_dma(struct vfd *v, const void *buf, size_t len)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (pinsim_dma(preload.m, v->group, d.src, data, d.len, 0) != (ssize_t)d.len ||
-	    pinsim_dma(preload.m, v->group, d.dst, data, d.len, 1) != (ssize_t)d.len)
+	if (pinsim_dma(preload.m, group, d.src, data, d.len, 0) != (ssize_t)d.len ||
+	    pinsim_dma(preload.m, group, d.dst, data, d.len, 1) != (ssize_t)d.len)
 		errno = EIO;
 	else
 		ret = (ssize_t)len;
-	preload_trace("loopback dma group %d %#llx -> %#llx len %#llx = %zd", v->group,
+	preload_trace("loopback dma group %d %#llx -> %#llx len %#llx = %zd", group,
 		      (unsigned long long)d.src, (unsigned long long)d.dst,
 		      (unsigned long long)d.len, ret);
 	free(data);
 	return ret;
 }
 
-static ssize_t vfio_pwrite(struct vfd *v, const void *buf, size_t len, off_t off)
+/* a: pfd, len, offset, group, is a device fd */
+static long pwrite_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		      int nfds)
 {
-	ssize_t ret;
-
-	sim_enter();
-	if (len == sizeof(struct loopback_desc) && loopback_bar0(v, (uint64_t)off))
-		ret = loopback_dma(v, buf, len);
-	else
-		ret = pinsim_pwrite(preload.p, v->pfd, buf, len, (uint64_t)off);
-	sim_exit();
-	/* Decode off zaps the BARs: the zap notifier drops the host mirror. */
-	return ret;
+	(void)fds;
+	(void)nfds;
+	if (a[1] == sizeof(struct loopback_desc) && a[4] && loopback_bar0(p, (int)a[0], a[2]))
+		return loopback_dma((int)a[3], buf, a[1]);
+	return pinsim_pwrite(p, (int)a[0], buf, a[1], a[2]);
 }
 
-static ssize_t vfio_pread(struct vfd *v, void *buf, size_t len, off_t off)
+static long pread_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		     int nfds)
 {
-	ssize_t ret;
+	(void)fds;
+	(void)nfds;
+	return pinsim_pread(p, (int)a[0], buf, a[1], a[2]);
+}
 
-	sim_enter();
-	ret = pinsim_pread(preload.p, v->pfd, buf, len, (uint64_t)off);
-	sim_exit();
-	return ret;
+/*
+ * One pread or pwrite, in pieces of at most PRELOAD_SIM_MAX in a client
+ * (a short piece ends it, as a short count would).
+ */
+static ssize_t vfio_rw(struct vfd *v, void *buf, size_t len, off_t off, bool write)
+{
+	size_t done = 0;
+
+	do {
+		size_t n = len - done;
+		long ret;
+
+		if (preload.client && n > PRELOAD_SIM_MAX)
+			n = PRELOAD_SIM_MAX;
+		ret = preload_sim(&(struct preload_call){
+			.fn = write ? pwrite_fn : pread_fn,
+			.a = {(uint64_t)v->pfd, n, (uint64_t)off + done, (uint64_t)v->group,
+			      v->kind == VFD_DEVICE},
+			.buf = (char *)buf + done,
+			.in_len = write ? n : 0,
+			.out_len = write ? 0 : n,
+			.out_is_ret = true});
+		if (ret < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)ret;
+		if ((size_t)ret < n)
+			break;
+	} while (done < len);
+	/* Decode off zaps the BARs: the zap notifier drops the host mirror. */
+	return (ssize_t)done;
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_pwrite(v, buf, len, off) : REAL(pwrite)(fd, buf, len, off);
+	return v ? vfio_rw(v, (void *)buf, len, off, true) : REAL(pwrite)(fd, buf, len, off);
 }
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_pwrite(v, buf, len, off) : REAL(pwrite64)(fd, buf, len, off);
+	return v ? vfio_rw(v, (void *)buf, len, off, true) : REAL(pwrite64)(fd, buf, len, off);
 }
 ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_pread(v, buf, len, off) : REAL(pread)(fd, buf, len, off);
+	return v ? vfio_rw(v, buf, len, off, false) : REAL(pread)(fd, buf, len, off);
 }
 ssize_t pread64(int fd, void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_pread(v, buf, len, off) : REAL(pread64)(fd, buf, len, off);
+	return v ? vfio_rw(v, buf, len, off, false) : REAL(pread64)(fd, buf, len, off);
 }
 
 /* mirror.c: the pinsim fd behind a host fd, for device-region mmaps. */

@@ -29,6 +29,13 @@ struct preload {
 	bool ready; /* the machine exists */
 	bool loopback; /* PINSIM_LOOPBACK: BAR0 DMA engine */
 	bool trace; /* PINSIM_TRACE: one stderr line per call */
+	/*
+	 * A forked child (fork.c): every pinsim call is a request to the
+	 * machine host on @sock; @zap brings the host's zaps of its memory.
+	 * m and p are NULL then: the machine in its memory is a stale copy.
+	 */
+	bool client;
+	int sock, zap;
 	char error[256]; /* why not ready (bad configuration) */
 };
 
@@ -66,8 +73,50 @@ void *preload_next(const char *name);
 /* PINSIM_TRACE: "pinsim-preload: <fmt>" on stderr. */
 void preload_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * fork.c: every call into pinsim goes through preload_sim(), which runs
+ * @fn as the process's task: here in the machine host, or (a forked child)
+ * in the machine host's server thread for the child.  @fn is an address in
+ * this image (a forked child has the same); @a six scalars; @buf @in_len
+ * bytes in and @out_len bytes back (@out_is_ret: only the first
+ * return-value bytes, as pread's), at most PRELOAD_SIM_MAX; @fds
+ * (borrowed) arrive in @fn as the machine host's own fds.  Returns @fn's
+ * value with its errno; EIO if the machine host is gone.
+ */
+#define PRELOAD_SIM_ARGS 6
+#define PRELOAD_SIM_MAX (60U << 10)
+#define PRELOAD_SIM_MAX_FDS 253 /* SCM_MAX_FD */
+typedef long preload_sim_fn(struct pinsim_proc *p, const uint64_t *a, void *buf,
+			    const int *fds, int nfds);
+struct preload_call {
+	preload_sim_fn *fn;
+	uint64_t a[PRELOAD_SIM_ARGS];
+	void *buf;
+	size_t in_len, out_len;
+	bool out_is_ret;
+	const int *fds;
+	int nfds;
+};
+long preload_sim(const struct preload_call *c);
+/* Around calls that change the simulated mm or fd table: a fork waits. */
+void preload_mm_enter(void);
+void preload_mm_exit(void);
+void fork_init(void);
+
+/* preload.c: fork helpers (the fd table) */
+bool preload_fds_any(void);
+void preload_fds_fork_prepare(void);
+void preload_fds_fork_release(bool child);
+
 /* mirror.c */
 int mirror_init(void);
+/* fork helpers: anything mirrored; the region table across fork; the child's start. */
+bool mirror_any(void);
+void mirror_fork_prepare(void);
+void mirror_fork_release(bool child);
+void mirror_client_start(void);
+/* A zap of [start, end): the host mirror there is dropped (any thread). */
+void mirror_zap(uint64_t start, uint64_t end);
 
 /* summary.c: counters for the exit summary (atomics: any thread). */
 enum { PRELOAD_OP_MAP, PRELOAD_OP_UNMAP };
@@ -83,6 +132,12 @@ void preload_count_not_modelled(const char *call, uint64_t detail, int err);
 void preload_pins_total(struct pinsim_pin_counters *out);
 /* atexit and SIGINT (PINSIM_QUIET, PINSIM_SUMMARY_JSON). */
 void summary_init(void);
+/* fork.c: a child served; one ended; a zap sent to a child (@timeout: unacknowledged). */
+void preload_count_fork(void);
+void preload_count_fork_exit(void);
+void preload_count_fork_zap(bool timeout);
+/* In a forked child: the summary is the machine host's, the child prints none. */
+void summary_forked(void);
 
 /* sysfs.c: the group of @bdf, -1 if no configured device has that name. */
 int preload_group_of(const char *bdf, size_t len);

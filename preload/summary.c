@@ -41,6 +41,7 @@ struct op_stats {
 
 static struct op_stats op[2]; /* PRELOAD_OP_MAP, PRELOAD_OP_UNMAP */
 static _Atomic uint64_t nr_zaps, nr_thread_exits, nr_cpu_faults, nr_sigbus;
+static _Atomic uint64_t nr_forks, nr_fork_exits, nr_fork_zaps, nr_fork_zap_timeouts;
 
 #define MAX_NOT_MODELLED 32
 static struct not_modelled {
@@ -55,6 +56,22 @@ static _Atomic uint64_t not_modelled_lost;
 void preload_count_zap(void)
 {
 	atomic_fetch_add_explicit(&nr_zaps, 1, memory_order_relaxed);
+}
+
+void preload_count_fork(void)
+{
+	atomic_fetch_add_explicit(&nr_forks, 1, memory_order_relaxed);
+}
+
+void preload_count_fork_exit(void)
+{
+	atomic_fetch_add_explicit(&nr_fork_exits, 1, memory_order_relaxed);
+}
+
+void preload_count_fork_zap(bool timeout)
+{
+	atomic_fetch_add_explicit(timeout ? &nr_fork_zap_timeouts : &nr_fork_zaps, 1,
+				  memory_order_relaxed);
 }
 
 void preload_count_thread_exit(void)
@@ -312,7 +329,15 @@ static void format_text(struct out *o, const struct sim_counts *s, bool interrup
 	put_u64(o, atomic_load(&nr_zaps));
 	put(o, " zaps followed; ");
 	put_u64(o, atomic_load(&nr_thread_exits));
-	put(o, " threads ended\n  not modelled (failed with the errno of a missing feature):");
+	put(o, " threads ended\n  fork: ");
+	put_u64(o, atomic_load(&nr_forks));
+	put(o, " children served, ");
+	put_u64(o, atomic_load(&nr_fork_exits));
+	put(o, " ended; ");
+	put_u64(o, atomic_load(&nr_fork_zaps));
+	put(o, " zaps sent to children, ");
+	put_u64(o, atomic_load(&nr_fork_zap_timeouts));
+	put(o, " unacknowledged\n  not modelled (failed with the errno of a missing feature):");
 	for (int i = 0; i < MAX_NOT_MODELLED; i++) {
 		struct not_modelled *n = &not_modelled[i];
 
@@ -412,6 +437,10 @@ static void format_json(struct out *o, const struct sim_counts *s, bool interrup
 	json_u64(o, "sigbus", atomic_load(&nr_sigbus), true);
 	json_u64(o, "zaps_followed", atomic_load(&nr_zaps), true);
 	json_u64(o, "threads_ended", atomic_load(&nr_thread_exits), true);
+	json_u64(o, "forks", atomic_load(&nr_forks), true);
+	json_u64(o, "fork_children_ended", atomic_load(&nr_fork_exits), true);
+	json_u64(o, "fork_zaps_sent", atomic_load(&nr_fork_zaps), true);
+	json_u64(o, "fork_zaps_unacknowledged", atomic_load(&nr_fork_zap_timeouts), true);
 	put(o, "\"not_modelled\": [");
 	for (int i = 0, first = 1; i < MAX_NOT_MODELLED; i++) {
 		struct not_modelled *n = &not_modelled[i];
@@ -460,11 +489,21 @@ static void emit(const struct sim_counts *s, bool interrupted)
 	}
 }
 
+/*
+ * A forked child: the summary is the machine host's (it counts the
+ * child's MAP/UNMAP_DMAs, which run there); the child's copy of the
+ * counters is its parent's, and its JSON would overwrite the host's.
+ */
+void summary_forked(void)
+{
+	atomic_store(&summary_done, 1);
+}
+
 static void summary_at_exit(void)
 {
 	struct sim_counts s = {.valid = true};
 
-	if (!preload.ready)
+	if (!preload.ready || preload.client)
 		return;
 	sim_enter();
 	preload_pins_total(&s.pins);
