@@ -46,6 +46,7 @@
 #include "fault_inject.h"
 #include "machine.h"
 #include "mutex.h"
+#include "printk.h"
 #include "sched_point.h"
 #include "vfio.h"
 #include "vfio_iommu_driver.h"
@@ -1106,7 +1107,7 @@ static long vfio_pin_pages_remote(struct vfio_dma *dma, unsigned long vaddr, lon
 				if (!dma->lock_cap &&
 				    atomic_load(&mm->locked_vm) + lock_acct + acct_pages >
 					    (long)limit) {
-					fprintf(stderr,
+					sim_printk(
 						"pinsim: vfio_pin_pages_remote: RLIMIT_MEMLOCK (%lu) exceeded\n",
 						limit << PAGE_SHIFT);
 					ret = -ENOMEM;

@@ -10,6 +10,7 @@
 
 #include "bug.h"
 #include "machine.h"
+#include "printk.h"
 #include "sched_point.h"
 #include "task.h"
 
@@ -56,7 +57,7 @@ _Noreturn void sim_make_task_dead(const struct oops_record *rec)
 		atomic_store(&t->dead, true);
 		longjmp(*t->oops_pad, 1);
 	}
-	fprintf(stderr, "pinsim: oops outside a task body: %s in %s at 0x%llx: %s\n",
+	sim_printk("pinsim: oops outside a task body: %s in %s at 0x%llx: %s\n",
 		rec->comm, rec->func, (unsigned long long)rec->addr, rec->why);
 	abort();
 }
@@ -75,7 +76,7 @@ _Noreturn void sim_oops(const char *func, uint64_t addr, const char *fmt, ...)
 void __sim_warn(const char *file, int line, const char *func, const char *cond)
 {
 	if (!machine) {
-		fprintf(stderr, "pinsim: WARN at %s:%d %s(): %s\n", file, line, func, cond);
+		sim_printk("pinsim: WARN at %s:%d %s(): %s\n", file, line, func, cond);
 		return;
 	}
 	pthread_mutex_lock(&machine->bug_lock);
@@ -84,7 +85,7 @@ void __sim_warn(const char *file, int line, const char *func, const char *cond)
 	atomic_fetch_add(&machine->nr_warn, 1);
 	pthread_mutex_unlock(&machine->bug_lock);
 	if (getenv("PINSIM_WARN_VERBOSE"))
-		fprintf(stderr, "pinsim: WARN at %s:%d %s(): %s\n", file, line, func, cond);
+		sim_printk("pinsim: WARN at %s:%d %s(): %s\n", file, line, func, cond);
 }
 
 unsigned long sim_oops_count(void)

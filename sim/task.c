@@ -12,6 +12,7 @@
 #include "fault_inject.h"
 #include "machine.h"
 #include "mm.h"
+#include "printk.h"
 #include "scheduler.h"
 #include "task.h"
 
@@ -170,7 +171,7 @@ _Noreturn void sim_task_abort(void)
 	struct task_struct *t = current;
 
 	if (!t || !t->oops_pad) {
-		fprintf(stderr, "pinsim: sim_task_abort outside a task body\n");
+		sim_printk("pinsim: sim_task_abort outside a task body\n");
 		abort();
 	}
 	atomic_store(&t->dead, true);

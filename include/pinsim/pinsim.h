@@ -6,6 +6,27 @@
  * they return -1 and set errno on failure, with the errno the kernel gives
  * for the same input.  Simulated addresses are uint64_t, never host
  * pointers.  One machine exists per host process at a time.
+ *
+ * Threads.  Every host thread that calls into a process acts as a task of
+ * it (its own simulated task, created on first use; pinsim_thread_exit()
+ * ends it), so calls may run concurrently from any threads, on the same
+ * process or different ones, as system calls do: MAP/UNMAP_DMA, mmap,
+ * munmap, access, faults, numa_maps reads, DMA, pins, ioctls, stats.  The
+ * simulated kernel's own locks (mmap_lock, page-table locks, the VFIO
+ * locks) order them, so races are the kernel's races, not data races.
+ * Exceptions: pinsim_create() and pinsim_destroy() with no other call in
+ * flight on the machine (it stops the processes' numa_maps walkers, not
+ * injectors: stop those first); pinsim_proc_destroy() with no other call on that
+ * process; pinsim_sched_run() with no other thread calling pinsim while it
+ * runs (its threads are the only ones, one at a time); struct
+ * pinsim_config and the pinsim_config_*() functions are plain data, the
+ * caller's to protect.  Callbacks (log, trace, zap notifier) may run on
+ * any thread.
+ *
+ * Messages.  The library prints little (a WARN with PINSIM_WARN_VERBOSE,
+ * an RLIMIT_MEMLOCK refusal, an oops outside any task just before it
+ * aborts); it goes to stderr unless the program sets a log function with
+ * pinsim_set_log().  Results never depend on it: errors are errno values.
  */
 #ifndef PINSIM_PINSIM_H
 #define PINSIM_PINSIM_H
@@ -143,6 +164,27 @@ struct pinsim_device_spec {
 	int iommu_unit;
 };
 
+/*
+ * The defaults, a machine like the x86-64 servers of the seeds
+ * (docs/seeds.md) running mainline:
+ *   ram_bytes 64 GiB (host MAP_NORESERVE memory: only what is touched
+ *   costs), no hugetlb pages (hugetlb_2m_pages = hugetlb_1g_pages = 0),
+ *   thp PINSIM_THP_MADVISE;
+ *   arch_has_pte_special, arch_supports_pmd_pfnmap, arch_supports_pud_pfnmap
+ *   true and max_bar_fault_order 18 (BAR faults insert 1 GiB, 2 MiB or 4 KiB
+ *   leaves, the largest that fits);
+ *   every kernel-version switch as the "upstream" profile sets it (kernel =
+ *   "upstream": mainline as of v7.2, every fix in; special_bit_per_level
+ *   is one of them): the same as pinsim_config_set_kernel(cfg, "upstream");
+ *   follow_pfnmap_enoent false, retry_policy PINSIM_RETRY_LEGACY (what
+ *   every released kernel does), retry_bound 8 (for BOUNDED);
+ *   vfio_iommu_type1's module parameters at the kernel's defaults:
+ *   disable_hugepages false, dma_entry_limit 65535 (U16_MAX);
+ *   iommu_pgsize_bitmap 4K|2M|1G, impl PINSIM_IMPL_REWRITE, shared_memory
+ *   false.
+ * A process starts with RLIMIT_MEMLOCK 8 MiB and no CAP_IPC_LOCK (see
+ * pinsim_setrlimit()).
+ */
 void pinsim_config_init(struct pinsim_config *cfg) PINSIM_API;
 
 /*
@@ -246,7 +288,21 @@ void pinsim_proc_destroy(struct pinsim_proc *p) PINSIM_API;
  * new thread.
  */
 void pinsim_thread_exit(void) PINSIM_API;
-/* setrlimit(2) for RLIMIT_MEMLOCK (the only resource simulated). */
+/*
+ * setrlimit(2) for RLIMIT_MEMLOCK (the only resource simulated; anything
+ * else: -1/EINVAL, as is rlim_cur > rlim_max).  A new process starts with
+ * 8 MiB (the kernel's MLOCK_LIMIT, Debian's default ulimit -l) and no
+ * CAP_IPC_LOCK; a child of pinsim_fork() inherits both.  VFIO type1
+ * charges every pinned RAM page to mm->locked_vm (pinsim_proc_stats()) and
+ * fails MAP_DMA past the limit with -1/ENOMEM, so a VMM's guest RAM needs
+ * the limit raised first, as QEMU's user does with ulimit -l or
+ * LimitMEMLOCK=:
+ *   struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };  (or a byte count)
+ *   pinsim_setrlimit(p, RLIMIT_MEMLOCK, &rl);
+ * or the process gets pinsim_set_cap_ipc_lock(p, true), which bypasses it.
+ * No CAP_SYS_RESOURCE check: raising the hard limit is allowed.  A lower
+ * limit applies to the next pin; pages already pinned stay.
+ */
 int pinsim_setrlimit(struct pinsim_proc *p, int resource, const struct rlimit *rl) PINSIM_API;
 /* Grant or drop CAP_IPC_LOCK for the process. */
 int pinsim_set_cap_ipc_lock(struct pinsim_proc *p, bool on) PINSIM_API;
@@ -259,6 +315,33 @@ int pinsim_kill(struct pinsim_proc *p) PINSIM_API;
  * <linux/vfio.h>; close(2).  Device fds come from VFIO_GROUP_GET_DEVICE_FD.
  * Closing the last reference to a container removes every mapping and
  * unpins every page.  Unknown requests: -1/ENOTTY.
+ *
+ * The requests supported, by fd:
+ *   container: VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU,
+ *     and once an IOMMU is set VFIO_IOMMU_GET_INFO (with its capability
+ *     chain), VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA (flags GET_DIRTY_BITMAP,
+ *     ALL, VADDR), VFIO_IOMMU_DIRTY_PAGES; extensions answered:
+ *     VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL,
+ *     VFIO_UPDATE_VADDR, VFIO_DMA_CC_IOMMU, VFIO_TYPE1_NESTING_IOMMU (only
+ *     under a kernel with vfio_type1_nesting);
+ *   group: VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER,
+ *     VFIO_GROUP_UNSET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD;
+ *   device: VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO,
+ *     VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET,
+ *     VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_PCI_HOT_RESET,
+ *     VFIO_DEVICE_FEATURE (validated; no feature is supported: ENOTTY).
+ * Not there: iommufd and the device cdev, VFIO_DEVICE_IOEVENTFD, migration
+ * and the SPAPR/noiommu backends.
+ *
+ * Arguments are passed as ioctl(2) passes them.  A struct request takes a
+ * pointer to the struct (argsz set).  VFIO_CHECK_EXTENSION and
+ * VFIO_SET_IOMMU take the integer itself, not a pointer to it, cast:
+ *   pinsim_ioctl(p, container, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU);
+ *   pinsim_ioctl(p, container, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)VFIO_TYPE1_IOMMU);
+ * VFIO_GROUP_SET_CONTAINER takes a pointer to an int holding the container
+ * fd (int fd = container; ... &fd), as in the kernel.  Return values are
+ * ioctl(2)'s: a new fd for GET_DEVICE_FD, the API version or extension
+ * answer, else 0; -1 and errno on failure.
  */
 int pinsim_open(struct pinsim_proc *p, const char *path, int flags) PINSIM_API;
 int pinsim_close(struct pinsim_proc *p, int fd) PINSIM_API;
@@ -295,6 +378,20 @@ int pinsim_device_interrupt(struct pinsim *m, int group_id, unsigned int vector)
  * A device of @group_id reads (write = 0) or writes (write = 1) memory at
  * @iova through its IOMMU domain.  Returns @len, or -1/EFAULT on an IOMMU
  * fault (unmapped iova or missing permission; recorded in the stats).
+ *
+ * Peer-to-peer: an iova mapped to another device's BAR (MAP_DMA of a BAR
+ * mmap) reads and writes that BAR's bytes.  Memory decode is NOT checked
+ * on this path: with the target's PCI_COMMAND_MEMORY off (a guest sizing
+ * BARs, D3hot, a reset in progress), and after the BAR's CPU mappings were
+ * zapped for it, the DMA still reaches the BAR and succeeds, because the
+ * IOMMU mapping stands: vfio type1 keeps a pfnmap's IOMMU mapping until
+ * UNMAP_DMA, a zap does not touch it, as in the kernel.  Real hardware
+ * differs at the target: a device with decode off does not claim the
+ * request, which ends as an Unsupported Request (master abort): posted
+ * writes are dropped, reads complete with all-ones data or an error the
+ * requester's driver sees, possibly an AER report.  Do not draw
+ * conclusions about such DMAs from pinsim; CPU access through the BAR
+ * mmap is modelled (SIGBUS, pinsim_touch() -1/EIO, pread/pwrite -1/EIO).
  */
 ssize_t pinsim_dma(struct pinsim *m, int group_id, uint64_t iova, void *buf, size_t len,
 		   int write) PINSIM_API;
@@ -433,7 +530,16 @@ struct pinsim_page_info {
 	uint64_t pfn;
 	bool writable, special, mmio;
 	unsigned int folio_order;	/* RAM only */
-	int refcount, pincount;		/* of the folio, RAM only */
+	/*
+	 * Of the folio, RAM only.  FOLL_PIN is counted as the kernel counts it
+	 * (mm/gup.c try_grab_folio()): a large folio (THP, hugetlb) keeps an
+	 * exact pincount beside refcount += 1 per pin; a small (4 KiB, order-0)
+	 * folio has no pincount field, each pin adds GUP_PIN_COUNTING_BIAS
+	 * (1024) to its refcount.  For a small folio pincount is therefore
+	 * refcount / 1024, the kernel's folio_maybe_dma_pinned() estimate: 1024
+	 * plain references would read as one pin.  refcount includes the pins.
+	 */
+	int refcount, pincount;
 };
 int pinsim_pagemap(struct pinsim_proc *p, uint64_t addr, struct pinsim_page_info *info) PINSIM_API;
 
@@ -649,6 +755,17 @@ int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
  */
 typedef void (*pinsim_trace_fn)(const char *who, const char *what, uint64_t addr, void *priv);
 int pinsim_set_trace(struct pinsim *m, pinsim_trace_fn fn, void *priv) PINSIM_API;
+
+/*
+ * Where the library's messages go (see "Messages" at the top): @fn(@data,
+ * line) for each, one line without its newline, starting "pinsim: ".  NULL
+ * restores the default, the line on stderr; a function that does nothing
+ * silences them.  Process-wide, usable before pinsim_create() and after
+ * pinsim_destroy(); calls of @fn are serialized (never two at once), may
+ * come from any thread, and must not call pinsim.
+ */
+typedef void pinsim_log_fn(void *data, const char *line);
+void pinsim_set_log(pinsim_log_fn *fn, void *data) PINSIM_API;
 
 #ifdef __cplusplus
 }
