@@ -548,86 +548,287 @@ int madvise(void *addr, size_t len, int advice)
 }
 
 /*
- * The simulated process has no mprotect() or mremap() (issue 12): on
- * mirrored memory they fail as a kernel without the call would, ENOSYS,
- * rather than let the host mapping and the simulated one disagree.
+ * mprotect(2), mremap(2) and the mlock(2) family on mirrored memory (issue
+ * 12): the simulated process makes the call first (sim/mprotect.c,
+ * sim/mremap.c, sim/mlock.c: the kernel's checks, errnos and VMA changes),
+ * and only when it succeeds does the host mirror follow: the region table
+ * takes the new protections or place, and host pages mapped with the old
+ * ones are dropped, so that the next touch faults in through pinsim_touch()
+ * with what the simulated VMA now allows.  Calls that touch no mirrored
+ * memory go to the host kernel.
  */
-static int not_modelled(const char *call, uint64_t addr)
-{
-	preload_count_not_modelled(call, 0, ENOSYS);
-	preload_trace("%s of mirrored memory at %#llx is not modelled: ENOSYS", call,
-		      (unsigned long long)addr);
-	errno = ENOSYS;
-	return -1;
-}
-
 static bool mirrored(const void *addr, size_t len)
 {
 	uint64_t a = (uintptr_t)addr;
 
-	return !preload_in_sim && preload.ready && region_overlaps(a, a + len);
+	return !preload_in_sim && preload.ready && region_overlaps(a, a + (len ? len : 1));
 }
 
-/*
- * mlock(2) and friends: the simulated process has no mlock (no VM_LOCKED,
- * no locked_vm from it), so on mirrored memory they fail with ENOSYS
- * instead of locking only the host's PROT_NONE reservation.
- */
-int mlock(const void *addr, size_t len)
+/* The region table's protection of [start, end) becomes @prot. */
+static void region_set_prot(uint64_t start, uint64_t end, int prot)
 {
-	return mirrored(addr, len) ? not_modelled("mlock", (uintptr_t)addr) :
-				     REAL(mlock)(addr, len);
-}
+	uint64_t a = start;
+	struct region r;
 
-int mlock2(const void *addr, size_t len, unsigned int flags)
-{
-	return mirrored(addr, len) ? not_modelled("mlock2", (uintptr_t)addr) :
-				     REAL(mlock2)(addr, len, flags);
-}
-
-int munlock(const void *addr, size_t len)
-{
-	return mirrored(addr, len) ? not_modelled("munlock", (uintptr_t)addr) :
-				     REAL(munlock)(addr, len);
-}
-
-/* mlockall() would lock mirrored memory too (MCL_FUTURE: every later mapping). */
-int mlockall(int flags)
-{
-	bool any;
-
-	pthread_mutex_lock(&regions_lock);
-	any = nr_regions > 0;
-	pthread_mutex_unlock(&regions_lock);
-	if (!preload_in_sim && preload.ready && (any || (flags & MCL_FUTURE)))
-		return not_modelled("mlockall", 0);
-	return REAL(mlockall)(flags);
+	while (a < end) {
+		if (!region_find(a, &r)) {
+			a += 4096;
+			continue;
+		}
+		r.start = a;
+		r.end = r.end < end ? r.end : end;
+		r.prot = prot;
+		a = r.end;
+		region_add(&r);
+	}
 }
 
 int mprotect(void *addr, size_t len, int prot)
 {
-	uint64_t a = (uintptr_t)addr;
+	uint64_t a = (uintptr_t)addr, end = a + ((len + 4095) & ~(size_t)4095);
+	int ret, err;
 
-	if (!preload_in_sim && preload.ready && region_overlaps(a, a + len))
-		return not_modelled("mprotect", a);
-	return REAL(mprotect)(addr, len, prot);
+	if (!mirrored(addr, len))
+		return REAL(mprotect)(addr, len, prot);
+	sim_enter();
+	ret = pinsim_mprotect(preload.p, a, len, prot);
+	err = errno;
+	sim_exit();
+	if (ret) {
+		errno = err;
+		return -1;
+	}
+	region_set_prot(a, end, prot);
+	/* Pages mapped with the old protections refault with the new ones. */
+	host_drop_mirrored(a, end);
+	preload_trace("mprotect %#llx+%#zx prot %d", (unsigned long long)a, len, prot);
+	return 0;
+}
+
+/* Where a moved mapping goes on the host: aligned as mirror_anon()/mirror_device() do. */
+static void *mremap_host_reserve(const struct region *r, size_t len)
+{
+	size_t align = 0;
+
+	if (r->sim_flags & MAP_HUGETLB)
+		align = huge_size(r->sim_flags);
+	else if (r->device)
+		align = 1UL << (63 - __builtin_clzl(len < (1UL << 30) ? len : 1UL << 30));
+	else if (len >= (2UL << 20))
+		align = 2UL << 20;
+	return align ? host_reserve_aligned(len, align) : host_reserve(NULL, len, 0);
+}
+
+/*
+ * A move to @dst (reserved on the host by us, or the caller's
+ * MREMAP_FIXED): the simulation moves the pages (MREMAP_FIXED at @dst),
+ * then the table and the host follow: the new range is a PROT_NONE
+ * reservation that faults in the moved frames, the old one is unmapped
+ * (with MREMAP_DONTUNMAP it stays, empty, as in the simulation).
+ */
+static void *mremap_move(const struct region *r, uint64_t old, size_t old_len, size_t new_len,
+			 int flags, uint64_t dst, bool reserved)
+{
+	struct region n = *r;
+	uint64_t got;
+	int err;
+
+	sim_enter();
+	got = pinsim_mremap(preload.p, old, old_len, new_len,
+			    flags | MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	err = errno;
+	sim_exit();
+	if (got == PINSIM_MAP_FAILED) {
+		if (reserved)
+			REAL(munmap)((void *)(uintptr_t)dst, new_len);
+		errno = err;
+		return MAP_FAILED;
+	}
+	new_len = (new_len + 4095) & ~(size_t)4095;
+	if (!reserved)
+		host_reserve((void *)(uintptr_t)dst, new_len, MAP_FIXED);
+	if (flags & MREMAP_DONTUNMAP) {
+		host_drop(old, old + old_len);
+	} else {
+		region_remove(old, old + old_len);
+		REAL(munmap)((void *)(uintptr_t)old, old_len);
+	}
+	n.start = dst;
+	n.end = dst + new_len;
+	region_add(&n);
+	preload_trace("mremap %#llx+%#zx -> %#llx+%#zx", (unsigned long long)old, old_len,
+		      (unsigned long long)dst, new_len);
+	return (void *)(uintptr_t)dst;
+}
+
+/*
+ * Growing in place needs the host range above to be free too (something
+ * the program mapped outside the simulation may sit there): it is
+ * reserved first, and the simulation asked without MREMAP_MAYMOVE.  1:
+ * grown; 0: not possible in place (*err), the reservation given back.
+ */
+static int mremap_grow_in_place(const struct region *r, uint64_t old, size_t old_len,
+				size_t new_len, int *err)
+{
+	uint64_t top = old + old_len;
+	struct region n = *r;
+	uint64_t got;
+	void *h;
+
+	h = host_reserve((void *)(uintptr_t)top, new_len - old_len, MAP_FIXED_NOREPLACE);
+	if (h == MAP_FAILED || (uintptr_t)h != top) {
+		if (h != MAP_FAILED)
+			REAL(munmap)(h, new_len - old_len);
+		*err = ENOMEM;
+		return 0;
+	}
+	sim_enter();
+	got = pinsim_mremap(preload.p, old, old_len, new_len, 0, 0);
+	*err = errno;
+	sim_exit();
+	if (got == PINSIM_MAP_FAILED) {
+		REAL(munmap)(h, new_len - old_len);
+		return 0;
+	}
+	n.start = old;
+	n.end = old + new_len;
+	region_add(&n);
+	return 1;
+}
+
+/* In place, or the simulation's error: shrinks, and calls it refuses. */
+static void *mremap_in_place(uint64_t a, size_t old_len, size_t new_len, int flags)
+{
+	uint64_t got;
+	int err;
+
+	sim_enter();
+	got = pinsim_mremap(preload.p, a, old_len, new_len, flags, 0);
+	err = errno;
+	sim_exit();
+	if (got == PINSIM_MAP_FAILED) {
+		errno = err;
+		return MAP_FAILED;
+	}
+	new_len = (new_len + 4095) & ~(size_t)4095;
+	if (new_len < old_len) {
+		region_remove(a + new_len, a + old_len);
+		REAL(munmap)((void *)(uintptr_t)(a + new_len), old_len - new_len);
+	}
+	return (void *)(uintptr_t)got;
 }
 
 void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	uint64_t a = (uintptr_t)old;
-	void *new_addr = NULL;
+	void *new_addr = NULL, *h;
+	size_t len = (new_len + 4095) & ~(size_t)4095;
+	struct region r;
 	va_list ap;
+	int err;
 
 	va_start(ap, flags);
 	if (flags & MREMAP_FIXED)
 		new_addr = va_arg(ap, void *);
 	va_end(ap);
-	if (!preload_in_sim && preload.ready && region_overlaps(a, a + old_len)) {
-		not_modelled("mremap", a);
-		return MAP_FAILED;
+	if (!mirrored(old, old_len) || !region_find(a, &r))
+		return REAL(mremap)(old, old_len, new_len, flags, new_addr);
+	old_len = (old_len + 4095) & ~(size_t)4095;
+	/* Bad flag combinations: the simulation's -EINVAL, nothing moved. */
+	if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE))
+		return mremap_in_place(a, old_len, new_len, flags);
+	if (flags & MREMAP_FIXED)
+		return mremap_move(&r, a, old_len, new_len, flags, (uintptr_t)new_addr, false);
+	if (!(flags & MREMAP_DONTUNMAP)) {
+		if (!new_len || len <= old_len)
+			return mremap_in_place(a, old_len, new_len, flags);
+		if (mremap_grow_in_place(&r, a, old_len, len, &err))
+			return old;
+		if (err != ENOMEM || !(flags & MREMAP_MAYMOVE)) {
+			errno = err;
+			return MAP_FAILED;
+		}
 	}
-	return REAL(mremap)(old, old_len, new_len, flags, new_addr);
+	/* A move (MREMAP_MAYMOVE or MREMAP_DONTUNMAP) to a range the host has free. */
+	h = mremap_host_reserve(&r, len ? len : 4096);
+	if (h == MAP_FAILED)
+		return MAP_FAILED;
+	return mremap_move(&r, a, old_len, new_len, flags, (uintptr_t)h, true);
+}
+
+/*
+ * mlock(2) and friends: VM_LOCKED, mm->locked_vm (which VFIO type1 charges
+ * too) and the populate are the simulated process's; the host does not
+ * lock its side (the bytes live in the simulation's frames, and the host
+ * mirror is a PROT_NONE reservation plus shared frame mappings that a
+ * host mlock would only charge to the host's RLIMIT_MEMLOCK again).
+ */
+int mlock(const void *addr, size_t len)
+{
+	return mlock2(addr, len, 0);
+}
+
+int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	int ret, err;
+
+	if (!mirrored(addr, len))
+		return REAL(mlock2)(addr, len, flags);
+	sim_enter();
+	ret = pinsim_mlock(preload.p, (uintptr_t)addr, len, (int)flags);
+	err = errno;
+	sim_exit();
+	errno = err;
+	return ret;
+}
+
+int munlock(const void *addr, size_t len)
+{
+	int ret, err;
+
+	if (!mirrored(addr, len))
+		return REAL(munlock)(addr, len);
+	sim_enter();
+	ret = pinsim_munlock(preload.p, (uintptr_t)addr, len);
+	err = errno;
+	sim_exit();
+	errno = err;
+	return ret;
+}
+
+/*
+ * mlockall(): the simulated process's VMAs and, with MCL_FUTURE, its later
+ * mappings (mm->def_flags).  The host's own memory is left unlocked: a
+ * host MCL_FUTURE would lock every later PROT_NONE reservation of the
+ * mirror against the host's limit.
+ */
+int mlockall(int flags)
+{
+	int ret, err;
+
+	if (preload_in_sim || !preload.ready)
+		return REAL(mlockall)(flags);
+	sim_enter();
+	ret = pinsim_mlockall(preload.p, flags);
+	err = errno;
+	sim_exit();
+	errno = err;
+	return ret;
+}
+
+int munlockall(void)
+{
+	int ret, err;
+
+	if (preload_in_sim || !preload.ready)
+		return REAL(munlockall)();
+	sim_enter();
+	ret = pinsim_munlockall(preload.p);
+	err = errno;
+	sim_exit();
+	REAL(munlockall)();
+	errno = err;
+	return ret;
 }
 
 /* ---- the first touch ---- */
