@@ -1148,3 +1148,12 @@ int pinsim_munlockall(struct pinsim_proc *p)
 		return fail(EINVAL);
 	return (int)ret_errno(in_proc(p, mlockall_body, &a));
 }
+
+/* ---------------------------------------------------------------------- */
+/* Version (issue 14)                                                     */
+/* ---------------------------------------------------------------------- */
+
+const char *pinsim_version(void)
+{
+	return PINSIM_VERSION;
+}

@@ -767,6 +767,12 @@ int pinsim_set_trace(struct pinsim *m, pinsim_trace_fn fn, void *priv) PINSIM_AP
 typedef void pinsim_log_fn(void *data, const char *line);
 void pinsim_set_log(pinsim_log_fn *fn, void *data) PINSIM_API;
 
+/*
+ * The library's version, "MAJOR.MINOR.PATCH" (meson.build's project
+ * version): what a program prints for --version and records in its JSON.
+ */
+const char *pinsim_version(void) PINSIM_API;
+
 #ifdef __cplusplus
 }
 #endif
