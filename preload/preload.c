@@ -106,6 +106,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "race.h"
 
 struct preload preload;
 __thread int preload_in_sim;
@@ -359,7 +360,7 @@ static int machine_start(void)
 {
 	struct pinsim_config cfg;
 
-	if (machine_config(&cfg))
+	if (machine_config(&cfg) || race_config(&cfg))
 		return -1;
 	if (pinsim_create(&cfg, &preload.m))
 		return config_error("cannot create the machine (PINSIM_RAM, hugetlb pools, "
@@ -377,7 +378,7 @@ static int machine_start(void)
 		return -1;
 	if (mirror_init())
 		return config_error("cannot install the SIGSEGV handler%.*s", "", 0);
-	return 0;
+	return race_start();
 }
 
 __attribute__((constructor)) static void preload_init(void)
