@@ -11,7 +11,9 @@
 #define EXAMPLES_EXAMPLE_UTIL_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +21,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <pinsim/pinsim.h>
 
@@ -467,6 +474,285 @@ static inline uint64_t ex_mmap_region(struct pinsim_proc *p, uint64_t len, int p
 		errno = err;
 	}
 	return va;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Options every program shares: --version, values, outputs               */
+/* ---------------------------------------------------------------------- */
+
+/* --version: the program's name and the library's version, exit 0. */
+static inline void __attribute__((noreturn)) ex_version(void)
+{
+	printf("%s (pinsim) %s\n", prog, pinsim_version());
+	exit(0);
+}
+
+/*
+ * getopt_long()'s ':' and '?' answers as the programs' one message each:
+ * "option --json needs a value", "unknown option '--frobnicate'" (exit 2).
+ */
+static inline void __attribute__((noreturn)) ex_getopt_error(int c, char **argv)
+{
+	if (c == ':')
+		bad_arg("option %s needs a value", argv[optind - 1]);
+	bad_arg("unknown option '%s'", argv[optind - 1]);
+}
+
+/*
+ * A required value that is itself one of the options ("--json --quiet")
+ * is a missing value, not a file named --quiet: getopt_long() would take it.
+ */
+static inline void ex_check_value(const struct option *lopts, int c, char **argv)
+{
+	const char *name = NULL;
+
+	for (const struct option *o = lopts; o->name; o++)
+		if (o->val == c && o->has_arg == required_argument)
+			name = o->name;
+	if (!name || !optarg || strncmp(optarg, "--", 2) || !optarg[2])
+		return;
+	for (const struct option *o = lopts; o->name; o++) {
+		size_t n = strlen(o->name);
+
+		if (!strncmp(optarg + 2, o->name, n) && (!optarg[2 + n] || optarg[2 + n] == '='))
+			bad_arg("option --%s needs a value (got the option %s)", name, optarg);
+	}
+}
+
+/*
+ * An output named on the command line, opened before any work so that a bad
+ * path fails at once: "-" is stdout.  Exits 1 with the path and the reason.
+ */
+static inline FILE *ex_open_out(const char *opt_name, const char *path)
+{
+	FILE *f;
+
+	if (!strcmp(path, "-"))
+		return stdout;
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "%s: %s %s: cannot open for writing: %s\n", prog, opt_name, path,
+			strerror(errno));
+		exit(1);
+	}
+	return f;
+}
+
+/* Close an output of ex_open_out() (stdout is flushed, not closed); false on error. */
+static inline bool ex_close_out(FILE *f)
+{
+	if (f == stdout)
+		return !fflush(f) && !ferror(f);
+	return !(ferror(f) | fclose(f));
+}
+
+/* A JSON string, escaped. */
+static inline void ex_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* `"program": P, "version": V` without a separator before or after. */
+static inline void ex_version_json(FILE *f)
+{
+	fprintf(f, "\"program\": \"%s\", \"version\": \"%s\"", prog, pinsim_version());
+}
+
+/* Progress lines only for a person watching: stderr a terminal, no --quiet. */
+static inline bool ex_progress_wanted(bool quiet)
+{
+	return !quiet && isatty(STDERR_FILENO);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The watchdog: progress, not wall time                                  */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A thread that samples the program's progress every 200 ms and fires only
+ * when nothing has progressed for limit_s seconds, so a slow run that
+ * progresses never trips it.  Then it tells the two ways a run stops
+ * progressing apart:
+ *  - livelock: the program's activity counters (faults, retry rounds) still
+ *    move and the CPU is busy: a retry loop without end (seeds/03 lockstep);
+ *  - blocked: nothing moves: a task waits on a lock for good (seeds/01: the
+ *    VMM's mmap_lock, held by a reader that oopsed), named by
+ *    pinsim_lock_report().
+ * The program's fire() prints its summary and writes its JSON of what
+ * completed, then exits.
+ */
+enum ex_stall { EX_STALL_LIVELOCK, EX_STALL_BLOCKED };
+
+struct ex_stall_info {
+	enum ex_stall kind;
+	double stalled_s;	/* since the last progress */
+	double cpu_s;		/* CPU the process used meanwhile */
+	uint64_t activity;	/* activity counters' growth meanwhile */
+	char doing[256];	/* what the program was doing */
+	char locks[1024];	/* pinsim_lock_report() */
+};
+
+struct ex_watchdog {
+	unsigned int limit_s;
+	_Atomic uint64_t progress;	/* the program's steps done */
+	char doing[256];		/* what the program does now (ex_wd_doing()) */
+	pthread_mutex_t lock;		/* serializes sample() against ex_wd_set_target() */
+	struct pinsim *sim;		/* the machine to name lock holders in */
+	/* counters read by the watchdog thread, under lock; may be NULL */
+	void (*sample)(uint64_t *progress, uint64_t *activity);
+	void (*fire)(const struct ex_stall_info *info);
+};
+
+static struct ex_watchdog ex_wd = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* One step done: the watchdog starts counting again. */
+static inline void ex_wd_tick(void)
+{
+	atomic_fetch_add_explicit(&ex_wd.progress, 1, memory_order_relaxed);
+}
+
+/* What the program is about to do, for the watchdog's report; a tick too. */
+static inline void ex_wd_doing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void ex_wd_doing(const char *fmt, ...)
+{
+	char buf[sizeof(ex_wd.doing)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&ex_wd.lock);
+	memcpy(ex_wd.doing, buf, sizeof(buf));
+	pthread_mutex_unlock(&ex_wd.lock);
+	ex_wd_tick();
+}
+
+/* The machine the watchdog reports on (NULL while there is none). */
+static inline void ex_wd_set_sim(struct pinsim *sim)
+{
+	pthread_mutex_lock(&ex_wd.lock);
+	ex_wd.sim = sim;
+	pthread_mutex_unlock(&ex_wd.lock);
+}
+
+static inline double ex_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline void *ex_wd_thread(void *arg)
+{
+	uint64_t last_p = UINT64_MAX, last_a = 0, since = now_ns();
+	double cpu0 = ex_cpu_s();
+	struct timespec tick = { 0, 200000000 };
+
+	(void)arg;
+	for (;;) {
+		uint64_t p = 0, a = 0, t;
+		struct ex_stall_info info = { 0 };
+
+		nanosleep(&tick, NULL);
+		pthread_mutex_lock(&ex_wd.lock);
+		if (ex_wd.sample)
+			ex_wd.sample(&p, &a);
+		pthread_mutex_unlock(&ex_wd.lock);
+		p += atomic_load_explicit(&ex_wd.progress, memory_order_relaxed);
+		t = now_ns();
+		if (p != last_p) {
+			last_p = p;
+			last_a = a;
+			since = t;
+			cpu0 = ex_cpu_s();
+			continue;
+		}
+		if (t - since < (uint64_t)ex_wd.limit_s * 1000000000ull)
+			continue;
+		info.stalled_s = (double)(t - since) / 1e9;
+		info.cpu_s = ex_cpu_s() - cpu0;
+		info.activity = a - last_a;
+		info.kind = info.activity ? EX_STALL_LIVELOCK : EX_STALL_BLOCKED;
+		pthread_mutex_lock(&ex_wd.lock);
+		memcpy(info.doing, ex_wd.doing, sizeof(info.doing));
+		if (ex_wd.sim)
+			pinsim_lock_report(ex_wd.sim, info.locks, sizeof(info.locks));
+		pthread_mutex_unlock(&ex_wd.lock);
+		ex_wd.fire(&info);
+		_exit(3);	/* fire() exits; never run on */
+	}
+	return NULL;
+}
+
+/* Start the watchdog: @limit_s seconds without progress fire @fire. */
+static inline void ex_wd_start(unsigned int limit_s, void (*sample)(uint64_t *, uint64_t *),
+			       void (*fire)(const struct ex_stall_info *))
+{
+	pthread_t th;
+
+	ex_wd.limit_s = limit_s;
+	ex_wd.sample = sample;
+	ex_wd.fire = fire;
+	if (pthread_create(&th, NULL, ex_wd_thread, NULL)) {
+		fprintf(stderr, "%s: cannot start the watchdog thread\n", prog);
+		return;
+	}
+	pthread_detach(th);
+}
+
+/* The watchdog's verdict in one paragraph, on @f. */
+static inline void ex_wd_print(FILE *f, const struct ex_stall_info *in, const char *loop)
+{
+	if (in->kind == EX_STALL_LIVELOCK) {
+		fprintf(f, "%s: watchdog: livelock: no progress for %.1f s while %s, yet the CPU "
+			   "is busy (%.1f s of CPU) and %" PRIu64 " retry-loop steps ran: %s\n",
+			prog, in->stalled_s, in->doing, in->cpu_s, in->activity, loop);
+		return;
+	}
+	fprintf(f, "%s: watchdog: blocked: no progress and no activity for %.1f s while %s "
+		   "(%.1f s of CPU): a task waits on a lock for good\n", prog, in->stalled_s,
+		in->doing, in->cpu_s);
+	if (in->locks[0]) {
+		const char *s = in->locks;
+
+		fprintf(f, "%s: watchdog: who holds what:\n", prog);
+		while (*s) {
+			size_t n = strcspn(s, "\n");
+
+			fprintf(f, "  %.*s\n", (int)n, s);
+			s += n + (s[n] == '\n');
+		}
+	} else {
+		fprintf(f, "%s: watchdog: no simulated lock is held: the wait is the program's "
+			   "own\n", prog);
+	}
+}
+
+/* The JSON object of a watchdog verdict (null when it did not fire). */
+static inline void ex_wd_json(FILE *f, const struct ex_stall_info *in, const char *loop)
+{
+	if (!in) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"kind\": \"%s\", \"stalled_s\": %.1f, \"cpu_s\": %.1f, "
+		   "\"loop_steps\": %" PRIu64 ", \"doing\": ",
+		in->kind == EX_STALL_LIVELOCK ? "livelock" : "blocked", in->stalled_s, in->cpu_s,
+		in->activity);
+	ex_json_string(f, in->doing);
+	fputs(", \"detail\": ", f);
+	ex_json_string(f, in->kind == EX_STALL_LIVELOCK ? loop : in->locks);
+	fputc('}', f);
 }
 
 #endif /* EXAMPLES_EXAMPLE_UTIL_H */

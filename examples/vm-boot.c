@@ -64,6 +64,10 @@
 
 #include <pinsim/pinsim.h>
 
+static const char *prog = "vm-boot";
+
+#include "example_util.h"
+
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -109,7 +113,9 @@ struct options {
 	double injector_rate;
 	double zap_after_fixup, refault_after_split;	/* rule probabilities */
 	bool json, quiet;
-	unsigned int timeout_s;
+	const char *json_path;		/* --json[=FILE]: "-" is stdout */
+	unsigned int watchdog_s;	/* 0: the default, scaled with --ram */
+	bool teardown_after_oops;
 };
 
 /* A device of the host, and what one boot's VMM holds of it. */
@@ -138,8 +144,11 @@ struct totals {
 	char oops[512];
 	bool hung;
 	char first_failure[160];
-	char reason[512];
+	char reason[1536];
 	int exit_status;
+	bool watchdog_fired;
+	struct ex_stall_info stall;	/* the watchdog's verdict */
+	char stall_loop[512];		/* a livelock's retry loop and counters */
 };
 
 /* One boot: the VMM process and its VFIO state. */
@@ -163,9 +172,9 @@ static struct totals tot;
 static struct pinsim *sim;
 static struct pinsim_config hostcfg;	/* what the machine was created with */
 static FILE *vmlog;		/* the QEMU-style log: stdout, or stderr with --json */
-static const char *prog = "vm-boot";
+static FILE *json_out;		/* --json's output, opened before any work */
 
-#include "example_util.h"
+static void wd_watch(struct pinsim_proc *p, const int *zap_rules);
 
 static const char *errno_name(int err)
 {
@@ -202,21 +211,6 @@ static void fail_reason(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(tot.reason + len, sizeof(tot.reason) - len, fmt, ap);
 	va_end(ap);
-}
-
-/*
- * The watchdog: a VMM blocked forever on a lock held by a dead task is the
- * seeds/01 outcome, and a test must see it as a failure, not as a hang.
- */
-static void watchdog(int sig)
-{
-	static const char msg[] = "vm-boot: a boot made no progress for --timeout seconds: "
-				  "a task is blocked (mmap_lock held by a dead task?)\n";
-
-	(void)sig;
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(3);
-	_exit(3);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -268,16 +262,28 @@ static void usage(FILE *f)
 "                        has split a PUD, fault the address back in before it\n"
 "                        descends, with probability P (seeded; with the fixed\n"
 "                        walker use P < 1: at 1 its retry never ends)\n"
-"  --timeout SECONDS     watchdog per boot (default 60)\n"
+"  --watchdog SECONDS    stop after this long without progress (a MAP_DMA,\n"
+"                        UNMAP_DMA or boot step done, pages pinned); default\n"
+"                        60 + 1 per GiB of --ram.  It tells a livelock (CPU busy\n"
+"                        in a retry loop: exit 4) from a task blocked on a lock\n"
+"                        (who holds it: exit 3), then prints the summary and the\n"
+"                        JSON of what completed.  --timeout is the same option\n"
+"  --teardown-after-oops after a task died holding the VMM's locks, tear the VMM\n"
+"                        down anyway, as QEMU does at exit: its munmap blocks on\n"
+"                        the dead task's mmap_lock (seeds/01) and the watchdog\n"
+"                        reports who holds it\n"
 "  --quiet               no per-mapping log (failures are still printed)\n"
-"  --json                print a JSON summary on stdout (the log goes to stderr),\n"
-"                        with the kernel and its effective switches\n"
+"  --json[=FILE]         the JSON summary (version, kernel and its switches,\n"
+"                        every option) to FILE, or stdout (then the log goes to\n"
+"                        stderr) without FILE or with '-'\n"
+"  --version             the program's and the library's version\n"
 "  --help                this text\n"
 "\n"
 "Log: 'dma_map iova=0x... size=0x... vaddr=0x...' per mapping and\n"
 "'dma_map FAILED iova=0x...: [Errno N] <strerror>' per failure (seeds/01, 03).\n"
 "Exit status: 0 every boot succeeded; 1 a boot failed (a MAP_DMA error) or setup\n"
-"failed; 2 bad arguments; 3 a simulated task oopsed or hung.\n");
+"failed; 2 bad arguments; 3 a simulated task oopsed or a task stayed blocked\n"
+"(watchdog); 4 a livelock: a MAP_DMA retried without end (watchdog).\n");
 }
 
 static double parse_probability(const char *what, const char *s)
@@ -340,7 +346,7 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_RAM = 256, O_BACKING, O_DEVICES, O_GPU_BAR, O_GPU_REGS, O_NIC_BAR, O_POLICY,
 	       O_BOUND, O_KERNEL, O_IMPL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN,
-	       O_SEED, O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON };
+	       O_SEED, O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON, O_VERSION, O_TEARDOWN_OOPS };
 	static const struct option lopts[] = {
 		{ "ram", required_argument, NULL, O_RAM },
 		{ "backing", required_argument, NULL, O_BACKING },
@@ -363,8 +369,11 @@ static void parse_args(int argc, char **argv)
 		{ "zap-after-fixup", required_argument, NULL, O_ZAP_FIXUP },
 		{ "refault-after-split", required_argument, NULL, O_REFAULT_SPLIT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "watchdog", required_argument, NULL, O_TIMEOUT },
+		{ "teardown-after-oops", no_argument, NULL, O_TEARDOWN_OOPS },
 		{ "quiet", no_argument, NULL, O_QUIET },
-		{ "json", no_argument, NULL, O_JSON },
+		{ "json", optional_argument, NULL, O_JSON },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -380,11 +389,12 @@ static void parse_args(int argc, char **argv)
 		.walker_fixed = -1,
 		.reader = true, .reader_interval_us = 10000, .boots = 1, .toggles = 3,
 		.guest_run_ms = 20,
-		.seed = 1, .timeout_s = 60,
+		.seed = 1,
 	};
 	parse_devices("gpu,nic");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		ex_check_value(lopts, c, argv);
 		switch (c) {
 		case O_RAM:
 			if (!parse_size(optarg, &opt.ram))
@@ -484,23 +494,30 @@ static void parse_args(int argc, char **argv)
 								    optarg);
 			break;
 		case O_TIMEOUT:
-			if (!parse_ulong(optarg, 86400, &v) || !v)
-				bad_arg("--timeout: '%s' is not a number of seconds", optarg);
-			opt.timeout_s = (unsigned int)v;
+			if (!parse_ulong(optarg, 864000, &v) || !v)
+				bad_arg("--watchdog: '%s' is not a number of seconds from 1",
+					optarg);
+			opt.watchdog_s = (unsigned int)v;
 			break;
+		case O_TEARDOWN_OOPS:
+			opt.teardown_after_oops = true;
+			break;
+		case O_VERSION:
+			ex_version();
 		case O_QUIET:
 			opt.quiet = true;
 			break;
 		case O_JSON:
 			opt.json = true;
+			opt.json_path = optarg ? optarg : "-";
+			if (!*opt.json_path)
+				bad_arg("option --json= needs a file name (or '-')");
 			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case ':':
-			bad_arg("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			bad_arg("unknown option '%s'", argv[optind - 1]);
+			ex_getopt_error(c, argv);
 		}
 	}
 	if (optind < argc)
@@ -526,6 +543,9 @@ static void parse_args(int argc, char **argv)
 		bad_arg("--injector-rate and --zap-after-fixup need a device (--devices)");
 	if (opt.refault_after_split > 0 && !opt.reader)
 		bad_arg("--refault-after-split needs the numa_maps reader (no --no-reader)");
+	/* Pinning and freeing scale with the RAM: so does the default limit. */
+	if (!opt.watchdog_s)
+		opt.watchdog_s = 60 + (unsigned int)(opt.ram >> 30);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -648,6 +668,22 @@ static void print_config(void)
 /* One boot                                                               */
 /* ---------------------------------------------------------------------- */
 
+/* What lies at guest-physical @iova: "guest RAM" or "gpu 0000:01:00.0 BAR1". */
+static const char *what_at(uint64_t iova)
+{
+	static char buf[64];
+
+	for (int i = 0; i < opt.nr_devs; i++)
+		for (int bar = 0; bar < NR_BARS; bar++)
+			if (devs[i].bar_size[bar] && iova == devs[i].gpa[bar]) {
+				snprintf(buf, sizeof(buf), "%s %s BAR%d",
+					 devs[i].kind == DEV_GPU ? "gpu" : "nic", devs[i].name,
+					 bar);
+				return buf;
+			}
+	return "guest RAM";
+}
+
 static int vmm_err(struct boot *b, const char *what)
 {
 	int err = errno;
@@ -670,6 +706,8 @@ static int dma_map(struct boot *b, uint64_t iova, uint64_t size, uint64_t vaddr)
 	uint64_t t0 = now_ns(), dt;
 	int ret, err;
 
+	ex_wd_doing("boot %lu: VFIO_IOMMU_MAP_DMA iova=0x%012" PRIx64 " size=0x%012" PRIx64
+		    " (%s)", b->n, iova, size, what_at(iova));
 	ret = pinsim_ioctl(b->p, b->container, VFIO_IOMMU_MAP_DMA, &map);
 	err = errno;
 	dt = now_ns() - t0;
@@ -707,8 +745,13 @@ static int dma_unmap(struct boot *b, uint64_t iova, uint64_t size)
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap), .iova = iova, .size = size,
 	};
-	uint64_t t0 = now_ns();
-	int ret = pinsim_ioctl(b->p, b->container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+	uint64_t t0;
+	int ret;
+
+	ex_wd_doing("boot %lu: VFIO_IOMMU_UNMAP_DMA iova=0x%012" PRIx64 " (%s)", b->n, iova,
+		    what_at(iova));
+	t0 = now_ns();
+	ret = pinsim_ioctl(b->p, b->container, VFIO_IOMMU_UNMAP_DMA, &unmap);
 
 	tot.unmap_ns += now_ns() - t0;
 	if (ret)
@@ -969,6 +1012,8 @@ static int enumerate(struct boot *b)
 
 			if (pinsim_pread(b->p, d->device_fd, &cmd, sizeof(cmd), off) != sizeof(cmd))
 				return vmm_err(b, "pread PCI_COMMAND");
+			ex_wd_doing("boot %lu: %s memory decode off (toggle %u)", b->n, d->name,
+				    t + 1);
 			logmsg("%s: memory decode off\n", d->name);
 			if (write_command(b, d, cmd & ~PCI_COMMAND_MEMORY) || unmap_bars(b, d))
 				return -1;
@@ -991,13 +1036,19 @@ static int enumerate(struct boot *b)
 static int guest_run(struct boot *b)
 {
 	static char buf[1 << 16];
-	struct timespec ts = { .tv_sec = opt.guest_run_ms / 1000,
-			       .tv_nsec = (long)(opt.guest_run_ms % 1000) * 1000000 };
+	uint64_t end = now_ns() + opt.guest_run_ms * 1000000ull, t;
 
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	/* The guest running is progress: a tick per slice of its run. */
+	while ((t = now_ns()) < end) {
+		uint64_t left = end - t < 100000000ull ? end - t : 100000000ull;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left };
+
+		ex_wd_doing("boot %lu: the guest runs (%u ms)", b->n, opt.guest_run_ms);
+		nanosleep(&ts, NULL);
+	}
 	if (!opt.reader)
 		return 0;
+	ex_wd_doing("boot %lu: the monitor reads /proc/<vmm>/numa_maps", b->n);
 	if (pinsim_read_numa_maps(b->p, buf, sizeof(buf)) < 0) {
 		int err = errno;
 
@@ -1165,6 +1216,8 @@ static void collect_vfio_stats(struct boot *b)
 /* QEMU's exit path, spelled out: devices, groups, container, then memory. */
 static void teardown(struct boot *b)
 {
+	ex_wd_doing("boot %lu: teardown: closing the VFIO device, group and container fds",
+		    b->n);
 	for (int i = 0; i < opt.nr_devs; i++) {
 		struct device *d = &devs[i];
 
@@ -1179,12 +1232,26 @@ static void teardown(struct boot *b)
 		pinsim_close(b->p, b->container);
 	for (int i = 0; i < opt.nr_devs; i++)
 		for (int bar = 0; bar < NR_BARS; bar++)
-			if (devs[i].bar_va[bar])
+			if (devs[i].bar_va[bar]) {
+				ex_wd_doing("boot %lu: teardown: munmap of %s %s BAR%d", b->n,
+					    devs[i].kind == DEV_GPU ? "gpu" : "nic", devs[i].name,
+					    bar);
 				pinsim_munmap(b->p, devs[i].bar_va[bar], devs[i].bar_len[bar]);
+			}
+	ex_wd_doing("boot %lu: teardown: munmap of guest RAM", b->n);
 	if (b->ram_va)
 		pinsim_munmap(b->p, b->ram_va, opt.ram);
+	wd_watch(NULL, NULL);
 	pinsim_proc_destroy(b->p);
 	b->p = NULL;
+}
+
+/* --teardown-after-oops: the teardown on a live thread of the VMM. */
+static void *teardown_thread(void *arg)
+{
+	teardown(arg);
+	pinsim_thread_exit();
+	return NULL;
 }
 
 /* After a clean teardown every pin is gone: the hugetlb pool is whole again. */
@@ -1223,6 +1290,7 @@ static void run_boot(struct boot *b)
 		memset(devs[i].bar_va, 0, sizeof(devs[i].bar_va));
 	}
 	b->container = -1;
+	ex_wd_doing("boot %lu: creating the VMM process", b->n);
 	if (pinsim_proc_create(sim, &b->p)) {
 		vmm_err(b, "pinsim_proc_create");
 		return;
@@ -1235,6 +1303,7 @@ static void run_boot(struct boot *b)
 	}
 	if (add_race_rules(b))
 		goto judge;
+	wd_watch(b->p, b->zap_rule);
 	if (opt.reader && pinsim_walker_start(b->p, &wo, &b->walker)) {
 		vmm_err(b, "pinsim_walker_start");
 		goto judge;
@@ -1250,16 +1319,33 @@ static void run_boot(struct boot *b)
 	if (!b->fatal && !enumerate(b))
 		guest_run(b);
 judge:
+	ex_wd_doing("boot %lu: stopping the injectors and the numa_maps reader", b->n);
 	stop_injectors(b);
 	stop_reader(b, oopses_before);
+	wd_watch(b->p, NULL);
 	clear_race_rules(b);
 	collect_vfio_stats(b);
-	if (b->fatal && tot.exit_status == 3) {
+	if (b->fatal && tot.exit_status == 3 && !opt.teardown_after_oops) {
 		fprintf(stderr, "%s: boot %lu: a simulated task is dead with its locks held: "
-				"not tearing the VMM down (it would block)\n", prog, b->n);
+				"not tearing the VMM down (it would block; --teardown-after-oops "
+				"does it)\n", prog, b->n);
+		wd_watch(NULL, NULL);
 		return;
 	}
 	logmsg("[teardown]\n");
+	if (b->fatal && tot.exit_status == 3) {
+		pthread_t th;
+
+		/*
+		 * The task that oopsed may be this thread's own (the monitor's
+		 * read): it never runs again, as an oopsed task is killed.  QEMU's
+		 * exit path runs on a thread still alive, and blocks there.
+		 */
+		if (!pthread_create(&th, NULL, teardown_thread, b)) {
+			pthread_join(th, NULL);
+			return;
+		}
+	}
 	teardown(b);
 	check_released(b);
 }
@@ -1268,67 +1354,63 @@ judge:
 /* Summary                                                                */
 /* ---------------------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void print_json(uint64_t wall_ns)
+static void print_json(FILE *f, uint64_t wall_ns)
 {
 	bool first = true;
 
-	printf("{\n  \"boots\": %lu,\n  \"boots_ok\": %lu,\n  \"boots_failed\": %lu,\n",
+	fprintf(f, "{\n  ");
+	ex_version_json(f);
+	fprintf(f, ",\n  \"boots\": %lu,\n  \"boots_ok\": %lu,\n  \"boots_failed\": %lu,\n",
 	       tot.boots, tot.boots_ok, tot.boots_failed);
-	printf("  \"mappings\": %lu,\n  \"map_failures\": %lu,\n  \"failures_by_errno\": {",
-	       tot.mappings, tot.map_failures);
+	fprintf(f, "  \"mappings\": %lu,\n  \"map_failures\": %lu,\n  \"unmaps\": %lu,\n"
+		"  \"failures_by_errno\": {", tot.mappings, tot.map_failures, tot.unmaps);
 	for (int e = 0; e < MAX_ERRNO; e++) {
 		if (!tot.by_errno[e])
 			continue;
-		printf("%s\"%s\": %lu", first ? "" : ", ", errno_name(e), tot.by_errno[e]);
+		fprintf(f, "%s\"%s\": %lu", first ? "" : ", ", errno_name(e), tot.by_errno[e]);
 		first = false;
 	}
-	printf("},\n  \"oopses\": %" PRIu64 ",\n  \"oops\": ", tot.oopses);
+	fprintf(f, "},\n  \"oopses\": %" PRIu64 ",\n  \"oops\": ", tot.oopses);
 	if (tot.oops[0])
-		json_string(stdout, tot.oops);
+		ex_json_string(f, tot.oops);
 	else
-		printf("null");
-	printf(",\n  \"reader_hung\": %s,\n  \"walker_reads\": %lu,\n",
+		fprintf(f, "null");
+	fprintf(f, ",\n  \"reader_hung\": %s,\n  \"walker_reads\": %lu,\n",
 	       tot.hung ? "true" : "false", tot.walker_reads);
-	printf("  \"retries\": %" PRIu64 ",\n  \"follow_failures\": %" PRIu64 ",\n",
-	       tot.retries, tot.follow_failures);
-	printf("  \"injector_fires\": %lu,\n", tot.injector_fires);
-	printf("  \"zaps_after_fixup\": %lu,\n  \"refaults_after_split\": %lu,\n",
+	fprintf(f, "  \"retries\": %" PRIu64 ",\n  \"follow_failures\": %" PRIu64 ",\n"
+		"  \"fixup_user_fault_calls\": %" PRIu64 ",\n", tot.retries, tot.follow_failures,
+		tot.faults);
+	fprintf(f, "  \"injector_fires\": %lu,\n", tot.injector_fires);
+	fprintf(f, "  \"zaps_after_fixup\": %lu,\n  \"refaults_after_split\": %lu,\n",
 	       tot.zaps_after_fixup, tot.refaults_after_split);
-	printf("  \"map_dma_ns\": %" PRIu64 ",\n  \"map_dma_ns_per_boot\": %" PRIu64 ",\n",
+	fprintf(f, "  \"map_dma_ns\": %" PRIu64 ",\n  \"map_dma_ns_per_boot\": %" PRIu64 ",\n",
 	       tot.map_ns, tot.boots ? tot.map_ns / tot.boots : 0);
-	printf("  \"map_dma_ns_max_boot\": %" PRIu64 ",\n  \"unmap_dma_ns\": %" PRIu64 ",\n",
+	fprintf(f, "  \"map_dma_ns_max_boot\": %" PRIu64 ",\n  \"unmap_dma_ns\": %" PRIu64 ",\n",
 	       tot.max_boot_map_ns, tot.unmap_ns);
-	printf("  \"wall_ns\": %" PRIu64 ",\n  ", wall_ns);
-	ex_kernel_json(stdout, &hostcfg);
-	printf(",\n");
-	printf("  \"config\": {\"ram_bytes\": %" PRIu64 ", \"backing\": \"%s\", "
-	       "\"devices\": \"%s\", \"gpu_bar_bytes\": %" PRIu64 ", \"policy\": \"%s\", "
-	       "\"walker\": \"%s\", \"reader\": %s, \"toggles\": %u, \"guest_run_ms\": %u, "
-	       "\"seed\": %" PRIu64 ", "
-	       "\"injector_rate_hz\": %g, \"zap_after_fixup\": %g, "
-	       "\"refault_after_split\": %g},\n",
-	       opt.ram, backing_name[opt.backing], opt.devices_arg, opt.gpu_bar,
-	       policy_name[opt.policy], hostcfg.pagewalk_fixed ? "fixed" : "prefix",
-	       opt.reader ? "true" : "false", opt.toggles, opt.guest_run_ms, opt.seed,
-	       opt.injector_rate,
-	       opt.zap_after_fixup, opt.refault_after_split);
-	printf("  \"exit_status\": %d,\n  \"reason\": ", tot.exit_status);
-	json_string(stdout, tot.exit_status ? tot.reason : "every boot succeeded");
-	printf("\n}\n");
+	fprintf(f, "  \"wall_ns\": %" PRIu64 ",\n  ", wall_ns);
+	ex_kernel_json(f, &hostcfg);
+	fprintf(f, ",\n");
+	/* Every option's value: the run can be repeated from the JSON alone. */
+	fprintf(f, "  \"config\": {\"ram_bytes\": %" PRIu64 ", \"backing\": \"%s\", "
+		"\"devices\": \"%s\", \"gpu_bar_bytes\": %" PRIu64 ", \"gpu_regs_bytes\": %"
+		PRIu64 ", \"nic_bar_bytes\": %" PRIu64 ", \"nic_msix_bytes\": %" PRIu64 ", "
+		"\"policy\": \"%s\", \"retry_bound\": %u, \"walker\": \"%s\", \"reader\": %s, "
+		"\"reader_interval_us\": %u, \"boots\": %lu, \"toggles\": %u, "
+		"\"guest_run_ms\": %u, \"seed\": %" PRIu64 ", \"injector_rate_hz\": %g, "
+		"\"zap_after_fixup\": %g, \"refault_after_split\": %g, \"watchdog_s\": %u, "
+		"\"teardown_after_oops\": %s, \"quiet\": %s},\n",
+		opt.ram, backing_name[opt.backing], opt.devices_arg, opt.gpu_bar, opt.gpu_regs,
+		opt.nic_bar, opt.nic_msix, policy_name[opt.policy], opt.retry_bound,
+		hostcfg.pagewalk_fixed ? "fixed" : "prefix", opt.reader ? "true" : "false",
+		opt.reader_interval_us, opt.boots, opt.toggles, opt.guest_run_ms, opt.seed,
+		opt.injector_rate, opt.zap_after_fixup, opt.refault_after_split, opt.watchdog_s,
+		opt.teardown_after_oops ? "true" : "false", opt.quiet ? "true" : "false");
+	fprintf(f, "  \"watchdog\": ");
+	ex_wd_json(f, tot.watchdog_fired ? &tot.stall : NULL, tot.stall_loop);
+	fprintf(f, ",\n");
+	fprintf(f, "  \"exit_status\": %d,\n  \"reason\": ", tot.exit_status);
+	ex_json_string(f, tot.exit_status ? tot.reason : "every boot succeeded");
+	fprintf(f, "\n}\n");
 }
 
 static void print_summary(uint64_t wall_ns)
@@ -1367,10 +1449,121 @@ static void print_summary(uint64_t wall_ns)
 	       "ms total\n", tot.map_ns / 1e6, tot.boots ? tot.map_ns / 1e6 / tot.boots : 0.0,
 	       tot.max_boot_map_ns / 1e6, tot.unmap_ns / 1e6);
 	printf("  wall time: %.3f s\n", wall_ns / 1e9);
+	if (tot.watchdog_fired)
+		printf("  watchdog: %s after %.1f s without progress while %s\n",
+		       tot.stall.kind == EX_STALL_LIVELOCK ? "livelock" : "blocked",
+		       tot.stall.stalled_s, tot.stall.doing);
 	if (tot.exit_status)
 		printf("result: FAILED: %s\n", tot.reason);
 	else
 		printf("result: ok\n");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The watchdog's view of a boot                                          */
+/* ---------------------------------------------------------------------- */
+
+/* What the watchdog thread samples, under ex_wd.lock. */
+static struct pinsim_proc *wd_proc;
+static int wd_zap_rules[MAX_DEVS];
+static bool wd_have_rules;
+static uint64_t wd_faults, wd_zap_hits, wd_zap_fires;	/* at the last sample */
+static uint64_t wd_t0;
+
+/* The boot's VMM process and zap rules to sample (NULL: none, it goes away). */
+static void wd_watch(struct pinsim_proc *p, const int *zap_rules)
+{
+	pthread_mutex_lock(&ex_wd.lock);
+	wd_proc = p;
+	wd_have_rules = zap_rules != NULL;
+	if (zap_rules)
+		memcpy(wd_zap_rules, zap_rules, sizeof(wd_zap_rules));
+	pthread_mutex_unlock(&ex_wd.lock);
+}
+
+/*
+ * Progress: pages pinned (locked_vm moves inside a long MAP_DMA of RAM).
+ * Activity: the VMM's page faults (fixup_user_fault() in follow_fault_pfn()
+ * faults the BAR in once per round of the retry loop) and the hits of the
+ * zap-after-fixup rules: they move in a livelock, not in a blocked task.
+ */
+static void wd_sample(uint64_t *progress, uint64_t *activity)
+{
+	struct pinsim_proc_stats ps;
+	unsigned long hits, fires;
+
+	if (!wd_proc || pinsim_proc_stats(wd_proc, &ps))
+		return;
+	wd_faults = ps.faults_pte + ps.faults_pmd + ps.faults_pud + ps.fault_retries;
+	*progress += ps.locked_vm;
+	*activity += wd_faults;
+	wd_zap_hits = wd_zap_fires = 0;
+	for (int i = 0; wd_have_rules && i < opt.nr_devs; i++)
+		if (wd_zap_rules[i] >= 0 &&
+		    !pinsim_inject_stats(sim, wd_zap_rules[i], &hits, &fires)) {
+			wd_zap_hits += hits;
+			wd_zap_fires += fires;
+		}
+	*activity += wd_zap_hits;
+}
+
+/* A livelock's retry loop, named, with its counters. */
+static void wd_describe_loop(char *buf, size_t len)
+{
+	size_t at;
+
+	at = (size_t)snprintf(buf, len,
+			      "vfio_pin_pages_remote() -> vaddr_get_pfns() -> follow_fault_pfn() "
+			      "retry loop: %" PRIu64 " page faults of the VMM so far "
+			      "(fixup_user_fault() faults the BAR in each round)",
+			      wd_faults);
+	if (wd_have_rules && at < len)
+		at += (size_t)snprintf(buf + at, len - at,
+				       ", %" PRIu64 " passes after fixup, %" PRIu64 " zaps there "
+				       "(--zap-after-fixup %g): follow_pfnmap_start() finds the "
+				       "entry gone every time", wd_zap_hits, wd_zap_fires,
+				       opt.zap_after_fixup);
+	if (at >= len)
+		return;
+	if (opt.policy == PINSIM_RETRY_EAGAIN)
+		snprintf(buf + at, len - at,
+			 "; policy eagain returns -EAGAIN and vaddr_get_pfns() retries without "
+			 "bound (the seeds/03 lockstep livelock): --policy bounded gives EBUSY after "
+			 "--retry-bound rounds, --policy enoent gives EINTR once the task is killed");
+	else
+		snprintf(buf + at, len - at, "; policy %s", policy_name[opt.policy]);
+}
+
+/* The watchdog fired: the verdict, the summary and the JSON of what completed. */
+static void wd_fire(const struct ex_stall_info *in)
+{
+	int status = in->kind == EX_STALL_LIVELOCK ? 4 : 3;
+	char first[256];
+
+	pthread_mutex_lock(&ex_wd.lock);
+	wd_describe_loop(tot.stall_loop, sizeof(tot.stall_loop));
+	pthread_mutex_unlock(&ex_wd.lock);
+	tot.stall = *in;
+	tot.watchdog_fired = true;
+	ex_wd_print(stderr, in, tot.stall_loop);
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(in->locks, "\n"), in->locks);
+	if (in->kind == EX_STALL_LIVELOCK)
+		fail_reason(status, "livelock: no progress for %.0f s while %s: %s",
+			    in->stalled_s, in->doing, tot.stall_loop);
+	else
+		fail_reason(status, "blocked for %.0f s while %s%s%s", in->stalled_s, in->doing,
+			    first[0] ? ": " : "", first);
+	/* The boot in progress did not complete. */
+	tot.boots++;
+	tot.boots_failed++;
+	if (opt.json)
+		print_json(json_out, now_ns() - wd_t0);
+	if (!opt.json || json_out != stdout)
+		print_summary(now_ns() - wd_t0);
+	fflush(stdout);
+	if (json_out)
+		fflush(json_out);
+	_exit(status);
 }
 
 static void progress(unsigned long n, bool force)
@@ -1390,18 +1583,21 @@ int main(int argc, char **argv)
 	uint64_t t0, wall;
 
 	parse_args(argc, argv);
-	vmlog = opt.json ? stderr : stdout;
+	/* Outputs first: a bad path fails before any work. */
+	if (opt.json)
+		json_out = ex_open_out("--json", opt.json_path);
+	vmlog = json_out == stdout ? stderr : stdout;
 	/* Line-buffered: the log and the progress lines on stderr interleave. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, watchdog);
 	if (setup_host())
 		return 1;
 	print_config();
-	t0 = now_ns();
+	t0 = wd_t0 = now_ns();
+	ex_wd_set_sim(sim);
+	ex_wd_start(opt.watchdog_s, wd_sample, wd_fire);
 	for (unsigned long n = 1; n <= opt.boots; n++) {
 		struct boot b = { .n = n };
 
-		alarm(opt.timeout_s);
 		if (opt.boots > 1)
 			logmsg("[boot %lu]\n", n);
 		run_boot(&b);
@@ -1416,14 +1612,16 @@ int main(int argc, char **argv)
 		if (b.fatal)
 			break;
 	}
-	alarm(0);
 	wall = now_ns() - t0;
 	if (tot.map_failures)
 		fail_reason(1, "%lu of %lu boots had a failed MAP_DMA, the first: %s",
 			    tot.boots_failed, tot.boots, tot.first_failure);
-	if (opt.json)
-		print_json(wall);
-	else
+	if (opt.json) {
+		print_json(json_out, wall);
+		if (!ex_close_out(json_out))
+			fail_reason(1, "writing the JSON to %s failed", opt.json_path);
+	}
+	if (!opt.json || json_out != stdout)
 		print_summary(wall);
 	/*
 	 * After an oops the dead task's locks are held and the VMM could not
@@ -1435,6 +1633,8 @@ int main(int argc, char **argv)
 		fflush(stderr);
 		_exit(3);
 	}
+	ex_wd_doing("destroying the machine");
+	ex_wd_set_sim(NULL);
 	pinsim_destroy(sim);
 	return tot.exit_status;
 }

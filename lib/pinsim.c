@@ -1157,3 +1157,123 @@ const char *pinsim_version(void)
 {
 	return PINSIM_VERSION;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Who holds what (issue 14: the example programs' watchdogs)             */
+/* ---------------------------------------------------------------------- */
+
+#include <stdarg.h>
+
+struct lock_report {
+	char *buf;
+	size_t len, at;
+};
+
+static void lock_report_add(struct lock_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void lock_report_add(struct lock_report *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(r->at < r->len ? r->buf + r->at : NULL, r->at < r->len ? r->len - r->at : 0,
+		      fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		r->at += (size_t)n;
+}
+
+/* "mmap_lock of vmm (pid 1)" when @lock is a process's mmap_lock, else its rwsem name. */
+static void lock_report_name(struct lock_report *r, struct machine *m, const void *lock)
+{
+	for (struct mm_struct *mm = m->mms; mm; mm = mm->next_mm) {
+		if (lock == (const void *)&mm->mmap_lock) {
+			lock_report_add(r, "mmap_lock of %s (pid %u)", mm->owner->comm,
+					mm->owner->tid);
+			return;
+		}
+	}
+	/* Only rw_semaphores (and mutexes, built on them) enter held lists. */
+	lock_report_add(r, "%s", ((const struct rw_semaphore *)lock)->name);
+}
+
+/* ", among them task numa_maps (tid 2, dead)": @sem's holders that died. */
+static void lock_report_dead_holders(struct lock_report *r, struct machine *m,
+				     const struct rw_semaphore *sem)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&m->tasks_lock);
+	for (unsigned int i = 0; i < m->nr_tasks; i++) {
+		struct task_struct *t = m->tasks[i];
+
+		if (!atomic_load(&t->dead))
+			continue;
+		for (int j = 0; j < t->nr_held; j++)
+			if (t->held[j].lock == (const void *)sem)
+				lock_report_add(r, "%s task %s (tid %u, dead)",
+						n++ ? "," : ", among them", t->comm, t->tid);
+	}
+	pthread_mutex_unlock(&m->tasks_lock);
+}
+
+/*
+ * The mmap_locks from their atomics (kernel/locking/rwsem.c's count and
+ * owner), the dead tasks' held lists under tasks_lock: a dead task never
+ * changes its list again (lock_held_by_dead_task()), a live one's is its
+ * own and is not read.
+ */
+size_t pinsim_lock_report(struct pinsim *sim, char *buf, size_t len)
+{
+	struct lock_report r = { .buf = buf, .len = len };
+	struct machine *m;
+
+	if (buf && len)
+		buf[0] = '\0';
+	if (!sim)
+		return 0;
+	m = sim->m;
+	pthread_mutex_lock(&m->mms_lock);
+	for (struct mm_struct *mm = m->mms; mm; mm = mm->next_mm) {
+		struct rw_semaphore *sem = &mm->mmap_lock;
+		long count = atomic_load(&sem->count);
+		int ww = atomic_load(&sem->waiting_writers), wr = atomic_load(&sem->waiting_readers);
+		long readers = count & (RWSEM_WRITER - 1);
+		struct task_struct *w = atomic_load(&sem->writer);
+
+		if (!count && !ww && !wr)
+			continue;
+		lock_report_add(&r, "mmap_lock of process %s (pid %u): ", mm->owner->comm,
+				mm->owner->tid);
+		if (count & RWSEM_WRITER)
+			lock_report_add(&r, "held for write by task %s (tid %u)",
+					w ? w->comm : "?", w ? w->tid : 0);
+		else if (readers)
+			lock_report_add(&r, "held for read by %ld task%s", readers,
+					readers == 1 ? "" : "s");
+		else
+			lock_report_add(&r, "free");
+		lock_report_dead_holders(&r, m, sem);
+		lock_report_add(&r, "; %d writer%s and %d reader%s waiting\n", ww, ww == 1 ? "" : "s",
+				wr, wr == 1 ? "" : "s");
+	}
+	pthread_mutex_lock(&m->tasks_lock);
+	for (unsigned int i = 0; i < m->nr_tasks; i++) {
+		struct task_struct *t = m->tasks[i];
+
+		if (!atomic_load(&t->dead))
+			continue;
+		for (int j = 0; j < t->nr_held; j++) {
+			lock_report_add(&r, "task %s (tid %u) of process %s is dead (oopsed, or "
+					"ended by the scheduler) and holds ", t->comm, t->tid,
+					t->mm ? t->mm->owner->comm : "none");
+			lock_report_name(&r, m, t->held[j].lock);
+			lock_report_add(&r, " (%s)\n", t->held[j].write ? "write" : "read");
+		}
+	}
+	pthread_mutex_unlock(&m->tasks_lock);
+	pthread_mutex_unlock(&m->mms_lock);
+	return r.at;
+}

@@ -773,6 +773,19 @@ void pinsim_set_log(pinsim_log_fn *fn, void *data) PINSIM_API;
  */
 const char *pinsim_version(void) PINSIM_API;
 
+/*
+ * Who holds what, for a watchdog that found a program blocked: a line for
+ * each process whose mmap_lock is held or awaited ("mmap_lock of process
+ * vmm (pid 1): held for read by 1 task, 1 writer waiting"), then one for
+ * each lock that a task which oopsed (or that the scheduler ended) still
+ * holds ("task numa_maps (tid 3) of process vmm oopsed holding mmap_lock
+ * of vmm (read)").  Names are task and lock names, never addresses.  Does
+ * not take the simulated locks, so it answers while a task is stuck on
+ * one.  Returns the length of the whole report, like snprintf(): @buf gets
+ * at most @len - 1 bytes and a NUL; "" when nothing is held.
+ */
+size_t pinsim_lock_report(struct pinsim *m, char *buf, size_t len) PINSIM_API;
+
 #ifdef __cplusplus
 }
 #endif
