@@ -18,7 +18,8 @@
 struct preload_device {
 	char bdf[32]; /* "0000:01:00.0" */
 	struct pinsim_device_spec spec;
-	int group; /* pinsim_add_device()'s group id */
+	struct pinsim_device_pci pci; /* msi=, msimask=, msix=, msixbar= */
+	int group; /* pinsim_add_device_pci()'s group id */
 };
 
 struct preload {
