@@ -248,9 +248,17 @@ static int parse_device(const char *s, size_t n, struct preload_device *d)
 			d->spec.bar_size[key[3] - '0'] = v;
 		} else if (eq - key == 4 && !strncmp(key, "unit", 4)) {
 			d->spec.iommu_unit = (int)v;
+		} else if (eq - key == 3 && !strncmp(key, "msi", 3) && v <= 32) {
+			d->pci.msi_vectors = (uint8_t)v;
+		} else if (eq - key == 7 && !strncmp(key, "msimask", 7)) {
+			d->pci.msi_maskbit = v != 0;
+		} else if (eq - key == 4 && !strncmp(key, "msix", 4) && v <= 2048) {
+			d->pci.msix_vectors = (uint16_t)v;
+		} else if (eq - key == 7 && !strncmp(key, "msixbar", 7) && v < 6) {
+			d->pci.msix_bar = (uint8_t)v;
 		} else {
 			return config_error("PINSIM_DEVICES: unknown key in '%.*s' (bar0..bar5, "
-					    "unit)",
+					    "unit, msi, msimask, msix, msixbar)",
 					    key, (size_t)(next - key));
 		}
 		p = next;
@@ -367,7 +375,8 @@ static int machine_start(void)
 				    "kernel): %.*s",
 				    strerror(errno), strlen(strerror(errno)));
 	for (int i = 0; i < preload.nr_dev; i++) {
-		if (pinsim_add_device(preload.m, &preload.dev[i].spec, &preload.dev[i].group))
+		if (pinsim_add_device_pci(preload.m, &preload.dev[i].spec, &preload.dev[i].pci,
+					  &preload.dev[i].group))
 			return config_error("PINSIM_DEVICES: cannot add %.*s", preload.dev[i].bdf,
 					    strlen(preload.dev[i].bdf));
 	}
@@ -1073,28 +1082,71 @@ int ioctl(int fd, unsigned long req, ...)
 /* ---- pread/pwrite of device fds; the loopback DMA engine ---- */
 
 /*
- * PINSIM_LOOPBACK=1: every device's BAR0 holds a DMA engine.  A pwrite of
- * 32 bytes at BAR0's region offset + 0 is a descriptor of four
- * little-endian u64: source iova, destination iova, length, opcode (1 =
- * copy).  The device reads the source through its IOMMU domain and writes
- * the destination (pinsim_dma()), before pwrite returns; an IOMMU fault
- * makes the pwrite fail with EIO.  Test-only: it lets an ordinary program
- * drive simulated DMA with nothing but a device-region write.  It runs in
- * the machine host (a forked child's pwrite is served there).
+ * PINSIM_LOOPBACK=1: every device's BAR0 holds a DMA engine and interrupt
+ * registers.  A pwrite of 32 bytes at BAR0's region offset + 0 is a
+ * descriptor of four little-endian u64: source iova, destination iova,
+ * length, opcode (1 = copy).  The device reads the source through its
+ * IOMMU domain and writes the destination (pinsim_dma()), before pwrite
+ * returns; an IOMMU fault makes the pwrite fail with EIO.
+ *
+ * The interrupt registers are QEMU's edu device's (docs/specs/edu.rst),
+ * 32-bit, written with a 4-byte pwrite (the BAR write happens first, so
+ * with memory decode off it fails with EIO and nothing is raised):
+ *   0x24 (RO) interrupt status: the bits raised and not acknowledged;
+ *   0x60 (WO) raise: the value is ORed into the status and the device
+ *        sends interrupt 0 — MSI-X, MSI or INTx as its own enable bits say
+ *        (pinsim_device_interrupt(), what edu's msi_enabled() test does);
+ *   0x64 (WO) acknowledge: the value's bits are cleared from the status;
+ * and a pinsim extension for devices with several vectors:
+ *   0x68 (WO) raise vector: the device sends interrupt <value>.
+ * The registers are BAR0's bytes (a pread or a CPU read of 0x24 sees the
+ * status); only a pwrite rings a doorbell.  Test-only: it lets an ordinary
+ * program drive simulated DMA and interrupts with nothing but
+ * device-region writes.  It runs in the machine host (a forked child's
+ * pwrite is served there).
  */
 struct loopback_desc {
 	uint64_t src, dst, len, op;
 };
 
-static bool loopback_bar0(struct pinsim_proc *p, int pfd, uint64_t off)
+#define LOOPBACK_IRQ_STATUS 0x24
+#define LOOPBACK_IRQ_RAISE 0x60
+#define LOOPBACK_IRQ_ACK 0x64
+#define LOOPBACK_IRQ_VECTOR 0x68
+
+/* BAR0's region offset in the device fd, or UINT64_MAX without a BAR0. */
+static uint64_t loopback_bar0(struct pinsim_proc *p, int pfd)
 {
 	struct vfio_region_info ri = {.argsz = sizeof(ri), .index = VFIO_PCI_BAR0_REGION_INDEX};
 
-	if (!preload.loopback)
-		return false;
 	if (pinsim_ioctl(p, pfd, VFIO_DEVICE_GET_REGION_INFO, &ri) || !ri.size)
-		return false;
-	return off == ri.offset;
+		return UINT64_MAX;
+	return ri.offset;
+}
+
+/*
+ * A doorbell write at @reg of BAR0 (at fd offset @bar0) with @val, after the
+ * write itself went through: the status updated, the interrupt sent.
+ */
+static void loopback_irq(struct pinsim_proc *p, int pfd, int group, uint64_t bar0, uint64_t reg,
+			 uint32_t val)
+{
+	uint32_t status = 0;
+	int ret = 0;
+
+	if (pinsim_pread(p, pfd, &status, 4, bar0 + LOOPBACK_IRQ_STATUS) != 4)
+		return;
+	if (reg == LOOPBACK_IRQ_RAISE)
+		status |= val;
+	else if (reg == LOOPBACK_IRQ_ACK)
+		status &= ~val;
+	(void)!pinsim_pwrite(p, pfd, &status, 4, bar0 + LOOPBACK_IRQ_STATUS);
+	if (reg == LOOPBACK_IRQ_RAISE)
+		ret = pinsim_device_interrupt(preload.m, group, 0);
+	else if (reg == LOOPBACK_IRQ_VECTOR)
+		ret = pinsim_device_interrupt(preload.m, group, val);
+	preload_trace("loopback irq group %d reg %#llx val %#x status %#x = %d", group,
+		      (unsigned long long)reg, val, status, ret);
 }
 
 static ssize_t loopback_dma(int group, const void *buf, size_t len)
@@ -1129,14 +1181,35 @@ static ssize_t loopback_dma(int group, const void *buf, size_t len)
 	return ret;
 }
 
+/* A pwrite of a device fd with PINSIM_LOOPBACK: DMA, doorbells, or the BAR's. */
+static long loopback_pwrite(struct pinsim_proc *p, int pfd, int group, const void *buf,
+			    size_t len, uint64_t off)
+{
+	uint64_t bar0 = loopback_bar0(p, pfd), reg = off - bar0;
+	uint32_t val;
+	long ret;
+
+	if (bar0 == UINT64_MAX || off < bar0 || reg > LOOPBACK_IRQ_VECTOR)
+		return pinsim_pwrite(p, pfd, buf, len, off);
+	if (!reg && len == sizeof(struct loopback_desc))
+		return loopback_dma(group, buf, len);
+	ret = pinsim_pwrite(p, pfd, buf, len, off);
+	if (ret != 4 || len != 4 ||
+	    (reg != LOOPBACK_IRQ_RAISE && reg != LOOPBACK_IRQ_ACK && reg != LOOPBACK_IRQ_VECTOR))
+		return ret;
+	memcpy(&val, buf, 4);
+	loopback_irq(p, pfd, group, bar0, reg, val);
+	return ret;
+}
+
 /* a: pfd, len, offset, group, is a device fd */
 static long pwrite_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
 		      int nfds)
 {
 	(void)fds;
 	(void)nfds;
-	if (a[1] == sizeof(struct loopback_desc) && a[4] && loopback_bar0(p, (int)a[0], a[2]))
-		return loopback_dma((int)a[3], buf, a[1]);
+	if (a[4] && preload.loopback)
+		return loopback_pwrite(p, (int)a[0], (int)a[3], buf, a[1], a[2]);
 	return pinsim_pwrite(p, (int)a[0], buf, a[1], a[2]);
 }
 
