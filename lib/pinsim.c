@@ -17,6 +17,7 @@
 #include "pinsim/pinsim.h"
 #include "pinsim_internal.h"
 
+#include "fault_inject.h"
 #include "machine.h"
 #include "mm.h"
 #include "iommu.h"
@@ -703,7 +704,7 @@ static long pin_body(void *arg)
 	ret = account_locked_vm(mm, nr, true);
 	if (ret)
 		return ret;
-	pages = malloc(nr * sizeof(*pages));
+	pages = sim_kmalloc(nr * sizeof(*pages));
 	if (!pages) {
 		ret = -ENOMEM;
 		goto uncharge;

@@ -969,7 +969,7 @@ static long group_get_device_fd(struct pinsim_proc *p, struct vfio_group *g, con
 	slot = fd_get_unused(p);
 	if (slot < 0)
 		return slot;
-	df = calloc(1, sizeof(*df));	/* vfio_allocate_device_file() */
+	df = sim_kzalloc(sizeof(*df));	/* vfio_allocate_device_file() */
 	if (!df)
 		return -ENOMEM;
 	ret = vfio_df_group_open(g);

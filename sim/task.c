@@ -93,7 +93,7 @@ struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader
 	if (!t)
 		return NULL;
 	if (!leader) {
-		t->signal = calloc(1, sizeof(*t->signal));
+		t->signal = sim_kzalloc(sizeof(*t->signal));
 		if (!t->signal) {
 			free(t);
 			return NULL;

@@ -776,6 +776,129 @@ START_TEST(fault_every_backing_fail_nth_maps_nothing)
 }
 END_TEST
 
+/* ---------------- device fds and long-term pins ---------------- */
+
+static int call_get_device_fd(struct op *o)
+{
+	(void)o;
+	dev1.dev = pinsim_ioctl(proc, dev1.group, VFIO_GROUP_GET_DEVICE_FD, (void *)dev1.name);
+	return dev1.dev < 0 ? -errno : 0;
+}
+
+static void undo_get_device_fd(struct op *o)
+{
+	(void)o;
+	ck_assert_int_eq(pinsim_close(proc, dev1.dev), 0);
+}
+
+/*
+ * VFIO_GROUP_GET_DEVICE_FD: vfio_allocate_device_file()'s kzalloc() fails
+ * before the device is opened; no fd, and the group can still be
+ * unset (it would be EBUSY with the device open).
+ */
+static void get_device_fd_failed(struct op *o)
+{
+	(void)o;
+	ck_assert_int_eq(pinsim_ioctl(proc, dev1.group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+	ck_assert_int_eq(pinsim_ioctl(proc, dev1.group, VFIO_GROUP_SET_CONTAINER, &c), 0);
+}
+
+START_TEST(get_device_fd_fail_nth_opens_nothing)
+{
+	struct op o = {
+		.what = "GET_DEVICE_FD", .call = call_get_device_fd,
+		.undo = undo_get_device_fd, .failed = get_device_fd_failed, .err = -ENOMEM,
+	};
+
+	machine_with(PINSIM_RETRY_LEGACY, false);
+	vh_group_set_container(&dev1, c);
+	ck_assert_uint_ge(sweep(&o), 1);
+	assert_no_leak();
+}
+END_TEST
+
+static struct pinsim_pin *pin;
+
+static int call_pin(struct op *o)
+{
+	return pinsim_pin_user_pages(proc, o->va, o->len, 1, &pin) ? -errno : 0;
+}
+
+static void undo_pin(struct op *o)
+{
+	(void)o;
+	ck_assert_int_eq(pinsim_unpin_user_pages(pin), 0);
+}
+
+/*
+ * A driver's long-term pin (pin_user_pages(FOLL_LONGTERM) and locked_vm):
+ * its page array's kvmalloc() fails after the charge, which is undone.
+ */
+START_TEST(pin_user_pages_fail_nth_pins_nothing)
+{
+	fn_setup();
+	for (int b = B_ANON_4K; b <= B_HUGETLB_2M; b++) {
+		char what[64];
+		struct op o = {
+			.what = what, .call = call_pin, .undo = undo_pin, .err = -ENOMEM,
+			.va = VA_SWEEP, .len = backings[b].len,
+		};
+
+		ck_assert_int_eq(backing_mmap((enum backing)b, VA_SWEEP), 0);
+		backing_touch((enum backing)b, VA_SWEEP);
+		nr_kept = 0;
+		track_va(VA_SWEEP, o.len);
+		snprintf(what, sizeof(what), "%s: pin_user_pages", backings[b].name);
+		ck_assert_uint_ge(sweep(&o), 1);
+		nr_kept = 0;
+		ck_assert_int_eq(pinsim_munmap(proc, VA_SWEEP, o.len), 0);
+	}
+	assert_no_leak();
+}
+END_TEST
+
+/* ---------------- fork ---------------- */
+
+static struct pinsim_proc *child;
+
+static int call_fork(struct op *o)
+{
+	(void)o;
+	return pinsim_fork(proc, &child) ? -errno : 0;
+}
+
+static void undo_fork(struct op *o)
+{
+	(void)o;
+	pinsim_proc_destroy(child);
+	child = NULL;
+}
+
+/*
+ * fork(2) (kernel/fork.c copy_process()): the child's task and its
+ * signal_struct, mm, VMAs, page tables and copied pinned pages are
+ * injection points; -1/ENOMEM changes nothing in the parent.
+ */
+START_TEST(fork_fail_nth_changes_nothing)
+{
+	struct op o = {
+		.what = "fork", .call = call_fork, .undo = undo_fork, .err = -ENOMEM,
+	};
+
+	fn_setup();
+	ck_assert_int_eq(backing_mmap(B_ANON_4K, VA_KEPT), 0);
+	backing_touch(B_ANON_4K, VA_KEPT);
+	vh_map_ok(c, VA_KEPT, IOVA_KEPT, backings[B_ANON_4K].len);	/* pinned: copied at fork */
+	ck_assert_int_eq(backing_mmap(B_THP, VA_KEPT + GiB), 0);
+	backing_touch(B_THP, VA_KEPT + GiB);
+	track_va(VA_KEPT, backings[B_ANON_4K].len);
+	track_va(VA_KEPT + GiB, backings[B_THP].len);
+	track_iova(IOVA_KEPT, backings[B_ANON_4K].len);
+	ck_assert_uint_ge(sweep(&o), 4);
+	assert_no_leak();
+}
+END_TEST
+
 /* ---------------- the counter itself ---------------- */
 
 START_TEST(fail_nth_counts_down_only_for_its_process)
@@ -830,5 +953,8 @@ Suite *make_suite(void)
 	tcase_add_test(tc, attach_second_domain_fail_nth_leaves_both_domains);
 	tcase_add_test(tc, mmap_every_backing_fail_nth_leaves_no_vma);
 	tcase_add_test(tc, fault_every_backing_fail_nth_maps_nothing);
+	tcase_add_test(tc, get_device_fd_fail_nth_opens_nothing);
+	tcase_add_test(tc, pin_user_pages_fail_nth_pins_nothing);
+	tcase_add_test(tc, fork_fail_nth_changes_nothing);
 	return s;
 }
