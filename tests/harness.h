@@ -17,8 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inject.h"
 #include "machine.h"
 #include "mm.h"
+#include "page.h"
+#include "pgtable.h"
+#include "pinsim_internal.h"
+#include "sched_point.h"
 #include "task.h"
 
 #define GiB (1ULL << 30)
@@ -26,6 +31,145 @@
 #define KiB (1ULL << 10)
 
 Suite *make_suite(void);
+
+/*
+ * No leak, in every suite (issue 13): when a test destroys a machine, its
+ * processes exit first, and then the frames in use (pages_allocated, page
+ * tables included) must be what they were right after the machine was
+ * created; and by the end of every test (a fixture that every tcase gets
+ * at tcase_create(), so its teardown runs after the test's own) no machine
+ * it created is left.  The creators and destroyers the tests call are
+ * wrapped here (the library's own calls are not), so no test file needs to
+ * say anything: machine_create()/machine_destroy() for the sim-level
+ * suites, pinsim_create()/pinsim_destroy() for the API-level ones.
+ *
+ * Frames that are no process's do not count: the kernel's own page tables
+ * (init_mm's, e.g. a vmalloc test's) and folios and tables a sim-level
+ * test took itself with folio_alloc() or pgtable_alloc() (wrapped too),
+ * which go with the machine.  A
+ * test that took some can only be held to "no more than that many more":
+ * it may have given them back.
+ */
+static unsigned long harness_base_pages;	/* after the machine was created */
+static unsigned long harness_direct_pages;	/* the test's own allocations */
+
+/* Frames in use that no process can own: init_mm's page tables. */
+static inline unsigned long harness_frames(void)
+{
+	unsigned long n = nr_allocated_pages();
+
+	if (machine && machine->init_mm)
+		n -= atomic_load(&machine->init_mm->nr_ptes);
+	return n;
+}
+
+static inline void harness_created(void)
+{
+	harness_base_pages = harness_frames();
+	harness_direct_pages = 0;
+}
+
+static inline void harness_assert_no_leak(const char *how)
+{
+	unsigned long now = harness_frames();
+
+	if (!harness_direct_pages)
+		ck_assert_msg(now == harness_base_pages,
+			      "leak: %lu frames in use after every process exited (%s), %lu at "
+			      "creation", now, how, harness_base_pages);
+	else
+		ck_assert_msg(now <= harness_base_pages + harness_direct_pages,
+			      "leak: %lu frames in use after every process exited (%s), %lu at "
+			      "creation + %lu the test allocated itself",
+			      now, how, harness_base_pages, harness_direct_pages);
+}
+
+static inline struct folio *harness_folio_alloc(unsigned int order, enum page_type type)
+{
+	struct folio *f = (folio_alloc)(order, type);
+
+	if (f)
+		harness_direct_pages += 1UL << order;
+	return f;
+}
+
+static inline struct page *harness_pgtable_alloc(void)
+{
+	struct page *pt = (pgtable_alloc)();
+
+	if (pt)
+		harness_direct_pages++;
+	return pt;
+}
+
+static inline int harness_machine_create(const struct machine_config *cfg, struct machine **out)
+{
+	int err = (machine_create)(cfg, out);
+
+	if (!err)
+		harness_created();
+	return err;
+}
+
+/*
+ * machine_destroy() exits every process first (mm_teardown_all()), after
+ * stopping what could still name one (injectors, armed schedule points,
+ * the trace): the same steps, here, then the count, then the rest.
+ */
+static inline void harness_machine_destroy(struct machine *m)
+{
+	if (m && m == machine) {
+		inject_reset();
+		sched_point_disarm_all();
+		sim_set_trace(NULL, NULL);
+		m->shutting_down = true;
+		mm_teardown_all();
+		harness_assert_no_leak("machine_destroy");
+	}
+	(machine_destroy)(m);
+}
+
+static inline int harness_pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
+{
+	int ret = (pinsim_create)(cfg, out);
+
+	if (!ret)
+		harness_created();
+	return ret;
+}
+
+/* pinsim_destroy() starts with the same loop. */
+static inline void harness_pinsim_destroy(struct pinsim *m)
+{
+	if (m) {
+		while (m->procs)
+			pinsim_proc_destroy(m->procs);
+		harness_assert_no_leak("pinsim_destroy");
+	}
+	(pinsim_destroy)(m);
+}
+
+#define folio_alloc(order, type) harness_folio_alloc(order, type)
+#define pgtable_alloc() harness_pgtable_alloc()
+#define machine_create(cfg, out) harness_machine_create(cfg, out)
+#define machine_destroy(m) harness_machine_destroy(m)
+#define pinsim_create(cfg, out) harness_pinsim_create(cfg, out)
+#define pinsim_destroy(m) harness_pinsim_destroy(m)
+
+static inline void harness_leak_teardown(void)
+{
+	ck_assert_msg(!machine, "the test left its machine alive");
+}
+
+static inline TCase *harness_tcase_create(const char *name)
+{
+	TCase *tc = (tcase_create)(name);
+
+	tcase_add_checked_fixture(tc, NULL, harness_leak_teardown);
+	return tc;
+}
+
+#define tcase_create(name) harness_tcase_create(name)
 
 /*
  * The per-test machine: 8 GiB RAM, 16 x 2M and 4 x 1G hugetlb pages, every

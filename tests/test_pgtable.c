@@ -122,9 +122,11 @@ START_TEST(test_pte_offset_map_lock_rechecks_pmd_changed_underneath)
 	struct page *other = pgtable_alloc();
 	struct swap_ctx c = { pmd, pmd_mktable(page_to_pfn(other)), 0 };
 	spinlock_t *ptl;
+	pmd_t orig;
 	pte_t *pte;
 
 	ck_assert_int_eq(__pte_alloc(mm, pmd), 0);
+	orig = pmdp_get(pmd);
 	sched_point_arm(SP_PTL, swap_pmd, &c);
 	pte = pte_offset_map_lock(mm, pmd, ADDR, &ptl);
 	sched_point_disarm(SP_PTL);
@@ -142,6 +144,8 @@ START_TEST(test_pte_offset_map_lock_rechecks_pmd_changed_underneath)
 	sched_point_disarm(SP_PTL);
 	ck_assert_ptr_null(pte);
 	ck_assert(!spin_is_locked(&other->ptl));
+	/* The mm's own table back, for exit to free (no leak: harness.h). */
+	set_pmd(pmd, orig);
 }
 END_TEST
 
