@@ -85,7 +85,8 @@ static void usage(FILE *f)
 		   "  --ram GIB           simulated RAM in GiB, 4 to 4096 (default 16)\n");
 	ex_kernel_help(f, 22, NULL);
 	ex_impl_help(f, 22);
-	fprintf(f, "  --help              this text\n"
+	fprintf(f, "  --version           the program's and the library's version\n"
+		   "  --help              this text\n"
 		   "Exit status: 0 ok, 1 an error or a simulated oops or warning, 2 bad "
 		   "arguments.\n");
 }
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 		{ "ram", required_argument, NULL, 'r' },
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "impl", required_argument, NULL, 'i' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -117,6 +119,7 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		ex_check_value(opts, c, argv);
 		switch (c) {
 		case 'r':
 			if (!parse_ulong(optarg, 4096, &ram) || ram < 4)
@@ -132,10 +135,10 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		case ':':
-			bad_arg("option '%s' needs an argument", argv[optind - 1]);
+		case 'V':
+			ex_version();
 		default:
-			bad_arg("unknown option '%s'", argv[optind - 1]);
+			ex_getopt_error(c, argv);
 		}
 	}
 	if (optind < argc)

@@ -24,7 +24,19 @@
  * policy alike and overhead_vs_legacy compares like with like.
  *
  * Latency is the time to the ioctl's answer, failed MAP_DMAs included.
- * Percentiles are nearest-rank: with fewer than 1000 runs p999 is the max.
+ * Percentiles are nearest-rank and shown only when the run count supports
+ * them (p99 from 100 runs, p999 from 1000).  A policy's overhead is the
+ * median of its per-run ratios to LEGACY's MAP_DMA of the same run (the
+ * runs are interleaved), with a bootstrap 95% confidence interval.
+ *
+ * Each RAM backing also gets a floor, measured in the same run: a loop
+ * doing only the memory operations the kernel's algorithm must do per page
+ * (4K: the page-table lock taken and released, the FOLL_PIN reference
+ * added, the pages[] batch filled and scanned; THP and hugetlb: the batch
+ * filled and scanned), so that pinsim's time reads as a ratio to it.
+ *
+ * Rows are printed, and --json/--csv rows written and flushed, as each
+ * backing x contention group finishes: an interrupted run keeps them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +45,7 @@
 #include <linux/mman.h>
 #include <linux/vfio.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,7 +85,8 @@ struct options {
 	unsigned int bound;
 	unsigned int walker_interval_us;
 	const char *json, *csv, *plot;
-	bool quiet;
+	bool quiet, samples;
+	unsigned int watchdog_s;	/* 0: the default, scaled with --size */
 	char kernel[32];		/* --kernel */
 	bool kernel_set;		/* --kernel given */
 	enum pinsim_impl impl;		/* --impl */
@@ -88,8 +102,11 @@ struct cell {
 	bool jemalloc;
 	uint64_t jemalloc_peak, rss_hwm;
 	/* results */
+	uint64_t *sorted;		/* ns, sorted (ns keeps the run order) */
 	uint64_t p50, p99, p999, max;
 	double overhead;		/* NAN: no LEGACY cell to compare with */
+	double ci_lo, ci_hi;		/* bootstrap 95% CI of the median ratio */
+	uint64_t floor_ns;		/* the backing's floor (0: none) */
 };
 
 /* Everything one backing's machine holds. */
@@ -107,6 +124,17 @@ static struct pinsim_config runcfg;	/* the kernel switches every machine has */
 
 #include "example_util.h"
 static int exit_status;
+static FILE *json_out, *csv_out;	/* opened before any work */
+static FILE *table_out;			/* stdout, or stderr when an output is stdout */
+static unsigned int json_rows, groups_done, groups_total;
+static uint64_t bench_t0;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
@@ -148,16 +176,25 @@ static void usage(FILE *f)
 	ex_kernel_help(f, 22, NULL);
 	ex_impl_help(f, 22);
 	fprintf(f,
-"  --json FILE         an array with one object per cell (with the kernel and\n"
-"                      its switches)\n"
+"  --json FILE         an array with one object per cell (version, kernel and\n"
+"                      its switches, every option), written as cells finish;\n"
+"                      '-' is stdout (the table then goes to stderr)\n"
 "  --csv FILE          the same columns as CSV (the kernel's name, not its\n"
-"                      switches)\n"
+"                      switches), written as cells finish; '-' is stdout\n"
+"  --samples           the JSON gains each run's latency (samples_ns, in run\n"
+"                      order)\n"
 "  --plot FILE.png     latency CDFs per policy under the strongest contention\n"
 "                      measured (needs gnuplot)\n"
-"  --quiet             no progress on stderr\n"
+"  --watchdog SECONDS  stop after this long without progress (a run done,\n"
+"                      pages pinned); default 60 + 1 per GiB of --size.  A\n"
+"                      livelock exits 4, a blocked task 3 (who holds what);\n"
+"                      the rows done are kept\n"
+"  --quiet             no progress on stderr (there is none either when stderr\n"
+"                      is not a terminal)\n"
+"  --version           the program's and the library's version\n"
 "  --help              this text\n"
 "SIZE takes K, M, G, T suffixes.  Exit status: 0 ok, 1 error, 2 bad arguments,\n"
-"3 a simulated task oopsed.\n");
+"3 a simulated task oopsed or stayed blocked, 4 a livelock (watchdog).\n");
 }
 
 static bool parse_uint(const char *s, unsigned long max, unsigned int *out)
@@ -213,7 +250,8 @@ static void parse_args(int argc, char **argv)
 	static const char *const backing_alias[NR_BACKINGS] = { NULL, NULL, "2m", "1g" };
 	static const char *const contention_alias[NR_CONTENTIONS] = { NULL, NULL, "injector" };
 	enum { O_SIZE = 256, O_BAR, O_RUNS, O_FULL, O_BACKING, O_POLICY, O_CONTENTION, O_RATE,
-	       O_WINT, O_BOUND, O_SEED, O_KERNEL, O_IMPL, O_JSON, O_CSV, O_PLOT, O_QUIET };
+	       O_WINT, O_BOUND, O_SEED, O_KERNEL, O_IMPL, O_JSON, O_CSV, O_PLOT, O_QUIET,
+	       O_SAMPLES, O_WATCHDOG, O_VERSION };
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "bar-size", required_argument, NULL, O_BAR },
@@ -232,6 +270,9 @@ static void parse_args(int argc, char **argv)
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "plot", required_argument, NULL, O_PLOT },
 		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "samples", no_argument, NULL, O_SAMPLES },
+		{ "watchdog", required_argument, NULL, O_WATCHDOG },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -250,6 +291,7 @@ static void parse_args(int argc, char **argv)
 		opt.contention[i] = true;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		ex_check_value(lopts, c, argv);
 		switch (c) {
 		case O_SIZE:
 			if (!parse_size(optarg, &opt.size))
@@ -321,13 +363,21 @@ static void parse_args(int argc, char **argv)
 		case O_QUIET:
 			opt.quiet = true;
 			break;
+		case O_SAMPLES:
+			opt.samples = true;
+			break;
+		case O_WATCHDOG:
+			if (!parse_uint(optarg, 864000, &opt.watchdog_s) || !opt.watchdog_s)
+				bad_arg("--watchdog: '%s' is not a number of seconds from 1",
+					optarg);
+			break;
+		case O_VERSION:
+			ex_version();
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case ':':
-			bad_arg("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			bad_arg("unknown option '%s'", argv[optind - 1]);
+			ex_getopt_error(c, argv);
 		}
 	}
 	if (optind < argc)
@@ -359,6 +409,10 @@ static void parse_args(int argc, char **argv)
 		bad_arg("--size must be a multiple of 4K, up to 512G");
 	if (opt.bar_size < 4 * KiB || (opt.bar_size & (opt.bar_size - 1)) || opt.bar_size > TiB)
 		bad_arg("--bar-size must be a power of two from 4K to 1T");
+	if (opt.json && opt.csv && !strcmp(opt.json, "-") && !strcmp(opt.csv, "-"))
+		bad_arg("--json - and --csv -: only one output can be stdout");
+	if (!opt.watchdog_s)
+		opt.watchdog_s = 60 + (unsigned int)(opt.size >> 30);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -481,6 +535,7 @@ static uint64_t map_unmap(struct rig *r, bool *ok, uint64_t *jemalloc)
 	t0 = now_ns();
 	ret = pinsim_ioctl(r->p, r->container, VFIO_IOMMU_MAP_DMA, &map);
 	t = now_ns() - t0;
+	ex_wd_tick();
 	err = errno;
 	*ok = !ret;
 	if (ret && err == EOWNERDEAD)
@@ -491,6 +546,7 @@ static uint64_t map_unmap(struct rig *r, bool *ok, uint64_t *jemalloc)
 		*jemalloc = st.jemalloc_allocated;
 	if (pinsim_ioctl(r->p, r->container, VFIO_IOMMU_UNMAP_DMA, &unmap))
 		die("UNMAP_DMA: %s", strerror(errno));
+	ex_wd_tick();
 	return t;
 }
 
@@ -507,6 +563,13 @@ static uint64_t rss_hwm(void)
 		if (sscanf(line, "VmHWM: %" SCNu64 " kB", &kb) == 1)
 			break;
 	fclose(f);
+	if (!kb) {
+		struct rusage ru;
+
+		/* The process's peak, not the group's: no reset for it. */
+		if (!getrusage(RUSAGE_SELF, &ru))
+			kb = (uint64_t)ru.ru_maxrss;
+	}
 	return kb * 1024;
 }
 
@@ -567,15 +630,153 @@ static void contention_stop(struct contenders *k)
 	}
 }
 
-/* A group that makes no progress for minutes has a task blocked for good. */
-static void watchdog(int sig)
-{
-	static const char msg[] = "pin-bench: no progress for 10 minutes: a task is blocked\n";
+/* ---------------------------------------------------------------------- */
+/* Watchdog, progress, floor                                              */
+/* ---------------------------------------------------------------------- */
 
-	(void)sig;
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(3);
-	_exit(3);
+static void emit_group(enum backing b, enum contention c);
+static void json_close(void);
+
+static struct pinsim_proc *wd_proc;	/* the backing's process, under ex_wd.lock */
+static uint64_t wd_faults;
+
+static void wd_watch(struct pinsim *m, struct pinsim_proc *p)
+{
+	ex_wd_set_sim(m);
+	pthread_mutex_lock(&ex_wd.lock);
+	wd_proc = p;
+	pthread_mutex_unlock(&ex_wd.lock);
+}
+
+/* Progress: pages pinned; activity: the process's faults (the retry rounds). */
+static void wd_sample(uint64_t *progress, uint64_t *activity)
+{
+	struct pinsim_proc_stats ps;
+
+	if (!wd_proc || pinsim_proc_stats(wd_proc, &ps))
+		return;
+	wd_faults = ps.faults_pte + ps.faults_pmd + ps.faults_pud + ps.fault_retries;
+	*progress += ps.locked_vm;
+	*activity += wd_faults;
+}
+
+/* The watchdog fired: its verdict; the rows done are out already. */
+static void wd_fire(const struct ex_stall_info *in)
+{
+	char loop[384];
+
+	snprintf(loop, sizeof(loop),
+		 "vfio_pin_pages_remote() -> vaddr_get_pfns() -> follow_fault_pfn() retry loop: "
+		 "%" PRIu64 " page faults of the process so far (fixup_user_fault() faults the "
+		 "range in each round)", wd_faults);
+	ex_wd_print(stderr, in, loop);
+	fprintf(table_out, "stopped by the watchdog (%s) after %u of %u groups: the rows above "
+			   "are complete\n", in->kind == EX_STALL_LIVELOCK ? "livelock" : "blocked",
+		groups_done, groups_total);
+	json_close();
+	if (csv_out)
+		fflush(csv_out);
+	fflush(stdout);
+	fflush(stderr);
+	_exit(in->kind == EX_STALL_LIVELOCK ? 4 : 3);
+}
+
+/* "i/N" groups with an estimate, on a terminal only, at most once a second. */
+static void progress_line(enum backing b, enum contention c, unsigned int run)
+{
+	static uint64_t last;
+	uint64_t t = now_ns();
+	double done, eta;
+
+	if (!ex_progress_wanted(opt.quiet) || (t - last < 1000000000ull && run < opt.runs))
+		return;
+	last = t;
+	done = (groups_done + (double)run / opt.runs) / groups_total;
+	eta = done > 0 ? (double)(t - bench_t0) / 1e9 * (1 - done) / done : 0;
+	fprintf(stderr, "\r%s: group %u/%u (%s, %s): run %u/%u, about %.0f s left\033[K%s", prog,
+		groups_done + 1, groups_total, backing_name[b], contention_name[c], run, opt.runs,
+		eta, run == opt.runs ? "\n" : "");
+}
+
+/* As big as struct page (64 bytes): the same memory traffic per page. */
+struct floor_page {
+	_Atomic int refcount;
+	char pad[60];
+};
+
+#define FLOOR_BATCH 512		/* vfio_batch: PAGE_SIZE / sizeof(struct page *) */
+#define FLOOR_MAX_PAGES (1UL << 22)
+
+static volatile unsigned long floor_sink;
+
+/*
+ * One pass of the floor over @n pages: per page, for 4K (@small) the
+ * page-table lock taken and released (one per PTE table, as
+ * pte_offset_map_lock() in follow_page_pte()) and the FOLL_PIN reference
+ * added (try_grab_folio(): refcount += GUP_PIN_COUNTING_BIAS, a locked add
+ * as atomic_add()), then the pages[] batch filled; per batch, the scan for
+ * a contiguous run (vfio_pin_pages_remote()'s num_pages_contiguous()).
+ */
+static uint64_t floor_pass(struct floor_page *pg, unsigned long n, bool small,
+			   pthread_spinlock_t *ptl)
+{
+	struct floor_page *batch[FLOOR_BATCH];
+	unsigned long contig = 0;
+	uint64_t t0 = now_ns();
+
+	for (unsigned long i = 0; i < n; i += FLOOR_BATCH) {
+		unsigned long m = n - i < FLOOR_BATCH ? n - i : FLOOR_BATCH, k;
+
+		for (k = 0; k < m; k++) {
+			struct floor_page *p = &pg[i + k];
+
+			if (small) {
+				pthread_spin_lock(&ptl[(i + k) / FLOOR_BATCH]);
+				atomic_fetch_add(&p->refcount, 1024);
+				pthread_spin_unlock(&ptl[(i + k) / FLOOR_BATCH]);
+			}
+			batch[k] = p;
+		}
+		for (k = 1; k < m && batch[k] == batch[0] + k; k++)
+			;
+		contig += k;
+	}
+	floor_sink = contig;
+	return now_ns() - t0;
+}
+
+/*
+ * The floor of a RAM backing of @size bytes: the median of a few passes
+ * after a warm-up (the MAP_DMAs measured are after population too).  Past
+ * FLOOR_MAX_PAGES pages it is measured on that many and scaled.
+ */
+static uint64_t measure_floor(enum backing b, uint64_t size)
+{
+	unsigned long n = size / (4 * KiB), m = n < FLOOR_MAX_PAGES ? n : FLOOR_MAX_PAGES;
+	unsigned long nptl = (m + FLOOR_BATCH - 1) / FLOOR_BATCH;
+	unsigned int passes = opt.runs < 3 ? 3 : opt.runs > 15 ? 15 : opt.runs;
+	struct floor_page *pg = calloc(m, sizeof(*pg));
+	pthread_spinlock_t *ptl = calloc(nptl, sizeof(*ptl));
+	uint64_t t[15], ns = 0;
+
+	ex_wd_doing("%s: measuring the floor over %lu pages", backing_name[b], m);
+	if (!pg || !ptl)
+		goto out;
+	for (unsigned long i = 0; i < nptl; i++)
+		pthread_spin_init(&ptl[i], PTHREAD_PROCESS_PRIVATE);
+	floor_pass(pg, m, b == B_4K, ptl);
+	for (unsigned int i = 0; i < passes; i++) {
+		t[i] = floor_pass(pg, m, b == B_4K, ptl);
+		ex_wd_tick();
+	}
+	qsort(t, passes, sizeof(t[0]), cmp_u64);
+	ns = (uint64_t)((double)t[passes / 2] * n / m);
+	for (unsigned long i = 0; i < nptl; i++)
+		pthread_spin_destroy(&ptl[i]);
+out:
+	free(pg);
+	free((void *)ptl);
+	return ns;
 }
 
 /* All policies of one backing and contention, interleaved. */
@@ -594,7 +795,6 @@ static void measure_group(struct rig *r, enum backing b, enum contention c)
 		if (!cells[b][p][c].ns)
 			die("out of memory");
 	}
-	alarm(600);
 	rss_hwm_reset();
 	contention_start(r, c, &k);
 	for (unsigned int run = 0; run < opt.runs; run++) {
@@ -605,6 +805,9 @@ static void measure_group(struct rig *r, enum backing b, enum contention c)
 			bool ok;
 
 			pinsim_set_retry_policy(r->m, (enum pinsim_retry_policy)p, opt.bound);
+			ex_wd_doing("%s %s, policy %s, run %u/%u: VFIO_IOMMU_MAP_DMA of %" PRIu64
+				    " MiB", backing_name[b], contention_name[c], policy_name[p],
+				    run + 1, opt.runs, r->size >> 20);
 			cl->ns[cl->n++] = map_unmap(r, &ok, &cl->jemalloc_peak);
 			cl->ok += ok;
 			if (!pinsim_vfio_stats(r->p, r->container, &vs)) {
@@ -612,6 +815,7 @@ static void measure_group(struct rig *r, enum backing b, enum contention c)
 				cl->retries += vs.last.retries;
 			}
 		}
+		progress_line(b, c, run + 1);
 	}
 	contention_stop(&k);
 	hwm = rss_hwm();
@@ -627,21 +831,28 @@ static void measure_group(struct rig *r, enum backing b, enum contention c)
 static bool measure_backing(enum backing b)
 {
 	struct pinsim_stats st;
+	uint64_t floor_ns;
 	struct rig r;
 	bool ok;
 
+	ex_wd_doing("%s: creating the machine and mapping %" PRIu64 " MiB", backing_name[b],
+		    backing_size(b) >> 20);
 	rig_setup(&r, b);
+	wd_watch(r.m, r.p);
+	ex_wd_doing("%s: the populating MAP_DMA", backing_name[b]);
 	map_unmap(&r, &ok, NULL);	/* populate: faults and first pins */
 	if (!ok)
 		die("%s: the populating MAP_DMA failed", backing_name[b]);
 	check_level(&r, b);
+	floor_ns = is_bar(b) ? 0 : measure_floor(b, r.size);
 	for (int c = 0; c < NR_CONTENTIONS; c++) {
 		if (!opt.contention[c])
 			continue;
-		if (!opt.quiet)
-			fprintf(stderr, "%s: %s (%" PRIu64 " MiB), %s...\n", prog, backing_name[b],
-				r.size >> 20, contention_name[c]);
 		measure_group(&r, b, (enum contention)c);
+		for (int p = 0; p < NR_POLICIES; p++)
+			cells[b][p][c].floor_ns = floor_ns;
+		groups_done++;
+		emit_group(b, (enum contention)c);
 	}
 	if (!pinsim_stats(r.m, &st) && st.oopses) {
 		fprintf(stderr, "%s: %s: %" PRIu64 " oops(es): %s\n", prog, backing_name[b],
@@ -649,6 +860,8 @@ static bool measure_backing(enum backing b)
 		exit_status = 3;
 		return false;	/* the dead task's locks are held: no teardown */
 	}
+	wd_watch(NULL, NULL);
+	ex_wd_doing("%s: destroying the machine", backing_name[b]);
 	pinsim_destroy(r.m);
 	return true;
 }
@@ -656,13 +869,6 @@ static bool measure_backing(enum backing b)
 /* ---------------------------------------------------------------------- */
 /* Results                                                                */
 /* ---------------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Nearest rank: the smallest value with at least q of the runs at or below it. */
 static uint64_t percentile(const uint64_t *sorted, unsigned int n, double q)
@@ -672,46 +878,93 @@ static uint64_t percentile(const uint64_t *sorted, unsigned int n, double q)
 	return sorted[rank ? rank - 1 : 0];
 }
 
-/* Output order: backing, then contention, then policy. */
-#define NR_CELLS (NR_BACKINGS * NR_CONTENTIONS * NR_POLICIES)
-
-struct cell_ref {
-	int b, c, p;
-	struct cell *cl;
-};
-
-/* The @i-th cell in output order, or NULL if it was not measured. */
-static struct cell *cell_at(int i, struct cell_ref *r)
+/* Runs a percentile needs to mean anything: p99 from 100, p999 from 1000. */
+static bool has_p99(const struct cell *cl)
 {
-	r->p = i % NR_POLICIES;
-	r->c = i / NR_POLICIES % NR_CONTENTIONS;
-	r->b = i / (NR_POLICIES * NR_CONTENTIONS);
-	r->cl = &cells[r->b][r->p][r->c];
-	return r->cl->measured ? r->cl : NULL;
+	return cl->n >= 100;
 }
 
-static void compute(void)
+static bool has_p999(const struct cell *cl)
 {
-	struct cell_ref r;
+	return cl->n >= 1000;
+}
 
-	for (int i = 0; i < NR_CELLS; i++) {
-		struct cell *cl = cell_at(i, &r);
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
 
-		if (!cl)
-			continue;
-		qsort(cl->ns, cl->n, sizeof(*cl->ns), cmp_u64);
-		cl->p50 = percentile(cl->ns, cl->n, 0.50);
-		cl->p99 = percentile(cl->ns, cl->n, 0.99);
-		cl->p999 = percentile(cl->ns, cl->n, 0.999);
-		cl->max = cl->ns[cl->n - 1];
+	return x < y ? -1 : x > y;
+}
+
+static double median_d(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* xorshift64*: the bootstrap's resampling, from --seed (reproducible). */
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 2685821657736338717ull;
+}
+
+#define BOOTSTRAP 2000
+
+/*
+ * @cl's overhead over LEGACY's cell @leg of the same group: the median of
+ * the per-run ratios (run r of both was measured back to back: the
+ * interleaving), and the 2.5th and 97.5th percentiles of that median over
+ * BOOTSTRAP resamples of the runs.
+ */
+static void overhead_ci(struct cell *cl, const struct cell *leg)
+{
+	unsigned int n = cl->n < leg->n ? cl->n : leg->n;
+	double *ratio = calloc(n, sizeof(double)), *res = calloc(n, sizeof(double));
+	double *med = calloc(BOOTSTRAP, sizeof(double));
+	uint64_t x = opt.seed * 0x9e3779b97f4a7c15ull + 1;
+
+	cl->overhead = cl->ci_lo = cl->ci_hi = NAN;
+	if (!ratio || !res || !med || !n)
+		goto out;
+	for (unsigned int r = 0; r < n; r++)
+		ratio[r] = (double)cl->ns[r] / (double)(leg->ns[r] ? leg->ns[r] : 1);
+	memcpy(res, ratio, n * sizeof(double));
+	cl->overhead = median_d(res, n);
+	for (int k = 0; k < BOOTSTRAP; k++) {
+		for (unsigned int i = 0; i < n; i++)
+			res[i] = ratio[rng_next(&x) % n];
+		med[k] = median_d(res, n);
 	}
-	for (int i = 0; i < NR_CELLS; i++) {
-		struct cell *cl = cell_at(i, &r), *leg = &cells[r.b][PINSIM_RETRY_LEGACY][r.c];
+	qsort(med, BOOTSTRAP, sizeof(double), cmp_double);
+	cl->ci_lo = med[(int)(0.025 * BOOTSTRAP)];
+	cl->ci_hi = med[(int)(0.975 * BOOTSTRAP) - 1];
+out:
+	free(ratio);
+	free(res);
+	free(med);
+}
 
-		if (cl)
-			cl->overhead = leg->measured && leg->p50 ?
-				       (double)cl->p50 / (double)leg->p50 : NAN;
-	}
+/*
+ * What the CI lets one say.  "no measurable overhead" needs the CI to hold
+ * 1.00 and end at or below 1.01; a CI wider than that around 1.00 cannot
+ * decide it at this run count.
+ */
+static const char *verdict(const struct cell *cl, int p)
+{
+	if (isnan(cl->overhead))
+		return NULL;
+	if (p == PINSIM_RETRY_LEGACY)
+		return "the reference";
+	if (cl->ci_lo <= 1.0 && cl->ci_hi >= 1.0 && cl->ci_hi <= 1.01)
+		return "no measurable overhead";
+	if (cl->ci_lo > 1.0)
+		return "slower than legacy";
+	if (cl->ci_hi < 1.0)
+		return "faster than legacy";
+	return "cannot be decided at this run count (more --runs)";
 }
 
 static double per_map(const struct cell *cl, uint64_t v)
@@ -724,161 +977,312 @@ static double ns_per_page(const struct cell *cl)
 	return (double)cl->p50 / (double)(cl->size / (4 * KiB));
 }
 
-/* A duration with a unit that keeps 3-4 significant digits. */
-static const char *fmt_ns(char *buf, size_t len, uint64_t ns)
+static double x_floor(const struct cell *cl)
 {
-	if (ns < 10000)
-		snprintf(buf, len, "%" PRIu64 "ns", ns);
-	else if (ns < 10000000)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 10000000000ull)
-		snprintf(buf, len, "%.2fms", ns / 1e6);
+	return cl->floor_ns ? (double)cl->p50 / (double)cl->floor_ns : NAN;
+}
+
+/* The group's cells: percentiles, then each policy against LEGACY. */
+static void compute_group(enum backing b, enum contention c)
+{
+	const struct cell *leg = &cells[b][PINSIM_RETRY_LEGACY][c];
+
+	for (int p = 0; p < NR_POLICIES; p++) {
+		struct cell *cl = &cells[b][p][c];
+
+		if (!cl->measured || !cl->n)
+			continue;
+		cl->sorted = malloc(cl->n * sizeof(uint64_t));
+		if (!cl->sorted)
+			die("out of memory");
+		memcpy(cl->sorted, cl->ns, cl->n * sizeof(uint64_t));
+		qsort(cl->sorted, cl->n, sizeof(uint64_t), cmp_u64);
+		cl->p50 = percentile(cl->sorted, cl->n, 0.50);
+		cl->p99 = percentile(cl->sorted, cl->n, 0.99);
+		cl->p999 = percentile(cl->sorted, cl->n, 0.999);
+		cl->max = cl->sorted[cl->n - 1];
+	}
+	for (int p = 0; p < NR_POLICIES; p++) {
+		struct cell *cl = &cells[b][p][c];
+
+		cl->overhead = cl->ci_lo = cl->ci_hi = NAN;
+		/* Only between cells that both succeeded every run. */
+		if (cl->measured && cl->n && leg->measured && leg->n && cl->ok == cl->n &&
+		    leg->ok == leg->n)
+			overhead_ci(cl, leg);
+	}
+}
+
+/* One unit per column: µs, MiB. */
+static const char *fmt_us(char *buf, size_t len, uint64_t ns, bool valid)
+{
+	if (!valid)
+		snprintf(buf, len, "-");
 	else
-		snprintf(buf, len, "%.2fs", ns / 1e9);
+		snprintf(buf, len, "%.1f", ns / 1e3);
 	return buf;
 }
 
-static const char *fmt_bytes(char *buf, size_t len, uint64_t v, bool valid)
+static const char *fmt_mib(char *buf, size_t len, uint64_t v, bool valid)
 {
 	if (!valid)
 		snprintf(buf, len, "n/a");
-	else if (v >= GiB)
-		snprintf(buf, len, "%.2fG", (double)v / GiB);
-	else if (v >= 10 * MiB)
-		snprintf(buf, len, "%.1fM", (double)v / MiB);
 	else
-		snprintf(buf, len, "%.0fK", (double)v / KiB);
+		snprintf(buf, len, "%.1f", (double)v / MiB);
 	return buf;
 }
 
-static void print_row(const struct cell_ref *r)
+static void print_header(void)
 {
-	const struct cell *cl = r->cl;
-	char sz[24], t[4][24], jm[24], rss[24], ov[16];
+	ex_kernel_print(table_out, "", &runcfg);
+	fprintf(table_out, "%-10s %-7s %-15s %9s %5s %10s %10s %10s %10s %8s %7s %8s %6s %9s "
+			   "%9s %22s %10s %7s\n", "backing", "policy", "contention", "size_MiB",
+		"runs", "p50_us", "p99_us", "p999_us", "max_us", "ns/page", "ff/map", "retr/map",
+		"ok_%", "jemal_MiB", "rss_MiB", "x-legacy [95% CI]", "floor_us", "x-floor");
+	fflush(table_out);
+}
+
+static void print_row(enum backing b, int p, enum contention c)
+{
+	const struct cell *cl = &cells[b][p][c];
+	char t[4][24], jm[24], rss[24], ov[48], fl[24], xf[16];
 
 	if (isnan(cl->overhead))
 		snprintf(ov, sizeof(ov), "n/a");
 	else
-		snprintf(ov, sizeof(ov), "%.3f", cl->overhead);
-	printf("%-10s %-7s %-15s %7s %5u %9s %9s %9s %9s %8.4f %9.2f %9.2f %5.1f%% %8s %8s %8s\n",
-	       backing_name[r->b], policy_name[r->p], contention_name[r->c],
-	       fmt_bytes(sz, sizeof(sz), cl->size, true), cl->n,
-	       fmt_ns(t[0], sizeof(t[0]), cl->p50), fmt_ns(t[1], sizeof(t[1]), cl->p99),
-	       fmt_ns(t[2], sizeof(t[2]), cl->p999), fmt_ns(t[3], sizeof(t[3]), cl->max),
-	       ns_per_page(cl), per_map(cl, cl->follow_failures), per_map(cl, cl->retries),
-	       100.0 * cl->ok / cl->n, fmt_bytes(jm, sizeof(jm), cl->jemalloc_peak, cl->jemalloc),
-	       fmt_bytes(rss, sizeof(rss), cl->rss_hwm, cl->rss_hwm != 0), ov);
+		snprintf(ov, sizeof(ov), "%.3f [%.3f, %.3f]", cl->overhead, cl->ci_lo, cl->ci_hi);
+	if (cl->floor_ns) {
+		snprintf(fl, sizeof(fl), "%.1f", cl->floor_ns / 1e3);
+		snprintf(xf, sizeof(xf), "%.2f", x_floor(cl));
+	} else {
+		snprintf(fl, sizeof(fl), "n/a");
+		snprintf(xf, sizeof(xf), "n/a");
+	}
+	fprintf(table_out, "%-10s %-7s %-15s %9.1f %5u %10s %10s %10s %10s %8.2f %7.2f %8.2f "
+			   "%6.1f %9s %9s %22s %10s %7s\n",
+		backing_name[b], policy_name[p], contention_name[c], (double)cl->size / MiB, cl->n,
+		fmt_us(t[0], sizeof(t[0]), cl->p50, true),
+		fmt_us(t[1], sizeof(t[1]), cl->p99, has_p99(cl)),
+		fmt_us(t[2], sizeof(t[2]), cl->p999, has_p999(cl)),
+		fmt_us(t[3], sizeof(t[3]), cl->max, true), ns_per_page(cl),
+		per_map(cl, cl->follow_failures), per_map(cl, cl->retries), 100.0 * cl->ok / cl->n,
+		fmt_mib(jm, sizeof(jm), cl->jemalloc_peak, cl->jemalloc),
+		fmt_mib(rss, sizeof(rss), cl->rss_hwm, cl->rss_hwm != 0), ov, fl, xf);
 }
 
-static void print_table(void)
+static void print_legend(void)
 {
-	struct cell_ref r;
-
-	ex_kernel_print(stdout, "", &runcfg);
-	printf("%-10s %-7s %-15s %7s %5s %9s %9s %9s %9s %8s %9s %9s %6s %8s %8s %8s\n",
-	       "backing", "policy", "contention", "size", "runs", "p50", "p99", "p999", "max",
-	       "ns/page", "ff/map", "retr/map", "ok", "jemalloc", "rss-hwm", "x-legacy");
-	for (int i = 0; i < NR_CELLS; i++)
-		if (cell_at(i, &r))
-			print_row(&r);
-	printf("p50..max: MAP_DMA latency after population (failed ones included); ff/map: "
-	       "follow_pfnmap_start failures per MAP_DMA; x-legacy: p50 over LEGACY's,\n"
-	       "same backing and contention, measured interleaved; jemalloc: peak "
-	       "stats.allocated while mapped; rss-hwm: VmHWM of the backing+contention group.\n");
+	fprintf(table_out,
+		"p50..max: MAP_DMA latency after population, failed ones included (p99 shown from "
+		"100 runs, p999 from 1000);\nff/map: follow_pfnmap_start failures per MAP_DMA; "
+		"x-legacy: median of the per-run ratios to LEGACY's MAP_DMA of the same run\n"
+		"(interleaved), bootstrap 95%% CI, only when both cells succeeded every run; "
+		"jemal_MiB: peak jemalloc stats.allocated while mapped;\nrss_MiB: peak RSS "
+		"of the group (VmHWM, reset per group); floor_us: the per-page memory operations alone "
+		"(4K: PTL, FOLL_PIN reference, pages[] fill\nand scan; THP/hugetlb: pages[] fill "
+		"and scan); x-floor: p50 over the floor.\n");
 }
 
-static FILE *open_out(const char *path)
+static void json_cfg_list(FILE *f, const char *key, const bool *sel,
+			  const char *const *names, int n)
 {
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		die("%s: %s", path, strerror(errno));
-	return f;
-}
-
-static void close_out(FILE *f, const char *path)
-{
-	if (ferror(f) | fclose(f))
-		die("writing %s failed", path);
-}
-
-/*
- * One cell in JSON or CSV, the same columns in the same order.  Missing
- * values (no jemalloc, no LEGACY cell) are null in JSON and n/a in CSV.
- */
-static const char *const key[] = {
-	"backing", "policy", "contention", "size_bytes", "runs", "p50_ns", "p99_ns", "p999_ns",
-	"max_ns", "ns_per_page", "follow_failures_per_map", "retries_per_map", "success_rate",
-	"peak_bytes", "overhead_vs_legacy", "kernel",
-};
-
-static void write_cell(FILE *f, const struct cell_ref *r, bool json)
-{
-	const struct cell *cl = r->cl;
-	const char *str[] = { backing_name[r->b], policy_name[r->p], contention_name[r->c] };
-	const uint64_t u[] = { cl->size, cl->n, cl->p50, cl->p99, cl->p999, cl->max };
-	const double d[] = { ns_per_page(cl), per_map(cl, cl->follow_failures),
-			     per_map(cl, cl->retries), (double)cl->ok / cl->n };
-	const char *sep = json ? ", " : ",";
-	int k = 0;
-
-	if (json)
-		fputc('{', f);
-	for (int i = 0; i < 3; i++, k++)
-		fprintf(f, json ? "%s\"%s\": \"%s\"" : "%s%.0s%s", i ? sep : "", key[k], str[i]);
-	for (int i = 0; i < 6; i++, k++)
-		fprintf(f, json ? "%s\"%s\": %" PRIu64 : "%s%.0s%" PRIu64, sep, key[k], u[i]);
-	for (int i = 0; i < 4; i++, k++)
-		fprintf(f, json ? "%s\"%s\": %.4f" : "%s%.0s%.4f", sep, key[k], d[i]);
-	fprintf(f, json ? "%s\"%s\": " : "%s%.0s", sep, key[k++]);
-	if (cl->jemalloc)
-		fprintf(f, "%" PRIu64, cl->jemalloc_peak);
-	else
-		fputs(json ? "null" : "n/a", f);
-	fprintf(f, json ? "%s\"%s\": " : "%s%.0s", sep, key[k++]);
-	if (isnan(cl->overhead))
-		fputs(json ? "null" : "n/a", f);
-	else
-		fprintf(f, "%.4f", cl->overhead);
-	/* JSON: the kernel's name, overrides and switches; CSV: its name. */
-	fputs(sep, f);
-	if (json)
-		ex_kernel_json(f, &runcfg);
-	else
-		fputs(runcfg.kernel, f);
-	fputs(json ? "}" : "\n", f);
-}
-
-static void write_json(const char *path)
-{
-	FILE *f = open_out(path);
-	struct cell_ref r;
 	bool first = true;
 
-	fprintf(f, "[\n");
-	for (int i = 0; i < NR_CELLS; i++) {
-		if (!cell_at(i, &r))
-			continue;
-		fputs(first ? "  " : ",\n  ", f);
-		write_cell(f, &r, true);
-		first = false;
-	}
-	fprintf(f, "\n]\n");
-	close_out(f, path);
+	fprintf(f, "\"%s\": \"", key);
+	for (int i = 0; i < n; i++)
+		if (sel[i]) {
+			fprintf(f, "%s%s", first ? "" : ",", names[i]);
+			first = false;
+		}
+	fputs("\", ", f);
 }
 
-static void write_csv(const char *path)
+/* Every option's value: the run can be repeated from one JSON row. */
+static void json_config(FILE *f)
 {
-	FILE *f = open_out(path);
-	struct cell_ref r;
+	fprintf(f, "\"config\": {\"size_bytes\": %" PRIu64 ", \"bar_size_bytes\": %" PRIu64
+		   ", \"runs\": %u, ", opt.size, opt.bar_size, opt.runs);
+	json_cfg_list(f, "backing", opt.backing, backing_name, NR_BACKINGS);
+	json_cfg_list(f, "policy", opt.policy, policy_name, NR_POLICIES);
+	json_cfg_list(f, "contention", opt.contention, contention_name, NR_CONTENTIONS);
+	fprintf(f, "\"rate_hz\": %g, \"walker_interval_us\": %u, \"bound\": %u, \"seed\": %"
+		   PRIu64 ", \"samples\": %s, \"watchdog_s\": %u, \"quiet\": %s}",
+		opt.rate, opt.walker_interval_us, opt.bound, opt.seed,
+		opt.samples ? "true" : "false", opt.watchdog_s, opt.quiet ? "true" : "false");
+}
 
-	for (size_t k = 0; k < sizeof(key) / sizeof(key[0]); k++)
-		fprintf(f, "%s%s", k ? "," : "", key[k]);
-	fputc('\n', f);
-	for (int i = 0; i < NR_CELLS; i++)
-		if (cell_at(i, &r))
-			write_cell(f, &r, false);
-	close_out(f, path);
+static void json_num(FILE *f, const char *key, double v, bool valid)
+{
+	if (valid && !isnan(v))
+		fprintf(f, ", \"%s\": %.4f", key, v);
+	else
+		fprintf(f, ", \"%s\": null", key);
+}
+
+static void json_u64(FILE *f, const char *key, uint64_t v, bool valid)
+{
+	if (valid)
+		fprintf(f, ", \"%s\": %" PRIu64, key, v);
+	else
+		fprintf(f, ", \"%s\": null", key);
+}
+
+static void write_json_cell(FILE *f, enum backing b, int p, enum contention c)
+{
+	const struct cell *cl = &cells[b][p][c];
+	const char *v = verdict(cl, p);
+
+	fputs(json_rows++ ? ",\n  {" : "  {", f);
+	ex_version_json(f);
+	fprintf(f, ", \"backing\": \"%s\", \"policy\": \"%s\", \"contention\": \"%s\"",
+		backing_name[b], policy_name[p], contention_name[c]);
+	json_u64(f, "size_bytes", cl->size, true);
+	json_u64(f, "runs", cl->n, true);
+	json_u64(f, "p50_ns", cl->p50, true);
+	json_u64(f, "p99_ns", cl->p99, has_p99(cl));
+	json_u64(f, "p999_ns", cl->p999, has_p999(cl));
+	json_u64(f, "max_ns", cl->max, true);
+	json_num(f, "ns_per_page", ns_per_page(cl), true);
+	json_num(f, "follow_failures_per_map", per_map(cl, cl->follow_failures), true);
+	json_num(f, "retries_per_map", per_map(cl, cl->retries), true);
+	json_num(f, "success_rate", (double)cl->ok / cl->n, true);
+	json_u64(f, "peak_bytes", cl->jemalloc_peak, cl->jemalloc);
+	json_u64(f, "rss_hwm_bytes", cl->rss_hwm, cl->rss_hwm != 0);
+	json_num(f, "overhead_vs_legacy", cl->overhead, true);
+	json_num(f, "overhead_ci_low", cl->ci_lo, true);
+	json_num(f, "overhead_ci_high", cl->ci_hi, true);
+	fputs(", \"overhead_verdict\": ", f);
+	if (v)
+		ex_json_string(f, v);
+	else
+		fputs("null", f);
+	json_u64(f, "floor_ns", cl->floor_ns, cl->floor_ns != 0);
+	json_num(f, "x_floor", x_floor(cl), cl->floor_ns != 0);
+	fputs(", ", f);
+	ex_kernel_json(f, &runcfg);
+	fputs(", ", f);
+	json_config(f);
+	if (opt.samples) {
+		fputs(", \"samples_ns\": [", f);
+		for (unsigned int i = 0; i < cl->n; i++)
+			fprintf(f, "%s%" PRIu64, i ? ", " : "", cl->ns[i]);
+		fputc(']', f);
+	}
+	fputc('}', f);
+}
+
+static const char csv_header[] =
+	"backing,policy,contention,size_bytes,runs,p50_ns,p99_ns,p999_ns,max_ns,ns_per_page,"
+	"follow_failures_per_map,retries_per_map,success_rate,peak_bytes,rss_hwm_bytes,"
+	"overhead_vs_legacy,overhead_ci_low,overhead_ci_high,floor_ns,x_floor,kernel,version\n";
+
+static void csv_u64(FILE *f, uint64_t v, bool valid)
+{
+	if (valid)
+		fprintf(f, ",%" PRIu64, v);
+	else
+		fputs(",n/a", f);
+}
+
+static void csv_num(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs(",n/a", f);
+	else
+		fprintf(f, ",%.4f", v);
+}
+
+static void write_csv_cell(FILE *f, enum backing b, int p, enum contention c)
+{
+	const struct cell *cl = &cells[b][p][c];
+
+	fprintf(f, "%s,%s,%s", backing_name[b], policy_name[p], contention_name[c]);
+	csv_u64(f, cl->size, true);
+	csv_u64(f, cl->n, true);
+	csv_u64(f, cl->p50, true);
+	csv_u64(f, cl->p99, has_p99(cl));
+	csv_u64(f, cl->p999, has_p999(cl));
+	csv_u64(f, cl->max, true);
+	csv_num(f, ns_per_page(cl));
+	csv_num(f, per_map(cl, cl->follow_failures));
+	csv_num(f, per_map(cl, cl->retries));
+	csv_num(f, (double)cl->ok / cl->n);
+	csv_u64(f, cl->jemalloc_peak, cl->jemalloc);
+	csv_u64(f, cl->rss_hwm, cl->rss_hwm != 0);
+	csv_num(f, cl->overhead);
+	csv_num(f, cl->ci_lo);
+	csv_num(f, cl->ci_hi);
+	csv_u64(f, cl->floor_ns, cl->floor_ns != 0);
+	csv_num(f, x_floor(cl));
+	fprintf(f, ",%s,%s\n", runcfg.kernel, pinsim_version());
+}
+
+/* A group done: its rows in the table, the JSON and the CSV, flushed. */
+static void emit_group(enum backing b, enum contention c)
+{
+	compute_group(b, c);
+	for (int p = 0; p < NR_POLICIES; p++) {
+		const struct cell *cl = &cells[b][p][c];
+
+		if (!cl->measured || !cl->n)
+			continue;
+		print_row(b, p, c);
+		if (json_out)
+			write_json_cell(json_out, b, p, c);
+		if (csv_out)
+			write_csv_cell(csv_out, b, p, c);
+	}
+	for (int p = 0; p < NR_POLICIES; p++) {
+		const struct cell *cl = &cells[b][p][c];
+		const char *v = verdict(cl, p);
+
+		if (v && p != PINSIM_RETRY_LEGACY)
+			fprintf(table_out, "  %s vs legacy (%s, %s): %.3f [%.3f, %.3f] over %u runs: "
+					   "%s\n", policy_name[p], backing_name[b], contention_name[c],
+				cl->overhead, cl->ci_lo, cl->ci_hi, cl->n, v);
+	}
+	fflush(table_out);
+	if (json_out)
+		fflush(json_out);
+	if (csv_out)
+		fflush(csv_out);
+}
+
+/* The JSON array's end: after the last row, or when the watchdog stops the run. */
+static void json_close(void)
+{
+	if (!json_out)
+		return;
+	fputs(json_rows ? "\n]\n" : "]\n", json_out);
+	fflush(json_out);
+}
+
+/* Interrupted: the rows done are written; close the JSON array too. */
+static void on_signal(int sig)
+{
+	static const char end[] = "\n]\n";
+
+	/* Rows are flushed as written: only the array's end is missing. */
+	if (json_out) {
+		if (write(fileno(json_out), end, json_rows ? 3 : 2) < 0)
+			_exit(128 + sig);
+	}
+	_exit(128 + sig);
+}
+
+static void open_outputs(void)
+{
+	if (opt.json) {
+		json_out = ex_open_out("--json", opt.json);
+		fputs("[\n", json_out);
+		fflush(json_out);
+	}
+	if (opt.csv) {
+		csv_out = ex_open_out("--csv", opt.csv);
+		fputs(csv_header, csv_out);
+		fflush(csv_out);
+	}
+	table_out = json_out == stdout || csv_out == stdout ? stderr : stdout;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -932,7 +1336,7 @@ static void write_plot(const char *png)
 				continue;
 			fprintf(g, "$d%d_%d << EOD\n", b, p);
 			for (unsigned int i = 0; i < cl->n; i++)
-				fprintf(g, "%.3f %.4f\n", cl->ns[i] / 1e3, (i + 1.0) / cl->n);
+				fprintf(g, "%.3f %.4f\n", cl->sorted[i] / 1e3, (i + 1.0) / cl->n);
 			fprintf(g, "EOD\n");
 		}
 	fprintf(g, "set multiplot layout %d,%d title 'pin-bench: MAP_DMA latency CDF per "
@@ -970,21 +1374,32 @@ static void write_plot(const char *png)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
-	signal(SIGALRM, watchdog);
 	if (opt.plot && !have_gnuplot()) {
 		fprintf(stderr, "%s: --plot needs gnuplot, which is not installed (Debian: "
 				"apt-get install gnuplot-nox)\n", prog);
 		return 1;
 	}
+	/* Outputs first: a bad path fails before any work. */
+	open_outputs();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	for (int b = 0; b < NR_BACKINGS; b++)
+		for (int c = 0; c < NR_CONTENTIONS; c++)
+			groups_total += opt.backing[b] && opt.contention[c];
+	bench_t0 = now_ns();
+	/* The switches every machine will have, for the header (rig_setup()). */
+	pinsim_config_init(&runcfg);
+	ex_kernel_set(&runcfg, opt.kernel);
+	runcfg.impl = opt.impl;
+	print_header();
+	ex_wd_start(opt.watchdog_s, wd_sample, wd_fire);
 	for (int b = 0; b < NR_BACKINGS; b++)
 		if (opt.backing[b] && !measure_backing((enum backing)b))
 			break;
-	compute();
-	print_table();
-	if (opt.json)
-		write_json(opt.json);
-	if (opt.csv)
-		write_csv(opt.csv);
+	print_legend();
+	json_close();
+	if ((json_out && !ex_close_out(json_out)) || (csv_out && !ex_close_out(csv_out)))
+		die("writing --json/--csv failed");
 	if (opt.plot)
 		write_plot(opt.plot);
 	if (exit_status == 3) {
@@ -995,6 +1410,9 @@ int main(int argc, char **argv)
 	for (int b = 0; b < NR_BACKINGS; b++)
 		for (int p = 0; p < NR_POLICIES; p++)
 			for (int c = 0; c < NR_CONTENTIONS; c++)
+			{
 				free(cells[b][p][c].ns);
+				free(cells[b][p][c].sorted);
+			}
 	return exit_status;
 }

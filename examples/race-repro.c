@@ -608,6 +608,7 @@ static void usage(FILE *f)
 "  --json              a JSON summary on stdout (the narration goes to stderr):\n"
 "                      the --kernel asked for, and per scenario its result,\n"
 "                      schedule, kernel and effective switches\n"
+"  --version           the program's and the library's version\n"
 "  --help              this text\n"
 "Exit status: 0 every scenario behaved as the kernel does, 1 one did not (or an\n"
 "error), 2 bad arguments.\n");
@@ -625,6 +626,7 @@ int main(int argc, char **argv)
 		{ "impl", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -637,6 +639,7 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		ex_check_value(opts, c, argv);
 		switch (c) {
 		case 'l':
 			list = true;
@@ -676,10 +679,10 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		case ':':
-			bad_arg("option '%s' needs an argument", argv[optind - 1]);
+		case 'V':
+			ex_version();
 		default:
-			bad_arg("unknown option '%s'", argv[optind - 1]);
+			ex_getopt_error(c, argv);
 		}
 	}
 	if (optind < argc)
