@@ -384,7 +384,8 @@ out:
  */
 long numa_maps_read(struct mm_struct *mm, char *buf, size_t len)
 {
-	struct numa_seq m = { .buf = buf, .len = len };
+	/* Room for the NUL: the text is cut at @len - 1 (pinsim.h). */
+	struct numa_seq m = { .buf = buf, .len = len ? len - 1 : 0 };
 	struct vm_area_struct *vma;
 	int err;
 
@@ -399,7 +400,7 @@ long numa_maps_read(struct mm_struct *mm, char *buf, size_t len)
 		show_numa_map(&m, vma);
 	mmap_read_unlock(mm);
 
-	if (m.pos < len)
+	if (len)
 		buf[m.pos] = '\0';
 	return (long)m.pos;
 }

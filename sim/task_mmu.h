@@ -16,9 +16,10 @@
 /*
  * Read the whole numa_maps text of @mm into @buf as the current task (which
  * must be set: the mmap lock records its holder).  Every VMA is walked, as
- * `cat` does over several read() calls; the text is truncated at @len and
- * NUL-terminated if there is room.  Returns the bytes stored, or -EINTR when
- * mmap_read_lock_killable() was interrupted by a fatal signal.
+ * `cat` does over several read() calls; the text is truncated at @len - 1
+ * and NUL-terminated (@len 0: nothing stored).  Returns the bytes stored
+ * (never more than @len - 1), or -EINTR when mmap_read_lock_killable() was
+ * interrupted by a fatal signal.
  *
  * May oops (pre-fix walker, seeds/01): call it under sim_task_run().
  */

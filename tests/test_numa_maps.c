@@ -227,26 +227,51 @@ START_TEST(test_heap_and_stack_tags_follow_mm_brk_and_start_stack)
 }
 END_TEST
 
-START_TEST(test_short_buffer_truncates_without_overrun)
+/*
+ * The text is cut at @len - 1 and NUL-terminated, as pinsim.h promises
+ * (snprintf-like; the fuzzer's regress-numa-maps-no-nul: it filled all @len
+ * bytes with no NUL), and nothing past @len is written.
+ */
+START_TEST(test_short_buffer_truncates_to_len_minus_1_and_nul_terminates)
 {
+	const char *expect = "7e0000000000 default\n7e0000002000 default\n";
 	struct mm_struct *mm = tm_mm("qemu");
-	char small[16];
+	char small[64];
 	long full, n;
 
 	map_anon(mm, ANON_VA, PAGE_SIZE, MAP_FIXED);
 	map_anon(mm, ANON_VA + 2 * PAGE_SIZE, PAGE_SIZE, MAP_FIXED);
 	full = numa_maps_read(mm, text, sizeof(text));
-	ck_assert_int_eq(full, strlen("7e0000000000 default\n7e0000002000 default\n"));
+	ck_assert_int_eq(full, strlen(expect));
 
 	memset(small, 'X', sizeof(small));
 	n = numa_maps_read(mm, small, 10);
-	ck_assert_int_eq(n, 10);
-	ck_assert(!memcmp(small, "7e00000000", 10));
-	ck_assert_int_eq(small[10], 'X');	/* no NUL without room */
+	ck_assert_int_eq(n, 9);
+	ck_assert(!memcmp(small, "7e0000000", 9));
+	ck_assert_int_eq(small[9], '\0');
+	ck_assert_int_eq(small[10], 'X');	/* nothing past @len */
 
-	n = numa_maps_read(mm, small, sizeof(small));
-	ck_assert_int_eq(n, sizeof(small));
-	ck_assert(!memcmp(small, text, sizeof(small)));
+	/* Exactly the text's length: its last byte gives way to the NUL. */
+	memset(small, 'X', sizeof(small));
+	n = numa_maps_read(mm, small, (size_t)full);
+	ck_assert_int_eq(n, full - 1);
+	ck_assert(!memcmp(small, expect, (size_t)full - 1));
+	ck_assert_int_eq(small[full - 1], '\0');
+	ck_assert_int_eq(small[full], 'X');
+
+	/* One more byte: the whole text and its NUL. */
+	n = numa_maps_read(mm, small, (size_t)full + 1);
+	ck_assert_int_eq(n, full);
+	ck_assert_str_eq(small, expect);
+
+	/* One byte: only the NUL; none: nothing written at all. */
+	memset(small, 'X', sizeof(small));
+	ck_assert_int_eq(numa_maps_read(mm, small, 1), 0);
+	ck_assert_int_eq(small[0], '\0');
+	ck_assert_int_eq(small[1], 'X');
+	memset(small, 'X', sizeof(small));
+	ck_assert_int_eq(numa_maps_read(mm, small, 0), 0);
+	ck_assert_int_eq(small[0], 'X');
 	mmput(mm);
 }
 END_TEST
@@ -569,7 +594,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_hugetlb_1g_counts_huge_pages);
 	tcase_add_test(tc, test_bar_counts_nothing_and_loses_pud_leaves_keeps_pmd_leaves);
 	tcase_add_test(tc, test_heap_and_stack_tags_follow_mm_brk_and_start_stack);
-	tcase_add_test(tc, test_short_buffer_truncates_without_overrun);
+	tcase_add_test(tc, test_short_buffer_truncates_to_len_minus_1_and_nul_terminates);
 	tcase_add_test(tc, test_read_blocked_on_mmap_lock_returns_eintr_when_killed);
 
 	tc = tm_tcase(s, "walker");
