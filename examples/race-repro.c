@@ -536,36 +536,38 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 	return ok;
 }
 
-static void print_json(int good, int total)
+static void print_json(FILE *f, int good, int total)
 {
 	struct pinsim_config cfg;
 	bool first = true;
 
-	printf("{\n  ");
+	fprintf(f, "{\n  ");
+	ex_version_json(f);
+	fprintf(f, ",\n  ");
 	if (kernel_opt[0]) {
 		pinsim_config_init(&cfg);
 		ex_kernel_set(&cfg, kernel_opt);
 		cfg.impl = impl_opt;
-		ex_kernel_json(stdout, &cfg);
+		ex_kernel_json(f, &cfg);
 	} else {
-		printf("\"kernel\": null");
+		fprintf(f, "\"kernel\": null");
 	}
-	printf(",\n  \"scenarios\": [");
+	fprintf(f, ",\n  \"scenarios\": [");
 	for (size_t i = 0; i < NR_SCENARIOS; i++) {
 		const struct scenario *s = &scenarios[i];
 
 		if (!results[i].ran)
 			continue;
 		scenario_kernel(s, &cfg);
-		printf("%s\n    {\"name\": \"%s\", \"expected\": \"%s\", \"ok\": %s, "
+		fprintf(f, "%s\n    {\"name\": \"%s\", \"expected\": \"%s\", \"ok\": %s, "
 		       "\"schedule\": \"%s\", \"seed\": %llu, ", first ? "" : ",", s->name,
 		       expect_text(s->expect), results[i].ok ? "true" : "false", found_schedule[i],
 		       (unsigned long long)results[i].seed);
-		ex_kernel_json(stdout, &cfg);
-		printf("}");
+		ex_kernel_json(f, &cfg);
+		fprintf(f, "}");
 		first = false;
 	}
-	printf("\n  ],\n  \"good\": %d,\n  \"total\": %d,\n  \"exit_status\": %d\n}\n", good,
+	fprintf(f, "\n  ],\n  \"good\": %d,\n  \"total\": %d,\n  \"exit_status\": %d\n}\n", good,
 	       total, good == total ? 0 : 1);
 }
 
@@ -605,7 +607,8 @@ static void usage(FILE *f)
 "  --seeds N           PCT seeds to search per scenario (default 200)\n"
 "  --seed FIRST        the first PCT seed (default 1)\n"
 "  --quiet             no narrated timelines\n"
-"  --json              a JSON summary on stdout (the narration goes to stderr):\n"
+"  --json[=FILE]       a JSON summary to FILE, or stdout without FILE or with\n"
+"                      '-' (the narration then goes to stderr): the version,\n"
 "                      the --kernel asked for, and per scenario its result,\n"
 "                      schedule, kernel and effective switches\n"
 "  --version           the program's and the library's version\n"
@@ -625,12 +628,13 @@ int main(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "impl", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", optional_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *only = NULL, *schedule = NULL;
+	const char *only = NULL, *schedule = NULL, *json_path = NULL;
+	FILE *json_out = NULL;
 	unsigned long seeds = 200;
 	uint64_t first_seed = 1;
 	int c, good = 0, total = 0;
@@ -675,6 +679,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			json_path = optarg ? optarg : "-";
+			if (!*json_path)
+				bad_arg("option --json= needs a file name (or '-')");
 			break;
 		case 'h':
 			usage(stdout);
@@ -703,7 +710,10 @@ int main(int argc, char **argv)
 				       scenarios[i].what);
 		return 0;
 	}
-	out = json ? stderr : stdout;
+	/* Outputs first: a bad path fails before any work. */
+	if (json)
+		json_out = ex_open_out("--json", json_path);
+	out = json_out == stdout ? stderr : stdout;
 	for (size_t i = 0; i < NR_SCENARIOS; i++) {
 		const struct scenario *s = &scenarios[i];
 
@@ -721,7 +731,12 @@ int main(int argc, char **argv)
 		fprintf(out, "kernel %s: the scenarios of its %s walker\n", kernel_opt,
 			walker_fixed(kernel_opt) ? "fixed" : "pre-fix");
 	fprintf(out, "%d/%d scenarios behaved as the kernel does\n", good, total);
-	if (json)
-		print_json(good, total);
+	if (json) {
+		print_json(json_out, good, total);
+		if (!ex_close_out(json_out)) {
+			fprintf(stderr, "%s: writing %s failed\n", prog, json_path);
+			return 1;
+		}
+	}
 	return good == total ? 0 : 1;
 }
