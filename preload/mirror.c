@@ -564,6 +564,81 @@ static bool mirrored(const void *addr, size_t len)
 	return !preload_in_sim && preload.ready && region_overlaps(a, a + (len ? len : 1));
 }
 
+/*
+ * mprotect/mremap/mlock family through preload_sim() (a forked child's
+ * request runs in the machine host).  a: as the system call's arguments.
+ */
+static long mprotect_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+			int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	return pinsim_mprotect(p, a[0], a[1], (int)a[2]);
+}
+
+static long mremap_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		      int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	return (long)pinsim_mremap(p, a[0], a[1], a[2], (int)a[3], a[4]);
+}
+
+/* a[3]: 0 mlock2, 1 munlock, 2 mlockall, 3 munlockall */
+static long mlock_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const int *fds,
+		     int nfds)
+{
+	(void)buf;
+	(void)fds;
+	(void)nfds;
+	switch (a[3]) {
+	case 0:
+		return pinsim_mlock(p, a[0], a[1], (int)a[2]);
+	case 1:
+		return pinsim_munlock(p, a[0], a[1]);
+	case 2:
+		return pinsim_mlockall(p, (int)a[2]);
+	default:
+		return pinsim_munlockall(p);
+	}
+}
+
+static int sim_mprotect(uint64_t addr, uint64_t len, int prot)
+{
+	long ret;
+
+	preload_mm_enter();
+	ret = preload_sim(
+		&(struct preload_call){.fn = mprotect_fn, .a = {addr, len, (uint64_t)prot}});
+	preload_mm_exit();
+	return (int)ret;
+}
+
+static uint64_t sim_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, int flags,
+			   uint64_t new_addr)
+{
+	long ret;
+
+	preload_mm_enter();
+	ret = preload_sim(&(struct preload_call){
+		.fn = mremap_fn, .a = {old, old_len, new_len, (uint64_t)flags, new_addr}});
+	preload_mm_exit();
+	return (uint64_t)ret;
+}
+
+static int sim_mlock(int op, uint64_t addr, uint64_t len, int flags)
+{
+	long ret;
+
+	preload_mm_enter();
+	ret = preload_sim(&(struct preload_call){
+		.fn = mlock_fn, .a = {addr, len, (uint64_t)flags, (uint64_t)op}});
+	preload_mm_exit();
+	return (int)ret;
+}
+
 /* The region table's protection of [start, end) becomes @prot. */
 static void region_set_prot(uint64_t start, uint64_t end, int prot)
 {
@@ -590,10 +665,8 @@ int mprotect(void *addr, size_t len, int prot)
 
 	if (!mirrored(addr, len))
 		return REAL(mprotect)(addr, len, prot);
-	sim_enter();
-	ret = pinsim_mprotect(preload.p, a, len, prot);
+	ret = sim_mprotect(a, len, prot);
 	err = errno;
-	sim_exit();
 	if (ret) {
 		errno = err;
 		return -1;
@@ -633,11 +706,8 @@ static void *mremap_move(const struct region *r, uint64_t old, size_t old_len, s
 	uint64_t got;
 	int err;
 
-	sim_enter();
-	got = pinsim_mremap(preload.p, old, old_len, new_len,
-			    flags | MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	got = sim_mremap(old, old_len, new_len, flags | MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	err = errno;
-	sim_exit();
 	if (got == PINSIM_MAP_FAILED) {
 		if (reserved)
 			REAL(munmap)((void *)(uintptr_t)dst, new_len);
@@ -682,10 +752,8 @@ static int mremap_grow_in_place(const struct region *r, uint64_t old, size_t old
 		*err = ENOMEM;
 		return 0;
 	}
-	sim_enter();
-	got = pinsim_mremap(preload.p, old, old_len, new_len, 0, 0);
+	got = sim_mremap(old, old_len, new_len, 0, 0);
 	*err = errno;
-	sim_exit();
 	if (got == PINSIM_MAP_FAILED) {
 		REAL(munmap)(h, new_len - old_len);
 		return 0;
@@ -702,10 +770,8 @@ static void *mremap_in_place(uint64_t a, size_t old_len, size_t new_len, int fla
 	uint64_t got;
 	int err;
 
-	sim_enter();
-	got = pinsim_mremap(preload.p, a, old_len, new_len, flags, 0);
+	got = sim_mremap(a, old_len, new_len, flags, 0);
 	err = errno;
-	sim_exit();
 	if (got == PINSIM_MAP_FAILED) {
 		errno = err;
 		return MAP_FAILED;
@@ -774,10 +840,8 @@ int mlock2(const void *addr, size_t len, unsigned int flags)
 
 	if (!mirrored(addr, len))
 		return REAL(mlock2)(addr, len, flags);
-	sim_enter();
-	ret = pinsim_mlock(preload.p, (uintptr_t)addr, len, (int)flags);
+	ret = sim_mlock(0, (uintptr_t)addr, len, (int)flags);
 	err = errno;
-	sim_exit();
 	errno = err;
 	return ret;
 }
@@ -788,10 +852,8 @@ int munlock(const void *addr, size_t len)
 
 	if (!mirrored(addr, len))
 		return REAL(munlock)(addr, len);
-	sim_enter();
-	ret = pinsim_munlock(preload.p, (uintptr_t)addr, len);
+	ret = sim_mlock(1, (uintptr_t)addr, len, 0);
 	err = errno;
-	sim_exit();
 	errno = err;
 	return ret;
 }
@@ -808,10 +870,8 @@ int mlockall(int flags)
 
 	if (preload_in_sim || !preload.ready)
 		return REAL(mlockall)(flags);
-	sim_enter();
-	ret = pinsim_mlockall(preload.p, flags);
+	ret = sim_mlock(2, 0, 0, flags);
 	err = errno;
-	sim_exit();
 	errno = err;
 	return ret;
 }
@@ -822,10 +882,8 @@ int munlockall(void)
 
 	if (preload_in_sim || !preload.ready)
 		return REAL(munlockall)();
-	sim_enter();
-	ret = pinsim_munlockall(preload.p);
+	ret = sim_mlock(3, 0, 0, 0);
 	err = errno;
-	sim_exit();
 	REAL(munlockall)();
 	errno = err;
 	return ret;

@@ -6,6 +6,7 @@
 #ifndef PINSIM_PRELOAD_H
 #define PINSIM_PRELOAD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,14 +62,22 @@ static inline void sim_exit(void)
 	preload_in_sim--;
 }
 
-/* The next definition of @name (libc's, or a sanitizer's), or NULL. */
+/*
+ * The next definition of @name (libc's, or a sanitizer's), or NULL.
+ * REAL() caches it in an atomic: threads race to fill it, all with the
+ * same value, and a plain static would be a data race.
+ */
 void *preload_next(const char *name);
-#define REAL(name)                                                          \
-	({                                                                  \
-		static __typeof__(name) *next_fn_;                          \
-		if (!next_fn_)                                              \
-			next_fn_ = (__typeof__(name) *)preload_next(#name); \
-		next_fn_;                                                   \
+#define REAL(name)                                                                  \
+	({                                                                          \
+		static __typeof__(name) *_Atomic next_fn_;                          \
+		__typeof__(name) *fn_ =                                             \
+			atomic_load_explicit(&next_fn_, memory_order_relaxed);      \
+		if (!fn_) {                                                         \
+			fn_ = (__typeof__(name) *)preload_next(#name);              \
+			atomic_store_explicit(&next_fn_, fn_, memory_order_relaxed); \
+		}                                                                   \
+		fn_;                                                                \
 	})
 
 /* PINSIM_TRACE: "pinsim-preload: <fmt>" on stderr. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "race.h"
 
 #define NR_ERRNO 134 /* the last slot counts anything above */
 
@@ -249,6 +250,8 @@ struct sim_counts {
 	struct pinsim_pin_counters pins;
 	struct pinsim_proc_stats proc;
 	struct pinsim_stats mach;
+	/* race.c's report (race_report()): text lines and a JSON member, or "". */
+	char race_text[2048], race_json[2048];
 };
 
 static const char *const op_name[2] = {"MAP_DMA", "UNMAP_DMA"};
@@ -361,6 +364,8 @@ static void format_text(struct out *o, const struct sim_counts *s, bool interrup
 		put(o, " more)");
 	}
 	put(o, "\n");
+	if (s->valid)
+		put(o, s->race_text);
 }
 
 static void json_u64(struct out *o, const char *key, uint64_t v, bool comma)
@@ -441,6 +446,10 @@ static void format_json(struct out *o, const struct sim_counts *s, bool interrup
 	json_u64(o, "fork_children_ended", atomic_load(&nr_fork_exits), true);
 	json_u64(o, "fork_zaps_sent", atomic_load(&nr_fork_zaps), true);
 	json_u64(o, "fork_zaps_unacknowledged", atomic_load(&nr_fork_zap_timeouts), true);
+	if (s->valid && s->race_json[0]) {
+		put(o, s->race_json);
+		put(o, ", ");
+	}
 	put(o, "\"not_modelled\": [");
 	for (int i = 0, first = 1; i < MAX_NOT_MODELLED; i++) {
 		struct not_modelled *n = &not_modelled[i];
@@ -510,6 +519,9 @@ static void summary_at_exit(void)
 	pinsim_proc_stats(preload.p, &s.proc);
 	pinsim_stats(preload.m, &s.mach);
 	sim_exit();
+	/* Not on SIGINT: race_report() reads the injector's counters. */
+	race_report(s.race_text, sizeof(s.race_text), false);
+	race_report(s.race_json, sizeof(s.race_json), true);
 	emit(&s, false);
 }
 
