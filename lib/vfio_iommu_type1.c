@@ -2796,14 +2796,31 @@ void vfio_iommu_type1_get_stats(struct vfio_iommu *iommu, struct vfio_type1_stat
 	mutex_unlock(&iommu->lock);
 }
 
+/*
+ * nr_dmas and dma_avail change under iommu->lock (vfio_link_dma(),
+ * vfio_dma_do_map(), vfio_remove_dma()); a reader takes it too, as
+ * vfio_iommu_type1_get_info() does for dma_avail, so that a MAP_DMA on
+ * another thread is seen whole (pinsim_vfio_stats() samples these while
+ * the preload's VMM maps).
+ */
 unsigned int vfio_iommu_nr_dmas(struct vfio_iommu *iommu)
 {
-	return iommu->nr_dmas;
+	unsigned int n;
+
+	mutex_lock(&iommu->lock);
+	n = iommu->nr_dmas;
+	mutex_unlock(&iommu->lock);
+	return n;
 }
 
 unsigned int vfio_iommu_dma_avail(struct vfio_iommu *iommu)
 {
-	return iommu->dma_avail;
+	unsigned int n;
+
+	mutex_lock(&iommu->lock);
+	n = iommu->dma_avail;
+	mutex_unlock(&iommu->lock);
+	return n;
 }
 
 /* ---------------- the backend table (lib/vfio_iommu_driver.h) ---------------- */
