@@ -21,6 +21,7 @@
 #include "machine.h"
 #include "mm.h"
 #include "iommu.h"
+#include "shmem.h"
 #include "kernel_profiles.h"
 #include "task_mmu.h"
 #include "kimpl.h"
@@ -206,6 +207,7 @@ void pinsim_destroy(struct pinsim *sim)
 		return;
 	while (sim->procs)
 		pinsim_proc_destroy(sim->procs);
+	shmem_names_release();	/* /dev/shm and hugetlbfs names left behind */
 	vfio_groups_release(sim);
 	machine_destroy(sim->m);
 	mutex_destroy(&sim->vfio_lock);
@@ -1277,4 +1279,140 @@ size_t pinsim_lock_report(struct pinsim *sim, char *buf, size_t len)
 	pthread_mutex_unlock(&m->tasks_lock);
 	pthread_mutex_unlock(&m->mms_lock);
 	return r.at;
+}
+
+/* ---------------- shared memory files (issue 12, sim/shmem.c) ---------------- */
+
+/* include/uapi/linux/memfd.h */
+#define PINSIM_MFD_CLOEXEC 0x0001U
+#define PINSIM_MFD_ALLOW_SEALING 0x0002U
+#define PINSIM_MFD_HUGETLB 0x0004U
+#define PINSIM_MFD_NOEXEC_SEAL 0x0008U
+#define PINSIM_MFD_EXEC 0x0010U
+#define PINSIM_MFD_HUGE_SHIFT 26
+#define PINSIM_MFD_HUGE_MASK 0x3fU
+#define PINSIM_MFD_NAME_MAX_LEN 249	/* NAME_MAX - strlen("memfd:") */
+
+struct shmem_args {
+	struct pinsim_proc *p;
+	const char *name;
+	unsigned int flags;
+	int fd, mode;
+	int64_t off, len;
+};
+
+/*
+ * mm/memfd.c memfd_create(): the flags check (sanitize_flags()), the name
+ * ("memfd:" + name), then shmem_file_setup() or, for MFD_HUGETLB,
+ * hugetlb_file_setup() with the size from the MFD_HUGE_* bits (-ENODEV for
+ * a size no pool has), and the fd.
+ */
+static long memfd_body(void *arg)
+{
+	const unsigned int known = PINSIM_MFD_CLOEXEC | PINSIM_MFD_ALLOW_SEALING |
+				   PINSIM_MFD_HUGETLB | PINSIM_MFD_NOEXEC_SEAL | PINSIM_MFD_EXEC;
+	struct shmem_args *a = arg;
+	unsigned int huge = (a->flags >> PINSIM_MFD_HUGE_SHIFT) & PINSIM_MFD_HUGE_MASK;
+	struct hstate *h = NULL;
+	char name[SHMEM_NAME_MAX];
+	struct file *file;
+	int err;
+
+	if (a->flags & PINSIM_MFD_HUGETLB) {
+		if (a->flags & ~(known | (PINSIM_MFD_HUGE_MASK << PINSIM_MFD_HUGE_SHIFT)))
+			return -EINVAL;
+	} else if (a->flags & ~known) {
+		return -EINVAL;
+	}
+	if ((a->flags & PINSIM_MFD_NOEXEC_SEAL) && (a->flags & PINSIM_MFD_EXEC))
+		return -EINVAL;
+	if (strnlen(a->name, PINSIM_MFD_NAME_MAX_LEN + 1) > PINSIM_MFD_NAME_MAX_LEN)
+		return -EINVAL;
+	if (a->flags & PINSIM_MFD_HUGETLB) {
+		h = size_to_hstate(huge ? 1UL << huge : PMD_SIZE);
+		if (!h)
+			return -ENODEV;
+	}
+	snprintf(name, sizeof(name), "memfd:%s", a->name);
+	file = shmem_new_file(name, 0, h, &err);
+	if (!file)
+		return err;
+	return vfio_fd_install_file(a->p, file);
+}
+
+int pinsim_memfd_create(struct pinsim_proc *p, const char *name, unsigned int flags)
+{
+	struct shmem_args a = { .p = p, .name = name, .flags = flags };
+
+	if (!p)
+		return fail(EINVAL);
+	if (!name)
+		return fail(EFAULT);
+	return (int)ret_errno(in_proc(p, memfd_body, &a));
+}
+
+/* do_sys_ftruncate(): a shmem/hugetlbfs fd, else EINVAL (no regular file). */
+static long ftruncate_body(void *arg)
+{
+	struct shmem_args *a = arg;
+	struct file *file;
+	long ret = vfio_fd_shmem_file(a->p, a->fd, &file);
+
+	if (ret == -ENODEV)
+		return -EINVAL;
+	if (ret)
+		return ret;
+	ret = shmem_file_truncate(file, a->len);
+	fput(file);
+	return ret;
+}
+
+int pinsim_ftruncate(struct pinsim_proc *p, int fd, int64_t length)
+{
+	struct shmem_args a = { .p = p, .fd = fd, .len = length };
+
+	if (!p)
+		return fail(EBADF);
+	return (int)ret_errno(in_proc(p, ftruncate_body, &a));
+}
+
+/* vfs_fallocate(): ENODEV for what is not a regular file. */
+static long fallocate_body(void *arg)
+{
+	struct shmem_args *a = arg;
+	struct file *file;
+	long ret = vfio_fd_shmem_file(a->p, a->fd, &file);
+
+	if (ret)
+		return ret;
+	ret = shmem_file_fallocate(file, a->mode, a->off, a->len);
+	fput(file);
+	return ret;
+}
+
+int pinsim_fallocate(struct pinsim_proc *p, int fd, int mode, int64_t offset, int64_t len)
+{
+	struct shmem_args a = { .p = p, .fd = fd, .mode = mode, .off = offset, .len = len };
+
+	if (!p)
+		return fail(EBADF);
+	return (int)ret_errno(in_proc(p, fallocate_body, &a));
+}
+
+static long unlink_body(void *arg)
+{
+	struct shmem_args *a = arg;
+
+	return shmem_unlink_path(a->name);
+}
+
+int pinsim_unlink(struct pinsim_proc *p, const char *path)
+{
+	struct shmem_args a = { .p = p, .name = path };
+
+	if (!p)
+		return fail(EINVAL);
+	if (!path)
+		return fail(EFAULT);
+	return (int)ret_errno(in_proc(p, unlink_body, &a));
 }

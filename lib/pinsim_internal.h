@@ -82,5 +82,8 @@ int vfio_fd_table_dup(struct pinsim_proc *parent, struct pinsim_proc *child);
 void vfio_fd_table_drop(struct pinsim_proc *p);
 /* The struct file behind a device fd (for mmap), or an -errno. */
 long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep);
+/* Shared memory fds (sim/shmem.c): install a file (its reference), get one. */
+int vfio_fd_install_file(struct pinsim_proc *p, struct file *file);
+long vfio_fd_shmem_file(struct pinsim_proc *p, int fd, struct file **filep);
 
 #endif /* LIB_PINSIM_INTERNAL_H */

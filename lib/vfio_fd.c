@@ -56,6 +56,7 @@
 #include "fault_inject.h"
 #include "iommu.h"
 #include "mm.h"
+#include "shmem.h"
 #include "pinsim_internal.h"
 #include "vfio.h"
 #include "vfio_iommu_driver.h"
@@ -66,6 +67,7 @@ enum vfio_fd_type {
 	VFIO_FD_CONTAINER,
 	VFIO_FD_GROUP,
 	VFIO_FD_DEVICE,
+	VFIO_FD_FILE,		/* a shared memory file (sim/shmem.c): memfd, /dev/shm, hugetlbfs */
 };
 
 struct vfio_container {
@@ -116,6 +118,7 @@ struct vfio_fd {
 		struct vfio_group *group;	/* group and device fds */
 	};
 	struct vfio_device_file *df;		/* device fds */
+	struct file *file;			/* VFIO_FD_FILE: the fd's reference */
 };
 
 #define VFIO_FD_BASE 3			/* 0, 1, 2 are stdio */
@@ -424,11 +427,18 @@ static void fd_release(struct vfio_fd *f)
  */
 static struct file *fd_take_device(struct vfio_fd *f)
 {
-	struct file *file = &f->df->file;
+	struct file *file = f->type == VFIO_FD_FILE ? f->file : &f->df->file;
 
 	f->type = VFIO_FD_FREE;
 	f->df = NULL;
+	f->file = NULL;
 	return file;
+}
+
+/* Device fds and shared memory fds are struct files, put with fput(). */
+static bool fd_is_file(const struct vfio_fd *f)
+{
+	return f->type == VFIO_FD_DEVICE || f->type == VFIO_FD_FILE;
 }
 
 static long fd_table_release_body(void *arg);
@@ -455,11 +465,11 @@ static long fd_table_release_body(void *arg)
 
 	mutex_lock(&p->sim->vfio_lock);
 	for (int i = 0; i < t->nr; i++)
-		if (t->fds[i].type != VFIO_FD_FREE && t->fds[i].type != VFIO_FD_DEVICE)
+		if (t->fds[i].type != VFIO_FD_FREE && !fd_is_file(&t->fds[i]))
 			fd_release(&t->fds[i]);
 	mutex_unlock(&p->sim->vfio_lock);
 	for (int i = 0; i < t->nr; i++)
-		if (t->fds[i].type == VFIO_FD_DEVICE)
+		if (fd_is_file(&t->fds[i]))
 			fput(fd_take_device(&t->fds[i]));
 	free(t->fds);
 	free(t);
@@ -513,6 +523,9 @@ int vfio_fd_table_dup(struct pinsim_proc *parent, struct pinsim_proc *child)
 			break;
 		case VFIO_FD_DEVICE:
 			get_file(&f->df->file);
+			break;
+		case VFIO_FD_FILE:
+			get_file(f->file);
 			break;
 		default:
 			break;
@@ -603,12 +616,20 @@ static int parse_group_path(const char *path)
 }
 
 /* vfio_fops_open() or vfio_group_fops_open() into the reserved @slot. */
-static int open_locked(struct pinsim_proc *p, const char *path, int slot)
+static int open_locked(struct pinsim_proc *p, const char *path, int flags, int slot)
 {
 	struct vfio_fd f = { 0 };
 	struct vfio_group *g;
-	int id;
+	int id, err;
 
+	/* A file in /dev/shm or a hugetlbfs mount (sim/shmem.c). */
+	if (shmem_path_is_mounted(path)) {
+		err = shmem_open_path(path, flags, &f.file);
+		if (err)
+			return err;
+		f.type = VFIO_FD_FILE;
+		return fd_install(p, slot, f);
+	}
 	if (!strcmp(path, "/dev/vfio/vfio")) {
 		f.type = VFIO_FD_CONTAINER;
 		f.container = container_alloc();
@@ -645,7 +666,7 @@ int pinsim_open(struct pinsim_proc *p, const char *path, int flags)
 	/* do_sys_openat2(): the fd is reserved before the lookup and ->open. */
 	ret = fd_get_unused(p);
 	if (ret >= 0)
-		ret = open_locked(p, path, ret);
+		ret = open_locked(p, path, flags, ret);
 	mutex_unlock(&p->sim->vfio_lock);
 	if (ret < 0) {
 		errno = -ret;
@@ -674,7 +695,7 @@ static long close_body(void *arg)
 
 	mutex_lock(&a->p->sim->vfio_lock);
 	f = fd_lookup(a->p, a->fd);
-	if (f && f->type == VFIO_FD_DEVICE)
+	if (f && fd_is_file(f))
 		file = fd_take_device(f);
 	else if (f)
 		fd_release(f);
@@ -714,6 +735,8 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep)
 	f = fd_lookup(p, fd);
 	if (!f)
 		ret = -EBADF;
+	else if (f->type == VFIO_FD_FILE)
+		*filep = get_file(f->file);
 	else if (f->type != VFIO_FD_DEVICE)
 		ret = -ENODEV;	/* containers and groups have no mmap */
 	else
@@ -1407,6 +1430,8 @@ static long ioctl_body(void *arg)
 		return container_ioctl(p, f->container, a->cmd, a->arg);
 	} else if (f->type == VFIO_FD_GROUP) {
 		ret = group_ioctl(p, f->group, a->cmd, a->arg);
+	} else if (f->type == VFIO_FD_FILE) {
+		ret = -ENOTTY;	/* shmem/hugetlbfs: no ioctls modelled */
 	} else {
 		ret = device_ioctl(p, f->group, a->cmd, a->arg);
 	}
@@ -1682,4 +1707,46 @@ int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd, struct pinsim_vfi
 	st->map_other = s.outcomes[VFIO_MAP_EAGAIN] + s.outcomes[VFIO_MAP_ENOENT] +
 			s.outcomes[VFIO_MAP_OTHER];
 	return 0;
+}
+
+/* ---------------- shared memory files (issue 12, sim/shmem.c) ---------------- */
+
+/*
+ * fd_install() of a shared memory file: the lowest free fd takes over
+ * the caller's reference (memfd_create()).  -EMFILE/-ENOMEM put it.
+ */
+int vfio_fd_install_file(struct pinsim_proc *p, struct file *file)
+{
+	struct vfio_fd f = { .type = VFIO_FD_FILE, .file = file };
+	int ret;
+
+	mutex_lock(&p->sim->vfio_lock);
+	ret = fd_get_unused(p);
+	if (ret >= 0)
+		ret = fd_install(p, ret, f);
+	mutex_unlock(&p->sim->vfio_lock);
+	if (ret < 0)
+		fput(file);
+	return ret;
+}
+
+/*
+ * fdget() of a shared memory file: a reference in *@filep, -EBADF for no
+ * fd, -ENODEV for an fd that is not one (a VFIO fd: an anon inode).
+ */
+long vfio_fd_shmem_file(struct pinsim_proc *p, int fd, struct file **filep)
+{
+	struct vfio_fd *f;
+	long ret = 0;
+
+	mutex_lock(&p->sim->vfio_lock);
+	f = fd_lookup(p, fd);
+	if (!f)
+		ret = -EBADF;
+	else if (f->type != VFIO_FD_FILE)
+		ret = -ENODEV;
+	else
+		*filep = get_file(f->file);
+	mutex_unlock(&p->sim->vfio_lock);
+	return ret;
 }

@@ -13,8 +13,12 @@
  * - Copy-on-write after fork (do_wp_page(), wp_page_copy()) decides by
  *   PG_anon_exclusive and the folio's refcount: no mapcount, swap cache,
  *   KSM or LRU caches exist to look at (see wp_can_reuse_anon_folio()).
- * - No page cache: a ->fault handler must install the entry itself and
- *   return VM_FAULT_NOPAGE, as pfnmap drivers (vfio-pci) do.
+ * - The only page cache is shared memory's (sim/shmem.c, sim/hugetlbfs.c):
+ *   a ->fault handler either installs the entry itself and returns
+ *   VM_FAULT_NOPAGE, as pfnmap drivers (vfio-pci) do, or returns the page
+ *   (VM_FAULT_LOCKED, vmf->page) for do_read_fault()/do_cow_fault()/
+ *   do_shared_fault() to map.  No fault-around, no ->page_mkwrite (shmem
+ *   has neither a map_pages worth modelling nor write notification).
  * - No per-VMA locks: faults run under the mmap read lock.
  */
 #include <errno.h>
@@ -218,9 +222,8 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf, pte_t orig)
  * vm_page_prot (x86's protection_map has _PAGE_ACCESSED; pte_sw_mkyoung()
  * is a no-op there).  If the PTE was populated meanwhile, the folio goes.
  *
- * The kernel SIGBUSes a VM_SHARED VMA without vm_ops (shared anonymous
- * memory is shmem there); the simulation has no shmem and treats shared
- * anonymous memory as anonymous.
+ * A VM_SHARED VMA without vm_ops SIGBUSes, as in the kernel: shared
+ * anonymous memory is shmem (shmem_zero_setup() at mmap), so none exists.
  */
 static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 {
@@ -229,6 +232,8 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 	struct folio *folio;
 	pte_t entry;
 
+	if (vma->vm_flags & VM_SHARED)
+		return VM_FAULT_SIGBUS;
 	if (pmd_none(pmdp_get(vmf->pmd)) && __pte_alloc(mm, vmf->pmd))
 		return VM_FAULT_OOM;
 
@@ -259,11 +264,68 @@ release:
 }
 
 /*
+ * finish_fault() -> set_pte_range() for one page: map @page (whose
+ * reference the mapping takes over) at the faulting address with
+ * vm_page_prot, dirty and writable (maybe_mkwrite()) on a write.  If the
+ * PTE was populated meanwhile the reference goes and the access retries
+ * (VM_FAULT_NOPAGE).  An anonymous @page (the COW copy) is exclusive.
+ */
+static vm_fault_t finish_fault(struct vm_fault *vmf, struct page *page, bool write)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t entry = pfn_pte(page_to_pfn(page), vma->vm_page_prot);
+
+	if (write) {
+		entry = pte_mkdirty(entry);
+		if (vma->vm_flags & VM_WRITE)
+			entry = pte_mkwrite(entry);
+	}
+	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (!vmf->pte || !pte_none(ptep_get(vmf->pte))) {
+		if (vmf->pte)
+			pte_unmap_unlock(vmf->pte, vmf->ptl);
+		folio_put(page_folio(page));
+		return VM_FAULT_NOPAGE;
+	}
+	if (folio_type(page_folio(page)) == PGTY_anon)
+		SetPageFlag(&page_folio(page)->page, PG_anon_exclusive);
+	set_pte(vmf->pte, entry);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	fault_stat_inc(&mm->fault_stats.pte);
+	return 0;
+}
+
+/*
+ * do_cow_fault(): a write fault on a private file mapping maps a new
+ * anonymous page with the bytes of the page-cache page, which keeps its
+ * place in the cache.  Reordered: the kernel allocates the copy before
+ * calling ->fault (so a NOPAGE handler frees it unused); here it is
+ * allocated only for a handler that returned a page.
+ */
+static vm_fault_t do_cow_fault(struct vm_fault *vmf)
+{
+	struct page *page = vmf->page;
+	struct folio *folio = folio_alloc(0, PGTY_anon);
+
+	if (!folio) {
+		folio_put(page_folio(page));
+		return VM_FAULT_OOM;
+	}
+	sim_copy_folio_data(folio, page, 1);
+	folio_put(page_folio(page));
+	return finish_fault(vmf, &folio->page, true);
+}
+
+/*
  * do_fault(): without ->fault, the entry is either there (NOPAGE) or the
  * access SIGBUSes.  With it, the PTE table is populated first, as
  * __do_fault() preallocates vmf->prealloc_pte so that the handler never
- * allocates page tables under its own locks.  A handler that returns a page
- * for the core to map (page cache) is not modelled.
+ * allocates page tables under its own locks.  A handler that returns a
+ * page (VM_FAULT_LOCKED, vmf->page) has it mapped by do_read_fault() (a
+ * read: the page itself, read-only in a private mapping),
+ * do_cow_fault() (a write to a private mapping) or do_shared_fault() (a
+ * write to a shared one: the page, dirty and writable), then unlocked.
  */
 static vm_fault_t do_fault(struct vm_fault *vmf)
 {
@@ -283,10 +345,19 @@ static vm_fault_t do_fault(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	vmf->pte = NULL;
 	vmf->ptl = NULL;
+	vmf->page = NULL;
 	ret = vma->vm_ops->fault(vmf);
-	if (WARN_ON_ONCE(!(ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY |
-				  VM_FAULT_DONE_COW))))
+	if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY | VM_FAULT_DONE_COW))
+		return ret;
+	if (WARN_ON_ONCE(!vmf->page || !(ret & VM_FAULT_LOCKED) || !vma->vm_ops->folio_unlock))
 		return VM_FAULT_SIGBUS;
+	if (!(vmf->flags & FAULT_FLAG_WRITE))
+		ret = finish_fault(vmf, vmf->page, false);	/* do_read_fault() */
+	else if (!(vma->vm_flags & VM_SHARED))
+		ret = do_cow_fault(vmf);
+	else
+		ret = finish_fault(vmf, vmf->page, true);	/* do_shared_fault() */
+	vma->vm_ops->folio_unlock(vmf);
 	return ret;
 }
 

@@ -4,7 +4,9 @@
  * whose VMAs are copies of the parent's and whose page tables
  * copy_page_range() (sim/memory.c) fills: private memory shared
  * copy-on-write, pinned anonymous pages copied for the child at once,
- * pfnmaps and shared memory mapped as they are.
+ * pfnmaps mapped as they are; shared memory (shmem and hugetlbfs files)
+ * is not copied: the child refaults it from the page cache (6.12's
+ * vma_needs_copy()).
  *
  * Left out, and why it does not change what the two processes see:
  *  - anon_vma_fork(), vma_dup_policy(), dup_userfaultfd(), uprobes, KSM and

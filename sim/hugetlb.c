@@ -15,12 +15,21 @@
  * good (a private mapping's resv_map region stays consumed after a zap, and
  * the refault takes an unreserved page, as here).
  *
+ * Shared hugetlb memory lives in the page cache of a hugetlbfs file
+ * (sim/hugetlbfs.c): MAP_SHARED|MAP_HUGETLB gets an unlinked one at mmap
+ * (hugetlb_file_setup() in ksys_mmap_pgoff()), /dev/hugepages files and
+ * MFD_HUGETLB memfds are named or memfd ones.  hugetlb_no_page() finds or
+ * adds the folio there for a shared mapping; a private mapping of a file
+ * maps the cached folio read-only (and copies it at once on a write) or,
+ * with none cached, takes an anonymous page.  A MAP_PRIVATE|MAP_HUGETLB
+ * VMA has no file here (the kernel's unlinked file is never looked at for
+ * private faults).
+ *
  * Left out: surplus pages and overcommit (nr_overcommit_hugepages = 0),
- * subpools, cgroup charging, NUMA nodes, the page cache of shared hugetlbfs
- * files (each mapping owns its pages: MAP_SHARED hugetlb memory is shared
- * only with the children a fork made, which copy the leaves, see
- * copy_hugetlb_page_range()), hugetlb_vma_lock and the fault mutex (the
- * level's page-table lock serialises the fault instead, see hugetlb_fault()).
+ * subpools, cgroup charging, NUMA nodes, hugetlb_vma_lock, and the fault
+ * mutex (the file's inode lock, taken before the level's page-table lock,
+ * stands for it where there is a file; without one the level lock
+ * serialises the fault, see hugetlb_fault()).
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +38,7 @@
 #include "machine.h"
 #include "mm.h"
 #include "pgtable.h"
+#include "shmem.h"
 
 struct hstate *size_to_hstate(unsigned long size)
 {
@@ -234,6 +244,13 @@ static uint64_t hugetlb_leaf_bits(struct vm_area_struct *vma, unsigned int flags
 struct hugetlb_wp_result {
 	struct folio *old;		/* the mapping's reference to put */
 	bool replaced;			/* the leaf maps a new folio: notify */
+	/*
+	 * In: a private mapping's write fault on a page-cache folio it is
+	 * mapping now (hugetlb_no_page() -> hugetlb_wp()): the copy consumes
+	 * the VMA's reservation for the index, as alloc_hugetlb_folio() does
+	 * for the reservation owner.
+	 */
+	bool use_resv;
 };
 
 /*
@@ -278,7 +295,13 @@ static uint64_t hugetlb_wp(struct vm_area_struct *vma, uint64_t old, unsigned in
 		return old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
 	}
 
-	new_folio = alloc_hugetlb_folio(vma->vm_hstate, false);
+	if (res->use_resv && vma_take_reservation(vma)) {
+		new_folio = alloc_hugetlb_folio(vma->vm_hstate, true);
+		if (!new_folio)
+			__atomic_fetch_add(&vma->hugetlb_resv, 1, __ATOMIC_RELAXED);
+	} else {
+		new_folio = alloc_hugetlb_folio(vma->vm_hstate, false);
+	}
 	if (!new_folio) {
 		*ret = VM_FAULT_SIGBUS;
 		return 0;
@@ -320,11 +343,44 @@ static uint64_t hugetlb_touch(struct vm_area_struct *vma, uint64_t old, unsigned
  * the lock; here the pool pop happens under the lock, which plays the fault
  * mutex's part.
  */
-static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
-				    unsigned int flags, vm_fault_t *ret,
+/*
+ * hugetlb_no_page() for a VMA with a hugetlbfs file, inode lock held: the
+ * page-cache folio, mapped as the VMA maps (a private mapping read-only,
+ * then hugetlb_wp() at once for a write); 0 with *ret = 0 when a private
+ * mapping finds nothing cached (an anonymous page then).
+ */
+static uint64_t hugetlb_file_no_page(struct vm_area_struct *vma, unsigned long haddr,
+				     unsigned int flags, vm_fault_t *ret,
+				     struct hugetlb_wp_result *res)
+{
+	struct hstate *h = vma->vm_hstate;
+	unsigned long idx = ((haddr - vma->vm_start) >> (PAGE_SHIFT + h->order)) +
+			    (vma->vm_pgoff >> h->order);	/* vma_hugecache_offset() */
+	bool cached;
+	struct folio *folio = hugetlbfs_fault_folio(vma, idx, &cached, ret);
+	uint64_t val;
+
+	if (!folio)
+		return 0;
+	if (vma->vm_flags & VM_SHARED)
+		return ((uint64_t)folio_pfn(folio) << PAGE_SHIFT) | hugetlb_leaf_bits(vma, flags);
+	val = ((uint64_t)folio_pfn(folio) << PAGE_SHIFT) |
+	      hugetlb_leaf_bits(vma, flags & ~FAULT_FLAG_WRITE);
+	if (!(flags & FAULT_FLAG_WRITE))
+		return val;
+	res->use_resv = true;
+	val = hugetlb_wp(vma, val, flags, ret, res);
+	if (!val)
+		folio_put(folio);	/* no copy: the mapping's reference */
+	return val;
+}
+
+static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, unsigned long haddr,
+				    uint64_t old, unsigned int flags, vm_fault_t *ret,
 				    struct hugetlb_wp_result *res)
 {
 	struct folio *folio;
+	uint64_t val;
 
 	/*
 	 * A table where the hstate's leaf belongs.  huge_pte_alloc() BUG_ON()s
@@ -339,6 +395,11 @@ static uint64_t hugetlb_fault_entry(struct vm_area_struct *vma, uint64_t old,
 	}
 	if (old)
 		return hugetlb_touch(vma, old, flags, ret, res);
+	if (vma->vm_file) {
+		val = hugetlb_file_no_page(vma, haddr, flags, ret, res);
+		if (val || *ret)
+			return val;
+	}
 	folio = hugetlb_fault_folio(vma, ret);
 	if (!folio)
 		return 0;
@@ -363,7 +424,7 @@ static vm_fault_t hugetlb_fault_pud(struct mm_struct *mm, struct vm_area_struct 
 	uint64_t old = pud_val(pudp_get(pud)), val;
 	vm_fault_t ret = 0;
 
-	val = hugetlb_fault_entry(vma, old, flags, &ret, &res);
+	val = hugetlb_fault_entry(vma, haddr, old, flags, &ret, &res);
 	if (val && val != old)
 		set_pud(pud, __pud(val));
 	spin_unlock(ptl);
@@ -391,7 +452,7 @@ static vm_fault_t hugetlb_fault_pmd(struct mm_struct *mm, struct vm_area_struct 
 
 	ptl = pmd_lock(mm, pmd);
 	old = pmd_val(pmdp_get(pmd));
-	val = hugetlb_fault_entry(vma, old, flags, &ret, &res);
+	val = hugetlb_fault_entry(vma, haddr, old, flags, &ret, &res);
 	if (val && val != old)
 		set_pmd(pmd, __pmd(val));
 	spin_unlock(ptl);
@@ -411,8 +472,10 @@ static vm_fault_t hugetlb_fault_pmd(struct mm_struct *mm, struct vm_area_struct 
 vm_fault_t hugetlb_fault(struct mm_struct *mm, struct vm_area_struct *vma,
 			 unsigned long address, unsigned int flags)
 {
+	struct shmem_inode *inode = file_shmem_inode(vma->vm_file);
 	struct hstate *h = vma->vm_hstate;
 	unsigned long haddr;
+	vm_fault_t ret;
 	pud_t *pud;
 
 	if (WARN_ON_ONCE(!h))
@@ -421,9 +484,16 @@ vm_fault_t hugetlb_fault(struct mm_struct *mm, struct vm_area_struct *vma,
 	pud = pud_alloc(mm, p4d_offset(pgd_offset(mm, haddr), haddr), haddr);
 	if (!pud)
 		return VM_FAULT_OOM;
+	/* hugetlb_fault_mutex: the inode's lock (sim/hugetlbfs.c). */
+	if (inode)
+		pthread_mutex_lock(&inode->lock);
 	if (h->order == PUD_ORDER)
-		return hugetlb_fault_pud(mm, vma, pud, haddr, flags);
-	return hugetlb_fault_pmd(mm, vma, pud, haddr, flags);
+		ret = hugetlb_fault_pud(mm, vma, pud, haddr, flags);
+	else
+		ret = hugetlb_fault_pmd(mm, vma, pud, haddr, flags);
+	if (inode)
+		pthread_mutex_unlock(&inode->lock);
+	return ret;
 }
 
 /* ---------------- fork (mm/hugetlb.c copy_hugetlb_page_range()) ---------------- */
@@ -511,8 +581,8 @@ static uint64_t hugetlb_copy_pinned(struct vm_area_struct *dst_vma, struct folio
  * parent's VMA is mapped in the child too, with the child's reference.
  * In a private (COW) mapping it is write-protected in both and stops
  * being exclusive — unless it may be pinned (folio_try_dup_anon_rmap()):
- * then the child gets a copy now, from the pool.  Shared mappings share
- * their pages as they are (hugetlbfs page cache in the kernel).  Both
+ * then the child gets a copy now, from the pool.  Shared mappings never
+ * get here (vma_needs_copy(): the child refaults from the page cache).  Both
  * mmap locks are held for write, so the parent's leaves do not change
  * while the locks are dropped for the copy.  A COW VMA's range goes to the
  * secondary MMU (MMU_NOTIFY_CLEAR over the VMA in the kernel).

@@ -1176,21 +1176,17 @@ static int copy_pud_range(struct vm_area_struct *dst_vma, struct vm_area_struct 
  *
  * Without anon_vmas here: a private VMA counts as having one (one that
  * never faulted has no entries, so copying it finds nothing, as skipping
- * it would).  Shared anonymous and shared hugetlb VMAs are shmem and
- * hugetlbfs mappings in the kernel, skipped at fork and refaulted by the
- * child from the page cache, so that both see the same pages; the
- * simulation has no page cache to refault from, so their entries are
- * copied instead (sharing the pages, never write-protected): the child
- * ends up mapping the same pages, which is what the refault would give.
+ * it would).  A shared VMA never has one: shared anonymous memory is a
+ * shmem file (shmem_zero_setup()), shared hugetlb memory a hugetlbfs file,
+ * and the child refaults their pages from the page cache (sim/shmem.c,
+ * sim/hugetlbfs.c), so both map the same pages.
  */
 static bool vma_needs_copy(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
 {
 	(void)dst_vma;
 	if (src_vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP))
 		return true;
-	if (!(src_vma->vm_flags & VM_SHARED))
-		return true;		/* src_vma->anon_vma */
-	return vma_is_anonymous(src_vma) || is_vm_hugetlb_page(src_vma);
+	return !(src_vma->vm_flags & VM_SHARED);	/* src_vma->anon_vma */
 }
 
 /*

@@ -97,6 +97,11 @@ struct vm_fault {
 	pmd_t *pmd;
 	pte_t *pte;
 	spinlock_t *ptl;
+	/*
+	 * The page ->fault returned (with VM_FAULT_LOCKED and a reference)
+	 * for the core to map: page-cache files (sim/shmem.c).
+	 */
+	struct page *page;
 };
 
 struct vm_operations_struct {
@@ -105,6 +110,12 @@ struct vm_operations_struct {
 	vm_fault_t (*fault)(struct vm_fault *vmf);
 	vm_fault_t (*huge_fault)(struct vm_fault *vmf, unsigned int order);
 	const char *name;
+	/*
+	 * folio_unlock() of the page ->fault returned VM_FAULT_LOCKED: the
+	 * simulation has no page lock; the file's own lock stands for it
+	 * (sim/shmem.c) and is released here once the page is mapped.
+	 */
+	void (*folio_unlock)(struct vm_fault *vmf);
 };
 
 /*
@@ -275,11 +286,15 @@ static inline void mm_notify_zap(struct mm_struct *mm, unsigned long start, unsi
 /*
  * folio_test_anon() as the kernel would answer it for a folio mapped by
  * @vma.  The simulation types folios by their allocator (PGTY_anon,
- * PGTY_hugetlb), and has no shmem or hugetlbfs page cache: MAP_SHARED
- * anonymous and MAP_SHARED hugetlb memory are PGTY_anon/PGTY_hugetlb folios
- * too, where the kernel has shmem or hugetlbfs page-cache folios, which are
- * not anonymous.  So a folio counts as anonymous only in a private mapping
- * (a private hugetlb folio is anonymous there: hugetlb_add_new_anon_rmap()).
+ * PGTY_shmem, PGTY_hugetlb).  Shared memory lives in a page cache
+ * (sim/shmem.c, sim/hugetlbfs.c): shmem folios are PGTY_shmem, never
+ * anonymous; hugetlb folios are PGTY_hugetlb in both roles, so a hugetlb
+ * folio counts as anonymous only in a private mapping (hugetlb_add_new_
+ * anon_rmap()).  Simplification: a hugetlbfs page-cache folio mapped
+ * read-only by a private mapping of the file is counted anonymous too; it
+ * is never PG_anon_exclusive and has the cache's reference, so the COW and
+ * fork decisions (hugetlb_wp(), folio_try_dup_anon_rmap()) come out as the
+ * kernel's; only a short-term read-only pin of it unshares first.
  */
 static inline bool folio_test_anon_in(const struct folio *folio,
 				      const struct vm_area_struct *vma)

@@ -21,6 +21,7 @@
 #include "fault_inject.h"
 #include "machine.h"
 #include "mm.h"
+#include "shmem.h"
 #include "vfio_pci.h"
 #include "vma.h"
 
@@ -1046,9 +1047,9 @@ static void mmap_account_locked(struct mm_struct *mm, vm_flags_t flags, unsigned
 		atomic_fetch_add(&mm->locked_vm, (long)(len >> PAGE_SHIFT));
 }
 
-unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
-		      unsigned long len, unsigned long prot, unsigned long flags,
-		      unsigned long pgoff)
+static unsigned long __do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
+			       unsigned long len, unsigned long prot, unsigned long flags,
+			       unsigned long pgoff)
 {
 	struct hstate *h = NULL;
 	struct vm_area_struct *vma;
@@ -1069,7 +1070,12 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	}
 	if (flags & MAP_FIXED_NOREPLACE)
 		flags |= MAP_FIXED;
-	if (flags & MAP_HUGETLB) {
+	if (file && hugetlbfs_file_hstate(file)) {
+		/* ksys_mmap_pgoff(): is_file_hugepages() aligns the length. */
+		h = hugetlbfs_file_hstate(file);
+		align = huge_page_size(h);
+		len = (len + align - 1) & ~(align - 1);
+	} else if (flags & MAP_HUGETLB) {
 		unsigned long shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
 
 		if (file)
@@ -1114,7 +1120,7 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	/* do_mmap(): mm->def_flags is mlockall(MCL_FUTURE)'s VM_LOCKED[ONFAULT]. */
 	vma->vm_flags = calc_vm_flags(prot, flags) | mm->def_flags;
 	vma->vm_pgoff = pgoff;
-	if (h) {
+	if (h && !file) {
 		/* mmap_region(): hugetlb VMAs are never VM_LOCKED. */
 		vma->vm_flags &= ~VM_LOCKED_MASK;
 		vma->vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
@@ -1172,7 +1178,13 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	if (err)
 		goto put_file;
 	/* vma_link_file(): core mm links every file VMA, after ->mmap succeeded. */
-	if (file)
+	/* mmap_region(): shared anonymous memory is a shmem file of its own. */
+	if (!file && !h && (vma->vm_flags & VM_SHARED)) {
+		err = shmem_zero_setup(vma);
+		if (err)
+			goto free_vma;
+	}
+	if (vma->vm_file)
 		mapping_link(vma);
 	mmap_account_locked(mm, vma->vm_flags, len);
 	return addr;
@@ -1184,8 +1196,10 @@ put_file:
 	 * still there, so this is never the last — and unmap_region() for
 	 * whatever the driver populated.
 	 */
-	if (file) {
-		fput(file);
+	if (vma->vm_file) {
+		if (file && h && vma->hugetlb_resv)	/* hugetlbfs_file_mmap()'s, private */
+			hugetlb_unreserve_pages(h, vma->hugetlb_resv);
+		fput(vma->vm_file);
 		vma->vm_file = NULL;
 		unmap_region(mm, vma);
 	}
@@ -1228,6 +1242,40 @@ int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long ad
 		vma->vm_end = new->vm_end;
 		vma->hugetlb_resv += new->hugetlb_resv;
 		free(new);
+/*
+ * do_mmap() with ksys_mmap_pgoff()'s MAP_HUGETLB part: shared hugetlb
+ * memory without a file gets an unlinked hugetlbfs file
+ * (hugetlb_file_setup(HUGETLB_ANON_FILE)), so that its pages live in a
+ * page cache a fork child refaults from; the mapping holds it, and the
+ * call's own reference goes at the end.  Private MAP_HUGETLB memory keeps
+ * no file here: its faults are anonymous either way.
+ */
+unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long addr,
+		      unsigned long len, unsigned long prot, unsigned long flags,
+		      unsigned long pgoff)
+{
+	unsigned long shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+	struct file *anon;
+	struct hstate *h;
+	unsigned long ret;
+	int err;
+
+	if (file || !(flags & MAP_HUGETLB) || (flags & MAP_TYPE) == MAP_PRIVATE)
+		return __do_mmap(mm, file, addr, len, prot, flags, pgoff);
+	h = size_to_hstate(shift ? 1UL << shift : PMD_SIZE);
+	if (!h)
+		return -EINVAL;
+	if (len > TASK_SIZE)
+		return -ENOMEM;
+	len = (len + huge_page_size(h) - 1) & ~(huge_page_size(h) - 1);
+	anon = shmem_new_file("anon_hugepage", len, h, &err);
+	if (!anon)
+		return err;
+	ret = __do_mmap(mm, anon, addr, len, prot, flags, 0);
+	fput(anon);
+	return ret;
+}
+
 		return err;
 	}
 	if (new->vm_file) {

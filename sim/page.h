@@ -49,6 +49,7 @@ enum page_type {
 	PGTY_hugetlb,
 	PGTY_pgtable,
 	PGTY_kernel,		/* kernel allocations (init_mm tables' data etc.) */
+	PGTY_shmem,		/* shmem page cache (sim/shmem.c): not anonymous */
 };
 
 enum pageflags {

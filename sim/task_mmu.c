@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "shmem.h"
 #include "kimpl.h"
 #include "machine.h"
 #include "mm.h"
@@ -137,6 +138,11 @@ static void seq_path(struct numa_seq *m, const char *path, const char *esc)
  */
 static const char *vma_file_path(struct vm_area_struct *vma)
 {
+	static __thread char shmem_path[SHMEM_NAME_MAX + 32];
+
+	/* Shared memory files (sim/shmem.c) name themselves. */
+	if (file_is_shmem(vma->vm_file))
+		return shmem_file_path(vma->vm_file, shmem_path, sizeof(shmem_path));
 	if (vma->vm_file)
 		return "anon_inode:[vfio-device]";
 	if (is_vm_hugetlb_page(vma))

@@ -180,7 +180,13 @@ START_TEST(fork_shared_anon_shared_with_child)
 
 	put_byte(proc, va, 'S');
 	do_fork();
-	/* Shared memory: the same frame, still writable, no COW either way. */
+	/*
+	 * Shared memory: not copied at fork (vma_needs_copy()), the child
+	 * refaults the same frame from the page cache (sim/shmem.c); still
+	 * writable, no COW either way.
+	 */
+	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(get_byte(child, va), 'S');
 	ck_assert_uint_eq(page_of(child, va).pfn, page_of(proc, va).pfn);
 	ck_assert(page_of(proc, va).writable);
 	put_byte(child, va, 'c');

@@ -258,8 +258,9 @@ END_TEST
 START_TEST(test_pin_2m_hugetlb_takes_whole_leaf_in_one_step)
 {
 	struct mm_struct *mm = tm_mm("pin2m");
+	/* Private: a shared mapping's folios hold the page cache's reference too. */
 	unsigned long a = map(mm, NULL, 0, 2 * PMD_SIZE, RW,
-			      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB);
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB);
 	struct page **pages = page_array(2 * HPAGE_PMD_NR);
 	struct folio *f0, *f1;
 

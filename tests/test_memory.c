@@ -774,8 +774,9 @@ START_TEST(test_munmap_hugetlb_2m_zaps_only_its_pages)
 {
 	struct mm_struct *mm = tm_mm("zap_huge");
 	struct hstate *h = size_to_hstate(PMD_SIZE);
+	/* Private: a shared mapping's pages stay in its file's page cache. */
 	unsigned long a = map(mm, NULL, 0, 4 * PMD_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, 0);
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, 0);
 	unsigned long free_before = h->free_huge_pages;
 
 	for (int i = 0; i < 4; i++)

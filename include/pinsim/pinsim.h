@@ -422,11 +422,40 @@ int pinsim_vfio_stats(struct pinsim_proc *p, int container_fd,
 
 /*
  * mmap(2)/munmap(2): anonymous and hugetlb memory (MAP_HUGETLB|MAP_HUGE_2MB/
- * 1GB), and device fds at a region offset (index << 40, MAP_SHARED).
+ * 1GB), device fds at a region offset (index << 40, MAP_SHARED), and shared
+ * memory fds (pinsim_memfd_create(), pinsim_open() of /dev/shm and
+ * hugetlbfs paths) MAP_SHARED or MAP_PRIVATE.  MAP_SHARED|MAP_ANONYMOUS
+ * memory is a shmem file of its own, as in the kernel (shared with a
+ * pinsim_fork() child through the page cache).
  */
 uint64_t pinsim_mmap(struct pinsim_proc *p, uint64_t addr, uint64_t len, int prot,
 		     int flags, int fd, uint64_t off) PINSIM_API;
 int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len) PINSIM_API;
+/*
+ * Shared memory files (mm/shmem.c, fs/hugetlbfs, mm/memfd.c), fds in the
+ * same table as the VFIO fds:
+ *  - pinsim_memfd_create(): memfd_create(2) with MFD_CLOEXEC,
+ *    MFD_ALLOW_SEALING (accepted, no seals modelled), MFD_HUGETLB with
+ *    MFD_HUGE_2MB/MFD_HUGE_1GB (a hugetlbfs file; another size ENODEV);
+ *    EINVAL for other flags or a name over 249 bytes.  Size 0.
+ *  - pinsim_open() of "/dev/shm/NAME" (shm_open(3)), "/dev/hugepages/NAME"
+ *    (2M) or "/dev/hugepages1G/NAME" (1G): O_CREAT, O_EXCL, O_TRUNC and
+ *    O_ACCMODE honoured; pinsim_unlink() removes the name (shm_unlink(3),
+ *    unlink(2)); the file lives while an fd or a mapping holds it.
+ *  - pinsim_ftruncate(): the size (hugetlbfs: whole huge pages, else
+ *    EINVAL); shrinking zaps every mapping's pages past the end (a later
+ *    access there: SIGBUS, a MAP_DMA: EFAULT) and frees them, except
+ *    pages a device has pinned, which live until the unmap.
+ *  - pinsim_fallocate(): mode 0, FALLOC_FL_KEEP_SIZE, and
+ *    FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE.
+ * A VFIO fd is EINVAL for ftruncate and ENODEV for fallocate, as an anon
+ * inode is.  Not modelled: read/write/pread of these fds, seals, fstat.
+ */
+int pinsim_memfd_create(struct pinsim_proc *p, const char *name, unsigned int flags) PINSIM_API;
+int pinsim_ftruncate(struct pinsim_proc *p, int fd, int64_t length) PINSIM_API;
+int pinsim_fallocate(struct pinsim_proc *p, int fd, int mode, int64_t offset,
+		     int64_t len) PINSIM_API;
+int pinsim_unlink(struct pinsim_proc *p, const char *path) PINSIM_API;
 /*
  * madvise(2): MADV_HUGEPAGE, MADV_NOHUGEPAGE, and for fork MADV_DONTFORK,
  * MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK (mm/madvise.c).
