@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "shmem.h"
 
 int preload_pinsim_fd(int fd);
 
@@ -389,7 +390,10 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if ((flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE) {
 		ret = mirror_anon(addr, len, prot, flags);
 	} else if (!(flags & MAP_ANONYMOUS) && (pfd = preload_pinsim_fd(fd)) >= 0) {
-		ret = mirror_device(addr, len, prot, flags, pfd, off);
+		ret = mirror_device(addr, len, prot, flags, pfd, off);	/* shmem.c files too */
+	} else if ((flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_SHARED) {
+		/* A shmem file in the simulation, placed by it: as a device region. */
+		ret = mirror_device(addr, len, prot, flags, -1, 0);
 	} else {
 		ret = REAL(mmap)(addr, len, prot, flags, fd, off);
 		if (ret != MAP_FAILED && (flags & MAP_FIXED))
@@ -557,6 +561,17 @@ int madvise(void *addr, size_t len, int advice)
  * with what the simulated VMA now allows.  Calls that touch no mirrored
  * memory go to the host kernel.
  */
+/* shmem.c: is every byte of [start, start + len) in the region table? */
+bool mirror_covers(uint64_t start, uint64_t len)
+{
+	struct region r;
+
+	for (uint64_t a = start; a < start + len; a = r.end)
+		if (!region_find(a, &r))
+			return false;
+	return true;
+}
+
 static bool mirrored(const void *addr, size_t len)
 {
 	uint64_t a = (uintptr_t)addr;

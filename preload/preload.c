@@ -106,6 +106,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "shmem.h"
 #include "race.h"
 
 struct preload preload;
@@ -417,7 +418,7 @@ __attribute__((constructor)) static void preload_init(void)
 
 /* ---- the fd table: host fd -> pinsim fd ---- */
 
-enum vfd_kind { VFD_NONE = 0, VFD_CONTAINER, VFD_GROUP, VFD_DEVICE };
+enum vfd_kind { VFD_NONE = 0, VFD_CONTAINER, VFD_GROUP, VFD_DEVICE, VFD_SHMEM /* shmem.c */ };
 
 /* One pinsim file, shared by the host fds that dup() made of one. */
 struct vfile {
@@ -574,6 +575,8 @@ static int vfio_open(const char *path, int flags)
 		}                                                \
 		if (!preload_in_sim && vfio_path(path, &g) >= 0) \
 			return vfio_open(path, flags);           \
+		if (preload_shmem_path(path))                    \
+			return preload_shmem_open(path, flags);  \
 		return OPEN_REAL_##name;                         \
 	}
 
@@ -1047,6 +1050,8 @@ static long dma_ioctl(struct vfd *v, unsigned long req, void *arg)
 	long ret = sim_ioctl(v->pfd, req, arg, IOCTL_COUNT_DMA);
 	int err = ret < 0 ? errno : 0;
 
+	if (map && err)
+		preload_shmem_map_dma_failed(arg, err);	/* shmem.c: a host file's memory? */
 	sim_enter();
 	pins_sample(v);
 	sim_exit();
@@ -1319,5 +1324,18 @@ int preload_pinsim_fd(int fd)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v && v->kind == VFD_DEVICE ? v->pfd : -1;
+	return v && (v->kind == VFD_DEVICE || v->kind == VFD_SHMEM) ? v->pfd : -1;
+}
+
+/* shmem.c: shared memory fds in the same table. */
+int preload_vfd_install_shmem(int pfd, bool cloexec)
+{
+	return vfd_install(pfd, VFD_SHMEM, -1, cloexec);
+}
+
+int preload_shmem_pfd(int fd)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v && v->kind == VFD_SHMEM ? v->pfd : -1;
 }
