@@ -429,6 +429,8 @@ struct vfile {
 	int refs;
 	/* A container's pinning counters when last sampled (summary). */
 	struct pinsim_pin_counters seen;
+	/* VFD_SHMEM: the page shift of a hugetlbfs file (fstatfs), else 0. */
+	int hshift;
 };
 
 #define MAX_HOST_FD 65536
@@ -1328,9 +1330,29 @@ int preload_pinsim_fd(int fd)
 }
 
 /* shmem.c: shared memory fds in the same table. */
-int preload_vfd_install_shmem(int pfd, bool cloexec)
+int preload_vfd_install_shmem(int pfd, bool cloexec, int hshift)
 {
-	return vfd_install(pfd, VFD_SHMEM, -1, cloexec);
+	int fd = vfd_install(pfd, VFD_SHMEM, -1, cloexec);
+
+	if (fd >= 0)
+		vfds[fd].f->hshift = hshift;
+	return fd;
+}
+
+/* sysfs.c: fstatfs() of a hugetlbfs file: its page shift, or 0. */
+int preload_shmem_hugetlb_shift(int fd)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v && v->kind == VFD_SHMEM ? v->f->hshift : 0;
+}
+
+/* shmem.c: a container, group or device fd (ftruncate: EINVAL). */
+bool preload_vfio_fd(int fd)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v && v->kind != VFD_SHMEM;
 }
 
 int preload_shmem_pfd(int fd)

@@ -30,8 +30,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/memfd.h>
 #include <linux/vfio.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -96,6 +99,9 @@ static long fallocate_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, co
 }
 
 /* A pinsim call with a string argument; then the host placeholder. */
+/* The page shift of a hugetlbfs file made by open of @path or memfd_create(@flags). */
+static int hugetlb_shift(preload_sim_fn *fn, const char *path, uint64_t flags);
+
 static int sim_file_call(preload_sim_fn *fn, const char *str, uint64_t arg, bool cloexec,
 			 const char *what)
 {
@@ -105,13 +111,28 @@ static int sim_file_call(preload_sim_fn *fn, const char *str, uint64_t arg, bool
 	pfd = (int)preload_sim(&(struct preload_call){
 		.fn = fn, .a = { arg }, .buf = (void *)str, .in_len = strlen(str) + 1 });
 	err = errno;
-	fd = pfd < 0 ? -1 : preload_vfd_install_shmem(pfd, cloexec);
+	fd = pfd < 0 ? -1 : preload_vfd_install_shmem(pfd, cloexec, hugetlb_shift(fn, str, arg));
 	if (fd < 0 && pfd >= 0)
 		err = errno;
 	preload_mm_exit();
 	preload_trace("%s %s = %d%s%s", what, str, fd, fd < 0 ? " " : "", fd < 0 ? strerror(err) : "");
 	errno = err;
 	return fd;
+}
+
+static int hugetlb_shift(preload_sim_fn *fn, const char *path, uint64_t flags)
+{
+	unsigned int s;
+
+	if (fn == memfd_fn) {
+		if (!(flags & MFD_HUGETLB))
+			return 0;
+		s = (flags >> MFD_HUGE_SHIFT) & MFD_HUGE_MASK;
+		return s ? (int)s : 21;
+	}
+	if (!strncmp(path, "/dev/hugepages1G/", 17))
+		return 30;
+	return strncmp(path, "/dev/hugepages/", 15) ? 0 : 21;
 }
 
 int preload_shmem_open(const char *path, int flags)
@@ -223,6 +244,11 @@ int ftruncate(int fd, off_t len)
 {
 	int pfd = preload_shmem_pfd(fd), ret;
 
+	/* do_ftruncate(): not a regular file (VFIO's anon inodes) is -EINVAL. */
+	if (preload_vfio_fd(fd)) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (pfd < 0)
 		return REAL(ftruncate)(fd, len);
 	ret = sim_ftruncate(pfd, len);
@@ -291,4 +317,66 @@ void preload_shmem_map_dma_failed(const void *arg, int err)
 	preload_trace("MAP_DMA vaddr %#llx+%#llx: not mirrored (a host file mapping?): EFAULT, "
 		      "not modelled",
 		      (unsigned long long)map->vaddr, (unsigned long long)map->size);
+}
+
+/*
+ * mkstemp(3) and mkostemp(3) of a template in a simulated mount: QEMU's
+ * -mem-path DIR makes its backing file so (file_ram_open()), and glibc
+ * opens it with its internal open, which the interposed open() never
+ * sees.  The same contract: the trailing "XXXXXX" replaced, O_RDWR |
+ * O_CREAT | O_EXCL, 0600, EINVAL for a bad template, EEXIST after the
+ * tries run out.
+ */
+static int shmem_mkostemp(char *tmpl, int flags)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static _Atomic uint64_t seq;
+	size_t n = strlen(tmpl);
+	char *x = tmpl + n - 6;
+	int fd;
+
+	if (n < 6 || strcmp(x, "XXXXXX")) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		uint64_t v = ((uint64_t)getpid() << 32) ^ atomic_fetch_add(&seq, 1) * 0x9e3779b97f4a7c15ULL;
+
+		for (int i = 0; i < 6; i++, v /= 62)
+			x[i] = chars[v % 62];
+		fd = preload_shmem_open(tmpl, (flags & ~O_ACCMODE) | O_RDWR | O_CREAT | O_EXCL);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	memcpy(x, "XXXXXX", 6);
+	errno = EEXIST;
+	return -1;
+}
+
+int mkostemp(char *tmpl, int flags)
+{
+	if (!preload.ready || !preload_shmem_path(tmpl))
+		return REAL(mkostemp)(tmpl, flags);
+	return shmem_mkostemp(tmpl, flags);
+}
+
+int mkostemp64(char *tmpl, int flags)
+{
+	if (!preload.ready || !preload_shmem_path(tmpl))
+		return REAL(mkostemp64)(tmpl, flags);
+	return shmem_mkostemp(tmpl, flags);
+}
+
+int mkstemp(char *tmpl)
+{
+	if (!preload.ready || !preload_shmem_path(tmpl))
+		return REAL(mkstemp)(tmpl);
+	return shmem_mkostemp(tmpl, 0);
+}
+
+int mkstemp64(char *tmpl)
+{
+	if (!preload.ready || !preload_shmem_path(tmpl))
+		return REAL(mkstemp64)(tmpl);
+	return shmem_mkostemp(tmpl, 0);
 }

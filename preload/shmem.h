@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 /* preload.c: a host placeholder fd for pinsim shared memory fd @pfd. */
-int preload_vfd_install_shmem(int pfd, bool cloexec);
+int preload_vfd_install_shmem(int pfd, bool cloexec, int hshift);
+int preload_shmem_hugetlb_shift(int fd);
+bool preload_vfio_fd(int fd);
 /* preload.c: the pinsim fd of a shared memory host fd, or -1. */
 int preload_shmem_pfd(int fd);
 

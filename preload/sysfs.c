@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "shmem.h"
 
 int preload_group_of(const char *bdf, size_t len)
 {
@@ -518,6 +519,12 @@ static int hugetlbfs_fstatfs(int fd, struct statfs *st)
 
 	if (!preload.ready || preload_in_sim || fd < 0)
 		return 1;
+	/* A simulated hugetlbfs file (shmem.c): its host fd is a placeholder. */
+	shift = preload_shmem_hugetlb_shift(fd);
+	if (shift) {
+		hugetlbfs_fill(st, shift);
+		return 0;
+	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = REAL(readlink)(link, path, sizeof(path) - 1);
 	if (n <= 0)

@@ -124,6 +124,8 @@ static void hugetlbfs_backend(struct vfio_dev *d)
 	CHECK(p != MAP_FAILED && q != MAP_FAILED, "mmap hugetlbfs file");
 	CHECK(!((uintptr_t)p & (hsz - 1)) && !((uintptr_t)q & (hsz - 1)), "huge page aligned");
 	CHECK(!unlink(path), "unlink %s", path);
+	CHECK(!fstatfs(fd, &st) && st.f_type == HUGETLBFS_MAGIC_ && (size_t)st.f_bsize == hsz,
+	      "fstatfs of the hugetlbfs file");
 	dma_round_trip(d, q, p, len, 0x200000000ULL, 3, "hugetlbfs");
 	printf("hugetlbfs: %zu-byte pages, file mapped twice, dma copy seen through both: ok\n", hsz);
 	CHECK(!munmap(p, len) && !munmap(q, len), "munmap hugetlbfs");
@@ -173,6 +175,30 @@ static void fork_shared(unsigned char *anon, struct vfio_dev *d)
 	CHECK(!munmap(m, LEN) && !close(fd), "memfd for fork gone");
 }
 
+/*
+ * -mem-path DIR: QEMU makes its file with mkstemp() in the mount
+ * (file_ram_open()) and fstatfs()es it for the page size.
+ */
+static void hugetlbfs_mkstemp(struct vfio_dev *d)
+{
+	char path[] = "/dev/hugepages/qemu_back_mem.pc.ram.XXXXXX";
+	struct statfs st;
+	unsigned char *p;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && strcmp(path + strlen(path) - 6, "XXXXXX"), "mkstemp in hugetlbfs");
+	CHECK(!unlink(path), "unlink %s", path);
+	CHECK(!fstatfs(fd, &st) && st.f_type == HUGETLBFS_MAGIC_, "fstatfs of the mkstemp file");
+	CHECK(!ftruncate(fd, (off_t)st.f_bsize), "ftruncate");
+	p = mmap(NULL, (size_t)st.f_bsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap the mkstemp file");
+	dma_round_trip(d, p, p, (size_t)st.f_bsize, 0x280000000ULL, 9, "hugetlbfs mkstemp");
+	printf("hugetlbfs mkstemp: fstatfs %ld-byte pages, dma copy: ok\n", (long)st.f_bsize);
+	CHECK(!munmap(p, (size_t)st.f_bsize) && !close(fd), "mkstemp file gone");
+	/* do_ftruncate(): a VFIO fd is no regular file. */
+	CHECK(ftruncate(d->container, 4096) < 0 && errno == EINVAL, "ftruncate of a VFIO fd");
+}
+
 /* A disk file is the host's: MAP_DMA of it fails EFAULT (not modelled). */
 static void disk_file(struct vfio_dev *d)
 {
@@ -202,6 +228,7 @@ int main(void)
 	memfd_backend(&d);
 	shm_backend(&d);
 	hugetlbfs_backend(&d);
+	hugetlbfs_mkstemp(&d);
 	anon = shared_anon(&d);
 	fork_shared(anon, &d);
 	disk_file(&d);
