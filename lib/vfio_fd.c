@@ -1063,16 +1063,37 @@ static long device_get_info(struct vfio_device_info_k *arg)
 }
 
 /*
+ * The capability chain of a BAR's region info: 6.12 has one,
+ * msix_mmappable_cap() (VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, version 1) for
+ * an mmap-able BAR holding the MSI-X table, telling userspace the table may
+ * be mapped (commit a32295c612c5).  Returns its size (0: none) in @cap.
+ */
+static size_t region_info_caps(const struct vfio_pci_core_device *vdev, unsigned int index,
+			       struct vfio_info_cap_header *cap)
+{
+	if (index > VFIO_PCI_BAR5_REGION_INDEX || (int)index != vdev->msix_bar ||
+	    !vdev->bar[index].mmap_supported)
+		return 0;
+	*cap = (struct vfio_info_cap_header){.id = VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+					     .version = 1};
+	return sizeof(*cap);
+}
+
+/*
  * vfio_pci_ioctl_get_region_info(): the whole 32-byte struct is minsz, read
- * and written back; cap_offset is only written when there are capabilities
- * (never here: no MSI-X BAR, no device-specific regions), so it reads back
- * what the caller put there.
+ * and written back.  With capabilities (the MSI-X BAR's), FLAG_CAPS is set
+ * and either argsz grows to what they need and cap_offset is 0, or they
+ * are copied right after the struct and cap_offset points there
+ * (vfio_info_cap_shift()); without, cap_offset reads back what the caller
+ * put there.  No device-specific regions.
  */
 static long device_get_region_info(struct vfio_pci_core_device *vdev,
 				   struct vfio_region_info *arg)
 {
 	const size_t minsz = offsetof(struct vfio_region_info, offset) + sizeof(arg->offset);
+	struct vfio_info_cap_header cap;
 	struct vfio_region_info info;
+	size_t caps;
 
 	if (!arg)
 		return -EFAULT;
@@ -1103,6 +1124,17 @@ static long device_get_region_info(struct vfio_pci_core_device *vdev,
 		break;
 	default:
 		return -EINVAL;	/* VGA absent; no device-specific regions */
+	}
+	caps = info.size ? region_info_caps(vdev, info.index, &cap) : 0;
+	if (caps) {
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		if (info.argsz < sizeof(info) + caps) {
+			info.argsz = sizeof(info) + caps;
+			info.cap_offset = 0;
+		} else {
+			memcpy((char *)arg + sizeof(info), &cap, caps);
+			info.cap_offset = sizeof(info);
+		}
 	}
 	memcpy(arg, &info, minsz);
 	return 0;

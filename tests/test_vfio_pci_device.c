@@ -99,6 +99,42 @@ START_TEST(test_config_region_is_cfg_size_of_a_pcie_function)
 }
 END_TEST
 
+/*
+ * vfio_pci_ioctl_get_region_info() + msix_mmappable_cap(): the MSI-X BAR
+ * carries VFIO_REGION_INFO_CAP_MSIX_MAPPABLE; a short argsz gets FLAG_CAPS,
+ * the argsz it needs and cap_offset 0; a long one the header right after
+ * the struct.  Another BAR has no chain.
+ */
+START_TEST(test_msix_bar_region_info_has_msix_mappable_cap)
+{
+	struct {
+		struct vfio_region_info ri;
+		struct vfio_info_cap_header cap;
+	} big = {.ri = {.argsz = sizeof(big), .index = VFIO_PCI_BAR4_REGION_INDEX}};
+	struct vfio_region_info ri = {.argsz = sizeof(ri), .index = VFIO_PCI_BAR4_REGION_INDEX,
+				      .cap_offset = 77};
+
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
+	ck_assert(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	ck_assert(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	ck_assert_uint_eq(ri.argsz, sizeof(ri) + sizeof(struct vfio_info_cap_header));
+	ck_assert_uint_eq(ri.cap_offset, 0);
+
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_GET_REGION_INFO, &big), 0);
+	ck_assert(big.ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	ck_assert_uint_eq(big.ri.cap_offset, sizeof(struct vfio_region_info));
+	ck_assert_uint_eq(big.cap.id, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE);
+	ck_assert_uint_eq(big.cap.version, 1);
+	ck_assert_uint_eq(big.cap.next, 0);
+
+	ri = (struct vfio_region_info){.argsz = sizeof(ri), .index = VFIO_PCI_BAR0_REGION_INDEX,
+				       .cap_offset = 77};
+	ck_assert_int_eq(pinsim_ioctl(proc, dev2.dev, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
+	ck_assert(!(ri.flags & VFIO_REGION_INFO_FLAG_CAPS));
+	ck_assert_uint_eq(ri.cap_offset, 77);
+}
+END_TEST
+
 /* IDs and class come from the device; the defaults for pinsim_add_device(). */
 START_TEST(test_config_ids_class_and_header)
 {
@@ -1252,6 +1288,7 @@ Suite *make_suite(void)
 	TCase *tc = vh_tcase(s, "config", dev_setup);
 
 	tcase_add_test(tc, test_config_region_is_cfg_size_of_a_pcie_function);
+	tcase_add_test(tc, test_msix_bar_region_info_has_msix_mappable_cap);
 	tcase_add_test(tc, test_config_ids_class_and_header);
 	tcase_add_test(tc, test_config_vendor_device_writes_are_dropped);
 	tcase_add_test(tc, test_config_bar_sizing_reads_back_size_mask);
