@@ -47,12 +47,27 @@ static const char *prog = "race-repro";
  * a schedule point; the scheduler's default (100000) would end it early.
  */
 #define STEP_BUDGET 2000000
+/*
+ * The lockstep adversary (seeds/03): a zap of the BAR after every
+ * fixup_user_fault() of the MAP_DMA.  A retry loop that does not give up
+ * (EAGAIN) never ends: the run is a livelock once it took
+ * LOCKSTEP_STEP_BUDGET scheduling steps, about four per retry.  The ENOENT
+ * scenario's process is also sent SIGKILL at the LOCKSTEP_KILL_AT-th fixup:
+ * its policy looks at the signal.  (A kill would end EAGAIN's loop too, but
+ * only at its next fixup_user_fault(), which is killable when vfio passes
+ * @unlocked: mm/gup.c.)
+ */
+#define LOCKSTEP_KILL_AT 100
+#define LOCKSTEP_STEP_BUDGET 20000
 
 enum expect {
 	EXPECT_OOPS_AND_HANG,	/* the pre-fix walker descends into the refaulted leaf */
 	EXPECT_MAP_EINVAL,	/* LEGACY: the zap between fixup and follow reaches userspace */
 	EXPECT_MAP_OK,		/* a retrying policy absorbs the same interleaving */
 	EXPECT_NO_OOPS,		/* PMD leaves: the PTE level re-checks under its lock */
+	EXPECT_LIVELOCK,	/* lockstep adversary, EAGAIN: the retry never ends */
+	EXPECT_MAP_EBUSY,	/* lockstep adversary, BOUNDED: EBUSY after retry_bound */
+	EXPECT_MAP_EINTR,	/* lockstep adversary, ENOENT: EINTR once killed */
 };
 
 struct scenario {
@@ -65,21 +80,39 @@ struct scenario {
 	bool enoent;
 	enum expect expect;
 	const char *same_as;	/* replay the interleaving another scenario found */
+	/*
+	 * The interleaving the scenario is about, on its own kernel: what
+	 * --canonical replays instead of searching.  "" for the lockstep
+	 * scenarios, whose one thread needs no schedule.
+	 */
+	const char *canonical;
+	bool lockstep;		/* the seeds/03 adversary: zap after every fixup */
 };
 
 static const struct scenario scenarios[] = {
 	{ "prefix-pud", "pre-fix walker, BAR on 1G PUD leaves (seeds/01)", "6.12.74", false,
-	  18, PINSIM_RETRY_LEGACY, false, EXPECT_OOPS_AND_HANG, NULL },
+	  18, PINSIM_RETRY_LEGACY, false, EXPECT_OOPS_AND_HANG, NULL, "0.1.1.1.2.1.2.1", false },
 	{ "fixed-legacy", "fixed walker, LEGACY follow_fault_pfn (seeds/01, seeds/03)",
-	  "6.12.118", true, 18, PINSIM_RETRY_LEGACY, false, EXPECT_MAP_EINVAL, NULL },
+	  "6.12.118", true, 18, PINSIM_RETRY_LEGACY, false, EXPECT_MAP_EINVAL, NULL,
+	  "0.1.1.1.0.0.0.0", false },
 	{ "fixed-eagain", "fixed walker, EAGAIN policy (the 2026-03-17 patch)", "6.12.118", true,
-	  18, PINSIM_RETRY_EAGAIN, false, EXPECT_MAP_OK, "fixed-legacy" },
+	  18, PINSIM_RETRY_EAGAIN, false, EXPECT_MAP_OK, "fixed-legacy", "0.1.1.1.0.0.0.0", false },
 	{ "fixed-bounded", "fixed walker, BOUNDED policy (retry N, then EBUSY)", "6.12.118", true,
-	  18, PINSIM_RETRY_BOUNDED, false, EXPECT_MAP_OK, "fixed-legacy" },
+	  18, PINSIM_RETRY_BOUNDED, false, EXPECT_MAP_OK, "fixed-legacy", "0.1.1.1.0.0.0.0",
+	  false },
 	{ "fixed-enoent", "fixed walker, ENOENT policy (-ENOENT from follow_pfnmap_start)",
-	  "6.12.118", true, 18, PINSIM_RETRY_ENOENT, true, EXPECT_MAP_OK, "fixed-legacy" },
+	  "6.12.118", true, 18, PINSIM_RETRY_ENOENT, true, EXPECT_MAP_OK, "fixed-legacy",
+	  "0.1.1.1.0.0.0.0", false },
 	{ "prefix-pmd", "pre-fix walker, BAR on 2M PMD leaves", "6.12.74", false, 9,
-	  PINSIM_RETRY_LEGACY, false, EXPECT_NO_OOPS, NULL },
+	  PINSIM_RETRY_LEGACY, false, EXPECT_NO_OOPS, NULL, "0.1.1.1.0.0.0.0", false },
+	{ "lockstep-eagain", "seeds/03 lockstep adversary (a zap after every fixup), EAGAIN "
+	  "policy", "6.12.118", true, 18, PINSIM_RETRY_EAGAIN, false,
+	  EXPECT_LIVELOCK, NULL, "", true },
+	{ "lockstep-bounded", "seeds/03 lockstep adversary, BOUNDED policy", "6.12.118", true,
+	  18, PINSIM_RETRY_BOUNDED, false, EXPECT_MAP_EBUSY, NULL, "", true },
+	{ "lockstep-enoent", "seeds/03 lockstep adversary, ENOENT policy, SIGKILL at the "
+	  "100th fixup", "6.12.118", true, 18,
+	  PINSIM_RETRY_ENOENT, true, EXPECT_MAP_EINTR, NULL, "", true },
 };
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -90,6 +123,7 @@ struct world {
 	uint64_t bar, bar_size;
 	long map_ret;
 	int map_errno;
+	int zap_rule, kill_rule;	/* the lockstep adversary's rules, or -1 */
 	char numa[8192];
 };
 
@@ -159,7 +193,7 @@ static bool runs_on_impl(const struct scenario *s)
 
 /* ---- the narrated timeline ---- */
 
-static const char *narrate(const char *what)
+static const char *narrate(const char *who, const char *what)
 {
 	static const struct { const char *point, *text; } table[] = {
 		{ "walk_pud_range:after_split",
@@ -168,45 +202,215 @@ static const char *narrate(const char *what)
 		{ "walk_pmd_range:after_split", "split_huge_pmd() done" },
 		{ "follow_pfnmap_start:lockless",
 		  "follow_pfnmap_start() read a leaf, taking its lock" },
-		{ "follow_fault_pfn:after_fixup", "fixup_user_fault() -> huge_fault() done" },
+		{ "follow_fault_pfn:after_fixup",
+		  "fixup_user_fault() -> huge_fault() done; follow_pfnmap_start() again (the "
+		  "recheck)" },
 		{ "fault:before_insert", "vfio_pci huge_fault: inserting the leaf" },
 		{ "zap:before_clear", "zapping an entry" },
 		{ "vfio_pin_map_dma:between_runs", "a run pinned and mapped in the IOMMU" },
 	};
 
+	/* The MAP_DMA faults only when follow_pfnmap_start() failed. */
+	if (!strcmp(who, "vfio") && !strcmp(what, "fault:before_insert"))
+		return "follow_pfnmap_start() found no leaf: fixup_user_fault(), vfio_pci "
+		       "huge_fault inserting it";
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (!strcmp(what, table[i].point))
 			return table[i].text;
 	return what;
 }
 
-/* Consecutive identical events (a walk over 512 PMD leaves) print once. */
-static char last_who[32], last_what[96];
-static unsigned long repeats;
+/*
+ * The narrated run: its threads (a timeline step's thread index), its
+ * --json timeline (a memstream in the child that runs it, or NULL), the
+ * mask of the BAR's leaves.  Consecutive identical events (a walk over
+ * 512 PMD leaves) print once, with a count.
+ */
+#define TL_MAX 5000		/* timeline steps kept for --json; the rest counted */
+#define NARRATE_RETRIES 3	/* retries narrated one by one; the rest counted */
+static const char *tl_names[3];
+static int tl_n;
+static FILE *tl;
+static unsigned long tl_steps, tl_dropped, hushed;
+static uint64_t leaf_mask;
+static int step;
+static struct {
+	char who[32], what[96];
+	uint64_t addr;
+	int step;
+	unsigned long repeats;
+} last;
+
+static int tl_thread(const char *who)
+{
+	for (int i = 0; i < tl_n; i++)
+		if (!strncmp(who, tl_names[i], 15))
+			return i;
+	return -1;
+}
+
+static void tl_emit(const char *who, const char *point, const char *event, uint64_t addr,
+		    int at, unsigned long repeats)
+{
+	if (!tl)
+		return;
+	if (tl_steps >= TL_MAX) {
+		tl_dropped++;
+		return;
+	}
+	fprintf(tl, "%s\n      {\"step\": %d, \"thread\": %d, \"task\": ", tl_steps ? "," : "", at,
+		tl_thread(who));
+	ex_json_string(tl, who);
+	fprintf(tl, ", \"point\": ");
+	ex_json_string(tl, point);
+	fprintf(tl, ", \"event\": ");
+	ex_json_string(tl, event);
+	fprintf(tl, ", \"addr\": \"0x%llx\", \"repeats\": %lu}", (unsigned long long)addr, repeats);
+	tl_steps++;
+}
 
 static void trace_flush(void)
 {
-	if (repeats)
-		fprintf(out, "       ... and %lu more times\n", repeats);
-	repeats = 0;
-	last_who[0] = last_what[0] = '\0';
+	if (last.who[0])
+		tl_emit(last.who, last.what, narrate(last.who, last.what), last.addr, last.step,
+			last.repeats);
+	if (last.repeats && !quiet)
+		fprintf(out, "       ... and %lu more times\n", last.repeats);
+	memset(&last, 0, sizeof(last));
+}
+
+/* A step the trace has no event for, deduced from the ones around it. */
+static void annotate(const char *who, const char *point, const char *text, uint64_t addr)
+{
+	trace_flush();
+	if (!quiet)
+		fprintf(out, "  %3d  %-10s %s\n", ++step, who, text);
+	else
+		++step;
+	tl_emit(who, point, text, addr, step, 0);
+}
+
+/*
+ * follow_fault_pfn()'s recheck (lib/vfio_iommu_type1.c, as the kernel's
+ * drivers/vfio/vfio_iommu_type1.c): after "follow_fault_pfn:after_fixup"
+ * at A the MAP_DMA calls follow_pfnmap_start() again.  Its failure has no
+ * event of its own: it is the retry that follows (the task's next event is
+ * at A again: a fault of A's leaf, another fixup, or a lookup of A after
+ * the recheck's own), or MAP_DMA's error at the end.  The task's next
+ * event elsewhere (the next pfn, the next run) is a recheck that found the
+ * leaf, and a new vaddr_get_pfns() call.
+ */
+enum { RC_IDLE, RC_FIXED_UP, RC_RECHECK };
+static struct {
+	int state;
+	uint64_t addr;
+	unsigned int retry;	/* retries in this vaddr_get_pfns() call */
+} rc;
+
+static bool rc_follow_event(const char *what)
+{
+	return !strcmp(what, "fault:before_insert") || !strcmp(what, "follow_fault_pfn:after_fixup") ||
+	       !strcmp(what, "follow_pfnmap_start:lockless") ||
+	       !strcmp(what, "vfio_pin_map_dma:between_runs");
+}
+
+static bool rc_same(const char *what, uint64_t addr)
+{
+	if (!strcmp(what, "fault:before_insert"))
+		return (addr & leaf_mask) == (rc.addr & leaf_mask);
+	if (!strcmp(what, "follow_fault_pfn:after_fixup"))
+		return addr == rc.addr;
+	if (!strcmp(what, "follow_pfnmap_start:lockless"))
+		return addr == rc.addr && rc.state == RC_RECHECK;
+	return false;
+}
+
+static void recheck_event(const char *who, const char *what, uint64_t addr)
+{
+	char text[160];
+
+	if (strcmp(who, "vfio") || !rc_follow_event(what))
+		return;
+	if (rc.state != RC_IDLE && rc_same(what, addr)) {
+		rc.retry++;
+		snprintf(text, sizeof(text),
+			 "follow_pfnmap_start() recheck FAILED (the leaf is gone again): retry %u "
+			 "of vaddr_get_pfns()", rc.retry);
+		if (rc.retry <= NARRATE_RETRIES)
+			annotate(who, "follow_pfnmap_start:recheck", text, rc.addr);
+		rc.state = RC_IDLE;
+	} else if (rc.state == RC_FIXED_UP && !strcmp(what, "follow_pfnmap_start:lockless") &&
+		   addr == rc.addr) {
+		rc.state = RC_RECHECK;
+		return;
+	} else if (rc.state != RC_IDLE) {
+		rc.state = RC_IDLE;
+		rc.retry = 0;
+	}
+	if (!strcmp(what, "follow_fault_pfn:after_fixup")) {
+		rc.state = RC_FIXED_UP;
+		rc.addr = addr;
+	}
+}
+
+static const char *errname(int err)
+{
+	switch (err) {
+	case EINVAL: return "EINVAL";
+	case EBUSY: return "EBUSY";
+	case EINTR: return "EINTR";
+	case EFAULT: return "EFAULT";
+	case ENOENT: return "ENOENT";
+	case EAGAIN: return "EAGAIN";
+	}
+	return "an error";
+}
+
+/* The end of the narrated run: a recheck still pending failed for good. */
+static void recheck_end(bool map_failed, int err)
+{
+	char text[160];
+
+	if (hushed) {
+		trace_flush();
+		if (!quiet)
+			fprintf(out, "       ... retries %u to %u alike (%lu events not shown)\n",
+				NARRATE_RETRIES + 1, rc.retry, hushed);
+	}
+	if (rc.state == RC_IDLE || !map_failed)
+		return;
+	if (rc.retry)
+		snprintf(text, sizeof(text),
+			 "follow_pfnmap_start() recheck FAILED (the leaf is gone again): "
+			 "vaddr_get_pfns() gives up with %s after %u retries", errname(err),
+			 rc.retry);
+	else
+		snprintf(text, sizeof(text),
+			 "follow_pfnmap_start() recheck FAILED (the leaf is gone again): "
+			 "vaddr_get_pfns() returns %s, no retry", errname(err));
+	annotate("vfio", "follow_pfnmap_start:recheck", text, rc.addr);
 }
 
 static void trace(const char *who, const char *what, uint64_t addr, void *priv)
 {
-	int *step = priv;
-
-	if (quiet)
+	(void)priv;
+	recheck_event(who, what, addr);
+	if (rc.retry > NARRATE_RETRIES && !strcmp(who, "vfio")) {
+		hushed++;
 		return;
-	if (!strcmp(who, last_who) && !strcmp(what, last_what)) {
-		repeats++;
+	}
+	if (!strcmp(who, last.who) && !strcmp(what, last.what)) {
+		last.repeats++;
 		return;
 	}
 	trace_flush();
-	snprintf(last_who, sizeof(last_who), "%s", who);
-	snprintf(last_what, sizeof(last_what), "%s", what);
-	fprintf(out, "  %3d  %-10s %s at 0x%llx\n", ++*step, who, narrate(what),
-	       (unsigned long long)addr);
+	snprintf(last.who, sizeof(last.who), "%s", who);
+	snprintf(last.what, sizeof(last.what), "%s", what);
+	last.addr = addr;
+	last.step = ++step;
+	if (!quiet)
+		fprintf(out, "  %3d  %-10s %s at 0x%llx\n", step, who, narrate(who, what),
+			(unsigned long long)addr);
 }
 
 /* ---- the world ---- */
@@ -215,6 +419,36 @@ static int fail(const char *what)
 {
 	fprintf(stderr, "race-repro: %s: %s\n", what, strerror(errno));
 	return -1;
+}
+
+/*
+ * The seeds/03 adversary in lockstep with the MAP_DMA: every
+ * follow_fault_pfn() that faulted the BAR in finds it zapped again before
+ * its recheck (vfio_pci_zap_bars(), as a guest toggling decode would); with
+ * @kill the process is killed at the LOCKSTEP_KILL_AT-th.  The BAR is left
+ * untouched, so that the first follow_pfnmap_start() faults.
+ */
+static int lockstep_arm(struct world *w, bool kill_it)
+{
+	struct pinsim_inject_rule zap = {
+		.point = PINSIM_SP_FOLLOW_FAULT_AFTER_FIXUP,
+		.action = PINSIM_INJECT_ZAP_BARS,
+		.group_id = w->gid,
+		.probability = 1.0,
+	};
+	struct pinsim_inject_rule kill = {
+		.point = PINSIM_SP_FOLLOW_FAULT_AFTER_FIXUP,
+		.action = PINSIM_INJECT_FATAL_SIGNAL,
+		.proc = w->p,
+		.nth = LOCKSTEP_KILL_AT,
+	};
+
+	w->zap_rule = pinsim_inject_add(w->m, &zap);
+	if (kill_it)
+		w->kill_rule = pinsim_inject_add(w->m, &kill);
+	if (w->zap_rule < 0 || (kill_it && w->kill_rule < 0))
+		return fail("pinsim_inject_add");
+	return 0;
 }
 
 static int world_create(struct world *w, const struct scenario *s)
@@ -248,6 +482,9 @@ static int world_create(struct world *w, const struct scenario *s)
 	w->bar = ex_mmap_region(w->p, ri.size, PROT_READ | PROT_WRITE, w->device, ri.offset);
 	if (w->bar == PINSIM_MAP_FAILED)
 		return fail("mmap BAR");
+	w->zap_rule = w->kill_rule = -1;
+	if (s->lockstep)
+		return lockstep_arm(w, s->expect == EXPECT_MAP_EINTR);
 	/* A vCPU touches the BAR: its leaves exist before the race. */
 	for (uint64_t off = 0; off < w->bar_size; off += 4096ULL << s->bar_order)
 		if (pinsim_access(w->p, w->bar + off, &byte, 1, 0) != 1)
@@ -287,10 +524,35 @@ static long t_munmap(void *arg)
 }
 
 struct outcome {
-	bool oops, hang, map_einval, map_ok;
+	bool oops, hang, livelock, map_einval, map_ok, vfio_died;
+	int map_errno;			/* 0: MAP_DMA succeeded (or never returned) */
+	uint64_t recheck_failures;	/* follow_pfnmap_start() failed after a fixup */
+	unsigned long zaps, kills;	/* the lockstep adversary's */
 	struct pinsim_sched_result res;
 	char oops_text[256];
 };
+
+static void run_narrate(const struct world *w, const struct outcome *o)
+{
+	if (w->map_ret && !o->vfio_died)
+		fprintf(out, "  vfio: dma_map FAILED iova=0x%012llx: [Errno %d] %s\n",
+			(unsigned long long)BAR_IOVA, w->map_errno, strerror(w->map_errno));
+	else if (!o->vfio_died && o->res.status == PINSIM_SCHED_DONE)
+		fprintf(out, "  vfio: dma_map iova=0x%012llx size=0x%llx vaddr=0x%llx\n",
+			(unsigned long long)BAR_IOVA, (unsigned long long)w->bar_size,
+			(unsigned long long)w->bar);
+	if (o->oops)
+		fprintf(out, "  oops: %s\n", o->oops_text);
+	if (w->zap_rule >= 0)
+		fprintf(out, "  adversary: zapped the BAR after %lu fixups, SIGKILL sent %lu time%s\n",
+			o->zaps, o->kills, o->kills == 1 ? "" : "s");
+	if (o->livelock)
+		fprintf(out, "  livelock: vaddr_get_pfns() -> follow_fault_pfn() retried %lu times "
+			"(a zap after each fixup_user_fault()) and was still retrying when the run "
+			"was stopped after %lu scheduling steps\n", o->zaps, o->res.steps);
+	if (o->res.report[0])
+		fprintf(out, "  %s\n", o->res.report);
+}
 
 static int run_once(const struct scenario *s, const char *schedule, uint64_t seed, bool narrate_it,
 		    struct outcome *o)
@@ -298,47 +560,59 @@ static int run_once(const struct scenario *s, const char *schedule, uint64_t see
 	struct world w;
 	struct pinsim_thread t[3];
 	struct pinsim_sched_opts opts = {
-		.schedule = schedule, .seed = seed, .pct_depth = 3, .pct_steps = 6,
-		.step_budget = STEP_BUDGET,
+		.schedule = schedule && *schedule ? schedule : NULL, .seed = seed,
+		.pct_depth = 3, .pct_steps = 6, .step_budget = s->lockstep ? LOCKSTEP_STEP_BUDGET : STEP_BUDGET,
 	};
+	struct pinsim_vfio_stats vs;
 	struct pinsim_stats st;
-	int step = 0, n = 2;
+	unsigned long hits;
+	int n = 0, vfio;
 
+	memset(o, 0, sizeof(*o));
 	if (world_create(&w, s))
 		return -1;
-	t[0] = (struct pinsim_thread){ .name = "numa_maps", .proc = w.p, .fn = t_numa_maps,
-				       .arg = &w };
-	t[1] = (struct pinsim_thread){ .name = "vfio", .proc = w.p, .fn = t_map_dma, .arg = &w };
-	if (s->expect == EXPECT_OOPS_AND_HANG) {
-		t[2] = (struct pinsim_thread){ .name = "munmap", .proc = w.p, .fn = t_munmap,
-					       .arg = &w };
-		n = 3;
-	}
+	if (!s->lockstep)
+		t[n++] = (struct pinsim_thread){ .name = "numa_maps", .proc = w.p,
+						 .fn = t_numa_maps, .arg = &w };
+	vfio = n;
+	t[n++] = (struct pinsim_thread){ .name = "vfio", .proc = w.p, .fn = t_map_dma, .arg = &w };
+	if (s->expect == EXPECT_OOPS_AND_HANG)
+		t[n++] = (struct pinsim_thread){ .name = "munmap", .proc = w.p, .fn = t_munmap,
+						 .arg = &w };
+	tl_n = n;
+	for (int i = 0; i < n; i++)
+		tl_names[i] = t[i].name;
+	leaf_mask = ~((4096ULL << s->bar_order) - 1);
 	if (narrate_it)
-		pinsim_set_trace(w.m, trace, &step);
+		pinsim_set_trace(w.m, trace, NULL);
 	if (pinsim_sched_run(w.m, t, n, &opts, &o->res))
 		return fail("pinsim_sched_run");
 	pinsim_set_trace(w.m, NULL, NULL);
-	if (narrate_it && !quiet)
-		trace_flush();
 	pinsim_stats(w.m, &st);
 	o->oops = st.oopses > 0;
 	snprintf(o->oops_text, sizeof(o->oops_text), "%s", st.last_oops);
 	o->hang = o->res.status == PINSIM_SCHED_DEADLOCK;
-	o->map_einval = !t[1].died && w.map_ret && w.map_errno == EINVAL;
-	o->map_ok = !t[1].died && w.map_ret == 0;
+	o->livelock = o->res.status == PINSIM_SCHED_LIVELOCK;
+	/* A livelock's threads are ended: the MAP_DMA never returned. */
+	o->vfio_died = t[vfio].died || o->livelock;
+	o->map_errno = o->vfio_died ? 0 : w.map_errno;
+	o->map_einval = !o->vfio_died && w.map_ret && w.map_errno == EINVAL;
+	o->map_ok = !o->vfio_died && o->res.status == PINSIM_SCHED_DONE && w.map_ret == 0;
+	if (w.zap_rule >= 0) {
+		pinsim_inject_stats(w.m, w.zap_rule, &hits, &o->zaps);
+		if (w.kill_rule >= 0)
+			pinsim_inject_stats(w.m, w.kill_rule, &hits, &o->kills);
+	}
+	/* Its counters, once nothing holds the container's locks. */
+	if (!o->oops && o->res.status == PINSIM_SCHED_DONE &&
+	    !pinsim_vfio_stats(w.p, w.container, &vs))
+		o->recheck_failures = vs.total.follow_failures - vs.total.faults;
 	if (narrate_it) {
-		if (w.map_ret)
-			fprintf(out, "  vfio: dma_map FAILED iova=0x%012llx: [Errno %d] %s\n",
-			       (unsigned long long)BAR_IOVA, w.map_errno, strerror(w.map_errno));
-		else if (!t[1].died)
-			fprintf(out, "  vfio: dma_map iova=0x%012llx size=0x%llx vaddr=0x%llx\n",
-			       (unsigned long long)BAR_IOVA, (unsigned long long)w.bar_size,
-			       (unsigned long long)w.bar);
-		if (o->oops)
-			fprintf(out, "  oops: %s\n", o->oops_text);
-		if (o->res.report[0])
-			fprintf(out, "  %s\n", o->res.report);
+		/* A run ended by a deadlock cancels the blocked MAP_DMA: not the recheck. */
+		recheck_end(o->res.status == PINSIM_SCHED_DONE && w.map_ret && !o->vfio_died,
+			    w.map_errno);
+		trace_flush();
+		run_narrate(&w, o);
 	}
 	/*
 	 * A task that oopsed, or stayed blocked when the run ended, holds its
@@ -367,15 +641,19 @@ static bool io_all(int fd, void *buf, size_t len, bool wr)
 }
 
 /*
- * run_once() in a child process, which sends the outcome back.  A run whose
- * machine cannot be torn down (above) leaves it to the child's exit: one
- * machine exists per process, and the next run needs a new one.  A child
- * stuck on the host (a bug) is killed by its alarm and reported.
+ * run_once() in a child process, which sends the outcome back, and with
+ * @timeline the --json timeline of the narrated run (malloc'd, the caller
+ * frees it).  A run whose machine cannot be torn down (above) leaves it to
+ * the child's exit: one machine exists per process, and the next run needs
+ * a new one.  A child stuck on the host (a bug) is killed by its alarm and
+ * reported.
  */
 static int run_isolated(const struct scenario *s, const char *schedule, uint64_t seed,
-			bool narrate_it, struct outcome *o)
+			bool narrate_it, struct outcome *o, char **timeline)
 {
 	int pfd[2], ret = -1, status;
+	char *buf = NULL;
+	size_t len = 0;
 	pid_t pid;
 
 	fflush(stdout);
@@ -388,15 +666,33 @@ static int run_isolated(const struct scenario *s, const char *schedule, uint64_t
 	if (!pid) {
 		close(pfd[0]);
 		alarm(120);
+		if (timeline)
+			tl = open_memstream(&buf, &len);
 		ret = run_once(s, schedule, seed, narrate_it, o);
 		fflush(stdout);
 		fflush(stderr);
+		if (tl) {
+			if (tl_dropped)
+				fprintf(tl, ",\n      {\"dropped_steps\": %lu}", tl_dropped);
+			fclose(tl);
+		}
 		_exit(io_all(pfd[1], &ret, sizeof(ret), true) &&
-		      io_all(pfd[1], o, sizeof(*o), true) ? 0 : 1);
+		      io_all(pfd[1], o, sizeof(*o), true) &&
+		      (!timeline || (io_all(pfd[1], &len, sizeof(len), true) &&
+				     io_all(pfd[1], buf ? buf : "", len, true))) ? 0 : 1);
 	}
 	close(pfd[1]);
 	if (!io_all(pfd[0], &ret, sizeof(ret), false) || !io_all(pfd[0], o, sizeof(*o), false))
 		ret = -2;
+	if (ret != -2 && timeline) {
+		if (!io_all(pfd[0], &len, sizeof(len), false) || !(buf = calloc(1, len + 1)) ||
+		    !io_all(pfd[0], buf, len, false)) {
+			free(buf);
+			buf = NULL;
+			ret = -2;
+		}
+		*timeline = buf;
+	}
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -419,8 +715,34 @@ static bool wanted(const struct scenario *s, const struct outcome *o)
 		return !o->oops && o->map_ok;
 	case EXPECT_NO_OOPS:
 		return !o->oops;
+	case EXPECT_LIVELOCK:
+		return !o->oops && o->livelock;
+	case EXPECT_MAP_EBUSY:
+		return !o->oops && !o->vfio_died && o->map_errno == EBUSY;
+	case EXPECT_MAP_EINTR:
+		return !o->oops && !o->vfio_died && o->map_errno == EINTR;
 	}
 	return false;
+}
+
+/*
+ * Did the run have the race the scenario is about?  The pre-fix walker's
+ * is its oops; the fixed walker's is a follow_pfnmap_start() that failed
+ * after fixup_user_fault() (the zap landed between the two).  A run without
+ * it says nothing about the kernel: "no race on this schedule".  The PMD
+ * scenario is about every schedule, the lockstep adversary races every time.
+ */
+static bool raced(const struct scenario *s, const struct outcome *o)
+{
+	switch (s->expect) {
+	case EXPECT_OOPS_AND_HANG:
+		return o->oops;
+	case EXPECT_MAP_EINVAL:
+	case EXPECT_MAP_OK:
+		return o->oops || o->map_einval || o->recheck_failures > 0;
+	default:
+		return true;
+	}
 }
 
 static const char *expect_text(enum expect e)
@@ -430,6 +752,9 @@ static const char *expect_text(enum expect e)
 		"VFIO_IOMMU_MAP_DMA fails with EINVAL",
 		"VFIO_IOMMU_MAP_DMA succeeds",
 		"no oops in any searched schedule",
+		"VFIO_IOMMU_MAP_DMA retries without end: a livelock",
+		"VFIO_IOMMU_MAP_DMA fails with EBUSY after retry_bound retries",
+		"VFIO_IOMMU_MAP_DMA fails with EINTR once the process is killed",
 	};
 	return t[e];
 }
@@ -438,9 +763,19 @@ static char found_schedule[NR_SCENARIOS][8193];
 
 /* What each scenario run did, for --json. */
 static struct {
-	bool ran, ok;
+	bool ran, ok, raced;
+	int verdict;			/* enum verdict */
 	uint64_t seed;			/* the PCT seed that found it; 0: replayed */
+	char interleaving[200];		/* which one, in words */
+	char *timeline;			/* the narrated run's steps, JSON */
+	struct outcome o;
 } results[NR_SCENARIOS];
+
+/* The schedule to replay and where it came from: --schedule or PINSIM_SCHEDULE. */
+static const char *schedule_src;
+static bool canonical;		/* --canonical: each scenario's own interleaving */
+
+enum verdict { V_DID_NOT, V_BEHAVED, V_NO_RACE };
 
 static const struct scenario *by_name(const char *name)
 {
@@ -470,79 +805,209 @@ static void find_on_rewrite(const struct scenario *src, unsigned int seeds, uint
 	impl_opt = PINSIM_IMPL_TREE;
 }
 
-/* Returns 1 if the scenario behaved as the kernel does. */
+/* "seed i/N" on stderr while a search runs, for a person watching. */
+static void progress(const struct scenario *s, unsigned int i, unsigned int n, bool done)
+{
+	if (!ex_progress_wanted(quiet))
+		return;
+	if (done)
+		fprintf(stderr, "\r\033[K");
+	else
+		fprintf(stderr, "\r%s: seed %u/%u", s->name, i, n);
+	fflush(stderr);
+}
+
+/*
+ * The schedule a scenario replays instead of searching, and in words which
+ * interleaving that is; NULL when it searches.  "" replays nothing: the
+ * lockstep scenarios' one thread runs alone.
+ */
+static const char *pick_replay(const struct scenario *s, const char *schedule, char *why,
+			       size_t len)
+{
+	const struct scenario *src = s->same_as ? by_name(s->same_as) : NULL;
+	size_t sidx = src ? (size_t)(src - scenarios) : 0;
+
+	if (schedule) {
+		snprintf(why, len, "the one given with %s", schedule_src);
+		return schedule;
+	}
+	if (s->lockstep) {
+		snprintf(why, len, "its one thread alone: the adversary's rules are the schedule");
+		return s->canonical;
+	}
+	if (canonical) {
+		snprintf(why, len, "the canonical one%s%s (--canonical)", src ? " of " : "",
+			 src ? src->name : "");
+		return s->canonical;
+	}
+	if (src && found_schedule[sidx][0]) {
+		if (results[sidx].seed)
+			snprintf(why, len, "the one %s fails on, found with PCT seed %llu", src->name,
+				 (unsigned long long)results[sidx].seed);
+		else
+			snprintf(why, len, "the one %s fails on, the schedule it replayed",
+				 src->name);
+		return found_schedule[sidx];
+	}
+	return NULL;
+}
+
+/* Search @seeds PCT seeds for the scenario's race (all of them for EXPECT_NO_OOPS). */
+static int search(const struct scenario *s, unsigned int seeds, uint64_t first_seed,
+		  struct outcome *o, uint64_t *seed, bool *ok)
+{
+	bool all = s->expect == EXPECT_NO_OOPS;
+
+	*ok = all;
+	for (unsigned int i = 0; i < seeds && *ok == all; i++) {
+		progress(s, i + 1, seeds, false);
+		*seed = first_seed + i;
+		if (run_isolated(s, NULL, *seed, false, o, NULL)) {
+			progress(s, 0, 0, true);
+			return -1;
+		}
+		*ok = wanted(s, o);
+	}
+	progress(s, 0, 0, true);
+	if (all)
+		fprintf(out, "   %u seeded schedules searched\n", seeds);
+	else if (*ok)
+		fprintf(out, "   found with PCT seed %llu\n", (unsigned long long)*seed);
+	else
+		fprintf(out, "   not found in %u seeded schedules\n", seeds);
+	return 0;
+}
+
+static const char *no_race_text(const struct scenario *s)
+{
+	if (s->expect == EXPECT_OOPS_AND_HANG)
+		return "the reader's walk did not meet a refaulted leaf";
+	return "no zap landed between fixup_user_fault() and follow_pfnmap_start()'s recheck";
+}
+
+/* Whether scenario @s behaved as the kernel does (enum verdict). */
 static int run_scenario(const struct scenario *s, const char *schedule, unsigned int seeds,
 			uint64_t first_seed)
 {
 	struct pinsim_config kcfg;
 	struct outcome o;
 	size_t idx = (size_t)(s - scenarios);
-	const char *replay = schedule;
+	const struct scenario *src = s->same_as ? by_name(s->same_as) : NULL;
+	const char *replay;
 	uint64_t seed = 0;
 	bool ok = false;
+	int verdict;
 
-	if (!replay && s->same_as && !found_schedule[by_name(s->same_as) - scenarios][0] &&
+	if (!schedule && !canonical && src && !found_schedule[src - scenarios][0] &&
 	    impl_opt == PINSIM_IMPL_TREE)
-		find_on_rewrite(by_name(s->same_as), seeds, first_seed);
+		find_on_rewrite(src, seeds, first_seed);
 	scenario_kernel(s, &kcfg);
 	fprintf(out, "== %s: %s\n", s->name, s->what);
 	ex_kernel_print(out, "   ", &kcfg);
 	fprintf(out, "   expected: %s\n", expect_text(s->expect));
-	if (!replay && s->same_as && found_schedule[by_name(s->same_as) - scenarios][0])
-		replay = found_schedule[by_name(s->same_as) - scenarios];
-
+	replay = pick_replay(s, schedule, results[idx].interleaving,
+			     sizeof(results[idx].interleaving));
 	if (replay) {
-		if (run_isolated(s, replay, 0, false, &o))
-			return 0;
-		ok = wanted(s, &o);
-	} else if (s->expect == EXPECT_NO_OOPS) {
-		ok = true;
-		for (unsigned int i = 0; i < seeds && ok; i++) {
-			if (run_isolated(s, NULL, first_seed + i, false, &o))
-				return 0;
-			ok = wanted(s, &o);
-			seed = first_seed + i;
-		}
-		fprintf(out, "   %u seeded schedules searched\n", seeds);
+		fprintf(out, "   interleaving: %s\n", results[idx].interleaving);
+		if (run_isolated(s, replay, 0, false, &o, NULL))
+			return V_DID_NOT;
+	} else if (search(s, seeds, first_seed, &o, &seed, &ok)) {
+		return V_DID_NOT;
 	} else {
-		for (unsigned int i = 0; i < seeds && !ok; i++) {
-			seed = first_seed + i;
-			if (run_isolated(s, NULL, seed, false, &o))
-				return 0;
-			ok = wanted(s, &o);
-		}
-		if (ok)
-			fprintf(out, "   found with PCT seed %llu\n", (unsigned long long)seed);
+		snprintf(results[idx].interleaving, sizeof(results[idx].interleaving),
+			 "the one found with PCT seed %llu", (unsigned long long)seed);
 	}
 	if (ok || replay) {
 		snprintf(found_schedule[idx], sizeof(found_schedule[idx]), "%s", o.res.schedule);
 		/* 6.12's per-pfn MAP_DMA makes long schedules: say those once. */
-		if (strlen(o.res.schedule) <= 64)
+		if (s->lockstep)
+			fprintf(out, "   ");
+		else if (strlen(o.res.schedule) <= 64)
 			fprintf(out, "   schedule %s ", o.res.schedule);
 		else
 			fprintf(out, "   a schedule of %u decisions ", o.res.decisions);
-		fprintf(out, "(replay: race-repro%s --kernel %s --scenario %s --schedule %s)\n",
+		fprintf(out, "(replay: race-repro%s --kernel %s --scenario %s%s%s)\n",
 			impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
-			o.res.schedule);
-		if (run_isolated(s, o.res.schedule, 0, true, &o))
-			return 0;
+			s->lockstep ? "" : " --schedule ", s->lockstep ? "" : o.res.schedule);
+		free(results[idx].timeline);
+		results[idx].timeline = NULL;
+		if (run_isolated(s, s->lockstep ? "" : found_schedule[idx], 0, true, &o,
+				 json ? &results[idx].timeline : NULL))
+			return V_DID_NOT;
 		ok = wanted(s, &o);
 	}
-	fprintf(out, "   result: %s\n\n",
-		ok ? "behaved as the kernel does" : "DID NOT behave as the kernel");
+	results[idx].raced = raced(s, &o);
+	/* A replay without the race says nothing, whatever its outcome. */
+	verdict = replay && !results[idx].raced ? V_NO_RACE : ok ? V_BEHAVED : V_DID_NOT;
+	if (verdict == V_NO_RACE)
+		fprintf(out, "   result: no race on this schedule (%s): nothing to compare with "
+			"the kernel\n\n", no_race_text(s));
+	else
+		fprintf(out, "   result: %s\n\n",
+			ok ? "behaved as the kernel does" : "DID NOT behave as the kernel");
 	results[idx].ran = true;
+	results[idx].verdict = verdict;
 	results[idx].ok = ok;
 	results[idx].seed = replay ? 0 : seed;
-	return ok;
+	results[idx].o = o;
+	return verdict;
 }
 
-static void print_json(FILE *f, int good, int total)
+static void print_outcome_json(FILE *f, const struct outcome *o)
+{
+	static const char *const status[] = { "done", "deadlock", "livelock" };
+
+	fprintf(f, "\"outcome\": {\"status\": \"%s\", \"steps\": %lu, \"decisions\": %u, "
+		"\"oops\": %s, \"map_errno\": %d, \"vfio_died\": %s, \"recheck_failures\": %llu, "
+		"\"adversary_zaps\": %lu, \"adversary_kills\": %lu, \"report\": ",
+		o->res.status <= PINSIM_SCHED_LIVELOCK ? status[o->res.status] : "?", o->res.steps,
+		o->res.decisions, o->oops ? "true" : "false", o->map_errno,
+		o->vfio_died ? "true" : "false", (unsigned long long)o->recheck_failures, o->zaps,
+		o->kills);
+	ex_json_string(f, o->res.report);
+	fprintf(f, "}");
+}
+
+/* Every option's value, as given or defaulted. */
+static void print_config_json(FILE *f, const char *only, const char *schedule,
+			      unsigned long seeds, uint64_t first_seed)
+{
+	fprintf(f, "\"config\": {\"scenario\": ");
+	if (only)
+		ex_json_string(f, only);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"schedule\": ");
+	if (schedule)
+		ex_json_string(f, schedule);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"schedule_source\": ");
+	if (schedule)
+		ex_json_string(f, schedule_src);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"canonical\": %s, \"seeds\": %lu, \"first_seed\": %llu, \"quiet\": %s, "
+		"\"kernel\": ", canonical ? "true" : "false", seeds,
+		(unsigned long long)first_seed, quiet ? "true" : "false");
+	if (kernel_opt[0])
+		ex_json_string(f, kernel_opt);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"impl\": \"%s\"}", impl_opt == PINSIM_IMPL_TREE ? "tree" : "rewrite");
+}
+
+static void print_json(FILE *f, int good, int total, int no_race, int status, const char *only,
+		       const char *schedule, unsigned long seeds, uint64_t first_seed)
 {
 	struct pinsim_config cfg;
 	bool first = true;
 
 	fprintf(f, "{\n  ");
 	ex_version_json(f);
+	fprintf(f, ",\n  ");
+	print_config_json(f, only, schedule, seeds, first_seed);
 	fprintf(f, ",\n  ");
 	if (kernel_opt[0]) {
 		pinsim_config_init(&cfg);
@@ -560,15 +1025,73 @@ static void print_json(FILE *f, int good, int total)
 			continue;
 		scenario_kernel(s, &cfg);
 		fprintf(f, "%s\n    {\"name\": \"%s\", \"expected\": \"%s\", \"ok\": %s, "
-		       "\"schedule\": \"%s\", \"seed\": %llu, ", first ? "" : ",", s->name,
-		       expect_text(s->expect), results[i].ok ? "true" : "false", found_schedule[i],
-		       (unsigned long long)results[i].seed);
+		       "\"raced\": %s, \"result\": \"%s\", \"schedule\": \"%s\", \"seed\": %llu, "
+		       "\"interleaving\": ", first ? "" : ",", s->name, expect_text(s->expect),
+		       results[i].ok ? "true" : "false", results[i].raced ? "true" : "false",
+		       results[i].verdict == V_BEHAVED ? "behaved" :
+		       results[i].verdict == V_NO_RACE ? "no_race" : "did_not_behave",
+		       found_schedule[i], (unsigned long long)results[i].seed);
+		ex_json_string(f, results[i].interleaving);
+		fprintf(f, ", ");
+		print_outcome_json(f, &results[i].o);
+		fprintf(f, ", ");
 		ex_kernel_json(f, &cfg);
-		fprintf(f, "}");
+		fprintf(f, ",\n     \"timeline\": [%s\n     ]}",
+			results[i].timeline ? results[i].timeline : "");
 		first = false;
 	}
-	fprintf(f, "\n  ],\n  \"good\": %d,\n  \"total\": %d,\n  \"exit_status\": %d\n}\n", good,
-	       total, good == total ? 0 : 1);
+	fprintf(f, "\n  ],\n  \"good\": %d,\n  \"total\": %d,\n  \"no_race\": %d,\n"
+		"  \"exit_status\": %d\n}\n", good, total, no_race, status);
+}
+
+/* The threads of scenario @s, as run_once() makes them: their number and names. */
+static int scenario_threads(const struct scenario *s, const char **names)
+{
+	*names = s->lockstep ? "0 vfio" :
+		 s->expect == EXPECT_OOPS_AND_HANG ? "0 numa_maps, 1 vfio, 2 munmap" :
+		 "0 numa_maps, 1 vfio";
+	return s->lockstep ? 1 : s->expect == EXPECT_OOPS_AND_HANG ? 3 : 2;
+}
+
+/*
+ * A schedule (from @src: --schedule or PINSIM_SCHEDULE) for scenario @s:
+ * thread indexes joined by '.', each below the scenario's thread count, at
+ * most SCHED_MAX_DECISIONS (sim/scheduler.h: 4096) of them.  A bad one is
+ * a usage error (exit 2) before any work: the scheduler would take what
+ * parses and run the rest its own way.
+ */
+#define MAX_DECISIONS 4096
+static void check_schedule(const char *src, const char *sched, const struct scenario *s)
+{
+	const char *names, *p = sched;
+	int nt = scenario_threads(s, &names);
+	unsigned int n = 0;
+
+	if (!*p)
+		bad_arg("%s is empty: a schedule is thread indexes joined by '.' (like 0.1.1)", src);
+	while (*p) {
+		unsigned long v;
+		char *end;
+
+		if (*p < '0' || *p > '9')
+			bad_arg("%s: decision %u ('%.12s') is not a thread index: a schedule is "
+				"thread indexes joined by '.' (like 0.1.1)", src, n + 1, p);
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno || v >= (unsigned long)nt)
+			bad_arg("%s: decision %u is thread %.12s, but scenario %s has %d thread%s "
+				"(%s)", src, n + 1, p, s->name, nt, nt == 1 ? "" : "s", names);
+		if (++n > MAX_DECISIONS)
+			bad_arg("%s has more than %d decisions (the scheduler's limit)", src,
+				MAX_DECISIONS);
+		if (*end == '.' && !end[1])
+			bad_arg("%s ends with '.': a schedule is thread indexes joined by '.' "
+				"(like 0.1.1)", src);
+		if (*end && *end != '.')
+			bad_arg("%s: decision %u ('%.12s') is not a thread index: a schedule is "
+				"thread indexes joined by '.' (like 0.1.1)", src, n, p);
+		p = *end ? end + 1 : end;
+	}
 }
 
 static void usage(FILE *f)
@@ -603,18 +1126,36 @@ static void usage(FILE *f)
 		    "walker is an override of the profile's pagewalk_fixed, applied after "
 		    "--kernel, and the kernel line says 'modified'.");
 	fprintf(f,
-"  --schedule STRING   replay this schedule (needs --scenario)\n"
-"  --seeds N           PCT seeds to search per scenario (default 200)\n"
+"  --schedule STRING   replay this schedule (needs --scenario): thread indexes\n"
+"                      joined by '.', at most 4096, each below the scenario's\n"
+"                      thread count (prefix-pud: 0 numa_maps, 1 vfio, 2 munmap;\n"
+"                      lockstep-*: 0 vfio; the others: 0 numa_maps, 1 vfio);\n"
+"                      checked before any work\n"
+"  --canonical         replay each scenario's own interleaving, the one it is\n"
+"                      about on its own kernel, instead of searching; the\n"
+"                      fixed-* policy scenarios replay fixed-legacy's\n"
+"  --seeds N           PCT seeds to search per scenario (default 200); progress\n"
+"                      'seed i/N' on stderr when it is a terminal, not --quiet\n"
 "  --seed FIRST        the first PCT seed (default 1)\n"
-"  --quiet             no narrated timelines\n"
+"  --quiet             no narrated timelines, no progress\n"
 "  --json[=FILE]       a JSON summary to FILE, or stdout without FILE or with\n"
 "                      '-' (the narration then goes to stderr): the version,\n"
-"                      the --kernel asked for, and per scenario its result,\n"
-"                      schedule, kernel and effective switches\n"
+"                      every option's value (config), the --kernel asked for,\n"
+"                      and per scenario its result, interleaving, seed,\n"
+"                      schedule, outcome, kernel and effective switches, and\n"
+"                      the timeline of the narrated run (each step: thread\n"
+"                      index, task, schedule point, event, address)\n"
 "  --version           the program's and the library's version\n"
 "  --help              this text\n"
-"Exit status: 0 every scenario behaved as the kernel does, 1 one did not (or an\n"
-"error), 2 bad arguments.\n");
+"Environment: PINSIM_SCHEDULE=STRING is --schedule STRING (which wins): one\n"
+"replay of one scenario, never applied to a search.\n"
+"A replay (--schedule, --canonical, a policy scenario replaying fixed-legacy's\n"
+"interleaving) whose schedule does not have the scenario's race is reported as\n"
+"'no race on this schedule'.\n"
+"Exit status: 0 every scenario run behaved as the kernel does; 1 one did not,\n"
+"or an error (a run failed on the host, an output could not be written); 2 bad\n"
+"arguments or a bad schedule, before any work; 3 none did not, but a replayed\n"
+"schedule had no race (nothing to compare).\n");
 }
 
 int main(int argc, char **argv)
@@ -629,15 +1170,17 @@ int main(int argc, char **argv)
 		{ "impl", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", optional_argument, NULL, 'j' },
+		{ "canonical", no_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *only = NULL, *schedule = NULL, *json_path = NULL;
+	const char *only = NULL, *schedule = NULL, *json_path = NULL, *env_schedule;
+	static char env_copy[MAX_DECISIONS * 6 + 1];
 	FILE *json_out = NULL;
 	unsigned long seeds = 200;
 	uint64_t first_seed = 1;
-	int c, good = 0, total = 0;
+	int c, good = 0, total = 0, no_race = 0, verdict, status;
 	bool list = false;
 	char *end;
 
@@ -655,8 +1198,10 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			schedule = optarg;
-			if (strspn(schedule, "0123456789.") != strlen(schedule))
-				bad_arg("a schedule is thread indices joined by '.'");
+			schedule_src = "--schedule";
+			break;
+		case 'C':
+			canonical = true;
 			break;
 		case 'n':
 			if (!parse_ulong(optarg, 100000, &seeds) || !seeds)
@@ -694,8 +1239,28 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
+	/*
+	 * PINSIM_SCHEDULE is one replay: the library would apply it to every
+	 * pinsim_sched_run() of this process, the searches included, so it is
+	 * taken here, once, as --schedule, and cleared before any run.
+	 */
+	env_schedule = getenv("PINSIM_SCHEDULE");
+	if (env_schedule && *env_schedule && !schedule) {
+		snprintf(env_copy, sizeof(env_copy), "%s", env_schedule);
+		schedule = env_copy;
+		schedule_src = "PINSIM_SCHEDULE";
+		if (strlen(env_schedule) >= sizeof(env_copy))
+			bad_arg("PINSIM_SCHEDULE has more than %d decisions (the scheduler's limit)",
+				MAX_DECISIONS);
+	}
+	unsetenv("PINSIM_SCHEDULE");
 	if (schedule && !only)
-		bad_arg("--schedule needs --scenario");
+		bad_arg("%s is a replay of one scenario: it needs --scenario%s", schedule_src,
+			schedule == env_copy ? " (or unset PINSIM_SCHEDULE)" : "");
+	if (schedule && canonical)
+		bad_arg("%s and --canonical: give one schedule", schedule_src);
+	if (schedule)
+		check_schedule(schedule_src, schedule, by_name(only));
 	if (!kernel_opt[0] && ex_impl_kernel(impl_opt))
 		snprintf(kernel_opt, sizeof(kernel_opt), "%s", ex_impl_kernel(impl_opt));
 	if (only && !runs_on_impl(by_name(only)))
@@ -725,18 +1290,24 @@ int main(int argc, char **argv)
 			continue;
 		}
 		total++;
-		good += run_scenario(s, schedule, (unsigned int)seeds, first_seed);
+		verdict = run_scenario(s, schedule, (unsigned int)seeds, first_seed);
+		good += verdict == V_BEHAVED;
+		no_race += verdict == V_NO_RACE;
 	}
 	if (kernel_opt[0] && !only)
 		fprintf(out, "kernel %s: the scenarios of its %s walker\n", kernel_opt,
 			walker_fixed(kernel_opt) ? "fixed" : "pre-fix");
-	fprintf(out, "%d/%d scenarios behaved as the kernel does\n", good, total);
+	fprintf(out, "%d/%d scenarios behaved as the kernel does", good, total);
+	if (no_race)
+		fprintf(out, " (%d replayed a schedule with no race)", no_race);
+	fprintf(out, "\n");
+	status = good + no_race < total ? 1 : no_race ? 3 : 0;
 	if (json) {
-		print_json(json_out, good, total);
+		print_json(json_out, good, total, no_race, status, only, schedule, seeds, first_seed);
 		if (!ex_close_out(json_out)) {
 			fprintf(stderr, "%s: writing %s failed\n", prog, json_path);
 			return 1;
 		}
 	}
-	return good == total ? 0 : 1;
+	return status;
 }
