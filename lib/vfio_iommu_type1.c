@@ -28,13 +28,18 @@
  *    unmap never runs.  Emulated groups can be attached (no domain), which
  *    is what the no-domain MAP, the UPDATE_VADDR -EBUSY and the dirty
  *    scope rules need.
- *  - mmgrab/mmget: the owning mm outlives its containers (the front end
- *    releases containers before the process's mm), so -ESRCH never occurs.
  *  - Interrupt remapping is always present (no -EPERM without
  *    allow_unsafe_interrupts) and every simulated domain enforces cache
  *    coherency (VT-d snoop control), so VFIO_DMA_CC_IOMMU is 1.
  *  - Dirty tracking is the kernel's (vfio_iommu_type1_dirty_pages()): pinned
  *    pages are reported dirty, as with no dirty-capable IOMMU.
+ *
+ * A vfio_dma holds its owner as the kernel's does: mmgrab() of the mm and
+ * get_task_struct() of the group leader (vfio_dma_do_map()), dropped by
+ * vfio_remove_dma().  A container inherited by fork() outlives the process
+ * that mapped: the child's unmap or last close then finds the owner's mm
+ * exited, vfio_lock_acct()'s mmget_not_zero() fails with -ESRCH and the
+ * unaccounting is skipped (nothing is charged to anyone any more).
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -747,17 +752,31 @@ static int mm_lock_acct(struct task_struct *task, struct mm_struct *mm, bool loc
 	return ret;
 }
 
+/*
+ * vfio_lock_acct(): @async is an unpin from another context (unmap, a
+ * container's release), where the owner may have exited: its mm is kept by
+ * mmgrab() only, so the accounting is skipped with -ESRCH, which those
+ * callers ignore.  A MAP_DMA (!@async) runs in the owner itself.
+ */
 static int vfio_lock_acct(struct vfio_dma *dma, long npage, bool async)
 {
+	struct mm_struct *mm;
 	int ret;
 
 	if (!npage)
 		return 0;
-	/* async: mmget_not_zero() would give -ESRCH for an exited mm (not modelled). */
-	(void)async;
-	ret = mm_lock_acct(dma->task, dma->mm, dma->lock_cap, npage);
+
+	mm = dma->mm;
+	if (async && !mmget_not_zero(mm))
+		return -ESRCH; /* process exited */
+
+	ret = mm_lock_acct(dma->task, mm, dma->lock_cap, npage);
 	if (!ret)
 		dma->locked_vm += npage;
+
+	if (async)
+		mmput(mm);
+
 	return ret;
 }
 
@@ -1357,6 +1376,9 @@ static void vfio_remove_dma(struct vfio_iommu *iommu, struct vfio_dma *dma)
 {
 	vfio_unmap_unpin(iommu, dma, true);
 	vfio_unlink_dma(iommu, dma);
+	/* The owner's references: the last mmdrop() frees an exited mm's pgd. */
+	put_task_struct(dma->task);
+	mmdrop(dma->mm);
 	vfio_dma_bitmap_free(dma);
 	if (dma->vaddr_invalid)
 		iommu->vaddr_invalid_count--;
@@ -1686,8 +1708,9 @@ static bool vfio_iommu_iova_dma_valid(struct vfio_iommu *iommu, dma_addr_t start
 
 /*
  * vfio_change_dma_owner(): a VADDR update from another process moves the
- * charge.  The old mm is alive (see the top of the file), so mmget_not_zero()
- * is its mm_users.
+ * charge, and the references, to it.  The old owner may have exited (a
+ * forked child updating the parent's mapping): then there is nothing to
+ * unaccount.
  */
 static int vfio_change_dma_owner(struct vfio_dma *dma)
 {
@@ -1705,11 +1728,18 @@ static int vfio_change_dma_owner(struct vfio_dma *dma)
 	if (ret)
 		return ret;
 
-	if (atomic_load(&dma->mm->mm_users) > 0)
+	if (mmget_not_zero(dma->mm)) {
 		mm_lock_acct(dma->task, dma->mm, dma->lock_cap, -npage);
+		mmput(dma->mm);
+	}
 
-	dma->task = task;
+	if (dma->task != task) {
+		put_task_struct(dma->task);
+		dma->task = get_task_struct(task);
+	}
+	mmdrop(dma->mm);
 	dma->mm = mm;
+	mmgrab(dma->mm);
 	dma->lock_cap = lock_cap;
 	return 0;
 }
@@ -1812,9 +1842,15 @@ static int vfio_dma_do_map(struct vfio_iommu *iommu, struct vfio_iommu_type1_dma
 	dma->iova = iova;
 	dma->vaddr = vaddr;
 	dma->prot = prot;
+	/*
+	 * The owner's references (vfio_dma_do_map()): the dma outlives the
+	 * process when a forked child keeps the container.
+	 */
+	get_task_struct(current->group_leader);
 	dma->task = current->group_leader;
 	dma->lock_cap = capable_ipc_lock();
 	dma->mm = current->mm;
+	mmgrab(dma->mm);
 	dma->iommu = iommu;
 
 	/* Insert zero-sized and grow as we map chunks of it */

@@ -18,10 +18,23 @@
 /* A new mm with an empty pgd and its leader task named @comm. */
 struct mm_struct *mm_alloc(const char *comm);
 /*
- * Tear down: unmap every VMA, run the tasks' queued works (the last fputs,
- * as exit_task_work()), free the page tables and the tasks.
+ * kernel/fork.c mmput(): drop a user; the last one (the process's exit,
+ * unless an mmget_not_zero() caller still holds one) tears down: the mm
+ * leaves the machine's list, every VMA is unmapped, the tasks' queued works
+ * run (the last fputs, as exit_task_work()), the page tables below the pgd
+ * and the tasks go, then the users' mm_count reference (mmdrop()).
  */
 void mmput(struct mm_struct *mm);
+/* mmget_not_zero(): a user, unless the last mmput() has happened. */
+bool mmget_not_zero(struct mm_struct *mm);
+/*
+ * mmgrab()/mmdrop(): a reference to the struct alone (mm_count); the last
+ * mmdrop() frees the pgd and the struct (__mmdrop()).  What an exited mm
+ * still offers its grabber: its mmap_lock, locked_vm and the pointer's
+ * identity.
+ */
+void mmgrab(struct mm_struct *mm);
+void mmdrop(struct mm_struct *mm);
 /*
  * exit_mmap()'s VMA part (mm/mmap.c): remove every VMA, as the exiting
  * task does in exit_mm() before exit_files(); the mm and its tasks stay

@@ -210,7 +210,17 @@ struct mm_struct {
 	_Atomic long pinned_vm;
 	vm_flags_t def_flags;		/* mlockall(MCL_FUTURE): VM_LOCKED[ONFAULT] of new VMAs */
 	_Atomic unsigned long flags;	/* MMF_* */
+	/*
+	 * kernel/fork.c: mm_users counts the users of the address space (the
+	 * process, mmget_not_zero() callers); the last mmput() runs
+	 * exit_mmap() and the teardown.  mm_count counts references to the
+	 * struct itself (mmgrab(): a VFIO DMA mapping's owner), all users
+	 * together holding one; the last mmdrop() frees the pgd and the struct
+	 * (__mmdrop()).  An mm kept only by mmgrab() after its process exited
+	 * has no VMAs, tables, tasks or owner, and is on no machine list.
+	 */
 	_Atomic int mm_users;
+	_Atomic int mm_count;
 	_Atomic unsigned long nr_ptes;	/* page-table pages of this mm */
 
 	struct task_struct *owner;	/* the thread group leader */

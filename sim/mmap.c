@@ -121,9 +121,11 @@ static struct mm_struct *mm_create_common(void)
 	pthread_mutex_init(&mm->tasks_lock, NULL);
 	mm->mmap_base = MMAP_BASE;
 	atomic_store(&mm->mm_users, 1);
+	atomic_store(&mm->mm_count, 1);	/* the users' */
 	return mm;
 }
 
+/* kernel/fork.c __mmdrop(): the pgd (pgd_free()) and the struct. */
 static void mm_free_common(struct mm_struct *mm)
 {
 	mm_free_pgd(mm);
@@ -442,7 +444,13 @@ static void __mmput(struct mm_struct *mm, bool force)
 			task_free(t);
 	}
 	task_free(mm->owner);
-	mm_free_common(mm);
+	/*
+	 * A grabbed mm outlives this (a VFIO DMA mapping's, while a forked
+	 * child keeps the container): nothing in it may point at what went.
+	 */
+	mm->owner = NULL;
+	mm->tasks = NULL;
+	mmdrop(mm);
 }
 
 void mmput(struct mm_struct *mm)
@@ -451,8 +459,29 @@ void mmput(struct mm_struct *mm)
 	 * A task of this process that oopsed (or that the scheduler ended)
 	 * may hold mmap_lock for ever; exit does not wait on it then.
 	 */
-	if (mm)
+	if (mm && atomic_fetch_sub(&mm->mm_users, 1) == 1)
 		__mmput(mm, rwsem_held_by_dead(&mm->mmap_lock));
+}
+
+bool mmget_not_zero(struct mm_struct *mm)
+{
+	int users = atomic_load(&mm->mm_users);
+
+	while (users > 0)
+		if (atomic_compare_exchange_weak(&mm->mm_users, &users, users + 1))
+			return true;
+	return false;
+}
+
+void mmgrab(struct mm_struct *mm)
+{
+	atomic_fetch_add(&mm->mm_count, 1);
+}
+
+void mmdrop(struct mm_struct *mm)
+{
+	if (atomic_fetch_sub(&mm->mm_count, 1) == 1)
+		mm_free_common(mm);
 }
 
 void mm_teardown_all(void)
@@ -461,6 +490,8 @@ void mm_teardown_all(void)
 		struct mm_struct *mm = machine->mms;
 
 		current = mm->owner;
+		/* Shutdown: every user is gone, whoever still counts. */
+		atomic_store(&mm->mm_users, 0);
 		__mmput(mm, true);
 	}
 	/* Every task is gone with its mm: the caller's current may have been one. */

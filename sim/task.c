@@ -103,6 +103,7 @@ struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader
 	} else {
 		t->signal = leader->signal;
 	}
+	atomic_store(&t->usage, 1);
 	t->group_leader = leader;
 	t->mm = mm;
 	strncpy(t->comm, comm ? comm : "task", sizeof(t->comm) - 1);
@@ -125,6 +126,20 @@ void task_free(struct task_struct *t)
 	if (current == t)
 		current = NULL;
 	task_unregister(t);
+	put_task_struct(t);
+}
+
+struct task_struct *get_task_struct(struct task_struct *t)
+{
+	atomic_fetch_add(&t->usage, 1);
+	return t;
+}
+
+/* __put_task_struct(): the last reference frees the struct. */
+void put_task_struct(struct task_struct *t)
+{
+	if (atomic_fetch_sub(&t->usage, 1) != 1)
+		return;
 	if (t->group_leader == t)
 		free(t->signal);
 	free(t);

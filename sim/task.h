@@ -48,6 +48,12 @@ struct callback_head {
 };
 
 struct task_struct {
+	/*
+	 * kernel/fork.c: references to the struct (get_task_struct()); the
+	 * task's own is dropped when it leaves (task_free()), the struct goes
+	 * at the last put.
+	 */
+	_Atomic int usage;
 	uint32_t tid;			/* unique, never 0 */
 	char comm[16];
 	struct mm_struct *mm;
@@ -87,13 +93,26 @@ extern __sim_tls struct task_struct *current;
 
 /*
  * Create a task in the thread group of @leader (or a new group when @leader
- * is NULL, with a fresh signal_struct).  Freed by task_free() only; the mm
+ * is NULL, with a fresh signal_struct).  Ended by task_free() only; the mm
  * owns the tasks of its process (mm.h).  NULL when the host cannot allocate
  * the task or grow the machine's registry; nothing has changed then.
  */
 struct task_struct *task_create(struct mm_struct *mm, struct task_struct *leader,
 				const char *comm);
+/*
+ * The task leaves (release_task()): it is no longer current, no longer in
+ * the machine's registry (so no lookup of live tasks finds it), and its own
+ * reference goes.  The struct stays while get_task_struct() references
+ * remain, for their holders' use of its fields: a group leader's
+ * signal_struct (rlimit, capability) goes with the leader's struct, as
+ * kernel/fork.c's signal_struct reference of the group lives on while one
+ * of its tasks does.  Only group leaders are referenced (VFIO's
+ * dma->task is current->group_leader).
+ */
 void task_free(struct task_struct *t);
+/* kernel/fork.c get_task_struct()/put_task_struct(): see task_free(). */
+struct task_struct *get_task_struct(struct task_struct *t);
+void put_task_struct(struct task_struct *t);
 
 /*
  * kernel/exit.c do_exit() for the calling host thread: each task it has in a

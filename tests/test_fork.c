@@ -678,6 +678,120 @@ START_TEST(fork_pinned_protnone_copies_are_freed)
 }
 END_TEST
 
+/* ---------------- a DMA mapping outliving its process ---------------- */
+
+static uint64_t proc_locked_vm(struct pinsim_proc *p)
+{
+	struct pinsim_proc_stats st;
+
+	ck_assert_int_eq(pinsim_proc_stats(p, &st), 0);
+	return st.locked_vm;
+}
+
+/*
+ * The parent maps 4 pinned pages for DMA, forks, and exits: the container
+ * lives on in the child (the fuzzer's regress-fork-dma-parent-exit-uaf).
+ * As in the kernel, the vfio_dma keeps the parent's mm by mmgrab() and its
+ * leader by get_task_struct() (vfio_dma_do_map()): the mm's users are gone
+ * (exit_mmap(): VMAs, tables below the pgd, tasks) but the struct and its
+ * pgd stay (__mmdrop() frees them at the last mmdrop()), and the pages stay
+ * pinned and translated for the device.  Returns the frames in use then.
+ */
+static uint64_t map_fork_parent_exits(int c, uint64_t va)
+{
+	struct pinsim_stats st;
+
+	vh_touch(va, 4 * PG, PG);
+	put_byte(proc, va, 'p');
+	vh_map_ok(c, va, IOVA, 4 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), 4);
+	do_fork();
+	/* The child's copies of the pinned pages are its own (fork_pinned_*). */
+	ck_assert_int_eq(get_byte(child, va), 'p');
+	pinsim_proc_destroy(proc);
+	proc = NULL;
+	dev0.dev = dev0.group = dev1.dev = dev1.group = -1;
+	/* The pages are still pinned and mapped: the device reads the parent's bytes. */
+	ck_assert_int_eq(dma_byte(IOVA), 'p');
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.tasks, base_tasks + 1);	/* the parent's leader is off every list */
+	ck_assert_uint_eq(st.dma_violations, 0);
+	return st.pages_allocated;
+}
+
+START_TEST(fork_child_closes_container_after_parent_exit_no_uaf)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	int dev = dev0.dev, group = dev0.group;
+	uint64_t frames, child_locked;
+	struct pinsim_stats st;
+
+	frames = map_fork_parent_exits(c, va);
+	child_locked = proc_locked_vm(child);
+	/*
+	 * The child's last close releases the container: unmap and unpin of
+	 * the parent's DMA, whose unaccounting finds the parent's mm exited
+	 * (vfio_lock_acct(): mmget_not_zero() fails, -ESRCH, skipped); then
+	 * vfio_remove_dma()'s mmdrop() is the last: the pgd goes with the mm.
+	 */
+	ck_assert_int_eq(pinsim_close(child, dev), 0);
+	ck_assert_int_eq(pinsim_close(child, group), 0);
+	ck_assert_int_eq(pinsim_close(child, c), 0);
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.pages_allocated, frames - 4 - 1);	/* 4 unpinned, the pgd */
+	vh_assert_no_iommu(&dev0, IOVA, 4 * PG);
+	ck_assert_uint_eq(proc_locked_vm(child), child_locked);
+	ck_assert_uint_eq(st.warnings, 0);
+	ck_assert_uint_eq(st.oopses, 0);
+	pinsim_proc_destroy(child);
+	child = NULL;
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.pages_allocated, base_pages);
+	ck_assert_uint_eq(st.tasks, base_tasks);
+	ck_assert_uint_eq(st.dma_violations, 0);
+}
+END_TEST
+
+START_TEST(fork_unmap_after_owner_exit_skips_locked_vm_esrch)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON), cva, frames, child_locked;
+	struct vfio_iommu_type1_dma_unmap un = {
+		.argsz = sizeof(un), .iova = IOVA, .size = 4 * PG,
+	};
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = DMA_RW, .iova = IOVA, .size = 2 * PG,
+	};
+	struct pinsim_vfio_stats vs;
+	struct pinsim_stats st;
+
+	frames = map_fork_parent_exits(c, va);
+	child_locked = proc_locked_vm(child);
+	/* 6.12 vfio_dma_do_unmap() has no owner check: the child unmaps the dead parent's DMA. */
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_IOMMU_UNMAP_DMA, &un), 0);
+	ck_assert_uint_eq(un.size, 4 * PG);
+	vh_assert_no_iommu(&dev0, IOVA, 4 * PG);
+	/* Nothing moved to the child: the unaccounting had no mm to go to. */
+	ck_assert_uint_eq(proc_locked_vm(child), child_locked);
+	st = vh_sim_stats();
+	ck_assert_uint_eq(st.pages_allocated, frames - 4 - 1);	/* 4 unpinned, the pgd */
+	ck_assert_uint_eq(st.warnings, 0);
+	ck_assert_int_eq(pinsim_vfio_stats(child, c, &vs), 0);
+	ck_assert_uint_eq(vs.nr_dmas, 0);
+	ck_assert_uint_eq(vs.dma_avail, vh_cfg.dma_entry_limit);
+	/* The container goes on, for the child: its own MAP_DMA is charged to it. */
+	cva = pinsim_mmap(child, 0, 2 * PG, RW, ANON, -1, 0);
+	ck_assert(cva != PINSIM_MAP_FAILED);
+	map.vaddr = cva;
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_IOMMU_MAP_DMA, &map), 0);
+	ck_assert_uint_eq(proc_locked_vm(child), child_locked + 2);
+	ck_assert_int_eq(pinsim_ioctl(child, c, VFIO_IOMMU_UNMAP_DMA, &un), 0);
+	ck_assert_uint_eq(un.size, 2 * PG);
+	ck_assert_uint_eq(proc_locked_vm(child), child_locked);
+}
+END_TEST
+
 /* ---------------- failure and exit ---------------- */
 
 struct parent_page {
@@ -825,5 +939,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, fork_pinned_protnone_copies_are_freed);
 	tcase_add_test(tc, fork_enomem_sweep_changes_nothing);
 	tcase_add_test(tc, fork_exit_both_no_leak);
+	tcase_add_test(tc, fork_child_closes_container_after_parent_exit_no_uaf);
+	tcase_add_test(tc, fork_unmap_after_owner_exit_skips_locked_vm_esrch);
 	return s;
 }

@@ -16,8 +16,12 @@
  *   mmap_read_unlock, mmap_write_lock_killable, mmap_write_unlock,
  *   vma_lookup, VM_PFNMAP, __account_locked_vm, FOLL_*,
  *   FAULT_FLAG_*, fixup_user_fault, pin_user_pages_remote,
- *   unpin_user_pages_dirty_lock, unpin_user_page_range_dirty_lock
- *   (sim/mm.h); pfn_valid, pfn_to_page, page_to_pfn, PageReserved,
+ *   unpin_user_pages_dirty_lock, unpin_user_page_range_dirty_lock,
+ *   mmgrab, mmdrop, mmget_not_zero, mmput (mm_count/mm_users: the last
+ *   mmput() is exit_mmap(), the last mmdrop() frees the pgd and the
+ *   struct) (sim/mm.h); get_task_struct, put_task_struct (the task's usage
+ *   count: the struct outlives the task's exit while referenced)
+ *   (sim/task.h); pfn_valid, pfn_to_page, page_to_pfn, PageReserved,
  *   PAGE_SIZE/SHIFT/MASK (sim/page.h); WARN_ON, BUG_ON (sim/bug.h); struct
  *   iommu_domain (its ops, pgsize_bitmap, geometry), iommu_domain_free,
  *   iommu_unmap, iommu_iova_to_phys, iommu_enable_nesting,
@@ -46,8 +50,6 @@
  *     follow_pfnmap_start, whatever the machine's walker;
  *   rlimit(RLIMIT_MEMLOCK), task_rlimit() -> rlimit_memlock();
  *     capable(CAP_IPC_LOCK) -> capable_ipc_lock(); task_pid_nr -> tid;
- *   mmget_not_zero -> mm_users incremented unless 0; mmput -> mm_users
- *     decremented, sim's mmput() (the process's exit) only at 0;
  *   copy_from_user/copy_to_user -> memcpy on the caller's host pointer,
  *     which stands for user memory (lib/vfio_iommu_driver.h); an address
  *     in the NULL page or above TASK_SIZE_MAX faults (returns the bytes not
@@ -94,11 +96,6 @@
  *   module_init(fn) -> a global ktree_vfio_type1_module_init() calling fn
  *     (the wrapper calls it once, to capture the ops);
  *   module_exit(fn) -> a reference to fn, never called (no unload);
- *   mmgrab/mmdrop -> nothing: pinsim has no mm_count; the front end
- *     releases containers before their process's mm goes (pinsim's type1
- *     makes the same assumption);
- *   get_task_struct/put_task_struct -> the task itself: sim's tasks live
- *     as long as their mm;
  *   kthread_use_mm/kthread_unuse_mm -> WARN: only vfio_iommu_type1_dma_rw()
  *     (an mdev's access) calls them, and the table does not expose it;
  *   untagged_addr_remote -> the address: no tagged addresses on x86-64;
@@ -451,54 +448,12 @@ static inline unsigned long task_rlimit(struct task_struct *t, int which)
 
 #define rlimit(which) task_rlimit(current, (which))
 
-static inline struct task_struct *get_task_struct(struct task_struct *t)
-{
-	return t;
-}
-
-static inline void put_task_struct(struct task_struct *t)
-{
-	(void)t;
-}
-
 static inline int task_pid_nr(struct task_struct *t)
 {
 	return (int)t->tid;
 }
 
-/* ---- mm references ---- */
-static inline void mmgrab(struct mm_struct *mm)
-{
-	(void)mm;
-}
-
-static inline void mmdrop(struct mm_struct *mm)
-{
-	(void)mm;
-}
-
-static inline bool mmget_not_zero(struct mm_struct *mm)
-{
-	int users = atomic_load(&mm->mm_users);
-
-	while (users > 0)
-		if (atomic_compare_exchange_weak(&mm->mm_users, &users, users + 1))
-			return true;
-	return false;
-}
-
-/*
- * mmput() after mmget_not_zero(): drop the user taken.  sim's mmput() is
- * the process's exit (it tears the mm down whatever mm_users says), so it
- * runs only if this was the last user, which a process that still has its
- * task never lets happen.
- */
-static inline void ktree_mmput(struct mm_struct *mm)
-{
-	if (atomic_fetch_sub(&mm->mm_users, 1) == 1)
-		mmput(mm);
-}
-#define mmput ktree_mmput
+/* ---- mm references: sim's mmgrab/mmdrop/mmget_not_zero/mmput (see the top) ---- */
 
 static inline void kthread_use_mm(struct mm_struct *mm)
 {
