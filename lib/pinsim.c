@@ -197,6 +197,8 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 	/* The code under study reads its module parameters and versions here. */
 	vfio_type1_cfg = vc;
 	memset(&iommu_stats, 0, sizeof(iommu_stats));
+	/* The DMA checker's discard notes name another machine's frames and mms. */
+	iommu_discard_notes_clear();
 	*out = sim;
 	return 0;
 }
@@ -209,6 +211,7 @@ void pinsim_destroy(struct pinsim *sim)
 		pinsim_proc_destroy(sim->procs);
 	shmem_names_release();	/* /dev/shm and hugetlbfs names left behind */
 	vfio_groups_release(sim);
+	iommu_discard_notes_clear();
 	machine_destroy(sim->m);
 	mutex_destroy(&sim->vfio_lock);
 	pthread_mutex_destroy(&sim->lock);
@@ -445,7 +448,7 @@ int pinsim_munmap(struct pinsim_proc *p, uint64_t addr, uint64_t len)
 	return (int)ret_errno(in_proc(p, munmap_body, &a));
 }
 
-/* madvise(2): the VMA-flag advices of mm/madvise.c (sim/madvise.c). */
+/* madvise(2): the VMA-flag advices and the discards of mm/madvise.c (sim/madvise.c). */
 static long madvise_body(void *arg)
 {
 	struct mmap_args *a = arg;

@@ -28,10 +28,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "checker.h"
 #include "fault_inject.h"
 #include "iommu.h"
 #include "machine.h"
+#include "mm_types.h"
 #include "page.h"
+#include "pgtable.h"
 
 #define IOPT_LEVELS 4
 #define IOPT_ENTRIES 512
@@ -712,15 +715,209 @@ unsigned long iommu_nr_leaves(struct iommu_domain *domain)
 
 /* ---------------- the DMA engine ----------------------------------------- */
 
+/* ---------------- the DMA coherency checker ----------------------------- */
+
+/*
+ * What MADV_DONTNEED took away: a run of frames and the addresses that
+ * mapped them.  The schedule string of the discard says where it
+ * happened.  Runs merge while frames and addresses stay contiguous.
+ */
+struct discard_note {
+	unsigned long pfn, npages, vaddr;
+	struct mm_struct *mm;	/* compared with the machine's mms before use */
+	bool reported, dead;
+	/* The last report: a page and what it mapped then (no repeats of it). */
+	unsigned long last_off, last_now;
+	char where[48];
+};
+
+#define DISCARD_NOTES_MAX (1UL << 20)
+
+static struct {
+	pthread_mutex_t lock;
+	struct discard_note *v;
+	size_t n, cap;
+	unsigned long dropped;	/* past DISCARD_NOTES_MAX */
+	_Atomic size_t live;	/* the DMA path's one branch */
+} discards = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+unsigned long iommu_discard_notes(void)
+{
+	return atomic_load(&discards.live);
+}
+
+void iommu_discard_notes_clear(void)
+{
+	pthread_mutex_lock(&discards.lock);
+	free(discards.v);
+	discards.v = NULL;
+	discards.n = discards.cap = 0;
+	discards.dropped = 0;
+	atomic_store(&discards.live, 0);
+	pthread_mutex_unlock(&discards.lock);
+}
+
+static bool note_frame_pinned(unsigned long pfn)
+{
+	return pfn_valid(pfn) && folio_maybe_dma_pinned(page_folio(pfn_to_page(pfn)));
+}
+
+/* Under discards.lock: drop dead notes and notes of frames no longer pinned. */
+static void discard_notes_compact(void)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < discards.n; i++) {
+		struct discard_note *d = &discards.v[i];
+		bool keep = !d->dead;
+
+		if (keep) {
+			keep = false;
+			for (unsigned long k = 0; k < d->npages && !keep; k++)
+				keep = note_frame_pinned(d->pfn + k);
+		}
+		if (keep)
+			discards.v[j++] = *d;
+	}
+	discards.n = j;
+	atomic_store(&discards.live, j);
+}
+
+void iommu_note_discard(struct mm_struct *mm, unsigned long vaddr, unsigned long pfn,
+			unsigned long npages)
+{
+	struct discard_note *last;
+	char where[48];
+
+	if (!npages || !pfn_valid(pfn))
+		return;
+	sched_schedule_so_far(where, sizeof(where));
+	pthread_mutex_lock(&discards.lock);
+	last = discards.n ? &discards.v[discards.n - 1] : NULL;
+	if (last && !last->dead && last->mm == mm && last->pfn + last->npages == pfn &&
+	    last->vaddr + (last->npages << PAGE_SHIFT) == vaddr && !strcmp(last->where, where)) {
+		last->npages += npages;
+		goto out;
+	}
+	if (discards.n == discards.cap) {
+		discard_notes_compact();
+		if (discards.n == discards.cap) {
+			size_t cap = discards.cap ? discards.cap * 2 : 64;
+			struct discard_note *v = NULL;
+
+			if (cap <= DISCARD_NOTES_MAX)
+				v = realloc(discards.v, cap * sizeof(*v));
+			if (!v) {
+				discards.dropped++;
+				goto out;
+			}
+			discards.v = v;
+			discards.cap = cap;
+		}
+	}
+	discards.v[discards.n++] = (struct discard_note){
+		.pfn = pfn, .npages = npages, .vaddr = vaddr, .mm = mm,
+	};
+	memcpy(discards.v[discards.n - 1].where, where, sizeof(where));
+	atomic_store(&discards.live, discards.n);
+out:
+	pthread_mutex_unlock(&discards.lock);
+}
+
+/* Is @mm still one of the machine's (its pointer may be stale)? */
+static bool mm_is_live(struct mm_struct *mm)
+{
+	struct mm_struct *it;
+	bool live = false;
+
+	pthread_mutex_lock(&machine->mms_lock);
+	for (it = machine->mms; it && !live; it = it->next_mm)
+		live = it == mm;
+	pthread_mutex_unlock(&machine->mms_lock);
+	return live;
+}
+
+/*
+ * A device access to pinned frame @pfn at @iova: if MADV_DONTNEED took the
+ * frame from its address, what does the address map now?  Looked up
+ * without faulting (pgtable_lookup(), lockless as GUP-fast), newest note
+ * first (a frame freed and reused is noted again).
+ */
+static void dma_check_coherency(dma_addr_t iova, unsigned long pfn, bool write)
+{
+	unsigned long vaddr = 0, now = 0;
+	enum pgtable_level lvl = PGTABLE_NONE;
+	struct discard_note *d = NULL;
+	char where[48] = "";
+	uint64_t entry;
+	bool report = false;
+
+	pthread_mutex_lock(&discards.lock);
+	for (size_t i = discards.n; i-- > 0;) {
+		struct discard_note *it = &discards.v[i];
+
+		if (!it->dead && pfn >= it->pfn && pfn < it->pfn + it->npages) {
+			d = it;
+			break;
+		}
+	}
+	if (!d)
+		goto out;
+	if (!mm_is_live(d->mm)) {
+		d->dead = true;
+		goto out;
+	}
+	vaddr = d->vaddr + ((pfn - d->pfn) << PAGE_SHIFT);
+	{
+		unsigned int idx = pgtable_lockless_begin();
+
+		lvl = pgtable_lookup(d->mm, vaddr, &now, &entry);
+		pgtable_lockless_end(idx);
+	}
+	if (lvl != PGTABLE_NONE && now == pfn) {
+		d->dead = true;	/* mapped there again: nothing lost */
+		goto out;
+	}
+	/* Unmapped reads as pfn ~0: a later refault is news. */
+	if (lvl == PGTABLE_NONE)
+		now = ~0UL;
+	if (d->reported && d->last_off == pfn - d->pfn && d->last_now == now)
+		goto out;
+	d->reported = true;
+	d->last_off = pfn - d->pfn;
+	d->last_now = now;
+	report = true;
+	memcpy(where, d->where, sizeof(where));
+out:
+	pthread_mutex_unlock(&discards.lock);
+	if (!report)
+		return;
+	if (lvl != PGTABLE_NONE)
+		checker_report(CHECK_DMA_COHERENCY,
+			       "coherency violation: DMA %s IOVA 0x%llx -> pfn 0x%lx (pinned for vaddr 0x%lx), but 0x%lx now maps pfn 0x%lx (MADV_DONTNEED%s%s)",
+			       write ? "write" : "read", (unsigned long long)iova, pfn, vaddr,
+			       vaddr, now, where[0] ? " at schedule " : " outside a controlled run",
+			       where);
+	else
+		checker_report(CHECK_DMA_COHERENCY,
+			       "coherency violation: DMA %s IOVA 0x%llx -> pfn 0x%lx (pinned for vaddr 0x%lx), but 0x%lx now maps nothing: a touch faults in a zero page (MADV_DONTNEED%s%s)",
+			       write ? "write" : "read", (unsigned long long)iova, pfn, vaddr,
+			       vaddr, where[0] ? " at schedule " : " outside a controlled run",
+			       where);
+}
+
 /*
  * The host bytes of physical frame @pfn for a device access, or NULL (no
  * RAM, no BAR decoding it).  A RAM frame must be DMA-pinned: reaching one
  * that is not is the use-after-unpin that vfio's unmap, sync, unpin order
- * exists to prevent.  The access still happens, as it would on hardware,
- * and is recorded.  PG_reserved frames are exempt: vfio maps them without
- * pinning (is_invalid_reserved_pfn()).
+ * exists to prevent (CHECK_DMA_UNPINNED; the simulation cannot tell whose
+ * pin it is, so "pinned by that mapping" is checked as "pinned").  The
+ * access still happens, as it would on hardware, and is recorded.
+ * PG_reserved frames are exempt: vfio maps them without pinning
+ * (is_invalid_reserved_pfn()).  A pinned frame is then checked for
+ * coherency if any discard was noted (one branch otherwise).
  */
-static unsigned char *dma_target(unsigned long pfn, bool write)
+static unsigned char *dma_target(dma_addr_t iova, unsigned long pfn, bool write)
 {
 	struct folio *folio;
 	struct page *page;
@@ -729,8 +926,16 @@ static unsigned char *dma_target(unsigned long pfn, bool write)
 		return mmio_virt(pfn);
 	page = pfn_to_page(pfn);
 	folio = page_folio(page);
-	if (!PageReserved(page) && !folio_maybe_dma_pinned(folio))
+	if (!PageReserved(page) && !folio_maybe_dma_pinned(folio)) {
 		stat_add(&iommu_stats.dma_violations, 1);
+		if (dma_checkers_on())
+			checker_report(CHECK_DMA_UNPINNED,
+				       "DMA %s IOVA 0x%llx reached pfn 0x%lx, which is not pinned",
+				       write ? "write" : "read", (unsigned long long)iova, pfn);
+	} else if (unlikely(atomic_load_explicit(&discards.live, memory_order_relaxed)) &&
+		   dma_checkers_on()) {
+		dma_check_coherency(iova, pfn, write);
+	}
 	if (write)
 		folio_mark_data(folio);
 	return page_address(page);
@@ -777,7 +982,7 @@ long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_
 			break;
 		}
 		phys = e->paddr + (cur - e->iova);
-		host = dma_target(phys >> PAGE_SHIFT, write);
+		host = dma_target(cur, phys >> PAGE_SHIFT, write);
 		if (!host) {
 			ret = dma_fault();
 			break;

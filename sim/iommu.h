@@ -210,6 +210,22 @@ unsigned long iommu_nr_leaves(struct iommu_domain *domain);
 long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_t len,
 		  bool write);
 
+/*
+ * The DMA coherency checker (issue 15, sim/checker.h CHECK_DMA_COHERENCY).
+ * MADV_DONTNEED notes each leaf it is about to zap: @npages frames from
+ * @pfn, mapped at @vaddr of @mm (sim/madvise.c).  A later device access to
+ * such a frame that is still DMA-pinned is checked against what @vaddr
+ * maps now (looked up without faulting): another frame, or nothing, is a
+ * coherency violation — the device writes a page the process no longer
+ * sees.  Reported once per page and state (what the address maps).  The notes are dropped when the
+ * frame is found unpinned, the mm gone, or by iommu_discard_notes_clear().
+ */
+struct mm_struct;
+void iommu_note_discard(struct mm_struct *mm, unsigned long vaddr, unsigned long pfn,
+			unsigned long npages);
+void iommu_discard_notes_clear(void);
+unsigned long iommu_discard_notes(void);
+
 /* domain->geometry (struct iommu_domain_geometry above). */
 const struct iommu_domain_geometry *iommu_domain_geometry(const struct iommu_domain *domain);
 

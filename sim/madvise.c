@@ -1,21 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * madvise(2) for the advices that change VMA flags (mm/madvise.c in 6.12):
+ * madvise(2) (mm/madvise.c in 6.12) for the advices that change VMA flags:
  * MADV_HUGEPAGE/MADV_NOHUGEPAGE (hugepage_madvise()), MADV_DONTFORK,
  * MADV_DOFORK, MADV_WIPEONFORK and MADV_KEEPONFORK.  The flags apply to
  * [start, end) exactly: a VMA reaching past either end is split there
  * first, or the range merges into a neighbour with the same flags
  * (madvise_update_vma() -> vma_modify_flags(), sim/mmap.c).
  *
+ * And the discard: MADV_DONTNEED and MADV_DONTNEED_LOCKED
+ * (madvise_dontneed_free() -> madvise_dontneed_single_vma() ->
+ * zap_page_range_single()), under the mmap READ lock
+ * (madvise_need_mmap_write() is 0 for them), so concurrently with faults,
+ * page walks and pinning.  The zap is sim/memory.c's: a THP the range
+ * covers only partly is split (zap_pmd_range() -> __split_huge_pmd()) and
+ * its PTEs in the range cleared, a fully covered one is cleared whole; a
+ * hugetlb VMA loses whole huge pages only.  A zap drops the mapping's
+ * reference and nothing else: a DMA-pinned page stays pinned, with its
+ * contents, and the next CPU touch of the address faults in a fresh zero
+ * page.  That is the coherency hazard a VMM must avoid with VFIO (QEMU's
+ * ram_block_discard_disable()): the device keeps writing the old page.
+ * Before the zap, the leaves about to go are noted for the DMA checker
+ * (sim/iommu.c iommu_note_discard()).
+ *
  * Left out: every other advice (-EINVAL, as the simulation cannot carry it
- * out: no swap, page cache, KSM or memory failure) and anon VMA names.
+ * out: no swap, page cache, KSM or memory failure), MADV_FREE (its lazy
+ * free needs reclaim), userfaultfd_remove() (no userfaultfd) and anon VMA
+ * names.
  */
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "iommu.h"
 #include "mm.h"
 #include "pgtable.h"
+#include "sched_point.h"
+#include "task.h"
 #include "vma.h"
+
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24 /* include/uapi/asm-generic/mman-common.h */
+#endif
 
 /* madvise_behavior_valid(), restricted to the advices modelled here. */
 static bool madvise_behavior_valid(int behavior)
@@ -27,10 +51,18 @@ static bool madvise_behavior_valid(int behavior)
 	case MADV_DOFORK:
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/* madvise_need_mmap_write(): the discards only read the VMA tree. */
+static bool madvise_need_mmap_write(int behavior)
+{
+	return behavior != MADV_DONTNEED && behavior != MADV_DONTNEED_LOCKED;
 }
 
 /*
@@ -91,6 +123,92 @@ static int madvise_update_vma(struct vm_area_struct *vma, unsigned long start,
 }
 
 /*
+ * madvise_dontneed_free_valid_vma() (6.12): VM_PFNMAP never, VM_LOCKED
+ * only for MADV_DONTNEED_LOCKED; a hugetlb VMA only from a huge-page
+ * aligned @start, and @end is rounded DOWN to the huge page size
+ * ("Avoid unexpected data loss by rounding down the number of huge pages
+ * freed"), so a partly covered huge page is kept.
+ */
+static bool madvise_dontneed_free_valid_vma(struct vm_area_struct *vma, unsigned long start,
+					    unsigned long *end, int behavior)
+{
+	unsigned long sz;
+
+	if (!is_vm_hugetlb_page(vma)) {
+		vm_flags_t forbidden = VM_PFNMAP;
+
+		if (behavior != MADV_DONTNEED_LOCKED)
+			forbidden |= VM_LOCKED;
+		return !(vma->vm_flags & forbidden);
+	}
+	if (!vma->vm_hstate)
+		return false;
+	sz = huge_page_size(vma->vm_hstate);
+	if (start & (sz - 1))
+		return false;
+	*end &= ~(sz - 1);
+	return true;
+}
+
+/*
+ * For the DMA checker: every present leaf of [start, end) is noted with its
+ * address before the zap takes it away (a pin racing the discard may take
+ * a reference between this look and the zap, so every leaf is noted, not
+ * only the pinned ones; the checker looks at the pin when a DMA comes).
+ * Lockless, as GUP-fast reads the tables; the mmap read lock keeps them.
+ */
+static void madvise_note_discard(struct vm_area_struct *vma, unsigned long start,
+				 unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned int idx = pgtable_lockless_begin();
+	unsigned long addr = start;
+
+	while (addr < end) {
+		unsigned long pfn, step = PAGE_SIZE, n;
+		uint64_t entry;
+
+		switch (pgtable_lookup(mm, addr, &pfn, &entry)) {
+		case PGTABLE_PUD:
+			step = PUD_SIZE - (addr & (PUD_SIZE - 1));
+			break;
+		case PGTABLE_PMD:
+			step = PMD_SIZE - (addr & (PMD_SIZE - 1));
+			break;
+		case PGTABLE_PTE:
+			break;
+		case PGTABLE_NONE:
+			addr += PAGE_SIZE;
+			continue;
+		}
+		n = (end - addr < step ? end - addr : step) >> PAGE_SHIFT;
+		iommu_note_discard(mm, addr, pfn, n);
+		addr += n << PAGE_SHIFT;
+	}
+	pgtable_lockless_end(idx);
+}
+
+/*
+ * madvise_dontneed_free() -> madvise_dontneed_single_vma() (6.12): check
+ * the VMA, trim a hugetlb range, note the leaves for the DMA checker, then
+ * zap_page_range_single().  SP_MADV_DONTNEED_ZAP lets a controlled run
+ * switch to a walker, a fault or a pinner right before the zap; the zap's
+ * own SP_ZAP_BEFORE_CLEAR points interleave inside it.
+ */
+static int madvise_dontneed_free(struct vm_area_struct *vma, unsigned long start,
+				 unsigned long end, int behavior)
+{
+	if (!madvise_dontneed_free_valid_vma(vma, start, &end, behavior))
+		return -EINVAL;
+	if (start >= end)
+		return 0;
+	sched_point(SP_MADV_DONTNEED_ZAP, vma->vm_mm, start);
+	madvise_note_discard(vma, start, end);
+	zap_page_range_single(vma, start, end - start);
+	return 0;
+}
+
+/*
  * madvise_vma_behavior(), the VMA-flag cases (6.12): MADV_DOFORK refuses
  * VM_IO mappings (their pages must not be inherited, the old VM_RESERVED
  * rule); MADV_WIPEONFORK only private anonymous memory; hugepage_madvise()
@@ -102,6 +220,9 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, unsigned long start,
 	vm_flags_t new_flags = vma->vm_flags;
 
 	switch (behavior) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+		return madvise_dontneed_free(vma, start, end, behavior);
 	case MADV_DONTFORK:
 		new_flags |= VM_DONTCOPY;
 		break;
@@ -167,8 +288,8 @@ static int madvise_walk_vmas(struct mm_struct *mm, unsigned long start, unsigned
 
 /*
  * do_madvise() (mm/madvise.c): the checks in the kernel's order, then the
- * walk under the mmap write lock (madvise_need_mmap_write() for these
- * advices).
+ * walk under the mmap write lock for the VMA-flag advices, the read lock
+ * for the discards (madvise_need_mmap_write()).
  */
 int do_madvise(struct mm_struct *mm, unsigned long start, size_t len_in, int behavior)
 {
@@ -188,6 +309,13 @@ int do_madvise(struct mm_struct *mm, unsigned long start, size_t len_in, int beh
 		return -EINVAL;
 	if (end == start)
 		return 0;
+	if (!madvise_need_mmap_write(behavior)) {
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		err = madvise_walk_vmas(mm, start, end, behavior);
+		mmap_read_unlock(mm);
+		return err;
+	}
 	if (mmap_write_lock_killable(mm))
 		return -EINTR;
 	err = madvise_walk_vmas(mm, start, end, behavior);

@@ -45,11 +45,13 @@
  */
 #include <errno.h>
 
+#include "checker.h"
 #include "kimpl.h"
 #include "machine.h"
 #include "mm.h"
 #include "pagewalk.h"
 #include "sched_point.h"
+#include "task.h"
 
 static inline bool pagewalk_fixed(void)
 {
@@ -587,13 +589,164 @@ static void process_vma_walk_lock(struct vm_area_struct *vma, enum page_walk_loc
 /* Entry points                                                            */
 /* ---------------------------------------------------------------------- */
 
+/* ---------------- walker invariant checker (issue 15) ------------------- */
+
+/*
+ * CHECK_WALK_REPEAT: within one walk, each address range is handed to a
+ * callback at most once, unless that callback asked for ACTION_AGAIN for
+ * that range, or the walker itself retries an entry (walk_pte_range()
+ * found no PTE table, walk_pmd_range() refused a PUD that is no longer a
+ * table, the pre-9b25a6e3d243 "split left nothing" re-check).  Wrapping
+ * the callbacks (a copy of the caller's ops with wrappers in place, the
+ * caller's ops restored in walk->ops while one of its callbacks runs)
+ * makes the check independent of the walker: pinsim's and, through the
+ * dispatch below, the tree's mm/pagewalk.c are checked alike.
+ *
+ * Per callback, bounded state: the end of the furthest range handed so
+ * far (walks go up in address), the last range handed and its delivery
+ * number, and the last range it asked ACTION_AGAIN for.  A range below
+ * the furthest end is allowed only inside that ACTION_AGAIN range, or at
+ * the start of the last range handed when nothing was handed to a deeper
+ * level since (the walker's own retries, which hand nothing below the
+ * entry they retry).  The stale walk->action of seeds 6.12.84 to
+ * 6.12.114 ("mm/pagewalk: fix stale walk->action escaping
+ * walk_pmd_range()") re-walks a whole PUD: its PMDs come again, after PTEs
+ * were handed below them, and are reported.
+ */
+enum walk_cb {
+	WC_PGD, WC_P4D, WC_PUD, WC_PMD, WC_PTE, WC_HUGETLB, WC_HOLE, WC_NR,
+};
+
+static const char *const walk_cb_name[WC_NR] = {
+	"pgd_entry", "p4d_entry", "pud_entry", "pmd_entry", "pte_entry", "hugetlb_entry",
+	"pte_hole",
+};
+
+struct walk_check {
+	const struct mm_walk_ops *inner;
+	struct mm_walk_ops ops;
+	struct walk_check *outer;	/* a walk started inside a callback */
+	struct mm_struct *mm;
+	unsigned long seq;
+	bool any[WC_NR], reported;
+	unsigned long hw[WC_NR];	/* end of the furthest range handed */
+	unsigned long last_start[WC_NR], last_seq[WC_NR];
+	unsigned long again_start[WC_NR], again_end[WC_NR];
+};
+
+static __sim_tls struct walk_check *cur_wc;
+
+/* Deeper levels of @k (holes and hugetlb entries are nobody's parent). */
+static bool wc_deeper_since(const struct walk_check *wc, enum walk_cb k)
+{
+	if (k > WC_PMD)
+		return false;
+	for (int j = k + 1; j <= WC_PTE; j++)
+		if (wc->any[j] && wc->last_seq[j] > wc->last_seq[k])
+			return true;
+	return false;
+}
+
+static void wc_deliver(struct walk_check *wc, enum walk_cb k, unsigned long addr,
+		       unsigned long next)
+{
+	bool ok = true;
+
+	if (wc->any[k] && addr < wc->hw[k]) {
+		bool again = addr >= wc->again_start[k] && next <= wc->again_end[k];
+		bool retry = addr == wc->last_start[k] && !wc_deeper_since(wc, k);
+
+		ok = again || retry;
+	}
+	if (!ok && !wc->reported) {
+		wc->reported = true;	/* one report per walk */
+		checker_report(CHECK_WALK_REPEAT,
+			       "walk of %s: %s handed [0x%lx, 0x%lx) again (already handed up to 0x%lx) without ACTION_AGAIN for it",
+			       wc->mm && wc->mm->owner ? wc->mm->owner->comm : "?", walk_cb_name[k],
+			       addr, next, wc->hw[k]);
+	}
+	wc->any[k] = true;
+	wc->last_start[k] = addr;
+	wc->last_seq[k] = ++wc->seq;
+	if (next > wc->hw[k])
+		wc->hw[k] = next;
+}
+
+static void wc_returned(struct walk_check *wc, enum walk_cb k, unsigned long addr,
+			unsigned long next, struct mm_walk *walk)
+{
+	walk->ops = &wc->ops;
+	if (walk->action == ACTION_AGAIN) {
+		wc->again_start[k] = addr;
+		wc->again_end[k] = next;
+	}
+}
+
+#define WC_WRAP(name, kind, type)                                                       	static int wc_##name(type *e, unsigned long addr, unsigned long next,           			     struct mm_walk *walk)                                      	{                                                                               		struct walk_check *wc = cur_wc;                                         		int ret;                                                                                                                                                        		wc_deliver(wc, kind, addr, next);                                       		walk->ops = wc->inner;                                                  		ret = wc->inner->name(e, addr, next, walk);                             		wc_returned(wc, kind, addr, next, walk);                                		return ret;                                                             	}
+
+WC_WRAP(pgd_entry, WC_PGD, pgd_t)
+WC_WRAP(p4d_entry, WC_P4D, p4d_t)
+WC_WRAP(pud_entry, WC_PUD, pud_t)
+WC_WRAP(pmd_entry, WC_PMD, pmd_t)
+WC_WRAP(pte_entry, WC_PTE, pte_t)
+
+static int wc_pte_hole(unsigned long addr, unsigned long next, int depth, struct mm_walk *walk)
+{
+	struct walk_check *wc = cur_wc;
+	int ret;
+
+	wc_deliver(wc, WC_HOLE, addr, next);
+	walk->ops = wc->inner;
+	ret = wc->inner->pte_hole(addr, next, depth, walk);
+	wc_returned(wc, WC_HOLE, addr, next, walk);
+	return ret;
+}
+
+static int wc_hugetlb_entry(pte_t *pte, unsigned long hmask, unsigned long addr,
+			    unsigned long next, struct mm_walk *walk)
+{
+	struct walk_check *wc = cur_wc;
+	int ret;
+
+	wc_deliver(wc, WC_HUGETLB, addr, next);
+	walk->ops = wc->inner;
+	ret = wc->inner->hugetlb_entry(pte, hmask, addr, next, walk);
+	wc_returned(wc, WC_HUGETLB, addr, next, walk);
+	return ret;
+}
+
+/* The wrapped copy of @ops: same callbacks present, same lock rules. */
+static void walk_check_begin(struct walk_check *wc, const struct mm_walk_ops *ops,
+			     struct mm_struct *mm)
+{
+	*wc = (struct walk_check){ .inner = ops, .ops = *ops, .mm = mm, .outer = cur_wc };
+#define WC_SET(name)                          \
+	if (ops->name)                        \
+		wc->ops.name = wc_##name
+	WC_SET(pgd_entry);
+	WC_SET(p4d_entry);
+	WC_SET(pud_entry);
+	WC_SET(pmd_entry);
+	WC_SET(pte_entry);
+	WC_SET(pte_hole);
+	WC_SET(hugetlb_entry);
+#undef WC_SET
+	cur_wc = wc;
+}
+
+static void walk_check_end(struct walk_check *wc)
+{
+	cur_wc = wc->outer;
+}
+
 /*
  * walk_page_range(): walk [start, end) of @mm VMA by VMA, holes (no VMA)
  * reported with depth -1.  The caller holds the mmap lock as ops->walk_lock
  * says.  Callback return values: 0 go on, >0 stop and return it, <0 error.
  */
-int walk_page_range(struct mm_struct *mm, unsigned long start, unsigned long end,
-		    const struct mm_walk_ops *ops, void *private)
+static int walk_page_range_nocheck(struct mm_struct *mm, unsigned long start,
+				   unsigned long end, const struct mm_walk_ops *ops,
+				   void *private)
 {
 	struct mm_walk walk = {
 		.ops = ops,
@@ -652,10 +805,24 @@ int walk_page_range(struct mm_struct *mm, unsigned long start, unsigned long end
 	return err;
 }
 
+int walk_page_range(struct mm_struct *mm, unsigned long start, unsigned long end,
+		    const struct mm_walk_ops *ops, void *private)
+{
+	struct walk_check wc;
+	int ret;
+
+	if (!checkers_on() || !ops)
+		return walk_page_range_nocheck(mm, start, end, ops, private);
+	walk_check_begin(&wc, ops, mm);
+	ret = walk_page_range_nocheck(mm, start, end, &wc.ops, private);
+	walk_check_end(&wc);
+	return ret;
+}
+
 /* [start, end) inside @vma, walked as it is: no walk_page_test(). */
-int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
-			unsigned long end, const struct mm_walk_ops *ops,
-			void *private)
+static int walk_page_range_vma_nocheck(struct vm_area_struct *vma, unsigned long start,
+				       unsigned long end, const struct mm_walk_ops *ops,
+				       void *private)
 {
 	struct mm_walk walk = {
 		.ops = ops,
@@ -679,6 +846,21 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 	return __walk_page_range(start, end, &walk);
 }
 
+int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, const struct mm_walk_ops *ops,
+			void *private)
+{
+	struct walk_check wc;
+	int ret;
+
+	if (!checkers_on() || !ops)
+		return walk_page_range_vma_nocheck(vma, start, end, ops, private);
+	walk_check_begin(&wc, ops, vma ? vma->vm_mm : NULL);
+	ret = walk_page_range_vma_nocheck(vma, start, end, &wc.ops, private);
+	walk_check_end(&wc);
+	return ret;
+}
+
 /*
  * The whole of @vma.  No walk_page_test() since 2022 ("mm/pagewalk: don't
  * skip VM_PFNMAP in walk_page_vma"): a VM_PFNMAP VMA is walked, which is how
@@ -687,9 +869,17 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops, void *private)
 {
 	const struct kimpl_ops *tree = kimpl_tree();
+	struct walk_check wc;
+	int ret;
 
-	if (tree)
-		return tree->walk_page_vma(vma, ops, private);
+	if (tree) {
+		if (!checkers_on() || !ops)
+			return tree->walk_page_vma(vma, ops, private);
+		walk_check_begin(&wc, ops, vma ? vma->vm_mm : NULL);
+		ret = tree->walk_page_vma(vma, &wc.ops, private);
+		walk_check_end(&wc);
+		return ret;
+	}
 	if (!vma)
 		return -EINVAL;
 	return walk_page_range_vma(vma, vma->vm_start, vma->vm_end, ops, private);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checker.h"
 #include "machine.h"
 #include "mm.h"
 #include "scheduler.h"
@@ -498,4 +499,24 @@ int sched_explore(const struct sched_explore_ops *ops, void *ctx, uint32_t point
 	}
 	free(res);
 	return 0;
+}
+
+/*
+ * The decisions of the controlled run so far (issue 15: a checker's report
+ * carries the schedule that replays it).  Declared in checker.h.
+ */
+void sched_schedule_so_far(char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!buf || !len)
+		return;
+	buf[0] = '\0';
+	if (!atomic_load(&sched_active))
+		return;
+	pthread_mutex_lock(&S.lock);
+	for (unsigned int i = 0; i < S.trace.nd && off + 4 < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "." : "",
+					S.trace.chosen[i]);
+	pthread_mutex_unlock(&S.lock);
 }

@@ -16,6 +16,7 @@ struct sched_point sched_points[NR_SCHED_POINTS] = {
 	[SP_MMAP_LOCK] = { .name = "mmap_lock" },
 	[SP_PTL] = { .name = "ptl" },
 	[SP_WALK_PMD_AFTER_SPLIT] = { .name = "walk_pmd_range:after_split" },
+	[SP_MADV_DONTNEED_ZAP] = { .name = "madvise_dontneed:before_zap" },
 };
 
 static _Atomic(sched_switch_fn) sched_switch;

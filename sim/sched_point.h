@@ -31,6 +31,7 @@ enum sched_point_id {
 	SP_MMAP_LOCK,			/* before taking mmap_lock */
 	SP_PTL,				/* before taking a page-table lock */
 	SP_WALK_PMD_AFTER_SPLIT,	/* walk_pmd_range, after split_huge_pmd */
+	SP_MADV_DONTNEED_ZAP,		/* madvise_dontneed_single_vma, before the zap */
 	NR_SCHED_POINTS,
 };
 

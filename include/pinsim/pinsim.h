@@ -459,6 +459,20 @@ int pinsim_unlink(struct pinsim_proc *p, const char *path) PINSIM_API;
 /*
  * madvise(2): MADV_HUGEPAGE, MADV_NOHUGEPAGE, and for fork MADV_DONTFORK,
  * MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK (mm/madvise.c).
+ *
+ * And the discard, MADV_DONTNEED (MADV_DONTNEED_LOCKED also takes VM_LOCKED
+ * memory), as 6.12's madvise_dontneed_free(): under the mmap READ lock, so
+ * concurrently with faults, walks and pinning; anonymous, THP (a huge page
+ * the range covers only partly is split, its pages in the range dropped)
+ * and hugetlb memory (whole huge pages: the start must be aligned, -1
+ * EINVAL otherwise, and the end is rounded down); VM_PFNMAP (device BARs)
+ * and, for MADV_DONTNEED, VM_LOCKED ranges are -1 EINVAL; an unmapped
+ * hole is -1 ENOMEM after the mapped parts were discarded.  The mapping's
+ * reference is dropped and nothing else: a page pinned for DMA stays
+ * pinned with its contents, and the next CPU touch of the address reads a
+ * fresh zero page.  A device DMA to such a page afterwards is reported by
+ * the DMA checker as a coherency violation (pinsim_checker_reports(),
+ * kind "dma-coherency").
  */
 int pinsim_madvise(struct pinsim_proc *p, uint64_t addr, uint64_t len, int advice) PINSIM_API;
 /*
@@ -644,6 +658,7 @@ enum pinsim_point {
 	PINSIM_SP_MMAP_LOCK,			/* before taking mmap_lock */
 	PINSIM_SP_PTL,				/* before taking a page-table lock */
 	PINSIM_SP_WALK_PMD_AFTER_SPLIT,		/* walk_pmd_range, after split_huge_pmd */
+	PINSIM_SP_MADV_DONTNEED_ZAP,		/* MADV_DONTNEED, before each VMA's zap */
 	PINSIM_NR_POINTS,
 };
 
