@@ -70,9 +70,14 @@ static int task_register(struct task_struct *t)
 static void task_unregister(struct task_struct *t)
 {
 	struct machine *m = machine;
-	unsigned int i = t->reg_slot;
+	unsigned int i;
 
+	/*
+	 * The slot under the lock: another task's unregistering may move this
+	 * one (as the last) into the slot it frees.
+	 */
 	pthread_mutex_lock(&m->tasks_lock);
+	i = t->reg_slot;
 	if (!WARN_ON(i >= m->nr_tasks || m->tasks[i] != t)) {
 		struct task_struct *last = m->tasks[--m->nr_tasks];
 
