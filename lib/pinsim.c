@@ -1419,3 +1419,70 @@ int pinsim_unlink(struct pinsim_proc *p, const char *path)
 		return fail(EFAULT);
 	return (int)ret_errno(in_proc(p, unlink_body, &a));
 }
+
+/* ---------------- checkers (issue 15): lock order, sim/lockdep.c ---------------- */
+
+#include "checker.h"
+#include "lockdep.h"
+
+int pinsim_set_checkers(struct pinsim *m, enum pinsim_checkers mode)
+{
+	static const enum lockdep_mode map[] = {
+		[PINSIM_CHECKERS_CONTROLLED] = LOCKDEP_SCHED,
+		[PINSIM_CHECKERS_OFF] = LOCKDEP_OFF,
+		[PINSIM_CHECKERS_ALWAYS] = LOCKDEP_ALWAYS,
+	};
+
+	if (!m || (unsigned int)mode > PINSIM_CHECKERS_ALWAYS) {
+		errno = EINVAL;
+		return -1;
+	}
+	lockdep_set_mode(map[mode]);
+	/* The walker and DMA checkers (sim/checker.h) follow the same switch. */
+	checker_set_mode(mode == PINSIM_CHECKERS_OFF	   ? CHECKER_OFF
+			 : mode == PINSIM_CHECKERS_ALWAYS ? CHECKER_ALWAYS
+							   : CHECKER_SCHED);
+	return 0;
+}
+
+int pinsim_checker_reports(struct pinsim *m, struct pinsim_checker_report *out,
+			   unsigned int max)
+{
+	unsigned long n;
+	unsigned int i = 0;
+	enum checker_kind ck;
+
+	if (!m) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = lockdep_nr_reports();
+	for (; out && i < n && i < max; i++) {
+		enum lockdep_report_kind kind;
+
+		if (!lockdep_report(i, &kind, out[i].text, sizeof(out[i].text), out[i].schedule,
+				    sizeof(out[i].schedule)))
+			break;
+		snprintf(out[i].kind, sizeof(out[i].kind), "%s", lockdep_kind_name(kind));
+	}
+	/* Then the walker and DMA checkers' (sim/checker.h), after lockdep's kept ones. */
+	for (unsigned int k = 0; out && i < max; k++, i++) {
+		if (!checker_report_get(k, &ck, out[i].text, sizeof(out[i].text), out[i].schedule,
+					sizeof(out[i].schedule)))
+			break;
+		snprintf(out[i].kind, sizeof(out[i].kind), "%s", checker_name(ck));
+	}
+	n += checker_total();
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int pinsim_checker_reset(struct pinsim *m)
+{
+	if (!m) {
+		errno = EINVAL;
+		return -1;
+	}
+	lockdep_reset();
+	checker_reset();
+	return 0;
+}

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "lockdep.h"
 #include "rwsem.h"
 #include "scheduler.h"
 #include "sched_point.h"
@@ -32,6 +33,7 @@ void init_rwsem(struct rw_semaphore *sem, const char *name)
 	atomic_store(&sem->waiting_writers, 0);
 	atomic_store(&sem->waiting_readers, 0);
 	atomic_store(&sem->writer, NULL);
+	atomic_store(&sem->dep_class, 0);
 	pthread_mutex_init(&sem->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -160,10 +162,22 @@ static int __down_sched(struct rw_semaphore *sem, bool write, bool killable)
 	return ret;
 }
 
-static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t timeout_ns)
+/*
+ * lockdep (lockdep.h): might_sleep(), then the acquisition is recorded
+ * before it may block, as rwsem_acquire() comes before the kernel's
+ * LOCK_CONTENDED(): an inverted order is seen even by the run that
+ * deadlocks on it.  A wait that gives up forgets it again.  @ip is in the
+ * function that asked for the lock.
+ */
+static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t timeout_ns,
+		  const void *ip)
 {
 	int ret = 0;
 
+	if (lockdep_on()) {
+		__lockdep_might_sleep(sem->name, ip);
+		__lockdep_acquire(sem, sem->name, &sem->dep_class, !write, false, ip);
+	}
 	sched_point(SP_MMAP_LOCK, NULL, 0);
 	if (!(write ? write_trylock(sem) : read_trylock(sem))) {
 		if (sched_controls_current())
@@ -175,45 +189,52 @@ static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t 
 		if (write)
 			atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
 		lock_acquired(sem, write);
+	} else {
+		lockdep_release(sem);
 	}
 	return ret;
 }
 
+#define CALLER __builtin_return_address(0)
+
 void down_read(struct rw_semaphore *sem)
 {
-	__down(sem, false, false, 0);
+	__down(sem, false, false, 0, CALLER);
 }
 
 int down_read_killable(struct rw_semaphore *sem)
 {
-	return __down(sem, false, true, 0);
+	return __down(sem, false, true, 0, CALLER);
 }
 
 int down_read_timeout(struct rw_semaphore *sem, uint64_t ns)
 {
-	return __down(sem, false, true, ns ? ns : 1);
+	return __down(sem, false, true, ns ? ns : 1, CALLER);
 }
 
 void down_write(struct rw_semaphore *sem)
 {
-	__down(sem, true, false, 0);
+	__down(sem, true, false, 0, CALLER);
 }
 
 int down_write_killable(struct rw_semaphore *sem)
 {
-	return __down(sem, true, true, 0);
+	return __down(sem, true, true, 0, CALLER);
 }
 
 int down_write_timeout(struct rw_semaphore *sem, uint64_t ns)
 {
-	return __down(sem, true, true, ns ? ns : 1);
+	return __down(sem, true, true, ns ? ns : 1, CALLER);
 }
 
+/* Trylocks add no dependency (lockdep.h), but are held like any lock. */
 bool down_read_trylock(struct rw_semaphore *sem)
 {
 	if (!read_trylock(sem))
 		return false;
 	lock_acquired(sem, false);
+	if (lockdep_on())
+		__lockdep_acquire(sem, sem->name, &sem->dep_class, true, true, CALLER);
 	return true;
 }
 
@@ -223,14 +244,25 @@ bool down_write_trylock(struct rw_semaphore *sem)
 		return false;
 	atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
 	lock_acquired(sem, true);
+	if (lockdep_on())
+		__lockdep_acquire(sem, sem->name, &sem->dep_class, false, true, CALLER);
 	return true;
+}
+
+/* print_unlock_imbalance_bug(): the task's held list (task.c) is the truth. */
+static void rwsem_release(struct rw_semaphore *sem, const void *ip)
+{
+	if (lockdep_on() && current && !lock_is_held(sem))
+		__lockdep_bad_unlock(sem, sem->name, ip);
+	lockdep_release(sem);
+	lock_released(sem);
 }
 
 void up_read(struct rw_semaphore *sem)
 {
 	long c;
 
-	lock_released(sem);
+	rwsem_release(sem, CALLER);
 	c = atomic_fetch_sub(&sem->count, 1);
 	if (WARN_ON((c & ~RWSEM_WRITER) <= 0)) {
 		atomic_fetch_add(&sem->count, 1);
@@ -244,7 +276,7 @@ void up_read(struct rw_semaphore *sem)
 
 void up_write(struct rw_semaphore *sem)
 {
-	lock_released(sem);
+	rwsem_release(sem, CALLER);
 	WARN_ON(!(atomic_load(&sem->count) & RWSEM_WRITER));
 	atomic_store(&sem->writer, NULL);
 	atomic_fetch_and(&sem->count, ~RWSEM_WRITER);

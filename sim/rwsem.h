@@ -39,7 +39,8 @@ struct rw_semaphore {
 	pthread_cond_t read_cv;
 	pthread_cond_t write_cv;
 	struct task_struct *_Atomic writer;	/* active writer, or NULL */
-	const char *name;
+	const char *name;			/* also its lockdep class (lockdep.h) */
+	_Atomic int16_t dep_class;		/* lockdep's class, 0: not looked up */
 };
 
 void init_rwsem(struct rw_semaphore *sem, const char *name);

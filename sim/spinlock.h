@@ -9,7 +9,13 @@
  * ThreadSanitizer sees the happens-before edges.
  *
  * The owner is kept so that a waiter can tell "held by a task that oopsed"
- * from a slow holder (spin_lock_timeout()).
+ * from a slow holder (spin_lock_timeout()), and so that lockdep can tell an
+ * unlock by a task that does not hold the lock.
+ *
+ * lockdep (lockdep.h): while the checker is on, spin_lock() records the
+ * acquisition before it spins (spin_acquire() before do_raw_spin_lock()),
+ * a successful spin_trylock() records a trylock, spin_unlock() checks the
+ * owner and forgets it.  Off, each pays lockdep_on()'s two relaxed loads.
  */
 #ifndef SIM_SPINLOCK_H
 #define SIM_SPINLOCK_H
@@ -18,6 +24,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "lockdep.h"
 
 typedef struct {
 	_Atomic uint32_t locked; /* 0, or the owner's task id */
@@ -37,16 +45,22 @@ static inline bool spin_trylock(spinlock_t *lock)
 {
 	uint32_t expected = 0;
 
-	return atomic_compare_exchange_strong_explicit(&lock->locked, &expected,
-						       sim_current_tid(),
-						       memory_order_acquire,
-						       memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&lock->locked, &expected,
+						     sim_current_tid(),
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return false;
+	if (lockdep_on())
+		__lockdep_spin_acquire(lock, true);
+	return true;
 }
 
 static inline void spin_lock(spinlock_t *lock)
 {
 	uint32_t expected = 0, me = sim_current_tid();
 
+	if (lockdep_on())
+		__lockdep_spin_acquire(lock, false);
 	if (__builtin_expect(atomic_compare_exchange_weak_explicit(
 				     &lock->locked, &expected, me,
 				     memory_order_acquire, memory_order_relaxed),
@@ -61,6 +75,10 @@ void __spin_unlock_notify(spinlock_t *lock);
 
 static inline void spin_unlock(spinlock_t *lock)
 {
+	if (lockdep_on() &&
+	    atomic_load_explicit(&lock->locked, memory_order_relaxed) != sim_current_tid())
+		__lockdep_spin_bad_unlock(lock);
+	lockdep_release(lock);
 	atomic_store_explicit(&lock->locked, 0, memory_order_release);
 	if (__builtin_expect(atomic_load_explicit(&sched_active, memory_order_relaxed), 0))
 		__spin_unlock_notify(lock);

@@ -830,6 +830,53 @@ const char *pinsim_version(void) PINSIM_API;
  */
 size_t pinsim_lock_report(struct pinsim *m, char *buf, size_t len) PINSIM_API;
 
+/*
+ * Checkers (issue 15).  Lock order, after the kernel's lockdep: every
+ * simulated lock (mmap_lock, the page-table locks, i_mmap_rwsem, memory_lock,
+ * vfio's mutexes and iommu->lock) has a class (its name); the order in which
+ * classes are taken is recorded across every run of the host process, and a
+ * cycle is reported with the two acquisitions that make it (function names
+ * and schedule point) even when no run deadlocked.  Also reported: a
+ * sleeping lock (rwsem, mutex) taken under a page-table spinlock, and the
+ * release of a lock the task does not hold.
+ *
+ * By default (PINSIM_CHECKERS_CONTROLLED) the checks run in every
+ * controlled execution (pinsim_sched_run(), the explore search) and cost
+ * nothing else; PINSIM_CHECKERS_ALWAYS runs them everywhere, _OFF never.
+ * Process-wide: @m is checked but the setting and the reports are shared
+ * by every machine of the process (the lock-order graph spans them).
+ */
+enum pinsim_checkers {
+	PINSIM_CHECKERS_CONTROLLED,
+	PINSIM_CHECKERS_OFF,
+	PINSIM_CHECKERS_ALWAYS,
+};
+int pinsim_set_checkers(struct pinsim *m, enum pinsim_checkers mode) PINSIM_API;
+
+struct pinsim_checker_report {
+	/*
+	 * "lock-order", "sleep-in-atomic", "bad-unlock", "lock-depth"; and
+	 * "dma-unpinned" (a DMA reached a RAM frame that is not pinned),
+	 * "dma-coherency" (a DMA reached a pinned frame that MADV_DONTNEED
+	 * took from the address it was pinned for: the process sees another
+	 * page there), "walk-repeat" (a page walk handed one range to a
+	 * callback twice without ACTION_AGAIN for it).
+	 */
+	char kind[32];
+	char text[1536];	/* what, with the functions; no host addresses */
+	char schedule[8193];	/* replays it (PINSIM_SCHEDULE=...); "" outside a run */
+};
+
+/*
+ * The reports so far: returns how many were made (even past those kept);
+ * the first min(that, @max, 32) are copied to @out (may be NULL).  -1 and
+ * EINVAL without @m.
+ */
+int pinsim_checker_reports(struct pinsim *m, struct pinsim_checker_report *out,
+			   unsigned int max) PINSIM_API;
+/* Forget the reports and the recorded lock order. */
+int pinsim_checker_reset(struct pinsim *m) PINSIM_API;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench_lockdep: what the lock-order checker (sim/lockdep.h, issue 15)
+ * costs a controlled run.  Two workloads, each timed with the checker on
+ * (LOCKDEP_SCHED, the default) and off (LOCKDEP_OFF), in interleaved
+ * rounds (on/off, then off/on, ...) so that drift on a loaded machine hits
+ * both alike:
+ *
+ *  1. explore: the bounded exhaustive search of the walker x pinner world
+ *     (tests/test_explore.c, 6.12.118, fixed walker, LEGACY), the whole
+ *     space -e times per round: schedules/second, world setup included.
+ *  2. locks: one controlled run of two threads that each map, fault and
+ *     unmap anonymous memory in a loop (mmap_lock, page_table_lock, PTE
+ *     locks, no setup in the timing): runs/second.
+ *
+ * Printed: the median rate of each mode, and the cost (1 - on/off) as the
+ * median of the rounds' ratios with their min and max (the spread).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "lockdep.h"
+#include "race_world.h"
+
+#define KiB (1ULL << 10)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	return v[n / 2];
+}
+
+/* ---- 1: the explore search ---- */
+
+static struct race_world W;
+
+static int b_setup(void *ctx, struct sched_thread *t)
+{
+	return race_world_setup(&W, t);
+}
+
+static bool b_check(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	return true;
+}
+
+static void b_teardown(void *ctx)
+{
+	race_world_teardown(&W);
+}
+
+/* The whole bounded space, @reps times over. */
+static double explore_rate(int reps)
+{
+	static const struct sched_explore_ops ops = { b_setup, b_check, b_teardown };
+	struct sched_explore_stats st;
+	unsigned long schedules = 0;
+	double t0 = now_s();
+
+	W.cfg = (struct race_world_cfg){ "6.12.118", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
+					 false, false, .map_size = 16 * KiB };
+	for (int i = 0; i < reps; i++) {
+		if (sched_explore(&ops, NULL, SCHED_RACE_POINTS, 2, 0, 100000, &st) ||
+		    !st.complete)
+			return 0;
+		schedules += st.schedules;
+	}
+	return schedules / (now_s() - t0);
+}
+
+/* ---- 2: lock-heavy controlled runs on one machine ---- */
+
+static struct mm_struct *L_mm;
+static int L_iters = 64;
+
+static long map_fault_unmap(void *arg)
+{
+	for (int i = 0; i < L_iters; i++) {
+		unsigned long va = vm_mmap(L_mm, NULL, 0, 64 * KiB, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, 0);
+		struct vm_area_struct *vma;
+
+		if (IS_ERR_VALUE(va))
+			return -1;
+		mmap_read_lock(L_mm);
+		vma = vma_lookup(L_mm, va);
+		for (unsigned long a = va; vma && a < va + 64 * KiB; a += PAGE_SIZE)
+			handle_mm_fault(vma, a, FAULT_FLAG_WRITE);
+		mmap_read_unlock(L_mm);
+		sched_point(SP_PIN_BETWEEN_RUNS, NULL, 0);
+		vm_munmap(L_mm, va, 64 * KiB);
+	}
+	return 0;
+}
+
+static double locks_rate(int runs)
+{
+	struct sched_thread t[2];
+	struct sched_strategy s;
+	struct sched_result *res = malloc(sizeof(*res));
+	double t0 = now_s();
+
+	if (!res)
+		return 0;
+	sched_strategy_init(&s);
+	s.kind = SCHED_PCT;
+	for (int r = 0; r < runs; r++) {
+		s.seed = (uint64_t)r + 1;
+		t[0] = (struct sched_thread){ .name = "a", .mm = L_mm, .fn = map_fault_unmap };
+		t[1] = (struct sched_thread){ .name = "b", .mm = L_mm, .fn = map_fault_unmap };
+		if (sched_run(t, 2, &s, res) || res->status != SCHED_DONE || t[0].ret || t[1].ret) {
+			free(res);
+			return 0;
+		}
+	}
+	free(res);
+	return runs / (now_s() - t0);
+}
+
+/* ---- interleaved rounds ---- */
+
+static void report(const char *what, const char *unit, double *on, double *off, int rounds)
+{
+	double cost[64];
+
+	for (int i = 0; i < rounds; i++)
+		cost[i] = off[i] > 0 ? 1 - on[i] / off[i] : 0;
+	qsort(cost, rounds, sizeof(cost[0]), cmp_d);
+	printf("%s: on %.0f %s/s, off %.0f %s/s (medians of %d rounds); checker cost %.1f%% "
+	       "(median of round ratios; min %.1f%%, max %.1f%%)\n",
+	       what, median(on, rounds), unit, median(off, rounds), unit, rounds,
+	       100 * cost[rounds / 2], 100 * cost[0], 100 * cost[rounds - 1]);
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = 11, runs = 40, reps = 5, c;
+	double on[2][64], off[2][64];
+	struct machine_config mc;
+	struct machine *m;
+
+	while ((c = getopt(argc, argv, "r:n:e:")) != -1) {
+		if (c == 'r')
+			rounds = atoi(optarg);
+		else if (c == 'n')
+			runs = atoi(optarg);
+		else if (c == 'e')
+			reps = atoi(optarg);
+	}
+	if (rounds < 1 || rounds > 64 || runs < 1 || reps < 1) {
+		fprintf(stderr, "usage: bench_lockdep [-r rounds (1..64)] [-n runs] [-e explore reps]\n");
+		return 2;
+	}
+	for (int r = 0; r < rounds; r++) {
+		for (int k = 0; k < 2; k++) {
+			bool checker = (r + k) % 2 == 0;
+
+			lockdep_set_mode(checker ? LOCKDEP_SCHED : LOCKDEP_OFF);
+			(checker ? on : off)[0][r] = explore_rate(reps);
+		}
+	}
+	machine_config_init(&mc);
+	mc.ram_bytes = 1ULL << 30;
+	if (machine_create(&mc, &m)) {
+		fprintf(stderr, "bench_lockdep: no machine\n");
+		return 1;
+	}
+	L_mm = mm_alloc("bench");
+	for (int r = 0; r < rounds && L_mm; r++) {
+		for (int k = 0; k < 2; k++) {
+			bool checker = (r + k) % 2 == 0;
+
+			lockdep_set_mode(checker ? LOCKDEP_SCHED : LOCKDEP_OFF);
+			(checker ? on : off)[1][r] = locks_rate(runs);
+		}
+	}
+	lockdep_set_mode(LOCKDEP_SCHED);
+	report("explore (walker x pinner, 6.12.118)", "schedules", on[0], off[0], rounds);
+	report("locks (2 threads x 64 map/fault/unmap)", "runs", on[1], off[1], rounds);
+	printf("checker reports: %u\n", lockdep_nr_reports());
+	if (L_mm)
+		mmput(L_mm);
+	machine_destroy(m);
+	return lockdep_nr_reports() ? 1 : 0;
+}
