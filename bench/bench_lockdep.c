@@ -12,6 +12,7 @@
  *  2. locks: one controlled run of two threads that each map, fault and
  *     unmap anonymous memory in a loop (mmap_lock, page_table_lock, PTE
  *     locks, no setup in the timing): runs/second.
+ *  3. ops: the checker's price per lock operation, without the scheduler.
  *
  * Printed: the median rate of each mode, and the cost (1 - on/off) as the
  * median of the rounds' ratios with their min and max (the spread).
@@ -135,6 +136,27 @@ static double locks_rate(int runs)
 	return runs / (now_s() - t0);
 }
 
+/*
+ * ---- 3: the checker's own price per lock operation ----
+ * One thread, no scheduler: an mmap read lock and the mm's page_table_lock
+ * inside it (one dependency, known after the first pass), taken and
+ * released @n times, LOCKDEP_ALWAYS against LOCKDEP_OFF: ns per pair.
+ */
+static double ns_per_pair(bool checker, long n)
+{
+	double t0;
+
+	lockdep_set_mode(checker ? LOCKDEP_ALWAYS : LOCKDEP_OFF);
+	t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		mmap_read_lock(L_mm);
+		spin_lock(&L_mm->page_table_lock);
+		spin_unlock(&L_mm->page_table_lock);
+		mmap_read_unlock(L_mm);
+	}
+	return (now_s() - t0) * 1e9 / n;
+}
+
 /* ---- interleaved rounds ---- */
 
 static void report(const char *what, const char *unit, double *on, double *off, int rounds)
@@ -153,7 +175,7 @@ static void report(const char *what, const char *unit, double *on, double *off, 
 int main(int argc, char **argv)
 {
 	int rounds = 11, runs = 40, reps = 5, c;
-	double on[2][64], off[2][64];
+	double on[3][64], off[3][64];
 	struct machine_config mc;
 	struct machine *m;
 
@@ -192,9 +214,19 @@ int main(int argc, char **argv)
 			(checker ? on : off)[1][r] = locks_rate(runs);
 		}
 	}
+	for (int r = 0; r < rounds && L_mm; r++) {
+		for (int k = 0; k < 2; k++) {
+			bool checker = (r + k) % 2 == 0;
+
+			(checker ? on : off)[2][r] = ns_per_pair(checker, 200000);
+		}
+	}
 	lockdep_set_mode(LOCKDEP_SCHED);
 	report("explore (walker x pinner, 6.12.118)", "schedules", on[0], off[0], rounds);
 	report("locks (2 threads x 64 map/fault/unmap)", "runs", on[1], off[1], rounds);
+	printf("ops (mmap_lock read + page_table_lock, one thread): on %.1f ns, off %.1f ns "
+	       "per pair (medians of %d rounds)\n", median(on[2], rounds), median(off[2], rounds),
+	       rounds);
 	printf("checker reports: %u\n", lockdep_nr_reports());
 	if (L_mm)
 		mmput(L_mm);
