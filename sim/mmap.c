@@ -1132,7 +1132,7 @@ static unsigned long __do_mmap(struct mm_struct *mm, struct file *file, unsigned
 		return -EPERM;
 	if (!mlock_future_ok(mm, calc_vm_flags(prot, flags) | mm->def_flags, len))
 		return -EAGAIN;
-	if (h) {
+	if (h && !file) {
 		resv = len / huge_page_size(h);
 		if (!(flags & MAP_NORESERVE) && hugetlb_reserve_pages(h, resv))
 			return -ENOMEM;
@@ -1151,7 +1151,7 @@ static unsigned long __do_mmap(struct mm_struct *mm, struct file *file, unsigned
 	/* do_mmap(): mm->def_flags is mlockall(MCL_FUTURE)'s VM_LOCKED[ONFAULT]. */
 	vma->vm_flags = calc_vm_flags(prot, flags) | mm->def_flags;
 	vma->vm_pgoff = pgoff;
-	if (h && !file) {
+	if (h) {
 		/* mmap_region(): hugetlb VMAs are never VM_LOCKED. */
 		vma->vm_flags &= ~VM_LOCKED_MASK;
 		vma->vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
@@ -1178,6 +1178,12 @@ static unsigned long __do_mmap(struct mm_struct *mm, struct file *file, unsigned
 		return addr;
 	}
 	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
+	/* mmap_region(): shared anonymous memory is a shmem file of its own. */
+	if (!file && !h && (vma->vm_flags & VM_SHARED)) {
+		err = shmem_zero_setup(vma);
+		if (err)
+			goto free_vma;
+	}
 	if (file) {
 		vm_flags_t before = vma->vm_flags;
 
@@ -1209,12 +1215,6 @@ static unsigned long __do_mmap(struct mm_struct *mm, struct file *file, unsigned
 	if (err)
 		goto put_file;
 	/* vma_link_file(): core mm links every file VMA, after ->mmap succeeded. */
-	/* mmap_region(): shared anonymous memory is a shmem file of its own. */
-	if (!file && !h && (vma->vm_flags & VM_SHARED)) {
-		err = shmem_zero_setup(vma);
-		if (err)
-			goto free_vma;
-	}
 	if (vma->vm_file)
 		mapping_link(vma);
 	mmap_account_locked(mm, vma->vm_flags, len);
@@ -1242,37 +1242,6 @@ unreserve:
 	return err;
 }
 
-/* ---------------- munmap ---------------- */
-
-/*
- * __split_vma(): cut @vma at @addr; the new VMA takes [addr, vm_end).
- * Hugetlb reservations follow the unfaulted pages of each part.
- */
-int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
-{
-	struct vm_area_struct *new = sim_kmalloc(sizeof(*new));
-	int err;
-
-	if (!new)
-		return -ENOMEM;
-	*new = *vma;
-	new->vm_start = addr;
-	new->vm_pgoff += (addr - vma->vm_start) >> PAGE_SHIFT;
-	new->vm_mapping_next = NULL;
-	if (is_vm_hugetlb_page(vma) && vma->hugetlb_resv) {
-		long right = hugetlb_unfaulted(vma, addr, vma->vm_end);
-
-		if (right > vma->hugetlb_resv)
-			right = vma->hugetlb_resv;
-		new->hugetlb_resv = right;
-		vma->hugetlb_resv -= right;
-	}
-	vma->vm_end = addr;
-	err = vma_insert(mm, new);
-	if (err) {
-		vma->vm_end = new->vm_end;
-		vma->hugetlb_resv += new->hugetlb_resv;
-		free(new);
 /*
  * do_mmap() with ksys_mmap_pgoff()'s MAP_HUGETLB part: shared hugetlb
  * memory without a file gets an unlinked hugetlbfs file
@@ -1307,6 +1276,37 @@ unsigned long do_mmap(struct mm_struct *mm, struct file *file, unsigned long add
 	return ret;
 }
 
+/* ---------------- munmap ---------------- */
+
+/*
+ * __split_vma(): cut @vma at @addr; the new VMA takes [addr, vm_end).
+ * Hugetlb reservations follow the unfaulted pages of each part.
+ */
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
+{
+	struct vm_area_struct *new = sim_kmalloc(sizeof(*new));
+	int err;
+
+	if (!new)
+		return -ENOMEM;
+	*new = *vma;
+	new->vm_start = addr;
+	new->vm_pgoff += (addr - vma->vm_start) >> PAGE_SHIFT;
+	new->vm_mapping_next = NULL;
+	if (is_vm_hugetlb_page(vma) && vma->hugetlb_resv) {
+		long right = hugetlb_unfaulted(vma, addr, vma->vm_end);
+
+		if (right > vma->hugetlb_resv)
+			right = vma->hugetlb_resv;
+		new->hugetlb_resv = right;
+		vma->hugetlb_resv -= right;
+	}
+	vma->vm_end = addr;
+	err = vma_insert(mm, new);
+	if (err) {
+		vma->vm_end = new->vm_end;
+		vma->hugetlb_resv += new->hugetlb_resv;
+		free(new);
 		return err;
 	}
 	if (new->vm_file) {
