@@ -33,6 +33,8 @@ struct sthread {
 	const void *blocked_on;
 	const char *blocked_name;
 	bool aborted;
+	bool ran;			/* has had the turn (its code so far is described) */
+	int8_t last_point;		/* the last schedule point it passed, or -1 */
 	unsigned int prio;		/* PCT */
 };
 
@@ -43,6 +45,21 @@ struct sched_trace {
 	uint8_t mask[SCHED_MAX_DECISIONS];	/* runnable threads */
 	int8_t cur[SCHED_MAX_DECISIONS];	/* the running thread if runnable, else -1 */
 	uint8_t pre[SCHED_MAX_DECISIONS];	/* preemptions before this decision */
+	/* The step taken at each decision, for the search's reduction. */
+	struct sched_fp fp[SCHED_MAX_DECISIONS];
+	uint8_t rafter[SCHED_MAX_DECISIONS];	/* the chosen thread runnable after it */
+	uint8_t sleep[SCHED_MAX_DECISIONS];	/* sleep set on arrival */
+	int16_t sleep_src[SCHED_MAX_DECISIONS][SCHED_MAX_THREADS];
+	unsigned int closed;			/* steps whose footprint is complete */
+};
+
+/* What the search keeps of one node of the tree (a decision on the current path). */
+struct explore_node {
+	uint8_t tried;			/* threads chosen here so far */
+	uint8_t rafter;			/* ... still runnable after their step */
+	uint8_t sleep;			/* sleep set on arrival */
+	int16_t sleep_src[SCHED_MAX_THREADS];	/* node whose fp[t] a sleeper's step is */
+	struct sched_fp fp[SCHED_MAX_THREADS];	/* the step each tried thread took */
 };
 
 static struct {
@@ -58,6 +75,16 @@ static struct {
 	unsigned int nr_change;
 	unsigned int preemptions;
 	bool ending, diverged;
+	/* The search's reduction and sharding (sched_explore_ex()); off in sched_run(). */
+	bool por;
+	unsigned int bound;
+	unsigned int stop_at;		/* cut the run at this decision (probe); 0: never */
+	uint8_t sleep;			/* threads asleep now */
+	int16_t sleep_src[SCHED_MAX_THREADS];
+	const struct explore_node *nodes;
+	struct sched_fp seg;		/* the step running since the last decision */
+	int seg_thread;
+	uint32_t cov[NR_SCHED_POINTS];	/* this run's point orders (see scheduler.h) */
 	struct sched_trace trace;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER };
 
@@ -109,6 +136,83 @@ static void pct_init(const struct sched_strategy *s)
 		S.change[i] = (unsigned int)(splitmix64(&x) % (s->est_steps ? s->est_steps : 1));
 }
 
+/* ---------------- step footprints (partial-order reduction) ---------------- */
+
+static bool obj_conflict(const struct sched_obj *a, const struct sched_obj *b)
+{
+	return a->key == b->key &&
+	       (a->region == SCHED_OBJ_ALL || b->region == SCHED_OBJ_ALL || a->region == b->region);
+}
+
+static void fp_add(struct sched_fp *fp, const struct sched_obj *o)
+{
+	if (fp->unknown)
+		return;
+	for (unsigned int i = 0; i < fp->n; i++) {
+		if (fp->obj[i].key != o->key)
+			continue;
+		if (fp->obj[i].region == o->region || fp->obj[i].region == SCHED_OBJ_ALL)
+			return;
+		if (o->region == SCHED_OBJ_ALL) {
+			fp->obj[i].region = SCHED_OBJ_ALL;
+			return;
+		}
+	}
+	if (fp->n == SCHED_FP_MAX) {
+		fp->unknown = true;
+		return;
+	}
+	fp->obj[fp->n++] = *o;
+}
+
+static bool fp_dependent(const struct sched_fp *a, const struct sched_fp *b)
+{
+	if (a->unknown || b->unknown)
+		return true;
+	for (unsigned int i = 0; i < a->n; i++)
+		for (unsigned int j = 0; j < b->n; j++)
+			if (obj_conflict(&a->obj[i], &b->obj[j]))
+				return true;
+	return false;
+}
+
+/* A lock the running step blocks on or wakes the waiters of. */
+static void seg_touch_lock(int me, const void *lock)
+{
+	struct sched_obj o = { .key = lock, .region = SCHED_OBJ_ALL };
+
+	if (me == S.seg_thread)
+		fp_add(&S.seg, &o);
+}
+
+/* Decision @d is being taken: the step of decision d - 1 is complete. */
+static void seg_close(unsigned int d)
+{
+	unsigned int prev = d - 1;
+	int t = S.trace.chosen[prev];
+
+	S.trace.fp[prev] = S.seg;
+	S.trace.rafter[prev] = S.t[t].state == ST_RUNNABLE;
+	S.trace.closed = d;
+	/* A sleeper stays asleep only while what runs is independent of it. */
+	if (S.por && d >= S.prefix_len) {
+		for (int i = 0; i < S.n; i++) {
+			if (!(S.sleep & (1u << i)))
+				continue;
+			if (fp_dependent(&S.nodes[S.sleep_src[i]].fp[i], &S.seg))
+				S.sleep &= (uint8_t)~(1u << i);
+		}
+	}
+}
+
+static void seg_open(int choice)
+{
+	memset(&S.seg, 0, sizeof(S.seg));
+	S.seg_thread = choice;
+	/* From a thread's start to its first point, nothing is described. */
+	S.seg.unknown = !S.t[choice].ran;
+}
+
 /* ---------------- decisions ---------------- */
 
 static unsigned int runnable_mask(void)
@@ -134,6 +238,18 @@ static int strategy_choice(unsigned int mask, int cur, unsigned int d)
 		if (mask & (1u << S.prefix[d]))
 			return S.prefix[d];
 		S.diverged = true;	/* the schedule does not fit this program */
+	}
+	if (S.por) {
+		unsigned int awake = mask & ~(unsigned int)S.sleep;
+
+		/* -1: every choice within the bound is asleep (covered elsewhere). */
+		if (!awake)
+			return -1;
+		if (cur >= 0 && (awake & (1u << cur)))
+			return cur;
+		if (cur >= 0 && S.preemptions + 1 > S.bound)
+			return -1;
+		return lowest(awake);
 	}
 	if (s->kind == SCHED_PCT) {
 		int best = -1;
@@ -217,23 +333,43 @@ static void schedule_next(int me)
 		}
 	}
 	cur = (me >= 0 && S.t[me].state == ST_RUNNABLE) ? me : -1;
-	if (__builtin_popcount(mask) == 1 || S.ending) {
-		/* Forced, or ending: the current thread goes on, else the lowest. */
-		choice = (cur >= 0 && !S.ending) ? cur : lowest(mask);
-	} else {
+	choice = -1;
+	if (__builtin_popcount(mask) > 1 && !S.ending) {
 		unsigned int d = S.trace.nd;
 
-		choice = strategy_choice(mask, cur, d);
-		if (d < SCHED_MAX_DECISIONS) {
+		if (d > 0 && S.trace.closed < d)
+			seg_close(d);
+		if (S.stop_at && d >= S.stop_at) {
+			end_run(SCHED_PRUNED, "probe: the rest belongs to another shard");
+		} else {
+			choice = strategy_choice(mask, cur, d);
+			if (choice < 0)
+				end_run(SCHED_PRUNED, "every thread within the bound is asleep");
+		}
+		if (choice >= 0 && d < SCHED_MAX_DECISIONS) {
 			S.trace.chosen[d] = (uint8_t)choice;
 			S.trace.mask[d] = (uint8_t)mask;
 			S.trace.cur[d] = (int8_t)cur;
 			S.trace.pre[d] = (uint8_t)(S.preemptions > 255 ? 255 : S.preemptions);
+			S.trace.sleep[d] = S.sleep;
+			if (S.sleep)
+				memcpy(S.trace.sleep_src[d], S.sleep_src, sizeof(S.sleep_src));
 			S.trace.nd++;
+			seg_open(choice);
 		}
-		if (cur >= 0 && choice != cur)
+		if (choice >= 0 && cur >= 0 && choice != cur)
 			S.preemptions++;
+		if (choice < 0)
+			mask = runnable_mask();
 	}
+	if (choice < 0) {
+		/* Forced, or ending: the current thread goes on, else the lowest. */
+		choice = (cur >= 0 && !S.ending) ? cur : lowest(mask);
+		/* Another thread inside the step: its footprint is not one thread's. */
+		if (choice != S.seg_thread)
+			S.seg.unknown = true;
+	}
+	S.t[choice].ran = true;
 	S.current = choice;
 	if (choice != me)
 		pthread_cond_signal(&S.t[choice].cv);
@@ -256,9 +392,25 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 {
 	int me = my_index;
 
-	if (me < 0 || !(S.s->points & (1u << id)))
+	struct sched_obj o;
+
+	if (me < 0)
 		return;
 	pthread_mutex_lock(&S.lock);
+	if (me == S.seg_thread) {
+		if (sched_point_object(id, mm, addr, &o))
+			fp_add(&S.seg, &o);
+		else
+			S.seg.unknown = true;
+	}
+	for (int i = 0; i < S.n; i++)
+		if (i != me && S.t[i].state != ST_EXITED && S.t[i].last_point >= 0)
+			S.cov[S.t[i].last_point] |= 1u << id;
+	S.t[me].last_point = (int8_t)id;
+	if (!(S.s->points & (1u << id))) {
+		pthread_mutex_unlock(&S.lock);
+		return;
+	}
 	schedule_next(me);
 	wait_turn(me);
 }
@@ -271,6 +423,7 @@ int sched_block_on(const void *lock, const char *name)
 	S.t[me].state = ST_BLOCKED;
 	S.t[me].blocked_on = lock;
 	S.t[me].blocked_name = name;
+	seg_touch_lock(me, lock);
 	schedule_next(me);
 	wait_turn(me);
 	return 0;
@@ -279,6 +432,8 @@ int sched_block_on(const void *lock, const char *name)
 void sched_lock_released(const void *lock)
 {
 	pthread_mutex_lock(&S.lock);
+	if (my_index >= 0)
+		seg_touch_lock(my_index, lock);
 	for (int i = 0; i < S.n; i++) {
 		if (S.t[i].state == ST_BLOCKED && S.t[i].blocked_on == lock) {
 			S.t[i].state = ST_RUNNABLE;
@@ -364,9 +519,13 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 	S.diverged = false;
 	S.preemptions = 0;
 	S.trace.nd = 0;
+	S.trace.closed = 0;
+	S.seg_thread = -1;
+	memset(S.cov, 0, sizeof(S.cov));
 	S.current = -2;		/* nobody until all threads exist */
 	for (int i = 0; i < n; i++) {
-		S.t[i] = (struct sthread){ .spec = &threads[i], .state = ST_RUNNABLE };
+		S.t[i] = (struct sthread){ .spec = &threads[i], .state = ST_RUNNABLE,
+					   .last_point = -1 };
 		pthread_cond_init(&S.t[i].cv, NULL);
 	}
 	if (s->kind == SCHED_PCT)
@@ -395,6 +554,12 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 	atomic_store(&sched_active, 0);
 	for (int i = 0; i < S.n; i++)
 		pthread_cond_destroy(&S.t[i].cv);
+	if (S.trace.nd && S.trace.closed < S.trace.nd) {
+		/* The last step ran to the end of the run: nothing to tell after it. */
+		S.trace.fp[S.trace.nd - 1] = S.seg;
+		S.trace.rafter[S.trace.nd - 1] = 1;
+		S.trace.closed = S.trace.nd;
+	}
 	res->nr_decisions = S.trace.nd;
 	res->preemptions = S.preemptions;
 	write_schedule(res);
@@ -417,88 +582,229 @@ int sched_run(struct sched_thread *threads, int n, const struct sched_strategy *
 		s = &replay;
 	}
 	parse_schedule(s->kind == SCHED_REPLAY ? s->schedule : NULL);
+	S.por = false;
+	S.stop_at = 0;
+	S.sleep = 0;
 	return __sched_run(threads, n, s, res);
 }
 
 /* ---------------- bounded exhaustive search ---------------- */
 
-int sched_explore(const struct sched_explore_ops *ops, void *ctx, uint32_t points,
-		  unsigned int preemption_bound, unsigned long max_schedules,
-		  unsigned long step_budget, struct sched_explore_stats *st)
+/*
+ * May @t, explored at node @i, sleep in the branch that chooses @u there?
+ * The bound rule of scheduler.h: cost(c->t) + [t runnable after] <= cost(c->u).
+ */
+static bool sleep_bound_ok(const struct explore_node *node, int cur, int t, int u)
 {
-	static uint8_t tried[SCHED_MAX_DECISIONS], prefix[SCHED_MAX_DECISIONS];
+	unsigned int ct = cur >= 0 && t != cur, cu = cur >= 0 && u != cur;
+	unsigned int rt = (node->rafter >> t) & 1;
+
+	return ct + rt <= cu;
+}
+
+/*
+ * Record the nodes the run went through: the one re-chosen at @prefix_len - 1
+ * gains its new choice's step; every node past it is fresh.
+ */
+static void explore_record(struct explore_node *nodes, unsigned int prefix_len,
+			   struct sched_explore_stats *st)
+{
+	unsigned int from = prefix_len ? prefix_len - 1 : 0;
+
+	for (unsigned int i = from; i < S.trace.nd; i++) {
+		struct explore_node *nd = &nodes[i];
+		int c = S.trace.chosen[i];
+
+		if (i > from || !prefix_len) {
+			nd->tried = 0;
+			nd->rafter = 0;
+			nd->sleep = S.trace.sleep[i];
+			memcpy(nd->sleep_src, S.trace.sleep_src[i], sizeof(nd->sleep_src));
+			st->sleep_skips += (unsigned long)__builtin_popcount(
+				S.trace.mask[i] & nd->sleep & ~(1u << c));
+		}
+		nd->tried |= (uint8_t)(1u << c);
+		nd->fp[c] = S.trace.fp[i];
+		nd->rafter = (uint8_t)((nd->rafter & ~(1u << c)) | (S.trace.rafter[i] << c));
+	}
+}
+
+static bool shard_owns(const struct sched_explore_opts *o, unsigned long key)
+{
+	return o->nr_shards <= 1 || key % o->nr_shards == o->shard;
+}
+
+int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
+		     const struct sched_explore_opts *opts, struct sched_explore_stats *st)
+{
+	static uint8_t prefix[SCHED_MAX_DECISIONS];
 	struct sched_thread threads[SCHED_MAX_THREADS];
 	struct sched_strategy s;
-	struct sched_result *res = malloc(sizeof(*res));
-	unsigned int prefix_len = 0;
+	struct sched_result *res;
+	struct explore_node *nodes;
+	unsigned int prefix_len = 0, depth = opts->shard_depth ? opts->shard_depth : 1;
+	uint8_t sleep = 0;
+	int16_t sleep_src[SCHED_MAX_THREADS] = { 0 };
+	unsigned long key = 0;
+	bool own;
+	int ret = 0;
 
-	if (!res)
-		return -ENOMEM;
 	memset(st, 0, sizeof(*st));
+	if (opts->nr_shards > 1 && opts->shard >= opts->nr_shards)
+		return -EINVAL;
+	res = malloc(sizeof(*res));
+	nodes = calloc(SCHED_MAX_DECISIONS, sizeof(*nodes));
+	if (!res || !nodes) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	sched_strategy_init(&s);
 	s.kind = SCHED_REPLAY;
-	s.points = points;
-	s.step_budget = step_budget;
+	s.points = opts->points;
+	s.step_budget = opts->step_budget;
+	own = shard_owns(opts, key);
+	st->prefixes = 1;
+	st->own_prefixes = own;
 
 	for (;;) {
+		unsigned int limit;
 		int n, i;
 
 		memset(threads, 0, sizeof(threads));
 		n = ops->setup(ctx, threads);
 		memcpy(S.prefix, prefix, prefix_len);
 		S.prefix_len = prefix_len;
+		S.por = opts->por;
+		S.bound = opts->preemption_bound;
+		S.stop_at = own ? 0 : depth;
+		S.nodes = nodes;
+		S.sleep = sleep;
+		memcpy(S.sleep_src, sleep_src, sizeof(sleep_src));
 		if (__sched_run(threads, n, &s, res)) {
 			ops->teardown(ctx);
-			free(res);
-			return -EAGAIN;
+			ret = -EAGAIN;
+			goto out;
 		}
-		st->schedules++;
-		st->deadlocks += res->status == SCHED_DEADLOCK;
-		st->livelocks += res->status == SCHED_LIVELOCK;
-		if (!ops->check(ctx, threads, n, res)) {
-			st->bug_found = true;
-			st->bug = *res;
-			ops->teardown(ctx);
-			break;
+		if (!own) {
+			st->probes++;
+		} else if (res->status == SCHED_PRUNED) {
+			st->pruned++;
+		} else {
+			st->schedules++;
+			st->deadlocks += res->status == SCHED_DEADLOCK;
+			st->livelocks += res->status == SCHED_LIVELOCK;
+			for (int p = 0; p < NR_SCHED_POINTS; p++)
+				st->order[p] |= S.cov[p];
+			if (!ops->check(ctx, threads, n, res)) {
+				st->bug_found = true;
+				st->bug = *res;
+				ops->teardown(ctx);
+				break;
+			}
 		}
 		ops->teardown(ctx);
+		explore_record(nodes, prefix_len, st);
 
-		/* Decisions past the forced prefix are new: only their own choice tried. */
-		for (i = (int)prefix_len; i < (int)S.trace.nd; i++)
-			tried[i] = (uint8_t)(1u << S.trace.chosen[i]);
-		/* Backtrack to the deepest decision with an untried, affordable thread. */
-		for (i = (int)S.trace.nd - 1; i >= 0; i--) {
-			unsigned int left = S.trace.mask[i] & ~tried[i];
+		/* Backtrack to the deepest decision with an untried, awake, affordable thread. */
+		limit = S.trace.nd;
+		if (!own && limit > depth)
+			limit = depth;	/* another shard's subtree */
+		for (i = (int)limit - 1; i >= 0; i--) {
+			unsigned int left = S.trace.mask[i] & ~nodes[i].tried;
 			int c = -1;
 
+			if (opts->por)
+				left &= ~(unsigned int)nodes[i].sleep;
 			while (left) {
 				int cand = lowest(left);
 				unsigned int cost = S.trace.pre[i] +
 						    (S.trace.cur[i] >= 0 && cand != S.trace.cur[i]);
 
 				left &= ~(1u << cand);
-				if (cost <= preemption_bound) {
+				if (cost <= opts->preemption_bound) {
 					c = cand;
 					break;
 				}
 			}
-			if (c >= 0) {
-				tried[i] |= (uint8_t)(1u << c);
-				memcpy(prefix, S.trace.chosen, (size_t)i);
-				prefix[i] = (uint8_t)c;
-				prefix_len = (unsigned int)i + 1;
-				break;
+			if (c < 0)
+				continue;
+			sleep = opts->por ? nodes[i].sleep : 0;
+			memcpy(sleep_src, nodes[i].sleep_src, sizeof(sleep_src));
+			for (int t = 0; opts->por && t < SCHED_MAX_THREADS; t++) {
+				if ((nodes[i].tried & (1u << t)) &&
+				    sleep_bound_ok(&nodes[i], S.trace.cur[i], t, c)) {
+					sleep |= (uint8_t)(1u << t);
+					sleep_src[t] = (int16_t)i;
+				}
 			}
+			nodes[i].tried |= (uint8_t)(1u << c);
+			memcpy(prefix, S.trace.chosen, (size_t)i);
+			prefix[i] = (uint8_t)c;
+			prefix_len = (unsigned int)i + 1;
+			if ((unsigned int)i < depth) {
+				key++;
+				own = shard_owns(opts, key);
+				st->prefixes++;
+				st->own_prefixes += own;
+			}
+			break;
 		}
 		if (i < 0) {
 			st->complete = true;
 			break;
 		}
-		if (max_schedules && st->schedules >= max_schedules)
+		if (opts->max_schedules && st->schedules >= opts->max_schedules)
 			break;
 	}
+out:
+	free(nodes);
 	free(res);
-	return 0;
+	return ret;
+}
+
+int sched_explore(const struct sched_explore_ops *ops, void *ctx, uint32_t points,
+		  unsigned int preemption_bound, unsigned long max_schedules,
+		  unsigned long step_budget, struct sched_explore_stats *st)
+{
+	struct sched_explore_opts o = {
+		.points = points,
+		.preemption_bound = preemption_bound,
+		.max_schedules = max_schedules,
+		.step_budget = step_budget,
+	};
+
+	return sched_explore_ex(ops, ctx, &o, st);
+}
+
+/* ---------------- coverage ---------------- */
+
+unsigned int sched_coverage_pairs(const struct sched_explore_stats *st)
+{
+	unsigned int pairs = 0;
+
+	for (int a = 0; a < NR_SCHED_POINTS; a++)
+		for (int b = a; b < NR_SCHED_POINTS; b++)
+			pairs += (st->order[a] >> b & 1) && (st->order[b] >> a & 1);
+	return pairs;
+}
+
+/*
+ * One row per point a, one column per point b: 'B' both orders seen, '<'
+ * only a before b, '>' only b before a, '.' neither.
+ */
+void sched_coverage_print(FILE *f, const char *prefix, const struct sched_explore_stats *st)
+{
+	fprintf(f, "%scoverage: %u point pairs seen in both orders\n", prefix,
+		sched_coverage_pairs(st));
+	for (int a = 0; a < NR_SCHED_POINTS; a++) {
+		fprintf(f, "%s  %2d ", prefix, a);
+		for (int b = 0; b < NR_SCHED_POINTS; b++) {
+			bool ab = st->order[a] >> b & 1, ba = st->order[b] >> a & 1;
+
+			fputc(ab && ba ? 'B' : ab ? '<' : ba ? '>' : '.', f);
+		}
+		fprintf(f, "  %s\n", sched_point_name(a));
+	}
 }
 
 /*

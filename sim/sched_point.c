@@ -5,18 +5,28 @@
 #include "sched_point.h"
 #include "task.h"
 
+/*
+ * Scopes: the pfnmap points name the address whose page-table entries the
+ * next step reads or changes (walk_pmd_range() reads the PUD above the PMD,
+ * a PUD leaf covers 1 GiB: hence PUD-sized regions).  SP_PIN_BETWEEN_RUNS
+ * is followed by the next run, at addresses the call does not name: the
+ * whole mm.  SP_MMAP_LOCK is the whole mm (sim/rwsem.c passes no mm: such
+ * a hit is unknown).  SP_PTL with addr 0 (pgtable.c populate()) is an
+ * upper-level lock: the whole mm.
+ */
+
 struct sched_point sched_points[NR_SCHED_POINTS] = {
-	[SP_WALK_PUD_AFTER_SPLIT] = { .name = "walk_pud_range:after_split" },
-	[SP_WALK_PMD_ENTRY] = { .name = "walk_pmd_range:entry" },
-	[SP_FOLLOW_PFNMAP_LOCKLESS] = { .name = "follow_pfnmap_start:lockless" },
-	[SP_FOLLOW_FAULT_AFTER_FIXUP] = { .name = "follow_fault_pfn:after_fixup" },
-	[SP_FAULT_BEFORE_INSERT] = { .name = "fault:before_insert" },
-	[SP_ZAP_BEFORE_CLEAR] = { .name = "zap:before_clear" },
-	[SP_PIN_BETWEEN_RUNS] = { .name = "vfio_pin_map_dma:between_runs" },
-	[SP_MMAP_LOCK] = { .name = "mmap_lock" },
-	[SP_PTL] = { .name = "ptl" },
-	[SP_WALK_PMD_AFTER_SPLIT] = { .name = "walk_pmd_range:after_split" },
-	[SP_MADV_DONTNEED_ZAP] = { .name = "madvise_dontneed:before_zap" },
+	[SP_WALK_PUD_AFTER_SPLIT] = { .name = "walk_pud_range:after_split", .scope = SP_SCOPE_REGION },
+	[SP_WALK_PMD_ENTRY] = { .name = "walk_pmd_range:entry", .scope = SP_SCOPE_REGION },
+	[SP_FOLLOW_PFNMAP_LOCKLESS] = { .name = "follow_pfnmap_start:lockless", .scope = SP_SCOPE_REGION },
+	[SP_FOLLOW_FAULT_AFTER_FIXUP] = { .name = "follow_fault_pfn:after_fixup", .scope = SP_SCOPE_REGION },
+	[SP_FAULT_BEFORE_INSERT] = { .name = "fault:before_insert", .scope = SP_SCOPE_REGION },
+	[SP_ZAP_BEFORE_CLEAR] = { .name = "zap:before_clear", .scope = SP_SCOPE_REGION },
+	[SP_PIN_BETWEEN_RUNS] = { .name = "vfio_pin_map_dma:between_runs", .scope = SP_SCOPE_MM },
+	[SP_MMAP_LOCK] = { .name = "mmap_lock", .scope = SP_SCOPE_MM },
+	[SP_PTL] = { .name = "ptl", .scope = SP_SCOPE_REGION },
+	[SP_WALK_PMD_AFTER_SPLIT] = { .name = "walk_pmd_range:after_split", .scope = SP_SCOPE_REGION },
+	[SP_MADV_DONTNEED_ZAP] = { .name = "madvise_dontneed:before_zap", .scope = SP_SCOPE_MM },
 };
 
 static _Atomic(sched_switch_fn) sched_switch;
@@ -105,4 +115,22 @@ unsigned long sched_point_hits(enum sched_point_id id)
 const char *sched_point_name(enum sched_point_id id)
 {
 	return id < NR_SCHED_POINTS ? sched_points[id].name : "?";
+}
+
+bool sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
+			unsigned long addr, struct sched_obj *o)
+{
+	if (id >= NR_SCHED_POINTS || !mm)
+		return false;
+	o->key = mm;
+	switch (sched_points[id].scope) {
+	case SP_SCOPE_REGION:
+		o->region = addr ? (uint32_t)(addr >> 30) : SCHED_OBJ_ALL;
+		return true;
+	case SP_SCOPE_MM:
+		o->region = SCHED_OBJ_ALL;
+		return true;
+	default:
+		return false;
+	}
 }

@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "bug.h"
 
@@ -35,11 +36,36 @@ enum sched_point_id {
 	NR_SCHED_POINTS,
 };
 
+/*
+ * What the step after a point touches, for the search's partial-order
+ * reduction (sched.c): the scope of the point's (mm, addr) arguments.
+ * UNKNOWN (the zero value, so a new point without a scope is conservative)
+ * makes every step through the point dependent on every other step.
+ */
+enum sched_point_scope {
+	SP_SCOPE_UNKNOWN,
+	SP_SCOPE_MM,		/* anything in @mm's address space (a lock of the mm) */
+	SP_SCOPE_REGION,	/* page-table entries of @mm within @addr's PUD (1 GiB) */
+};
+
+/*
+ * An object a step touches: a lock, a whole mm, or one PUD-sized region of
+ * an mm.  Two objects conflict when the keys are equal and the regions
+ * overlap (SCHED_OBJ_ALL overlaps every region).  Reads and writes are not
+ * told apart: every touch counts as a write (conservative).
+ */
+#define SCHED_OBJ_ALL UINT32_MAX
+struct sched_obj {
+	const void *key;		/* the mm or the lock */
+	uint32_t region;		/* addr >> PUD_SHIFT, or SCHED_OBJ_ALL */
+};
+
 typedef void (*sched_point_fn)(enum sched_point_id id, struct mm_struct *mm,
 			       unsigned long addr, void *priv);
 
 struct sched_point {
 	const char *name;
+	enum sched_point_scope scope;	/* what the step after the point touches */
 	_Atomic bool armed;
 	_Atomic unsigned long hits;	/* counted only while armed */
 	_Atomic(sched_point_fn) fn;
@@ -81,5 +107,11 @@ void sched_point_disarm(enum sched_point_id id);
 void sched_point_disarm_all(void);
 unsigned long sched_point_hits(enum sched_point_id id);
 const char *sched_point_name(enum sched_point_id id);
+/*
+ * The object a step through point @id with (@mm, @addr) touches; false
+ * when it is unknown (no mm, or a point without a scope).
+ */
+bool sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
+			unsigned long addr, struct sched_obj *o);
 
 #endif /* SIM_SCHED_POINT_H */

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sched_point.h"
 
@@ -60,6 +61,7 @@ enum sched_status {
 	SCHED_DONE,		/* every thread ended */
 	SCHED_DEADLOCK,		/* every live thread blocked */
 	SCHED_LIVELOCK,		/* the step budget ran out */
+	SCHED_PRUNED,		/* sched_explore() cut the run short (never checked) */
 };
 
 struct sched_result {
@@ -101,17 +103,84 @@ struct sched_explore_ops {
 	void (*teardown)(void *ctx);
 };
 
+/*
+ * Partial-order reduction (sleep sets, Godefroid 1996) for the search.
+ *
+ * A step is what one thread runs from a decision to the next.  Its
+ * footprint is recorded while it runs: the object of every schedule point
+ * it passes (sched_point_object(): the mm, or a PUD-sized region of it),
+ * every lock it blocks on or wakes waiters of.  It is unknown — dependent
+ * on every step — when a point has no object, when the thread had not run
+ * before (the code up to its first point is not described), when a forced
+ * switch hands the turn to another thread inside it, or when it overflows
+ * SCHED_FP_MAX objects.  Two steps are independent when no object of one
+ * conflicts with an object of the other.
+ *
+ * Sleep sets with a preemption bound (CHESS) can lose states: the explored
+ * order t.u and the pruned order u.t reach the same state at different
+ * preemption costs, with a different thread running.  The rule here: at a
+ * node with running thread c, once t has been explored, t sleeps in the
+ * sibling branch u only if cost(c->t) + [t still runnable after its step]
+ * <= cost(c->u).  Then for every pruned execution u..t.w within the bound,
+ * the explored t.u..w (same state, w's first switch costing at most one
+ * more) is within the bound too.  In practice: the thread that would have
+ * continued sleeps in the branches that preempt it; a thread that blocked
+ * or ended in its step sleeps in every later sibling.
+ */
+#define SCHED_FP_MAX 6
+struct sched_fp {
+	bool unknown;
+	uint8_t n;
+	struct sched_obj obj[SCHED_FP_MAX];
+};
+
+struct sched_explore_opts {
+	uint32_t points;		/* decision points */
+	unsigned int preemption_bound;
+	unsigned long max_schedules;	/* 0: no limit */
+	unsigned long step_budget;
+	bool por;			/* sleep-set reduction */
+	/*
+	 * Sharding: the distinct decision prefixes of length @shard_depth
+	 * (>= 1; 0 means 1), numbered in the search's order, belong to shard
+	 * (number mod @nr_shards).  Every shard runs the executions that reach
+	 * a new prefix up to that depth (probes, cut short, never checked); it
+	 * explores and checks only its own prefixes' subtrees.  The union
+	 * over shards is the unsharded search, execution for execution.
+	 */
+	unsigned int shard, nr_shards;	/* nr_shards 0 or 1: no sharding */
+	unsigned int shard_depth;
+};
+
 struct sched_explore_stats {
-	unsigned long schedules;	/* executions run */
+	unsigned long schedules;	/* executions run and checked */
 	unsigned long deadlocks, livelocks;
+	unsigned long pruned;		/* cut short: every runnable thread asleep */
+	unsigned long probes;		/* sharding: runs into other shards' prefixes */
+	unsigned long sleep_skips;	/* choices not tried because the thread slept */
+	unsigned long prefixes;		/* sharding: prefixes numbered / owned */
+	unsigned long own_prefixes;
 	bool complete;			/* the whole bounded space was explored */
 	bool bug_found;			/* check() returned false */
 	struct sched_result bug;	/* the failing execution */
+	/*
+	 * Coverage: bit b of order[a] is set when some execution passed point
+	 * b on one thread while another thread stood at point a (its last
+	 * point), i.e. a was seen before b.  Pairs seen in both orders have
+	 * both bits.
+	 */
+	uint32_t order[NR_SCHED_POINTS];
 };
 
 int sched_explore(const struct sched_explore_ops *ops, void *ctx, uint32_t points,
 		  unsigned int preemption_bound, unsigned long max_schedules,
 		  unsigned long step_budget, struct sched_explore_stats *st);
+/* The same with reduction and sharding options; -EINVAL on bad options. */
+int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
+		     const struct sched_explore_opts *opts, struct sched_explore_stats *st);
+/* Pairs of points seen in both orders; print the matrix (one line per point). */
+unsigned int sched_coverage_pairs(const struct sched_explore_stats *st);
+void sched_coverage_print(FILE *f, const char *prefix, const struct sched_explore_stats *st);
 
 /* --- hooks for the simulated locks (rwsem.c, task.c, spinlock.h) --- */
 

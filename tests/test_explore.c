@@ -36,13 +36,59 @@ static void assert_no_checker_report(void)
  */
 #define EX_MAP_SIZE (16 * KiB)
 
+#define EX_MAX_OUTCOMES 32
+
 struct explore_ctx {
 	struct race_world w;
 	bool walker_fixed;		/* the profile's 9b25a6e3d243 switch */
 	unsigned long oopses, map_ok, map_err;
 	long bad_ret;
 	char why[512];
+	/*
+	 * The distinct outcomes (issue 15: the reduced search must find every
+	 * one the plain search finds): how the run ended, each thread's
+	 * result, whether the BAR ended up mapped and how many DMA mappings
+	 * the container holds, and the oopsing function if any.
+	 */
+	unsigned int nr_outcomes;
+	bool outcomes_overflow;
+	char outcomes[EX_MAX_OUTCOMES][96];
+	bool collect_only;		/* every outcome is fine: only collect them */
+	unsigned int bound;		/* preemption bound (0: 2) */
 };
+
+static void ex_note_outcome(struct explore_ctx *c, struct sched_thread *t, int n,
+			    const struct sched_result *r)
+{
+	struct oops_record rec = { 0 };
+	char key[96];
+	int off;
+
+	if (sim_oops_count())
+		sim_last_oops(&rec);
+	off = snprintf(key, sizeof(key), "st=%d bar=%d dmas=%u oops=%s rets=", r->status,
+		       race_world_bar_mapped(&c->w), race_world_nr_dmas(&c->w),
+		       sim_oops_count() && rec.func[0] ? rec.func : "-");
+	for (int i = 0; i < n && off > 0 && off < (int)sizeof(key); i++)
+		off += snprintf(key + off, sizeof(key) - (size_t)off, "%s%ld", i ? "," : "",
+				t[i].ret > 0 ? 1 : t[i].ret);
+	for (unsigned int i = 0; i < c->nr_outcomes; i++)
+		if (!strcmp(c->outcomes[i], key))
+			return;
+	if (c->nr_outcomes == EX_MAX_OUTCOMES) {
+		c->outcomes_overflow = true;
+		return;
+	}
+	snprintf(c->outcomes[c->nr_outcomes++], sizeof(c->outcomes[0]), "%s", key);
+}
+
+static bool ex_has_outcome(const struct explore_ctx *c, const char *key)
+{
+	for (unsigned int i = 0; i < c->nr_outcomes; i++)
+		if (!strcmp(c->outcomes[i], key))
+			return true;
+	return false;
+}
 
 static int ex_setup(void *ctx, struct sched_thread *t)
 {
@@ -59,6 +105,9 @@ static bool ex_check(void *ctx, struct sched_thread *t, int n, const struct sche
 	struct oops_record rec;
 	long map = t[1].ret;
 
+	ex_note_outcome(c, t, n, r);
+	if (c->collect_only)
+		return true;
 	/* The search stops on the first checker report (issue 15). */
 	if (lockdep_nr_reports()) {
 		lockdep_report(0, NULL, c->why, sizeof(c->why), NULL, 0);
@@ -104,18 +153,83 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void explore(struct explore_ctx *c, struct sched_explore_stats *st)
+static void explore_opts(struct explore_ctx *c, const struct sched_explore_opts *o,
+			 struct sched_explore_stats *st)
 {
 	double t0 = now_s();
 
-	ck_assert_int_eq(sched_explore(&ex_ops, c, SCHED_RACE_POINTS, 2, 200000, 100000, st), 0);
-	printf("# kernel=%s walker=%s bar=%s policy=%d: %lu schedules in %.2f s (%s), ok=%lu einval=%lu%s%s\n",
+	ck_assert_int_eq(sched_explore_ex(&ex_ops, c, o, st), 0);
+	printf("# kernel=%s walker=%s bar=%s policy=%d%s%s: %lu schedules (+%lu pruned, %lu sleep skips) in %.2f s (%s), ok=%lu einval=%lu outcomes=%u%s%s\n",
 	       c->w.cfg.kernel, c->walker_fixed ? "fixed" : "pre-fix",
 	       c->w.cfg.bar_fault_order == PUD_ORDER ? "PUD" : "PMD", c->w.cfg.policy,
-	       st->schedules, now_s() - t0, st->complete ? "complete" : "stopped", c->map_ok,
-	       c->map_err, st->bug_found ? ", bug: " : "", st->bug_found ? c->why : "");
+	       c->w.cfg.hang_threads ? " +munmap+reader" : "", o->por ? " por=sleep" : " por=off",
+	       st->schedules, st->pruned, st->sleep_skips, now_s() - t0,
+	       st->complete ? "complete" : "stopped", c->map_ok, c->map_err, c->nr_outcomes,
+	       st->bug_found ? ", bug: " : "", st->bug_found ? c->why : "");
 	if (st->bug_found)
 		printf("# replay with PINSIM_SCHEDULE=%s\n", st->bug.schedule);
+}
+
+static void ex_opts_init(struct sched_explore_opts *o, const struct explore_ctx *c, bool por)
+{
+	*o = (struct sched_explore_opts){ .points = SCHED_RACE_POINTS,
+					  .preemption_bound = c->bound ? c->bound : 2,
+					  .max_schedules = 200000, .step_budget = 100000,
+					  .por = por };
+}
+
+static void explore(struct explore_ctx *c, struct sched_explore_stats *st)
+{
+	struct sched_explore_opts o;
+
+	ex_opts_init(&o, c, false);
+	explore_opts(c, &o, st);
+}
+
+/*
+ * The same scenario with and without sleep sets: when the plain search was
+ * exhaustive, the reduced one must be too, find the same outcome set (one
+ * fewer is a lost state) and run no more executions.  The coverage matrix
+ * of the reduced search is printed.
+ */
+static void explore_compare(const struct explore_ctx *plain, const struct sched_explore_stats *pst)
+{
+	struct explore_ctx c = { .w.cfg = plain->w.cfg, .collect_only = plain->collect_only,
+				 .bound = plain->bound };
+	struct sched_explore_opts o;
+	struct sched_explore_stats st;
+
+	ex_opts_init(&o, plain, true);
+	explore_opts(&c, &o, &st);
+	printf("# reduction: %lu -> %lu executions (%lu checked + %lu pruned), outcomes %u -> %u\n",
+	       pst->schedules, st.schedules + st.pruned, st.schedules, st.pruned,
+	       plain->nr_outcomes, c.nr_outcomes);
+	sched_coverage_print(stdout, "# ", &st);
+	if (!pst->complete || pst->bug_found)
+		return;		/* plain search not exhaustive: nothing to compare */
+	ck_assert(!plain->outcomes_overflow && !c.outcomes_overflow);
+	ck_assert(st.complete);
+	ck_assert_msg(!st.bug_found, "%s (schedule %s)", c.why, st.bug.schedule);
+	for (unsigned int i = 0; i < plain->nr_outcomes; i++)
+		ck_assert_msg(ex_has_outcome(&c, plain->outcomes[i]),
+			      "outcome lost by the reduction: %s", plain->outcomes[i]);
+	ck_assert_uint_eq(c.nr_outcomes, plain->nr_outcomes);
+	ck_assert_uint_le(st.schedules + st.pruned, pst->schedules);
+	ck_assert_uint_gt(sched_coverage_pairs(&st), 0);
+}
+
+/* The reduced search finds the oops too. */
+static void explore_reduced_finds_the_oops(const struct explore_ctx *plain)
+{
+	struct explore_ctx r = { .w.cfg = plain->w.cfg };
+	struct sched_explore_opts o;
+	struct sched_explore_stats st;
+
+	ex_opts_init(&o, plain, true);
+	explore_opts(&r, &o, &st);
+	ck_assert(st.bug_found);
+	ck_assert_uint_eq(r.oopses, 1);
+	ck_assert_ptr_nonnull(strstr(r.why, "illegal read of MMIO pfn"));
 }
 
 START_TEST(test_exhaustive_prefix_walker_finds_the_pud_refault_oops)
@@ -129,6 +243,7 @@ START_TEST(test_exhaustive_prefix_walker_finds_the_pud_refault_oops)
 	ck_assert_uint_eq(c.oopses, 1);
 	ck_assert_ptr_nonnull(strstr(c.why, "walk_pmd_range"));
 	ck_assert_ptr_nonnull(strstr(c.why, "illegal read of MMIO pfn"));
+	explore_reduced_finds_the_oops(&c);
 }
 END_TEST
 
@@ -148,6 +263,7 @@ static void explore_clean(const char *kernel, enum vfio_retry_policy policy, boo
 	ck_assert(st.complete);
 	ck_assert_uint_eq(c.oopses, 0);
 	ck_assert_uint_gt(st.schedules, 1);
+	explore_compare(&c, &st);
 }
 
 START_TEST(test_exhaustive_fixed_walker_no_oops_legacy)
@@ -183,6 +299,191 @@ START_TEST(test_exhaustive_prefix_walker_pmd_leaves_no_oops)
 	explore(&c, &st);
 	ck_assert_msg(!st.bug_found, "%s (schedule %s)", c.why, st.bug.schedule);
 	ck_assert(st.complete);
+	explore_compare(&c, &st);
+}
+END_TEST
+
+/*
+ * Four threads (the race, a munmap of the BAR, a second reader): more
+ * independent steps, where sleep sets have room.  Every outcome the plain
+ * search reaches, the reduced one reaches.
+ */
+START_TEST(test_exhaustive_four_threads_reduction_keeps_every_outcome)
+{
+	struct explore_ctx c = { .w.cfg = { fixed_kernels[_i], PUD_ORDER, 1ULL << 30,
+					  VFIO_RETRY_LEGACY, .hang_threads = true,
+					  .map_size = EX_MAP_SIZE },
+				 .collect_only = true };
+	struct sched_explore_stats st;
+
+	c.bound = 1;
+	explore(&c, &st);
+	explore_compare(&c, &st);
+}
+END_TEST
+
+/*
+ * Sharding the exhaustive tree: prefixes of three decisions dealt round-robin
+ * to 3 shards.  The shards' checked executions add up to the unsharded
+ * count, their outcome sets and coverage unite to the unsharded ones — with
+ * and without the reduction.
+ */
+static void shard_union_equals_one_run(bool por)
+{
+	const struct race_world_cfg cfg = { "6.12.118", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
+					    .map_size = EX_MAP_SIZE };
+	struct explore_ctx one = { .w.cfg = cfg, .collect_only = true }, all = { .w.cfg = cfg };
+	struct sched_explore_stats st1, st;
+	struct sched_explore_opts o;
+	unsigned long sum = 0, pruned = 0, owned = 0;
+	uint32_t order[NR_SCHED_POINTS] = { 0 };
+	const unsigned int nr = 3;
+
+	ex_opts_init(&o, &one, por);
+	o.shard_depth = 3;
+	explore_opts(&one, &o, &st1);
+	ck_assert(st1.complete);
+	o.nr_shards = nr;
+	for (unsigned int i = 0; i < nr; i++) {
+		struct explore_ctx c = { .w.cfg = cfg, .collect_only = true };
+
+		o.shard = i;
+		explore_opts(&c, &o, &st);
+		printf("# shard %u/%u: %lu schedules, %lu pruned, %lu probes, %lu of %lu prefixes\n",
+		       i, nr, st.schedules, st.pruned, st.probes, st.own_prefixes, st.prefixes);
+		ck_assert(st.complete);
+		sum += st.schedules;
+		pruned += st.pruned;
+		owned += st.own_prefixes;
+		for (int p = 0; p < NR_SCHED_POINTS; p++)
+			order[p] |= st.order[p];
+		for (unsigned int k = 0; k < c.nr_outcomes; k++)
+			if (!ex_has_outcome(&all, c.outcomes[k]) && all.nr_outcomes < EX_MAX_OUTCOMES)
+				snprintf(all.outcomes[all.nr_outcomes++], sizeof(all.outcomes[0]),
+					 "%s", c.outcomes[k]);
+	}
+	ck_assert_uint_eq(st.prefixes, st1.prefixes);
+	ck_assert_uint_eq(sum, st1.schedules);
+	ck_assert_uint_eq(pruned, st1.pruned);
+	ck_assert_uint_eq(owned, st.prefixes);
+	ck_assert_uint_eq(all.nr_outcomes, one.nr_outcomes);
+	for (unsigned int k = 0; k < one.nr_outcomes; k++)
+		ck_assert_msg(ex_has_outcome(&all, one.outcomes[k]), "lost by sharding: %s",
+			      one.outcomes[k]);
+	ck_assert_mem_eq(order, st1.order, sizeof(order));
+}
+
+START_TEST(test_exhaustive_shards_merge_to_one_run)
+{
+	shard_union_equals_one_run(false);
+}
+END_TEST
+
+START_TEST(test_exhaustive_shards_merge_to_one_run_with_reduction)
+{
+	shard_union_equals_one_run(true);
+}
+END_TEST
+
+START_TEST(test_exhaustive_bad_shard_is_einval)
+{
+	struct explore_ctx c = { .w.cfg = { "upstream", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
+					  .map_size = EX_MAP_SIZE } };
+	struct sched_explore_opts o;
+	struct sched_explore_stats st;
+
+	ex_opts_init(&o, &c, false);
+	o.nr_shards = 2;
+	o.shard = 2;
+	ck_assert_int_eq(sched_explore_ex(&ex_ops, &c, &o, &st), -EINVAL);
+	ck_assert_uint_eq(st.schedules, 0);
+}
+END_TEST
+
+/*
+ * A synthetic world where steps are independent by construction: each
+ * thread passes a few points on an object of its own (a private "mm" key:
+ * the points only use it as an identity), then appends its index to a log
+ * shared by all, announced on a shared key.  The plain search tries every
+ * interleaving of the private steps; sleep sets try one per order of the
+ * shared appends.  The outcome is the log's order.
+ */
+#define SY_THREADS 3
+#define SY_STEPS 3
+
+struct synth_ctx {
+	long keys[SY_THREADS + 1];	/* identities only */
+	int log[SY_THREADS], nlog;
+	unsigned int orders;		/* bit per log order seen (base-3 number) */
+};
+
+static struct synth_ctx *synth;
+
+static long synth_thread(void *arg)
+{
+	long i = (long)arg;
+	struct mm_struct *own = (struct mm_struct *)&synth->keys[i];
+	struct mm_struct *shared = (struct mm_struct *)&synth->keys[SY_THREADS];
+
+	for (int k = 0; k < SY_STEPS; k++)
+		sched_point(SP_PIN_BETWEEN_RUNS, own, 0);
+	sched_point(SP_PIN_BETWEEN_RUNS, shared, 0);
+	synth->log[synth->nlog++] = (int)i;
+	return 0;
+}
+
+static int synth_setup(void *ctx, struct sched_thread *t)
+{
+	synth = ctx;
+	synth->nlog = 0;
+	for (long i = 0; i < SY_THREADS; i++)
+		t[i] = (struct sched_thread){ .name = "synth", .fn = synth_thread,
+					      .arg = (void *)i };
+	return SY_THREADS;
+}
+
+static bool synth_check(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	struct synth_ctx *c = ctx;
+	unsigned int code = 0;
+
+	if (r->status != SCHED_DONE || c->nlog != SY_THREADS)
+		return false;
+	for (int i = 0; i < SY_THREADS; i++)
+		code = code * SY_THREADS + (unsigned int)c->log[i];
+	c->orders |= 1u << code;
+	return true;
+}
+
+static void synth_teardown(void *ctx)
+{
+}
+
+START_TEST(test_reduction_collapses_independent_steps_keeps_every_order)
+{
+	static const struct sched_explore_ops ops = { synth_setup, synth_check, synth_teardown };
+	struct synth_ctx plain = { 0 }, red = { 0 };
+	struct sched_explore_stats pst, st;
+	struct sched_explore_opts o = { .points = 1u << SP_PIN_BETWEEN_RUNS,
+					.preemption_bound = _i, .step_budget = 10000 };
+
+	tm_setup();	/* the threads' tasks live in a machine */
+	ck_assert_int_eq(sched_explore_ex(&ops, &plain, &o, &pst), 0);
+	o.por = true;
+	ck_assert_int_eq(sched_explore_ex(&ops, &red, &o, &st), 0);
+	printf("# synthetic %d threads x %d private steps, bound %d: plain %lu schedules, "
+	       "sleep sets %lu (+%lu pruned), log orders %d -> %d\n",
+	       SY_THREADS, SY_STEPS, _i, pst.schedules, st.schedules, st.pruned,
+	       __builtin_popcount(plain.orders), __builtin_popcount(red.orders));
+	sched_coverage_print(stdout, "# ", &st);
+	ck_assert(pst.complete && st.complete);
+	ck_assert(!pst.bug_found && !st.bug_found);
+	ck_assert_uint_eq(red.orders, plain.orders);
+	/* Bound 0 and 1 leave sleep sets nothing to prune (the bound rule, scheduler.h). */
+	ck_assert_uint_le(st.schedules + st.pruned, pst.schedules);
+	if (_i >= 2)
+		ck_assert_uint_lt(st.schedules + st.pruned, pst.schedules);
+	tm_teardown();
 }
 END_TEST
 
@@ -200,5 +501,11 @@ Suite *make_suite(void)
 	tcase_add_loop_test(tc, test_exhaustive_fixed_walker_no_oops_bounded, 0, NR_FIXED_KERNELS);
 	tcase_add_loop_test(tc, test_exhaustive_fixed_walker_no_oops_enoent, 0, NR_FIXED_KERNELS);
 	tcase_add_test(tc, test_exhaustive_prefix_walker_pmd_leaves_no_oops);
+	tcase_add_loop_test(tc, test_exhaustive_four_threads_reduction_keeps_every_outcome, 0,
+			    NR_FIXED_KERNELS);
+	tcase_add_test(tc, test_exhaustive_shards_merge_to_one_run);
+	tcase_add_test(tc, test_exhaustive_shards_merge_to_one_run_with_reduction);
+	tcase_add_test(tc, test_exhaustive_bad_shard_is_einval);
+	tcase_add_loop_test(tc, test_reduction_collapses_independent_steps_keeps_every_order, 0, 4);
 	return s;
 }
