@@ -640,6 +640,24 @@ bool lockdep_report(unsigned int i, enum lockdep_report_kind *kind, char *text, 
 	return ok;
 }
 
+size_t lockdep_graph(char *buf, size_t len)
+{
+	int n = atomic_load(&ld.nr_classes);
+	size_t off = 0;
+
+	if (buf && len)
+		buf[0] = '\0';
+	for (int a = 1; a < n; a++) {
+		uint64_t after = atomic_load(&ld.after[a]);
+
+		for (int b = 1; b < n; b++)
+			if (after & (1ull << b))
+				off = fmt(buf, buf ? len : 0, off, "%s -> %s\n", ld.class[a].name,
+					  ld.class[b].name);
+	}
+	return off;
+}
+
 bool lockdep_order_known(const char *a, const char *b)
 {
 	int n = atomic_load(&ld.nr_classes), ia = 0, ib = 0;

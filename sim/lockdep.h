@@ -125,6 +125,11 @@ unsigned int lockdep_nr_reports(void);
  */
 bool lockdep_report(unsigned int i, enum lockdep_report_kind *kind, char *text, size_t len,
 		    char *schedule, size_t slen);
+/*
+ * The recorded order, one "a -> b" line per edge, like
+ * /proc/lockdep_chains in spirit; returns the whole length (snprintf).
+ */
+size_t lockdep_graph(char *buf, size_t len);
 /* Is the order @a -> @b (class names) recorded?  For tests. */
 bool lockdep_order_known(const char *a, const char *b);
 /* Forget the graph, the classes' edges and the reports (lockdep_reset()). */

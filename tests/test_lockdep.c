@@ -14,6 +14,7 @@
 #include "lockdep.h"
 #include "mm.h"
 #include "mutex.h"
+#include "race_world.h"
 #include "scheduler.h"
 #include "spinlock.h"
 
@@ -365,6 +366,37 @@ START_TEST(test_the_fault_path_records_mmap_lock_before_the_pte_lock)
 }
 END_TEST
 
+/*
+ * The VFIO pin path of the walker x pinner world (tests/race_world.h), one
+ * default run: vfio_dma_do_map() holds iommu->lock ("vfio_iommu") while
+ * vaddr_get_pfns() takes mmap_lock, whose fault path takes the PTE and PMD
+ * locks; the numa_maps reader takes mmap_lock, then the page-table locks.
+ * The checker sees the simulated kernel's own locks, in the kernel's order,
+ * and reports nothing.
+ */
+START_TEST(test_the_vfio_pin_path_orders_iommu_lock_before_mmap_lock_before_ptlock)
+{
+	static struct race_world w = {
+		.cfg = { "6.12.118", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
+			 .map_size = 16 * KiB },
+	};
+	struct sched_thread t[SCHED_MAX_THREADS] = { 0 };
+	static char graph[4096];
+	int n;
+
+	lockdep_reset();
+	n = race_world_setup(&w, t);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(race_world_replay(&w, t, n, ""), 0);
+	lockdep_graph(graph, sizeof(graph));
+	for (char *line = strtok(graph, "\n"); line; line = strtok(NULL, "\n"))
+		printf("# order: %s\n", line);
+	ck_assert(lockdep_order_known("vfio_iommu", "mmap_lock"));
+	ck_assert(!lockdep_order_known("mmap_lock", "vfio_iommu"));
+	ck_assert_uint_eq(lockdep_nr_reports(), 0);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("lockdep");
@@ -381,5 +413,11 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_held_stack_overflow_is_reported_once);
 	tcase_add_test(tc, test_off_records_nothing_and_default_skips_uncontrolled_code);
 	tcase_add_test(tc, test_the_fault_path_records_mmap_lock_before_the_pte_lock);
+
+	/* A world with its own machine (race_world_setup()). */
+	tc = tcase_create("world");
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_the_vfio_pin_path_orders_iommu_lock_before_mmap_lock_before_ptlock);
 	return s;
 }
