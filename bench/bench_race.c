@@ -8,11 +8,14 @@
  *     MAP/UNMAP of the BAR in a loop) and a random injector refaulting at
  *     the walker's split point with probability p: time to the first oops.
  *  3. Schedules explored per second by the bounded exhaustive search.
+ *  4. The search with and without sleep sets (issue 15): executions,
+ *     distinct outcomes and schedules/second per scenario (-e: only this).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "race_world.h"
@@ -115,6 +118,80 @@ static void bench_explore_rate(void)
 	       "%.0f schedules/s\n", st.schedules, now_s() - t0, st.schedules / (now_s() - t0));
 }
 
+/* ---- 4: the search with and without partial-order reduction ---- */
+
+static unsigned int nr_outcomes;
+static char outcomes[64][96];
+
+/* An outcome: how the run ended and what each thread returned (>0 as 1). */
+static bool b_check_collect(void *ctx, struct sched_thread *t, int n,
+			    const struct sched_result *r)
+{
+	char key[96];
+	int off = snprintf(key, sizeof(key), "%d %d %u:", r->status, sim_oops_count() > 0,
+			   race_world_nr_dmas(&W));
+
+	for (int i = 0; i < n && off < (int)sizeof(key); i++)
+		off += snprintf(key + off, sizeof(key) - (size_t)off, " %ld",
+				t[i].ret > 0 ? 1 : t[i].ret);
+	for (unsigned int i = 0; i < nr_outcomes; i++)
+		if (!strcmp(outcomes[i], key))
+			return true;
+	if (nr_outcomes < 64)
+		snprintf(outcomes[nr_outcomes++], sizeof(outcomes[0]), "%s", key);
+	return true;
+}
+
+struct por_scenario {
+	const char *name;
+	struct race_world_cfg cfg;
+	unsigned int bound;
+};
+
+static void bench_reduction(void)
+{
+	static const struct sched_explore_ops collect = { b_setup, b_check_collect, b_teardown };
+	static const struct por_scenario sc[] = {
+		{ "6.12.118 PUD legacy", { "6.12.118", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
+					   .map_size = 16 << 10 }, 2 },
+		{ "upstream PUD eagain", { "upstream", PUD_ORDER, 1ULL << 30, VFIO_RETRY_EAGAIN,
+					   .map_size = 16 << 10 }, 2 },
+		{ "6.12.74 PMD legacy", { "6.12.74", PMD_ORDER, 4ULL << 20, VFIO_RETRY_LEGACY,
+					  .map_size = 16 << 10 }, 2 },
+		{ "6.12.74 PUD legacy (oops)", { "6.12.74", PUD_ORDER, 1ULL << 30,
+						 VFIO_RETRY_LEGACY, .map_size = 16 << 10 }, 2 },
+		{ "6.12.118 PUD +munmap+reader", { "6.12.118", PUD_ORDER, 1ULL << 30,
+						   VFIO_RETRY_LEGACY, .hang_threads = true,
+						   .map_size = 16 << 10 }, 1 },
+		{ "upstream PUD +munmap+reader", { "upstream", PUD_ORDER, 1ULL << 30,
+						   VFIO_RETRY_LEGACY, .hang_threads = true,
+						   .map_size = 16 << 10 }, 2 },
+	};
+
+	printf("search with and without sleep sets (SCHED_RACE_POINTS; executions = checked + pruned):\n");
+	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
+		for (int por = 0; por <= 1; por++) {
+			struct sched_explore_opts o = { .points = SCHED_RACE_POINTS,
+							.preemption_bound = sc[i].bound,
+							.step_budget = 100000, .por = por };
+			struct sched_explore_stats st;
+			double t0, dt;
+
+			W.cfg = sc[i].cfg;
+			nr_outcomes = 0;
+			t0 = now_s();
+			sched_explore_ex(&collect, NULL, &o, &st);
+			dt = now_s() - t0;
+			printf("  %-30s bound %u %-10s %6lu executions (%lu pruned) %3u outcomes "
+			       "%5.2f s %6.0f schedules/s %u pairs both orders%s\n",
+			       sc[i].name, sc[i].bound, por ? "sleep-sets" : "plain",
+			       st.schedules + st.pruned, st.pruned, nr_outcomes, dt,
+			       (st.schedules + st.pruned) / dt, sched_coverage_pairs(&st),
+			       st.complete ? "" : " (incomplete)");
+		}
+	}
+}
+
 /* ---- 2: free-running threads and a random injector ---- */
 
 static _Atomic bool stop;
@@ -200,9 +277,13 @@ int main(int argc, char **argv)
 	uint64_t seed = 0x5eedULL;
 	double p = 0.01;
 	int runs = 21, c;
+	bool only_reduction = false;
 
-	while ((c = getopt(argc, argv, "n:s:p:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:p:eh")) != -1) {
 		switch (c) {
+		case 'e':
+			only_reduction = true;
+			break;
 		case 'n':
 			runs = atoi(optarg);
 			break;
@@ -213,7 +294,7 @@ int main(int argc, char **argv)
 			p = atof(optarg);
 			break;
 		default:
-			printf("usage: bench_race [-n runs] [-s seed] [-p probability]\n");
+			printf("usage: bench_race [-n runs] [-s seed] [-p probability] [-e]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -221,8 +302,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_race: -n 1..256, -p in (0, 1]\n");
 		return 2;
 	}
+	if (only_reduction) {
+		bench_reduction();
+		return 0;
+	}
 	bench_deterministic(runs);
 	bench_free_running(runs, seed, p);
 	bench_explore_rate();
+	bench_reduction();
 	return 0;
 }
