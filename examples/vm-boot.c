@@ -27,6 +27,17 @@
  *     then pci_update_mappings();
  *  6. the guest runs for a while with its BARs mapped; then a monitoring
  *     task reads the VMM's numa_maps once itself;
+ *     with --balloon MIB, first a virtio-balloon inflation: the VMM discards
+ *     that much guest RAM with madvise(MADV_DONTNEED) while it is mapped for
+ *     DMA, the guest deflates and writes it again, a device DMA-writes into
+ *     it, and the guest reads it back: the device wrote the old pages, still
+ *     pinned, the guest sees new zero pages.  The DMA checker reports each
+ *     such write as a coherency violation.  This is why QEMU refuses
+ *     discards while VFIO holds guest RAM: vfio_connect_container() (6.x:
+ *     hw/vfio/common.c; 8.2+: hw/vfio/container.c) calls
+ *     ram_block_discard_disable(true), and virtio-balloon then does not
+ *     discard (virtio_balloon_inhibited() / ram_block_discard_is_disabled()
+ *     in hw/virtio/virtio-balloon.c);
  *  7. teardown: device fds, VFIO_GROUP_UNSET_CONTAINER, group and container
  *     fds (the last container reference removes every mapping), munmap.
  *
@@ -116,6 +127,7 @@ struct options {
 	const char *json_path;		/* --json[=FILE]: "-" is stdout */
 	unsigned int watchdog_s;	/* 0: the default, scaled with --ram */
 	bool teardown_after_oops;
+	uint64_t balloon;		/* --balloon: bytes of guest RAM to discard */
 };
 
 /* A device of the host, and what one boot's VMM holds of it. */
@@ -148,6 +160,10 @@ struct totals {
 	int exit_status;
 	bool watchdog_fired;
 	struct ex_stall_info stall;	/* the watchdog's verdict */
+	uint64_t balloon_discarded;	/* bytes MADV_DONTNEED'd by --balloon */
+	unsigned long balloon_dma_writes, balloon_lost;	/* writes the guest did not see */
+	unsigned long coherency_violations;	/* the DMA checker's reports */
+	char first_violation[512];
 	char stall_loop[512];		/* a livelock's retry loop and counters */
 };
 
@@ -268,6 +284,11 @@ static void usage(FILE *f)
 "                        in a retry loop: exit 4) from a task blocked on a lock\n"
 "                        (who holds it: exit 3), then prints the summary and the\n"
 "                        JSON of what completed.  --timeout is the same option\n"
+"  --balloon MIB         after the devices are mapped, inflate a virtio-balloon of\n"
+"                        MIB MiB: MADV_DONTNEED of mapped guest RAM (QEMU refuses\n"
+"                        this with VFIO: ram_block_discard_disable()); the guest\n"
+"                        deflates, a device DMA-writes there, the guest reads:\n"
+"                        the DMA checker reports the coherency violations\n"
 "  --teardown-after-oops after a task died holding the VMM's locks, tear the VMM\n"
 "                        down anyway, as QEMU does at exit: its munmap blocks on\n"
 "                        the dead task's mmap_lock (seeds/01) and the watchdog\n"
@@ -346,7 +367,7 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_RAM = 256, O_BACKING, O_DEVICES, O_GPU_BAR, O_GPU_REGS, O_NIC_BAR, O_POLICY,
 	       O_BOUND, O_KERNEL, O_IMPL, O_WALKER, O_READER_INT, O_NO_READER, O_BOOTS, O_TOGGLES, O_RUN,
-	       O_SEED, O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON, O_VERSION, O_TEARDOWN_OOPS };
+	       O_SEED, O_RATE, O_ZAP_FIXUP, O_REFAULT_SPLIT, O_TIMEOUT, O_QUIET, O_JSON, O_VERSION, O_TEARDOWN_OOPS, O_BALLOON };
 	static const struct option lopts[] = {
 		{ "ram", required_argument, NULL, O_RAM },
 		{ "backing", required_argument, NULL, O_BACKING },
@@ -371,6 +392,7 @@ static void parse_args(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "watchdog", required_argument, NULL, O_TIMEOUT },
 		{ "teardown-after-oops", no_argument, NULL, O_TEARDOWN_OOPS },
+		{ "balloon", required_argument, NULL, O_BALLOON },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "json", optional_argument, NULL, O_JSON },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -499,6 +521,11 @@ static void parse_args(int argc, char **argv)
 					optarg);
 			opt.watchdog_s = (unsigned int)v;
 			break;
+		case O_BALLOON:
+			if (!parse_ulong(optarg, 1UL << 24, &v) || !v)
+				bad_arg("--balloon: '%s' is not a number of MiB from 1", optarg);
+			opt.balloon = (uint64_t)v * MiB;
+			break;
 		case O_TEARDOWN_OOPS:
 			opt.teardown_after_oops = true;
 			break;
@@ -539,6 +566,14 @@ static void parse_args(int argc, char **argv)
 	check_bar("--gpu-bar", opt.gpu_bar, TiB);
 	check_bar("--gpu-regs", opt.gpu_regs, 64 * GiB);
 	check_bar("--nic-bar", opt.nic_bar, 64 * GiB);
+	if (opt.balloon && !opt.nr_devs)
+		bad_arg("--balloon needs a device (--devices): the device's DMA is the point");
+	if (opt.balloon % backing_page[opt.backing])
+		bad_arg("--balloon must be a multiple of the backing page size (%" PRIu64
+			" KiB for --backing %s): MADV_DONTNEED of hugetlb memory takes whole "
+			"huge pages", backing_page[opt.backing] >> 10, backing_name[opt.backing]);
+	if (opt.balloon && opt.balloon > (opt.ram < LOWMEM_END ? opt.ram : LOWMEM_END) / 2)
+		bad_arg("--balloon: at most half of the guest's low RAM (below 3 GiB)");
 	if ((opt.injector_rate > 0 || opt.zap_after_fixup > 0) && !opt.nr_devs)
 		bad_arg("--injector-rate and --zap-after-fixup need a device (--devices)");
 	if (opt.refault_after_split > 0 && !opt.reader)
@@ -596,10 +631,15 @@ static int setup_host(void)
 		cfg.pagewalk_fixed = opt.walker_fixed;
 	/* Guest RAM plus 2 GiB for the host and the VMM's page tables. */
 	cfg.ram_bytes = ((opt.ram + GiB - 1) & ~(GiB - 1)) + 2 * GiB;
+	/*
+	 * --balloon: the discarded pages stay pinned and the guest faults new
+	 * ones in, so as much again (hugetlb: pool pages too).
+	 */
+	cfg.ram_bytes += (opt.balloon + GiB - 1) & ~(GiB - 1);
 	if (opt.backing == BACK_2M)
-		cfg.hugetlb_2m_pages = opt.ram / (2 * MiB);
+		cfg.hugetlb_2m_pages = (opt.ram + opt.balloon) / (2 * MiB);
 	if (opt.backing == BACK_1G)
-		cfg.hugetlb_1g_pages = opt.ram / GiB;
+		cfg.hugetlb_1g_pages = (opt.ram + opt.balloon) / GiB;
 	cfg.retry_policy = opt.policy;
 	/* The ENOENT policy comes with its follow_pfnmap_start() half (seeds/03). */
 	cfg.follow_pfnmap_enoent = opt.policy == PINSIM_RETRY_ENOENT;
@@ -1061,6 +1101,100 @@ static int guest_run(struct boot *b)
 	return 0;
 }
 
+/*
+ * --balloon: a virtio-balloon inflation and deflation with a device's DMA
+ * in the middle.  The balloon takes the top @opt.balloon bytes of low RAM
+ * (GPA = IOVA there).  QEMU's balloon_inflate_page() discards each page
+ * the guest gives up with ram_block_discard_range(), madvise(MADV_DONTNEED)
+ * for anonymous RAM: here one call for the range.  QEMU itself never gets
+ * here with VFIO (ram_block_discard_disable(), see the top of the file).
+ * The guest then deflates and uses the pages again: a CPU write faults in
+ * fresh pages; the device DMA-writes a pattern at the same GPAs, which the
+ * IOMMU still translates to the old, still pinned, pages; the guest reads
+ * zeros where the device wrote.  Probes: the first 64 bytes of every 4 KiB
+ * (at most 512 of them, spread over the range).
+ */
+#define BALLOON_PROBES 512
+
+static uint64_t balloon_probe(uint64_t i)
+{
+	uint64_t pages = opt.balloon / (4 * KiB);
+	uint64_t step = pages > BALLOON_PROBES ? pages / BALLOON_PROBES : 1;
+
+	return i * step * 4 * KiB;
+}
+
+static int balloon(struct boot *b)
+{
+	uint64_t low = opt.ram < LOWMEM_END ? opt.ram : LOWMEM_END;
+	uint64_t gpa = (low - opt.balloon) & ~(backing_page[opt.backing] - 1);
+	uint64_t pages = opt.balloon / (4 * KiB);
+	uint64_t nprobes = pages < BALLOON_PROBES ? pages : BALLOON_PROBES;
+	unsigned char pat[64], back[64], zero = 0;
+	int n0, n;
+
+	if (!opt.balloon)
+		return 0;
+	logmsg("[balloon]\n");
+	n0 = pinsim_checker_reports(sim, NULL, 0);
+	ex_wd_doing("boot %lu: balloon: MADV_DONTNEED of %" PRIu64 " MiB of mapped guest RAM",
+		    b->n, opt.balloon >> 20);
+	if (pinsim_madvise(b->p, b->ram_va + gpa, opt.balloon, MADV_DONTNEED))
+		return vmm_err(b, "madvise(MADV_DONTNEED) of the balloon");
+	tot.balloon_discarded += opt.balloon;
+	logmsg("balloon inflate gpa=0x%012" PRIx64 " size=0x%" PRIx64 " (MADV_DONTNEED)\n", gpa,
+	       opt.balloon);
+	ex_wd_doing("boot %lu: balloon: the guest deflates, a device DMA-writes there", b->n);
+	for (uint64_t i = 0; i < nprobes; i++) {
+		uint64_t off = balloon_probe(i);
+
+		/* Deflate: the guest touches the page again (a new zero page). */
+		if (pinsim_access(b->p, b->ram_va + gpa + off, &zero, 1, 1) != 1)
+			return vmm_err(b, "guest write after deflate");
+		memset(pat, 0x80 | (int)(i & 0x7f), sizeof(pat));	/* never zero */
+		if (pinsim_dma(sim, devs[0].group_id, gpa + off, pat, sizeof(pat), 1) !=
+		    (ssize_t)sizeof(pat))
+			return vmm_err(b, "device DMA write into the deflated balloon");
+		tot.balloon_dma_writes++;
+		if (pinsim_access(b->p, b->ram_va + gpa + off, back, sizeof(back), 0) !=
+		    (ssize_t)sizeof(back))
+			return vmm_err(b, "guest read of the device's write");
+		if (memcmp(back, pat, sizeof(pat)))
+			tot.balloon_lost++;
+	}
+	n = pinsim_checker_reports(sim, NULL, 0);
+	if (n > n0)
+		tot.coherency_violations += (unsigned long)(n - n0);
+	logmsg("balloon deflate: %" PRIu64 " device writes, %lu not seen by the guest, %d "
+	       "checker report%s\n", nprobes, tot.balloon_lost, n - n0, n - n0 == 1 ? "" : "s");
+	if (tot.balloon_lost) {
+		b->failed = true;
+		fail_reason(1, "boot %lu: %lu device DMA writes into discarded guest RAM landed in "
+			       "the old pinned pages, the guest read zeros (MADV_DONTNEED while "
+			       "mapped for DMA; QEMU disables discard with VFIO)", b->n,
+			    tot.balloon_lost);
+	}
+	if (n > n0 && !tot.first_violation[0]) {
+		/* Each report is 10 KiB (its schedule): from the heap. */
+		struct pinsim_checker_report *all = calloc(32, sizeof(*all));
+		int got = all ? pinsim_checker_reports(sim, all, 32) : 0;
+
+		for (int i = n0; i < got && i < 32; i++) {
+			if (!strcmp(all[i].kind, "dma-coherency")) {
+				size_t len = strnlen(all[i].text, sizeof(tot.first_violation) - 1);
+
+				memcpy(tot.first_violation, all[i].text, len);
+				tot.first_violation[len] = '\0';
+				break;
+			}
+		}
+		free(all);
+		if (tot.first_violation[0])
+			fprintf(vmlog, "checker: %s\n", tot.first_violation);
+	}
+	return 0;
+}
+
 /* The first device's largest BAR: what the injectors aim at. */
 static int target_bar(const struct device *d)
 {
@@ -1316,7 +1450,7 @@ static void run_boot(struct boot *b)
 		goto judge;
 	for (int i = 0; i < opt.nr_devs && !b->fatal; i++)
 		map_bars(b, &devs[i]);
-	if (!b->fatal && !enumerate(b))
+	if (!b->fatal && !enumerate(b) && !balloon(b))
 		guest_run(b);
 judge:
 	ex_wd_doing("boot %lu: stopping the injectors and the numa_maps reader", b->n);
@@ -1387,6 +1521,15 @@ static void print_json(FILE *f, uint64_t wall_ns)
 	       tot.map_ns, tot.boots ? tot.map_ns / tot.boots : 0);
 	fprintf(f, "  \"map_dma_ns_max_boot\": %" PRIu64 ",\n  \"unmap_dma_ns\": %" PRIu64 ",\n",
 	       tot.max_boot_map_ns, tot.unmap_ns);
+	fprintf(f, "  \"balloon_bytes\": %" PRIu64 ",\n  \"balloon_dma_writes\": %lu,\n"
+		"  \"balloon_lost_writes\": %lu,\n  \"coherency_violations\": %lu,\n"
+		"  \"first_coherency_violation\": ", tot.balloon_discarded, tot.balloon_dma_writes,
+		tot.balloon_lost, tot.coherency_violations);
+	if (tot.first_violation[0])
+		ex_json_string(f, tot.first_violation);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\n");
 	fprintf(f, "  \"wall_ns\": %" PRIu64 ",\n  ", wall_ns);
 	ex_kernel_json(f, &hostcfg);
 	fprintf(f, ",\n");
@@ -1398,13 +1541,14 @@ static void print_json(FILE *f, uint64_t wall_ns)
 		"\"reader_interval_us\": %u, \"boots\": %lu, \"toggles\": %u, "
 		"\"guest_run_ms\": %u, \"seed\": %" PRIu64 ", \"injector_rate_hz\": %g, "
 		"\"zap_after_fixup\": %g, \"refault_after_split\": %g, \"watchdog_s\": %u, "
-		"\"teardown_after_oops\": %s, \"quiet\": %s},\n",
+		"\"teardown_after_oops\": %s, \"balloon_bytes\": %" PRIu64 ", \"quiet\": %s},\n",
 		opt.ram, backing_name[opt.backing], opt.devices_arg, opt.gpu_bar, opt.gpu_regs,
 		opt.nic_bar, opt.nic_msix, policy_name[opt.policy], opt.retry_bound,
 		hostcfg.pagewalk_fixed ? "fixed" : "prefix", opt.reader ? "true" : "false",
 		opt.reader_interval_us, opt.boots, opt.toggles, opt.guest_run_ms, opt.seed,
 		opt.injector_rate, opt.zap_after_fixup, opt.refault_after_split, opt.watchdog_s,
-		opt.teardown_after_oops ? "true" : "false", opt.quiet ? "true" : "false");
+		opt.teardown_after_oops ? "true" : "false", opt.balloon,
+		opt.quiet ? "true" : "false");
 	fprintf(f, "  \"watchdog\": ");
 	ex_wd_json(f, tot.watchdog_fired ? &tot.stall : NULL, tot.stall_loop);
 	fprintf(f, ",\n");
@@ -1448,6 +1592,14 @@ static void print_summary(uint64_t wall_ns)
 	printf("  MAP_DMA time: %.3f ms total, %.3f ms per boot (max %.3f ms); UNMAP_DMA %.3f "
 	       "ms total\n", tot.map_ns / 1e6, tot.boots ? tot.map_ns / 1e6 / tot.boots : 0.0,
 	       tot.max_boot_map_ns / 1e6, tot.unmap_ns / 1e6);
+	if (opt.balloon)
+		printf("  balloon: %" PRIu64 " MiB discarded while mapped for DMA; %lu device "
+		       "writes, %lu not seen by the guest; %lu DMA coherency violation%s "
+		       "reported%s\n", tot.balloon_discarded >> 20, tot.balloon_dma_writes,
+		       tot.balloon_lost, tot.coherency_violations,
+		       tot.coherency_violations == 1 ? "" : "s",
+		       tot.coherency_violations ? " (QEMU disables discard with VFIO: "
+						  "ram_block_discard_disable())" : "");
 	printf("  wall time: %.3f s\n", wall_ns / 1e9);
 	if (tot.watchdog_fired)
 		printf("  watchdog: %s after %.1f s without progress while %s\n",

@@ -433,10 +433,11 @@ int munmap(void *addr, size_t len)
 }
 
 /*
- * madvise(DONTNEED/FREE/REMOVE) of mirrored anonymous memory reads back as
- * zeros: the host mirror is dropped and the simulated range replaced by a
- * fresh one (what zapping private anonymous memory amounts to; pinned pages
- * stay pinned, as in the kernel).  pinsim has no MADV_DONTNEED of its own.
+ * madvise(FREE/REMOVE) of mirrored anonymous memory reads back as zeros:
+ * the host mirror is dropped and the simulated range replaced by a fresh
+ * one (what zapping private anonymous memory amounts to; pinned pages stay
+ * pinned, as in the kernel).  pinsim models neither advice; MADV_DONTNEED
+ * goes to the simulation (mirror_madvise()).
  */
 static int mirror_discard(uint64_t start, uint64_t len)
 {
@@ -529,7 +530,22 @@ static int mirror_madvise(void *addr, size_t len, int advice)
 		if (!ret)
 			region_advise(a, a + len, advice);
 		return ret;
+	/*
+	 * The simulated kernel's MADV_DONTNEED (sim/madvise.c, 6.12
+	 * madvise_dontneed_free()): its errnos, hugetlb and THP rules, pins
+	 * kept, and the DMA checker's notes (a device writing a discarded
+	 * page later is a coherency violation).  Its zap drops the host
+	 * mirror through the zap notifier; dropped here too, for the parts a
+	 * failing call discarded before it stopped (the kernel's -ENOMEM
+	 * after the mapped parts).
+	 */
 	case MADV_DONTNEED:
+#ifdef MADV_DONTNEED_LOCKED
+	case MADV_DONTNEED_LOCKED:
+#endif
+		ret = sim_madvise(a, len, advice);
+		host_drop_mirrored(a & ~(uint64_t)4095, (a + len + 4095) & ~(uint64_t)4095);
+		return ret;
 	case MADV_FREE:
 	case MADV_REMOVE:
 		return mirror_discard(a, len);

@@ -824,6 +824,61 @@ out:
 	pthread_mutex_unlock(&discards.lock);
 }
 
+/*
+ * Still the discarded page?  Pinned (else the zap freed it), and for a
+ * small folio without a mapping's reference (refcount a multiple of the
+ * pin bias): a freed frame that a fault took again and a pin holds is
+ * mapped, so it is someone else's page now.
+ */
+static bool note_frame_discarded(unsigned long pfn)
+{
+	struct folio *folio;
+
+	if (!pfn_valid(pfn))
+		return false;
+	folio = page_folio(pfn_to_page(pfn));
+	if (!folio_maybe_dma_pinned(folio))
+		return false;
+	return folio_test_large(folio) ||
+	       !((unsigned int)folio_ref_count(folio) % GUP_PIN_COUNTING_BIAS);
+}
+
+void iommu_settle_discard(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	size_t n;
+
+	pthread_mutex_lock(&discards.lock);
+	n = discards.n;
+	for (size_t i = 0; i < n; i++) {
+		struct discard_note *d = &discards.v[i];
+		unsigned long k, run = 0;
+
+		if (d->dead || d->mm != mm || d->vaddr >= end ||
+		    d->vaddr + (d->npages << PAGE_SHIFT) <= start)
+			continue;
+		/* Keep the runs of frames still discarded, as notes of their own. */
+		for (k = 0; k <= d->npages; k++) {
+			if (k < d->npages && note_frame_discarded(d->pfn + k)) {
+				run++;
+				continue;
+			}
+			if (run && discards.n < discards.cap) {
+				struct discard_note *nd = &discards.v[discards.n++];
+
+				*nd = *d;
+				nd->pfn = d->pfn + k - run;
+				nd->vaddr = d->vaddr + ((k - run) << PAGE_SHIFT);
+				nd->npages = run;
+				d = &discards.v[i];	/* v is not reallocated here */
+			}
+			run = 0;
+		}
+		d->dead = true;
+	}
+	discard_notes_compact();
+	pthread_mutex_unlock(&discards.lock);
+}
+
 /* Is @mm still one of the machine's (its pointer may be stale)? */
 static bool mm_is_live(struct mm_struct *mm)
 {

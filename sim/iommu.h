@@ -223,6 +223,12 @@ long iommu_dma_rw(struct iommu_domain *domain, dma_addr_t iova, void *buf, size_
 struct mm_struct;
 void iommu_note_discard(struct mm_struct *mm, unsigned long vaddr, unsigned long pfn,
 			unsigned long npages);
+/*
+ * After the zap of [start, end) of @mm: keep only the noted frames that are
+ * still the discarded pages (pinned, unmapped); the others were freed, and
+ * a frame freed and taken again must not be read as the old page.
+ */
+void iommu_settle_discard(struct mm_struct *mm, unsigned long start, unsigned long end);
 void iommu_discard_notes_clear(void);
 unsigned long iommu_discard_notes(void);
 

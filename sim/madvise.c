@@ -190,21 +190,38 @@ static void madvise_note_discard(struct vm_area_struct *vma, unsigned long start
 
 /*
  * madvise_dontneed_free() -> madvise_dontneed_single_vma() (6.12): check
- * the VMA, trim a hugetlb range, note the leaves for the DMA checker, then
- * zap_page_range_single().  SP_MADV_DONTNEED_ZAP lets a controlled run
- * switch to a walker, a fault or a pinner right before the zap; the zap's
- * own SP_ZAP_BEFORE_CLEAR points interleave inside it.
+ * the VMA, trim a hugetlb range, then zap_page_range_single().
+ * SP_MADV_DONTNEED_ZAP lets a controlled run switch to a walker, a fault
+ * or a pinner right before the zap; the zap's own SP_ZAP_BEFORE_CLEAR
+ * points interleave inside it.
+ *
+ * For the DMA checker the zap goes a PMD (a hugetlb page) at a time, each
+ * piece noted before and settled after (iommu_settle_discard(): the frames
+ * it freed are forgotten), so that a frame freed by one piece and taken
+ * again by a concurrent fault is never read as a discarded page.  The
+ * kernel zaps the range in one pass; pieces change only how the mmu
+ * notifier is called (once per piece), which nothing here depends on.
  */
 static int madvise_dontneed_free(struct vm_area_struct *vma, unsigned long start,
 				 unsigned long end, int behavior)
 {
+	unsigned long step = PMD_SIZE, addr, next;
+
 	if (!madvise_dontneed_free_valid_vma(vma, start, &end, behavior))
 		return -EINVAL;
 	if (start >= end)
 		return 0;
+	if (is_vm_hugetlb_page(vma) && huge_page_size(vma->vm_hstate) > step)
+		step = huge_page_size(vma->vm_hstate);
 	sched_point(SP_MADV_DONTNEED_ZAP, vma->vm_mm, start);
-	madvise_note_discard(vma, start, end);
-	zap_page_range_single(vma, start, end - start);
+	for (addr = start; addr < end; addr = next) {
+		next = (addr + step) & ~(step - 1);
+		if (next > end || next < addr)
+			next = end;
+		madvise_note_discard(vma, addr, next);
+		zap_page_range_single(vma, addr, next - addr);
+		iommu_settle_discard(vma->vm_mm, addr, next);
+	}
 	return 0;
 }
 

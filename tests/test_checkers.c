@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Issue 15: MADV_DONTNEED (mm/madvise.c madvise_dontneed_free(), 6.12) and
+ * the checkers that make its consequence visible.  Each checker has a case
+ * that makes it fire and one where the same steps without the fault leave
+ * it silent:
+ *  - dma-coherency: a device DMA into a pinned page that MADV_DONTNEED took
+ *    from its address (the CPU now reads a fresh zero page there);
+ *  - dma-unpinned: the existing use-after-unpin check, now a report too;
+ *  - walk-repeat: a page walk that hands a range to a callback twice
+ *    without ACTION_AGAIN for it: the stale walk->action of 6.12.84 to
+ *    6.12.114 ("mm/pagewalk: fix stale walk->action escaping
+ *    walk_pmd_range()") re-walks a PUD range.
+ */
+#include <linux/mman.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vfio_harness.h"
+#include "mm_fixtures.h"
+
+#include "checker.h"
+#include "kernel_profiles.h"
+#include "pagewalk.h"
+
+#define IOVA 0x100000000ULL
+
+static int nr_reports(const char *kind)
+{
+	struct pinsim_checker_report r[8];
+	int n = pinsim_checker_reports(sim, r, 8), hits = 0;
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n && i < 8; i++)
+		if (!strcmp(r[i].kind, kind))
+			hits++;
+	return hits;
+}
+
+static void first_report(const char *kind, struct pinsim_checker_report *out)
+{
+	struct pinsim_checker_report r[8];
+	int n = pinsim_checker_reports(sim, r, 8);
+
+	for (int i = 0; i < n && i < 8; i++) {
+		if (!strcmp(r[i].kind, kind)) {
+			*out = r[i];
+			return;
+		}
+	}
+	ck_abort_msg("no %s report", kind);
+}
+
+static void ck_setup(void)
+{
+	vh_setup();
+	ck_assert_int_eq(pinsim_checker_reset(sim), 0);
+}
+
+/* ---------------- MADV_DONTNEED itself ---------------- */
+
+/* Anonymous pages: dropped, read back as zero, refaulted at a new frame. */
+START_TEST(test_dontneed_anon_reads_zero_and_keeps_the_rest)
+{
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	unsigned char b;
+
+	vh_touch(va, 4 * PG, PG);
+	ck_assert_int_eq(pinsim_madvise(proc, va + PG, 2 * PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(vh_page(va + PG).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page(va + 2 * PG).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page(va + 3 * PG).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(pinsim_access(proc, va + PG, &b, 1, 0), 1);
+	ck_assert_uint_eq(b, 0);
+	ck_assert_int_eq(pinsim_access(proc, va + 3 * PG, &b, 1, 0), 1);
+	ck_assert_uint_eq(b, 3);
+	/* The VMA stays: a discard is not an munmap. */
+	ck_assert_int_eq(pinsim_madvise(proc, va, 4 * PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(pinsim_access(proc, va, &b, 1, 0), 1);
+	ck_assert_uint_eq(b, 0);
+}
+END_TEST
+
+/*
+ * madvise_dontneed_free_valid_vma(): VM_PFNMAP and (without _LOCKED)
+ * VM_LOCKED refused; an unmapped hole is ENOMEM after the mapped part.
+ */
+START_TEST(test_dontneed_refuses_pfnmap_and_locked)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t bar = vh_bar_mmap(&dev0, 2, 0, 2 * MiB, RW, 0);
+	uint64_t va = vh_mmap(2 * PG, RW, ANON);
+
+	(void)c;
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, bar, PG, MADV_DONTNEED), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	vh_touch(va, 2 * PG, PG);
+	ck_assert_int_eq(pinsim_mlock(proc, va, 2 * PG, 0), 0);
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_DONTNEED), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_DONTNEED_LOCKED), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page(va + PG).level, PINSIM_LEVEL_PTE);
+	/* Unmapped: ENOMEM. */
+	ck_assert_int_eq(pinsim_munmap(proc, va + PG, PG), 0);
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, va, 2 * PG, MADV_DONTNEED_LOCKED), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+}
+END_TEST
+
+/* hugetlb: aligned start only, end rounded down (6.12 ALIGN_DOWN). */
+START_TEST(test_dontneed_hugetlb_whole_pages_only)
+{
+	uint64_t va = vh_mmap(4 * MiB, RW, HUGE_2M);
+
+	vh_touch(va, 4 * MiB, 2 * MiB);
+	errno = 0;
+	ck_assert_int_eq(pinsim_madvise(proc, va + PG, PG, MADV_DONTNEED), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* Less than a huge page: rounded down to nothing. */
+	ck_assert_int_eq(pinsim_madvise(proc, va, 2 * MiB - PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_PMD);
+	/* One and a half: the first goes, the second stays. */
+	ck_assert_int_eq(pinsim_madvise(proc, va, 3 * MiB, MADV_DONTNEED), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page(va + 2 * MiB).level, PINSIM_LEVEL_PMD);
+}
+END_TEST
+
+/* THP: a partly covered PMD is split and only the range dropped; a whole one cleared. */
+START_TEST(test_dontneed_thp_partial_splits_full_clears)
+{
+	uint64_t raw = vh_mmap(8 * MiB, RW, ANON);
+	uint64_t va = (raw + 2 * MiB - 1) & ~(2 * MiB - 1);
+	unsigned char b = 0x5a;
+
+	ck_assert_int_eq(pinsim_madvise(proc, va, 4 * MiB, MADV_HUGEPAGE), 0);
+	ck_assert_int_eq(pinsim_access(proc, va + 5 * PG, &b, 1, 1), 1);
+	ck_assert_int_eq(pinsim_access(proc, va + 2 * MiB, &b, 1, 1), 1);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_PMD);
+	ck_assert_int_eq(vh_page(va + 2 * MiB).level, PINSIM_LEVEL_PMD);
+
+	ck_assert_int_eq(pinsim_madvise(proc, va + 4 * PG, PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(vh_page(va + 4 * PG).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page(va + 5 * PG).level, PINSIM_LEVEL_PTE);
+	b = 0;
+	ck_assert_int_eq(pinsim_access(proc, va + 5 * PG, &b, 1, 0), 1);
+	ck_assert_uint_eq(b, 0x5a);
+
+	ck_assert_int_eq(pinsim_madvise(proc, va + 2 * MiB, 2 * MiB, MADV_DONTNEED), 0);
+	ck_assert_int_eq(vh_page(va + 2 * MiB).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(pinsim_access(proc, va + 2 * MiB, &b, 1, 0), 1);
+	ck_assert_uint_eq(b, 0);
+}
+END_TEST
+
+/* ---------------- the DMA coherency checker ---------------- */
+
+/*
+ * A DMA-mapped page discarded, the guest touches it (a new zero page), the
+ * device writes: the write lands in the old page, still pinned, with its
+ * old contents; the CPU reads zeros.  Reported once, with both pfns.
+ */
+START_TEST(test_dma_into_discarded_and_refaulted_page_is_a_coherency_violation)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	struct pinsim_checker_report r;
+	struct pinsim_page_info old, now;
+	unsigned char data[16] = "device data", cpu[16] = { 0 }, dev[16] = { 0 };
+	char want[64];
+
+	vh_touch(va, 4 * PG, PG);
+	vh_map_ok(c, va, IOVA, 4 * PG);
+	old = vh_page(va + PG);
+	ck_assert_int_eq(pinsim_madvise(proc, va, 4 * PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(nr_reports("dma-coherency"), 0);
+	/* The pinned page is not freed: still pinned, still holding its byte. */
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA + PG, dev, 1, 0), 1);
+	ck_assert_uint_eq(dev[0], 1);
+	ck_assert_int_eq(nr_reports("dma-coherency"), 1);	/* read: "maps nothing" */
+	ck_assert_int_eq(pinsim_checker_reset(sim), 0);
+
+	/* The guest touches it again: a fresh zero page at another frame. */
+	ck_assert_int_eq(pinsim_access(proc, va + 2 * PG, cpu, 1, 0), 1);
+	ck_assert_uint_eq(cpu[0], 0);
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA + 2 * PG, data, sizeof(data), 1),
+			 sizeof(data));
+	ck_assert_int_eq(pinsim_access(proc, va + 2 * PG, cpu, sizeof(cpu), 0), sizeof(cpu));
+	ck_assert_mem_ne(cpu, data, sizeof(data));
+	ck_assert_int_eq(nr_reports("dma-coherency"), 1);
+	first_report("dma-coherency", &r);
+	now = vh_page(va + 2 * PG);
+	snprintf(want, sizeof(want), "now maps pfn 0x%llx", (unsigned long long)now.pfn);
+	ck_assert_msg(strstr(r.text, want), "%s", r.text);
+	ck_assert_msg(strstr(r.text, "coherency violation: DMA write IOVA 0x100002000"), "%s",
+		      r.text);
+	ck_assert_msg(strstr(r.text, "MADV_DONTNEED"), "%s", r.text);
+	ck_assert_int_ne(now.pfn, old.pfn + 1);
+	/* The same page in the same state is reported once. */
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA + 2 * PG, data, 1, 1), 1);
+	ck_assert_int_eq(nr_reports("dma-coherency"), 1);
+	ck_assert_int_eq(nr_reports("dma-unpinned"), 0);
+	vh_unmap_ok(c, IOVA, 4 * PG);
+}
+END_TEST
+
+/* The same steps without the discard: the device and the CPU agree, no report. */
+START_TEST(test_dma_without_discard_reports_nothing)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	unsigned char data[16] = "device data", cpu[16] = { 0 };
+
+	vh_touch(va, 4 * PG, PG);
+	vh_map_ok(c, va, IOVA, 4 * PG);
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA + 2 * PG, data, sizeof(data), 1),
+			 sizeof(data));
+	ck_assert_int_eq(pinsim_access(proc, va + 2 * PG, cpu, sizeof(cpu), 0), sizeof(cpu));
+	ck_assert_mem_eq(cpu, data, sizeof(data));
+	/* A discard of memory the device does not reach: still nothing. */
+	va = vh_mmap(4 * PG, RW, ANON);
+	vh_touch(va, 4 * PG, PG);
+	ck_assert_int_eq(pinsim_madvise(proc, va, 4 * PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA, data, 4, 1), 4);
+	ck_assert_int_eq(pinsim_checker_reports(sim, NULL, 0), 0);
+	vh_unmap_ok(c, IOVA, 4 * PG);
+}
+END_TEST
+
+/* THP: a DMA-mapped huge page discarded whole; the device write is reported. */
+START_TEST(test_dma_into_discarded_thp_is_a_coherency_violation)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t raw = vh_mmap(4 * MiB, RW, ANON);
+	uint64_t va = (raw + 2 * MiB - 1) & ~(2 * MiB - 1);
+	unsigned char b = 7;
+
+	ck_assert_int_eq(pinsim_madvise(proc, va, 2 * MiB, MADV_HUGEPAGE), 0);
+	ck_assert_int_eq(pinsim_access(proc, va, &b, 1, 1), 1);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_PMD);
+	vh_map_ok(c, va, IOVA, 2 * MiB);
+	ck_assert_int_eq(pinsim_madvise(proc, va, 2 * MiB, MADV_DONTNEED), 0);
+	ck_assert_int_eq(vh_page(va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(pinsim_access(proc, va + MiB, &b, 1, 0), 1);
+	ck_assert_uint_eq(b, 0);
+	b = 9;
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA + MiB, &b, 1, 1), 1);
+	ck_assert_int_eq(nr_reports("dma-coherency"), 1);
+	vh_unmap_ok(c, IOVA, 2 * MiB);
+}
+END_TEST
+
+/* The checkers off: nothing reported, the DMA still goes to the old page. */
+START_TEST(test_checkers_off_report_nothing)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(PG, RW, ANON);
+	unsigned char b = 1;
+
+	vh_touch(va, PG, PG);
+	vh_map_ok(c, va, IOVA, PG);
+	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_OFF), 0);
+	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(pinsim_access(proc, va, &b, 1, 0), 1);
+	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA, &b, 1, 1), 1);
+	ck_assert_int_eq(pinsim_checker_reports(sim, NULL, 0), 0);
+	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_CONTROLLED), 0);
+	vh_unmap_ok(c, IOVA, PG);
+}
+END_TEST
+
+/* ---------------- the walker checker (sim level) ---------------- */
+
+struct hole_log {
+	unsigned long holes, pmds;
+};
+
+static int count_hole(unsigned long addr, unsigned long next, int depth, struct mm_walk *walk)
+{
+	struct hole_log *l = walk->private;
+
+	(void)addr, (void)next, (void)depth;
+	l->holes++;
+	return 0;
+}
+
+static int count_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+{
+	struct hole_log *l = walk->private;
+
+	(void)pmd, (void)addr, (void)next;
+	l->pmds++;
+	return 0;
+}
+
+static int noop_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm_walk *walk)
+{
+	(void)pte, (void)addr, (void)next, (void)walk;
+	return 0;
+}
+
+#define BAR_VA 0x7f0000000000UL
+
+/*
+ * test_pagewalk.c's stale-action case under the checker: a BAR faulted at
+ * PMD order, walked with ->pte_entry: the splits leave PMDs none, the
+ * walker's own ACTION_AGAIN retries them (allowed), and on 6.12.84 to
+ * 6.12.114 the stale action re-walks the whole PUD: every PMD hole is
+ * handed to ->pte_hole twice, which the checker reports; 6.12.118 walks
+ * each once and the checker is silent.
+ */
+static void stale_walk(const char *kernel, unsigned long *holes)
+{
+	const struct mm_walk_ops ops = {
+		.pmd_entry = count_pmd, .pte_entry = noop_pte, .pte_hole = count_hole,
+		.walk_lock = PGWALK_RDLOCK,
+	};
+	struct machine_config mc;
+	struct vfio_type1_config vc;
+	struct vfio_pci_core_device *vdev;
+	struct hole_log l = { 0 };
+	struct mm_struct *mm;
+
+	tm_defaults(&tm_cfg);
+	ck_assert_int_eq(kernel_profile_configs(kernel, &mc, &vc), 0);
+	tm_cfg.pagewalk_fixed = mc.pagewalk_fixed;
+	tm_cfg.pagewalk_stale_action_fix = mc.pagewalk_stale_action_fix;
+	tm_cfg.max_bar_fault_order = PMD_ORDER;
+	tm_setup_with(&tm_cfg);
+	checker_reset();
+	checker_set_mode(CHECKER_ALWAYS);
+	mm = tm_mm("walker");
+	vdev = make_bar(GiB);
+	map_bar(mm, vdev, BAR_VA, GiB);
+	touch(mm, BAR_VA, false);
+	touch(mm, BAR_VA + 2 * MiB, false);
+	mmap_read_lock(mm);
+	ck_assert_int_eq(walk_page_vma(vma_lookup(mm, BAR_VA), &ops, &l), 0);
+	mmap_read_unlock(mm);
+	checker_set_mode(CHECKER_SCHED);
+	*holes = l.holes;
+	mmput(mm);
+}
+
+START_TEST(test_walker_range_handed_twice_is_reported)
+{
+	unsigned long holes;
+	char text[CHECKER_REPORT_LEN];
+	enum checker_kind kind;
+
+	stale_walk("6.12.114", &holes);
+	ck_assert_uint_eq(holes, 1024);	/* the PUD range walked twice */
+	ck_assert_uint_eq(checker_count(CHECK_WALK_REPEAT), 1);	/* one report per walk */
+	ck_assert(checker_report_get(0, &kind, text, sizeof(text), NULL, 0));
+	ck_assert_int_eq(kind, CHECK_WALK_REPEAT);
+	ck_assert_msg(strstr(text, "pte_hole handed [0x7f0000000000, 0x7f0000200000) again"),
+		      "%s", text);
+	checker_reset();
+}
+END_TEST
+
+START_TEST(test_walker_fixed_kernel_hands_each_range_once)
+{
+	unsigned long holes;
+
+	stale_walk("6.12.118", &holes);
+	ck_assert_uint_eq(holes, 512);
+	ck_assert_uint_eq(checker_total(), 0);
+}
+END_TEST
+
+/* A callback that asks ACTION_AGAIN gets its range again: not reported. */
+static int again_once(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+{
+	struct hole_log *l = walk->private;
+
+	(void)pmd, (void)addr, (void)next;
+	if (l->pmds++ == 0)
+		walk->action = ACTION_AGAIN;
+	return 0;
+}
+
+START_TEST(test_walker_action_again_is_not_a_repeat)
+{
+	const struct mm_walk_ops ops = { .pmd_entry = again_once, .walk_lock = PGWALK_RDLOCK };
+	struct hole_log l = { 0 };
+	struct mm_struct *mm;
+	unsigned long va;
+
+	checker_reset();
+	checker_set_mode(CHECKER_ALWAYS);
+	mm = tm_mm("walker");
+	va = vm_mmap(mm, NULL, BAR_VA, 4 * MiB, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0);
+	ck_assert_uint_eq(va, BAR_VA);
+	touch(mm, va, true);
+	touch(mm, va + 2 * MiB, true);
+	mmap_read_lock(mm);
+	ck_assert_int_eq(walk_page_range(mm, va, va + 4 * MiB, &ops, &l), 0);
+	mmap_read_unlock(mm);
+	checker_set_mode(CHECKER_SCHED);
+	ck_assert_uint_eq(l.pmds, 3);
+	ck_assert_uint_eq(checker_total(), 0);
+	mmput(mm);
+}
+END_TEST
+
+static void tm_setup_nothing(void)
+{
+}
+
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("checkers");
+	TCase *tc;
+
+	tc = vh_tcase(s, "madv_dontneed", ck_setup);
+	tcase_add_test(tc, test_dontneed_anon_reads_zero_and_keeps_the_rest);
+	tcase_add_test(tc, test_dontneed_refuses_pfnmap_and_locked);
+	tcase_add_test(tc, test_dontneed_hugetlb_whole_pages_only);
+	tcase_add_test(tc, test_dontneed_thp_partial_splits_full_clears);
+
+	tc = vh_tcase(s, "dma_coherency", ck_setup);
+	tcase_add_test(tc, test_dma_into_discarded_and_refaulted_page_is_a_coherency_violation);
+	tcase_add_test(tc, test_dma_without_discard_reports_nothing);
+	tcase_add_test(tc, test_dma_into_discarded_thp_is_a_coherency_violation);
+	tcase_add_test(tc, test_checkers_off_report_nothing);
+
+	tc = tcase_create("walker_repeat");
+	tcase_add_checked_fixture(tc, tm_setup_nothing, tm_teardown);
+	tcase_add_test(tc, test_walker_range_handed_twice_is_reported);
+	tcase_add_test(tc, test_walker_fixed_kernel_hands_each_range_once);
+	suite_add_tcase(s, tc);
+
+	tc = tm_tcase(s, "walker_again");
+	tcase_add_test(tc, test_walker_action_again_is_not_a_repeat);
+	return s;
+}
