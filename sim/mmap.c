@@ -104,7 +104,7 @@ void __fput_sync(struct file *file)
 
 static struct mm_struct *mm_create_common(void)
 {
-	struct mm_struct *mm = calloc(1, sizeof(*mm));
+	struct mm_struct *mm = sim_kzalloc(sizeof(*mm));	/* allocate_mm() */
 	struct page *pgd;
 
 	if (!mm)
@@ -570,7 +570,13 @@ static int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
 
 	if (mm->nr_vmas == mm->vmas_cap) {
 		unsigned int cap = mm->vmas_cap ? mm->vmas_cap * 2 : 16;
-		struct vm_area_struct **n = realloc(mm->vmas, cap * sizeof(*n));
+		/*
+		 * The maple tree's node preallocation (vma_iter_prealloc()):
+		 * -ENOMEM before anything changed, an injection point.
+		 */
+		struct vm_area_struct **n = should_fail_alloc(FAIL_SLAB) ?
+						    NULL :
+						    realloc(mm->vmas, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
@@ -1439,7 +1445,8 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len)
 	/* Detach [first, first + nr): exactly the VMAs inside [start, end). */
 	first = vma_index(mm, start);
 	nr = vma_index(mm, end) - first;
-	detached = malloc(nr * sizeof(*detached));
+	/* vms_gather_munmap_vmas()'s detach tree: -ENOMEM after the splits, as there. */
+	detached = sim_kmalloc(nr * sizeof(*detached));
 	if (!detached)
 		return -ENOMEM;
 	memcpy(detached, &mm->vmas[first], nr * sizeof(*detached));
