@@ -15,11 +15,14 @@
  *  3. ops: the checker's price per lock operation, without the scheduler.
  *
  * Printed: the median rate of each mode, and the cost (1 - on/off) as the
- * median of the rounds' ratios with their min and max (the spread).
+ * median of the rounds' ratios with their min and max (the spread), per
+ * wall-clock second and per CPU second of the process (all its threads;
+ * steadier on a loaded machine).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -35,6 +38,18 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* CPU time of every thread of the process: less at the mercy of the load. */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The CPU-time rate of the last measurement (explore_rate(), locks_rate()). */
+static double last_cpu_rate;
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -74,7 +89,7 @@ static double explore_rate(int reps)
 	static const struct sched_explore_ops ops = { b_setup, b_check, b_teardown };
 	struct sched_explore_stats st;
 	unsigned long schedules = 0;
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 
 	W.cfg = (struct race_world_cfg){ "6.12.118", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
 					 false, false, .map_size = 16 * KiB };
@@ -84,6 +99,7 @@ static double explore_rate(int reps)
 			return 0;
 		schedules += st.schedules;
 	}
+	last_cpu_rate = schedules / (cpu_s() - c0);
 	return schedules / (now_s() - t0);
 }
 
@@ -117,7 +133,7 @@ static double locks_rate(int runs)
 	struct sched_thread t[2];
 	struct sched_strategy s;
 	struct sched_result *res = malloc(sizeof(*res));
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 
 	if (!res)
 		return 0;
@@ -133,6 +149,7 @@ static double locks_rate(int runs)
 		}
 	}
 	free(res);
+	last_cpu_rate = runs / (cpu_s() - c0);
 	return runs / (now_s() - t0);
 }
 
@@ -175,28 +192,35 @@ static void report(const char *what, const char *unit, double *on, double *off, 
 int main(int argc, char **argv)
 {
 	int rounds = 11, runs = 40, reps = 5, c;
-	double on[3][64], off[3][64];
+	long ops = 200000;
+	int aa = -1;	/* -a on|off: an A/A run, both columns in one mode (the noise floor) */
+	double on[3][64], off[3][64], con[2][64], coff[2][64];
 	struct machine_config mc;
 	struct machine *m;
 
-	while ((c = getopt(argc, argv, "r:n:e:")) != -1) {
+	while ((c = getopt(argc, argv, "r:n:e:o:a:")) != -1) {
 		if (c == 'r')
 			rounds = atoi(optarg);
 		else if (c == 'n')
 			runs = atoi(optarg);
 		else if (c == 'e')
 			reps = atoi(optarg);
+		else if (c == 'o')
+			ops = atol(optarg);
+		else if (c == 'a')
+			aa = !strcmp(optarg, "on");
 	}
 	if (rounds < 1 || rounds > 64 || runs < 1 || reps < 1) {
-		fprintf(stderr, "usage: bench_lockdep [-r rounds (1..64)] [-n runs] [-e explore reps]\n");
+		fprintf(stderr, "usage: bench_lockdep [-r rounds (1..64)] [-n runs] [-e explore reps] [-o lock pairs (0: none)] [-a on|off]\n");
 		return 2;
 	}
 	for (int r = 0; r < rounds; r++) {
 		for (int k = 0; k < 2; k++) {
 			bool checker = (r + k) % 2 == 0;
 
-			lockdep_set_mode(checker ? LOCKDEP_SCHED : LOCKDEP_OFF);
+			lockdep_set_mode((aa < 0 ? checker : aa) ? LOCKDEP_SCHED : LOCKDEP_OFF);
 			(checker ? on : off)[0][r] = explore_rate(reps);
+			(checker ? con : coff)[0][r] = last_cpu_rate;
 		}
 	}
 	machine_config_init(&mc);
@@ -210,20 +234,23 @@ int main(int argc, char **argv)
 		for (int k = 0; k < 2; k++) {
 			bool checker = (r + k) % 2 == 0;
 
-			lockdep_set_mode(checker ? LOCKDEP_SCHED : LOCKDEP_OFF);
+			lockdep_set_mode((aa < 0 ? checker : aa) ? LOCKDEP_SCHED : LOCKDEP_OFF);
 			(checker ? on : off)[1][r] = locks_rate(runs);
+			(checker ? con : coff)[1][r] = last_cpu_rate;
 		}
 	}
 	for (int r = 0; r < rounds && L_mm; r++) {
 		for (int k = 0; k < 2; k++) {
 			bool checker = (r + k) % 2 == 0;
 
-			(checker ? on : off)[2][r] = ns_per_pair(checker, 200000);
+			(checker ? on : off)[2][r] = ops ? ns_per_pair(checker, ops) : 0;
 		}
 	}
 	lockdep_set_mode(LOCKDEP_SCHED);
-	report("explore (walker x pinner, 6.12.118)", "schedules", on[0], off[0], rounds);
-	report("locks (2 threads x 64 map/fault/unmap)", "runs", on[1], off[1], rounds);
+	report("explore (walker x pinner, 6.12.118), wall", "schedules", on[0], off[0], rounds);
+	report("explore (walker x pinner, 6.12.118), CPU", "schedules", con[0], coff[0], rounds);
+	report("locks (2 threads x 64 map/fault/unmap), wall", "runs", on[1], off[1], rounds);
+	report("locks (2 threads x 64 map/fault/unmap), CPU", "runs", con[1], coff[1], rounds);
 	printf("ops (mmap_lock read + page_table_lock, one thread): on %.1f ns, off %.1f ns "
 	       "per pair (medians of %d rounds)\n", median(on[2], rounds), median(off[2], rounds),
 	       rounds);

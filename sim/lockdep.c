@@ -65,7 +65,9 @@ struct ld_task {
 
 struct ld_thread {
 	struct ld_task task[LD_TASKS];
+	struct ld_task *last;		/* the slot found last: the usual answer */
 	unsigned int next_victim;
+	struct ld_thread *next_free;	/* in ld_pool once its thread has ended */
 };
 
 /* What is known of a dependency A -> B: how B was taken while A was held. */
@@ -106,9 +108,22 @@ static pthread_once_t ld_key_once = PTHREAD_ONCE_INIT;
 
 /* ---------------- per-thread, per-task stacks ---------------- */
 
+/*
+ * A controlled run's threads are new host threads each time: their stacks
+ * are recycled through a free list rather than allocated and freed per
+ * thread (fresh memory for each would cost page faults on every run).
+ */
+static struct ld_thread *ld_pool;
+static pthread_mutex_t ld_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void ld_thread_free(void *p)
 {
-	free(p);
+	struct ld_thread *th = p;
+
+	pthread_mutex_lock(&ld_pool_lock);
+	th->next_free = ld_pool;
+	ld_pool = th;
+	pthread_mutex_unlock(&ld_pool_lock);
 	ld_me = NULL;
 	lockdep_thread_depth = 0;
 }
@@ -121,13 +136,31 @@ static void ld_key_init(void)
 
 static struct ld_thread *ld_thread(void)
 {
+	struct ld_thread *th;
+
 	if (likely(ld_me))
 		return ld_me;
 	pthread_once(&ld_key_once, ld_key_init);
-	ld_me = calloc(1, sizeof(*ld_me));
-	if (ld_me && ld_key)
-		pthread_setspecific(ld_key, ld_me);
-	return ld_me;
+	pthread_mutex_lock(&ld_pool_lock);
+	th = ld_pool;
+	if (th)
+		ld_pool = th->next_free;
+	pthread_mutex_unlock(&ld_pool_lock);
+	if (!th)
+		th = malloc(sizeof(*th));
+	if (!th)
+		return NULL;
+	for (int i = 0; i < LD_TASKS; i++) {
+		th->task[i].serial = 0;
+		th->task[i].depth = 0;
+	}
+	th->last = NULL;
+	th->next_victim = 0;
+	th->next_free = NULL;
+	ld_me = th;
+	if (ld_key)
+		pthread_setspecific(ld_key, th);
+	return th;
 }
 
 static uint64_t cur_serial(void)
@@ -144,23 +177,25 @@ static struct ld_task *ld_task(bool create)
 
 	if (!th)
 		return NULL;
+	if (likely(th->last && th->last->serial == serial))
+		return th->last;
 	for (int i = 0; i < LD_TASKS; i++)
 		if (th->task[i].serial == serial)
-			return &th->task[i];
+			return th->last = &th->task[i];
 	if (!create)
 		return NULL;
 	for (int i = 0; i < LD_TASKS; i++)
 		if (!th->task[i].serial || !th->task[i].depth) {
 			th->task[i].serial = serial;
 			th->task[i].depth = 0;
-			return &th->task[i];
+			return th->last = &th->task[i];
 		}
 	/* Every slot holds locks of another task: forget the oldest one's. */
 	t = &th->task[th->next_victim++ % LD_TASKS];
 	lockdep_thread_depth -= t->depth;
 	t->depth = 0;
 	t->serial = serial;
-	return t;
+	return th->last = t;
 }
 
 /* ---------------- classes ---------------- */
