@@ -1094,6 +1094,258 @@ static void check_schedule(const char *src, const char *sched, const struct scen
 	}
 }
 
+/* ---------------- --shard I/N and --merge (issue 15) ---------------- */
+
+/*
+ * A PCT seed search split across processes or machines: shard I of N runs
+ * the seeds first+k for k = I, I+N, I+2N, ... below --seeds, in order, and
+ * stops as one run would (a scenario expecting a race at its first wanted
+ * seed; the EXPECT_NO_OOPS ones at their first unwanted seed), so its first
+ * hit is the smallest of its seeds.  Each searching scenario gives one JSON
+ * line on stdout; --merge reads the lines of all N shards and prints the
+ * summary one run (--shard 0/1) would: per scenario the smallest hit over
+ * the shards, and how many seeds one run would have searched to reach it.
+ * Scenarios that replay (lockstep-*, the policy ones replaying
+ * fixed-legacy's schedule) do not search: they are left out.  Running the
+ * shards is a batch runner's job (README: GNU parallel, Slurm arrays,
+ * Kubernetes indexed Jobs).
+ */
+static unsigned int shard_i, shard_n;	/* --shard I/N; shard_n 0: not given */
+static bool merge_opt;			/* --merge FILE... */
+
+static void shard_arg(const char *arg)
+{
+	unsigned long i, n;
+	char *slash = strchr(arg, '/'), head[24];
+
+	if (!slash || (size_t)(slash - arg) >= sizeof(head))
+		bad_arg("--shard must be I/N (like 0/4), with 0 <= I < N <= 10000");
+	memcpy(head, arg, (size_t)(slash - arg));
+	head[slash - arg] = '\0';
+	if (!parse_ulong(head, 9999, &i) || !parse_ulong(slash + 1, 10000, &n) || !n || i >= n)
+		bad_arg("--shard must be I/N (like 0/4), with 0 <= I < N <= 10000");
+	shard_i = (unsigned int)i;
+	shard_n = (unsigned int)n;
+}
+
+static bool shard_searches(const struct scenario *s)
+{
+	return !s->lockstep && !s->same_as;
+}
+
+/* One scenario's share of the seeds; its JSON line on stdout. */
+static int shard_scenario(const struct scenario *s, unsigned long seeds, uint64_t first_seed)
+{
+	bool all = s->expect == EXPECT_NO_OOPS, hit = false;
+	unsigned long searched = 0;
+	uint64_t seed = 0;
+	struct outcome o;
+
+	for (unsigned long k = shard_i; k < seeds && !hit; k += shard_n) {
+		seed = first_seed + k;
+		if (run_isolated(s, NULL, seed, false, &o, NULL))
+			return -1;
+		searched++;
+		hit = wanted(s, &o) != all;
+	}
+	printf("{\"race_repro_shard\": 1, \"scenario\": \"%s\", \"shard\": %u, \"nr_shards\": %u, "
+	       "\"first_seed\": %llu, \"seeds\": %lu, \"all\": %s, \"searched\": %lu, "
+	       "\"hit_seed\": %llu, \"schedule\": ",
+	       s->name, shard_i, shard_n, (unsigned long long)first_seed, seeds,
+	       all ? "true" : "false", searched, hit ? (unsigned long long)seed : 0ULL);
+	ex_json_string(stdout, hit ? o.res.schedule : "");
+	printf("}\n");
+	return 0;
+}
+
+static int shard_main(const char *only, unsigned long seeds, uint64_t first_seed)
+{
+	for (size_t i = 0; i < NR_SCENARIOS; i++) {
+		const struct scenario *s = &scenarios[i];
+
+		if (only ? strcmp(only, s->name) : kernel_opt[0] && !applies(s, kernel_opt))
+			continue;
+		if (!runs_on_impl(s) || !shard_searches(s))
+			continue;
+		if (shard_scenario(s, seeds, first_seed))
+			return 1;
+	}
+	return ferror(stdout) || fflush(stdout) ? 1 : 0;
+}
+
+/* What --merge keeps per scenario. */
+static struct {
+	bool seen, all;
+	unsigned int nr_shards;
+	unsigned long seeds, lines;
+	uint64_t first_seed, hit;
+	uint32_t shards_seen[10000 / 32 + 1];
+	char schedule[8193];
+} merged[NR_SCENARIOS];
+
+/* The value after "key": in @line (numbers, true/false, a string's start). */
+static const char *json_field(const char *line, const char *key)
+{
+	char pat[48];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(line, pat);
+	return p ? p + strlen(pat) : NULL;
+}
+
+static bool json_ull(const char *line, const char *key, unsigned long long *v)
+{
+	const char *p = json_field(line, key);
+	char *end;
+
+	if (!p || *p < '0' || *p > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(p, &end, 10);
+	return !errno && (*end == ',' || *end == '}');
+}
+
+/* A JSON string written by ex_json_string() without escapes (scenario names, schedules). */
+static bool json_str(const char *line, const char *key, char *buf, size_t len)
+{
+	const char *p = json_field(line, key), *q;
+
+	if (!p || *p != '"')
+		return false;
+	q = strchr(p + 1, '"');
+	if (!q || (size_t)(q - p - 1) >= len)
+		return false;
+	memcpy(buf, p + 1, (size_t)(q - p - 1));
+	buf[q - p - 1] = '\0';
+	return true;
+}
+
+static int merge_line(const char *file, unsigned long ln, const char *line)
+{
+	unsigned long long shard, n, first, seeds, searched, hit;
+	static char name[64], sched[8193];
+	const struct scenario *s;
+	const char *all;
+	size_t idx;
+
+	if (!json_field(line, "race_repro_shard"))
+		return 0;	/* not ours: other lines may share the file */
+	if (!json_str(line, "scenario", name, sizeof(name)) || !(s = by_name(name)) ||
+	    !json_ull(line, "shard", &shard) || !json_ull(line, "nr_shards", &n) ||
+	    !json_ull(line, "first_seed", &first) || !json_ull(line, "seeds", &seeds) ||
+	    !json_ull(line, "searched", &searched) || !json_ull(line, "hit_seed", &hit) ||
+	    !(all = json_field(line, "all")) || !json_str(line, "schedule", sched, sizeof(sched)) ||
+	    !n || n > 10000 || shard >= n) {
+		fprintf(stderr, "%s: %s:%lu: not a race-repro --shard line\n", prog, file, ln);
+		return -1;
+	}
+	idx = (size_t)(s - scenarios);
+	if (merged[idx].seen && (merged[idx].nr_shards != n || merged[idx].seeds != seeds ||
+				 merged[idx].first_seed != first)) {
+		fprintf(stderr, "%s: %s:%lu: %s: shards of different searches (--shard N, "
+			"--seeds, --seed must match)\n", prog, file, ln, name);
+		return -1;
+	}
+	if (merged[idx].shards_seen[shard / 32] & (1u << (shard % 32))) {
+		fprintf(stderr, "%s: %s:%lu: %s: shard %llu/%llu given twice\n", prog, file, ln,
+			name, shard, n);
+		return -1;
+	}
+	merged[idx].shards_seen[shard / 32] |= 1u << (shard % 32);
+	merged[idx].seen = true;
+	merged[idx].all = !strncmp(all, "true", 4);
+	merged[idx].nr_shards = (unsigned int)n;
+	merged[idx].seeds = seeds;
+	merged[idx].first_seed = first;
+	merged[idx].lines++;
+	if (hit && (!merged[idx].hit || hit < merged[idx].hit)) {
+		merged[idx].hit = hit;
+		snprintf(merged[idx].schedule, sizeof(merged[idx].schedule), "%s", sched);
+	}
+	return 0;
+}
+
+static int merge_file(const char *file)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned long ln = 0;
+	int ret = 0;
+
+	if (!f) {
+		fprintf(stderr, "%s: --merge: %s: %s\n", prog, file, strerror(errno));
+		return -1;
+	}
+	while (!ret && getline(&line, &cap, f) > 0)
+		ret = merge_line(file, ++ln, line);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return ret;
+}
+
+/*
+ * The summary of the merged shards: one JSON line per scenario, the same
+ * for N shards as for one (--shard 0/1).  Exit 1 when a shard is missing.
+ */
+static int merge_main(int nfiles, char **files)
+{
+	bool any = false;
+
+	for (int i = 0; i < nfiles; i++)
+		if (merge_file(files[i]))
+			return 1;
+	for (size_t i = 0; i < NR_SCENARIOS; i++) {
+		const struct scenario *s = &scenarios[i];
+		unsigned long one_run;
+
+		if (!merged[i].seen)
+			continue;
+		any = true;
+		if (merged[i].lines != merged[i].nr_shards) {
+			fprintf(stderr, "%s: --merge: %s: %lu of %u shards given\n", prog, s->name,
+				merged[i].lines, merged[i].nr_shards);
+			return 1;
+		}
+		one_run = merged[i].hit ? (unsigned long)(merged[i].hit - merged[i].first_seed + 1) :
+					  merged[i].seeds;
+		printf("{\"scenario\": \"%s\", \"expected\": \"%s\", \"first_seed\": %llu, "
+		       "\"seeds\": %lu, \"searched\": %lu, \"result\": \"%s\", \"seed\": %llu, "
+		       "\"schedule\": ",
+		       s->name, expect_text(s->expect), (unsigned long long)merged[i].first_seed,
+		       merged[i].seeds, one_run,
+		       merged[i].all ? (merged[i].hit ? "failed" : "all_ok") :
+				       (merged[i].hit ? "found" : "not_found"),
+		       (unsigned long long)merged[i].hit);
+		ex_json_string(stdout, merged[i].schedule);
+		printf("}\n");
+	}
+	if (!any) {
+		fprintf(stderr, "%s: --merge: no race-repro --shard lines\n", prog);
+		return 1;
+	}
+	if (ferror(stdout) || fflush(stdout))
+		return 1;
+	/* As one run: 1 when a scenario did not behave as the kernel does. */
+	for (size_t i = 0; i < NR_SCENARIOS; i++)
+		if (merged[i].seen && !merged[i].all != !!merged[i].hit)
+			return 1;
+	return 0;
+}
+
+static void shard_usage(FILE *f)
+{
+	fprintf(f,
+"  --shard I/N         split the PCT seed search: this process runs seeds\n"
+"                      first+k for k = I, I+N, ... (< --seeds) and prints one\n"
+"                      JSON line per searching scenario, no narration\n"
+"  --merge FILE...     combine --shard lines (FILE '-': stdin) into the summary\n"
+"                      one run (--shard 0/1) gives: per scenario the smallest\n"
+"                      hit seed, its schedule, the seeds one run searches\n");
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1125,6 +1377,7 @@ static void usage(FILE *f)
 		    "NAME with a --kernel of the other walker runs anyway: the scenario's "
 		    "walker is an override of the profile's pagewalk_fixed, applied after "
 		    "--kernel, and the kernel line says 'modified'.");
+	shard_usage(f);
 	fprintf(f,
 "  --schedule STRING   replay this schedule (needs --scenario): thread indexes\n"
 "                      joined by '.', at most 4096, each below the scenario's\n"
@@ -1172,6 +1425,8 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", optional_argument, NULL, 'j' },
 		{ "canonical", no_argument, NULL, 'C' },
+		{ "shard", required_argument, NULL, 'D' },
+		{ "merge", no_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -1229,6 +1484,12 @@ int main(int argc, char **argv)
 			if (!*json_path)
 				bad_arg("option --json= needs a file name (or '-')");
 			break;
+		case 'D':
+			shard_arg(optarg);
+			break;
+		case 'M':
+			merge_opt = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1237,6 +1498,13 @@ int main(int argc, char **argv)
 		default:
 			ex_getopt_error(c, argv);
 		}
+	}
+	if (merge_opt) {
+		if (optind >= argc)
+			bad_arg("--merge needs FILE... (the --shard outputs; '-' for stdin)");
+		if (shard_n)
+			bad_arg("--merge combines shards: give --shard to the runs, not to --merge");
+		return merge_main(argc - optind, argv + optind);
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
@@ -1267,6 +1535,12 @@ int main(int argc, char **argv)
 	if (only && !runs_on_impl(by_name(only)))
 		bad_arg("--scenario %s does not run with --impl tree: %s", only,
 			why_not_on_impl(by_name(only)));
+	if (shard_n && !list) {
+		if (schedule || canonical || json)
+			bad_arg("--shard splits the seed search: not with %s",
+				schedule ? schedule_src : canonical ? "--canonical" : "--json");
+		return shard_main(only, seeds, first_seed);
+	}
 	if (list) {
 		for (size_t i = 0; i < NR_SCENARIOS; i++)
 			if ((!kernel_opt[0] || applies(&scenarios[i], kernel_opt)) &&
