@@ -56,7 +56,9 @@
  *     copied, all of them), as the kernel's copy to a bad user address
  *     does; access_ok as x86-64's (below TASK_SIZE_MAX, no wrap);
  *   kzalloc/kmalloc/kfree/kvzalloc/kvfree/krealloc -> calloc/malloc/free/
- *     realloc; __get_free_page/free_page -> a host page (vfio_batch's
+ *     realloc, each allocation a failslab injection point
+ *     (sim/fault_inject.h should_fail_alloc(FAIL_SLAB), pinsim_fail_nth()),
+ *     so the tree's own error paths run under the same sweeps; __get_free_page/free_page -> a host page (vfio_batch's
  *     pages array, not simulated RAM);
  *   alloc_pages/__free_pages (vfio_test_domain_fgsp() only) -> the
  *     reserved frames at physical 0, as pinsim's type1 maps for the same
@@ -117,6 +119,7 @@
 #include <string.h>
 
 #include <linux/mm.h>	/* ktree/include/linux/mm.h: sim's mm, page tables */
+#include "fault_inject.h"	/* sim/: failslab for kmalloc() and friends */
 
 #include "iommu.h"
 #include "mutex.h"
@@ -339,19 +342,21 @@ static inline void list_splice_tail(struct list_head *list, struct list_head *he
 
 static inline void *kmalloc(size_t size, unsigned int gfp)
 {
+	if (should_fail_alloc(FAIL_SLAB))
+		return NULL;
 	return gfp & __GFP_ZERO ? calloc(1, size) : malloc(size);
 }
 
 static inline void *kzalloc(size_t size, unsigned int gfp)
 {
 	(void)gfp;
-	return calloc(1, size);
+	return should_fail_alloc(FAIL_SLAB) ? NULL : calloc(1, size);
 }
 
 static inline void *krealloc(void *p, size_t size, unsigned int gfp)
 {
 	(void)gfp;
-	return realloc(p, size);
+	return should_fail_alloc(FAIL_SLAB) ? NULL : realloc(p, size);
 }
 
 static inline void kfree(const void *p)
