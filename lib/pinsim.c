@@ -59,16 +59,6 @@ static int fail(int err)
 	return -1;
 }
 
-/* -errno → -1/errno, else the value. */
-static long ret_errno(long ret)
-{
-	if (ret < 0) {
-		errno = (int)-ret;
-		return -1;
-	}
-	return ret;
-}
-
 static long run_task_work(void *arg)
 {
 	(void)arg;

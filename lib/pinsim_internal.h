@@ -6,6 +6,7 @@
 #ifndef LIB_PINSIM_INTERNAL_H
 #define LIB_PINSIM_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 
 #include "machine.h"
@@ -85,5 +86,15 @@ long vfio_fd_mmap_file(struct pinsim_proc *p, int fd, struct file **filep);
 /* Shared memory fds (sim/shmem.c): install a file (its reference), get one. */
 int vfio_fd_install_file(struct pinsim_proc *p, struct file *file);
 long vfio_fd_shmem_file(struct pinsim_proc *p, int fd, struct file **filep);
+
+/* -errno → -1/errno, else the value (the public edge's return convention). */
+static inline long ret_errno(long ret)
+{
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
 
 #endif /* LIB_PINSIM_INTERNAL_H */

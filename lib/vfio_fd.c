@@ -1559,54 +1559,39 @@ ssize_t pinsim_pwrite(struct pinsim_proc *p, int fd, const void *buf, size_t len
 
 /* ---------------- device DMA, IOMMU queries, stats ---------------- */
 
-int pinsim_device_raise_irq(struct pinsim *sim, int group_id, unsigned int index,
-			    unsigned int vector)
+/*
+ * The device of @group_id (ENODEV: none; EINVAL: no machine).  The group
+ * and its device live as long as the machine.
+ */
+static struct vfio_pci_core_device *device_of_group(struct pinsim *sim, int group_id)
 {
 	struct vfio_group *g;
-	int ret;
 
 	if (!sim) {
 		errno = EINVAL;
-		return -1;
+		return NULL;
 	}
 	mutex_lock(&sim->vfio_lock);
 	g = group_by_id(sim, group_id);
 	mutex_unlock(&sim->vfio_lock);
-	if (!g) {
+	if (!g)
 		errno = ENODEV;
-		return -1;
-	}
-	/* The group and its device live as long as the machine. */
-	ret = vfio_pci_raise_irq(g->vdev, index, vector);
-	if (ret < 0) {
-		errno = -ret;
-		return -1;
-	}
-	return ret;
+	return g ? g->vdev : NULL;
+}
+
+int pinsim_device_raise_irq(struct pinsim *sim, int group_id, unsigned int index,
+			    unsigned int vector)
+{
+	struct vfio_pci_core_device *vdev = device_of_group(sim, group_id);
+
+	return vdev ? (int)ret_errno(vfio_pci_raise_irq(vdev, index, vector)) : -1;
 }
 
 int pinsim_device_interrupt(struct pinsim *sim, int group_id, unsigned int vector)
 {
-	struct vfio_group *g;
-	int ret;
+	struct vfio_pci_core_device *vdev = device_of_group(sim, group_id);
 
-	if (!sim) {
-		errno = EINVAL;
-		return -1;
-	}
-	mutex_lock(&sim->vfio_lock);
-	g = group_by_id(sim, group_id);
-	mutex_unlock(&sim->vfio_lock);
-	if (!g) {
-		errno = ENODEV;
-		return -1;
-	}
-	ret = vfio_pci_device_interrupt(g->vdev, vector);
-	if (ret < 0) {
-		errno = -ret;
-		return -1;
-	}
-	return ret;
+	return vdev ? (int)ret_errno(vfio_pci_device_interrupt(vdev, vector)) : -1;
 }
 
 /* The domain of @group_id's container, under sim->vfio_lock. */
