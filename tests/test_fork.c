@@ -34,27 +34,6 @@ static void fk_setup(void)
 	child = NULL;
 }
 
-static struct pinsim_page_info page_of(struct pinsim_proc *p, uint64_t va)
-{
-	struct pinsim_page_info pi;
-
-	ck_assert_int_eq(pinsim_pagemap(p, va, &pi), 0);
-	return pi;
-}
-
-static void put_byte(struct pinsim_proc *p, uint64_t va, unsigned char b)
-{
-	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 1), 1);
-}
-
-static unsigned char get_byte(struct pinsim_proc *p, uint64_t va)
-{
-	unsigned char b = 0xee;
-
-	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 0), 1);
-	return b;
-}
-
 static void do_fork(void)
 {
 	ck_assert_int_eq(pinsim_fork(proc, &child), 0);
@@ -78,8 +57,8 @@ static uint64_t thp_buffer(struct pinsim_proc *p)
 	ck_assert(raw != PINSIM_MAP_FAILED);
 	ck_assert_int_eq(pinsim_madvise(p, va, 2 * MiB, MADV_HUGEPAGE), 0);
 	for (uint64_t off = 0; off < 2 * MiB; off += PG)
-		put_byte(p, va + off, (unsigned char)(off >> 12));
-	ck_assert_int_eq(page_of(p, va).level, PINSIM_LEVEL_PMD);
+		vh_put_byte(p, va + off, (unsigned char)(off >> 12));
+	ck_assert_int_eq(vh_page_in(p, va).level, PINSIM_LEVEL_PMD);
 	return va;
 }
 
@@ -91,45 +70,45 @@ START_TEST(fork_private_anon_is_cow_both_sides)
 	struct pinsim_page_info pp, cp;
 
 	for (int i = 0; i < 4; i++)
-		put_byte(proc, va + i * PG, 'P');
+		vh_put_byte(proc, va + i * PG, 'P');
 	do_fork();
 	/* copy_present_ptes(): one frame, read-only in both, two references. */
 	for (int i = 0; i < 4; i++) {
-		pp = page_of(proc, va + i * PG);
-		cp = page_of(child, va + i * PG);
+		pp = vh_page_in(proc, va + i * PG);
+		cp = vh_page_in(child, va + i * PG);
 		ck_assert_uint_eq(pp.pfn, cp.pfn);
 		ck_assert(!pp.writable && !cp.writable);
 		ck_assert_int_eq(pp.refcount, 2);
 	}
 	/* A read shares the frame. */
-	ck_assert_int_eq(get_byte(child, va), 'P');
-	ck_assert_uint_eq(page_of(child, va).pfn, page_of(proc, va).pfn);
+	ck_assert_int_eq(vh_get_byte(child, va), 'P');
+	ck_assert_uint_eq(vh_page_in(child, va).pfn, vh_page_in(proc, va).pfn);
 	/* The child's write copies (wp_page_copy()); the parent keeps 'P'. */
-	put_byte(child, va, 'C');
-	cp = page_of(child, va);
-	pp = page_of(proc, va);
+	vh_put_byte(child, va, 'C');
+	cp = vh_page_in(child, va);
+	pp = vh_page_in(proc, va);
 	ck_assert_uint_ne(cp.pfn, pp.pfn);
 	ck_assert(cp.writable);
 	ck_assert_int_eq(cp.refcount, 1);
-	ck_assert_int_eq(get_byte(proc, va), 'P');
+	ck_assert_int_eq(vh_get_byte(proc, va), 'P');
 	/* The parent is the last user now: its write reuses the frame. */
 	ck_assert_int_eq(pp.refcount, 1);
-	put_byte(proc, va, 'p');
-	ck_assert_uint_eq(page_of(proc, va).pfn, pp.pfn);
-	ck_assert_int_eq(get_byte(child, va), 'C');
+	vh_put_byte(proc, va, 'p');
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pp.pfn);
+	ck_assert_int_eq(vh_get_byte(child, va), 'C');
 	/* And the other way round: the parent's write copies, the child keeps 'P'. */
-	pp = page_of(proc, va + PG);
-	put_byte(proc, va + PG, 'Q');
-	ck_assert_uint_ne(page_of(proc, va + PG).pfn, pp.pfn);
-	ck_assert_int_eq(get_byte(child, va + PG), 'P');
-	ck_assert_uint_eq(page_of(child, va + PG).pfn, pp.pfn);
+	pp = vh_page_in(proc, va + PG);
+	vh_put_byte(proc, va + PG, 'Q');
+	ck_assert_uint_ne(vh_page_in(proc, va + PG).pfn, pp.pfn);
+	ck_assert_int_eq(vh_get_byte(child, va + PG), 'P');
+	ck_assert_uint_eq(vh_page_in(child, va + PG).pfn, pp.pfn);
 	/* Once the child is gone, the parent reuses what it shared. */
-	pp = page_of(proc, va + 2 * PG);
+	pp = vh_page_in(proc, va + 2 * PG);
 	pinsim_proc_destroy(child);
 	child = NULL;
-	ck_assert_int_eq(page_of(proc, va + 2 * PG).refcount, 1);
-	put_byte(proc, va + 2 * PG, 'R');
-	ck_assert_uint_eq(page_of(proc, va + 2 * PG).pfn, pp.pfn);
+	ck_assert_int_eq(vh_page_in(proc, va + 2 * PG).refcount, 1);
+	vh_put_byte(proc, va + 2 * PG, 'R');
+	ck_assert_uint_eq(vh_page_in(proc, va + 2 * PG).pfn, pp.pfn);
 }
 END_TEST
 
@@ -148,7 +127,7 @@ START_TEST(fork_wrprotect_invalidates_parent_secondary_mmu)
 {
 	uint64_t va = vh_mmap(4 * PG, RW, ANON);
 
-	put_byte(proc, va, 'P');
+	vh_put_byte(proc, va, 'P');
 	ck_assert_int_eq(pinsim_set_zap_notifier(proc, record_zap, NULL), 0);
 	zap_calls = 0;
 	do_fork();
@@ -158,16 +137,16 @@ START_TEST(fork_wrprotect_invalidates_parent_secondary_mmu)
 	ck_assert_uint_ge(zap_end, va + 4 * PG);
 	/* The child's write copies: the parent's mappings stay. */
 	zap_calls = 0;
-	put_byte(child, va, 'C');
+	vh_put_byte(child, va, 'C');
 	ck_assert_uint_eq(zap_calls, 0);
 	/* The parent's own COW moves its page: its mirror must drop it. */
-	put_byte(proc, va + PG, 'x');	/* not shared: never faulted before fork */
+	vh_put_byte(proc, va + PG, 'x');	/* not shared: never faulted before fork */
 	zap_calls = 0;
 	pinsim_proc_destroy(child);
 	child = NULL;
 	do_fork();
 	zap_calls = 0;
-	put_byte(proc, va, 'Q');
+	vh_put_byte(proc, va, 'Q');
 	ck_assert_uint_eq(zap_calls, 1);
 	ck_assert_uint_eq(zap_start, va);
 	ck_assert_uint_eq(zap_end, va + PG);
@@ -178,21 +157,21 @@ START_TEST(fork_shared_anon_shared_with_child)
 {
 	uint64_t va = vh_mmap(2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS);
 
-	put_byte(proc, va, 'S');
+	vh_put_byte(proc, va, 'S');
 	do_fork();
 	/*
 	 * Shared memory: not copied at fork (vma_needs_copy()), the child
 	 * refaults the same frame from the page cache (sim/shmem.c); still
 	 * writable, no COW either way.
 	 */
-	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
-	ck_assert_int_eq(get_byte(child, va), 'S');
-	ck_assert_uint_eq(page_of(child, va).pfn, page_of(proc, va).pfn);
-	ck_assert(page_of(proc, va).writable);
-	put_byte(child, va, 'c');
-	ck_assert_int_eq(get_byte(proc, va), 'c');
-	put_byte(proc, va, 'p');
-	ck_assert_int_eq(get_byte(child, va), 'p');
+	ck_assert_int_eq(vh_page_in(child, va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_get_byte(child, va), 'S');
+	ck_assert_uint_eq(vh_page_in(child, va).pfn, vh_page_in(proc, va).pfn);
+	ck_assert(vh_page_in(proc, va).writable);
+	vh_put_byte(child, va, 'c');
+	ck_assert_int_eq(vh_get_byte(proc, va), 'c');
+	vh_put_byte(proc, va, 'p');
+	ck_assert_int_eq(vh_get_byte(child, va), 'p');
 }
 END_TEST
 
@@ -204,30 +183,30 @@ START_TEST(fork_pinned_page_copied_for_child_parent_keeps_pin)
 	uint64_t va = vh_mmap(2 * PG, RW, ANON), phys;
 	struct pinsim_page_info pp, cp;
 
-	put_byte(proc, va, 'A');
-	put_byte(proc, va + PG, 'a');
+	vh_put_byte(proc, va, 'A');
+	vh_put_byte(proc, va + PG, 'a');
 	vh_map_ok(c, va, IOVA, 2 * PG);
-	pp = page_of(proc, va);
+	pp = vh_page_in(proc, va);
 	do_fork();
 	/* copy_present_page(): the child has a copy, the parent its pinned page. */
-	cp = page_of(child, va);
+	cp = vh_page_in(child, va);
 	ck_assert_uint_ne(cp.pfn, pp.pfn);
 	ck_assert(cp.writable);
 	ck_assert_int_eq(cp.refcount, 1);
-	ck_assert_int_eq(get_byte(child, va), 'A');
-	ck_assert_uint_eq(page_of(proc, va).pfn, pp.pfn);
-	ck_assert(page_of(proc, va).writable);
-	ck_assert_int_eq(page_of(proc, va).pincount, 1);
+	ck_assert_int_eq(vh_get_byte(child, va), 'A');
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pp.pfn);
+	ck_assert(vh_page_in(proc, va).writable);
+	ck_assert_int_eq(vh_page_in(proc, va).pincount, 1);
 	vh_iommu_leaf(&dev0, IOVA, &phys);
 	ck_assert_uint_eq(phys >> 12, pp.pfn);
 	/* The child's writes never reach the device; the parent's do. */
-	put_byte(child, va, 'C');
+	vh_put_byte(child, va, 'C');
 	ck_assert_int_eq(dma_byte(IOVA), 'A');
-	put_byte(proc, va, 'B');
-	ck_assert_uint_eq(page_of(proc, va).pfn, pp.pfn);
+	vh_put_byte(proc, va, 'B');
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pp.pfn);
 	ck_assert_int_eq(dma_byte(IOVA), 'B');
-	ck_assert_int_eq(get_byte(child, va), 'C');
-	ck_assert_int_eq(get_byte(child, va + PG), 'a');
+	ck_assert_int_eq(vh_get_byte(child, va), 'C');
+	ck_assert_int_eq(vh_get_byte(child, va + PG), 'a');
 }
 END_TEST
 
@@ -237,21 +216,21 @@ START_TEST(fork_pin_after_fork_unshares)
 	uint64_t va = vh_mmap(2 * PG, RW, ANON), phys;
 	struct pinsim_page_info before;
 
-	put_byte(proc, va, 'A');
+	vh_put_byte(proc, va, 'A');
 	do_fork();
-	before = page_of(proc, va);
+	before = vh_page_in(proc, va);
 	ck_assert_int_eq(before.refcount, 2);
 	/* MAP_DMA pins with FOLL_WRITE: the parent breaks COW, gets its own page. */
 	vh_map_ok(c, va, IOVA, PG);
-	ck_assert_uint_ne(page_of(proc, va).pfn, before.pfn);
+	ck_assert_uint_ne(vh_page_in(proc, va).pfn, before.pfn);
 	vh_iommu_leaf(&dev0, IOVA, &phys);
-	ck_assert_uint_eq(phys >> 12, page_of(proc, va).pfn);
+	ck_assert_uint_eq(phys >> 12, vh_page_in(proc, va).pfn);
 	ck_assert_int_eq(dma_byte(IOVA), 'A');
 	/* The child is left the old page alone: its write reuses it. */
-	put_byte(child, va, 'C');
-	ck_assert_uint_eq(page_of(child, va).pfn, before.pfn);
+	vh_put_byte(child, va, 'C');
+	ck_assert_uint_eq(vh_page_in(child, va).pfn, before.pfn);
 	ck_assert_int_eq(dma_byte(IOVA), 'A');
-	put_byte(proc, va, 'B');
+	vh_put_byte(proc, va, 'B');
 	ck_assert_int_eq(dma_byte(IOVA), 'B');
 }
 END_TEST
@@ -262,22 +241,22 @@ START_TEST(fork_readonly_pin_after_fork_unshares)
 	struct pinsim_page_info before, after;
 	struct pinsim_pin *pin;
 
-	put_byte(proc, va, 'A');
+	vh_put_byte(proc, va, 'A');
 	do_fork();
-	before = page_of(proc, va);
+	before = vh_page_in(proc, va);
 	/* gup_must_unshare(): FAULT_FLAG_UNSHARE, a page of the parent's own. */
 	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, PG, 0, &pin), 0);
-	after = page_of(proc, va);
+	after = vh_page_in(proc, va);
 	ck_assert_uint_ne(after.pfn, before.pfn);
 	ck_assert(!after.writable);		/* an unshare does not make it writable */
 	ck_assert_int_eq(after.pincount, 1);
 	/* The child's write reuses the old page; the pinned one keeps 'A'. */
-	put_byte(child, va, 'C');
-	ck_assert_uint_eq(page_of(child, va).pfn, before.pfn);
-	ck_assert_int_eq(get_byte(proc, va), 'A');
+	vh_put_byte(child, va, 'C');
+	ck_assert_uint_eq(vh_page_in(child, va).pfn, before.pfn);
+	ck_assert_int_eq(vh_get_byte(proc, va), 'A');
 	/* The parent's write to its exclusive pinned page reuses it. */
-	put_byte(proc, va, 'B');
-	ck_assert_uint_eq(page_of(proc, va).pfn, after.pfn);
+	vh_put_byte(proc, va, 'B');
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, after.pfn);
 	ck_assert_int_eq(pinsim_unpin_user_pages(pin), 0);
 }
 END_TEST
@@ -291,7 +270,7 @@ START_TEST(fork_dontfork_vma_absent_in_child)
 	unsigned char b;
 
 	for (int i = 0; i < 3; i++)
-		put_byte(proc, va + i * PG, 'a' + i);
+		vh_put_byte(proc, va + i * PG, 'a' + i);
 	ck_assert_int_eq(pinsim_proc_stats(proc, &st), 0);
 	ck_assert_int_eq(pinsim_madvise(proc, va + PG, PG, MADV_DONTFORK), 0);
 	{
@@ -301,15 +280,15 @@ START_TEST(fork_dontfork_vma_absent_in_child)
 		ck_assert_uint_eq(st2.nr_vmas, st.nr_vmas + 2);	/* split at both ends */
 	}
 	do_fork();
-	ck_assert_int_eq(page_of(child, va + PG).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page_in(child, va + PG).level, PINSIM_LEVEL_NONE);
 	errno = 0;
 	ck_assert_int_eq(pinsim_access(child, va + PG, &b, 1, 0), -1);
 	ck_assert_int_eq(errno, EFAULT);
-	ck_assert_int_eq(get_byte(child, va), 'a');
-	ck_assert_int_eq(get_byte(child, va + 2 * PG), 'c');
+	ck_assert_int_eq(vh_get_byte(child, va), 'a');
+	ck_assert_int_eq(vh_get_byte(child, va + 2 * PG), 'c');
 	/* Not copied, so not write-protected either. */
-	ck_assert(page_of(proc, va + PG).writable);
-	ck_assert(!page_of(proc, va).writable);
+	ck_assert(vh_page_in(proc, va + PG).writable);
+	ck_assert(!vh_page_in(proc, va).writable);
 	pinsim_proc_destroy(child);
 	/* MADV_DOFORK: inherited again, and merged back (vma_modify_flags()). */
 	ck_assert_int_eq(pinsim_madvise(proc, va + PG, PG, MADV_DOFORK), 0);
@@ -320,7 +299,7 @@ START_TEST(fork_dontfork_vma_absent_in_child)
 		ck_assert_uint_eq(st3.nr_vmas, st.nr_vmas);
 	}
 	do_fork();
-	ck_assert_int_eq(get_byte(child, va + PG), 'b');
+	ck_assert_int_eq(vh_get_byte(child, va + PG), 'b');
 }
 END_TEST
 
@@ -329,24 +308,24 @@ START_TEST(fork_wipeonfork_child_reads_zero)
 	uint64_t va = vh_mmap(2 * PG, RW, ANON);
 	uint64_t sh = vh_mmap(PG, RW, MAP_SHARED | MAP_ANONYMOUS);
 
-	put_byte(proc, va, 'W');
-	put_byte(proc, va + PG, 'w');
+	vh_put_byte(proc, va, 'W');
+	vh_put_byte(proc, va + PG, 'w');
 	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_WIPEONFORK), 0);
 	/* Only private anonymous memory (mm/madvise.c). */
 	errno = 0;
 	ck_assert_int_eq(pinsim_madvise(proc, sh, PG, MADV_WIPEONFORK), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	do_fork();
-	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
-	ck_assert_int_eq(get_byte(child, va), 0);
-	ck_assert_int_eq(get_byte(proc, va), 'W');
-	ck_assert(page_of(proc, va).writable);
-	ck_assert_int_eq(get_byte(child, va + PG), 'w');
+	ck_assert_int_eq(vh_page_in(child, va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_get_byte(child, va), 0);
+	ck_assert_int_eq(vh_get_byte(proc, va), 'W');
+	ck_assert(vh_page_in(proc, va).writable);
+	ck_assert_int_eq(vh_get_byte(child, va + PG), 'w');
 	pinsim_proc_destroy(child);
 	/* MADV_KEEPONFORK: copied again. */
 	ck_assert_int_eq(pinsim_madvise(proc, va, PG, MADV_KEEPONFORK), 0);
 	do_fork();
-	ck_assert_int_eq(get_byte(child, va), 'W');
+	ck_assert_int_eq(vh_get_byte(child, va), 'W');
 }
 END_TEST
 
@@ -372,7 +351,7 @@ START_TEST(madvise_fork_advices_follow_kernel_errors)
 	ck_assert_int_eq(pinsim_madvise(proc, va + 1, PG, MADV_DONTFORK), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	do_fork();
-	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page_in(child, va).level, PINSIM_LEVEL_NONE);
 	errno = 0;
 	ck_assert_int_eq(pinsim_access(child, bar, &(unsigned char){ 0 }, 1, 0), -1);
 	ck_assert_int_eq(pinsim_access(child, va + 2 * PG, &(unsigned char){ 0 }, 1, 0), -1);
@@ -388,57 +367,57 @@ START_TEST(fork_thp_shared_write_protected_then_cow_splits)
 
 	do_fork();
 	/* copy_huge_pmd(): one PMD in both, write-protected, shared. */
-	pp = page_of(proc, va);
-	cp = page_of(child, va);
+	pp = vh_page_in(proc, va);
+	cp = vh_page_in(child, va);
 	ck_assert_int_eq(cp.level, PINSIM_LEVEL_PMD);
 	ck_assert_uint_eq(cp.pfn, pp.pfn);
 	ck_assert(!pp.writable && !cp.writable);
 	/* The child's write: do_huge_pmd_wp_page() splits, do_wp_page() copies 4K. */
-	put_byte(child, va + 3 * PG, 'C');
-	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_PTE);
-	ck_assert_uint_ne(page_of(child, va + 3 * PG).pfn, pp.pfn + 3);
-	ck_assert_uint_eq(page_of(child, va + 4 * PG).pfn, pp.pfn + 4);
-	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PMD);
-	ck_assert_int_eq(get_byte(proc, va + 3 * PG), 3);
+	vh_put_byte(child, va + 3 * PG, 'C');
+	ck_assert_int_eq(vh_page_in(child, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_ne(vh_page_in(child, va + 3 * PG).pfn, pp.pfn + 3);
+	ck_assert_uint_eq(vh_page_in(child, va + 4 * PG).pfn, pp.pfn + 4);
+	ck_assert_int_eq(vh_page_in(proc, va).level, PINSIM_LEVEL_PMD);
+	ck_assert_int_eq(vh_get_byte(proc, va + 3 * PG), 3);
 	/* The parent's write: still shared with the child's PTEs, so split + copy too. */
-	put_byte(proc, va + 4 * PG, 'P');
-	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PTE);
-	ck_assert_uint_ne(page_of(proc, va + 4 * PG).pfn, pp.pfn + 4);
-	ck_assert_int_eq(get_byte(child, va + 4 * PG), 4);
+	vh_put_byte(proc, va + 4 * PG, 'P');
+	ck_assert_int_eq(vh_page_in(proc, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_ne(vh_page_in(proc, va + 4 * PG).pfn, pp.pfn + 4);
+	ck_assert_int_eq(vh_get_byte(child, va + 4 * PG), 4);
 }
 END_TEST
 
 START_TEST(fork_thp_exclusive_again_reused_as_pmd)
 {
 	uint64_t va = thp_buffer(proc);
-	uint64_t pfn = page_of(proc, va).pfn;
+	uint64_t pfn = vh_page_in(proc, va).pfn;
 
 	do_fork();
 	pinsim_proc_destroy(child);
 	child = NULL;
 	/* refcount 1 again: do_huge_pmd_wp_page() reuses the whole THP. */
-	put_byte(proc, va, 'P');
-	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PMD);
-	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
-	ck_assert(page_of(proc, va).writable);
+	vh_put_byte(proc, va, 'P');
+	ck_assert_int_eq(vh_page_in(proc, va).level, PINSIM_LEVEL_PMD);
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pfn);
+	ck_assert(vh_page_in(proc, va).writable);
 }
 END_TEST
 
 START_TEST(madvise_dontfork_inside_thp_splits_pmd)
 {
 	uint64_t va = thp_buffer(proc);
-	uint64_t pfn = page_of(proc, va).pfn;
+	uint64_t pfn = vh_page_in(proc, va).pfn;
 
 	/* vma_adjust_trans_huge(): the new VMA boundary splits the PMD. */
 	ck_assert_int_eq(pinsim_madvise(proc, va + MiB, MiB, MADV_DONTFORK), 0);
-	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PTE);
-	ck_assert_uint_eq(page_of(proc, va + MiB).pfn, pfn + 256);
+	ck_assert_int_eq(vh_page_in(proc, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_eq(vh_page_in(proc, va + MiB).pfn, pfn + 256);
 	do_fork();
-	ck_assert_int_eq(get_byte(child, va + 3 * PG), 3);
-	ck_assert_uint_eq(page_of(child, va + 3 * PG).pfn, pfn + 3);
-	ck_assert_int_eq(page_of(child, va + MiB).level, PINSIM_LEVEL_NONE);
-	ck_assert(page_of(proc, va + MiB).writable);
-	ck_assert(!page_of(proc, va).writable);
+	ck_assert_int_eq(vh_get_byte(child, va + 3 * PG), 3);
+	ck_assert_uint_eq(vh_page_in(child, va + 3 * PG).pfn, pfn + 3);
+	ck_assert_int_eq(vh_page_in(child, va + MiB).level, PINSIM_LEVEL_NONE);
+	ck_assert(vh_page_in(proc, va + MiB).writable);
+	ck_assert(!vh_page_in(proc, va).writable);
 }
 END_TEST
 
@@ -446,14 +425,14 @@ START_TEST(fork_thp_pinned_split_and_copied)
 {
 	int c = vh_container(VFIO_TYPE1v2_IOMMU);
 	uint64_t va = thp_buffer(proc), phys;
-	uint64_t pfn = page_of(proc, va).pfn;
+	uint64_t pfn = vh_page_in(proc, va).pfn;
 
 	vh_map_ok(c, va, IOVA, 2 * MiB);
 	do_fork();
 	/* The parent's PMD was split (6.12: -EAGAIN after __split_huge_pmd()). */
-	ck_assert_int_eq(page_of(proc, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(vh_page_in(proc, va).level, PINSIM_LEVEL_PTE);
 	for (uint64_t off = 0; off < 2 * MiB; off += 64 * PG) {
-		struct pinsim_page_info pp = page_of(proc, va + off), cp = page_of(child, va + off);
+		struct pinsim_page_info pp = vh_page_in(proc, va + off), cp = vh_page_in(child, va + off);
 
 		ck_assert_uint_eq(pp.pfn, pfn + (off >> 12));
 		ck_assert(pp.writable);
@@ -461,15 +440,15 @@ START_TEST(fork_thp_pinned_split_and_copied)
 		ck_assert_uint_eq(cp.folio_order, 0);
 		ck_assert_uint_ne(cp.pfn, pp.pfn);
 		ck_assert(cp.writable);
-		ck_assert_int_eq(get_byte(child, va + off), (unsigned char)(off >> 12));
+		ck_assert_int_eq(vh_get_byte(child, va + off), (unsigned char)(off >> 12));
 	}
 	vh_iommu_leaf(&dev0, IOVA, &phys);
 	ck_assert_uint_eq(phys >> 12, pfn);
-	put_byte(child, va, 'C');
+	vh_put_byte(child, va, 'C');
 	ck_assert_int_eq(dma_byte(IOVA), 0);
-	put_byte(proc, va, 'P');
+	vh_put_byte(proc, va, 'P');
 	ck_assert_int_eq(dma_byte(IOVA), 'P');
-	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pfn);
 }
 END_TEST
 
@@ -481,21 +460,21 @@ START_TEST(fork_hugetlb_shared_then_cow_from_pool)
 	uint64_t free_before;
 	uint64_t pfn;
 
-	put_byte(proc, va, 'H');
-	pfn = page_of(proc, va).pfn;
+	vh_put_byte(proc, va, 'H');
+	pfn = vh_page_in(proc, va).pfn;
 	free_before = vh_sim_stats().hugetlb_2m_free;
 	do_fork();
 	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before);
-	ck_assert_uint_eq(page_of(child, va).pfn, pfn);
-	ck_assert(!page_of(proc, va).writable && !page_of(child, va).writable);
+	ck_assert_uint_eq(vh_page_in(child, va).pfn, pfn);
+	ck_assert(!vh_page_in(proc, va).writable && !vh_page_in(child, va).writable);
 	/* hugetlb_wp(): the child's write takes a page from the pool. */
-	put_byte(child, va, 'C');
+	vh_put_byte(child, va, 'C');
 	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before - 1);
-	ck_assert_uint_ne(page_of(child, va).pfn, pfn);
-	ck_assert_int_eq(get_byte(proc, va), 'H');
+	ck_assert_uint_ne(vh_page_in(child, va).pfn, pfn);
+	ck_assert_int_eq(vh_get_byte(proc, va), 'H');
 	/* The parent is alone on its page now: reused. */
-	put_byte(proc, va, 'P');
-	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
+	vh_put_byte(proc, va, 'P');
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pfn);
 	pinsim_proc_destroy(child);
 	child = NULL;
 	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before);
@@ -508,21 +487,21 @@ START_TEST(fork_hugetlb_pinned_copied)
 	uint64_t va = vh_mmap(2 * MiB, RW, HUGE_2M);
 	uint64_t free_before, pfn;
 
-	put_byte(proc, va, 'H');
-	pfn = page_of(proc, va).pfn;
+	vh_put_byte(proc, va, 'H');
+	pfn = vh_page_in(proc, va).pfn;
 	vh_map_ok(c, va, IOVA, 2 * MiB);
 	free_before = vh_sim_stats().hugetlb_2m_free;
 	do_fork();
 	/* copy_hugetlb_page_range(): a pool page for the child, at fork. */
 	ck_assert_uint_eq(vh_sim_stats().hugetlb_2m_free, free_before - 1);
-	ck_assert_uint_ne(page_of(child, va).pfn, pfn);
-	ck_assert(page_of(child, va).writable);
-	ck_assert(page_of(proc, va).writable);
-	ck_assert_uint_eq(page_of(proc, va).pfn, pfn);
-	ck_assert_int_eq(get_byte(child, va), 'H');
-	put_byte(child, va, 'C');
+	ck_assert_uint_ne(vh_page_in(child, va).pfn, pfn);
+	ck_assert(vh_page_in(child, va).writable);
+	ck_assert(vh_page_in(proc, va).writable);
+	ck_assert_uint_eq(vh_page_in(proc, va).pfn, pfn);
+	ck_assert_int_eq(vh_get_byte(child, va), 'H');
+	vh_put_byte(child, va, 'C');
 	ck_assert_int_eq(dma_byte(IOVA), 'H');
-	put_byte(proc, va, 'P');
+	vh_put_byte(proc, va, 'P');
 	ck_assert_int_eq(dma_byte(IOVA), 'P');
 	pinsim_proc_destroy(child);
 	child = NULL;
@@ -540,15 +519,15 @@ START_TEST(fork_bar_pfnmap_inherited)
 	struct pinsim_page_info pp, cp;
 
 	(void)c;
-	put_byte(proc, bar2 + PG, 'b');
-	put_byte(proc, bar4, 'd');
+	vh_put_byte(proc, bar2 + PG, 'b');
+	vh_put_byte(proc, bar4, 'd');
 	do_fork();
 	/* VM_PFNMAP: copied as they are (copy_huge_pmd() for the special PMD). */
 	for (int i = 0; i < 2; i++) {
 		uint64_t a = i ? bar4 : bar2 + PG;
 
-		pp = page_of(proc, a);
-		cp = page_of(child, a);
+		pp = vh_page_in(proc, a);
+		cp = vh_page_in(child, a);
 		ck_assert_int_ne(pp.level, PINSIM_LEVEL_NONE);
 		ck_assert_int_eq(cp.level, pp.level);
 		ck_assert_uint_eq(cp.pfn, pp.pfn);
@@ -556,14 +535,14 @@ START_TEST(fork_bar_pfnmap_inherited)
 		ck_assert_int_eq(cp.writable, pp.writable);
 	}
 	/* One device memory: what the child writes, the parent reads. */
-	put_byte(child, bar4 + 8, 'x');
-	ck_assert_int_eq(get_byte(proc, bar4 + 8), 'x');
+	vh_put_byte(child, bar4 + 8, 'x');
+	ck_assert_int_eq(vh_get_byte(proc, bar4 + 8), 'x');
 	/* The child's VMA is on the device's i_mmap: decode off zaps it too. */
 	vh_memory_decode(&dev0, false);
-	ck_assert_int_eq(page_of(child, bar4).level, PINSIM_LEVEL_NONE);
-	ck_assert_int_eq(page_of(proc, bar4).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page_in(child, bar4).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page_in(proc, bar4).level, PINSIM_LEVEL_NONE);
 	vh_memory_decode(&dev0, true);
-	ck_assert_int_eq(get_byte(child, bar4), 'd');
+	ck_assert_int_eq(vh_get_byte(child, bar4), 'd');
 }
 END_TEST
 
@@ -646,8 +625,8 @@ START_TEST(fork_pinned_protnone_copies_are_freed)
 	struct pinsim_stats before, st;
 	unsigned char b;
 
-	put_byte(proc, va, 'a');
-	put_byte(proc, huge, 'h');
+	vh_put_byte(proc, va, 'a');
+	vh_put_byte(proc, huge, 'h');
 	vh_map_ok(c, va, IOVA, PG);
 	vh_map_ok(c, thp, IOVA + 2 * MiB, 2 * MiB);
 	vh_map_ok(c, huge, IOVA + 4 * MiB, 2 * MiB);
@@ -656,12 +635,12 @@ START_TEST(fork_pinned_protnone_copies_are_freed)
 	ck_assert_int_eq(pinsim_mprotect(proc, huge, 2 * MiB, PROT_NONE), 0);
 	before = vh_sim_stats();
 	do_fork();
-	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_PTE);
-	ck_assert_uint_ne(page_of(child, va).pfn, page_of(proc, va).pfn);
-	ck_assert_int_eq(page_of(child, thp + 5 * PG).level, PINSIM_LEVEL_PTE);
-	ck_assert_int_eq(page_of(proc, thp + 5 * PG).level, PINSIM_LEVEL_PTE);
-	ck_assert_int_eq(page_of(child, huge).level, PINSIM_LEVEL_PMD);
-	ck_assert_uint_ne(page_of(child, huge).pfn, page_of(proc, huge).pfn);
+	ck_assert_int_eq(vh_page_in(child, va).level, PINSIM_LEVEL_PTE);
+	ck_assert_uint_ne(vh_page_in(child, va).pfn, vh_page_in(proc, va).pfn);
+	ck_assert_int_eq(vh_page_in(child, thp + 5 * PG).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(vh_page_in(proc, thp + 5 * PG).level, PINSIM_LEVEL_PTE);
+	ck_assert_int_eq(vh_page_in(child, huge).level, PINSIM_LEVEL_PMD);
+	ck_assert_uint_ne(vh_page_in(child, huge).pfn, vh_page_in(proc, huge).pfn);
 	errno = 0;
 	ck_assert_int_eq(pinsim_access(child, va, &b, 1, 0), -1);
 	ck_assert_int_eq(errno, EFAULT);
@@ -673,7 +652,7 @@ START_TEST(fork_pinned_protnone_copies_are_freed)
 	ck_assert_uint_eq(st.pages_allocated, before.pages_allocated + 1);
 	ck_assert_uint_eq(st.warnings, 0);
 	ck_assert_int_eq(pinsim_mprotect(proc, va, PG, RW), 0);
-	ck_assert_int_eq(get_byte(proc, va), 'a');
+	ck_assert_int_eq(vh_get_byte(proc, va), 'a');
 	ck_assert_int_eq(dma_byte(IOVA), 'a');
 }
 END_TEST
@@ -702,12 +681,12 @@ static uint64_t map_fork_parent_exits(int c, uint64_t va)
 	struct pinsim_stats st;
 
 	vh_touch(va, 4 * PG, PG);
-	put_byte(proc, va, 'p');
+	vh_put_byte(proc, va, 'p');
 	vh_map_ok(c, va, IOVA, 4 * PG);
 	ck_assert_uint_eq(vh_locked_vm(), 4);
 	do_fork();
 	/* The child's copies of the pinned pages are its own (fork_pinned_*). */
-	ck_assert_int_eq(get_byte(child, va), 'p');
+	ck_assert_int_eq(vh_get_byte(child, va), 'p');
 	pinsim_proc_destroy(proc);
 	proc = NULL;
 	dev0.dev = dev0.group = dev1.dev = dev1.group = -1;
@@ -816,14 +795,14 @@ START_TEST(fork_enomem_sweep_changes_nothing)
 	unsigned int n;
 
 	for (unsigned int i = 0; i < 4; i++)
-		put_byte(proc, anon + i * PG, 'a' + i);
-	put_byte(proc, pinned, 'p');
-	put_byte(proc, huge, 'h');
-	put_byte(proc, bar, 'b');
+		vh_put_byte(proc, anon + i * PG, 'a' + i);
+	vh_put_byte(proc, pinned, 'p');
+	vh_put_byte(proc, huge, 'h');
+	vh_put_byte(proc, bar, 'b');
 	vh_map_ok(c, pinned, IOVA, PG);
 	for (unsigned int i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
-		pages[i].pi = page_of(proc, pages[i].va);
-		pages[i].byte = get_byte(proc, pages[i].va);
+		pages[i].pi = vh_page_in(proc, pages[i].va);
+		pages[i].byte = vh_get_byte(proc, pages[i].va);
 	}
 	before = vh_sim_stats();
 	for (n = 1; n < 100000; n++) {
@@ -853,7 +832,7 @@ START_TEST(fork_enomem_sweep_changes_nothing)
 		ck_assert_uint_eq(now.hugetlb_2m_free, before.hugetlb_2m_free);
 		ck_assert_uint_eq(now.tasks, before.tasks);
 		for (unsigned int i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
-			struct pinsim_page_info pi = page_of(proc, pages[i].va);
+			struct pinsim_page_info pi = vh_page_in(proc, pages[i].va);
 
 			ck_assert_msg(pi.pfn == pages[i].pi.pfn && pi.level == pages[i].pi.level,
 				      "N=%u: page %u moved", n, i);
@@ -866,8 +845,8 @@ START_TEST(fork_enomem_sweep_changes_nothing)
 			 * after a failed copy: the next write reuses the page
 			 * (refcount 1 again), which also makes it writable.
 			 */
-			put_byte(proc, pages[i].va, pages[i].byte);
-			pi = page_of(proc, pages[i].va);
+			vh_put_byte(proc, pages[i].va, pages[i].byte);
+			pi = vh_page_in(proc, pages[i].va);
 			ck_assert_msg(pi.pfn == pages[i].pi.pfn && pi.level == pages[i].pi.level,
 				      "N=%u: page %u copied on write after a failed fork", n, i);
 			ck_assert(pi.writable);
@@ -890,18 +869,18 @@ START_TEST(fork_exit_both_no_leak)
 	struct pinsim_stats st;
 
 	vh_touch(va, 8 * PG, PG);
-	put_byte(proc, huge, 'h');
+	vh_put_byte(proc, huge, 'h');
 	vh_map_ok(c, va, IOVA, 2 * PG);
 	do_fork();
-	put_byte(child, va + 4 * PG, 'c');
-	put_byte(child, thp + PG, 'c');
-	put_byte(child, huge, 'c');
+	vh_put_byte(child, va + 4 * PG, 'c');
+	vh_put_byte(child, thp + PG, 'c');
+	vh_put_byte(child, huge, 'c');
 	/* The parent goes first: the child keeps every page it shares. */
 	pinsim_proc_destroy(proc);
 	proc = NULL;
-	ck_assert_int_eq(get_byte(child, va + 5 * PG), 5);
-	ck_assert_int_eq(get_byte(child, thp + 9 * PG), 9);
-	ck_assert_int_eq(get_byte(child, huge), 'c');
+	ck_assert_int_eq(vh_get_byte(child, va + 5 * PG), 5);
+	ck_assert_int_eq(vh_get_byte(child, thp + 9 * PG), 9);
+	ck_assert_int_eq(vh_get_byte(child, huge), 'c');
 	pinsim_proc_destroy(child);
 	child = NULL;
 	ck_assert_int_eq(pinsim_stats(sim, &st), 0);

@@ -31,27 +31,6 @@ static void sh_setup(void)
 	child = NULL;
 }
 
-static struct pinsim_page_info page_of(struct pinsim_proc *p, uint64_t va)
-{
-	struct pinsim_page_info pi;
-
-	ck_assert_int_eq(pinsim_pagemap(p, va, &pi), 0);
-	return pi;
-}
-
-static void put_byte(struct pinsim_proc *p, uint64_t va, unsigned char b)
-{
-	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 1), 1);
-}
-
-static unsigned char get_byte(struct pinsim_proc *p, uint64_t va)
-{
-	unsigned char b = 0xee;
-
-	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 0), 1);
-	return b;
-}
-
 static uint64_t map_fd(struct pinsim_proc *p, int fd, uint64_t len, int flags, uint64_t off)
 {
 	uint64_t va = pinsim_mmap(p, 0, len, RW, flags, fd, off);
@@ -85,19 +64,19 @@ START_TEST(shared_anon_fork_child_refaults_from_page_cache)
 	uint64_t va = vh_mmap(2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS);
 	struct pinsim_page_info pp, cp;
 
-	put_byte(proc, va, 0x5a);
+	vh_put_byte(proc, va, 0x5a);
 	ck_assert_int_eq(pinsim_fork(proc, &child), 0);
-	cp = page_of(child, va);
+	cp = vh_page_in(child, va);
 	ck_assert_int_eq(cp.level, PINSIM_LEVEL_NONE);	/* not copied at fork */
-	ck_assert_uint_eq(get_byte(child, va), 0x5a);
-	pp = page_of(proc, va);
-	cp = page_of(child, va);
+	ck_assert_uint_eq(vh_get_byte(child, va), 0x5a);
+	pp = vh_page_in(proc, va);
+	cp = vh_page_in(child, va);
 	ck_assert_uint_eq(cp.pfn, pp.pfn);
-	put_byte(child, va + PG, 0xc3);			/* a page the parent never touched */
-	ck_assert_uint_eq(get_byte(proc, va + PG), 0xc3);
-	ck_assert_uint_eq(page_of(proc, va + PG).pfn, page_of(child, va + PG).pfn);
+	vh_put_byte(child, va + PG, 0xc3);			/* a page the parent never touched */
+	ck_assert_uint_eq(vh_get_byte(proc, va + PG), 0xc3);
+	ck_assert_uint_eq(vh_page_in(proc, va + PG).pfn, vh_page_in(child, va + PG).pfn);
 	pinsim_proc_destroy(child);
-	ck_assert_uint_eq(get_byte(proc, va), 0x5a);	/* the parent's mapping keeps it */
+	ck_assert_uint_eq(vh_get_byte(proc, va), 0x5a);	/* the parent's mapping keeps it */
 	ck_assert_int_eq(pinsim_munmap(proc, va, 2 * PG), 0);
 	assert_no_leak();
 }
@@ -109,8 +88,8 @@ START_TEST(shared_anon_read_fault_maps_page_cache_writable)
 	uint64_t va = vh_mmap(PG, RW, MAP_SHARED | MAP_ANONYMOUS);
 	struct pinsim_page_info pi;
 
-	ck_assert_uint_eq(get_byte(proc, va), 0);
-	pi = page_of(proc, va);
+	ck_assert_uint_eq(vh_get_byte(proc, va), 0);
+	pi = vh_page_in(proc, va);
 	ck_assert_int_eq(pi.level, PINSIM_LEVEL_PTE);
 	ck_assert(pi.writable);
 	ck_assert_int_eq(pi.refcount, 2);		/* the cache's + the mapping's */
@@ -142,8 +121,8 @@ START_TEST(memfd_map_dma_pins_page_cache_seen_through_second_mapping)
 	vh_map_ok(c, a, IOVA, len);
 	vh_assert_pinned(a, len, 1);
 	for (uint64_t off = 0; off < len; off += PG) {
-		ck_assert_uint_eq(get_byte(proc, b + off), 0);	/* b refaults the cache */
-		ck_assert_uint_eq(page_of(proc, a + off).pfn, page_of(proc, b + off).pfn);
+		ck_assert_uint_eq(vh_get_byte(proc, b + off), 0);	/* b refaults the cache */
+		ck_assert_uint_eq(vh_page_in(proc, a + off).pfn, vh_page_in(proc, b + off).pfn);
 	}
 	vh_pattern(out, len, 3);
 	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA, out, len, 1), (ssize_t)len);
@@ -175,11 +154,11 @@ START_TEST(memfd_pages_live_while_mapping_holds_file)
 
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, 2 * PG), 0);
 	a = map_fd(proc, fd, 2 * PG, MAP_SHARED, 0);
-	put_byte(proc, a + PG, 0x77);
+	vh_put_byte(proc, a + PG, 0x77);
 	ck_assert_int_eq(pinsim_close(proc, fd), 0);
-	ck_assert_uint_eq(get_byte(proc, a + PG), 0x77);
+	ck_assert_uint_eq(vh_get_byte(proc, a + PG), 0x77);
 	ck_assert_int_eq(pinsim_munmap(proc, a, PG), 0);	/* half: the file stays */
-	ck_assert_uint_eq(get_byte(proc, a + PG), 0x77);
+	ck_assert_uint_eq(vh_get_byte(proc, a + PG), 0x77);
 	ck_assert_int_eq(pinsim_munmap(proc, a + PG, PG), 0);
 	assert_no_leak();
 }
@@ -199,19 +178,19 @@ START_TEST(memfd_private_mapping_cows_from_page_cache)
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, 2 * PG), 0);
 	sh = map_fd(proc, fd, 2 * PG, MAP_SHARED, 0);
 	pr = map_fd(proc, fd, 2 * PG, MAP_PRIVATE, 0);
-	put_byte(proc, sh, 0x11);
-	put_byte(proc, sh + PG, 0x22);
-	ck_assert_uint_eq(get_byte(proc, pr), 0x11);	/* read: the cache page */
-	pi = page_of(proc, pr);
-	ck_assert_uint_eq(pi.pfn, page_of(proc, sh).pfn);
+	vh_put_byte(proc, sh, 0x11);
+	vh_put_byte(proc, sh + PG, 0x22);
+	ck_assert_uint_eq(vh_get_byte(proc, pr), 0x11);	/* read: the cache page */
+	pi = vh_page_in(proc, pr);
+	ck_assert_uint_eq(pi.pfn, vh_page_in(proc, sh).pfn);
 	ck_assert(!pi.writable);
-	put_byte(proc, pr, 0x99);			/* do_wp_page(): a copy */
-	ck_assert_uint_ne(page_of(proc, pr).pfn, page_of(proc, sh).pfn);
-	put_byte(proc, pr + PG, 0x98);			/* do_cow_fault(): a copy at once */
-	ck_assert_uint_ne(page_of(proc, pr + PG).pfn, page_of(proc, sh + PG).pfn);
-	ck_assert_uint_eq(get_byte(proc, sh), 0x11);
-	ck_assert_uint_eq(get_byte(proc, sh + PG), 0x22);
-	ck_assert_uint_eq(get_byte(proc, pr + PG), 0x98);
+	vh_put_byte(proc, pr, 0x99);			/* do_wp_page(): a copy */
+	ck_assert_uint_ne(vh_page_in(proc, pr).pfn, vh_page_in(proc, sh).pfn);
+	vh_put_byte(proc, pr + PG, 0x98);			/* do_cow_fault(): a copy at once */
+	ck_assert_uint_ne(vh_page_in(proc, pr + PG).pfn, vh_page_in(proc, sh + PG).pfn);
+	ck_assert_uint_eq(vh_get_byte(proc, sh), 0x11);
+	ck_assert_uint_eq(vh_get_byte(proc, sh + PG), 0x22);
+	ck_assert_uint_eq(vh_get_byte(proc, pr + PG), 0x98);
 	ck_assert_int_eq(pinsim_close(proc, fd), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, sh, 2 * PG), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, pr, 2 * PG), 0);
@@ -237,18 +216,18 @@ START_TEST(memfd_ftruncate_shrink_while_pinned)
 
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, len), 0);
 	a = map_fd(proc, fd, len, MAP_SHARED, 0);
-	put_byte(proc, a + 3 * PG, 0x42);
+	vh_put_byte(proc, a + 3 * PG, 0x42);
 	vh_map_ok(c, a, IOVA, len);
 	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
 	before = st.pages_allocated;
 
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, PG), 0);
-	ck_assert_int_eq(page_of(proc, a + 3 * PG).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page_in(proc, a + 3 * PG).level, PINSIM_LEVEL_NONE);
 	errno = 0;
 	ck_assert_int_eq(pinsim_access(proc, a + 3 * PG, &b, 1, 0), -1);
 	ck_assert_int_eq(errno, EFAULT);
 	ck_assert_int_eq(vh_map(c, a + PG, IOVA + 16 * PG, PG), -EFAULT);
-	ck_assert_uint_eq(get_byte(proc, a), 0);		/* below EOF: still there */
+	ck_assert_uint_eq(vh_get_byte(proc, a), 0);		/* below EOF: still there */
 	/* The pins hold the three pages: nothing was freed yet. */
 	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
 	ck_assert_uint_eq(st.pages_allocated, before);
@@ -260,7 +239,7 @@ START_TEST(memfd_ftruncate_shrink_while_pinned)
 	ck_assert_uint_eq(st.pages_allocated, before - 3);
 	/* Growing again gives zero pages, not the old ones. */
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, len), 0);
-	ck_assert_uint_eq(get_byte(proc, a + 3 * PG), 0);
+	ck_assert_uint_eq(vh_get_byte(proc, a + 3 * PG), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, a, len), 0);
 	ck_assert_int_eq(pinsim_close(proc, fd), 0);
 	ck_assert_int_eq(pinsim_close(proc, c), 0);
@@ -282,14 +261,14 @@ START_TEST(memfd_access_past_eof_sigbus)
 	ck_assert_int_eq(pinsim_access(proc, a, &b, 1, 0), -1);
 	ck_assert_int_eq(errno, EFAULT);
 	ck_assert_int_eq(pinsim_fallocate(proc, fd, 0, 0, PG), 0);	/* grows i_size */
-	ck_assert_uint_eq(get_byte(proc, a), 0);
+	ck_assert_uint_eq(vh_get_byte(proc, a), 0);
 	ck_assert_int_eq(pinsim_access(proc, a + PG, &b, 1, 0), -1);
-	put_byte(proc, a, 1);
+	vh_put_byte(proc, a, 1);
 	/* PUNCH_HOLE frees the page; the mapping refaults a zero one. */
 	ck_assert_int_eq(pinsim_fallocate(proc, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					  0, PG), 0);
-	ck_assert_int_eq(page_of(proc, a).level, PINSIM_LEVEL_NONE);
-	ck_assert_uint_eq(get_byte(proc, a), 0);
+	ck_assert_int_eq(vh_page_in(proc, a).level, PINSIM_LEVEL_NONE);
+	ck_assert_uint_eq(vh_get_byte(proc, a), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, a, 2 * PG), 0);
 	ck_assert_int_eq(pinsim_close(proc, fd), 0);
 	assert_no_leak();
@@ -356,13 +335,13 @@ START_TEST(shm_open_names_and_unlink)
 	ck_assert_int_ge(fd2, 0);
 	a = map_fd(proc, fd1, PG, MAP_SHARED, 0);
 	b = map_fd(proc, fd2, PG, MAP_SHARED, 0);
-	put_byte(proc, a, 0x31);
-	ck_assert_uint_eq(get_byte(proc, b), 0x31);
+	vh_put_byte(proc, a, 0x31);
+	ck_assert_uint_eq(vh_get_byte(proc, b), 0x31);
 	ck_assert_int_eq(pinsim_unlink(proc, "/dev/shm/vm0"), 0);
 	ck_assert_int_eq(pinsim_unlink(proc, "/dev/shm/vm0"), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	ck_assert_int_eq(pinsim_open(proc, "/dev/shm/vm0", O_RDWR), -1);
-	ck_assert_uint_eq(get_byte(proc, b), 0x31);	/* fds and mappings keep it */
+	ck_assert_uint_eq(vh_get_byte(proc, b), 0x31);	/* fds and mappings keep it */
 	/* A read-only fd cannot back a shared writable mapping. */
 	ro = pinsim_open(proc, "/dev/shm/ro", O_RDONLY | O_CREAT);
 	ck_assert_int_ge(ro, 0);
@@ -372,7 +351,7 @@ START_TEST(shm_open_names_and_unlink)
 	ck_assert_int_eq(pinsim_unlink(proc, "/dev/shm/ro"), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, a, PG), 0);
 	ck_assert_int_eq(pinsim_close(proc, fd1), 0);
-	ck_assert_uint_eq(get_byte(proc, b), 0x31);
+	ck_assert_uint_eq(vh_get_byte(proc, b), 0x31);
 	ck_assert_int_eq(pinsim_munmap(proc, b, PG), 0);
 	ck_assert_int_eq(pinsim_close(proc, fd2), 0);
 	assert_no_leak();
@@ -407,10 +386,10 @@ static void hugetlbfs_shared_twice(const char *path, uint64_t hsz, enum pinsim_l
 	a = map_fd(proc, fd, len, MAP_SHARED, 0);
 	b = map_fd(proc, fd, len, MAP_SHARED, 0);
 	ck_assert_uint_eq(a & (hsz - 1), 0);
-	put_byte(proc, a + hsz + 5, 0xab);
-	ck_assert_uint_eq(get_byte(proc, b + hsz + 5), 0xab);
-	ck_assert_int_eq(page_of(proc, b + hsz).level, level);
-	ck_assert_uint_eq(page_of(proc, a + hsz).pfn, page_of(proc, b + hsz).pfn);
+	vh_put_byte(proc, a + hsz + 5, 0xab);
+	ck_assert_uint_eq(vh_get_byte(proc, b + hsz + 5), 0xab);
+	ck_assert_int_eq(vh_page_in(proc, b + hsz).level, level);
+	ck_assert_uint_eq(vh_page_in(proc, a + hsz).pfn, vh_page_in(proc, b + hsz).pfn);
 	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
 	ck_assert_uint_eq(hsz == GiB ? st.hugetlb_1g_free : st.hugetlb_2m_free,
 			  (hsz == GiB ? base_1g_free : base_2m_free) - 1);
@@ -435,7 +414,7 @@ static void hugetlbfs_shared_twice(const char *path, uint64_t hsz, enum pinsim_l
 		fd = pinsim_open(proc, path, O_RDWR);
 		ck_assert_int_ge(fd, 0);
 		a = map_fd(proc, fd, len, MAP_SHARED, 0);
-		ck_assert_uint_eq(get_byte(proc, a + hsz + 5), 0xab);
+		ck_assert_uint_eq(vh_get_byte(proc, a + hsz + 5), 0xab);
 		ck_assert_int_eq(pinsim_munmap(proc, a, len), 0);
 		ck_assert_int_eq(pinsim_close(proc, fd), 0);
 		ck_assert_int_eq(pinsim_unlink(proc, path), 0);
@@ -481,7 +460,7 @@ START_TEST(hugetlbfs_reservations_per_file)
 	errno = 0;
 	ck_assert(pinsim_mmap(proc, 0, 2 * MiB, RW, HUGE_2M, -1, 0) == PINSIM_MAP_FAILED);
 	ck_assert_int_eq(errno, ENOMEM);
-	put_byte(proc, b + 15 * 2 * MiB, 1);
+	vh_put_byte(proc, b + 15 * 2 * MiB, 1);
 	ck_assert_int_eq(pinsim_munmap(proc, a, 16 * 2 * MiB), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, b, 16 * 2 * MiB), 0);
 	ck_assert_int_eq(pinsim_close(proc, fd), 0);
@@ -507,14 +486,14 @@ START_TEST(hugetlbfs_private_mapping_cows_cached_folio)
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, 2 * MiB), 0);
 	sh = map_fd(proc, fd, 2 * MiB, MAP_SHARED, 0);
 	pr = map_fd(proc, fd, 2 * MiB, MAP_PRIVATE, 0);
-	put_byte(proc, sh + 7, 0x44);
-	ck_assert_uint_eq(get_byte(proc, pr + 7), 0x44);
-	ck_assert_uint_eq(page_of(proc, pr).pfn, page_of(proc, sh).pfn);
-	ck_assert(!page_of(proc, pr).writable);
-	put_byte(proc, pr + 7, 0x55);
-	ck_assert_uint_ne(page_of(proc, pr).pfn, page_of(proc, sh).pfn);
-	ck_assert_uint_eq(get_byte(proc, sh + 7), 0x44);
-	ck_assert_uint_eq(get_byte(proc, pr + 7), 0x55);
+	vh_put_byte(proc, sh + 7, 0x44);
+	ck_assert_uint_eq(vh_get_byte(proc, pr + 7), 0x44);
+	ck_assert_uint_eq(vh_page_in(proc, pr).pfn, vh_page_in(proc, sh).pfn);
+	ck_assert(!vh_page_in(proc, pr).writable);
+	vh_put_byte(proc, pr + 7, 0x55);
+	ck_assert_uint_ne(vh_page_in(proc, pr).pfn, vh_page_in(proc, sh).pfn);
+	ck_assert_uint_eq(vh_get_byte(proc, sh + 7), 0x44);
+	ck_assert_uint_eq(vh_get_byte(proc, pr + 7), 0x55);
 	ck_assert_int_eq(pinsim_munmap(proc, sh, 2 * MiB), 0);
 	ck_assert_int_eq(pinsim_munmap(proc, pr, 2 * MiB), 0);
 	ck_assert_int_eq(pinsim_close(proc, fd), 0);
@@ -537,10 +516,10 @@ START_TEST(hugetlbfs_ftruncate_shrink_while_pinned)
 
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, 4 * MiB), 0);
 	a = map_fd(proc, fd, 4 * MiB, MAP_SHARED, 0);
-	put_byte(proc, a + 2 * MiB, 0x66);
+	vh_put_byte(proc, a + 2 * MiB, 0x66);
 	vh_map_ok(c, a, IOVA, 4 * MiB);
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, 2 * MiB), 0);
-	ck_assert_int_eq(page_of(proc, a + 2 * MiB).level, PINSIM_LEVEL_NONE);
+	ck_assert_int_eq(vh_page_in(proc, a + 2 * MiB).level, PINSIM_LEVEL_NONE);
 	ck_assert_int_eq(pinsim_access(proc, a + 2 * MiB, &b, 1, 0), -1);
 	ck_assert_int_eq(errno, EFAULT);
 	ck_assert_int_eq(pinsim_stats(sim, &st), 0);
@@ -569,13 +548,13 @@ START_TEST(shared_hugetlb_fork_child_refaults_same_folio)
 	int c = vh_container(VFIO_TYPE1v2_IOMMU);
 	uint64_t va = vh_mmap(2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB);
 
-	put_byte(proc, va + 9, 0x17);
+	vh_put_byte(proc, va + 9, 0x17);
 	vh_map_ok(c, va, IOVA, 2 * MiB);
 	ck_assert_int_eq(pinsim_fork(proc, &child), 0);
-	ck_assert_int_eq(page_of(child, va).level, PINSIM_LEVEL_NONE);
-	ck_assert_uint_eq(get_byte(child, va + 9), 0x17);
-	ck_assert_uint_eq(page_of(child, va).pfn, page_of(proc, va).pfn);
-	put_byte(child, va + 10, 0x18);
+	ck_assert_int_eq(vh_page_in(child, va).level, PINSIM_LEVEL_NONE);
+	ck_assert_uint_eq(vh_get_byte(child, va + 9), 0x17);
+	ck_assert_uint_eq(vh_page_in(child, va).pfn, vh_page_in(proc, va).pfn);
+	vh_put_byte(child, va + 10, 0x18);
 	{
 		unsigned char b = 0;
 
@@ -602,8 +581,8 @@ START_TEST(numa_maps_names_shared_memory_files)
 	ck_assert_int_eq(pinsim_ftruncate(proc, fd, PG), 0);
 	a = map_fd(proc, fd, PG, MAP_SHARED, 0);
 	z = vh_mmap(PG, RW, MAP_SHARED | MAP_ANONYMOUS);
-	put_byte(proc, a, 1);
-	put_byte(proc, z, 1);
+	vh_put_byte(proc, a, 1);
+	vh_put_byte(proc, z, 1);
 	ck_assert_int_gt(pinsim_read_numa_maps(proc, buf, sizeof(buf)), 0);
 	ck_assert_ptr_nonnull(strstr(buf, "file=/memfd:ram0\\040(deleted)"));
 	ck_assert_ptr_nonnull(strstr(buf, "file=/dev/zero\\040(deleted)"));

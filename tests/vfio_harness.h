@@ -413,12 +413,32 @@ static inline void vh_memory_decode(struct vh_dev *d, bool on)
 	ck_assert_int_eq(pinsim_pwrite(proc, d->dev, &cmd, 2, cfg + PCI_COMMAND), 2);
 }
 
-static inline struct pinsim_page_info vh_page(uint64_t va)
+/* What maps @va in @p (pinsim_pagemap()), asserted to succeed. */
+static inline struct pinsim_page_info vh_page_in(struct pinsim_proc *p, uint64_t va)
 {
 	struct pinsim_page_info pi;
 
-	ck_assert_int_eq(pinsim_pagemap(proc, va, &pi), 0);
+	ck_assert_int_eq(pinsim_pagemap(p, va, &pi), 0);
 	return pi;
+}
+
+static inline struct pinsim_page_info vh_page(uint64_t va)
+{
+	return vh_page_in(proc, va);
+}
+
+/* A CPU store / load of one byte in @p, faulting as the MMU would. */
+static inline void vh_put_byte(struct pinsim_proc *p, uint64_t va, unsigned char b)
+{
+	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 1), 1);
+}
+
+static inline unsigned char vh_get_byte(struct pinsim_proc *p, uint64_t va)
+{
+	unsigned char b = 0xee;
+
+	ck_assert_int_eq(pinsim_access(p, va, &b, 1, 0), 1);
+	return b;
 }
 
 static inline uint64_t vh_level_size(enum pinsim_level l)
