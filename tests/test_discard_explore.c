@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "pinsim/pinsim.h"
 #include "checker.h"
 #include "iommu.h"
 #include "kernel_profiles.h"
@@ -42,6 +43,7 @@
 struct dx_ctx {
 	/* The scenario. */
 	bool thp;
+	bool tree;			/* the kernel tree's walker and type1 */
 	unsigned long len;		/* mapped and pinned */
 	unsigned long dstart, dlen;	/* discarded, relative to DX_VA */
 	/* The world of one execution. */
@@ -58,7 +60,7 @@ struct dx_ctx {
 	char why[512];
 };
 
-static const struct vfio_iommu_backend *dx_type1 = &vfio_iommu_type1_rewrite;
+static const struct vfio_iommu_backend *dx_type1;
 
 /* The probe page of each 4K of interest: at most DX_MAX_PAGES, spread. */
 static unsigned long dx_pages(const struct dx_ctx *c)
@@ -128,9 +130,12 @@ static int dx_setup(void *ctx, struct sched_thread *t)
 	struct machine_config mc;
 	unsigned long va;
 
-	if (kernel_profile_configs("upstream", &mc, &vfio_type1_cfg))
+	if (kernel_profile_configs(c->tree ? pinsim_kernel_tree_profile() : "upstream", &mc,
+				   &vfio_type1_cfg))
 		abort();
 	mc.ram_bytes = 1ULL << 30;
+	mc.impl = c->tree ? MACHINE_IMPL_TREE : MACHINE_IMPL_REWRITE;
+	dx_type1 = c->tree ? &ktree_vfio_iommu_type1 : &vfio_iommu_type1_rewrite;
 	if (machine_create(&mc, &c->m) || vfio_pci_device_create("gpu", bars, &c->vdev))
 		abort();
 	checker_reset();
@@ -304,9 +309,10 @@ static void dx_explore(struct dx_ctx *c)
 
 	ck_assert_int_eq(sched_explore(&dx_ops, c, SCHED_RACE_POINTS | (1u << SP_MADV_DONTNEED_ZAP),
 				       2, 200000, 100000, &st), 0);
-	printf("# walker x discard x pinner (%s): %lu schedules in %.2f s (%s): pinned before the "
+	printf("# walker x discard x pinner (%s%s): %lu schedules in %.2f s (%s): pinned before the "
 	       "zap %lu, after %lu pages; %lu coherency reports; pin leaks %lu%s%s\n",
-	       c->thp ? "THP, middle discarded" : "4K", st.schedules, now_s() - t0,
+	       c->thp ? "THP, middle discarded" : "4K", c->tree ? ", the tree's walker and type1" : "",
+	       st.schedules, now_s() - t0,
 	       st.complete ? "complete" : "stopped", c->old_pinned, c->new_pinned, c->reports,
 	       c->pin_leaks, st.bug_found ? "; bug: " : "", st.bug_found ? c->why : "");
 	if (st.bug_found)
@@ -337,6 +343,24 @@ START_TEST(test_walker_discard_pinner_thp_partial)
 }
 END_TEST
 
+/*
+ * The same on the -Dkernel_tree tree's own mm/pagewalk.c (the walker
+ * checker wraps its callbacks at pinsim's dispatch) and its
+ * drivers/vfio/vfio_iommu_type1.c pinning.
+ */
+START_TEST(test_walker_discard_pinner_4k_tree)
+{
+	struct dx_ctx c = { .tree = true, .len = 4 * PAGE_SIZE, .dstart = PAGE_SIZE,
+			    .dlen = 2 * PAGE_SIZE };
+
+	if (!pinsim_kernel_tree_profile() || !&ktree_vfio_iommu_type1) {
+		printf("# skip: a build without -Dkernel_tree\n");
+		return;
+	}
+	dx_explore(&c);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("discard_explore");
@@ -346,5 +370,6 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_walker_discard_pinner_4k);
 	tcase_add_test(tc, test_walker_discard_pinner_thp_partial);
+	tcase_add_test(tc, test_walker_discard_pinner_4k_tree);
 	return s;
 }
