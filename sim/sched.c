@@ -794,8 +794,11 @@ unsigned int sched_coverage_pairs(const struct sched_explore_stats *st)
  */
 void sched_coverage_print(FILE *f, const char *prefix, const struct sched_explore_stats *st)
 {
-	fprintf(f, "%scoverage: %u point pairs seen in both orders\n", prefix,
-		sched_coverage_pairs(st));
+	fprintf(f, "%scoverage: %u point pairs seen in both orders\n%s     ", prefix,
+		sched_coverage_pairs(st), prefix);
+	for (int b = 0; b < NR_SCHED_POINTS; b++)
+		fputc('0' + b % 10, f);
+	fputc('\n', f);
 	for (int a = 0; a < NR_SCHED_POINTS; a++) {
 		fprintf(f, "%s  %2d ", prefix, a);
 		for (int b = 0; b < NR_SCHED_POINTS; b++) {
