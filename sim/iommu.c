@@ -539,6 +539,32 @@ static size_t __iommu_unmap_locked(struct iommu_domain *domain, dma_addr_t iova,
  * Beyond the aperture: -ERANGE, as io-pgtable-arm and generic_pt give.
  * Left out: the gfp argument and iotlb_sync_map (no caching mode here).
  */
+/*
+ * CHECK_DMA_UNPINNED at map time (checkers on: controlled runs): every RAM
+ * frame an IOMMU translation is made to must already be DMA-pinned, as
+ * vfio_pin_map_dma() pins before vfio_iommu_map(); PG_reserved frames are
+ * exempt (is_invalid_reserved_pfn()), MMIO has no struct page.  One report
+ * per call, for its first unpinned frame.
+ */
+static void iommu_map_check_pinned(dma_addr_t iova, phys_addr_t paddr, size_t size)
+{
+	unsigned long pfn = paddr >> PAGE_SHIFT, end = (paddr + size) >> PAGE_SHIFT;
+
+	while (pfn < end && pfn_valid(pfn)) {
+		struct page *page = pfn_to_page(pfn);
+		struct folio *folio = page_folio(page);
+		unsigned long next = page_to_pfn(&folio->page) + (1UL << folio_order(folio));
+
+		if (!PageReserved(page) && !folio_maybe_dma_pinned(folio)) {
+			checker_report(CHECK_DMA_UNPINNED,
+				       "iommu_map() of IOVA 0x%llx to pfn 0x%lx, which is not pinned",
+				       (unsigned long long)(iova + ((pfn << PAGE_SHIFT) - paddr)), pfn);
+			return;
+		}
+		pfn = next > pfn ? next : pfn + 1;
+	}
+}
+
 int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, size_t size,
 	      int prot)
 {
@@ -561,6 +587,8 @@ int iommu_map(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t paddr, s
 	if (iova > IOPT_APERTURE_END || size - 1 > IOPT_APERTURE_END - iova)
 		return -ERANGE;
 
+	if (checkers_on())
+		iommu_map_check_pinned(iova, paddr, size);
 	pthread_mutex_lock(&domain->lock);
 	ret = iopt_map_level(domain->root, IOPT_ROOT_LEVEL, iova, paddr, size, &w);
 	domain->nr_leaves += w.leaves[0] + w.leaves[1] + w.leaves[2];

@@ -647,7 +647,7 @@ static bool wc_deeper_since(const struct walk_check *wc, enum walk_cb k)
 	return false;
 }
 
-static void wc_deliver(struct walk_check *wc, enum walk_cb k, unsigned long addr,
+static inline void wc_deliver(struct walk_check *wc, enum walk_cb k, unsigned long addr,
 		       unsigned long next)
 {
 	bool ok = true;
@@ -672,7 +672,7 @@ static void wc_deliver(struct walk_check *wc, enum walk_cb k, unsigned long addr
 		wc->hw[k] = next;
 }
 
-static void wc_returned(struct walk_check *wc, enum walk_cb k, unsigned long addr,
+static inline void wc_returned(struct walk_check *wc, enum walk_cb k, unsigned long addr,
 			unsigned long next, struct mm_walk *walk)
 {
 	walk->ops = &wc->ops;
