@@ -247,7 +247,7 @@ static void check_msi(uint32_t index, uint32_t n, const char *name)
 	if (index == VFIO_PCI_MSIX_IRQ_INDEX)
 		CHECK(cfg16(cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE, "MSI-X Enable");
 	else
-		CHECK(((cfg16(cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_QMASK) >> 1) ==
+		CHECK((uint32_t)((cfg16(cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_QMASK) >> 1) ==
 			      (uint32_t)__builtin_ctz(n),
 		      "MSI Multiple Message Capable after enable");
 	CHECK(!disable(index), "disable %s", name);
