@@ -21,6 +21,7 @@
 #include "machine.h"
 #include "mm.h"
 #include "iommu.h"
+#include "checker.h"
 #include "shmem.h"
 #include "kernel_profiles.h"
 #include "task_mmu.h"
@@ -202,6 +203,9 @@ void pinsim_destroy(struct pinsim *sim)
 	shmem_names_release();	/* /dev/shm and hugetlbfs names left behind */
 	vfio_groups_release(sim);
 	iommu_discard_notes_clear();
+	/* Every container is closed now: no pin may be left (a checker, on everywhere only). */
+	if (atomic_load_explicit(&checker_mode, memory_order_relaxed) == CHECKER_ALWAYS)
+		dma_check_pins_released();
 	machine_destroy(sim->m);
 	mutex_destroy(&sim->vfio_lock);
 	pthread_mutex_destroy(&sim->lock);

@@ -20,6 +20,7 @@ static const char *const names[NR_CHECKERS] = {
 	[CHECK_DMA_COHERENCY] = "dma-coherency",
 	[CHECK_WALK_REPEAT] = "walk-repeat",
 	[CHECK_NUMA_MAPS_COUNT] = "numa-maps-count",
+	[CHECK_PIN_LEAK] = "pin-leak",
 };
 
 #define SCHED_LEN 1024	/* a report's schedule, cut here (runs are short) */

@@ -14,6 +14,9 @@
  *    MADV_DONTNEED took away from the virtual address it was pinned for,
  *    which now maps another frame (or nothing): the device and the CPU no
  *    longer share the memory (sim/madvise.c records, sim/iommu.c checks);
+ *  - CHECK_PIN_LEAK: a page still pinned when nothing may hold a pin any
+ *    more (every process and container gone: pinsim_destroy(), with the
+ *    checkers on everywhere, CHECKER_ALWAYS: it scans the memory map);
  *  - CHECK_WALK_REPEAT: a page walk handed one address range to a callback
  *    twice although neither the callback nor the walker asked for
  *    ACTION_AGAIN there (sim/pagewalk.c).
@@ -42,6 +45,7 @@ enum checker_kind {
 	CHECK_DMA_COHERENCY,
 	CHECK_WALK_REPEAT,
 	CHECK_NUMA_MAPS_COUNT,
+	CHECK_PIN_LEAK,
 	NR_CHECKERS,
 };
 

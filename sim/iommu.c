@@ -907,6 +907,32 @@ void iommu_settle_discard(struct mm_struct *mm, unsigned long start, unsigned lo
 	pthread_mutex_unlock(&discards.lock);
 }
 
+unsigned long dma_check_pins_released(void)
+{
+	unsigned long pfn = SIM_RESERVED_PAGES, n = 0, first = 0, step;
+
+	for (; pfn < max_pfn; pfn += step) {
+		struct folio *folio = page_folio(pfn_to_page(pfn));
+
+		step = 1;
+		if (page_to_pfn(&folio->page) != pfn)
+			continue;
+		step = 1UL << folio_order(folio);
+		if (folio_maybe_dma_pinned(folio) && !n++)
+			first = pfn;
+	}
+	if (n)
+		checker_report(CHECK_PIN_LEAK,
+			       "%lu folio%s still pinned after every process and container is gone (the first at pfn 0x%lx, refcount %d, pincount %d)",
+			       n, n == 1 ? "" : "s", first,
+			       folio_ref_count(page_folio(pfn_to_page(first))),
+			       folio_test_large(page_folio(pfn_to_page(first)))
+				       ? folio_pincount(page_folio(pfn_to_page(first)))
+				       : folio_ref_count(page_folio(pfn_to_page(first))) /
+						 (int)GUP_PIN_COUNTING_BIAS);
+	return n;
+}
+
 /* Is @mm still one of the machine's (its pointer may be stale)? */
 static bool mm_is_live(struct mm_struct *mm)
 {

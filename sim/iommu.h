@@ -230,6 +230,12 @@ void iommu_note_discard(struct mm_struct *mm, unsigned long vaddr, unsigned long
  */
 void iommu_settle_discard(struct mm_struct *mm, unsigned long start, unsigned long end);
 void iommu_discard_notes_clear(void);
+/*
+ * CHECK_PIN_LEAK: when nothing may hold a DMA pin any more (every process
+ * and container gone), report the folios still pinned (one report, with
+ * the count and the first).  Scans the memory map: O(RAM pages).
+ */
+unsigned long dma_check_pins_released(void);
 unsigned long iommu_discard_notes(void);
 
 /* domain->geometry (struct iommu_domain_geometry above). */

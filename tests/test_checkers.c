@@ -20,6 +20,7 @@
 #include "mm_fixtures.h"
 
 #include "checker.h"
+#include "iommu.h"
 #include "kernel_profiles.h"
 #include "pagewalk.h"
 
@@ -276,6 +277,31 @@ START_TEST(test_checkers_off_report_nothing)
 }
 END_TEST
 
+/*
+ * pin-leak: the scan pinsim_destroy() runs with the checkers on everywhere,
+ * called here while a pin is still held (as if a container had closed and
+ * left it), then after the unpin.
+ */
+START_TEST(test_pin_left_after_close_is_reported)
+{
+	uint64_t va = vh_mmap(2 * PG, RW, ANON);
+	struct pinsim_checker_report r;
+	struct pinsim_pin *pin;
+
+	vh_touch(va, 2 * PG, PG);
+	ck_assert_uint_eq(dma_check_pins_released(), 0);
+	ck_assert_int_eq(nr_reports("pin-leak"), 0);
+	ck_assert_int_eq(pinsim_pin_user_pages(proc, va, 2 * PG, 1, &pin), 0);
+	ck_assert_uint_eq(dma_check_pins_released(), 2);
+	ck_assert_int_eq(nr_reports("pin-leak"), 1);
+	first_report("pin-leak", &r);
+	ck_assert_msg(strstr(r.text, "2 folios still pinned"), "%s", r.text);
+	ck_assert_int_eq(pinsim_unpin_user_pages(pin), 0);
+	ck_assert_uint_eq(dma_check_pins_released(), 0);
+	ck_assert_int_eq(nr_reports("pin-leak"), 1);
+}
+END_TEST
+
 /* ---------------- the walker checker (sim level) ---------------- */
 
 struct hole_log {
@@ -432,6 +458,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_dma_without_discard_reports_nothing);
 	tcase_add_test(tc, test_dma_into_discarded_thp_is_a_coherency_violation);
 	tcase_add_test(tc, test_checkers_off_report_nothing);
+	tcase_add_test(tc, test_pin_left_after_close_is_reported);
 
 	tc = tcase_create("walker_repeat");
 	tcase_add_checked_fixture(tc, tm_setup_nothing, tm_teardown);

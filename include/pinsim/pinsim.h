@@ -840,6 +840,16 @@ size_t pinsim_lock_report(struct pinsim *m, char *buf, size_t len) PINSIM_API;
  * sleeping lock (rwsem, mutex) taken under a page-table spinlock, and the
  * release of a lock the task does not hold.
  *
+ * Also (sim/checker.h): page walks (a range handed to a callback twice
+ * without ACTION_AGAIN, "walk-repeat"), DMA ("dma-unpinned": an IOMMU
+ * mapping or a device access reaching a RAM frame that is not pinned;
+ * "dma-coherency": a device access to a pinned page that MADV_DONTNEED
+ * took from its address), and pins left when everything is closed
+ * ("pin-leak").  The DMA checks on a device access run in every mode but
+ * OFF (they cost a branch until an MADV_DONTNEED of mapped memory).
+ * PINSIM_CHECKERS=1 in the environment is PINSIM_CHECKERS_ALWAYS for the
+ * walker, DMA and pin checkers, 0 is OFF.
+ *
  * By default (PINSIM_CHECKERS_CONTROLLED) the checks run in every
  * controlled execution (pinsim_sched_run(), the explore search) and cost
  * nothing else; PINSIM_CHECKERS_ALWAYS runs them everywhere, _OFF never.
@@ -860,7 +870,9 @@ struct pinsim_checker_report {
 	 * "dma-coherency" (a DMA reached a pinned frame that MADV_DONTNEED
 	 * took from the address it was pinned for: the process sees another
 	 * page there), "walk-repeat" (a page walk handed one range to a
-	 * callback twice without ACTION_AGAIN for it).
+	 * callback twice without ACTION_AGAIN for it), "pin-leak" (pages
+	 * still pinned at pinsim_destroy() once every process and container
+	 * is gone; checked with PINSIM_CHECKERS_ALWAYS only: it scans memory).
 	 */
 	char kind[32];
 	char text[1536];	/* what, with the functions; no host addresses */
