@@ -35,6 +35,13 @@ struct sthread {
 	bool aborted;
 	bool ran;			/* has had the turn (its code so far is described) */
 	int8_t last_point;		/* the last schedule point it passed, or -1 */
+	/*
+	 * What it touches when it resumes: the object of the point it stopped
+	 * at, or the lock it blocked on (the code after a point belongs to the
+	 * next step, and a point names what that code is about to touch).
+	 */
+	struct sched_obj pend;
+	bool pend_known;
 	unsigned int prio;		/* PCT */
 };
 
@@ -210,7 +217,10 @@ static void seg_open(int choice)
 	memset(&S.seg, 0, sizeof(S.seg));
 	S.seg_thread = choice;
 	/* From a thread's start to its first point, nothing is described. */
-	S.seg.unknown = !S.t[choice].ran;
+	if (!S.t[choice].ran || !S.t[choice].pend_known)
+		S.seg.unknown = true;
+	else
+		fp_add(&S.seg, &S.t[choice].pend);
 }
 
 /* ---------------- decisions ---------------- */
@@ -397,8 +407,11 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 	if (me < 0)
 		return;
 	pthread_mutex_lock(&S.lock);
+	S.t[me].pend_known = sched_point_object(id, mm, addr, &o);
+	if (S.t[me].pend_known)
+		S.t[me].pend = o;
 	if (me == S.seg_thread) {
-		if (sched_point_object(id, mm, addr, &o))
+		if (S.t[me].pend_known)
 			fp_add(&S.seg, &o);
 		else
 			S.seg.unknown = true;
@@ -424,6 +437,9 @@ int sched_block_on(const void *lock, const char *name)
 	S.t[me].blocked_on = lock;
 	S.t[me].blocked_name = name;
 	seg_touch_lock(me, lock);
+	/* It retries the lock when it resumes. */
+	S.t[me].pend = (struct sched_obj){ .key = lock, .region = SCHED_OBJ_ALL };
+	S.t[me].pend_known = true;
 	schedule_next(me);
 	wait_turn(me);
 	return 0;

@@ -107,9 +107,11 @@ struct sched_explore_ops {
  * Partial-order reduction (sleep sets, Godefroid 1996) for the search.
  *
  * A step is what one thread runs from a decision to the next.  Its
- * footprint is recorded while it runs: the object of every schedule point
- * it passes (sched_point_object(): the mm, or a PUD-sized region of it),
- * every lock it blocks on or wakes waiters of.  It is unknown — dependent
+ * footprint is recorded while it runs: the object of the point it resumes
+ * from (a point names what the code after it is about to touch) or the lock
+ * it blocked on, the object of every schedule point it passes
+ * (sched_point_object(): the mm, or a PUD-sized region of it), every lock
+ * it blocks on or wakes waiters of.  It is unknown — dependent
  * on every step — when a point has no object, when the thread had not run
  * before (the code up to its first point is not described), when a forced
  * switch hands the turn to another thread inside it, or when it overflows
