@@ -767,6 +767,7 @@ static struct {
 	size_t n, cap;
 	unsigned long dropped;	/* past DISCARD_NOTES_MAX */
 	_Atomic size_t live;	/* the DMA path's one branch */
+	_Atomic unsigned long lo, hi;	/* pfns of the live notes within [lo, hi) */
 } discards = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 unsigned long iommu_discard_notes(void)
@@ -782,12 +783,29 @@ void iommu_discard_notes_clear(void)
 	discards.n = discards.cap = 0;
 	discards.dropped = 0;
 	atomic_store(&discards.live, 0);
+	atomic_store(&discards.lo, 0);
+	atomic_store(&discards.hi, 0);
 	pthread_mutex_unlock(&discards.lock);
 }
 
 static bool note_frame_pinned(unsigned long pfn)
 {
 	return pfn_valid(pfn) && folio_maybe_dma_pinned(page_folio(pfn_to_page(pfn)));
+}
+
+/* Under discards.lock: the pfn window of the notes, for the DMA path's filter. */
+static void discard_notes_bounds(void)
+{
+	unsigned long lo = ~0UL, hi = 0;
+
+	for (size_t i = 0; i < discards.n; i++) {
+		if (discards.v[i].pfn < lo)
+			lo = discards.v[i].pfn;
+		if (discards.v[i].pfn + discards.v[i].npages > hi)
+			hi = discards.v[i].pfn + discards.v[i].npages;
+	}
+	atomic_store(&discards.lo, discards.n ? lo : 0);
+	atomic_store(&discards.hi, hi);
 }
 
 /* Under discards.lock: drop dead notes and notes of frames no longer pinned. */
@@ -808,7 +826,27 @@ static void discard_notes_compact(void)
 			discards.v[j++] = *d;
 	}
 	discards.n = j;
+	discard_notes_bounds();
 	atomic_store(&discards.live, j);
+}
+
+/* Under discards.lock: room for one more note; false (counted) if none can be had. */
+static bool discard_notes_room(void)
+{
+	size_t cap = discards.cap ? discards.cap * 2 : 64;
+	struct discard_note *v = NULL;
+
+	if (discards.n < discards.cap)
+		return true;
+	if (cap <= DISCARD_NOTES_MAX)
+		v = realloc(discards.v, cap * sizeof(*v));
+	if (!v) {
+		discards.dropped++;
+		return false;
+	}
+	discards.v = v;
+	discards.cap = cap;
+	return true;
 }
 
 void iommu_note_discard(struct mm_struct *mm, unsigned long vaddr, unsigned long pfn,
@@ -825,29 +863,23 @@ void iommu_note_discard(struct mm_struct *mm, unsigned long vaddr, unsigned long
 	if (last && !last->dead && last->mm == mm && last->pfn + last->npages == pfn &&
 	    last->vaddr + (last->npages << PAGE_SHIFT) == vaddr && !strcmp(last->where, where)) {
 		last->npages += npages;
-		goto out;
+		goto bounds;
 	}
-	if (discards.n == discards.cap) {
+	if (discards.n == discards.cap)
 		discard_notes_compact();
-		if (discards.n == discards.cap) {
-			size_t cap = discards.cap ? discards.cap * 2 : 64;
-			struct discard_note *v = NULL;
-
-			if (cap <= DISCARD_NOTES_MAX)
-				v = realloc(discards.v, cap * sizeof(*v));
-			if (!v) {
-				discards.dropped++;
-				goto out;
-			}
-			discards.v = v;
-			discards.cap = cap;
-		}
-	}
+	if (!discard_notes_room())
+		goto out;
 	discards.v[discards.n++] = (struct discard_note){
 		.pfn = pfn, .npages = npages, .vaddr = vaddr, .mm = mm,
 	};
 	memcpy(discards.v[discards.n - 1].where, where, sizeof(where));
 	atomic_store(&discards.live, discards.n);
+	last = &discards.v[discards.n - 1];
+bounds:
+	if (discards.n == 1 || last->pfn < atomic_load(&discards.lo))
+		atomic_store(&discards.lo, last->pfn);
+	if (last->pfn + last->npages > atomic_load(&discards.hi))
+		atomic_store(&discards.hi, last->pfn + last->npages);
 out:
 	pthread_mutex_unlock(&discards.lock);
 }
@@ -878,30 +910,35 @@ void iommu_settle_discard(struct mm_struct *mm, unsigned long start, unsigned lo
 	pthread_mutex_lock(&discards.lock);
 	n = discards.n;
 	for (size_t i = 0; i < n; i++) {
-		struct discard_note *d = &discards.v[i];
-		unsigned long k, run = 0;
+		struct discard_note d = discards.v[i];
+		unsigned long k, run = 0, valid = 0;
 
-		if (d->dead || d->mm != mm || d->vaddr >= end ||
-		    d->vaddr + (d->npages << PAGE_SHIFT) <= start)
+		if (d.dead || d.mm != mm || d.vaddr >= end ||
+		    d.vaddr + (d.npages << PAGE_SHIFT) <= start)
+			continue;
+		for (k = 0; k < d.npages; k++)
+			valid += note_frame_discarded(d.pfn + k);
+		if (valid == d.npages)
+			continue;	/* every frame still the discarded page */
+		discards.v[i].dead = true;
+		if (!valid)
 			continue;
 		/* Keep the runs of frames still discarded, as notes of their own. */
-		for (k = 0; k <= d->npages; k++) {
-			if (k < d->npages && note_frame_discarded(d->pfn + k)) {
+		for (k = 0; k <= d.npages; k++) {
+			if (k < d.npages && note_frame_discarded(d.pfn + k)) {
 				run++;
 				continue;
 			}
-			if (run && discards.n < discards.cap) {
+			if (run && discard_notes_room()) {
 				struct discard_note *nd = &discards.v[discards.n++];
 
-				*nd = *d;
-				nd->pfn = d->pfn + k - run;
-				nd->vaddr = d->vaddr + ((k - run) << PAGE_SHIFT);
+				*nd = d;
+				nd->pfn = d.pfn + k - run;
+				nd->vaddr = d.vaddr + ((k - run) << PAGE_SHIFT);
 				nd->npages = run;
-				d = &discards.v[i];	/* v is not reallocated here */
 			}
 			run = 0;
 		}
-		d->dead = true;
 	}
 	discard_notes_compact();
 	pthread_mutex_unlock(&discards.lock);
@@ -1042,6 +1079,8 @@ static unsigned char *dma_target(dma_addr_t iova, unsigned long pfn, bool write)
 				       "DMA %s IOVA 0x%llx reached pfn 0x%lx, which is not pinned",
 				       write ? "write" : "read", (unsigned long long)iova, pfn);
 	} else if (unlikely(atomic_load_explicit(&discards.live, memory_order_relaxed)) &&
+		   pfn >= atomic_load_explicit(&discards.lo, memory_order_relaxed) &&
+		   pfn < atomic_load_explicit(&discards.hi, memory_order_relaxed) &&
 		   dma_checkers_on()) {
 		dma_check_coherency(iova, pfn, write);
 	}
