@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -75,6 +76,20 @@ struct conn {
 	pthread_mutex_t zap_lock; /* one zap in flight per child */
 	uint64_t zap_seq;
 	pid_t pid; /* the host pid, once its parent knows it (0 before) */
+	/*
+	 * The server's request buffer, held here rather than only on its
+	 * stack: a process forked meanwhile has a copy of the heap but not of
+	 * the server thread, and LeakSanitizer at its exit must still find the
+	 * buffer reachable (from conns).
+	 */
+	char *buf;
+	/*
+	 * Posted by the server once it has started and allocated: the fork
+	 * waits for it, so that no thread of the forking process is inside
+	 * its own start-up allocations (gcc 12's ASan allocator locks are not
+	 * taken around fork: a child could inherit one held).
+	 */
+	sem_t ready;
 	struct conn *next;
 };
 
@@ -82,6 +97,16 @@ static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Broadcast when a conn leaves the list (its process is gone). */
 static pthread_cond_t conns_cond = PTHREAD_COND_INITIALIZER;
 static struct conn *conns;
+/*
+ * Server threads that ended and are not joined yet (under conns_lock).  A
+ * fork joins them first: a server's last frees may still be running when
+ * wait() lets the program go on, and a child forked while one holds an
+ * allocator lock would inherit it held (glibc's malloc takes its locks
+ * around fork, gcc 12's ASan allocator does not).
+ */
+#define MAX_RETIRED 64
+static pthread_t retired[MAX_RETIRED];
+static int nr_retired;
 /* Serialises a multi-threaded client's requests on its one socket. */
 static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
 /*
@@ -289,6 +314,22 @@ static void conn_unlink(struct conn *cn)
 	pthread_mutex_unlock(&conns_lock);
 }
 
+/*
+ * The server's end: off the list like conn_unlink(), and the calling
+ * thread on the retired list for retired_join() (detached instead when
+ * the list is full, which only a burst of 64 unjoined children can do).
+ */
+static void conn_retire(struct conn *cn)
+{
+	pthread_mutex_lock(&conns_lock);
+	if (nr_retired < MAX_RETIRED)
+		retired[nr_retired++] = pthread_self();
+	else
+		pthread_detach(pthread_self());
+	pthread_mutex_unlock(&conns_lock);
+	conn_unlink(cn);
+}
+
 /* Run one request: the function as the child's task; received fds closed after. */
 static void serve_one(struct conn *cn, char *buf, ssize_t n, struct msghdr *mh)
 {
@@ -353,12 +394,13 @@ static void serve_one(struct conn *cn, char *buf, ssize_t n, struct msghdr *mh)
 static void *server(void *arg)
 {
 	struct conn *cn = arg;
-	char *buf = malloc(sizeof(struct sim_req) + PRELOAD_SIM_MAX);
+	char *buf = cn->buf = malloc(sizeof(struct sim_req) + PRELOAD_SIM_MAX);
 	union {
 		char b[CMSG_SPACE(sizeof(int) * PRELOAD_SIM_MAX_FDS)];
 		struct cmsghdr align;
 	} cm;
 
+	sem_post(&cn->ready);
 	while (buf) {
 		struct iovec iov = {buf, sizeof(struct sim_req) + PRELOAD_SIM_MAX};
 		struct msghdr mh = {.msg_iov = &iov,
@@ -373,22 +415,39 @@ static void *server(void *arg)
 			continue;
 		serve_one(cn, buf, n, &mh);
 	}
-	free(buf);
 	sim_enter();
 	pinsim_proc_destroy(cn->p);
 	sim_exit();
 	preload_count_fork_exit();
-	/* Only now: a waiter of this child (wait_fn()) may go on. */
-	conn_unlink(cn);
 	close(cn->sock);
 	close(cn->zap);
 	pthread_mutex_destroy(&cn->zap_lock);
+	free(buf);
+	cn->buf = NULL;
+	/* Only now: a waiter of this child (wait_fn()) may go on. */
+	conn_retire(cn);
+	sem_destroy(&cn->ready);
 	free(cn);
 	return NULL;
 }
 
+/* Join the servers that ended (before a fork: none may be mid-free). */
+static void retired_join(void)
+{
+	pthread_t t[MAX_RETIRED];
+	int n;
+
+	pthread_mutex_lock(&conns_lock);
+	n = nr_retired;
+	memcpy(t, retired, sizeof(t[0]) * (size_t)n);
+	nr_retired = 0;
+	pthread_mutex_unlock(&conns_lock);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
 /* A thread with every signal blocked: the program's signals are not for it. */
-static int start_thread(void *(*fn)(void *), void *arg)
+static int start_thread_attr(void *(*fn)(void *), void *arg, bool detached)
 {
 	sigset_t all, old;
 	pthread_attr_t at;
@@ -397,12 +456,18 @@ static int start_thread(void *(*fn)(void *), void *arg)
 
 	sigfillset(&all);
 	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setdetachstate(&at, detached ? PTHREAD_CREATE_DETACHED :
+						    PTHREAD_CREATE_JOINABLE);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&t, &at, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&at);
 	return err;
+}
+
+static int start_thread(void *(*fn)(void *), void *arg)
+{
+	return start_thread_attr(fn, arg, true);
 }
 
 /*
@@ -441,8 +506,11 @@ static long fork_fn(struct pinsim_proc *p, const uint64_t *a, void *buf, const i
 	cn->next = conns;
 	conns = cn;
 	pthread_mutex_unlock(&conns_lock);
-	err = start_thread(server, cn);
+	sem_init(&cn->ready, 0, 0);
+	err = start_thread_attr(server, cn, false);
 	if (!err) {
+		while (sem_wait(&cn->ready) && errno == EINTR)
+			;
 		preload_count_fork();
 		memcpy(buf, &(uint64_t){(uintptr_t)cn}, sizeof(uint64_t));
 		return 0;
@@ -593,11 +661,15 @@ static void client_start(int sock, int zap)
 
 	/* Servers of other children: the machine host's, not ours. */
 	conns = NULL;
+	nr_retired = 0;
 	while (cn) {
 		struct conn *next = cn->next;
 
 		close(cn->sock);
 		close(cn->zap);
+		/* Their threads did not come along: what they held goes. */
+		free(cn->buf);
+		free(cn);
 		cn = next;
 	}
 	pthread_mutex_init(&conns_lock, NULL);
@@ -648,6 +720,7 @@ static pid_t do_fork(pid_t (*real)(void))
 	if (preload_in_sim || !preload.ready)
 		return real();
 	pthread_rwlock_wrlock(&fork_lock);
+	retired_join();
 	if (!preload.client && !mirror_any() && !preload_fds_any()) {
 		pid = real();
 		if (!pid)
@@ -723,4 +796,6 @@ void fork_init(void)
 	if (t && atoi(t) > 0)
 		zap_timeout_ms = atoi(t);
 	preload.sock = preload.zap = -1;
+	/* Ended servers are joined at exit too (ThreadSanitizer: no thread leak). */
+	atexit(retired_join);
 }
