@@ -431,6 +431,8 @@ struct vfile {
 	struct pinsim_pin_counters seen;
 	/* VFD_SHMEM: the page shift of a hugetlbfs file (fstatfs), else 0. */
 	int hshift;
+	/* f_pos: read(2)/write(2) of a device fd go from here, and move it. */
+	_Atomic long long pos;
 };
 
 #define MAX_HOST_FD 65536
@@ -1295,29 +1297,113 @@ static ssize_t vfio_rw(struct vfd *v, void *buf, size_t len, off_t off, bool wri
 	return (ssize_t)done;
 }
 
+/*
+ * read/write and their positioned forms on a pinsim fd.  A device fd is
+ * vfio_device_fops' .read/.write (vfio_pci_rw() at the offset, which
+ * encodes the region).  A container or group fd has no .read/.write:
+ * vfs_read()/vfs_write() give EINVAL without FMODE_CAN_READ/WRITE.  A
+ * shared-memory file's bytes through read(2) are not modelled (only its
+ * mappings are): EINVAL, listed in the summary.
+ */
+static ssize_t fd_rw(struct vfd *v, void *buf, size_t len, off_t off, bool write)
+{
+	if (v->kind == VFD_DEVICE)
+		return vfio_rw(v, buf, len, off, write);
+	if (v->kind == VFD_SHMEM)
+		preload_count_not_modelled(write ? "write of shared memory" :
+						   "read of shared memory",
+					   0, EINVAL);
+	errno = EINVAL;
+	return -1;
+}
+
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_rw(v, (void *)buf, len, off, true) : REAL(pwrite)(fd, buf, len, off);
+	return v ? fd_rw(v, (void *)buf, len, off, true) : REAL(pwrite)(fd, buf, len, off);
 }
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_rw(v, (void *)buf, len, off, true) : REAL(pwrite64)(fd, buf, len, off);
+	return v ? fd_rw(v, (void *)buf, len, off, true) : REAL(pwrite64)(fd, buf, len, off);
 }
 ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_rw(v, buf, len, off, false) : REAL(pread)(fd, buf, len, off);
+	return v ? fd_rw(v, buf, len, off, false) : REAL(pread)(fd, buf, len, off);
 }
 ssize_t pread64(int fd, void *buf, size_t len, off_t off)
 {
 	struct vfd *v = vfd_get(fd);
 
-	return v ? vfio_rw(v, buf, len, off, false) : REAL(pread64)(fd, buf, len, off);
+	return v ? fd_rw(v, buf, len, off, false) : REAL(pread64)(fd, buf, len, off);
+}
+
+/*
+ * read(2)/write(2) of a device fd: from the file position, which the
+ * bytes moved advance (ksys_read()'s f_pos; shared by dup()s, as the
+ * open file description's).  No f_pos_lock: not a regular file.
+ */
+static ssize_t fd_rw_pos(struct vfd *v, void *buf, size_t len, bool write)
+{
+	long long pos = atomic_load(&v->f->pos);
+	ssize_t ret;
+
+	if (pos < 0 || (unsigned long long)pos > (unsigned long long)LLONG_MAX - len) {
+		errno = EINVAL;
+		return -1;
+	}
+	ret = fd_rw(v, buf, len, (off_t)pos, write);
+	if (ret > 0)
+		atomic_fetch_add(&v->f->pos, (long long)ret);
+	return ret;
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v ? fd_rw_pos(v, buf, len, false) : REAL(read)(fd, buf, len);
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v ? fd_rw_pos(v, (void *)buf, len, true) : REAL(write)(fd, buf, len);
+}
+
+/*
+ * lseek(2): VFIO's files have no .llseek, so no FMODE_LSEEK: vfs_llseek()
+ * gives ESPIPE.  A shared-memory file's host placeholder has no size:
+ * not modelled, EINVAL.
+ */
+static off_t fd_lseek(struct vfd *v)
+{
+	if (v->kind == VFD_SHMEM) {
+		preload_count_not_modelled("lseek of shared memory", 0, EINVAL);
+		errno = EINVAL;
+		return -1;
+	}
+	errno = ESPIPE;
+	return -1;
+}
+
+off_t lseek(int fd, off_t off, int whence)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v ? fd_lseek(v) : REAL(lseek)(fd, off, whence);
+}
+
+off_t lseek64(int fd, off_t off, int whence)
+{
+	struct vfd *v = vfd_get(fd);
+
+	return v ? fd_lseek(v) : REAL(lseek64)(fd, off, whence);
 }
 
 /* mirror.c: the pinsim fd behind a host fd, for device-region mmaps. */

@@ -47,6 +47,28 @@ int main(void)
 	      "config read through the dup");
 	printf("fcntl F_DUPFD_CLOEXEC device: works after the original is closed\n");
 
+	/*
+	 * read(2)/write(2) of a device fd go from the file position (offset 0
+	 * is BAR0's region), shared by dups; VFIO files cannot lseek (no
+	 * .llseek: ESPIPE); a container has no .read (EINVAL).
+	 */
+	{
+		unsigned char pat[8] = {1, 2, 3, 4, 5, 6, 7, 8}, got[4];
+		int d3 = dup(d2);
+
+		CHECK(d3 >= 0, "dup device");
+		CHECK(pwrite(d2, pat, 8, 0) == 8, "pwrite BAR0");
+		CHECK(lseek(d2, 0, SEEK_SET) < 0 && errno == ESPIPE, "lseek of a device fd");
+		CHECK(read(d2, got, 4) == 4 && got[0] == 1 && got[3] == 4, "read from position 0");
+		CHECK(read(d3, got, 4) == 4 && got[0] == 5 && got[3] == 8,
+		      "read through a dup goes on from the shared position");
+		CHECK(write(d3, pat, 4) == 4, "write at position 8");
+		CHECK(pread(d2, got, 4, 8) == 4 && got[0] == 1 && got[3] == 4, "the write landed at 8");
+		CHECK(read(c2, got, 4) < 0 && errno == EINVAL, "read of a container");
+		CHECK(!close(d3), "close the dup");
+		printf("read/write of a device fd: shared position, lseek ESPIPE, container EINVAL\n");
+	}
+
 	/* dup2 of the group onto a chosen fd. */
 	g2 = dup2(d.group, 200);
 	CHECK(g2 == 200, "dup2 group");
