@@ -530,6 +530,9 @@ struct outcome {
 	unsigned long zaps, kills;	/* the lockstep adversary's */
 	struct pinsim_sched_result res;
 	char oops_text[256];
+	/* The run's first checker report (res.checker_reports > 0): kind and text. */
+	char check_kind[32];
+	char check_text[1536];
 };
 
 static void run_narrate(const struct world *w, const struct outcome *o)
@@ -552,6 +555,23 @@ static void run_narrate(const struct world *w, const struct outcome *o)
 			"was stopped after %lu scheduling steps\n", o->zaps, o->res.steps);
 	if (o->res.report[0])
 		fprintf(out, "  %s\n", o->res.report);
+}
+
+/*
+ * The run's first checker report into @o.  Each run has a process of its
+ * own (run_isolated()), so the process-wide log holds this run's only.
+ */
+static void first_report(const struct world *w, struct outcome *o)
+{
+	struct pinsim_checker_report *r = calloc(1, sizeof(*r));
+
+	if (r && pinsim_checker_reports(w->m, r, 1) > 0) {
+		snprintf(o->check_kind, sizeof(o->check_kind), "%s", r->kind);
+		snprintf(o->check_text, sizeof(o->check_text), "%s", r->text);
+	} else {
+		snprintf(o->check_kind, sizeof(o->check_kind), "?");
+	}
+	free(r);
 }
 
 static int run_once(const struct scenario *s, const char *schedule, uint64_t seed, bool narrate_it,
@@ -588,6 +608,8 @@ static int run_once(const struct scenario *s, const char *schedule, uint64_t see
 	if (pinsim_sched_run(w.m, t, n, &opts, &o->res))
 		return fail("pinsim_sched_run");
 	pinsim_set_trace(w.m, NULL, NULL);
+	if (o->res.checker_reports)
+		first_report(&w, o);
 	pinsim_stats(w.m, &st);
 	o->oops = st.oopses > 0;
 	snprintf(o->oops_text, sizeof(o->oops_text), "%s", st.last_oops);
@@ -775,7 +797,35 @@ static struct {
 static const char *schedule_src;
 static bool canonical;		/* --canonical: each scenario's own interleaving */
 
-enum verdict { V_DID_NOT, V_BEHAVED, V_NO_RACE };
+enum verdict { V_DID_NOT, V_BEHAVED, V_NO_RACE, V_CHECKER };
+
+/*
+ * --collect-reports: a checker report does not stop the search (each is
+ * listed); without it the first one ends every search.
+ */
+static bool collect_reports;
+static unsigned int nr_checker_runs;	/* runs with a checker report */
+
+/*
+ * A run drew a checker report (pinsim_sched_result.checker_reports): say
+ * which, with the schedule string that replays it.  True when the search
+ * stops there.
+ */
+static bool checker_fired(const struct scenario *s, const struct outcome *o, uint64_t seed)
+{
+	struct pinsim_config kcfg;
+
+	if (!o->res.checker_reports)
+		return false;
+	nr_checker_runs++;
+	scenario_kernel(s, &kcfg);
+	fprintf(out, "   checker report (%u in the run%s%llu): %s: %s\n", o->res.checker_reports,
+		seed ? ", PCT seed " : "", (unsigned long long)seed, o->check_kind, o->check_text);
+	fprintf(out, "   replay: race-repro%s --kernel %s --scenario %s --schedule %s\n",
+		impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
+		o->res.schedule[0] ? o->res.schedule : "''");
+	return !collect_reports;
+}
 
 static const struct scenario *by_name(const char *name)
 {
@@ -853,7 +903,10 @@ static const char *pick_replay(const struct scenario *s, const char *schedule, c
 	return NULL;
 }
 
-/* Search @seeds PCT seeds for the scenario's race (all of them for EXPECT_NO_OOPS). */
+/*
+ * Search @seeds PCT seeds for the scenario's race (all of them for
+ * EXPECT_NO_OOPS).  1: stopped on a checker report.
+ */
 static int search(const struct scenario *s, unsigned int seeds, uint64_t first_seed,
 		  struct outcome *o, uint64_t *seed, bool *ok)
 {
@@ -868,6 +921,10 @@ static int search(const struct scenario *s, unsigned int seeds, uint64_t first_s
 			return -1;
 		}
 		*ok = wanted(s, o);
+		if (checker_fired(s, o, *seed)) {
+			progress(s, 0, 0, true);
+			return 1;
+		}
 	}
 	progress(s, 0, 0, true);
 	if (all)
@@ -897,7 +954,7 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 	const char *replay;
 	uint64_t seed = 0;
 	bool ok = false;
-	int verdict;
+	int verdict, r;
 
 	if (!schedule && !canonical && src && !found_schedule[src - scenarios][0] &&
 	    impl_opt == PINSIM_IMPL_TREE)
@@ -912,8 +969,10 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 		fprintf(out, "   interleaving: %s\n", results[idx].interleaving);
 		if (run_isolated(s, replay, 0, false, &o, NULL))
 			return V_DID_NOT;
-	} else if (search(s, seeds, first_seed, &o, &seed, &ok)) {
-		return V_DID_NOT;
+		if (checker_fired(s, &o, 0))
+			return V_CHECKER;
+	} else if ((r = search(s, seeds, first_seed, &o, &seed, &ok))) {
+		return r > 0 ? V_CHECKER : V_DID_NOT;
 	} else {
 		snprintf(results[idx].interleaving, sizeof(results[idx].interleaving),
 			 "the one found with PCT seed %llu", (unsigned long long)seed);
@@ -1398,6 +1457,12 @@ static void usage(FILE *f)
 "                      schedule, outcome, kernel and effective switches, and\n"
 "                      the timeline of the narrated run (each step: thread\n"
 "                      index, task, schedule point, event, address)\n"
+"  --collect-reports   a checker report (lock order, walker, DMA, numa_maps,\n"
+"                      locked_vm: pinsim_checker_reports()) does not stop the\n"
+"                      search: every run that drew one is listed with the\n"
+"                      schedule that replays it; without it the first one\n"
+"                      ends the whole search (PINSIM_CHECKERS=1 turns the\n"
+"                      checkers on outside controlled runs too)\n"
 "  --version           the program's and the library's version\n"
 "  --help              this text\n"
 "Environment: PINSIM_SCHEDULE=STRING is --schedule STRING (--schedule wins if\n"
@@ -1409,7 +1474,8 @@ static void usage(FILE *f)
 "Exit status: 0 every scenario run behaved as the kernel does; 1 one did not,\n"
 "or an error (a run failed on the host, an output could not be written); 2 bad\n"
 "arguments or a bad schedule, before any work; 3 none did not, but a replayed\n"
-"schedule had no race (nothing to compare).\n");
+"schedule had no race (nothing to compare); 4 a run drew a checker report\n"
+"(listed with its replay schedule; wins over 1 and 3).\n");
 }
 
 int main(int argc, char **argv)
@@ -1427,6 +1493,7 @@ int main(int argc, char **argv)
 		{ "canonical", no_argument, NULL, 'C' },
 		{ "shard", required_argument, NULL, 'D' },
 		{ "merge", no_argument, NULL, 'M' },
+		{ "collect-reports", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -1437,6 +1504,7 @@ int main(int argc, char **argv)
 	unsigned long seeds = 200;
 	uint64_t first_seed = 1;
 	int c, good = 0, total = 0, no_race = 0, verdict, status;
+	bool stopped = false;
 	bool list = false;
 	char *end;
 
@@ -1489,6 +1557,9 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			merge_opt = true;
+			break;
+		case 'R':
+			collect_reports = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1568,7 +1639,16 @@ int main(int argc, char **argv)
 		verdict = run_scenario(s, schedule, (unsigned int)seeds, first_seed);
 		good += verdict == V_BEHAVED;
 		no_race += verdict == V_NO_RACE;
+		if (verdict == V_CHECKER) {
+			fprintf(out, "   result: stopped on a checker report\n\n");
+			stopped = true;
+			break;
+		}
 	}
+	if (nr_checker_runs)
+		fprintf(out, "checker reports: %u run%s drew one%s\n", nr_checker_runs,
+			nr_checker_runs == 1 ? "" : "s",
+			stopped ? " (the search stopped at the first: --collect-reports lists all)" : "");
 	if (kernel_opt[0] && !only)
 		fprintf(out, "kernel %s: the scenarios of its %s walker\n", kernel_opt,
 			walker_fixed(kernel_opt) ? "fixed" : "pre-fix");
@@ -1576,7 +1656,7 @@ int main(int argc, char **argv)
 	if (no_race)
 		fprintf(out, " (%d replayed a schedule with no race)", no_race);
 	fprintf(out, "\n");
-	status = good + no_race < total ? 1 : no_race ? 3 : 0;
+	status = nr_checker_runs ? 4 : good + no_race < total ? 1 : no_race ? 3 : 0;
 	if (json) {
 		print_json(json_out, good, total, no_race, status, only, schedule, seeds, first_seed);
 		if (!ex_close_out(json_out)) {

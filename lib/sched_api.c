@@ -6,10 +6,18 @@
 #include <string.h>
 
 #include "pinsim_internal.h"
+#include "checker.h"
+#include "lockdep.h"
 #include "scheduler.h"
 
 _Static_assert((int)PINSIM_NR_POINTS == (int)NR_SCHED_POINTS,
 	       "enum pinsim_point mirrors enum sched_point_id");
+
+/* Every checker report so far (lockdep's and sim/checker.h's), process-wide. */
+static unsigned long checker_reports_now(void)
+{
+	return lockdep_nr_reports() + checker_total();
+}
 
 static long run_user_fn(void *arg)
 {
@@ -24,6 +32,7 @@ int pinsim_sched_run(struct pinsim *sim, struct pinsim_thread *threads, int n,
 	struct sched_thread st[SCHED_MAX_THREADS];
 	struct sched_strategy s;
 	struct sched_result *r;
+	unsigned long before;
 	int ret;
 
 	if (!sim || !threads || !res || n < 1 || n > SCHED_MAX_THREADS) {
@@ -62,6 +71,7 @@ int pinsim_sched_run(struct pinsim *sim, struct pinsim_thread *threads, int n,
 		errno = ENOMEM;
 		return -1;
 	}
+	before = checker_reports_now();
 	ret = sched_run(st, n, &s, r);
 	if (ret) {
 		free(r);
@@ -79,6 +89,10 @@ int pinsim_sched_run(struct pinsim *sim, struct pinsim_thread *threads, int n,
 	res->preemptions = r->preemptions;
 	snprintf(res->schedule, sizeof(res->schedule), "%s", r->schedule);
 	snprintf(res->report, sizeof(res->report), "%s", r->report);
+	/* A pinsim_checker_reset() from inside the run would make it smaller. */
+	res->checker_reports = checker_reports_now() > before
+				       ? (unsigned int)(checker_reports_now() - before)
+				       : 0;
 	free(r);
 	return 0;
 }

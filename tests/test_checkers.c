@@ -13,6 +13,7 @@
  *    walk_pmd_range()") re-walks a PUD range.
  */
 #include <linux/mman.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -302,6 +303,60 @@ START_TEST(test_pin_left_after_close_is_reported)
 }
 END_TEST
 
+/* ---------------- pinsim_sched_result.checker_reports ---------------- */
+
+struct dma_arg {
+	uint64_t iova;
+};
+
+/* A device read of one byte at @iova, from a controlled thread. */
+static long sched_dma_read(void *arg)
+{
+	struct dma_arg *a = arg;
+	unsigned char b;
+
+	return pinsim_dma(sim, dev0.group_id, a->iova, &b, 1, 0);
+}
+
+/*
+ * A controlled run says how many checker reports it drew (lib/sched_api.c),
+ * so that a search (examples/race-repro.c) stops on the first without
+ * diffing counters: 0 for a DMA to a page the process still maps, 1 for
+ * the same DMA once MADV_DONTNEED took the page (dma-coherency); the count
+ * is this run's, not the process's.
+ */
+START_TEST(test_sched_result_counts_the_checker_reports_of_its_run)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	struct dma_arg a = { .iova = IOVA + PG };
+	struct pinsim_thread t = { .name = "dma", .proc = proc, .fn = sched_dma_read, .arg = &a };
+	struct pinsim_sched_result *res = calloc(1, sizeof(*res));
+
+	ck_assert_ptr_nonnull(res);
+	vh_touch(va, 4 * PG, PG);
+	vh_map_ok(c, va, IOVA, 4 * PG);
+	ck_assert_int_eq(pinsim_sched_run(sim, &t, 1, NULL, res), 0);
+	ck_assert_int_eq(t.ret, 1);
+	ck_assert_uint_eq(res->checker_reports, 0);
+	ck_assert_int_eq(pinsim_checker_reports(sim, NULL, 0), 0);
+
+	ck_assert_int_eq(pinsim_madvise(proc, va, 4 * PG, MADV_DONTNEED), 0);
+	ck_assert_int_eq(pinsim_sched_run(sim, &t, 1, NULL, res), 0);
+	ck_assert_int_eq(t.ret, 1);
+	ck_assert_uint_eq(res->checker_reports, 1);
+	ck_assert_int_eq(nr_reports("dma-coherency"), 1);
+
+	/* Another page: this run's one report, though the process holds two. */
+	a.iova = IOVA + 2 * PG;
+	ck_assert_int_eq(pinsim_sched_run(sim, &t, 1, NULL, res), 0);
+	ck_assert_uint_eq(res->checker_reports, 1);
+	ck_assert_int_eq(nr_reports("dma-coherency"), 2);
+	free(res);
+	vh_unmap_ok(c, IOVA, 4 * PG);
+}
+END_TEST
+
 /* ---------------- the walker checker (sim level) ---------------- */
 
 struct hole_log {
@@ -459,6 +514,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_dma_into_discarded_thp_is_a_coherency_violation);
 	tcase_add_test(tc, test_checkers_off_report_nothing);
 	tcase_add_test(tc, test_pin_left_after_close_is_reported);
+	tcase_add_test(tc, test_sched_result_counts_the_checker_reports_of_its_run);
 
 	tc = tcase_create("walker_repeat");
 	tcase_add_checked_fixture(tc, tm_setup_nothing, tm_teardown);

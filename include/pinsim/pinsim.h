@@ -786,6 +786,13 @@ struct pinsim_sched_result {
 	unsigned int decisions, preemptions;
 	char schedule[8193];
 	char report[256];
+	/*
+	 * Checker reports (pinsim_checker_reports(): lock order, walker, DMA,
+	 * numa_maps and locked_vm checks) made during this run, so that a
+	 * search stops on one without diffing counters; 0 when none.  The
+	 * reports themselves carry @schedule's prefix up to each.
+	 */
+	unsigned int checker_reports;
 };
 
 int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
