@@ -62,6 +62,16 @@ static bool read_trylock(struct rw_semaphore *sem)
 	return false;
 }
 
+/*
+ * For the search's reduction (scheduler.h): a read-side step commutes with
+ * another read-side step of the same rwsem only while no writer holds it or
+ * waits for it (a waiting writer makes new readers block: writer preference).
+ */
+static bool read_side_shared(struct rw_semaphore *sem)
+{
+	return !(atomic_load(&sem->count) & RWSEM_WRITER) && !atomic_load(&sem->waiting_writers);
+}
+
 static bool write_trylock(struct rw_semaphore *sem)
 {
 	long c = 0;
@@ -178,7 +188,14 @@ static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t 
 		__lockdep_might_sleep(sem->name, ip);
 		__lockdep_acquire(sem, sem->name, &sem->dep_class, !write, false, ip);
 	}
-	sched_point(SP_MMAP_LOCK, NULL, 0);
+	sched_point_lock(SP_MMAP_LOCK, sem, !write && read_side_shared(sem));
+	/*
+	 * The acquisition belongs to the step after the point, which may start
+	 * later than the point was passed: name the lock again, in the mode
+	 * it has now (a writer may have come to wait meanwhile).
+	 */
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		sched_lock_touch(sem, !write && read_side_shared(sem));
 	if (!(write ? write_trylock(sem) : read_trylock(sem))) {
 		if (sched_controls_current())
 			ret = __down_sched(sem, write, killable);
@@ -230,7 +247,12 @@ int down_write_timeout(struct rw_semaphore *sem, uint64_t ns)
 /* Trylocks add no dependency (lockdep.h), but are held like any lock. */
 bool down_read_trylock(struct rw_semaphore *sem)
 {
-	if (!read_trylock(sem))
+	bool ok = read_trylock(sem);
+
+	/* A success means no writer held or waited: the read side. */
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		sched_lock_touch(sem, ok);
+	if (!ok)
 		return false;
 	lock_acquired(sem, false);
 	if (lockdep_on())
@@ -240,6 +262,8 @@ bool down_read_trylock(struct rw_semaphore *sem)
 
 bool down_write_trylock(struct rw_semaphore *sem)
 {
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		sched_lock_touch(sem, false);
 	if (!write_trylock(sem))
 		return false;
 	atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
@@ -260,6 +284,8 @@ static void rwsem_release(struct rw_semaphore *sem, const void *ip)
 
 void up_read(struct rw_semaphore *sem)
 {
+	/* No writer waits: nobody is blocked on @sem, and no one is woken. */
+	bool shared = !atomic_load(&sem->waiting_writers);
 	long c;
 
 	rwsem_release(sem, CALLER);
@@ -271,7 +297,7 @@ void up_read(struct rw_semaphore *sem)
 	if (c == 1)
 		rwsem_wake(sem);
 	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
-		sched_lock_released(sem);
+		__sched_lock_released(sem, shared);
 }
 
 void up_write(struct rw_semaphore *sem)

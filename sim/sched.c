@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "checker.h"
+#include "lockdep.h"
 #include "machine.h"
 #include "mm.h"
 #include "scheduler.h"
@@ -147,8 +148,15 @@ static void pct_init(const struct sched_strategy *s)
 
 static bool obj_conflict(const struct sched_obj *a, const struct sched_obj *b)
 {
-	return a->key == b->key &&
+	return a->key == b->key && !(a->shared && b->shared) &&
 	       (a->region == SCHED_OBJ_ALL || b->region == SCHED_OBJ_ALL || a->region == b->region);
+}
+
+/* Does @a cover @b: every object @b conflicts with, @a conflicts with too. */
+static bool obj_covers(const struct sched_obj *a, const struct sched_obj *b)
+{
+	return a->key == b->key && (a->region == SCHED_OBJ_ALL || a->region == b->region) &&
+	       (!a->shared || b->shared);
 }
 
 static void fp_add(struct sched_fp *fp, const struct sched_obj *o)
@@ -156,12 +164,10 @@ static void fp_add(struct sched_fp *fp, const struct sched_obj *o)
 	if (fp->unknown)
 		return;
 	for (unsigned int i = 0; i < fp->n; i++) {
-		if (fp->obj[i].key != o->key)
-			continue;
-		if (fp->obj[i].region == o->region || fp->obj[i].region == SCHED_OBJ_ALL)
+		if (obj_covers(&fp->obj[i], o))
 			return;
-		if (o->region == SCHED_OBJ_ALL) {
-			fp->obj[i].region = SCHED_OBJ_ALL;
+		if (obj_covers(o, &fp->obj[i])) {
+			fp->obj[i] = *o;
 			return;
 		}
 	}
@@ -183,10 +189,13 @@ static bool fp_dependent(const struct sched_fp *a, const struct sched_fp *b)
 	return false;
 }
 
-/* A lock the running step blocks on or wakes the waiters of. */
-static void seg_touch_lock(int me, const void *lock)
+/*
+ * A lock the running step takes, tries, blocks on or releases (waking its
+ * waiters); @shared: the read side of an rwsem no writer holds or waits for.
+ */
+static void seg_touch_lock(int me, const void *lock, bool shared)
 {
-	struct sched_obj o = { .key = lock, .region = SCHED_OBJ_ALL };
+	struct sched_obj o = { .key = lock, .region = SCHED_OBJ_ALL, .shared = shared };
 
 	if (me == S.seg_thread)
 		fp_add(&S.seg, &o);
@@ -398,16 +407,18 @@ static void wait_turn(int me)
 		sim_task_abort();
 }
 
-static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned long addr)
+static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned long addr,
+			const struct sched_obj *lock)
 {
 	int me = my_index;
-
 	struct sched_obj o;
 
 	if (me < 0)
 		return;
 	pthread_mutex_lock(&S.lock);
-	S.t[me].pend_known = sched_point_object(id, mm, addr, &o);
+	if (lock)
+		o = *lock;
+	S.t[me].pend_known = lock ? true : sched_point_object(id, mm, addr, &o);
 	if (S.t[me].pend_known)
 		S.t[me].pend = o;
 	if (me == S.seg_thread) {
@@ -436,7 +447,7 @@ int sched_block_on(const void *lock, const char *name)
 	S.t[me].state = ST_BLOCKED;
 	S.t[me].blocked_on = lock;
 	S.t[me].blocked_name = name;
-	seg_touch_lock(me, lock);
+	seg_touch_lock(me, lock, false);
 	/* It retries the lock when it resumes. */
 	S.t[me].pend = (struct sched_obj){ .key = lock, .region = SCHED_OBJ_ALL };
 	S.t[me].pend_known = true;
@@ -445,11 +456,25 @@ int sched_block_on(const void *lock, const char *name)
 	return 0;
 }
 
+void sched_lock_touch(const void *lock, bool shared)
+{
+	if (my_index < 0)
+		return;
+	pthread_mutex_lock(&S.lock);
+	seg_touch_lock(my_index, lock, shared);
+	pthread_mutex_unlock(&S.lock);
+}
+
 void sched_lock_released(const void *lock)
+{
+	__sched_lock_released(lock, false);
+}
+
+void __sched_lock_released(const void *lock, bool shared)
 {
 	pthread_mutex_lock(&S.lock);
 	if (my_index >= 0)
-		seg_touch_lock(my_index, lock);
+		seg_touch_lock(my_index, lock, shared);
 	for (int i = 0; i < S.n; i++) {
 		if (S.t[i].state == ST_BLOCKED && S.t[i].blocked_on == lock) {
 			S.t[i].state = ST_RUNNABLE;
@@ -645,6 +670,12 @@ static void explore_record(struct explore_node *nodes, unsigned int prefix_len,
 	}
 }
 
+/* Every checker's reports so far: grows when an execution makes one. */
+static unsigned long checker_reports_now(void)
+{
+	return lockdep_nr_reports() + checker_total();
+}
+
 static bool shard_owns(const struct sched_explore_opts *o, unsigned long key)
 {
 	return o->nr_shards <= 1 || key % o->nr_shards == o->shard;
@@ -683,6 +714,8 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 	st->own_prefixes = own;
 
 	for (;;) {
+		unsigned long reports = checker_reports_now();
+		bool reported, stop = false;
 		unsigned int limit;
 		int n, i;
 
@@ -711,9 +744,22 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 			st->livelocks += res->status == SCHED_LIVELOCK;
 			for (int p = 0; p < NR_SCHED_POINTS; p++)
 				st->order[p] |= S.cov[p];
-			if (!ops->check(ctx, threads, n, res)) {
-				st->bug_found = true;
+			reported = checker_reports_now() != reports;
+			/* st->bug: the first execution that made a report or failed. */
+			if (reported && !st->checker_report)
 				st->bug = *res;
+			if (reported) {
+				st->checker_report = true;
+				st->checker_reports++;
+				stop = !opts->collect_reports;
+			}
+			if (!ops->check(ctx, threads, n, res)) {
+				if (!st->checker_report)
+					st->bug = *res;
+				st->bug_found = true;
+				stop = true;
+			}
+			if (stop) {
 				ops->teardown(ctx);
 				break;
 			}

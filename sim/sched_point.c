@@ -10,8 +10,10 @@
  * next step reads or changes (walk_pmd_range() reads the PUD above the PMD,
  * a PUD leaf covers 1 GiB: hence PUD-sized regions).  SP_PIN_BETWEEN_RUNS
  * is followed by the next run, at addresses the call does not name: the
- * whole mm.  SP_MMAP_LOCK is the whole mm (sim/rwsem.c passes no mm: such
- * a hit is unknown).  SP_PTL with addr 0 (pgtable.c populate()) is an
+ * whole mm.  SP_MMAP_LOCK is passed by sim/rwsem.c through
+ * sched_point_lock(), which names the semaphore itself (read or write
+ * side); a plain sched_point() hit of it with an mm is the whole mm, without
+ * one it is unknown.  SP_PTL with addr 0 (pgtable.c populate()) is an
  * upper-level lock: the whole mm.
  */
 
@@ -57,7 +59,23 @@ void __sched_point_hit(enum sched_point_id id, struct mm_struct *mm, unsigned lo
 		fn(id, mm, addr, atomic_load_explicit(&sp->priv, memory_order_relaxed));
 	sw = atomic_load_explicit(&sched_switch, memory_order_acquire);
 	if (sw)
-		sw(id, mm, addr);
+		sw(id, mm, addr, NULL);
+}
+
+void __sched_point_lock_hit(enum sched_point_id id, const void *lock, bool shared)
+{
+	struct sched_point *sp = &sched_points[id];
+	struct sched_obj o = { .key = lock, .region = SCHED_OBJ_ALL, .shared = shared };
+	sched_switch_fn sw;
+	sched_point_fn fn;
+
+	atomic_fetch_add_explicit(&sp->hits, 1, memory_order_relaxed);
+	fn = atomic_load_explicit(&sp->fn, memory_order_acquire);
+	if (fn)
+		fn(id, NULL, 0, atomic_load_explicit(&sp->priv, memory_order_relaxed));
+	sw = atomic_load_explicit(&sched_switch, memory_order_acquire);
+	if (sw)
+		sw(id, NULL, 0, lock ? &o : NULL);
 }
 
 void sim_set_trace(sim_trace_fn fn, void *priv)
@@ -123,6 +141,7 @@ bool sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
 	if (id >= NR_SCHED_POINTS || !mm)
 		return false;
 	o->key = mm;
+	o->shared = false;
 	switch (sched_points[id].scope) {
 	case SP_SCOPE_REGION:
 		o->region = addr ? (uint32_t)(addr >> 30) : SCHED_OBJ_ALL;

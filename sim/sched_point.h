@@ -50,14 +50,17 @@ enum sched_point_scope {
 
 /*
  * An object a step touches: a lock, a whole mm, or one PUD-sized region of
- * an mm.  Two objects conflict when the keys are equal and the regions
- * overlap (SCHED_OBJ_ALL overlaps every region).  Reads and writes are not
- * told apart: every touch counts as a write (conservative).
+ * an mm.  Two objects conflict when the keys are equal, the regions overlap
+ * (SCHED_OBJ_ALL overlaps every region) and one of the two touches is not
+ * @shared.  Only a lock's read side is shared (a down_read() or up_read()
+ * of an rwsem no writer holds or waits for, see sim/rwsem.c): every other
+ * touch counts as a write (conservative).
  */
 #define SCHED_OBJ_ALL UINT32_MAX
 struct sched_obj {
 	const void *key;		/* the mm or the lock */
 	uint32_t region;		/* addr >> PUD_SHIFT, or SCHED_OBJ_ALL */
+	bool shared;			/* a lock's read side: commutes with itself */
 };
 
 typedef void (*sched_point_fn)(enum sched_point_id id, struct mm_struct *mm,
@@ -84,12 +87,29 @@ static inline void sched_point(enum sched_point_id id, struct mm_struct *mm,
 		__sched_point_hit(id, mm, addr);
 }
 
+void __sched_point_lock_hit(enum sched_point_id id, const void *lock, bool shared);
+
+/*
+ * A point before a lock acquisition (SP_MMAP_LOCK: every rw_semaphore and
+ * mutex, sim/rwsem.c): the step after it touches @lock, @shared when it is
+ * a read acquisition that no writer holds or waits for.  A point callback
+ * sees (NULL, 0), as before locks were named.
+ */
+static inline void sched_point_lock(enum sched_point_id id, const void *lock, bool shared)
+{
+	if (unlikely(atomic_load_explicit(&sched_points[id].armed,
+					  memory_order_relaxed)))
+		__sched_point_lock_hit(id, lock, shared);
+}
+
 /*
  * The scheduler's hook, called at every point while installed (sched.c).
- * Installing or removing it re-arms every point accordingly.
+ * Installing or removing it re-arms every point accordingly.  @lock is the
+ * object of a lock point (sched_point_lock()), else NULL: the object comes
+ * from (@mm, @addr) and the point's scope.
  */
 typedef void (*sched_switch_fn)(enum sched_point_id id, struct mm_struct *mm,
-				unsigned long addr);
+				unsigned long addr, const struct sched_obj *lock);
 void sched_point_set_switch(sched_switch_fn fn);
 
 /*

@@ -110,13 +110,36 @@ struct sched_explore_ops {
  * footprint is recorded while it runs: the object of the point it resumes
  * from (a point names what the code after it is about to touch) or the lock
  * it blocked on, the object of every schedule point it passes
- * (sched_point_object(): the mm, or a PUD-sized region of it), every lock
- * it blocks on or wakes waiters of.  It is unknown — dependent
- * on every step — when a point has no object, when the thread had not run
- * before (the code up to its first point is not described), when a forced
- * switch hands the turn to another thread inside it, or when it overflows
- * SCHED_FP_MAX objects.  Two steps are independent when no object of one
- * conflicts with an object of the other.
+ * (sched_point_object(): the mm, or a PUD-sized region of it; a lock point,
+ * sched_point_lock(): the lock), every lock it takes, tries, blocks on or
+ * releases (sched_lock_touch(), sched_block_on(), sched_lock_released()).
+ * It is unknown — dependent on every step — when a point has no object,
+ * when the thread had not run before (the code up to its first point is
+ * not described), when a forced switch hands the turn to another thread
+ * inside it, or when it overflows SCHED_FP_MAX objects.  Two steps are
+ * independent when no object of one conflicts with an object of the other
+ * (sched_point.h: same key, overlapping regions, not both shared).
+ *
+ * Locks.  A lock point names only the lock, not the data it protects: that
+ * data is touched only by the lock's holders, and every acquisition, try
+ * and release is in the footprint of the step that does it, so two steps
+ * touching the protected data are ordered through the lock's own touches
+ * (a step that holds the lock commutes with a step that only blocks on it:
+ * the blocked one changes nothing but its own state).  Data that is
+ * touched without the lock (lockless page-table reads, page-table writes
+ * under an inner PTL) must be named by its own point, as before.  Read
+ * side: a down_read(), a successful down_read_trylock() and an up_read()
+ * are shared touches when no writer holds the rwsem or waits for it, at
+ * the moment they run (sim/rwsem.c read_side_shared()).  Two of them
+ * commute: the reader count is a sum, neither can block the other, and
+ * nobody is blocked on the rwsem (readers block only behind a writer), so
+ * no release wakes anyone.  The moment is the same in either order: only a
+ * down_write() step (a write touch, dependent) changes whether a writer
+ * waits.  A read acquisition whose step starts later than its point was
+ * passed names the lock again when it runs (a writer may have arrived).
+ * lockdep's graph is global, but the edges a step adds depend only on its
+ * own thread's held locks, so either order ends with the same graph (and a
+ * cycle is reported in both, by whichever edge comes second).
  *
  * Sleep sets with a preemption bound (CHESS) can lose states: the explored
  * order t.u and the pruned order u.t reach the same state at different
@@ -143,6 +166,13 @@ struct sched_explore_opts {
 	unsigned long step_budget;
 	bool por;			/* sleep-set reduction */
 	/*
+	 * A checker report (lockdep_nr_reports(), checker_total(): sim/lockdep.h,
+	 * sim/checker.h) that appears during an execution stops the search
+	 * after that execution is checked, as a failed check does (issue 15:
+	 * the first report is what counts).  Set: explore on and count them.
+	 */
+	bool collect_reports;
+	/*
 	 * Sharding: the distinct decision prefixes of length @shard_depth
 	 * (>= 1; 0 means 1), numbered in the search's order, belong to shard
 	 * (number mod @nr_shards).  Every shard runs the executions that reach
@@ -164,7 +194,10 @@ struct sched_explore_stats {
 	unsigned long own_prefixes;
 	bool complete;			/* the whole bounded space was explored */
 	bool bug_found;			/* check() returned false */
-	struct sched_result bug;	/* the failing execution */
+	bool checker_report;		/* an execution made a checker report */
+	unsigned long checker_reports;	/* executions that made one */
+	/* The failing execution: the first one that made a report, or that check() failed. */
+	struct sched_result bug;
 	/*
 	 * Coverage: bit b of order[a] is set when some execution passed point
 	 * b on one thread while another thread stood at point a (its last
@@ -199,5 +232,16 @@ bool sched_controls_current(void);
 int sched_block_on(const void *lock, const char *name);
 /* @lock was released: threads blocked on it may run again. */
 void sched_lock_released(const void *lock);
+/*
+ * The same, @shared: an up_read() while no writer waits (nobody is blocked
+ * on the rwsem then, and the release commutes with other read-side steps).
+ */
+void __sched_lock_released(const void *lock, bool shared);
+/*
+ * The calling controlled thread takes or tries @lock without blocking
+ * (@shared: read side, no writer holding or waiting): recorded in the
+ * running step's footprint.  A no-op outside controlled threads.
+ */
+void sched_lock_touch(const void *lock, bool shared);
 
 #endif /* SIM_SCHED_H */

@@ -10,8 +10,10 @@
  */
 #include <time.h>
 
+#include "checker.h"
 #include "harness.h"
 #include "lockdep.h"
+#include "mutex.h"
 #include "race_world.h"
 
 /*
@@ -609,6 +611,126 @@ START_TEST(test_reduction_loses_no_outcome_on_random_programs)
 }
 END_TEST
 
+/*
+ * Stop on the first checker report (issue 15): two threads take two test
+ * mutexes in opposite orders.  The search's first schedule runs one thread
+ * to its end, then the other: no deadlock, but lockdep sees a -> b, then
+ * b -> a, and reports the cycle.  The search stops there, with the
+ * schedule that replays it; with collect_reports it explores the whole
+ * bounded space, deadlocking schedules included.
+ */
+struct inv_ctx {
+	struct mutex a, b;
+	unsigned long runs, done, deadlocks;
+};
+
+static struct inv_ctx *inv;
+
+static long inv_thread(void *arg)
+{
+	struct mutex *first = arg ? &inv->b : &inv->a, *second = arg ? &inv->a : &inv->b;
+
+	mutex_lock(first);
+	mutex_lock(second);
+	mutex_unlock(second);
+	mutex_unlock(first);
+	return 0;
+}
+
+static int inv_setup(void *ctx, struct sched_thread *t)
+{
+	inv = ctx;
+	mutex_init(&inv->a, "explore_test_mutex_a");
+	mutex_init(&inv->b, "explore_test_mutex_b");
+	t[0] = (struct sched_thread){ .name = "ab", .fn = inv_thread, .arg = NULL };
+	t[1] = (struct sched_thread){ .name = "ba", .fn = inv_thread, .arg = (void *)1 };
+	return 2;
+}
+
+static bool inv_check(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	struct inv_ctx *c = ctx;
+
+	c->runs++;
+	c->done += r->status == SCHED_DONE;
+	c->deadlocks += r->status == SCHED_DEADLOCK;
+	return r->status == SCHED_DONE || r->status == SCHED_DEADLOCK;
+}
+
+static void inv_teardown(void *ctx)
+{
+	struct inv_ctx *c = ctx;
+
+	mutex_destroy(&c->a);
+	mutex_destroy(&c->b);
+}
+
+static void inv_forget_reports(void)
+{
+	lockdep_reset();
+	checker_reset();
+}
+
+START_TEST(test_search_stops_at_the_first_lock_order_report)
+{
+	static const struct sched_explore_ops ops = { inv_setup, inv_check, inv_teardown };
+	struct sched_explore_opts o = { .points = 1u << SP_MMAP_LOCK, .preemption_bound = 2,
+					.step_budget = 10000 };
+	struct inv_ctx first = { 0 }, all = { 0 }, replay = { 0 };
+	struct sched_explore_stats st, ast;
+	struct sched_thread t[SCHED_MAX_THREADS];
+	struct sched_strategy s;
+	struct sched_result *res = malloc(sizeof(*res));
+	char text[512] = "";
+
+	ck_assert_ptr_nonnull(res);
+	tm_setup();
+	inv_forget_reports();
+	ck_assert_int_eq(sched_explore_ex(&ops, &first, &o, &st), 0);
+	lockdep_report(0, NULL, text, sizeof(text), NULL, 0);
+	printf("# inverted order: stopped after %lu schedule(s), report: %.200s\n"
+	       "# replay with PINSIM_SCHEDULE=%s\n", st.schedules, text, st.bug.schedule);
+	ck_assert(st.checker_report);
+	ck_assert(!st.bug_found && !st.complete);
+	ck_assert_uint_eq(st.schedules, 1);
+	ck_assert_uint_eq(st.checker_reports, 1);
+	ck_assert_uint_eq(first.deadlocks, 0);	/* the report came without the deadlock */
+	ck_assert_int_eq(st.bug.status, SCHED_DONE);
+	ck_assert_uint_gt(strlen(st.bug.schedule), 0);
+	ck_assert_uint_ge(lockdep_nr_reports(), 1);
+
+	/* Its schedule replays the report on a fresh graph. */
+	inv_forget_reports();
+	sched_strategy_init(&s);
+	s.kind = SCHED_REPLAY;
+	s.schedule = st.bug.schedule;
+	s.points = o.points;
+	memset(t, 0, sizeof(t));
+	ck_assert_int_eq(sched_run(t, inv_setup(&replay, t), &s, res), 0);
+	inv_teardown(&replay);
+	ck_assert_int_eq(res->status, SCHED_DONE);
+	ck_assert_str_eq(res->schedule, st.bug.schedule);
+	ck_assert_uint_ge(lockdep_nr_reports(), 1);
+
+	/* Collecting: the whole bounded space, the deadlocking orders among it. */
+	inv_forget_reports();
+	o.collect_reports = true;
+	ck_assert_int_eq(sched_explore_ex(&ops, &all, &o, &ast), 0);
+	printf("# inverted order, collect_reports: %lu schedules (%lu deadlocks), %lu with a new report\n",
+	       ast.schedules, ast.deadlocks, ast.checker_reports);
+	ck_assert(ast.complete && ast.checker_report && !ast.bug_found);
+	ck_assert_uint_gt(ast.schedules, 1);
+	ck_assert_uint_eq(all.runs, ast.schedules);
+	ck_assert_uint_ge(ast.deadlocks, 1);
+	ck_assert_uint_ge(all.done, 1);
+	ck_assert_uint_ge(ast.checker_reports, 1);
+	ck_assert_str_eq(ast.bug.schedule, st.bug.schedule);	/* the same first report */
+	inv_forget_reports();
+	free(res);
+	tm_teardown();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("explore");
@@ -630,5 +752,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_exhaustive_bad_shard_is_einval);
 	tcase_add_loop_test(tc, test_reduction_collapses_independent_steps_keeps_every_order, 0, 4);
 	tcase_add_test(tc, test_reduction_loses_no_outcome_on_random_programs);
+	tcase_add_test(tc, test_search_stops_at_the_first_lock_order_report);
 	return s;
 }
