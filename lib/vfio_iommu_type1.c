@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checker.h"
 #include "fault_inject.h"
 #include "machine.h"
 #include "mutex.h"
@@ -429,6 +430,13 @@ struct vfio_iommu {
 	bool dirty_page_tracking;
 	struct unmap_gather gather;
 	struct vfio_type1_stats stats;
+	/*
+	 * Issue 15: the pages type1 charged to locked_vm for this container's
+	 * mappings, net of what it uncharged (vfio_lock_acct()) and of the
+	 * charges that died with their process: its own ledger, not
+	 * mm->locked_vm, which mlock() shares (vfio_check_locked_vm()).
+	 */
+	long acct_charged;
 };
 
 static struct vfio_dma *rb_dma(const struct rb_node *n)
@@ -771,8 +779,10 @@ static int vfio_lock_acct(struct vfio_dma *dma, long npage, bool async)
 		return -ESRCH; /* process exited */
 
 	ret = mm_lock_acct(dma->task, mm, dma->lock_cap, npage);
-	if (!ret)
+	if (!ret) {
 		dma->locked_vm += npage;
+		dma->iommu->acct_charged += npage;
+	}
 
 	if (async)
 		mmput(mm);
@@ -1372,9 +1382,59 @@ static long vfio_unmap_unpin(struct vfio_iommu *iommu, struct vfio_dma *dma, boo
 	return unlocked;
 }
 
+/*
+ * Issue 15, the locked_vm invariant at a mapping's end: once
+ * vfio_unmap_unpin() unpinned it, nothing of @dma may stay charged to a
+ * live process's locked_vm (dma->locked_vm counts its charges).  An exited
+ * owner's charge died with its mm (vfio_lock_acct()'s -ESRCH): not a leak.
+ * A live one's is: e.g. vfio_lock_acct() could not take mmap_lock
+ * (killable, a SIGKILLed caller) and the unmap path ignores it, as the
+ * kernel's vfio_unmap_unpin() does.  Either way the charge leaves the
+ * ledger with the mapping.
+ */
+static void vfio_check_removed_dma(struct vfio_iommu *iommu, struct vfio_dma *dma)
+{
+	if (!dma->locked_vm || !dma_checkers_on())
+		goto out;
+	if (mmget_not_zero(dma->mm)) {
+		checker_report(CHECK_LOCKED_VM,
+			       "vfio_remove_dma(): IOVA [0x%llx, 0x%llx) unpinned but %ld pages "
+			       "still charged to the locked_vm of its live owner (vfio_lock_acct() "
+			       "failed in vfio_unmap_unpin())",
+			       (unsigned long long)dma->iova,
+			       (unsigned long long)(dma->iova + dma->size), dma->locked_vm);
+		mmput(dma->mm);
+	}
+out:
+	iommu->acct_charged -= dma->locked_vm;
+}
+
+/*
+ * Issue 15, at UNMAP_DMA and container release (iommu->lock held): the
+ * pages type1 charged and did not give back equal those its live mappings
+ * account (the sum of dma->locked_vm over the tree).
+ */
+static void vfio_check_locked_vm(struct vfio_iommu *iommu, const char *where)
+{
+	long live = 0;
+
+	if (!dma_checkers_on())
+		return;
+	for (struct rb_node *n = rb_first(&iommu->dma_list); n; n = rb_next(n))
+		live += rb_dma(n)->locked_vm;
+	if (live == iommu->acct_charged)
+		return;
+	checker_report(CHECK_LOCKED_VM,
+		       "%s: type1 charged %ld pages to locked_vm net, its %u live mappings "
+		       "account %ld",
+		       where, iommu->acct_charged, iommu->nr_dmas, live);
+	iommu->acct_charged = live;	/* one report per divergence */
+}
+
 static void vfio_remove_dma(struct vfio_iommu *iommu, struct vfio_dma *dma)
 {
 	vfio_unmap_unpin(iommu, dma, true);
+	vfio_check_removed_dma(iommu, dma);
 	vfio_unlink_dma(iommu, dma);
 	/* The owner's references: the last mmdrop() frees an exited mm's pgd. */
 	put_task_struct(dma->task);
@@ -1642,6 +1702,7 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 		n = rb_next(n);
 		vfio_remove_dma(iommu, dma);
 	}
+	vfio_check_locked_vm(iommu, "VFIO_IOMMU_UNMAP_DMA");
 
 unlock:
 	mutex_unlock(&iommu->lock);
@@ -2572,6 +2633,7 @@ void vfio_iommu_type1_release(struct vfio_iommu *iommu)
 		locked = true;
 	}
 	vfio_iommu_unmap_unpin_all(iommu);
+	vfio_check_locked_vm(iommu, "container release");
 	if (locked)
 		mutex_unlock(&iommu->lock);
 	while (iommu->domain_list) {

@@ -21,7 +21,25 @@ static const char *const names[NR_CHECKERS] = {
 	[CHECK_WALK_REPEAT] = "walk-repeat",
 	[CHECK_NUMA_MAPS_COUNT] = "numa-maps-count",
 	[CHECK_PIN_LEAK] = "pin-leak",
+	[CHECK_LOCKED_VM] = "locked-vm",
 };
+
+bool checker_numa_counts(unsigned long vm_start, unsigned long nr_pages,
+			 const char *const *names, const unsigned long *counts, unsigned int n)
+{
+	if (!dma_checkers_on())
+		return true;
+	for (unsigned int i = 0; i < n; i++) {
+		if (counts[i] <= nr_pages)
+			continue;
+		checker_report(CHECK_NUMA_MAPS_COUNT,
+			       "show_numa_map() of the VMA at 0x%lx: %s=%lu above the %lu pages "
+			       "it spans",
+			       vm_start, names[i], counts[i], nr_pages);
+		return false;
+	}
+	return true;
+}
 
 #define SCHED_LEN 1024	/* a report's schedule, cut here (runs are short) */
 

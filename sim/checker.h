@@ -19,7 +19,13 @@
  *    checkers on everywhere, CHECKER_ALWAYS: it scans the memory map);
  *  - CHECK_WALK_REPEAT: a page walk handed one address range to a callback
  *    twice although neither the callback nor the walker asked for
- *    ACTION_AGAIN there (sim/pagewalk.c).
+ *    ACTION_AGAIN there (sim/pagewalk.c);
+ *  - CHECK_NUMA_MAPS_COUNT: a numa_maps line whose counts exceed the pages
+ *    its VMA could map (sim/task_mmu.c show_numa_map(), after the walk,
+ *    pinsim's or a kernel tree's: checker_numa_counts());
+ *  - CHECK_LOCKED_VM: type1's locked_vm accounting out of step with its live
+ *    mappings (lib/vfio_iommu_type1.c, at UNMAP_DMA and container release).
+ * Those two run in every mode but OFF, like the DMA checks.
  *
  * On and off (enum checker_mode, set with pinsim_set_checkers() along with
  * lockdep's, sim/lockdep.h): by default the walker checker runs while the
@@ -46,6 +52,7 @@ enum checker_kind {
 	CHECK_WALK_REPEAT,
 	CHECK_NUMA_MAPS_COUNT,
 	CHECK_PIN_LEAK,
+	CHECK_LOCKED_VM,
 	NR_CHECKERS,
 };
 
@@ -87,6 +94,16 @@ void checker_set_mode(enum checker_mode mode);
  */
 void checker_report(enum checker_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * fs/proc/task_mmu.c show_numa_map(): no count of a VMA's line may exceed
+ * the @nr_pages base pages the VMA at @vm_start spans (gather_stats() adds
+ * a folio's pages once per mapping PTE/PMD).  @names[i] is count i's
+ * numa_maps key.  Reports the first count above and returns false; true
+ * when all fit or the checkers are OFF.
+ */
+bool checker_numa_counts(unsigned long vm_start, unsigned long nr_pages,
+			 const char *const *names, const unsigned long *counts, unsigned int n);
 
 unsigned long checker_count(enum checker_kind kind);
 unsigned long checker_total(void);

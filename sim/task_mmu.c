@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checker.h"
 #include "shmem.h"
 #include "kimpl.h"
 #include "machine.h"
@@ -330,6 +331,24 @@ static const struct mm_walk_ops show_numa_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
+/*
+ * Issue 15: the counts the walk gathered, pinsim's or a kernel tree's
+ * (ktree/ktree_task_mmu.c fills this same struct through the tree's own
+ * walker and callbacks: checked here, at the glue, the tree's code
+ * untouched), never exceed the pages the VMA spans (sim/checker.h).
+ * mapmax is a mapcount, not a page count: not checked.
+ */
+static void numa_counts_check(struct vm_area_struct *vma, const struct numa_maps *md)
+{
+	static const char *const names[] = { "mapped", "anon", "active", "writeback",
+					     "dirty", "swapcache", "N0" };
+	const unsigned long counts[] = { md->pages, md->anon, md->active, md->writeback,
+					 md->dirty, md->swapcache, md->node[0] };
+
+	checker_numa_counts(vma->vm_start, (vma->vm_end - vma->vm_start) >> PAGE_SHIFT, names,
+			    counts, sizeof(counts) / sizeof(counts[0]));
+}
+
 /* One line of numa_maps, in the kernel's order and under its conditions. */
 static void show_numa_map(struct numa_seq *m, struct vm_area_struct *vma)
 {
@@ -359,6 +378,7 @@ static void show_numa_map(struct numa_seq *m, struct vm_area_struct *vma)
 		tree->numa_walk_vma(vma, &md);
 	else
 		walk_page_vma(vma, &show_numa_ops, &md);
+	numa_counts_check(vma, &md);
 
 	if (!md.pages)
 		goto out;

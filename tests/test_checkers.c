@@ -357,6 +357,156 @@ START_TEST(test_sched_result_counts_the_checker_reports_of_its_run)
 }
 END_TEST
 
+/* ---------------- numa_maps counts (sim/task_mmu.c show_numa_map()) ---------------- */
+
+/*
+ * A count above the VMA's pages (forced here: no correct walk makes one)
+ * is reported, with the key and the VMA; OFF reports nothing.
+ */
+START_TEST(test_numa_count_above_the_vma_pages_is_reported)
+{
+	static const char *const names[] = { "mapped", "anon", "dirty" };
+	const unsigned long fit[] = { 4, 4, 0 }, over[] = { 4, 5, 9 };
+	struct pinsim_checker_report r;
+
+	ck_assert(checker_numa_counts(0x7f0000000000UL, 4, names, fit, 3));
+	ck_assert_int_eq(nr_reports("numa-maps-count"), 0);
+	ck_assert(!checker_numa_counts(0x7f0000000000UL, 4, names, over, 3));
+	ck_assert_int_eq(nr_reports("numa-maps-count"), 1);	/* the first count above only */
+	first_report("numa-maps-count", &r);
+	ck_assert_msg(strstr(r.text, "VMA at 0x7f0000000000: anon=5 above the 4 pages"), "%s",
+		      r.text);
+	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_OFF), 0);
+	ck_assert(checker_numa_counts(0x7f0000000000UL, 4, names, over, 3));
+	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_CONTROLLED), 0);
+	ck_assert_int_eq(nr_reports("numa-maps-count"), 1);
+}
+END_TEST
+
+/*
+ * Real reads, checked after every VMA's walk: anonymous pages, a THP, a
+ * hugetlb page, DMA-pinned pages: the counts fit and nothing is reported,
+ * while the reads do count pages (the check saw non-zero counts).
+ */
+START_TEST(test_numa_maps_real_reads_fit_their_vmas)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	uint64_t raw = vh_mmap(4 * MiB, RW, ANON);
+	uint64_t thp = (raw + 2 * MiB - 1) & ~(2 * MiB - 1);
+	uint64_t huge = vh_mmap(2 * MiB, RW, HUGE_2M);
+	unsigned char b = 1;
+	char *buf = malloc(65536);
+
+	ck_assert_ptr_nonnull(buf);
+	vh_touch(va, 4 * PG, PG);
+	vh_map_ok(c, va, IOVA, 4 * PG);
+	ck_assert_int_eq(pinsim_madvise(proc, thp, 2 * MiB, MADV_HUGEPAGE), 0);
+	ck_assert_int_eq(pinsim_access(proc, thp, &b, 1, 1), 1);
+	vh_touch(huge, 2 * MiB, 2 * MiB);
+	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_ALWAYS), 0);
+	ck_assert_int_gt(pinsim_read_numa_maps(proc, buf, 65536), 0);
+	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_CONTROLLED), 0);
+	ck_assert_msg(strstr(buf, "anon=4 "), "%s", buf);
+	ck_assert_msg(strstr(buf, "anon=512 "), "%s", buf);
+	ck_assert_msg(strstr(buf, " huge "), "%s", buf);
+	ck_assert_int_eq(pinsim_checker_reports(sim, NULL, 0), 0);
+	free(buf);
+	vh_unmap_ok(c, IOVA, 4 * PG);
+}
+END_TEST
+
+/* ---------------- locked_vm (lib/vfio_iommu_type1.c) ---------------- */
+
+struct kill_race {
+	int c;
+	uint64_t unmapped;
+	char buf[4096];
+};
+
+static long race_reader(void *arg)
+{
+	struct kill_race *k = arg;
+
+	return pinsim_read_numa_maps(proc, k->buf, sizeof(k->buf));
+}
+
+static long race_unmap(void *arg)
+{
+	struct kill_race *k = arg;
+
+	return vh_unmap(k->c, IOVA, 4 * PG, &k->unmapped);
+}
+
+/*
+ * A SIGKILLed process unmaps while a numa_maps reader holds its mmap_lock:
+ * vfio_unmap_unpin() unpins, but vfio_lock_acct()'s killable
+ * mmap_write_lock fails and the unmap ignores that, as the kernel's does:
+ * the pages stay charged to the live process's locked_vm with no mapping
+ * accounting for them.  The checker reports it, in the run that did it,
+ * with its schedule.  Without the contention the lock's fast path succeeds
+ * and nothing is reported (the seeds where the reader was not holding it).
+ */
+START_TEST(test_unmap_by_a_killed_process_leaving_locked_vm_is_reported)
+{
+	struct kill_race k = { .c = vh_container(VFIO_TYPE1v2_IOMMU) };
+	uint64_t va = vh_mmap(4 * PG, RW, ANON);
+	uint64_t before = vh_locked_vm();
+	struct pinsim_thread t[2] = {
+		{ .name = "reader", .proc = proc, .fn = race_reader, .arg = &k },
+		{ .name = "unmap", .proc = proc, .fn = race_unmap, .arg = &k },
+	};
+	struct pinsim_sched_result *res = calloc(1, sizeof(*res));
+	struct pinsim_checker_report r;
+	const struct pinsim_sched_opts o = {
+		.schedule = "0.0.1",
+		.points = 1u << PINSIM_SP_PTL | 1u << PINSIM_SP_MMAP_LOCK |
+			  1u << PINSIM_SP_WALK_PMD_ENTRY,
+	};
+
+	ck_assert_ptr_nonnull(res);
+	vh_touch(va, 4 * PG, PG);
+	vh_map_ok(k.c, va, IOVA, 4 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), before + 4);
+	ck_assert_int_eq(pinsim_kill(proc), 0);
+	/*
+	 * The reader takes mmap_lock and stops at its first walk point (two
+	 * decisions), then the unmap runs to its end.
+	 */
+	ck_assert_int_eq(pinsim_sched_run(sim, t, 2, &o, res), 0);
+	printf("# schedule %s (asked %s)\n", res->schedule, o.schedule);
+	ck_assert_uint_eq(k.unmapped, 4 * PG);
+	ck_assert_uint_eq(res->checker_reports, 1);
+	ck_assert_uint_eq(vh_locked_vm(), before + 4);	/* still charged */
+	ck_assert_int_eq(nr_reports("locked-vm"), 1);
+	first_report("locked-vm", &r);
+	ck_assert_msg(strstr(r.text, "IOVA [0x100000000, 0x100004000) unpinned but 4 pages still "
+				     "charged"),
+		      "%s", r.text);
+	free(res);
+}
+END_TEST
+
+/* Map, partial and whole unmaps, release: the ledger and the tree agree. */
+START_TEST(test_locked_vm_balanced_over_maps_and_unmaps_reports_nothing)
+{
+	int c = vh_container(VFIO_TYPE1v2_IOMMU);
+	uint64_t va = vh_mmap(8 * PG, RW, ANON);
+	uint64_t before = vh_locked_vm();
+
+	vh_touch(va, 8 * PG, PG);
+	vh_map_ok(c, va, IOVA, 4 * PG);
+	vh_map_ok(c, va + 4 * PG, IOVA + 4 * PG, 4 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), before + 8);
+	vh_unmap_ok(c, IOVA, 4 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), before + 4);
+	ck_assert_int_eq(pinsim_checker_reports(sim, NULL, 0), 0);
+	vh_unmap_ok(c, IOVA + 4 * PG, 4 * PG);
+	ck_assert_uint_eq(vh_locked_vm(), before);
+	ck_assert_int_eq(pinsim_checker_reports(sim, NULL, 0), 0);
+}
+END_TEST
+
 /* ---------------- the walker checker (sim level) ---------------- */
 
 struct hole_log {
@@ -515,6 +665,10 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_checkers_off_report_nothing);
 	tcase_add_test(tc, test_pin_left_after_close_is_reported);
 	tcase_add_test(tc, test_sched_result_counts_the_checker_reports_of_its_run);
+	tcase_add_test(tc, test_numa_count_above_the_vma_pages_is_reported);
+	tcase_add_test(tc, test_numa_maps_real_reads_fit_their_vmas);
+	tcase_add_test(tc, test_unmap_by_a_killed_process_leaving_locked_vm_is_reported);
+	tcase_add_test(tc, test_locked_vm_balanced_over_maps_and_unmaps_reports_nothing);
 
 	tc = tcase_create("walker_repeat");
 	tcase_add_checked_fixture(tc, tm_setup_nothing, tm_teardown);

@@ -879,7 +879,10 @@ struct pinsim_checker_report {
 	 * page there), "walk-repeat" (a page walk handed one range to a
 	 * callback twice without ACTION_AGAIN for it), "pin-leak" (pages
 	 * still pinned at pinsim_destroy() once every process and container
-	 * is gone; checked with PINSIM_CHECKERS_ALWAYS only: it scans memory).
+	 * is gone; checked with PINSIM_CHECKERS_ALWAYS only: it scans memory),
+	 * "numa-maps-count" (a numa_maps line counting more pages than its VMA
+	 * spans), "locked-vm" (VFIO type1's locked_vm charges out of step with
+	 * its live mappings, at UNMAP_DMA and container release).
 	 */
 	char kind[32];
 	char text[1536];	/* what, with the functions; no host addresses */
