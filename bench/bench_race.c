@@ -183,11 +183,12 @@ static void bench_reduction(void)
 			sched_explore_ex(&collect, NULL, &o, &st);
 			dt = now_s() - t0;
 			printf("  %-30s bound %u %-10s %6lu executions (%lu pruned) %3u outcomes "
-			       "%5.2f s %6.0f schedules/s %u pairs both orders%s\n",
+			       "%5.2f s %6.0f schedules/s %u pairs both orders%s%s\n",
 			       sc[i].name, sc[i].bound, por ? "sleep-sets" : "plain",
 			       st.schedules + st.pruned, st.pruned, nr_outcomes, dt,
 			       (st.schedules + st.pruned) / dt, sched_coverage_pairs(&st),
-			       st.complete ? "" : " (incomplete)");
+			       st.complete ? "" : " (incomplete)",
+			       st.checker_report ? " (stopped: checker report)" : "");
 		}
 	}
 }
