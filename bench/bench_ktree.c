@@ -49,19 +49,6 @@
 
 static char text[TEXT_LEN];
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 static void die(const char *what, long err)
 {
 	fprintf(stderr, "bench_ktree: %s: %ld\n", what, err);
@@ -144,8 +131,8 @@ static void pairs_report(struct pairs *p, const char *what, double per, const ch
 	lo = p->ratio[0];
 	hi = p->ratio[p->runs - 1];
 	printf("%-28s rewrite %9.2f %s  tree %9.2f %s  tree/rewrite %.3f [%.3f..%.3f] (%d runs)\n",
-	       what, median(p->rewrite, p->runs) / per, unit, median(p->tree, p->runs) / per, unit,
-	       median(p->ratio, p->runs), lo, hi, p->runs);
+	       what, median_double(p->rewrite, p->runs) / per, unit, median_double(p->tree, p->runs) / per, unit,
+	       median_double(p->ratio, p->runs), lo, hi, p->runs);
 	free(p->rewrite);
 	free(p->tree);
 	free(p->ratio);

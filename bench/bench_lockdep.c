@@ -28,6 +28,7 @@
 
 #include "lockdep.h"
 #include "race_world.h"
+#include "bench_clock.h"
 
 #define KiB (1ULL << 10)
 
@@ -50,19 +51,6 @@ static double cpu_s(void)
 
 /* The CPU-time rate of the last measurement (explore_rate(), locks_rate()). */
 static double last_cpu_rate;
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
 
 /* ---- 1: the explore search ---- */
 
@@ -182,10 +170,10 @@ static void report(const char *what, const char *unit, double *on, double *off, 
 
 	for (int i = 0; i < rounds; i++)
 		cost[i] = off[i] > 0 ? 1 - on[i] / off[i] : 0;
-	qsort(cost, rounds, sizeof(cost[0]), cmp_d);
+	qsort(cost, rounds, sizeof(cost[0]), cmp_double);
 	printf("%s: on %.0f %s/s, off %.0f %s/s (medians of %d rounds); checker cost %.1f%% "
 	       "(median of round ratios; min %.1f%%, max %.1f%%)\n",
-	       what, median(on, rounds), unit, median(off, rounds), unit, rounds,
+	       what, median_double(on, rounds), unit, median_double(off, rounds), unit, rounds,
 	       100 * cost[rounds / 2], 100 * cost[0], 100 * cost[rounds - 1]);
 }
 
@@ -252,7 +240,7 @@ int main(int argc, char **argv)
 	report("locks (2 threads x 64 map/fault/unmap), wall", "runs", on[1], off[1], rounds);
 	report("locks (2 threads x 64 map/fault/unmap), CPU", "runs", con[1], coff[1], rounds);
 	printf("ops (mmap_lock read + page_table_lock, one thread): on %.1f ns, off %.1f ns "
-	       "per pair (medians of %d rounds)\n", median(on[2], rounds), median(off[2], rounds),
+	       "per pair (medians of %d rounds)\n", median_double(on[2], rounds), median_double(off[2], rounds),
 	       rounds);
 	printf("checker reports: %u\n", lockdep_nr_reports());
 	if (L_mm)

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "race_world.h"
+#include "bench_clock.h"
 
 static double now_s(void)
 {
@@ -26,19 +27,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
 }
 
 /* ---- 1 and 3: the search, then replays ---- */
@@ -97,7 +85,7 @@ static void bench_deterministic(int runs)
 	}
 	printf("deterministic reproduction (schedule %s, found after %lu schedules): "
 	       "median %.1f us per controlled run, %.1f us with world setup (target < 1 ms)\n",
-	       st.bug.schedule, st.schedules, median(run, runs) * 1e6, median(total, runs) * 1e6);
+	       st.bug.schedule, st.schedules, median_double(run, runs) * 1e6, median_double(total, runs) * 1e6);
 }
 
 static void bench_explore_rate(void)
@@ -270,7 +258,7 @@ static void bench_free_running(int runs, uint64_t seed, double p)
 	}
 	printf("free-running reader + pinner + random refault (p=%.3f, seed=0x%llx): %d/%d reproduced, "
 	       "median %.3f ms to the oops (target < 1 s)\n",
-	       p, (unsigned long long)seed, found, runs, median(took, runs) * 1e3);
+	       p, (unsigned long long)seed, found, runs, median_double(took, runs) * 1e3);
 }
 
 int main(int argc, char **argv)
