@@ -392,9 +392,13 @@ static int fd_install(struct pinsim_proc *p, int slot, struct vfio_fd f)
 static struct vfio_fd *fd_lookup(struct pinsim_proc *p, int fd)
 {
 	struct vfio_fd_table *t = p->fds;
-	int i = fd - VFIO_FD_BASE;
+	int i;
 
-	if (!t || i < 0 || i >= t->nr || t->fds[i].type == VFIO_FD_FREE)
+	/* Any int is a valid argument: INT_MIN - VFIO_FD_BASE must not overflow. */
+	if (!t || fd < VFIO_FD_BASE)
+		return NULL;
+	i = fd - VFIO_FD_BASE;
+	if (i >= t->nr || t->fds[i].type == VFIO_FD_FREE)
 		return NULL;
 	return &t->fds[i];
 }

@@ -4,6 +4,7 @@
  * data integrity, pin state and accounting, and nothing changed on error.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mman.h>
 #include <linux/vfio.h>
 #include <sys/mman.h>
@@ -142,6 +143,12 @@ START_TEST(test_bad_mmap_arguments_kernel_errno_nothing_changed)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_uint_eq(pinsim_mmap(proc, 0, 4096, PROT_READ, MAP_SHARED, 7, 0),
 			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EBADF);
+	/* Any int is an fd argument: INT_MIN is EBADF, no overflow (fuzz regress-fd-int-min-overflow). */
+	ck_assert_uint_eq(pinsim_mmap(proc, 0, 4096, PROT_READ, MAP_SHARED, INT_MIN, 0),
+			  PINSIM_MAP_FAILED);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_eq(pinsim_close(proc, INT_MIN), -1);
 	ck_assert_int_eq(errno, EBADF);
 	ck_assert_uint_eq(pinsim_mmap(proc, 0, 3ULL << 30, PROT_READ,
 				      ANON | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0),
