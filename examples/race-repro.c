@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <linux/vfio.h>
 #include <signal.h>
 #include <stdio.h>
@@ -128,6 +129,12 @@ struct world {
 };
 
 static bool quiet, json;
+/*
+ * --explore's world (below): the MAP_DMA maps the BAR's first
+ * EXPLORE_MAP_SIZE bytes, so that the search has few points to preempt.
+ */
+#define EXPLORE_MAP_SIZE (16ULL << 10)
+static bool explore_world;
 static FILE *out;		/* the narration: stdout, or stderr with --json */
 static char kernel_opt[32];	/* --kernel; "" when not given */
 static enum pinsim_impl impl_opt;	/* --impl */
@@ -507,7 +514,7 @@ static long t_map_dma(void *arg)
 		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 		.vaddr = w->bar,
 		.iova = BAR_IOVA,
-		.size = w->bar_size,
+		.size = explore_world ? EXPLORE_MAP_SIZE : w->bar_size,
 	};
 
 	w->map_ret = pinsim_ioctl(w->p, w->container, VFIO_IOMMU_MAP_DMA, &map);
@@ -821,7 +828,8 @@ static bool checker_fired(const struct scenario *s, const struct outcome *o, uin
 	scenario_kernel(s, &kcfg);
 	fprintf(out, "   checker report (%u in the run%s%llu): %s: %s\n", o->res.checker_reports,
 		seed ? ", PCT seed " : "", (unsigned long long)seed, o->check_kind, o->check_text);
-	fprintf(out, "   replay: race-repro%s --kernel %s --scenario %s --schedule %s\n",
+	fprintf(out, "   replay: race-repro%s%s --kernel %s --scenario %s --schedule %s\n",
+		explore_world ? " --explore" : "",
 		impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
 		o->res.schedule[0] ? o->res.schedule : "''");
 	return !collect_reports;
@@ -986,7 +994,8 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 			fprintf(out, "   schedule %s ", o.res.schedule);
 		else
 			fprintf(out, "   a schedule of %u decisions ", o.res.decisions);
-		fprintf(out, "(replay: race-repro%s --kernel %s --scenario %s%s%s)\n",
+		fprintf(out, "(replay: race-repro%s%s --kernel %s --scenario %s%s%s)\n",
+			explore_world ? " --explore" : "",
 			impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
 			s->lockstep ? "" : " --schedule ", s->lockstep ? "" : o.res.schedule);
 		free(results[idx].timeline);
@@ -1172,6 +1181,419 @@ static void check_schedule(const char *src, const char *sched, const struct scen
 static unsigned int shard_i, shard_n;	/* --shard I/N; shard_n 0: not given */
 static bool merge_opt;			/* --merge FILE... */
 
+/* ---------------- --explore: the bounded exhaustive search (issue 15) ---------------- */
+
+/*
+ * Every schedule of a scenario's threads with at most --bound preemptions
+ * at the race points (pinsim_explore()), each execution in a fresh world,
+ * its outcome classified in the scenario's terms.  The MAP_DMA maps the
+ * BAR's first EXPLORE_MAP_SIZE bytes: the fault still installs the whole
+ * leaf (the VMA decides its order), so the race is the same, and 6.12's
+ * one follow_fault_pfn() per 4K page (before 0fd06844de5d) stays at four
+ * schedule points instead of 262144 — each of which the search would try
+ * to preempt.  --explore --schedule replays one execution of that world.
+ * The lockstep-* scenarios are not searched: their one thread has no
+ * decision to vary (the adversary's rules are the schedule).
+ */
+#define EXPLORE_STEP_BUDGET 100000
+#define EXPLORE_SHARD_DEPTH 3
+#define EXPLORE_MAX_OUTCOMES 16
+#define EXPLORE_DEFAULT_MAX 20000
+
+static bool explore_opt;		/* --explore */
+static bool explore_reduce = true;	/* --no-reduce clears it */
+static unsigned long explore_bound = 2, explore_max = EXPLORE_DEFAULT_MAX;
+
+struct explore_outcome {
+	char name[24];
+	unsigned long count;
+	unsigned long prefix, index;	/* the first one's place in the search */
+	char schedule[8193];
+};
+
+struct explore_report {
+	bool seen;
+	unsigned long prefix, index;
+	char kind[32], text[1536], schedule[8193];
+};
+
+/* One scenario's search: what its callbacks collect. */
+static struct explore_ctx {
+	const struct scenario *s;
+	struct world w;
+	unsigned long setups;
+	int nr;
+	bool overflow;
+	struct explore_outcome o[EXPLORE_MAX_OUTCOMES];
+	struct explore_report rep;
+	struct pinsim_explore_stats st;
+	int ret, err;
+} xc;
+
+static bool explore_searches(const struct scenario *s)
+{
+	return !s->lockstep;
+}
+
+/* The outcome of an execution, in the scenario's terms. */
+static const char *explore_outcome_name(const struct outcome *o, char *buf, size_t len)
+{
+	if (o->oops)
+		return o->hang ? "oops+deadlock" : "oops";
+	if (o->hang)
+		return "deadlock";
+	if (o->livelock)
+		return "livelock";
+	if (o->vfio_died)
+		return "vfio-ended";
+	if (o->map_ok)
+		return "mapped";
+	if (o->map_errno && strcmp(errname(o->map_errno), "an error"))
+		return errname(o->map_errno);
+	snprintf(buf, len, "errno-%d", o->map_errno);
+	return buf;
+}
+
+static int x_setup(void *ctx, struct pinsim_thread *t)
+{
+	struct explore_ctx *c = ctx;
+	int n = 0;
+
+	c->setups++;
+	if (world_create(&c->w, c->s))
+		return -1;
+	t[n++] = (struct pinsim_thread){ .name = "numa_maps", .proc = c->w.p, .fn = t_numa_maps,
+					 .arg = &c->w };
+	t[n++] = (struct pinsim_thread){ .name = "vfio", .proc = c->w.p, .fn = t_map_dma,
+					 .arg = &c->w };
+	if (c->s->expect == EXPECT_OOPS_AND_HANG)
+		t[n++] = (struct pinsim_thread){ .name = "munmap", .proc = c->w.p, .fn = t_munmap,
+						 .arg = &c->w };
+	return n;
+}
+
+/* The run's first checker report, from the process-wide log. */
+static void x_report(struct explore_ctx *c, const struct pinsim_sched_result *res,
+		     unsigned long prefix, unsigned long index)
+{
+	static struct pinsim_checker_report r[32];
+	int total = pinsim_checker_reports(c->w.m, r, 32);
+	int first = total - (int)res->checker_reports;
+
+	c->rep.seen = true;
+	c->rep.prefix = prefix;
+	c->rep.index = index;
+	snprintf(c->rep.schedule, sizeof(c->rep.schedule), "%s", res->schedule);
+	if (first >= 0 && first < 32 && first < total) {
+		snprintf(c->rep.kind, sizeof(c->rep.kind), "%s", r[first].kind);
+		snprintf(c->rep.text, sizeof(c->rep.text), "%s", r[first].text);
+	} else {
+		snprintf(c->rep.kind, sizeof(c->rep.kind), "?");
+		snprintf(c->rep.text, sizeof(c->rep.text), "(past the 32 reports kept)");
+	}
+}
+
+static bool x_check(void *ctx, struct pinsim_thread *t, int n, const struct pinsim_sched_result *res)
+{
+	struct explore_ctx *c = ctx;
+	unsigned long prefix = 0, index = 0;
+	struct pinsim_stats st;
+	struct outcome o;
+	const char *name;
+	char buf[24];
+	int i;
+
+	(void)n;
+	pinsim_explore_position(&prefix, &index);
+	memset(&o, 0, sizeof(o));
+	pinsim_stats(c->w.m, &st);
+	o.oops = st.oopses > 0;
+	o.hang = res->status == PINSIM_SCHED_DEADLOCK;
+	o.livelock = res->status == PINSIM_SCHED_LIVELOCK;
+	o.vfio_died = t[1].died || o.livelock;
+	o.map_errno = o.vfio_died ? 0 : c->w.map_errno;
+	o.map_ok = !o.vfio_died && res->status == PINSIM_SCHED_DONE && c->w.map_ret == 0;
+	name = explore_outcome_name(&o, buf, sizeof(buf));
+	for (i = 0; i < c->nr && strcmp(c->o[i].name, name); i++)
+		;
+	if (i == c->nr) {
+		if (c->nr == EXPLORE_MAX_OUTCOMES) {
+			c->overflow = true;
+			goto report;
+		}
+		c->nr++;
+		snprintf(c->o[i].name, sizeof(c->o[i].name), "%s", name);
+		c->o[i].prefix = prefix;
+		c->o[i].index = index;
+		snprintf(c->o[i].schedule, sizeof(c->o[i].schedule), "%s", res->schedule);
+	}
+	c->o[i].count++;
+report:
+	if (res->checker_reports && !c->rep.seen)
+		x_report(c, res, prefix, index);
+	return true;
+}
+
+static void x_teardown(void *ctx)
+{
+	(void)ctx;	/* pinsim_explore() ends the machine */
+}
+
+static void explore_opts_fill(struct pinsim_explore_opts *o, bool sharded)
+{
+	*o = (struct pinsim_explore_opts){
+		.preemption_bound = (unsigned int)explore_bound,
+		.max_schedules = explore_max,
+		.step_budget = EXPLORE_STEP_BUDGET,
+		.reduce = explore_reduce,
+		.collect_reports = collect_reports,
+		.shard = sharded ? shard_i : 0,
+		.nr_shards = sharded ? shard_n : 0,
+		.shard_depth = EXPLORE_SHARD_DEPTH,
+	};
+}
+
+/*
+ * The search of scenario @s in a child process, whose results come back
+ * through a pipe: a world left with a dead task's locks cannot be torn
+ * down, only abandoned (pinsim_explore()), and the child's exit frees it.
+ */
+static int explore_isolated(const struct scenario *s, bool sharded)
+{
+	struct pinsim_explore_opts o;
+	struct pinsim_explore_ops ops = { x_setup, x_check, x_teardown };
+	int pfd[2], status;
+	bool ok;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe(pfd))
+		return fail("pipe");
+	pid = fork();
+	if (pid < 0)
+		return fail("fork");
+	if (!pid) {
+		close(pfd[0]);
+		memset(&xc, 0, sizeof(xc));
+		xc.s = s;
+		explore_world = true;
+		explore_opts_fill(&o, sharded);
+		xc.ret = pinsim_explore(&ops, &xc, &o, &xc.st);
+		xc.err = xc.ret ? errno : 0;
+		_exit(io_all(pfd[1], &xc, sizeof(xc), true) ? 0 : 1);
+	}
+	close(pfd[1]);
+	ok = io_all(pfd[0], &xc, sizeof(xc), false);
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!ok) {
+		fprintf(stderr, "%s: %s: the search %s on the host\n", prog, s->name,
+			WIFSIGNALED(status) ? "was killed" : "died");
+		return -1;
+	}
+	if (xc.ret) {
+		fprintf(stderr, "%s: %s: pinsim_explore: %s\n", prog, s->name, strerror(xc.err));
+		return -1;
+	}
+	xc.s = s;
+	return 0;
+}
+
+/* Did the searched space hold what the kernel does (enum verdict)? */
+static int explore_verdict(const struct scenario *s, const struct explore_ctx *c)
+{
+	bool oops = false, einval = false, other = false;
+
+	if (c->rep.seen)
+		return V_CHECKER;
+	for (int i = 0; i < c->nr; i++) {
+		oops |= !strncmp(c->o[i].name, "oops", 4);
+		einval |= !strcmp(c->o[i].name, "EINVAL");
+		other |= strcmp(c->o[i].name, "mapped") != 0;
+	}
+	switch (s->expect) {
+	case EXPECT_OOPS_AND_HANG:
+		for (int i = 0; i < c->nr; i++)
+			if (!strcmp(c->o[i].name, "oops+deadlock"))
+				return V_BEHAVED;
+		return V_DID_NOT;
+	case EXPECT_MAP_EINVAL:
+		return einval && !oops ? V_BEHAVED : V_DID_NOT;
+	case EXPECT_MAP_OK:
+		return !other && c->nr ? V_BEHAVED : V_DID_NOT;
+	case EXPECT_NO_OOPS:
+		return !oops ? V_BEHAVED : V_DID_NOT;
+	default:
+		return V_DID_NOT;
+	}
+}
+
+static const char *explore_expect_text(enum expect e)
+{
+	switch (e) {
+	case EXPECT_OOPS_AND_HANG:
+		return "some schedule oopses in the reader's walk and hangs mmap_lock";
+	case EXPECT_MAP_EINVAL:
+		return "some schedule fails MAP_DMA with EINVAL, none oopses";
+	case EXPECT_MAP_OK:
+		return "every schedule maps the BAR";
+	default:
+		return "no schedule oopses";
+	}
+}
+
+static void explore_replay_hint(FILE *f, const struct scenario *s, const char *schedule)
+{
+	struct pinsim_config kcfg;
+
+	scenario_kernel(s, &kcfg);
+	fprintf(f, "race-repro --explore%s --kernel %s --scenario %s --schedule %s",
+		impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
+		schedule[0] ? schedule : "''");
+}
+
+/* What one explored scenario found, in words. */
+static void explore_print(const struct scenario *s, const struct explore_ctx *c, int verdict)
+{
+	const struct pinsim_explore_stats *st = &c->st;
+
+	fprintf(out, "   search: preemption bound %lu, reduction %s, max %lu schedules, MAP_DMA of "
+		"the BAR's first %llu KiB\n", explore_bound, explore_reduce ? "on (sleep sets)" : "off",
+		explore_max, EXPLORE_MAP_SIZE >> 10);
+	fprintf(out, "   schedules: %lu explored, %lu pruned, %lu sleep skips: %s\n", st->schedules,
+		st->pruned, st->sleep_skips,
+		st->complete ? "complete (every schedule within the bound)" :
+		c->rep.seen ? "INCOMPLETE (stopped on a checker report)" :
+			      "INCOMPLETE (--max-schedules reached)");
+	for (int i = 0; i < c->nr; i++) {
+		fprintf(out, "   outcome %-14s %6lu, first: ", c->o[i].name, c->o[i].count);
+		explore_replay_hint(out, s, c->o[i].schedule);
+		fprintf(out, "\n");
+	}
+	if (c->overflow)
+		fprintf(out, "   (more than %d outcomes: the rest not counted)\n", EXPLORE_MAX_OUTCOMES);
+	fprintf(out, "   coverage: %u schedule-point pairs seen in both orders\n", st->coverage_pairs);
+	if (c->rep.seen) {
+		nr_checker_runs++;
+		fprintf(out, "   checker report (%lu run%s drew one): %s: %s\n   replay: ",
+			st->checker_reports, st->checker_reports == 1 ? "" : "s", c->rep.kind,
+			c->rep.text);
+		explore_replay_hint(out, s, c->rep.schedule);
+		fprintf(out, "\n");
+	}
+	fprintf(out, "   expected: %s\n   result: %s\n\n", explore_expect_text(s->expect),
+		verdict == V_BEHAVED ? "behaved as the kernel does" :
+		verdict == V_CHECKER ? "stopped on a checker report" :
+				       "DID NOT behave as the kernel");
+}
+
+static void explore_json_scenario(FILE *f, const struct scenario *s, const struct explore_ctx *c,
+				  int verdict, bool first)
+{
+	const struct pinsim_explore_stats *st = &c->st;
+	struct pinsim_config cfg;
+
+	scenario_kernel(s, &cfg);
+	fprintf(f, "%s\n    {\"name\": \"%s\", \"expected\": ", first ? "" : ",", s->name);
+	ex_json_string(f, explore_expect_text(s->expect));
+	fprintf(f, ", \"result\": \"%s\", \"bound\": %lu, \"reduce\": %s, \"max_schedules\": %lu, "
+		"\"schedules\": %lu, \"pruned\": %lu, \"sleep_skips\": %lu, \"deadlocks\": %lu, "
+		"\"livelocks\": %lu, \"abandoned_worlds\": %lu, \"complete\": %s, "
+		"\"coverage_pairs\": %u, \"outcomes\": [",
+		verdict == V_BEHAVED ? "behaved" : verdict == V_CHECKER ? "checker_report" :
+		"did_not_behave", explore_bound, explore_reduce ? "true" : "false", explore_max,
+		st->schedules, st->pruned, st->sleep_skips, st->deadlocks, st->livelocks,
+		st->abandoned, st->complete ? "true" : "false", st->coverage_pairs);
+	for (int i = 0; i < c->nr; i++) {
+		fprintf(f, "%s{\"outcome\": \"%s\", \"count\": %lu, \"schedule\": ", i ? ", " : "",
+			c->o[i].name, c->o[i].count);
+		ex_json_string(f, c->o[i].schedule);
+		fprintf(f, "}");
+	}
+	fprintf(f, "], \"checker_report\": ");
+	if (c->rep.seen) {
+		fprintf(f, "{\"kind\": ");
+		ex_json_string(f, c->rep.kind);
+		fprintf(f, ", \"text\": ");
+		ex_json_string(f, c->rep.text);
+		fprintf(f, ", \"schedule\": ");
+		ex_json_string(f, c->rep.schedule);
+		fprintf(f, ", \"runs\": %lu}", st->checker_reports);
+	} else {
+		fprintf(f, "null");
+	}
+	fprintf(f, ", ");
+	ex_kernel_json(f, &cfg);
+	fprintf(f, "}");
+}
+
+/* --explore without --shard: each scenario searched, then the summary. */
+static int explore_main(const char *only, FILE *json_out)
+{
+	int good = 0, total = 0, status, verdict;
+	bool first = true, stopped = false;
+
+	if (json_out) {
+		fprintf(json_out, "{\n  ");
+		ex_version_json(json_out);
+		fprintf(json_out, ",\n  \"config\": {\"explore\": true, \"scenario\": ");
+		if (only)
+			ex_json_string(json_out, only);
+		else
+			fprintf(json_out, "null");
+		fprintf(json_out, ", \"bound\": %lu, \"reduce\": %s, \"max_schedules\": %lu, "
+			"\"collect_reports\": %s, \"map_size\": %llu, \"impl\": \"%s\"},\n  "
+			"\"scenarios\": [", explore_bound, explore_reduce ? "true" : "false",
+			explore_max, collect_reports ? "true" : "false", EXPLORE_MAP_SIZE,
+			impl_opt == PINSIM_IMPL_TREE ? "tree" : "rewrite");
+	}
+	for (size_t i = 0; i < NR_SCENARIOS && !stopped; i++) {
+		const struct scenario *s = &scenarios[i];
+		struct pinsim_config kcfg;
+
+		if (only ? strcmp(only, s->name) : kernel_opt[0] && !applies(s, kernel_opt))
+			continue;
+		if (!runs_on_impl(s)) {
+			fprintf(out, "== %s: not run with --impl tree: %s\n\n", s->name,
+				why_not_on_impl(s));
+			continue;
+		}
+		if (!explore_searches(s)) {
+			fprintf(out, "== %s: not searched: one thread, no decision to vary (the "
+				"adversary's rules are its schedule)\n\n", s->name);
+			continue;
+		}
+		scenario_kernel(s, &kcfg);
+		fprintf(out, "== %s: %s\n", s->name, s->what);
+		ex_kernel_print(out, "   ", &kcfg);
+		total++;
+		if (explore_isolated(s, false))
+			return 1;
+		verdict = explore_verdict(s, &xc);
+		explore_print(s, &xc, verdict);
+		good += verdict == V_BEHAVED;
+		stopped = verdict == V_CHECKER && !collect_reports;
+		if (json_out)
+			explore_json_scenario(json_out, s, &xc, verdict, first);
+		first = false;
+	}
+	fprintf(out, "%d/%d scenarios behaved as the kernel does over every explored schedule\n",
+		good, total);
+	status = nr_checker_runs ? 4 : good < total ? 1 : 0;
+	if (json_out) {
+		fprintf(json_out, "\n  ],\n  \"good\": %d,\n  \"total\": %d,\n  \"exit_status\": %d\n}\n",
+			good, total, status);
+		if (!ex_close_out(json_out)) {
+			fprintf(stderr, "%s: writing the JSON failed\n", prog);
+			return 1;
+		}
+	}
+	return status;
+}
+
+
 static void shard_arg(const char *arg)
 {
 	unsigned long i, n;
@@ -1280,6 +1702,348 @@ static bool json_str(const char *line, const char *key, char *buf, size_t len)
 	return true;
 }
 
+/* ---- --explore --shard I/N and its --merge ---- */
+
+static const char *kernel_name(const struct scenario *s)
+{
+	static struct pinsim_config kcfg;
+
+	scenario_kernel(s, &kcfg);
+	return kcfg.kernel;
+}
+
+/*
+ * One scenario's share of the exhaustive tree: one JSON line.  Outcomes as
+ * flat keys (o_NAME_count, _prefix, _index, _schedule; names in
+ * "outcome_names"): the first of each with its place in the search, so
+ * that --merge picks the one a single search meets first.
+ */
+static int explore_shard_scenario(const struct scenario *s)
+{
+	const struct pinsim_explore_stats *st = &xc.st;
+
+	if (explore_isolated(s, true))
+		return -1;
+	printf("{\"race_repro_explore_shard\": 1, \"scenario\": \"%s\", \"shard\": %u, "
+	       "\"nr_shards\": %u, \"bound\": %lu, \"reduce\": %s, \"shard_depth\": %d, "
+	       "\"max_schedules\": %lu, \"collect_reports\": %s, \"kernel\": \"%s\", "
+	       "\"impl\": \"%s\", \"schedules\": %lu, \"pruned\": %lu, \"sleep_skips\": %lu, "
+	       "\"probes\": %lu, \"prefixes\": %lu, \"own_prefixes\": %lu, \"complete\": %s, "
+	       "\"coverage\": \"",
+	       s->name, shard_i, shard_n, explore_bound, explore_reduce ? "true" : "false",
+	       EXPLORE_SHARD_DEPTH, explore_max, collect_reports ? "true" : "false",
+	       kernel_name(s), impl_opt == PINSIM_IMPL_TREE ? "tree" : "rewrite", st->schedules,
+	       st->pruned, st->sleep_skips, st->probes, st->prefixes, st->own_prefixes,
+	       st->complete ? "true" : "false");
+	for (int p = 0; p < PINSIM_NR_POINTS; p++)
+		printf("%s%x", p ? "." : "", st->order[p]);
+	printf("\", \"outcome_names\": \"");
+	for (int i = 0; i < xc.nr; i++)
+		printf("%s%s", i ? "," : "", xc.o[i].name);
+	printf("\"");
+	for (int i = 0; i < xc.nr; i++) {
+		printf(", \"o_%s_count\": %lu, \"o_%s_prefix\": %lu, \"o_%s_index\": %lu, "
+		       "\"o_%s_schedule\": \"%s\"", xc.o[i].name, xc.o[i].count, xc.o[i].name,
+		       xc.o[i].prefix, xc.o[i].name, xc.o[i].index, xc.o[i].name, xc.o[i].schedule);
+	}
+	printf(", \"checker_reports\": %lu", st->checker_reports);
+	if (xc.rep.seen) {
+		printf(", \"report_prefix\": %lu, \"report_index\": %lu, \"report_kind\": ",
+		       xc.rep.prefix, xc.rep.index);
+		ex_json_string(stdout, xc.rep.kind);
+		printf(", \"report_text\": ");
+		ex_json_string(stdout, xc.rep.text);
+		printf(", \"report_schedule\": ");
+		ex_json_string(stdout, xc.rep.schedule);
+	}
+	printf("}\n");
+	return 0;
+}
+
+static int explore_shard_main(const char *only)
+{
+	for (size_t i = 0; i < NR_SCENARIOS; i++) {
+		const struct scenario *s = &scenarios[i];
+
+		if (only ? strcmp(only, s->name) : kernel_opt[0] && !applies(s, kernel_opt))
+			continue;
+		if (!runs_on_impl(s) || !explore_searches(s))
+			continue;
+		if (explore_shard_scenario(s))
+			return 1;
+	}
+	return ferror(stdout) || fflush(stdout) ? 1 : 0;
+}
+
+/* What --merge keeps of --explore --shard lines, per scenario. */
+static struct {
+	bool seen, complete, reduce, collect;
+	unsigned int nr_shards;
+	unsigned long bound, depth, max, lines;
+	unsigned long schedules, pruned, checker_reports;
+	char kernel[64], impl[16];
+	uint32_t order[PINSIM_NR_POINTS];
+	uint32_t shards_seen[10000 / 32 + 1];
+	int nr;
+	struct explore_outcome o[EXPLORE_MAX_OUTCOMES];
+	struct explore_report rep;
+} xmerged[NR_SCENARIOS];
+
+/* A JSON string written by ex_json_string(), unescaped into @buf. */
+static bool json_str_esc(const char *line, const char *key, char *buf, size_t len)
+{
+	const char *p = json_field(line, key);
+	size_t n = 0;
+
+	if (!p || *p++ != '"')
+		return false;
+	for (; *p && *p != '"'; p++) {
+		char ch = *p;
+
+		if (ch == '\\') {
+			unsigned int u;
+
+			p++;
+			if (*p == 'u' && sscanf(p + 1, "%4x", &u) == 1) {
+				ch = (char)u;
+				p += 4;
+			} else if (*p == '"' || *p == '\\') {
+				ch = *p;
+			} else {
+				return false;
+			}
+		}
+		if (n + 1 >= len)
+			return false;
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return *p == '"';
+}
+
+static bool json_bool(const char *line, const char *key, bool *v)
+{
+	const char *p = json_field(line, key);
+
+	if (!p || (strncmp(p, "true", 4) && strncmp(p, "false", 5)))
+		return false;
+	*v = *p == 't';
+	return true;
+}
+
+/* Is (p1, i1) before (p2, i2) in the search's order? */
+static bool explore_before(unsigned long p1, unsigned long i1, unsigned long p2, unsigned long i2)
+{
+	return p1 < p2 || (p1 == p2 && i1 < i2);
+}
+
+static int explore_merge_outcomes(size_t idx, const char *file, unsigned long ln, const char *line)
+{
+	static char names[EXPLORE_MAX_OUTCOMES * 25], sched[8193];
+	char *save = NULL, *name, key[64];
+	unsigned long long count, prefix, index;
+
+	if (!json_str(line, "outcome_names", names, sizeof(names)))
+		return -1;
+	for (name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		struct explore_outcome *o = NULL;
+
+		snprintf(key, sizeof(key), "o_%s_count", name);
+		if (!json_ull(line, key, &count))
+			return -1;
+		snprintf(key, sizeof(key), "o_%s_prefix", name);
+		if (!json_ull(line, key, &prefix))
+			return -1;
+		snprintf(key, sizeof(key), "o_%s_index", name);
+		if (!json_ull(line, key, &index))
+			return -1;
+		snprintf(key, sizeof(key), "o_%s_schedule", name);
+		if (!json_str(line, key, sched, sizeof(sched)))
+			return -1;
+		for (int i = 0; i < xmerged[idx].nr; i++)
+			if (!strcmp(xmerged[idx].o[i].name, name))
+				o = &xmerged[idx].o[i];
+		if (!o) {
+			if (xmerged[idx].nr == EXPLORE_MAX_OUTCOMES) {
+				fprintf(stderr, "%s: %s:%lu: more than %d outcomes\n", prog, file, ln,
+					EXPLORE_MAX_OUTCOMES);
+				return -1;
+			}
+			o = &xmerged[idx].o[xmerged[idx].nr++];
+			snprintf(o->name, sizeof(o->name), "%s", name);
+			o->prefix = ULONG_MAX;
+		}
+		o->count += count;
+		if (explore_before(prefix, index, o->prefix, o->index)) {
+			o->prefix = prefix;
+			o->index = index;
+			snprintf(o->schedule, sizeof(o->schedule), "%s", sched);
+		}
+	}
+	return 0;
+}
+
+static int explore_merge_report(size_t idx, const char *line)
+{
+	static struct explore_report r;
+	unsigned long long prefix, index;
+
+	if (!json_field(line, "report_kind"))
+		return 0;
+	if (!json_ull(line, "report_prefix", &prefix) || !json_ull(line, "report_index", &index) ||
+	    !json_str_esc(line, "report_kind", r.kind, sizeof(r.kind)) ||
+	    !json_str_esc(line, "report_text", r.text, sizeof(r.text)) ||
+	    !json_str_esc(line, "report_schedule", r.schedule, sizeof(r.schedule)))
+		return -1;
+	if (!xmerged[idx].rep.seen ||
+	    explore_before(prefix, index, xmerged[idx].rep.prefix, xmerged[idx].rep.index)) {
+		xmerged[idx].rep = r;
+		xmerged[idx].rep.seen = true;
+		xmerged[idx].rep.prefix = prefix;
+		xmerged[idx].rep.index = index;
+	}
+	return 0;
+}
+
+static int explore_merge_line(const char *file, unsigned long ln, const char *line)
+{
+	unsigned long long shard, n, bound, depth, max, schedules, pruned, skips, reports;
+	static char name[64], kernel[64], impl[16], cov[PINSIM_NR_POINTS * 9 + 1];
+	bool reduce, complete, collect;
+	const struct scenario *s;
+	size_t idx;
+	char *p;
+
+	if (!json_str(line, "scenario", name, sizeof(name)) || !(s = by_name(name)) ||
+	    !json_ull(line, "shard", &shard) || !json_ull(line, "nr_shards", &n) ||
+	    !json_ull(line, "bound", &bound) || !json_ull(line, "shard_depth", &depth) ||
+	    !json_ull(line, "max_schedules", &max) || !json_ull(line, "schedules", &schedules) ||
+	    !json_ull(line, "pruned", &pruned) || !json_ull(line, "sleep_skips", &skips) ||
+	    !json_ull(line, "checker_reports", &reports) || !json_bool(line, "reduce", &reduce) ||
+	    !json_bool(line, "complete", &complete) ||
+	    !json_bool(line, "collect_reports", &collect) ||
+	    !json_str(line, "kernel", kernel, sizeof(kernel)) ||
+	    !json_str(line, "impl", impl, sizeof(impl)) ||
+	    !json_str(line, "coverage", cov, sizeof(cov)) || !n || n > 10000 || shard >= n)
+		goto bad;
+	idx = (size_t)(s - scenarios);
+	if (xmerged[idx].seen &&
+	    (xmerged[idx].nr_shards != n || xmerged[idx].bound != bound ||
+	     xmerged[idx].depth != depth || xmerged[idx].max != max ||
+	     xmerged[idx].reduce != reduce || xmerged[idx].collect != collect ||
+	     strcmp(xmerged[idx].kernel, kernel) || strcmp(xmerged[idx].impl, impl))) {
+		fprintf(stderr, "%s: %s:%lu: %s: shards of different searches (--shard N, --bound, "
+			"--no-reduce, --max-schedules, --collect-reports, --kernel, --impl must "
+			"match)\n", prog, file, ln, name);
+		return -1;
+	}
+	if (xmerged[idx].shards_seen[shard / 32] & (1u << (shard % 32))) {
+		fprintf(stderr, "%s: %s:%lu: %s: explore shard %llu/%llu given twice\n", prog, file,
+			ln, name, shard, n);
+		return -1;
+	}
+	xmerged[idx].shards_seen[shard / 32] |= 1u << (shard % 32);
+	if (!xmerged[idx].seen)
+		xmerged[idx].complete = true;
+	xmerged[idx].seen = true;
+	xmerged[idx].nr_shards = (unsigned int)n;
+	xmerged[idx].bound = bound;
+	xmerged[idx].depth = depth;
+	xmerged[idx].max = max;
+	xmerged[idx].reduce = reduce;
+	xmerged[idx].collect = collect;
+	snprintf(xmerged[idx].kernel, sizeof(xmerged[idx].kernel), "%s", kernel);
+	snprintf(xmerged[idx].impl, sizeof(xmerged[idx].impl), "%s", impl);
+	xmerged[idx].lines++;
+	xmerged[idx].schedules += schedules;
+	xmerged[idx].pruned += pruned;
+	xmerged[idx].checker_reports += reports;
+	xmerged[idx].complete &= complete;
+	p = cov;
+	for (int i = 0; i < PINSIM_NR_POINTS; i++) {
+		char *end;
+
+		xmerged[idx].order[i] |= (uint32_t)strtoul(p, &end, 16);
+		if (end == p || (*end != '.' && *end))
+			goto bad;
+		p = *end ? end + 1 : end;
+	}
+	if (explore_merge_outcomes(idx, file, ln, line) || explore_merge_report(idx, line))
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "%s: %s:%lu: not a race-repro --explore --shard line\n", prog, file, ln);
+	return -1;
+}
+
+static unsigned int coverage_pairs(const uint32_t *order)
+{
+	unsigned int n = 0;
+
+	for (int a = 0; a < PINSIM_NR_POINTS; a++)
+		for (int b = a + 1; b < PINSIM_NR_POINTS; b++)
+			n += (order[a] >> b & 1) && (order[b] >> a & 1);
+	return n;
+}
+
+/*
+ * The merged explore summary: one JSON line per scenario, the same for N
+ * shards as for one.  Probes (runs into other shards' prefixes) are a
+ * shard's cost, not the search's, and sleep skips are counted on the
+ * probes' decisions too: both left out.  -1: a shard is missing.
+ */
+static int explore_merge_print(bool *any, bool *bad)
+{
+	for (size_t i = 0; i < NR_SCENARIOS; i++) {
+		const struct scenario *s = &scenarios[i];
+		struct explore_ctx *c = &xc;
+		int verdict;
+
+		if (!xmerged[i].seen)
+			continue;
+		*any = true;
+		if (xmerged[i].lines != xmerged[i].nr_shards) {
+			fprintf(stderr, "%s: --merge: %s: %lu of %u explore shards given\n", prog,
+				s->name, xmerged[i].lines, xmerged[i].nr_shards);
+			return -1;
+		}
+		/* The verdict from the merged outcomes, as one run gives it. */
+		memset(c, 0, sizeof(*c));
+		c->nr = xmerged[i].nr;
+		memcpy(c->o, xmerged[i].o, sizeof(c->o));
+		c->rep = xmerged[i].rep;
+		verdict = explore_verdict(s, c);
+		*bad |= verdict != V_BEHAVED;
+		printf("{\"scenario\": \"%s\", \"explore\": true, \"bound\": %lu, \"reduce\": %s, "
+		       "\"shard_depth\": %lu, \"max_schedules\": %lu, \"kernel\": \"%s\", "
+		       "\"impl\": \"%s\", \"schedules\": %lu, \"pruned\": %lu, "
+		       "\"complete\": %s, \"coverage_pairs\": %u, \"outcomes\": {",
+		       s->name, xmerged[i].bound, xmerged[i].reduce ? "true" : "false",
+		       xmerged[i].depth, xmerged[i].max, xmerged[i].kernel, xmerged[i].impl,
+		       xmerged[i].schedules, xmerged[i].pruned,
+		       xmerged[i].complete ? "true" : "false", coverage_pairs(xmerged[i].order));
+		for (int k = 0; k < xmerged[i].nr; k++)
+			printf("%s\"%s\": {\"count\": %lu, \"schedule\": \"%s\"}", k ? ", " : "",
+			       xmerged[i].o[k].name, xmerged[i].o[k].count, xmerged[i].o[k].schedule);
+		printf("}, \"checker_reports\": %lu, \"checker_report\": ",
+		       xmerged[i].checker_reports);
+		if (xmerged[i].rep.seen) {
+			printf("{\"kind\": ");
+			ex_json_string(stdout, xmerged[i].rep.kind);
+			printf(", \"text\": ");
+			ex_json_string(stdout, xmerged[i].rep.text);
+			printf(", \"schedule\": ");
+			ex_json_string(stdout, xmerged[i].rep.schedule);
+			printf("}");
+		} else {
+			printf("null");
+		}
+		printf(", \"result\": \"%s\"}\n", verdict == V_BEHAVED ? "behaved" :
+		       verdict == V_CHECKER ? "checker_report" : "did_not_behave");
+	}
+	return 0;
+}
+
 static int merge_line(const char *file, unsigned long ln, const char *line)
 {
 	unsigned long long shard, n, first, seeds, searched, hit;
@@ -1288,6 +2052,8 @@ static int merge_line(const char *file, unsigned long ln, const char *line)
 	const char *all;
 	size_t idx;
 
+	if (json_field(line, "race_repro_explore_shard"))
+		return explore_merge_line(file, ln, line);
 	if (!json_field(line, "race_repro_shard"))
 		return 0;	/* not ours: other lines may share the file */
 	if (!json_str(line, "scenario", name, sizeof(name)) || !(s = by_name(name)) ||
@@ -1351,7 +2117,7 @@ static int merge_file(const char *file)
  */
 static int merge_main(int nfiles, char **files)
 {
-	bool any = false;
+	bool any = false, explore_bad = false;
 
 	for (int i = 0; i < nfiles; i++)
 		if (merge_file(files[i]))
@@ -1381,17 +2147,54 @@ static int merge_main(int nfiles, char **files)
 		ex_json_string(stdout, merged[i].schedule);
 		printf("}\n");
 	}
+	if (explore_merge_print(&any, &explore_bad))
+		return 1;
 	if (!any) {
 		fprintf(stderr, "%s: --merge: no race-repro --shard lines\n", prog);
 		return 1;
 	}
 	if (ferror(stdout) || fflush(stdout))
 		return 1;
+	/* As one --explore run: 4 on a checker report, 1 when a scenario did not behave. */
+	for (size_t i = 0; i < NR_SCENARIOS; i++)
+		if (xmerged[i].rep.seen)
+			return 4;
+	if (explore_bad)
+		return 1;
 	/* As one run: 1 when a scenario did not behave as the kernel does. */
 	for (size_t i = 0; i < NR_SCENARIOS; i++)
 		if (merged[i].seen && !merged[i].all != !!merged[i].hit)
 			return 1;
 	return 0;
+}
+
+static void explore_usage(FILE *f)
+{
+	fprintf(f,
+"  --explore           instead of PCT seeds, the bounded exhaustive search of\n"
+"                      each scenario (pinsim_explore()): every schedule with at\n"
+"                      most --bound preemptions at the race points, each in a\n"
+"                      fresh world whose MAP_DMA maps the BAR's first 16 KiB\n"
+"                      (the fault still installs the whole leaf: the same race,\n"
+"                      few points).  Per scenario: schedules explored, pruned\n"
+"                      and sleep skips, complete or not, per outcome (mapped,\n"
+"                      EINVAL, EBUSY, EINTR, oops, oops+deadlock, deadlock,\n"
+"                      livelock, vfio-ended) its count and first schedule, and\n"
+"                      the schedule-point pairs seen in both orders.  The\n"
+"                      lockstep-* scenarios are not searched: one thread, no\n"
+"                      decision to vary.  With --schedule (and --scenario):\n"
+"                      replay that schedule of the explore world, narrated\n"
+"  --bound K           --explore's preemption bound (default 2, at most 8)\n"
+"  --no-reduce         --explore without sleep-set reduction (the same\n"
+"                      outcomes, more schedules)\n"
+"  --max-schedules N   --explore stops a scenario after N schedules (default\n"
+"                      %d; it then says INCOMPLETE)\n"
+"  --explore --shard I/N  the search tree split by decision prefix (depth %d,\n"
+"                      prefix k to shard k mod N): one JSON line per scenario\n"
+"                      (race_repro_explore_shard), which --merge combines\n"
+"                      into what --shard 0/1 gives, line for line (a checker\n"
+"                      report stops each shard where it is: then the counts\n"
+"                      are the shards')\n", EXPLORE_DEFAULT_MAX, EXPLORE_SHARD_DEPTH);
 }
 
 static void shard_usage(FILE *f)
@@ -1402,7 +2205,10 @@ static void shard_usage(FILE *f)
 "                      JSON line per searching scenario, no narration\n"
 "  --merge FILE...     combine --shard lines (FILE '-': stdin) into the summary\n"
 "                      one run (--shard 0/1) gives: per scenario the smallest\n"
-"                      hit seed, its schedule, the seeds one run searches\n");
+"                      hit seed, its schedule, the seeds one run searches;\n"
+"                      --explore lines: summed counts, the first schedule of\n"
+"                      each outcome in the search's order.  Every shard must\n"
+"                      be given exactly once, all of one search (exit 1)\n");
 }
 
 static void usage(FILE *f)
@@ -1437,6 +2243,7 @@ static void usage(FILE *f)
 		    "walker is an override of the profile's pagewalk_fixed, applied after "
 		    "--kernel, and the kernel line says 'modified'.");
 	shard_usage(f);
+	explore_usage(f);
 	fprintf(f,
 "  --schedule STRING   replay this schedule (needs --scenario): thread indexes\n"
 "                      joined by '.', at most 4096, each below the scenario's\n"
@@ -1471,11 +2278,14 @@ static void usage(FILE *f)
 "A replay (--schedule, --canonical, a policy scenario replaying fixed-legacy's\n"
 "interleaving) whose schedule does not have the scenario's race is reported as\n"
 "'no race on this schedule'.\n"
-"Exit status: 0 every scenario run behaved as the kernel does; 1 one did not,\n"
-"or an error (a run failed on the host, an output could not be written); 2 bad\n"
+"Exit status: 0 every scenario run behaved as the kernel does (--explore: over\n"
+"every explored schedule); 1 one did not, or an error (a run failed on the\n"
+"host, an output could not be written; --merge: a shard missing, given twice,\n"
+"or shards of different searches, which --merge names on stderr); 2 bad\n"
 "arguments or a bad schedule, before any work; 3 none did not, but a replayed\n"
 "schedule had no race (nothing to compare); 4 a run drew a checker report\n"
-"(listed with its replay schedule; wins over 1 and 3).\n");
+"(listed with its replay schedule; wins over 1 and 3; --explore and --merge\n"
+"too).\n");
 }
 
 int main(int argc, char **argv)
@@ -1494,6 +2304,10 @@ int main(int argc, char **argv)
 		{ "shard", required_argument, NULL, 'D' },
 		{ "merge", no_argument, NULL, 'M' },
 		{ "collect-reports", no_argument, NULL, 'R' },
+		{ "explore", no_argument, NULL, 'E' },
+		{ "bound", required_argument, NULL, 'B' },
+		{ "no-reduce", no_argument, NULL, 'N' },
+		{ "max-schedules", required_argument, NULL, 'X' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -1504,7 +2318,7 @@ int main(int argc, char **argv)
 	unsigned long seeds = 200;
 	uint64_t first_seed = 1;
 	int c, good = 0, total = 0, no_race = 0, verdict, status;
-	bool stopped = false;
+	bool stopped = false, explore_given = false;
 	bool list = false;
 	char *end;
 
@@ -1561,6 +2375,23 @@ int main(int argc, char **argv)
 		case 'R':
 			collect_reports = true;
 			break;
+		case 'E':
+			explore_opt = true;
+			break;
+		case 'B':
+			if (!parse_ulong(optarg, 8, &explore_bound))
+				bad_arg("--bound must be 0..8");
+			explore_given = true;
+			break;
+		case 'N':
+			explore_reduce = false;
+			explore_given = true;
+			break;
+		case 'X':
+			if (!parse_ulong(optarg, 100000000, &explore_max) || !explore_max)
+				bad_arg("--max-schedules must be 1..100000000");
+			explore_given = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1570,6 +2401,10 @@ int main(int argc, char **argv)
 			ex_getopt_error(c, argv);
 		}
 	}
+	if (explore_given && !explore_opt)
+		bad_arg("--bound, --no-reduce and --max-schedules are for --explore");
+	if (explore_opt && canonical)
+		bad_arg("--explore searches every schedule: not with --canonical");
 	if (merge_opt) {
 		if (optind >= argc)
 			bad_arg("--merge needs FILE... (the --shard outputs; '-' for stdin)");
@@ -1606,6 +2441,15 @@ int main(int argc, char **argv)
 	if (only && !runs_on_impl(by_name(only)))
 		bad_arg("--scenario %s does not run with --impl tree: %s", only,
 			why_not_on_impl(by_name(only)));
+	/* --explore --schedule S: one execution of the explore world, narrated. */
+	if (explore_opt && schedule)
+		explore_world = true;
+	if (shard_n && !list && explore_opt) {
+		if (schedule || json)
+			bad_arg("--explore --shard splits the search: not with %s",
+				schedule ? schedule_src : "--json");
+		return explore_shard_main(only);
+	}
 	if (shard_n && !list) {
 		if (schedule || canonical || json)
 			bad_arg("--shard splits the seed search: not with %s",
@@ -1625,6 +2469,8 @@ int main(int argc, char **argv)
 	if (json)
 		json_out = ex_open_out("--json", json_path);
 	out = json_out == stdout ? stderr : stdout;
+	if (explore_opt && !schedule)
+		return explore_main(only, json_out);
 	for (size_t i = 0; i < NR_SCENARIOS; i++) {
 		const struct scenario *s = &scenarios[i];
 

@@ -386,6 +386,270 @@ START_TEST(test_map_dma_racing_group_unset_never_uses_a_released_backend)
 }
 END_TEST
 
+/*
+ * ---- pinsim_explore(): the bounded exhaustive search (issue 15) ----
+ *
+ * The seeds/01 world on 6.12.118's fixed walker with LEGACY's
+ * follow_fault_pfn(): a numa_maps reader and a VFIO_IOMMU_MAP_DMA of the
+ * first 16 KiB of a 1 GiB BAR (mmapped 1 GiB-aligned, faulted in), built
+ * afresh for every execution.  Its outcomes: MAP_DMA maps, or fails with
+ * EINVAL when the reader's split lands between fixup_user_fault() and the
+ * recheck.
+ */
+#define EX_BAR_VA (1ULL << 40)
+#define EX_MAX_OUTCOMES 16
+
+struct ex_search {
+	struct pinsim *m;
+	struct pinsim_proc *p;
+	int container;
+	long map_ret, numa_ret;
+	char numa[4096];
+	unsigned long setups, checks;
+	unsigned int nr;
+	char outcomes[EX_MAX_OUTCOMES][48];
+};
+
+static long ex_numa_maps(void *arg)
+{
+	struct ex_search *x = arg;
+
+	x->numa_ret = pinsim_read_numa_maps(x->p, x->numa, sizeof(x->numa));
+	return 0;
+}
+
+static long ex_map_dma(void *arg)
+{
+	struct ex_search *x = arg;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = EX_BAR_VA, .iova = 1ULL << 41, .size = 16 << 10,
+	};
+
+	x->map_ret = pinsim_ioctl(x->p, x->container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+	return 0;
+}
+
+static int ex_setup(void *ctx, struct pinsim_thread *t)
+{
+	struct ex_search *x = ctx;
+	struct pinsim_device_spec gpu = { "0000:01:00.0", { 1ULL << 30 }, 0 };
+	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct pinsim_config cfg;
+	int gid, group, device;
+	char path[32], byte;
+
+	x->setups++;
+	x->map_ret = x->numa_ret = 1;
+	pinsim_config_init(&cfg);
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118"), 0);
+	cfg.ram_bytes = 1ULL << 30;
+	cfg.max_bar_fault_order = 18;
+	cfg.retry_policy = PINSIM_RETRY_LEGACY;
+	ck_assert_int_eq(pinsim_create(&cfg, &x->m), 0);
+	ck_assert_int_eq(pinsim_proc_create(x->m, &x->p), 0);
+	ck_assert_int_eq(pinsim_add_device(x->m, &gpu, &gid), 0);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", gid);
+	x->container = pinsim_open(x->p, "/dev/vfio/vfio", O_RDWR);
+	group = pinsim_open(x->p, path, O_RDWR);
+	ck_assert_int_eq(pinsim_ioctl(x->p, group, VFIO_GROUP_SET_CONTAINER, &x->container), 0);
+	ck_assert_int_eq(pinsim_ioctl(x->p, x->container, VFIO_SET_IOMMU,
+				      (void *)VFIO_TYPE1v2_IOMMU), 0);
+	device = pinsim_ioctl(x->p, group, VFIO_GROUP_GET_DEVICE_FD, (void *)gpu.name);
+	ck_assert_int_ge(device, 0);
+	ck_assert_int_eq(pinsim_ioctl(x->p, device, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
+	ck_assert_uint_eq(pinsim_mmap(x->p, EX_BAR_VA, ri.size, PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_FIXED, device, ri.offset), EX_BAR_VA);
+	/* A vCPU touched the BAR: its 1 GiB leaf exists before the race. */
+	ck_assert_int_eq(pinsim_access(x->p, EX_BAR_VA, &byte, 1, 0), 1);
+	t[0] = (struct pinsim_thread){ .name = "numa_maps", .proc = x->p, .fn = ex_numa_maps,
+				       .arg = x };
+	t[1] = (struct pinsim_thread){ .name = "vfio", .proc = x->p, .fn = ex_map_dma, .arg = x };
+	return 2;
+}
+
+/* The outcome: how the run ended, MAP_DMA's result, whether the reader got its text. */
+static bool ex_check(void *ctx, struct pinsim_thread *t, int n,
+		     const struct pinsim_sched_result *res)
+{
+	struct ex_search *x = ctx;
+	unsigned long prefix, index;
+	char key[48];
+
+	x->checks++;
+	ck_assert_int_eq(n, 2);
+	ck_assert(!t[0].died && !t[1].died);
+	ck_assert_int_eq(pinsim_explore_position(&prefix, &index), 0);
+	snprintf(key, sizeof(key), "st=%d map=%ld numa=%d", res->status, x->map_ret,
+		 x->numa_ret > 0);
+	for (unsigned int i = 0; i < x->nr; i++)
+		if (!strcmp(x->outcomes[i], key))
+			return true;
+	ck_assert_uint_lt(x->nr, EX_MAX_OUTCOMES);
+	snprintf(x->outcomes[x->nr++], sizeof(x->outcomes[0]), "%s", key);
+	return true;
+}
+
+static void ex_teardown(void *ctx)
+{
+	struct ex_search *x = ctx;
+
+	x->m = NULL;	/* pinsim_explore() destroys (or abandons) it */
+	x->p = NULL;
+}
+
+static const struct pinsim_explore_ops ex_ops = { ex_setup, ex_check, ex_teardown };
+
+static bool ex_has(const struct ex_search *x, const char *key)
+{
+	for (unsigned int i = 0; i < x->nr; i++)
+		if (!strcmp(x->outcomes[i], key))
+			return true;
+	return false;
+}
+
+static void ex_run(struct ex_search *x, const struct pinsim_explore_opts *o,
+		   struct pinsim_explore_stats *st)
+{
+	ck_assert_int_eq(pinsim_explore(&ex_ops, x, o, st), 0);
+	printf("# explore reduce=%d shard %u/%u: %lu schedules, %lu pruned, %lu probes, "
+	       "%lu abandoned, %u outcomes, %s\n", o->reduce, o->shard, o->nr_shards,
+	       st->schedules, st->pruned, st->probes, st->abandoned, x->nr,
+	       st->complete ? "complete" : "INCOMPLETE");
+}
+
+START_TEST(test_explore_reduction_keeps_the_outcome_set_mapped_and_einval)
+{
+	struct pinsim_explore_opts o = { .preemption_bound = 2 };
+	static struct ex_search plain, red;
+	struct pinsim_explore_stats pst, st;
+
+	ex_run(&plain, &o, &pst);
+	o.reduce = true;
+	ex_run(&red, &o, &st);
+	ck_assert(pst.complete && st.complete);
+	ck_assert(!pst.stopped && !pst.checker_report);
+	/* Every execution checked once, every world built once per execution. */
+	ck_assert_uint_eq(plain.checks, pst.schedules);
+	ck_assert_uint_eq(plain.setups, pst.schedules + pst.pruned);
+	ck_assert_uint_eq(red.setups, st.schedules + st.pruned);
+	/* LEGACY's two outcomes, found by both. */
+	ck_assert(ex_has(&plain, "st=0 map=0 numa=1"));
+	ck_assert(ex_has(&plain, "st=0 map=-22 numa=1"));
+	ck_assert_uint_eq(red.nr, plain.nr);
+	for (unsigned int i = 0; i < plain.nr; i++)
+		ck_assert_msg(ex_has(&red, plain.outcomes[i]), "lost by the reduction: %s",
+			      plain.outcomes[i]);
+	ck_assert_uint_le(st.schedules + st.pruned, pst.schedules);
+	ck_assert_uint_gt(pst.coverage_pairs, 0);
+	/* The machines were destroyed: another can be created. */
+	ck_assert_int_eq(pst.abandoned, 0);
+}
+END_TEST
+
+START_TEST(test_explore_three_shards_sum_to_one_run_and_unite_its_outcomes)
+{
+	struct pinsim_explore_opts o = { .preemption_bound = 2, .shard_depth = 3 };
+	static struct ex_search one, sh[3];
+	struct pinsim_explore_stats st1, st;
+	unsigned long sum = 0, own = 0;
+	uint32_t order[PINSIM_NR_POINTS] = { 0 };
+
+	ex_run(&one, &o, &st1);
+	ck_assert(st1.complete);
+	for (unsigned int i = 0; i < 3; i++) {
+		o.shard = i;
+		o.nr_shards = 3;
+		ex_run(&sh[i], &o, &st);
+		ck_assert(st.complete);
+		ck_assert_uint_eq(st.prefixes, st1.prefixes);
+		sum += st.schedules;
+		own += st.own_prefixes;
+		for (int p = 0; p < PINSIM_NR_POINTS; p++)
+			order[p] |= st.order[p];
+		for (unsigned int k = 0; k < sh[i].nr; k++)
+			ck_assert_msg(ex_has(&one, sh[i].outcomes[k]), "shard %u: %s not in one run",
+				      i, sh[i].outcomes[k]);
+	}
+	ck_assert_uint_eq(sum, st1.schedules);
+	ck_assert_uint_eq(own, st1.prefixes);
+	for (unsigned int k = 0; k < one.nr; k++)
+		ck_assert_msg(ex_has(&sh[0], one.outcomes[k]) || ex_has(&sh[1], one.outcomes[k]) ||
+			      ex_has(&sh[2], one.outcomes[k]), "no shard found %s", one.outcomes[k]);
+	ck_assert_mem_eq(order, st1.order, sizeof(order));
+}
+END_TEST
+
+START_TEST(test_explore_bad_options_einval_and_no_world_built)
+{
+	static struct ex_search x;
+	struct pinsim_explore_opts bad[] = {
+		{ .shard = 3, .nr_shards = 3 },
+		{ .shard = 1, .nr_shards = 1 },
+		{ .shard = 1 },
+		{ .nr_shards = 10001 },
+		{ .shard_depth = 65 },
+		{ .points = 1u << PINSIM_NR_POINTS },
+	};
+	struct pinsim_explore_ops no_check = { ex_setup, NULL, ex_teardown };
+	struct pinsim_explore_opts ok = { .preemption_bound = 1 };
+	struct pinsim_explore_stats st;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		ck_assert_int_eq(pinsim_explore(&ex_ops, &x, &bad[i], &st), -1);
+		ck_assert_int_eq(errno, EINVAL);
+	}
+	errno = 0;
+	ck_assert_int_eq(pinsim_explore(&no_check, &x, &ok, &st), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pinsim_explore(NULL, &x, &ok, &st), -1);
+	ck_assert_int_eq(pinsim_explore(&ex_ops, &x, NULL, &st), -1);
+	ck_assert_int_eq(pinsim_explore(&ex_ops, &x, &ok, NULL), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(x.setups, 0);
+	/* Outside a check there is no position. */
+	ck_assert_int_eq(pinsim_explore_position(&st.prefixes, &st.probes), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* Nothing was left behind: a machine can be created. */
+	{
+		struct pinsim_config cfg;
+		struct pinsim *m;
+
+		pinsim_config_init(&cfg);
+		cfg.ram_bytes = 1ULL << 30;
+		ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+		pinsim_destroy(m);
+	}
+}
+END_TEST
+
+/* A setup that fails ends the search with its errno, nothing checked. */
+static int ex_setup_fails(void *ctx, struct pinsim_thread *t)
+{
+	struct ex_search *x = ctx;
+
+	(void)t;
+	x->setups++;
+	errno = ENOMEM;
+	return -1;
+}
+
+START_TEST(test_explore_failing_setup_ends_the_search_with_its_errno)
+{
+	static struct ex_search x;
+	struct pinsim_explore_ops ops = { ex_setup_fails, ex_check, ex_teardown };
+	struct pinsim_explore_opts o = { .preemption_bound = 2 };
+	struct pinsim_explore_stats st;
+
+	ck_assert_int_eq(pinsim_explore(&ops, &x, &o, &st), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_uint_eq(x.setups, 1);
+	ck_assert_uint_eq(x.checks, 0);
+	ck_assert_uint_eq(st.schedules, 0);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -406,5 +670,13 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_second_machine_is_ebusy_and_bad_config_einval);
 	tcase_add_test(tc, test_stats_report_frame_metadata_and_no_oops);
 	tcase_add_test(tc, test_map_dma_racing_group_unset_never_uses_a_released_backend);
+	/* pinsim_explore(): each execution builds its own machine, no fixture. */
+	tc = tcase_create("explore");
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_explore_reduction_keeps_the_outcome_set_mapped_and_einval);
+	tcase_add_test(tc, test_explore_three_shards_sum_to_one_run_and_unite_its_outcomes);
+	tcase_add_test(tc, test_explore_bad_options_einval_and_no_world_built);
+	tcase_add_test(tc, test_explore_failing_setup_ends_the_search_with_its_errno);
 	return s;
 }

@@ -800,6 +800,116 @@ int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
 		     struct pinsim_sched_result *res) PINSIM_API;
 
 /*
+ * Bounded exhaustive search (issue 15): every schedule of a few threads
+ * with at most @preemption_bound preemptions at the @points decision
+ * points (CHESS-style preemption bounding, stateless re-execution), each
+ * execution in a world built afresh.  Deterministic: the same world, the
+ * same options give the same executions in the same order, schedule for
+ * schedule, in every process and on every machine.
+ *
+ * For each execution, @setup builds the world — pinsim_create() a machine,
+ * its processes, files, mappings — and fills @threads (each a task of a
+ * process of that one machine), returning their number (1 to
+ * PINSIM_EXPLORE_MAX_THREADS), or -1 having created nothing (the search
+ * ends: -1 with setup's errno, or EINVAL).  The threads then run under the
+ * scheduler; @check judges the execution (@res: status, the schedule that
+ * replays it with pinsim_sched_run() or PINSIM_SCHEDULE, this run's
+ * checker reports) and returns false to stop the search (a bug: @st->bug
+ * holds it).  @teardown frees what setup made besides the machine:
+ * pinsim_explore() destroys the machine itself, after teardown, because it
+ * knows what the caller cannot always do — a task that oopsed, or a thread
+ * the search ended (a deadlock, a livelock, a run cut short by the
+ * reduction or by sharding), keeps its locks for good, and pinsim_destroy()
+ * would wait on them for ever.  Such a machine is abandoned instead: its
+ * memory is unmapped, its bookkeeping (a few KiB) kept until the process
+ * exits, and another can be created (@st->abandoned counts them).
+ *
+ * @reduce: sleep sets (partial-order reduction): two steps that touch
+ * disjoint objects (different locks, page-table entries, mms) are not tried
+ * in both orders.  It reaches every outcome the plain search reaches, in
+ * fewer executions; some executions it starts are cut short ("pruned",
+ * never checked).
+ *
+ * Checker reports (pinsim_checker_reports()) stop the search after the
+ * execution that made the first one is checked, as a failed check does;
+ * with @collect_reports the search goes on and counts them.
+ *
+ * Sharding: the distinct decision prefixes of length @shard_depth (0: 1),
+ * numbered in the search's order, belong to shard (number mod @nr_shards).
+ * Shard @shard runs the executions that reach a new prefix up to that depth
+ * ("probes": cut short, never checked) and explores and checks only its own
+ * prefixes' subtrees: over the @nr_shards shards, the checked executions
+ * are the unsharded search's, each exactly once.  Their schedules sum to
+ * the unsharded count when every shard is complete.
+ */
+#define PINSIM_EXPLORE_MAX_THREADS 8
+
+struct pinsim_explore_ops {
+	int (*setup)(void *ctx, struct pinsim_thread *threads);
+	bool (*check)(void *ctx, struct pinsim_thread *threads, int n,
+		      const struct pinsim_sched_result *res);
+	void (*teardown)(void *ctx);
+};
+
+struct pinsim_explore_opts {
+	uint32_t points;		/* bit per enum pinsim_point; 0 = the race points */
+	unsigned int preemption_bound;
+	unsigned long max_schedules;	/* checked executions; 0 = no limit */
+	unsigned long step_budget;	/* per execution; 0 = 100000 */
+	bool reduce;			/* sleep-set reduction */
+	bool collect_reports;		/* checker reports do not stop the search */
+	unsigned int shard, nr_shards;	/* nr_shards 0 or 1: one search; at most 10000 */
+	unsigned int shard_depth;	/* 0 = 1; at most 64 */
+};
+
+struct pinsim_explore_stats {
+	unsigned long schedules;	/* executions run and checked */
+	unsigned long deadlocks, livelocks;	/* of those */
+	unsigned long pruned;		/* cut short by the reduction */
+	unsigned long sleep_skips;	/* choices the reduction did not try */
+	unsigned long probes;		/* sharding: runs into other shards' prefixes */
+	unsigned long prefixes, own_prefixes;	/* sharding: numbered, this shard's */
+	unsigned long abandoned;	/* machines left with dead tasks' locks held */
+	bool complete;			/* the whole bounded space (this shard's) was explored */
+	bool stopped;			/* check() returned false */
+	bool checker_report;		/* an execution made a checker report */
+	unsigned long checker_reports;	/* executions that made one */
+	/*
+	 * Coverage: bit b of @order[a] is set when an execution passed point b
+	 * on one thread while another stood at point a (a seen before b);
+	 * @coverage_pairs counts the pairs seen in both orders.  The union over
+	 * shards (OR) is the unsharded search's.
+	 */
+	uint32_t order[PINSIM_NR_POINTS];
+	unsigned int coverage_pairs;
+	/* The first execution that made a checker report or failed check(). */
+	struct pinsim_sched_result bug;
+};
+
+/*
+ * 0, or -1 with errno: EINVAL for a NULL or bad argument (a shard not
+ * below @nr_shards, too many shards, a point that does not exist; nothing
+ * is run, setup is not called), a bad thread from setup; setup's errno;
+ * EBUSY when called from inside a controlled execution.  @st is filled
+ * either way for what ran.  No other thread may call pinsim meanwhile.
+ */
+int pinsim_explore(const struct pinsim_explore_ops *ops, void *ctx,
+		   const struct pinsim_explore_opts *opts,
+		   struct pinsim_explore_stats *st) PINSIM_API;
+
+/*
+ * Inside @check: where the execution stands in the search's order, the
+ * same in every shard as in the unsharded search (same world, points,
+ * bound, reduction, shard_depth): *@prefix is the number of its decision
+ * prefix of length shard_depth (0 for the first), *@index its rank among
+ * the checked executions of that prefix.  Executions sort by (prefix,
+ * index) in the unsharded search's order, so the first of something over
+ * all shards is the one a single search meets first.  -1 and EINVAL
+ * outside a check.
+ */
+int pinsim_explore_position(unsigned long *prefix, unsigned long *index) PINSIM_API;
+
+/*
  * A trace of what the simulated kernel does at its schedule points, and of
  * oopses: @who is the task's name, @what the event ("walk_pud_range:after_split",
  * "oops: ...", "switch"), @addr the address concerned.  NULL turns it off.
