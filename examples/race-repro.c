@@ -798,6 +798,10 @@ static struct {
 	char interleaving[200];		/* which one, in words */
 	char *timeline;			/* the narrated run's steps, JSON */
 	struct outcome o;
+	/* The scenario's first checker report (checker_fired()), for --json. */
+	unsigned int nr_reports;	/* runs that drew one */
+	uint64_t report_seed;		/* 0: a replay */
+	char report_kind[32], report_text[1536], report_schedule[8193];
 } results[NR_SCENARIOS];
 
 /* The schedule to replay and where it came from: --schedule or PINSIM_SCHEDULE. */
@@ -822,9 +826,20 @@ static bool checker_fired(const struct scenario *s, const struct outcome *o, uin
 {
 	struct pinsim_config kcfg;
 
+	size_t idx = (size_t)(s - scenarios);
+
 	if (!o->res.checker_reports)
 		return false;
 	nr_checker_runs++;
+	if (!results[idx].nr_reports++) {
+		results[idx].report_seed = seed;
+		snprintf(results[idx].report_kind, sizeof(results[idx].report_kind), "%s",
+			 o->check_kind);
+		snprintf(results[idx].report_text, sizeof(results[idx].report_text), "%s",
+			 o->check_text);
+		snprintf(results[idx].report_schedule, sizeof(results[idx].report_schedule), "%s",
+			 o->res.schedule);
+	}
 	scenario_kernel(s, &kcfg);
 	fprintf(out, "   checker report (%u in the run%s%llu): %s: %s\n", o->res.checker_reports,
 		seed ? ", PCT seed " : "", (unsigned long long)seed, o->check_kind, o->check_text);
@@ -833,6 +848,17 @@ static bool checker_fired(const struct scenario *s, const struct outcome *o, uin
 		impl_opt == PINSIM_IMPL_TREE ? " --impl tree" : "", kcfg.kernel, s->name,
 		o->res.schedule[0] ? o->res.schedule : "''");
 	return !collect_reports;
+}
+
+/* A search or replay stopped on a checker report: what --json says of it. */
+static int checker_stop(size_t idx, const struct outcome *o, uint64_t seed)
+{
+	results[idx].ran = true;
+	results[idx].verdict = V_CHECKER;
+	results[idx].ok = false;
+	results[idx].seed = seed;
+	results[idx].o = *o;
+	return V_CHECKER;
 }
 
 static const struct scenario *by_name(const char *name)
@@ -978,9 +1004,9 @@ static int run_scenario(const struct scenario *s, const char *schedule, unsigned
 		if (run_isolated(s, replay, 0, false, &o, NULL))
 			return V_DID_NOT;
 		if (checker_fired(s, &o, 0))
-			return V_CHECKER;
+			return checker_stop(idx, &o, 0);
 	} else if ((r = search(s, seeds, first_seed, &o, &seed, &ok))) {
-		return r > 0 ? V_CHECKER : V_DID_NOT;
+		return r > 0 ? checker_stop(idx, &o, seed) : V_DID_NOT;
 	} else {
 		snprintf(results[idx].interleaving, sizeof(results[idx].interleaving),
 			 "the one found with PCT seed %llu", (unsigned long long)seed);
@@ -1097,11 +1123,25 @@ static void print_json(FILE *f, int good, int total, int no_race, int status, co
 		       "\"interleaving\": ", first ? "" : ",", s->name, expect_text(s->expect),
 		       results[i].ok ? "true" : "false", results[i].raced ? "true" : "false",
 		       results[i].verdict == V_BEHAVED ? "behaved" :
-		       results[i].verdict == V_NO_RACE ? "no_race" : "did_not_behave",
+		       results[i].verdict == V_NO_RACE ? "no_race" :
+		       results[i].verdict == V_CHECKER ? "checker_report" : "did_not_behave",
 		       found_schedule[i], (unsigned long long)results[i].seed);
 		ex_json_string(f, results[i].interleaving);
 		fprintf(f, ", ");
 		print_outcome_json(f, &results[i].o);
+		fprintf(f, ", \"checker_report_runs\": %u, \"checker_report\": ",
+			results[i].nr_reports);
+		if (results[i].nr_reports) {
+			fprintf(f, "{\"kind\": ");
+			ex_json_string(f, results[i].report_kind);
+			fprintf(f, ", \"text\": ");
+			ex_json_string(f, results[i].report_text);
+			fprintf(f, ", \"schedule\": ");
+			ex_json_string(f, results[i].report_schedule);
+			fprintf(f, ", \"seed\": %llu}", (unsigned long long)results[i].report_seed);
+		} else {
+			fprintf(f, "null");
+		}
 		fprintf(f, ", ");
 		ex_kernel_json(f, &cfg);
 		fprintf(f, ",\n     \"timeline\": [%s\n     ]}",
@@ -1617,17 +1657,26 @@ static bool shard_searches(const struct scenario *s)
 /* One scenario's share of the seeds; its JSON line on stdout. */
 static int shard_scenario(const struct scenario *s, unsigned long seeds, uint64_t first_seed)
 {
-	bool all = s->expect == EXPECT_NO_OOPS, hit = false;
-	unsigned long searched = 0;
-	uint64_t seed = 0;
+	bool all = s->expect == EXPECT_NO_OOPS, hit = false, stop = false;
+	static struct outcome rep;
+	unsigned long searched = 0, reports = 0;
+	uint64_t seed = 0, rep_seed = 0;
 	struct outcome o;
 
-	for (unsigned long k = shard_i; k < seeds && !hit; k += shard_n) {
+	for (unsigned long k = shard_i; k < seeds && !hit && !stop; k += shard_n) {
 		seed = first_seed + k;
 		if (run_isolated(s, NULL, seed, false, &o, NULL))
 			return -1;
 		searched++;
 		hit = wanted(s, &o) != all;
+		/* A checker report stops the search as a hit does (one run's first). */
+		if (o.res.checker_reports) {
+			if (!reports++) {
+				rep = o;
+				rep_seed = seed;
+			}
+			stop = !collect_reports;
+		}
 	}
 	printf("{\"race_repro_shard\": 1, \"scenario\": \"%s\", \"shard\": %u, \"nr_shards\": %u, "
 	       "\"first_seed\": %llu, \"seeds\": %lu, \"all\": %s, \"searched\": %lu, "
@@ -1635,6 +1684,16 @@ static int shard_scenario(const struct scenario *s, unsigned long seeds, uint64_
 	       s->name, shard_i, shard_n, (unsigned long long)first_seed, seeds,
 	       all ? "true" : "false", searched, hit ? (unsigned long long)seed : 0ULL);
 	ex_json_string(stdout, hit ? o.res.schedule : "");
+	printf(", \"collect_reports\": %s, \"checker_reports\": %lu",
+	       collect_reports ? "true" : "false", reports);
+	if (reports) {
+		printf(", \"report_seed\": %llu, \"report_kind\": ", (unsigned long long)rep_seed);
+		ex_json_string(stdout, rep.check_kind);
+		printf(", \"report_text\": ");
+		ex_json_string(stdout, rep.check_text);
+		printf(", \"report_schedule\": ");
+		ex_json_string(stdout, rep.res.schedule);
+	}
 	printf("}\n");
 	return 0;
 }
@@ -1662,6 +1721,9 @@ static struct {
 	uint64_t first_seed, hit;
 	uint32_t shards_seen[10000 / 32 + 1];
 	char schedule[8193];
+	bool collect;
+	uint64_t rep_seed;		/* the smallest seed with a checker report; 0: none */
+	char rep_kind[32], rep_text[1536], rep_schedule[8193];
 } merged[NR_SCENARIOS];
 
 /* The value after "key": in @line (numbers, true/false, a string's start). */
@@ -2044,6 +2106,34 @@ static int explore_merge_print(bool *any, bool *bad)
 	return 0;
 }
 
+/* A --shard line's checker report (issue 15): the smallest seed's is kept. */
+static int merge_report(size_t idx, const char *file, unsigned long ln, const char *line)
+{
+	static char kind[32], text[1536], sched[8193];
+	unsigned long long seed;
+	bool collect = false;
+
+	json_bool(line, "collect_reports", &collect);
+	merged[idx].collect = collect;
+	if (!json_field(line, "report_kind"))
+		return 0;
+	if (!json_ull(line, "report_seed", &seed) || !seed ||
+	    !json_str_esc(line, "report_kind", kind, sizeof(kind)) ||
+	    !json_str_esc(line, "report_text", text, sizeof(text)) ||
+	    !json_str_esc(line, "report_schedule", sched, sizeof(sched))) {
+		fprintf(stderr, "%s: %s:%lu: a bad checker report in a --shard line\n", prog, file,
+			ln);
+		return -1;
+	}
+	if (!merged[idx].rep_seed || seed < merged[idx].rep_seed) {
+		merged[idx].rep_seed = seed;
+		snprintf(merged[idx].rep_kind, sizeof(merged[idx].rep_kind), "%s", kind);
+		snprintf(merged[idx].rep_text, sizeof(merged[idx].rep_text), "%s", text);
+		snprintf(merged[idx].rep_schedule, sizeof(merged[idx].rep_schedule), "%s", sched);
+	}
+	return 0;
+}
+
 static int merge_line(const char *file, unsigned long ln, const char *line)
 {
 	unsigned long long shard, n, first, seeds, searched, hit;
@@ -2088,7 +2178,7 @@ static int merge_line(const char *file, unsigned long ln, const char *line)
 		merged[idx].hit = hit;
 		snprintf(merged[idx].schedule, sizeof(merged[idx].schedule), "%s", sched);
 	}
-	return 0;
+	return merge_report(idx, file, ln, line);
 }
 
 static int merge_file(const char *file)
@@ -2134,17 +2224,43 @@ static int merge_main(int nfiles, char **files)
 				merged[i].lines, merged[i].nr_shards);
 			return 1;
 		}
+		/*
+		 * One run stops at its first hit or (without --collect-reports)
+		 * checker report: what comes after the earlier of the two it
+		 * never reaches.
+		 */
+		if (merged[i].rep_seed && !merged[i].collect) {
+			if (merged[i].hit && merged[i].hit < merged[i].rep_seed)
+				merged[i].rep_seed = 0;
+			else
+				merged[i].hit = 0;
+		}
 		one_run = merged[i].hit ? (unsigned long)(merged[i].hit - merged[i].first_seed + 1) :
-					  merged[i].seeds;
+			  merged[i].rep_seed && !merged[i].collect ?
+			  (unsigned long)(merged[i].rep_seed - merged[i].first_seed + 1) :
+			  merged[i].seeds;
 		printf("{\"scenario\": \"%s\", \"expected\": \"%s\", \"first_seed\": %llu, "
 		       "\"seeds\": %lu, \"searched\": %lu, \"result\": \"%s\", \"seed\": %llu, "
 		       "\"schedule\": ",
 		       s->name, expect_text(s->expect), (unsigned long long)merged[i].first_seed,
 		       merged[i].seeds, one_run,
+		       merged[i].rep_seed && !merged[i].collect ? "checker_report" :
 		       merged[i].all ? (merged[i].hit ? "failed" : "all_ok") :
 				       (merged[i].hit ? "found" : "not_found"),
 		       (unsigned long long)merged[i].hit);
 		ex_json_string(stdout, merged[i].schedule);
+		printf(", \"checker_report\": ");
+		if (merged[i].rep_seed) {
+			printf("{\"seed\": %llu, \"kind\": ", (unsigned long long)merged[i].rep_seed);
+			ex_json_string(stdout, merged[i].rep_kind);
+			printf(", \"text\": ");
+			ex_json_string(stdout, merged[i].rep_text);
+			printf(", \"schedule\": ");
+			ex_json_string(stdout, merged[i].rep_schedule);
+			printf("}");
+		} else {
+			printf("null");
+		}
 		printf("}\n");
 	}
 	if (explore_merge_print(&any, &explore_bad))
@@ -2155,9 +2271,9 @@ static int merge_main(int nfiles, char **files)
 	}
 	if (ferror(stdout) || fflush(stdout))
 		return 1;
-	/* As one --explore run: 4 on a checker report, 1 when a scenario did not behave. */
+	/* As one run: 4 on a checker report, 1 when a scenario did not behave. */
 	for (size_t i = 0; i < NR_SCENARIOS; i++)
-		if (xmerged[i].rep.seen)
+		if (xmerged[i].rep.seen || merged[i].rep_seed)
 			return 4;
 	if (explore_bad)
 		return 1;

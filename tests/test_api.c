@@ -650,6 +650,125 @@ START_TEST(test_explore_failing_setup_ends_the_search_with_its_errno)
 }
 END_TEST
 
+/*
+ * A checker report stops the search (issue 15): a device DMA racing an
+ * MADV_DONTNEED of its pinned buffer.  When the discard comes first the
+ * DMA reaches a pinned page the process no longer maps: "dma-coherency".
+ */
+struct ex_discard {
+	struct pinsim *m;
+	struct pinsim_proc *p;
+	int gid;
+	uint64_t va;
+	unsigned long checks, reported;
+};
+
+#define EX_IOVA (1ULL << 32)
+
+static long ex_t_discard(void *arg)
+{
+	struct ex_discard *x = arg;
+
+	return pinsim_madvise(x->p, x->va, 4 * 4096, MADV_DONTNEED);
+}
+
+static long ex_t_dma(void *arg)
+{
+	struct ex_discard *x = arg;
+	unsigned char b;
+
+	return pinsim_dma(x->m, x->gid, EX_IOVA, &b, 1, 0);
+}
+
+static int ex_discard_setup(void *ctx, struct pinsim_thread *t)
+{
+	struct ex_discard *x = ctx;
+	struct pinsim_device_spec nic = { "0000:02:00.0", { 1ULL << 20 }, 0 };
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.iova = EX_IOVA, .size = 4 * 4096,
+	};
+	struct pinsim_config cfg;
+	int container, group;
+	char path[32];
+
+	pinsim_config_init(&cfg);
+	cfg.ram_bytes = 1ULL << 30;
+	ck_assert_int_eq(pinsim_create(&cfg, &x->m), 0);
+	ck_assert_int_eq(pinsim_proc_create(x->m, &x->p), 0);
+	ck_assert_int_eq(pinsim_add_device(x->m, &nic, &x->gid), 0);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", x->gid);
+	container = pinsim_open(x->p, "/dev/vfio/vfio", O_RDWR);
+	group = pinsim_open(x->p, path, O_RDWR);
+	ck_assert_int_eq(pinsim_ioctl(x->p, group, VFIO_GROUP_SET_CONTAINER, &container), 0);
+	ck_assert_int_eq(pinsim_ioctl(x->p, container, VFIO_SET_IOMMU,
+				      (void *)VFIO_TYPE1v2_IOMMU), 0);
+	x->va = pinsim_mmap(x->p, 0, 4 * 4096, PROT_READ | PROT_WRITE, ANON, -1, 0);
+	ck_assert_uint_ne(x->va, PINSIM_MAP_FAILED);
+	map.vaddr = x->va;
+	ck_assert_int_eq(pinsim_ioctl(x->p, container, VFIO_IOMMU_MAP_DMA, &map), 0);
+	t[0] = (struct pinsim_thread){ .name = "balloon", .proc = x->p, .fn = ex_t_discard,
+				       .arg = x };
+	t[1] = (struct pinsim_thread){ .name = "device", .proc = x->p, .fn = ex_t_dma, .arg = x };
+	return 2;
+}
+
+static bool ex_discard_check(void *ctx, struct pinsim_thread *t, int n,
+			     const struct pinsim_sched_result *res)
+{
+	struct ex_discard *x = ctx;
+
+	x->checks++;
+	x->reported += res->checker_reports > 0;
+	return true;
+}
+
+static void ex_discard_teardown(void *ctx)
+{
+	((struct ex_discard *)ctx)->m = NULL;
+}
+
+START_TEST(test_explore_stops_at_the_first_checker_report_unless_collecting)
+{
+	static const struct pinsim_explore_ops ops = { ex_discard_setup, ex_discard_check,
+						       ex_discard_teardown };
+	struct pinsim_explore_opts o = { .points = (1u << PINSIM_NR_POINTS) - 1,
+					 .preemption_bound = 2 };
+	static struct ex_discard first, all;
+	static struct pinsim_checker_report r;
+	struct pinsim_explore_stats st, ast;
+	struct pinsim_config cfg;
+	struct pinsim *m;
+
+	ck_assert_int_eq(pinsim_explore(&ops, &first, &o, &st), 0);
+	printf("# discard x DMA: stopped after %lu schedules, report schedule '%s'\n",
+	       st.schedules, st.bug.schedule);
+	ck_assert(st.checker_report);
+	ck_assert_uint_eq(st.checker_reports, 1);
+	ck_assert(!st.complete && !st.stopped);
+	ck_assert_uint_eq(first.reported, 1);
+	ck_assert_uint_eq(first.checks, st.schedules);	/* the last one checked made it */
+	ck_assert_uint_gt(st.bug.checker_reports, 0);
+	o.collect_reports = true;
+	ck_assert_int_eq(pinsim_explore(&ops, &all, &o, &ast), 0);
+	printf("# discard x DMA, collecting: %lu schedules, %lu with a report\n", ast.schedules,
+	       ast.checker_reports);
+	ck_assert(ast.complete);
+	ck_assert_uint_eq(ast.checker_reports, all.reported);
+	ck_assert_uint_ge(ast.checker_reports, 1);
+	ck_assert_uint_lt(ast.checker_reports, ast.schedules);	/* DMA first: nothing wrong */
+	ck_assert_str_eq(ast.bug.schedule, st.bug.schedule);
+	/* The report names the race, and replays with the first search's schedule. */
+	pinsim_config_init(&cfg);
+	cfg.ram_bytes = 1ULL << 30;
+	ck_assert_int_eq(pinsim_create(&cfg, &m), 0);
+	ck_assert_int_ge(pinsim_checker_reports(m, &r, 1), 1);
+	ck_assert_str_eq(r.kind, "dma-coherency");
+	pinsim_checker_reset(m);
+	pinsim_destroy(m);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -678,5 +797,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_explore_three_shards_sum_to_one_run_and_unite_its_outcomes);
 	tcase_add_test(tc, test_explore_bad_options_einval_and_no_world_built);
 	tcase_add_test(tc, test_explore_failing_setup_ends_the_search_with_its_errno);
+	tcase_add_test(tc, test_explore_stops_at_the_first_checker_report_unless_collecting);
 	return s;
 }
