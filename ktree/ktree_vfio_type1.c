@@ -40,6 +40,13 @@
  *                   and vfio_find_vpfn()): not visible without editing the
  *                   file.
  * outcomes[] counts MAP_DMA results as pinsim's type1 does.
+ *
+ * Checker hook (issue 15): each container is a source of the per-mm
+ * locked_vm ledger (lib/locked_vm_ledger.h), its share read from its IOMMU
+ * domain (ktree_type1_charged_pages()), and the ledger is checked for the
+ * caller's mm after an UNMAP_DMA and for the mappings' owners after the
+ * release, as pinsim's type1 does under its lock; the tree's code is not
+ * touched.
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -47,7 +54,9 @@
 #include <stdlib.h>
 
 #include "bug.h"
+#include "checker.h"
 #include "iommu.h"
+#include "locked_vm_ledger.h"
 #include "vfio.h"
 #include "vfio_iommu_driver.h"
 #include "vfio/include/ktree_vfio_type1.h"
@@ -63,7 +72,54 @@ struct ktree_type1 {
 	struct ktree_type1_group *groups;
 	pthread_mutex_t lock; /* groups and stats */
 	struct vfio_type1_stats stats;
+	struct locked_vm_source ledger;
 };
+
+#define KTREE_LEDGER_OWNERS 8
+
+/* The container's share of an mm's locked_vm: only with its lock free. */
+static bool tree_ledger_charged(struct locked_vm_source *src, struct mm_struct *mm, bool held,
+				unsigned long *pages)
+{
+	struct ktree_type1 *t =
+		(struct ktree_type1 *)((char *)src - offsetof(struct ktree_type1, ledger));
+	struct mutex *lock = ktree_type1_lock(t->tree);
+	enum locked_vm_lock how = held ? LVM_PEEKED : locked_vm_ledger_trylock(lock);
+
+	if (how == LVM_BUSY)
+		return false;
+	*pages = ktree_type1_charged_pages(t->tree, mm);
+	locked_vm_ledger_unlock(lock, how);
+	return true;
+}
+
+/* The owners of the container's mappings, mmgrab()bed, if they can be read. */
+static unsigned int ledger_owners(struct ktree_type1 *t, struct mm_struct **owners)
+{
+	struct mutex *lock = ktree_type1_lock(t->tree);
+	enum locked_vm_lock how;
+	unsigned int nr;
+
+	if (!checkers_on())
+		return 0;
+	how = locked_vm_ledger_trylock(lock);
+	if (how == LVM_BUSY)
+		return 0;
+	nr = ktree_type1_dma_owners(t->tree, owners, KTREE_LEDGER_OWNERS);
+	locked_vm_ledger_unlock(lock, how);
+	return nr;
+}
+
+/* After the tree's call: one check per owner, unless the call drew a report. */
+static void ledger_check_owners(struct mm_struct **owners, unsigned int nr,
+				unsigned long reports_before, const char *where)
+{
+	while (nr--) {
+		if (checker_count(CHECK_LOCKED_VM) == reports_before)
+			locked_vm_ledger_check(owners[nr], NULL, where);
+		mmdrop(owners[nr]);
+	}
+}
 
 /* The call in progress on this thread: where the wrappers count. */
 static __sim_tls struct ktree_type1 *cur;
@@ -152,6 +208,8 @@ static int tree_open(unsigned long arg, void **data)
 		return ret;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	t->ledger.charged = tree_ledger_charged;
+	locked_vm_ledger_add(&t->ledger);
 	*data = t;
 	return 0;
 }
@@ -160,10 +218,17 @@ static void tree_release(void *data)
 {
 	struct ktree_type1 *t = data;
 	struct ktree_type1_group *g, *next;
+	unsigned long reports_before = checker_count(CHECK_LOCKED_VM);
+	struct mm_struct *owners[KTREE_LEDGER_OWNERS];
+	unsigned int nr_owners = ledger_owners(t, owners);
 
+	/* Its mappings go away unlocked: the ledger stops reading them now. */
+	locked_vm_ledger_releasing(&t->ledger);
 	enter(t);
 	ktree_type1_release(t->tree);
 	leave();
+	locked_vm_ledger_del(&t->ledger);
+	ledger_check_owners(owners, nr_owners, reports_before, "container release");
 	for (g = t->groups; g; g = next) {
 		next = g->next;
 		ktree_type1_group_free(g->group);
@@ -178,6 +243,7 @@ static long tree_ioctl(void *data, unsigned int cmd, void *arg)
 {
 	struct ktree_type1 *t = data;
 	struct vfio_pin_stats st = {0};
+	unsigned long reports_before;
 	long ret;
 
 	if (!t) {
@@ -189,11 +255,16 @@ static long tree_ioctl(void *data, unsigned int cmd, void *arg)
 		leave();
 		return ret;
 	}
+	reports_before = checker_count(CHECK_LOCKED_VM);
 	enter(t);
 	if (cmd == VFIO_IOMMU_MAP_DMA)
 		cur_pin = &st;
 	ret = ktree_type1_ioctl(t->tree, cmd, (unsigned long)arg);
 	leave();
+	/* After the tree's vfio_dma_do_unmap() has dropped iommu->lock. */
+	if (cmd == VFIO_IOMMU_UNMAP_DMA && current &&
+	    checker_count(CHECK_LOCKED_VM) == reports_before)
+		locked_vm_ledger_check(current->mm, NULL, "VFIO_IOMMU_UNMAP_DMA");
 	if (cmd == VFIO_IOMMU_MAP_DMA) {
 		pthread_mutex_lock(&t->lock);
 		t->stats.last = st;
@@ -262,6 +333,9 @@ static void tree_detach_group(void *data, int group_id)
 {
 	struct ktree_type1 *t = data;
 	struct ktree_type1_group **pp, *g = NULL;
+	unsigned long reports_before = checker_count(CHECK_LOCKED_VM);
+	struct mm_struct *owners[KTREE_LEDGER_OWNERS];
+	unsigned int nr_owners;
 
 	pthread_mutex_lock(&t->lock);
 	for (pp = &t->groups; *pp; pp = &(*pp)->next) {
@@ -274,9 +348,12 @@ static void tree_detach_group(void *data, int group_id)
 	pthread_mutex_unlock(&t->lock);
 	if (!g)
 		return;
+	/* The last group's detach takes the mappings: check their owners after. */
+	nr_owners = ledger_owners(t, owners);
 	enter(t);
 	ktree_type1_detach_group(t->tree, g->group);
 	leave();
+	ledger_check_owners(owners, nr_owners, reports_before, "group detach");
 	ktree_type1_group_free(g->group);
 	free(g);
 }

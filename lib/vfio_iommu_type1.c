@@ -50,6 +50,7 @@
 
 #include "checker.h"
 #include "fault_inject.h"
+#include "locked_vm_ledger.h"
 #include "machine.h"
 #include "mutex.h"
 #include "printk.h"
@@ -437,6 +438,8 @@ struct vfio_iommu {
 	 * mm->locked_vm, which mlock() shares (vfio_check_locked_vm()).
 	 */
 	long acct_charged;
+	/* Its part of the per-mm ledger (locked_vm_ledger.h). */
+	struct locked_vm_source ledger;
 };
 
 static struct vfio_dma *rb_dma(const struct rb_node *n)
@@ -1409,12 +1412,218 @@ out:
 	iommu->acct_charged -= dma->locked_vm;
 }
 
+/* ---------------- the per-mm locked_vm ledger (locked_vm_ledger.h) ---------------- */
+
+static struct {
+	pthread_mutex_t lock;	/* host lock: held across no schedule point */
+	struct locked_vm_source *sources;
+	struct locked_vm_ledger_stats stats;
+} ledger = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void locked_vm_ledger_add(struct locked_vm_source *src)
+{
+	pthread_mutex_lock(&ledger.lock);
+	src->releasing = false;
+	src->next = ledger.sources;
+	ledger.sources = src;
+	pthread_mutex_unlock(&ledger.lock);
+}
+
+void locked_vm_ledger_releasing(struct locked_vm_source *src)
+{
+	pthread_mutex_lock(&ledger.lock);
+	src->releasing = true;
+	pthread_mutex_unlock(&ledger.lock);
+}
+
+void locked_vm_ledger_del(struct locked_vm_source *src)
+{
+	pthread_mutex_lock(&ledger.lock);
+	for (struct locked_vm_source **pp = &ledger.sources; *pp; pp = &(*pp)->next) {
+		if (*pp == src) {
+			*pp = src->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ledger.lock);
+}
+
+void locked_vm_ledger_get_stats(struct locked_vm_ledger_stats *st)
+{
+	pthread_mutex_lock(&ledger.lock);
+	*st = ledger.stats;
+	pthread_mutex_unlock(&ledger.lock);
+}
+
+/*
+ * In a controlled run the checking thread is the only one running until
+ * its next schedule point, and the check has none: a free lock is enough,
+ * and taking it would add lock operations (footprints, lockdep) that the
+ * run without checkers does not have.
+ */
+enum locked_vm_lock locked_vm_ledger_trylock(struct mutex *lock)
+{
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		return mutex_is_locked(lock) ? LVM_BUSY : LVM_PEEKED;
+	return mutex_trylock(lock) ? LVM_LOCKED : LVM_BUSY;
+}
+
+void locked_vm_ledger_unlock(struct mutex *lock, enum locked_vm_lock how)
+{
+	if (how == LVM_LOCKED)
+		mutex_unlock(lock);
+}
+
+/* The mmap_lock side: not write-held (mlock_fixup() and munmap update there). */
+static enum locked_vm_lock ledger_mm_read(struct mm_struct *mm)
+{
+	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
+		return atomic_load(&mm->mmap_lock.count) & RWSEM_WRITER ? LVM_BUSY : LVM_PEEKED;
+	return down_read_trylock(&mm->mmap_lock) ? LVM_LOCKED : LVM_BUSY;
+}
+
+/* Frames [pfn, pfn + nr) that are RAM and not PG_reserved, a folio at a time. */
+static unsigned long ledger_ram_pages(unsigned long pfn, unsigned long nr)
+{
+	unsigned long end = pfn + nr, n = 0;
+
+	while (pfn < end && pfn_valid(pfn)) {
+		struct folio *folio = page_folio(pfn_to_page(pfn));
+		unsigned long next = folio_pfn(folio) + folio_nr_pages(folio);
+
+		if (next > end)
+			next = end;
+		/* "any driver that sets the reserved bit in head page" sets all. */
+		if (!PageReserved(&folio->page))
+			n += next - pfn;
+		pfn = next;
+	}
+	return n;	/* MMIO (above max_pfn) is never charged */
+}
+
+unsigned long locked_vm_iommu_pages(struct iommu_domain *domain, uint64_t iova, uint64_t size)
+{
+	unsigned long n = 0;
+	uint64_t pos = 0;
+
+	while (pos < size) {
+		phys_addr_t phys;
+		size_t len = iommu_iova_contig_len(domain, iova + pos, size - pos, &phys);
+
+		if (!len) {
+			pos += PAGE_SIZE;	/* a hole: nothing pinned there */
+			continue;
+		}
+		n += ledger_ram_pages(phys >> PAGE_SHIFT, len >> PAGE_SHIFT);
+		pos += len;
+	}
+	return n;
+}
+
+/* The mlock share: mlock_fixup(), mmap_region(), munmap and mremap keep it so. */
+static unsigned long ledger_vm_locked_pages(struct mm_struct *mm)
+{
+	unsigned long n = 0;
+
+	for (unsigned int i = 0; i < mm->nr_vmas; i++) {
+		const struct vm_area_struct *vma = mm->vmas[i];
+
+		if (vma->vm_flags & VM_LOCKED)
+			n += (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+	}
+	return n;
+}
+
+void locked_vm_ledger_check(struct mm_struct *mm, struct locked_vm_source *self,
+			    const char *where)
+{
+	unsigned long mlocked = 0, dma = 0, pages;
+	unsigned int containers = 0;
+	enum locked_vm_lock how;
+	bool exact = true;
+	long locked = 0;
+
+	if (!mm || !checkers_on() || !mmget_not_zero(mm))
+		return;
+	how = ledger_mm_read(mm);
+	/*
+	 * No VMA at all: the process has exited.  exit_mmap() leaves
+	 * locked_vm as it was (its VM_LOCKED VMAs go uncounted); in the kernel
+	 * it runs after the last mmput(), and vfio_lock_acct()'s
+	 * mmget_not_zero() fails from then on, but pinsim_proc_destroy() keeps
+	 * a user until the containers are gone (lib/pinsim.c).  Not comparable.
+	 */
+	if (how != LVM_BUSY && !mm->nr_vmas) {
+		if (how == LVM_LOCKED)
+			mmap_read_unlock(mm);
+		how = LVM_BUSY;
+	}
+	if (how != LVM_BUSY) {
+		mlocked = ledger_vm_locked_pages(mm);
+		locked = atomic_load(&mm->locked_vm);
+	}
+	pthread_mutex_lock(&ledger.lock);
+	for (struct locked_vm_source *s = ledger.sources; s && how != LVM_BUSY && exact;
+	     s = s->next) {
+		pages = 0;
+		exact = !s->releasing && s->charged(s, mm, s == self, &pages);
+		dma += pages;
+		containers += pages != 0;
+	}
+	if (how == LVM_BUSY || !exact)
+		ledger.stats.skipped++;
+	else
+		ledger.stats.checked++;
+	pthread_mutex_unlock(&ledger.lock);
+	if (how == LVM_LOCKED)
+		mmap_read_unlock(mm);
+	if (how != LVM_BUSY && exact && locked != (long)(mlocked + dma))
+		checker_report(CHECK_LOCKED_VM,
+			       "%s: locked_vm of %s (pid %u) is %ld pages, its live charges "
+			       "account %lu: VM_LOCKED VMAs %lu, pinned pages of its DMA mappings "
+			       "%lu (in %u containers)",
+			       where, mm->owner ? mm->owner->comm : "?",
+			       mm->owner ? mm->owner->tid : 0, locked, mlocked + dma, mlocked, dma,
+			       containers);
+	mmput(mm);
+}
+
+/* This container's share: under its lock, or read in passing (@held false). */
+static bool vfio_ledger_charged(struct locked_vm_source *src, struct mm_struct *mm, bool held,
+				unsigned long *pages)
+{
+	struct vfio_iommu *iommu =
+		(struct vfio_iommu *)((char *)src - offsetof(struct vfio_iommu, ledger));
+	enum locked_vm_lock how = held ? LVM_PEEKED : locked_vm_ledger_trylock(&iommu->lock);
+
+	*pages = 0;
+	if (how == LVM_BUSY)
+		return false;
+	/* No domain: vfio_dma_do_map() pinned nothing (emulated groups only). */
+	for (struct rb_node *n = rb_first(&iommu->dma_list); n && iommu->domain_list;
+	     n = rb_next(n)) {
+		struct vfio_dma *dma = rb_dma(n);
+
+		if (dma->mm == mm)
+			*pages += locked_vm_iommu_pages(iommu->domain_list->domain, dma->iova,
+							dma->size);
+	}
+	locked_vm_ledger_unlock(&iommu->lock, how);
+	return true;
+}
+
 /*
  * Issue 15, at UNMAP_DMA and container release (iommu->lock held): the
  * pages type1 charged and did not give back equal those its live mappings
- * account (the sum of dma->locked_vm over the tree).
+ * account (the sum of dma->locked_vm over the tree): type1's own ledger,
+ * cheap, in every mode but OFF.  Then, unless this call has already drawn
+ * a locked-vm report (one report per fault: vfio_check_removed_dma() says
+ * more than a sum can), the per-mm invariant of locked_vm_ledger.h, for
+ * each of @mms (the caller's mm; at release the mappings' owners).
  */
-static void vfio_check_locked_vm(struct vfio_iommu *iommu, const char *where)
+static void vfio_check_locked_vm(struct vfio_iommu *iommu, const char *where,
+				 unsigned long reports_before, struct mm_struct *const *mms,
+				 unsigned int nr)
 {
 	long live = 0;
 
@@ -1422,13 +1631,43 @@ static void vfio_check_locked_vm(struct vfio_iommu *iommu, const char *where)
 		return;
 	for (struct rb_node *n = rb_first(&iommu->dma_list); n; n = rb_next(n))
 		live += rb_dma(n)->locked_vm;
-	if (live == iommu->acct_charged)
-		return;
-	checker_report(CHECK_LOCKED_VM,
-		       "%s: type1 charged %ld pages to locked_vm net, its %u live mappings "
-		       "account %ld",
-		       where, iommu->acct_charged, iommu->nr_dmas, live);
-	iommu->acct_charged = live;	/* one report per divergence */
+	if (live != iommu->acct_charged) {
+		checker_report(CHECK_LOCKED_VM,
+			       "%s: type1 charged %ld pages to locked_vm net, its %u live mappings "
+			       "account %ld",
+			       where, iommu->acct_charged, iommu->nr_dmas, live);
+		iommu->acct_charged = live;	/* one report per divergence */
+	}
+	for (unsigned int i = 0; i < nr; i++)
+		if (checker_count(CHECK_LOCKED_VM) == reports_before)
+			locked_vm_ledger_check(mms[i], &iommu->ledger, where);
+}
+
+#define LEDGER_OWNERS 8
+
+/*
+ * The owners of the container's mappings, held (mmgrab()) across their
+ * removal so that the ledger can be checked for them after it; the first
+ * LEDGER_OWNERS, only while the costly checkers run.
+ */
+static unsigned int vfio_ledger_owners(struct vfio_iommu *iommu, struct mm_struct **mms)
+{
+	unsigned int nr = 0;
+
+	for (struct rb_node *n = rb_first(&iommu->dma_list); n && checkers_on() &&
+							     nr < LEDGER_OWNERS;
+	     n = rb_next(n)) {
+		struct mm_struct *mm = rb_dma(n)->mm;
+		unsigned int i = 0;
+
+		while (i < nr && mms[i] != mm)
+			i++;
+		if (i == nr) {
+			mmgrab(mm);
+			mms[nr++] = mm;
+		}
+	}
+	return nr;
 }
 
 static void vfio_remove_dma(struct vfio_iommu *iommu, struct vfio_dma *dma)
@@ -1600,6 +1839,7 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 	size_t unmapped = 0, pgsize;
 	struct vfio_dma *dma;
 	int ret = -EINVAL;
+	unsigned long reports_before = checker_count(CHECK_LOCKED_VM);
 
 	mutex_lock(&iommu->lock);
 
@@ -1702,7 +1942,8 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 		n = rb_next(n);
 		vfio_remove_dma(iommu, dma);
 	}
-	vfio_check_locked_vm(iommu, "VFIO_IOMMU_UNMAP_DMA");
+	vfio_check_locked_vm(iommu, "VFIO_IOMMU_UNMAP_DMA", reports_before,
+			     current ? &current->mm : NULL, current ? 1 : 0);
 
 unlock:
 	mutex_unlock(&iommu->lock);
@@ -2610,12 +2851,17 @@ int vfio_iommu_type1_open(unsigned long arg, struct vfio_iommu **out)
 	iommu->dma_avail = vfio_type1_cfg.dma_entry_limit;
 	/* PAGE_MASK: every size >= PAGE_SIZE, until a domain exists. */
 	iommu->pgsize_bitmap = ~(uint64_t)(PAGE_SIZE - 1);
+	iommu->ledger.charged = vfio_ledger_charged;
+	locked_vm_ledger_add(&iommu->ledger);
 	*out = iommu;
 	return 0;
 }
 
 void vfio_iommu_type1_release(struct vfio_iommu *iommu)
 {
+	unsigned long reports_before = checker_count(CHECK_LOCKED_VM);
+	struct mm_struct *owners[LEDGER_OWNERS];
+	unsigned int nr_owners;
 	bool locked;
 
 	if (!iommu)
@@ -2632,8 +2878,12 @@ void vfio_iommu_type1_release(struct vfio_iommu *iommu)
 		mutex_lock(&iommu->lock);
 		locked = true;
 	}
+	nr_owners = vfio_ledger_owners(iommu, owners);
 	vfio_iommu_unmap_unpin_all(iommu);
-	vfio_check_locked_vm(iommu, "container release");
+	vfio_check_locked_vm(iommu, "container release", reports_before, owners, nr_owners);
+	locked_vm_ledger_del(&iommu->ledger);
+	while (nr_owners)
+		mmdrop(owners[--nr_owners]);
 	if (locked)
 		mutex_unlock(&iommu->lock);
 	while (iommu->domain_list) {
@@ -2808,8 +3058,13 @@ void vfio_iommu_type1_detach_group(struct vfio_iommu *iommu, int group_id)
 	struct vfio_iova_list iova_copy;
 	bool update_dirty_scope = false;
 	struct vfio_domain *domain;
+	unsigned long reports_before = checker_count(CHECK_LOCKED_VM);
+	struct mm_struct *owners[LEDGER_OWNERS];
+	unsigned int nr_owners;
 
 	mutex_lock(&iommu->lock);
+	/* The last group's detach takes the mappings: check their owners after. */
+	nr_owners = vfio_ledger_owners(iommu, owners);
 	for (pp = &iommu->groups; *pp; pp = &(*pp)->next) {
 		if ((*pp)->group_id == group_id) {
 			g = *pp;
@@ -2872,6 +3127,9 @@ detach_group_done:
 			vfio_iommu_populate_bitmap_full(iommu);
 	}
 out:
+	vfio_check_locked_vm(iommu, "group detach", reports_before, owners, nr_owners);
+	while (nr_owners)
+		mmdrop(owners[--nr_owners]);
 	mutex_unlock(&iommu->lock);
 }
 

@@ -228,3 +228,59 @@ void ktree_type1_between_runs(uint64_t iova, uint64_t size)
 		return;
 	sched_point(SP_PIN_BETWEEN_RUNS, dma->mm, dma->vaddr + (iova + size - dma->iova));
 }
+
+/*
+ * ---- the per-mm locked_vm ledger (lib/locked_vm_ledger.h): the tree's share ----
+ * Read from the machine, not from the tree's counters: for each live
+ * vfio_dma of @mm, the RAM frames that are not PG_reserved which the first
+ * domain translates over [iova, iova + size) — what its
+ * vfio_pin_pages_remote() charged with vfio_lock_acct() (every domain maps
+ * the same, vfio_iommu_replay()).  No domain: vfio_dma_do_map() pinned
+ * nothing.  The caller holds or has checked iommu->lock.
+ */
+unsigned long ktree_type1_charged_pages(void *data, struct mm_struct *mm)
+{
+	struct vfio_iommu *iommu = data;
+	struct vfio_domain *d;
+	unsigned long pages = 0;
+
+	if (list_empty(&iommu->domain_list))
+		return 0;
+	d = list_first_entry(&iommu->domain_list, struct vfio_domain, next);
+	for (struct rb_node *p = rb_first(&iommu->dma_list); p; p = rb_next(p)) {
+		struct vfio_dma *dma = rb_entry(p, struct vfio_dma, node);
+
+		if (dma->mm == mm)
+			pages += locked_vm_iommu_pages(d->domain, dma->iova, dma->size);
+	}
+	return pages;
+}
+
+struct mutex *ktree_type1_lock(void *data)
+{
+	return &((struct vfio_iommu *)data)->lock;
+}
+
+/*
+ * The distinct owners of the container's mappings, mmgrab()bed, at most
+ * @max: read at the container's last close, when nothing else uses it
+ * (the tree's vfio_iommu_type1_release() takes no lock either).
+ */
+unsigned int ktree_type1_dma_owners(void *data, struct mm_struct **mms, unsigned int max)
+{
+	struct vfio_iommu *iommu = data;
+	unsigned int nr = 0;
+
+	for (struct rb_node *p = rb_first(&iommu->dma_list); p && nr < max; p = rb_next(p)) {
+		struct mm_struct *mm = rb_entry(p, struct vfio_dma, node)->mm;
+		unsigned int i = 0;
+
+		while (i < nr && mms[i] != mm)
+			i++;
+		if (i == nr) {
+			mmgrab(mm);
+			mms[nr++] = mm;
+		}
+	}
+	return nr;
+}

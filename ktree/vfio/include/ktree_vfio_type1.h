@@ -23,6 +23,7 @@
 struct iommu_group;
 struct iommu_domain;
 struct mm_struct;
+struct mutex;
 
 /* ---- the tree's driver, from the wrapper TU ---- */
 
@@ -83,5 +84,17 @@ void ktree_type1_count(enum ktree_type1_counter c, unsigned long n);
 void ktree_type1_between_runs(uint64_t iova, uint64_t size);
 /* The tree's container (ops->open() data) whose call runs on this thread. */
 void ktree_type1_set_current(void *data);
+
+/*
+ * ---- the per-mm locked_vm ledger (lib/locked_vm_ledger.h), checker only ----
+ * The pages the live mappings of the container owned by @mm are charged
+ * for, from its IOMMU domain (the caller holds or has checked the lock);
+ * the container's lock; its mappings' owners, mmgrab()bed (at release).
+ */
+unsigned long ktree_type1_charged_pages(void *data, struct mm_struct *mm);
+struct mutex *ktree_type1_lock(void *data);
+unsigned int ktree_type1_dma_owners(void *data, struct mm_struct **mms, unsigned int max);
+/* lib/vfio_iommu_type1.c (declared in lib/locked_vm_ledger.h too). */
+unsigned long locked_vm_iommu_pages(struct iommu_domain *domain, uint64_t iova, uint64_t size);
 
 #endif /* KTREE_VFIO_TYPE1_H */
