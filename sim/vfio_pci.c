@@ -1591,32 +1591,39 @@ static void vfio_msi_disable(struct vfio_pci_core_device *vdev)
 	vdev->irq_type = VFIO_PCI_NUM_IRQS;
 }
 
-/* vfio_pci_set_intx_unmask(): EVENTFD would set up an unmask irqfd, not modelled. */
-static int vfio_pci_set_intx_unmask(struct vfio_pci_core_device *vdev, unsigned int start,
-				    unsigned int count, uint32_t flags, const void *data)
+/*
+ * What vfio_pci_set_intx_unmask() and vfio_pci_set_intx_mask() share: INTx
+ * only, start 0 and count 1; DATA_NONE or a true DATA_BOOL does @op now;
+ * DATA_EVENTFD answers @eventfd_err.
+ */
+static int vfio_pci_intx_mask_op(struct vfio_pci_core_device *vdev, unsigned int start,
+				 unsigned int count, uint32_t flags, const void *data,
+				 void (*op)(struct vfio_pci_core_device *vdev), int eventfd_err)
 {
 	if (!is_intx(vdev) || start != 0 || count != 1)
 		return -EINVAL;
 	if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
 	    ((flags & VFIO_IRQ_SET_DATA_BOOL) && *(const uint8_t *)data))
-		__vfio_pci_intx_unmask(vdev);
+		op(vdev);
 	else if (flags & VFIO_IRQ_SET_DATA_EVENTFD)
-		return -EOPNOTSUPP;
+		return eventfd_err;
 	return 0;
+}
+
+/* vfio_pci_set_intx_unmask(): EVENTFD would set up an unmask irqfd, not modelled. */
+static int vfio_pci_set_intx_unmask(struct vfio_pci_core_device *vdev, unsigned int start,
+				    unsigned int count, uint32_t flags, const void *data)
+{
+	return vfio_pci_intx_mask_op(vdev, start, count, flags, data, __vfio_pci_intx_unmask,
+				     -EOPNOTSUPP);
 }
 
 /* vfio_pci_set_intx_mask(): EVENTFD is -ENOTTY in the kernel too ("XXX implement me"). */
 static int vfio_pci_set_intx_mask(struct vfio_pci_core_device *vdev, unsigned int start,
 				  unsigned int count, uint32_t flags, const void *data)
 {
-	if (!is_intx(vdev) || start != 0 || count != 1)
-		return -EINVAL;
-	if ((flags & VFIO_IRQ_SET_DATA_NONE) ||
-	    ((flags & VFIO_IRQ_SET_DATA_BOOL) && *(const uint8_t *)data))
-		__vfio_pci_intx_mask(vdev);
-	else if (flags & VFIO_IRQ_SET_DATA_EVENTFD)
-		return -ENOTTY;
-	return 0;
+	return vfio_pci_intx_mask_op(vdev, start, count, flags, data, __vfio_pci_intx_mask,
+				     -ENOTTY);
 }
 
 /*
