@@ -111,6 +111,7 @@ struct explore_call {
 	void *ctx;
 	struct pinsim_thread th[SCHED_MAX_THREADS];
 	struct pinsim *sim;		/* this execution's machine, or NULL */
+	struct machine *m;		/* sim->m, compared, never read, after teardown */
 	unsigned long before;		/* checker reports before its setup */
 	int err;			/* setup failed: the errno */
 	unsigned long abandoned;
@@ -204,6 +205,7 @@ static int explore_setup(void *p, struct sched_thread *t)
 	for (int i = 0; i < SCHED_MAX_THREADS && !x->sim; i++)
 		if (x->th[i].proc)
 			x->sim = x->th[i].proc->sim;
+	x->m = x->sim ? x->sim->m : NULL;
 	if (n < 1 || n > SCHED_MAX_THREADS) {
 		x->err = n < 0 && errno ? errno : EINVAL;
 		return 0;	/* sched_explore_ex() ends the search (-EINVAL from the run) */
@@ -263,8 +265,11 @@ static void explore_teardown(void *p)
 
 	if (x->ops->teardown)
 		x->ops->teardown(x->ctx);
-	if (!x->sim)
+	/* A teardown that destroyed the machine after all: nothing left to end. */
+	if (!x->sim || machine != x->m) {
+		x->sim = NULL;
 		return;
+	}
 	if (machine_has_dead_task(x->sim->m)) {
 		abandon_machine(x->sim);
 		x->abandoned++;

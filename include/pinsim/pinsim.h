@@ -814,15 +814,16 @@ int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
  * ends: -1 with setup's errno, or EINVAL).  The threads then run under the
  * scheduler; @check judges the execution (@res: status, the schedule that
  * replays it with pinsim_sched_run() or PINSIM_SCHEDULE, this run's
- * checker reports) and returns false to stop the search (a bug: @st->bug
- * holds it).  @teardown frees what setup made besides the machine:
- * pinsim_explore() destroys the machine itself, after teardown, because it
- * knows what the caller cannot always do — a task that oopsed, or a thread
- * the search ended (a deadlock, a livelock, a run cut short by the
- * reduction or by sharding), keeps its locks for good, and pinsim_destroy()
- * would wait on them for ever.  Such a machine is abandoned instead: its
- * memory is unmapped, its bookkeeping (a few KiB) kept until the process
- * exits, and another can be created (@st->abandoned counts them).
+ * checker reports; @threads' ret and died) and returns false to stop the
+ * search (a bug: @st->bug holds it).  @teardown (may be NULL) frees what
+ * setup allocated outside pinsim, without calling pinsim on the world:
+ * pinsim_explore() ends the machine itself, after teardown, because a task
+ * that oopsed, or a thread the search ended (a deadlock, a livelock, a run
+ * cut short by the reduction or by sharding), keeps its locks for good,
+ * and pinsim_destroy() — or a close — would wait on them for ever.  Such a
+ * machine is abandoned instead: its memory is unmapped, its bookkeeping
+ * kept until the process exits, and another can be created
+ * (@st->abandoned counts them); any other machine is pinsim_destroy()ed.
  *
  * @reduce: sleep sets (partial-order reduction): two steps that touch
  * disjoint objects (different locks, page-table entries, mms) are not tried
