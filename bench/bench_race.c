@@ -156,6 +156,10 @@ static void bench_reduction(void)
 						   .map_size = 16 << 10 }, 2 },
 	};
 
+	static char plain[64][96];
+	unsigned int nr_plain = 0;
+	unsigned long plain_runs = 0;
+
 	printf("search with and without sleep sets (SCHED_RACE_POINTS; executions = checked + pruned):\n");
 	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
 		for (int por = 0; por <= 1; por++) {
@@ -177,6 +181,34 @@ static void bench_reduction(void)
 			       (st.schedules + st.pruned) / dt, sched_coverage_pairs(&st),
 			       st.complete ? "" : " (incomplete)",
 			       st.checker_report ? " (stopped: checker report)" : "");
+			if (!por) {
+				memcpy(plain, outcomes, sizeof(plain));
+				nr_plain = nr_outcomes;
+				plain_runs = st.schedules + st.pruned;
+				continue;
+			}
+			/* The same outcome set, each plain outcome found again (issue 15). */
+			{
+				bool same = nr_plain == nr_outcomes;
+
+				for (unsigned int k = 0; same && k < nr_plain; k++) {
+					same = false;
+					for (unsigned int j = 0; j < nr_outcomes; j++)
+						same = same || !strcmp(plain[k], outcomes[j]);
+				}
+				printf("  %-30s reduction: %lu -> %lu executions (%.0f%% fewer), "
+				       "outcome sets %s\n", "", plain_runs, st.schedules + st.pruned,
+				       plain_runs ? 100.0 * (double)(plain_runs - (st.schedules + st.pruned)) /
+							    (double)plain_runs : 0.0,
+				       same ? "equal" : "DIFFER");
+			}
+			printf("  %-30s sleepers woken: unknown step (forced %lu, "
+				       "overflow %lu, no object %lu), conflict %lu; %lu sleep skips; "
+				       "bound rule: %lu weak sleepers (%lu cuts), %lu kept awake\n",
+				       "", st.wake_unknown[SCHED_FP_FORCED],
+				       st.wake_unknown[SCHED_FP_OVERFLOW],
+				       st.wake_unknown[SCHED_FP_NO_OBJECT], st.wake_conflict,
+				       st.sleep_skips, st.weak_sleeps, st.weak_cuts, st.bound_kept);
 		}
 	}
 }

@@ -42,7 +42,7 @@ struct sthread {
 	 * next step, and a point names what that code is about to touch).
 	 */
 	struct sched_obj pend;
-	bool pend_known;
+	int8_t pend_kind;		/* 1: pend, 0: nothing, -1: unknown */
 	unsigned int prio;		/* PCT */
 };
 
@@ -57,6 +57,9 @@ struct sched_trace {
 	struct sched_fp fp[SCHED_MAX_DECISIONS];
 	uint8_t rafter[SCHED_MAX_DECISIONS];	/* the chosen thread runnable after it */
 	uint8_t sleep[SCHED_MAX_DECISIONS];	/* sleep set on arrival */
+	uint8_t wsleep[SCHED_MAX_DECISIONS];	/* weak sleepers on arrival */
+	uint8_t cut[SCHED_MAX_DECISIONS];	/* choices the weak rule excludes here */
+	bool handover[SCHED_MAX_DECISIONS];	/* one thread left to run: not in schedules */
 	int16_t sleep_src[SCHED_MAX_DECISIONS][SCHED_MAX_THREADS];
 	unsigned int closed;			/* steps whose footprint is complete */
 };
@@ -66,6 +69,8 @@ struct explore_node {
 	uint8_t tried;			/* threads chosen here so far */
 	uint8_t rafter;			/* ... still runnable after their step */
 	uint8_t sleep;			/* sleep set on arrival */
+	uint8_t wsleep;			/* weak sleepers on arrival (scheduler.h) */
+	uint8_t cut;			/* choices excluded: a weak sleeper continues */
 	int16_t sleep_src[SCHED_MAX_THREADS];	/* node whose fp[t] a sleeper's step is */
 	struct sched_fp fp[SCHED_MAX_THREADS];	/* the step each tried thread took */
 };
@@ -88,10 +93,14 @@ static struct {
 	unsigned int bound;
 	unsigned int stop_at;		/* cut the run at this decision (probe); 0: never */
 	uint8_t sleep;			/* threads asleep now */
+	uint8_t wsleep;			/* weak sleepers now: may run, then must continue */
+	int8_t must_continue;		/* a weak sleeper chosen: its step's end is cut */
+	bool prefix_must;		/* the re-chosen thread at prefix_len - 1 was a weak sleeper */
 	int16_t sleep_src[SCHED_MAX_THREADS];
 	const struct explore_node *nodes;
 	struct sched_fp seg;		/* the step running since the last decision */
 	int seg_thread;
+	unsigned long wake_unknown[SCHED_FP_NR_WHY], wake_conflict;	/* this run's */
 	uint32_t cov[NR_SCHED_POINTS];	/* this run's point orders (see scheduler.h) */
 	struct sched_trace trace;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER };
@@ -159,6 +168,13 @@ static bool obj_covers(const struct sched_obj *a, const struct sched_obj *b)
 	       (!a->shared || b->shared);
 }
 
+static void fp_set_unknown(struct sched_fp *fp, enum sched_fp_why why)
+{
+	if (!fp->unknown)
+		fp->why = (uint8_t)why;
+	fp->unknown = true;
+}
+
 static void fp_add(struct sched_fp *fp, const struct sched_obj *o)
 {
 	if (fp->unknown)
@@ -172,7 +188,7 @@ static void fp_add(struct sched_fp *fp, const struct sched_obj *o)
 		}
 	}
 	if (fp->n == SCHED_FP_MAX) {
-		fp->unknown = true;
+		fp_set_unknown(fp, SCHED_FP_OVERFLOW);
 		return;
 	}
 	fp->obj[fp->n++] = *o;
@@ -213,10 +229,20 @@ static void seg_close(unsigned int d)
 	/* A sleeper stays asleep only while what runs is independent of it. */
 	if (S.por && d >= S.prefix_len) {
 		for (int i = 0; i < S.n; i++) {
-			if (!(S.sleep & (1u << i)))
+			if (!((S.sleep | S.wsleep) & (1u << i)))
 				continue;
-			if (fp_dependent(&S.nodes[S.sleep_src[i]].fp[i], &S.seg))
-				S.sleep &= (uint8_t)~(1u << i);
+			const struct sched_fp *sfp = &S.nodes[S.sleep_src[i]].fp[i];
+
+			if (!fp_dependent(sfp, &S.seg))
+				continue;
+			S.sleep &= (uint8_t)~(1u << i);
+			S.wsleep &= (uint8_t)~(1u << i);
+			if (sfp->unknown)
+				S.wake_unknown[sfp->why]++;
+			else if (S.seg.unknown)
+				S.wake_unknown[S.seg.why]++;
+			else
+				S.wake_conflict++;
 		}
 	}
 }
@@ -225,10 +251,15 @@ static void seg_open(int choice)
 {
 	memset(&S.seg, 0, sizeof(S.seg));
 	S.seg_thread = choice;
-	/* From a thread's start to its first point, nothing is described. */
-	if (!S.t[choice].ran || !S.t[choice].pend_known)
-		S.seg.unknown = true;
-	else
+	/*
+	 * A first step is described by what it passes, like the rest of
+	 * every step (scheduler.h: a thread's start names nothing).
+	 */
+	if (!S.t[choice].ran)
+		return;
+	if (S.t[choice].pend_kind < 0)
+		fp_set_unknown(&S.seg, SCHED_FP_NO_OBJECT);
+	else if (S.t[choice].pend_kind > 0)
 		fp_add(&S.seg, &S.t[choice].pend);
 }
 
@@ -249,7 +280,7 @@ static int lowest(unsigned int mask)
 	return __builtin_ctz(mask);
 }
 
-static int strategy_choice(unsigned int mask, int cur, unsigned int d)
+static int strategy_choice(unsigned int mask, int cur, unsigned int d, unsigned int cut)
 {
 	const struct sched_strategy *s = S.s;
 
@@ -259,7 +290,7 @@ static int strategy_choice(unsigned int mask, int cur, unsigned int d)
 		S.diverged = true;	/* the schedule does not fit this program */
 	}
 	if (S.por) {
-		unsigned int awake = mask & ~(unsigned int)S.sleep;
+		unsigned int awake = mask & ~(unsigned int)S.sleep & ~cut;
 
 		/* -1: every choice within the bound is asleep (covered elsewhere). */
 		if (!awake)
@@ -333,8 +364,10 @@ static void report_deadlock(void)
 static void schedule_next(int me)
 {
 	unsigned int mask;
-	int cur, choice;
+	int cur, choice, mc = S.must_continue;
 
+	/* The weak rule looks at the end of the weak sleeper's step only. */
+	S.must_continue = -1;
 	S.res->steps++;
 	if (S.res->steps > S.s->step_budget && !S.ending)
 		end_run(SCHED_LIVELOCK, "livelock: no end after %lu scheduling steps",
@@ -353,15 +386,25 @@ static void schedule_next(int me)
 	}
 	cur = (me >= 0 && S.t[me].state == ST_RUNNABLE) ? me : -1;
 	choice = -1;
-	if (__builtin_popcount(mask) > 1 && !S.ending) {
-		unsigned int d = S.trace.nd;
+	/*
+	 * A decision where two or more threads could run.  The search with
+	 * reduction also ends a step where its thread blocked or ended and one
+	 * thread is left (a handover): each step stays one thread's, and the
+	 * one left is checked against the sleep set like any choice.  A
+	 * handover is not part of the schedule string (it has no choice).
+	 */
+	if ((__builtin_popcount(mask) > 1 || (S.por && cur < 0 && me >= 0)) && !S.ending) {
+		unsigned int d = S.trace.nd, cut = 0;
 
 		if (d > 0 && S.trace.closed < d)
 			seg_close(d);
+		/* A weak sleeper ran its step and may go on: nobody else here. */
+		if (mc >= 0 && me == mc && cur == mc)
+			cut = mask & ~(1u << mc);
 		if (S.stop_at && d >= S.stop_at) {
 			end_run(SCHED_PRUNED, "probe: the rest belongs to another shard");
 		} else {
-			choice = strategy_choice(mask, cur, d);
+			choice = strategy_choice(mask, cur, d, cut);
 			if (choice < 0)
 				end_run(SCHED_PRUNED, "every thread within the bound is asleep");
 		}
@@ -371,9 +414,18 @@ static void schedule_next(int me)
 			S.trace.cur[d] = (int8_t)cur;
 			S.trace.pre[d] = (uint8_t)(S.preemptions > 255 ? 255 : S.preemptions);
 			S.trace.sleep[d] = S.sleep;
-			if (S.sleep)
+			S.trace.wsleep[d] = S.wsleep;
+			S.trace.cut[d] = (uint8_t)cut;
+			S.trace.handover[d] = __builtin_popcount(mask) == 1;
+			if (S.sleep | S.wsleep)
 				memcpy(S.trace.sleep_src[d], S.sleep_src, sizeof(S.sleep_src));
 			S.trace.nd++;
+			if (d >= S.prefix_len && (S.wsleep & (1u << choice)))
+				S.must_continue = (int8_t)choice;
+			else if (d + 1 == S.prefix_len && S.prefix_must)
+				S.must_continue = (int8_t)choice;
+			if (d + 1 >= S.prefix_len)
+				S.wsleep &= (uint8_t)~(1u << choice);	/* it runs: awake */
 			seg_open(choice);
 		}
 		if (choice >= 0 && cur >= 0 && choice != cur)
@@ -386,7 +438,7 @@ static void schedule_next(int me)
 		choice = (cur >= 0 && !S.ending) ? cur : lowest(mask);
 		/* Another thread inside the step: its footprint is not one thread's. */
 		if (choice != S.seg_thread)
-			S.seg.unknown = true;
+			fp_set_unknown(&S.seg, SCHED_FP_FORCED);
 	}
 	S.t[choice].ran = true;
 	S.current = choice;
@@ -418,14 +470,14 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 	pthread_mutex_lock(&S.lock);
 	if (lock)
 		o = *lock;
-	S.t[me].pend_known = lock ? true : sched_point_object(id, mm, addr, &o);
-	if (S.t[me].pend_known)
+	S.t[me].pend_kind = (int8_t)(lock ? 1 : sched_point_object(id, mm, addr, &o));
+	if (S.t[me].pend_kind > 0)
 		S.t[me].pend = o;
 	if (me == S.seg_thread) {
-		if (S.t[me].pend_known)
+		if (S.t[me].pend_kind > 0)
 			fp_add(&S.seg, &o);
-		else
-			S.seg.unknown = true;
+		else if (S.t[me].pend_kind < 0)
+			fp_set_unknown(&S.seg, SCHED_FP_NO_OBJECT);
 	}
 	for (int i = 0; i < S.n; i++)
 		if (i != me && S.t[i].state != ST_EXITED && S.t[i].last_point >= 0)
@@ -450,7 +502,7 @@ int sched_block_on(const void *lock, const char *name)
 	seg_touch_lock(me, lock, false);
 	/* It retries the lock when it resumes. */
 	S.t[me].pend = (struct sched_obj){ .key = lock, .region = SCHED_OBJ_ALL };
-	S.t[me].pend_known = true;
+	S.t[me].pend_kind = 1;
 	schedule_next(me);
 	wait_turn(me);
 	return 0;
@@ -525,8 +577,9 @@ static void write_schedule(struct sched_result *res)
 
 	res->schedule[0] = '\0';
 	for (unsigned int i = 0; i < S.trace.nd && off + 4 < sizeof(res->schedule); i++)
-		off += (size_t)snprintf(res->schedule + off, sizeof(res->schedule) - off, "%s%u",
-					i ? "." : "", S.trace.chosen[i]);
+		if (!S.trace.handover[i])
+			off += (size_t)snprintf(res->schedule + off, sizeof(res->schedule) - off,
+						"%s%u", off ? "." : "", S.trace.chosen[i]);
 }
 
 static void parse_schedule(const char *str)
@@ -562,6 +615,8 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 	S.trace.nd = 0;
 	S.trace.closed = 0;
 	S.seg_thread = -1;
+	memset(S.wake_unknown, 0, sizeof(S.wake_unknown));
+	S.wake_conflict = 0;
 	memset(S.cov, 0, sizeof(S.cov));
 	S.current = -2;		/* nobody until all threads exist */
 	for (int i = 0; i < n; i++) {
@@ -601,7 +656,9 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 		S.trace.rafter[S.trace.nd - 1] = 1;
 		S.trace.closed = S.trace.nd;
 	}
-	res->nr_decisions = S.trace.nd;
+	res->nr_decisions = 0;
+	for (unsigned int i = 0; i < S.trace.nd; i++)
+		res->nr_decisions += !S.trace.handover[i];
 	res->preemptions = S.preemptions;
 	write_schedule(res);
 	if (S.diverged && !res->report[0])
@@ -626,6 +683,9 @@ int sched_run(struct sched_thread *threads, int n, const struct sched_strategy *
 	S.por = false;
 	S.stop_at = 0;
 	S.sleep = 0;
+	S.wsleep = 0;
+	S.must_continue = -1;
+	S.prefix_must = false;
 	return __sched_run(threads, n, s, res);
 }
 
@@ -641,6 +701,16 @@ static bool sleep_bound_ok(const struct explore_node *node, int cur, int t, int 
 	unsigned int rt = (node->rafter >> t) & 1;
 
 	return ct + rt <= cu;
+}
+
+/*
+ * May @t sleep weakly in the branch @u: cost(c->t) <= cost(c->u).  A pruned
+ * execution whose t step is followed by another thread's costs no less
+ * than the explored one with t first (scheduler.h).
+ */
+static bool weak_sleep_ok(int cur, int t, int u)
+{
+	return (cur >= 0 && t != cur) <= (cur >= 0 && u != cur);
 }
 
 /*
@@ -660,9 +730,12 @@ static void explore_record(struct explore_node *nodes, unsigned int prefix_len,
 			nd->tried = 0;
 			nd->rafter = 0;
 			nd->sleep = S.trace.sleep[i];
+			nd->wsleep = S.trace.wsleep[i];
+			nd->cut = S.trace.cut[i];
 			memcpy(nd->sleep_src, S.trace.sleep_src[i], sizeof(nd->sleep_src));
 			st->sleep_skips += (unsigned long)__builtin_popcount(
 				S.trace.mask[i] & nd->sleep & ~(1u << c));
+			st->weak_cuts += (unsigned long)__builtin_popcount(nd->cut);
 		}
 		nd->tried |= (uint8_t)(1u << c);
 		nd->fp[c] = S.trace.fp[i];
@@ -690,7 +763,8 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 	struct sched_result *res;
 	struct explore_node *nodes;
 	unsigned int prefix_len = 0, depth = opts->shard_depth ? opts->shard_depth : 1;
-	uint8_t sleep = 0;
+	uint8_t sleep = 0, wsleep = 0;
+	bool prefix_must = false;
 	int16_t sleep_src[SCHED_MAX_THREADS] = { 0 };
 	unsigned long key = 0;
 	bool own;
@@ -728,12 +802,18 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 		S.stop_at = own ? 0 : depth;
 		S.nodes = nodes;
 		S.sleep = sleep;
+		S.wsleep = wsleep;
+		S.must_continue = -1;
+		S.prefix_must = prefix_must;
 		memcpy(S.sleep_src, sleep_src, sizeof(sleep_src));
 		if (__sched_run(threads, n, &s, res)) {
 			ops->teardown(ctx);
 			ret = -EAGAIN;
 			goto out;
 		}
+		for (int w = 0; w < SCHED_FP_NR_WHY; w++)
+			st->wake_unknown[w] += S.wake_unknown[w];
+		st->wake_conflict += S.wake_conflict;
 		if (!own) {
 			st->probes++;
 		} else if (res->status == SCHED_PRUNED) {
@@ -776,7 +856,7 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 			int c = -1;
 
 			if (opts->por)
-				left &= ~(unsigned int)nodes[i].sleep;
+				left &= ~(unsigned int)(nodes[i].sleep | nodes[i].cut);
 			while (left) {
 				int cand = lowest(left);
 				unsigned int cost = S.trace.pre[i] +
@@ -791,12 +871,22 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 			if (c < 0)
 				continue;
 			sleep = opts->por ? nodes[i].sleep : 0;
+			wsleep = opts->por ? nodes[i].wsleep : 0;
+			prefix_must = (wsleep >> c) & 1;
 			memcpy(sleep_src, nodes[i].sleep_src, sizeof(sleep_src));
 			for (int t = 0; opts->por && t < SCHED_MAX_THREADS; t++) {
-				if ((nodes[i].tried & (1u << t)) &&
-				    sleep_bound_ok(&nodes[i], S.trace.cur[i], t, c)) {
+				if (!(nodes[i].tried & (1u << t)))
+					continue;
+				if (sleep_bound_ok(&nodes[i], S.trace.cur[i], t, c)) {
 					sleep |= (uint8_t)(1u << t);
+					wsleep &= (uint8_t)~(1u << t);
 					sleep_src[t] = (int16_t)i;
+				} else if (weak_sleep_ok(S.trace.cur[i], t, c)) {
+					wsleep |= (uint8_t)(1u << t);
+					sleep_src[t] = (int16_t)i;
+					st->weak_sleeps++;
+				} else {
+					st->bound_kept++;
 				}
 			}
 			nodes[i].tried |= (uint8_t)(1u << c);
@@ -887,7 +977,8 @@ void sched_schedule_so_far(char *buf, size_t len)
 		return;
 	pthread_mutex_lock(&S.lock);
 	for (unsigned int i = 0; i < S.trace.nd && off + 4 < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "." : "",
-					S.trace.chosen[i]);
+		if (!S.trace.handover[i])
+			off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? "." : "",
+						S.trace.chosen[i]);
 	pthread_mutex_unlock(&S.lock);
 }

@@ -135,21 +135,23 @@ const char *sched_point_name(enum sched_point_id id)
 	return id < NR_SCHED_POINTS ? sched_points[id].name : "?";
 }
 
-bool sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
-			unsigned long addr, struct sched_obj *o)
+int sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
+		       unsigned long addr, struct sched_obj *o)
 {
+	if (id < NR_SCHED_POINTS && sched_points[id].scope == SP_SCOPE_NONE)
+		return 0;
 	if (id >= NR_SCHED_POINTS || !mm)
-		return false;
+		return -1;
 	o->key = mm;
 	o->shared = false;
 	switch (sched_points[id].scope) {
 	case SP_SCOPE_REGION:
 		o->region = addr ? (uint32_t)(addr >> 30) : SCHED_OBJ_ALL;
-		return true;
+		return 1;
 	case SP_SCOPE_MM:
 		o->region = SCHED_OBJ_ALL;
-		return true;
+		return 1;
 	default:
-		return false;
+		return -1;
 	}
 }

@@ -46,6 +46,7 @@ enum sched_point_scope {
 	SP_SCOPE_UNKNOWN,
 	SP_SCOPE_MM,		/* anything in @mm's address space (a lock of the mm) */
 	SP_SCOPE_REGION,	/* page-table entries of @mm within @addr's PUD (1 GiB) */
+	SP_SCOPE_NONE,		/* nothing: the code after it reaches its next point first */
 };
 
 /*
@@ -128,10 +129,11 @@ void sched_point_disarm_all(void);
 unsigned long sched_point_hits(enum sched_point_id id);
 const char *sched_point_name(enum sched_point_id id);
 /*
- * The object a step through point @id with (@mm, @addr) touches; false
- * when it is unknown (no mm, or a point without a scope).
+ * The object a step through point @id with (@mm, @addr) touches: 1 and *@o,
+ * 0 when it touches nothing (SP_SCOPE_NONE), -1 when it is unknown (no mm,
+ * or a point without a scope).
  */
-bool sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
-			unsigned long addr, struct sched_obj *o);
+int sched_point_object(enum sched_point_id id, const struct mm_struct *mm,
+		       unsigned long addr, struct sched_obj *o);
 
 #endif /* SIM_SCHED_POINT_H */

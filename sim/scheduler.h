@@ -106,17 +106,25 @@ struct sched_explore_ops {
 /*
  * Partial-order reduction (sleep sets, Godefroid 1996) for the search.
  *
- * A step is what one thread runs from a decision to the next.  Its
+ * A step is what one thread runs from a decision to the next.  With the
+ * reduction on, a thread that blocks or ends also ends the step when one
+ * thread is left to run (a handover: a node with one choice, never part of
+ * a schedule string), so that a step is always one thread's code.  Its
  * footprint is recorded while it runs: the object of the point it resumes
  * from (a point names what the code after it is about to touch) or the lock
  * it blocked on, the object of every schedule point it passes
  * (sched_point_object(): the mm, or a PUD-sized region of it; a lock point,
- * sched_point_lock(): the lock), every lock it takes, tries, blocks on or
- * releases (sched_lock_touch(), sched_block_on(), sched_lock_released()).
- * It is unknown — dependent on every step — when a point has no object,
- * when the thread had not run before (the code up to its first point is
- * not described), when a forced switch hands the turn to another thread
- * inside it, or when it overflows SCHED_FP_MAX objects.  Two steps are
+ * sched_point_lock(): the lock; SP_SCOPE_NONE: nothing), every lock it
+ * takes, tries, blocks on or releases (sched_lock_touch(), sched_block_on(),
+ * sched_lock_released(); spinlocks too, sim/spinlock.h).  A thread's first
+ * step starts with nothing: a thread's start names nothing, so its code up
+ * to its first point may touch only its own data and what it takes locks
+ * for — the rule every point's code obeys (a controlled thread's function
+ * that touches shared data before any point must pass a point naming it
+ * first).  A step is unknown — dependent on every step — when it passes a
+ * point without an object, when another thread runs inside it (a forced
+ * switch: only without the reduction's handovers, or while a run ends), or
+ * when it overflows SCHED_FP_MAX objects (enum sched_fp_why).  Two steps are
  * independent when no object of one conflicts with an object of the other
  * (sched_point.h: same key, overlapping regions, not both shared).
  *
@@ -143,18 +151,45 @@ struct sched_explore_ops {
  *
  * Sleep sets with a preemption bound (CHESS) can lose states: the explored
  * order t.u and the pruned order u.t reach the same state at different
- * preemption costs, with a different thread running.  The rule here: at a
- * node with running thread c, once t has been explored, t sleeps in the
- * sibling branch u only if cost(c->t) + [t still runnable after its step]
- * <= cost(c->u).  Then for every pruned execution u..t.w within the bound,
- * the explored t.u..w (same state, w's first switch costing at most one
- * more) is within the bound too.  In practice: the thread that would have
- * continued sleeps in the branches that preempt it; a thread that blocked
- * or ended in its step sleeps in every later sibling.
+ * preemption costs, with a different thread running.  At a node with
+ * running thread c (none if it blocked or ended), once t has been explored,
+ * take a pruned execution p.u.V.t.w (V: steps independent of t's, t asleep
+ * all along, w the choice after t's step) and the explored p.t.u.V.w, the
+ * same state.  Their costs differ by
+ *	cost(c->t) - cost(c->u) + [t runnable after its step] * [w == t]
+ *	                        - [V's last thread runnable] * [w == V's last]
+ * (w == t: the explored order pays for leaving t; w != t: the pruned order
+ * paid for the switch to t).  So:
+ *  - t sleeps in branch u when cost(c->t) + [t runnable after] <= cost(c->u):
+ *    every pruned execution has an explored twin within the bound (the
+ *    thread that would have continued sleeps in the branches that preempt
+ *    it; a thread that blocked or ended sleeps in every later sibling);
+ *  - else t sleeps weakly when cost(c->t) <= cost(c->u) (siblings at a node
+ *    whose thread blocked or ended, two preempting siblings): it may still
+ *    run, but the decision right after its step offers it alone (when it
+ *    is runnable and the decision follows its step directly), since only
+ *    w == t lacks a twin within the bound.  Woken like any sleeper.
+ * A sleeper's twin costs no more than the pruned execution and comes first
+ * in the search's order, so by induction every execution within the bound
+ * has an explored equivalent within the bound.  Beyond sleep sets (DPOR's
+ * backtrack sets) is not done: with a preemption bound, a race reversal's
+ * backtrack point may cost a preemption the bound does not allow, and
+ * bounded DPOR (Coons et al., OOPSLA'13) needs extra conservative
+ * backtracking to stay complete; sleep sets prune only what was explored.
  */
 #define SCHED_FP_MAX 6
+/* Why a step's footprint is unknown (the search's statistics count them). */
+enum sched_fp_why {
+	SCHED_FP_KNOWN,
+	SCHED_FP_FORCED,	/* a forced switch let another thread run inside it */
+	SCHED_FP_OVERFLOW,	/* more than SCHED_FP_MAX objects */
+	SCHED_FP_NO_OBJECT,	/* it passed a point without an object */
+	SCHED_FP_NR_WHY,
+};
+
 struct sched_fp {
 	bool unknown;
+	uint8_t why;			/* enum sched_fp_why */
 	uint8_t n;
 	struct sched_obj obj[SCHED_FP_MAX];
 };
@@ -190,6 +225,17 @@ struct sched_explore_stats {
 	unsigned long pruned;		/* cut short: every runnable thread asleep */
 	unsigned long probes;		/* sharding: runs into other shards' prefixes */
 	unsigned long sleep_skips;	/* choices not tried because the thread slept */
+	/*
+	 * The reduction's misses: sleepers woken because the running step or
+	 * the sleeper's own step was unknown (by enum sched_fp_why), or
+	 * because the two conflict on an object.
+	 */
+	unsigned long wake_unknown[SCHED_FP_NR_WHY];
+	unsigned long wake_conflict;
+	/* Explored threads left awake in a sibling branch by the bound rule. */
+	unsigned long bound_kept;
+	unsigned long weak_sleeps;	/* ... put to sleep weakly instead */
+	unsigned long weak_cuts;	/* choices cut after a weak sleeper's step */
 	unsigned long prefixes;		/* sharding: prefixes numbered / owned */
 	unsigned long own_prefixes;
 	bool complete;			/* the whole bounded space was explored */

@@ -36,6 +36,22 @@ typedef struct {
 uint32_t sim_current_tid(void); /* task.c: never 0 */
 void sim_spin_contended(spinlock_t *lock, uint32_t me);
 
+/*
+ * The deterministic scheduler (scheduler.h) hears of every acquisition,
+ * try and release: they are in the footprint of the step that does them,
+ * which is how its reduction orders two steps touching the data a lock
+ * protects (a failed trylock too: its outcome depends on the holder).
+ */
+extern _Atomic int sched_active;
+void __spin_lock_notify(spinlock_t *lock);
+void __spin_unlock_notify(spinlock_t *lock);
+
+static inline void spin_sched_touch(spinlock_t *lock)
+{
+	if (__builtin_expect(atomic_load_explicit(&sched_active, memory_order_relaxed), 0))
+		__spin_lock_notify(lock);
+}
+
 static inline void spin_lock_init(spinlock_t *lock)
 {
 	atomic_store_explicit(&lock->locked, 0, memory_order_relaxed);
@@ -45,6 +61,7 @@ static inline bool spin_trylock(spinlock_t *lock)
 {
 	uint32_t expected = 0;
 
+	spin_sched_touch(lock);
 	if (!atomic_compare_exchange_strong_explicit(&lock->locked, &expected,
 						     sim_current_tid(),
 						     memory_order_acquire,
@@ -61,6 +78,7 @@ static inline void spin_lock(spinlock_t *lock)
 
 	if (lockdep_on())
 		__lockdep_spin_acquire(lock, false);
+	spin_sched_touch(lock);
 	if (__builtin_expect(atomic_compare_exchange_weak_explicit(
 				     &lock->locked, &expected, me,
 				     memory_order_acquire, memory_order_relaxed),
@@ -68,10 +86,6 @@ static inline void spin_lock(spinlock_t *lock)
 		return;
 	sim_spin_contended(lock, me);
 }
-
-/* The deterministic scheduler (scheduler.h) wants to hear of releases. */
-extern _Atomic int sched_active;
-void __spin_unlock_notify(spinlock_t *lock);
 
 static inline void spin_unlock(spinlock_t *lock)
 {

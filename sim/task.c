@@ -395,6 +395,11 @@ int spin_lock_timeout(spinlock_t *lock, uint64_t ns)
 	return 0;
 }
 
+void __spin_lock_notify(spinlock_t *lock)
+{
+	sched_lock_touch(lock, false);
+}
+
 void __spin_unlock_notify(spinlock_t *lock)
 {
 	sched_lock_released(lock);

@@ -192,10 +192,13 @@ static void explore(struct explore_ctx *c, struct sched_explore_stats *st)
 /*
  * The same scenario with and without sleep sets: when the plain search was
  * exhaustive, the reduced one must be too, find the same outcome set (one
- * fewer is a lost state) and run no more executions.  The coverage matrix
- * of the reduced search is printed.
+ * fewer is a lost state) and run no more executions — strictly fewer with
+ * @fewer, where the reduction has independent steps to prune (a test that
+ * fails if it regressed to nothing).  The coverage matrix of the reduced
+ * search is printed.
  */
-static void explore_compare(const struct explore_ctx *plain, const struct sched_explore_stats *pst)
+static void explore_compare_ex(const struct explore_ctx *plain,
+			       const struct sched_explore_stats *pst, bool fewer)
 {
 	struct explore_ctx c = { .w.cfg = plain->w.cfg, .collect_only = plain->collect_only,
 				 .bound = plain->bound };
@@ -204,9 +207,14 @@ static void explore_compare(const struct explore_ctx *plain, const struct sched_
 
 	ex_opts_init(&o, plain, true);
 	explore_opts(&c, &o, &st);
-	printf("# reduction: %lu -> %lu executions (%lu checked + %lu pruned), outcomes %u -> %u\n",
+	printf("# reduction: %lu -> %lu executions (%lu checked + %lu pruned), outcomes %u -> %u; "
+	       "sleepers woken by conflicts %lu, by unknown steps %lu (forced %lu), "
+	       "weak sleepers %lu\n",
 	       pst->schedules, st.schedules + st.pruned, st.schedules, st.pruned,
-	       plain->nr_outcomes, c.nr_outcomes);
+	       plain->nr_outcomes, c.nr_outcomes, st.wake_conflict,
+	       st.wake_unknown[SCHED_FP_FORCED] + st.wake_unknown[SCHED_FP_OVERFLOW] +
+		       st.wake_unknown[SCHED_FP_NO_OBJECT],
+	       st.wake_unknown[SCHED_FP_FORCED], st.weak_sleeps);
 	sched_coverage_print(stdout, "# ", &st);
 	if (!pst->complete || pst->bug_found)
 		return;		/* plain search not exhaustive: nothing to compare */
@@ -218,7 +226,14 @@ static void explore_compare(const struct explore_ctx *plain, const struct sched_
 			      "outcome lost by the reduction: %s", plain->outcomes[i]);
 	ck_assert_uint_eq(c.nr_outcomes, plain->nr_outcomes);
 	ck_assert_uint_le(st.schedules + st.pruned, pst->schedules);
+	if (fewer)
+		ck_assert_uint_lt(st.schedules + st.pruned, pst->schedules);
 	ck_assert_uint_gt(sched_coverage_pairs(&st), 0);
+}
+
+static void explore_compare(const struct explore_ctx *plain, const struct sched_explore_stats *pst)
+{
+	explore_compare_ex(plain, pst, false);
 }
 
 /* The reduced search finds the oops too. */
@@ -233,6 +248,14 @@ static void explore_reduced_finds_the_oops(const struct explore_ctx *plain)
 	ck_assert(st.bug_found);
 	ck_assert_uint_eq(r.oopses, 1);
 	ck_assert_ptr_nonnull(strstr(r.why, "illegal read of MMIO pfn"));
+	/* Its schedule (no handover in it) replays the oops without the reduction. */
+	{
+		struct race_world w = { .cfg = plain->w.cfg };
+		struct sched_thread t[SCHED_MAX_THREADS] = { 0 };
+		int n = race_world_setup(&w, t);
+
+		ck_assert_int_eq(race_world_replay(&w, t, n, st.bug.schedule), 1);
+	}
 }
 
 START_TEST(test_exhaustive_prefix_walker_finds_the_pud_refault_oops)
@@ -266,7 +289,8 @@ static void explore_clean(const char *kernel, enum vfio_retry_policy policy, boo
 	ck_assert(st.complete);
 	ck_assert_uint_eq(c.oopses, 0);
 	ck_assert_uint_gt(st.schedules, 1);
-	explore_compare(&c, &st);
+	/* Two PUDs: the walker's steps on one commute with the pinner's on the other. */
+	explore_compare_ex(&c, &st, true);
 }
 
 START_TEST(test_exhaustive_fixed_walker_no_oops_legacy)
@@ -321,7 +345,52 @@ START_TEST(test_exhaustive_four_threads_reduction_keeps_every_outcome)
 
 	c.bound = 1;
 	explore(&c, &st);
+	explore_compare_ex(&c, &st, true);
+}
+END_TEST
+
+/*
+ * The seeds' scenarios as bench_race -e runs them (a 1 GiB BAR, 16 KiB
+ * mapped), every outcome collected, at bound 2: the reduced search finds
+ * exactly the plain search's outcome set, the oops included.  With one PUD
+ * every walker step touches what the pinner's touch: nothing to prune
+ * (scheduler.h), so no fewer executions are asked for here.
+ */
+static const struct race_world_cfg seed_cfgs[] = {
+	{ "6.12.118", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, .map_size = EX_MAP_SIZE },
+	{ "upstream", PUD_ORDER, 1ULL << 30, VFIO_RETRY_EAGAIN, .map_size = EX_MAP_SIZE },
+	{ "6.12.74", PMD_ORDER, 4ULL << 20, VFIO_RETRY_LEGACY, .map_size = EX_MAP_SIZE },
+	{ "6.12.74", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY, .map_size = EX_MAP_SIZE },
+};
+
+START_TEST(test_seed_scenarios_reduced_search_keeps_every_outcome)
+{
+	struct explore_ctx c = { .w.cfg = seed_cfgs[_i], .collect_only = true };
+	struct sched_explore_stats st;
+
+	explore(&c, &st);
+	ck_assert(st.complete);
+	ck_assert_uint_gt(c.nr_outcomes, 0);
 	explore_compare(&c, &st);
+}
+END_TEST
+
+/*
+ * The hang world (race, munmap, late reader) at bound 2: readers and the
+ * pinner's steps that only block, hand over or touch other PUD-sized
+ * regions commute; the reduced search runs strictly fewer executions and
+ * finds the same outcome set.
+ */
+START_TEST(test_hang_world_bound_2_reduction_fewer_schedules_same_outcomes)
+{
+	struct explore_ctx c = { .w.cfg = { "upstream", PUD_ORDER, 1ULL << 30, VFIO_RETRY_LEGACY,
+					  .hang_threads = true, .map_size = EX_MAP_SIZE },
+				 .collect_only = true, .bound = 2 };
+	struct sched_explore_stats st;
+
+	explore(&c, &st);
+	ck_assert(st.complete);
+	explore_compare_ex(&c, &st, true);
 }
 END_TEST
 
@@ -482,9 +551,13 @@ START_TEST(test_reduction_collapses_independent_steps_keeps_every_order)
 	ck_assert(pst.complete && st.complete);
 	ck_assert(!pst.bug_found && !st.bug_found);
 	ck_assert_uint_eq(red.orders, plain.orders);
-	/* Bound 0 and 1 leave sleep sets nothing to prune (the bound rule, scheduler.h). */
+	/*
+	 * Bound 0 leaves sleep sets nothing to prune (the bound rule,
+	 * scheduler.h); from bound 1 weak sleepers prune the preempting
+	 * siblings' private steps.
+	 */
 	ck_assert_uint_le(st.schedules + st.pruned, pst.schedules);
-	if (_i >= 2)
+	if (_i >= 1)
 		ck_assert_uint_lt(st.schedules + st.pruned, pst.schedules);
 	tm_teardown();
 }
@@ -874,6 +947,69 @@ START_TEST(test_search_stops_at_the_first_lock_order_report)
 }
 END_TEST
 
+/*
+ * The same two threads under the reduced search: a thread that ends or
+ * blocks hands over to the one left (a node of the search, not a decision
+ * of the schedule string).  The first report's schedule is the plain
+ * search's, and replays; collecting, the reduced search still finds both
+ * outcomes — a run to the end and the ABBA deadlock — in no more runs.
+ */
+START_TEST(test_reduced_search_handovers_stay_out_of_schedules)
+{
+	static const struct sched_explore_ops ops = { inv_setup, inv_check, inv_teardown };
+	struct sched_explore_opts o = { .points = 1u << SP_MMAP_LOCK, .preemption_bound = 2,
+					.step_budget = 10000 };
+	struct inv_ctx plain = { 0 }, red = { 0 }, all = { 0 }, replay = { 0 };
+	struct sched_explore_stats pst, st, ast, pall;
+	struct sched_thread t[SCHED_MAX_THREADS];
+	struct sched_strategy s;
+	struct sched_result *res = malloc(sizeof(*res));
+
+	ck_assert_ptr_nonnull(res);
+	tm_setup();
+	inv_forget_reports();
+	ck_assert_int_eq(sched_explore_ex(&ops, &plain, &o, &pst), 0);
+	inv_forget_reports();
+	o.por = true;
+	ck_assert_int_eq(sched_explore_ex(&ops, &red, &o, &st), 0);
+	printf("# inverted order, reduced: first report after %lu schedule(s), schedule %s "
+	       "(plain: %s)\n", st.schedules, st.bug.schedule, pst.bug.schedule);
+	ck_assert(st.checker_report && pst.checker_report);
+	ck_assert_str_eq(st.bug.schedule, pst.bug.schedule);
+	ck_assert_uint_eq(st.bug.nr_decisions, pst.bug.nr_decisions);
+
+	inv_forget_reports();
+	sched_strategy_init(&s);
+	s.kind = SCHED_REPLAY;
+	s.schedule = st.bug.schedule;
+	s.points = o.points;
+	memset(t, 0, sizeof(t));
+	ck_assert_int_eq(sched_run(t, inv_setup(&replay, t), &s, res), 0);
+	inv_teardown(&replay);
+	ck_assert_str_eq(res->schedule, st.bug.schedule);
+	ck_assert_uint_ge(lockdep_nr_reports(), 1);
+
+	o.collect_reports = true;
+	o.por = false;
+	inv_forget_reports();
+	memset(&plain, 0, sizeof(plain));
+	ck_assert_int_eq(sched_explore_ex(&ops, &plain, &o, &pall), 0);
+	o.por = true;
+	inv_forget_reports();
+	ck_assert_int_eq(sched_explore_ex(&ops, &all, &o, &ast), 0);
+	printf("# inverted order, collecting: plain %lu schedules (%lu deadlocks), reduced %lu "
+	       "(+%lu pruned, %lu deadlocks)\n", pall.schedules, pall.deadlocks, ast.schedules,
+	       ast.pruned, ast.deadlocks);
+	ck_assert(pall.complete && ast.complete);
+	ck_assert_uint_ge(ast.deadlocks, 1);
+	ck_assert_uint_ge(all.done, 1);
+	ck_assert_uint_le(ast.schedules + ast.pruned, pall.schedules);
+	inv_forget_reports();
+	free(res);
+	tm_teardown();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("explore");
@@ -890,6 +1026,9 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_exhaustive_prefix_walker_pmd_leaves_no_oops);
 	tcase_add_loop_test(tc, test_exhaustive_four_threads_reduction_keeps_every_outcome, 0,
 			    NR_FIXED_KERNELS);
+	tcase_add_loop_test(tc, test_seed_scenarios_reduced_search_keeps_every_outcome, 0,
+			    (int)(sizeof(seed_cfgs) / sizeof(seed_cfgs[0])));
+	tcase_add_test(tc, test_hang_world_bound_2_reduction_fewer_schedules_same_outcomes);
 	tcase_add_test(tc, test_exhaustive_shards_merge_to_one_run);
 	tcase_add_test(tc, test_exhaustive_shards_merge_to_one_run_with_reduction);
 	tcase_add_test(tc, test_exhaustive_bad_shard_is_einval);
@@ -897,5 +1036,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_reduction_loses_no_outcome_on_random_programs);
 	tcase_add_test(tc, test_reduction_readers_of_one_rwsem_commute_no_outcome_lost);
 	tcase_add_test(tc, test_search_stops_at_the_first_lock_order_report);
+	tcase_add_test(tc, test_reduced_search_handovers_stay_out_of_schedules);
 	return s;
 }
