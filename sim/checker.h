@@ -15,8 +15,11 @@
  *    which now maps another frame (or nothing): the device and the CPU no
  *    longer share the memory (sim/madvise.c records, sim/iommu.c checks);
  *  - CHECK_PIN_LEAK: a page still pinned when nothing may hold a pin any
- *    more (every process and container gone: pinsim_destroy(), with the
- *    checkers on everywhere, CHECKER_ALWAYS: it scans the memory map);
+ *    more: every process and container gone, at every machine's teardown
+ *    (machine_destroy(): dma_check_pins_at_teardown(), in every mode but
+ *    OFF, so at the end of every controlled run's machine) and, with
+ *    CHECKER_ALWAYS, in pinsim_destroy() after the containers close.  It
+ *    scans the memory map up to the last frame ever allocated;
  *  - CHECK_WALK_REPEAT: a page walk handed one address range to a callback
  *    twice although neither the callback nor the walker asked for
  *    ACTION_AGAIN there (sim/pagewalk.c);
@@ -25,7 +28,7 @@
  *    pinsim's or a kernel tree's: checker_numa_counts());
  *  - CHECK_LOCKED_VM: type1's locked_vm accounting out of step with its live
  *    mappings (lib/vfio_iommu_type1.c, at UNMAP_DMA and container release).
- * Those two run in every mode but OFF, like the DMA checks.
+ * Those two and pin-leak run in every mode but OFF, like the DMA checks.
  *
  * On and off (enum checker_mode, set with pinsim_set_checkers() along with
  * lockdep's, sim/lockdep.h): by default the walker checker runs while the
@@ -114,6 +117,11 @@ unsigned int checker_nr_kept(void);
  */
 bool checker_report_get(unsigned int i, enum checker_kind *kind, char *text, size_t len,
 			char *schedule, size_t slen);
+/*
+ * CHECK_PIN_LEAK at machine_destroy() (sim/iommu.c), once every process
+ * has exited: unless OFF, and unless pinsim_destroy() already scanned.
+ */
+void dma_check_pins_at_teardown(void);
 /* Forget every report (counts and text). */
 void checker_reset(void);
 const char *checker_name(enum checker_kind kind);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "checker.h"
 #include "inject.h"
 #include "kimpl.h"
 #include "machine.h"
@@ -128,6 +129,8 @@ void machine_destroy(struct machine *m)
 	mm_teardown_all();
 	while (m->devices)
 		vfio_pci_device_destroy(m->devices);
+	/* No process, container or device left: no pin may be (issue 15). */
+	dma_check_pins_at_teardown();
 	if (m->init_mm)
 		init_mm_destroy(m->init_mm);
 	for (unsigned int i = 0; i < m->nr_mmio; i++) {

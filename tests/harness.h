@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checker.h"
 #include "inject.h"
+#include "lockdep.h"
 #include "machine.h"
 #include "mm.h"
 #include "page.h"
@@ -156,16 +158,177 @@ static inline void harness_pinsim_destroy(struct pinsim *m)
 #define pinsim_create(cfg, out) harness_pinsim_create(cfg, out)
 #define pinsim_destroy(m) harness_pinsim_destroy(m)
 
+/*
+ * No unexpected checker report, in every suite (issue 15): the checkers
+ * (sim/checker.h: dma-unpinned, dma-coherency, walk-repeat,
+ * numa-maps-count, pin-leak, locked-vm; sim/lockdep.h: lock-order,
+ * sleep-in-atomic, bad-unlock, lock-depth) run in every controlled run, and
+ * everywhere with PINSIM_CHECKERS=1 PINSIM_LOCKDEP=always (CI's sanitizer
+ * step).  Each report a test draws, its machine's teardown included (the
+ * pin-leak scan), must be one it declared: per kind, the count drawn must
+ * be the count declared, 0 unless said otherwise.  A test that provokes
+ * one on purpose says so where it does:
+ *
+ *   harness_expect_checker(CHECK_DMA_UNPINNED, 1);  unless the checkers are OFF
+ *   harness_expect_lockdep(LOCKDEP_CYCLE, 1);        unless lockdep is OFF
+ *   harness_expect_checker_if_always(kind, n);       outside controlled runs:
+ *   harness_expect_lockdep_if_always(kind, n);       a report only in ALWAYS mode
+ *
+ * The _if_always forms read the mode when called, so a test passes in both
+ * modes and still asserts the report when the checker is on there.  The
+ * counts are the test's: the fixture forgets the checkers' reports (and
+ * notes lockdep's count, whose graph it keeps: lockdep_reset() would drop
+ * it too) before the test, and puts back the modes a test changed after
+ * it, so nothing leaks into the next test, forked (CK_FORK, the default)
+ * or not.  A mismatch fails the test with every report of the kinds that
+ * did not match, each with its schedule (PINSIM_SCHEDULE=... replays it).
+ */
+#define HARNESS_LOCKDEP_KINDS (LOCKDEP_DEPTH + 1)
+
+static unsigned long harness_ck_want[NR_CHECKERS];
+static unsigned int harness_ld_want[HARNESS_LOCKDEP_KINDS];
+static unsigned int harness_ld_base;
+static int harness_ck_mode, harness_ld_mode;
+
+static inline void harness_expect_checker(enum checker_kind kind, unsigned long n)
+{
+	ck_assert_uint_lt(kind, NR_CHECKERS);
+	if (atomic_load(&checker_mode) != CHECKER_OFF)
+		harness_ck_want[kind] += n;
+}
+
+static inline void harness_expect_checker_if_always(enum checker_kind kind, unsigned long n)
+{
+	if (atomic_load(&checker_mode) == CHECKER_ALWAYS)
+		harness_expect_checker(kind, n);
+}
+
+static inline void harness_expect_lockdep(enum lockdep_report_kind kind, unsigned int n)
+{
+	ck_assert_uint_lt(kind, HARNESS_LOCKDEP_KINDS);
+	if (atomic_load(&lockdep_mode) != LOCKDEP_OFF)
+		harness_ld_want[kind] += n;
+}
+
+static inline void harness_expect_lockdep_if_always(enum lockdep_report_kind kind, unsigned int n)
+{
+	if (atomic_load(&lockdep_mode) == LOCKDEP_ALWAYS)
+		harness_expect_lockdep(kind, n);
+}
+
+static inline void harness_checker_setup(void)
+{
+	memset(harness_ck_want, 0, sizeof(harness_ck_want));
+	memset(harness_ld_want, 0, sizeof(harness_ld_want));
+	harness_ck_mode = atomic_load(&checker_mode);
+	harness_ld_mode = atomic_load(&lockdep_mode);
+	checker_reset();
+	harness_ld_base = lockdep_nr_reports();
+}
+
+/* The first unexpected report, for the failure message (cut to @len). */
+static inline void harness_note_first(char *first, size_t len, const char *kind, const char *text,
+				      const char *sched)
+{
+	int n;
+
+	if (first[0])
+		return;
+	n = snprintf(first, len, "%s: %s%s%s", kind, text, sched[0] ? " [schedule " : "",
+		     sched[0] ? sched : "");
+	if (n >= (int)len && len > 4)
+		memcpy(first + len - 4, "...", 4);
+	/* One line: the message ends up on TAP's "not ok" line. */
+	for (char *c = first; *c; c++)
+		if (*c == '\n')
+			*c = '|';
+}
+
+/* Print the kept reports of @kind (the checkers keep the first CHECKER_KEEP). */
+static inline void harness_print_checker_reports(enum checker_kind kind, char *first, size_t len)
+{
+	char text[CHECKER_REPORT_LEN], sched[1024];
+	enum checker_kind k;
+
+	for (unsigned int i = 0; checker_report_get(i, &k, text, sizeof(text), sched, sizeof(sched));
+	     i++) {
+		if (k != kind)
+			continue;
+		fprintf(stderr, "# unexpected checker report: %s: %s%s%s\n", checker_name(k), text,
+			sched[0] ? " [schedule " : "", sched[0] ? sched : "");
+		harness_note_first(first, len, checker_name(k), text, sched);
+	}
+}
+
+static inline void harness_print_lockdep_reports(unsigned int from, unsigned int to,
+						 const bool *bad, char *first, size_t len)
+{
+	char text[1024], sched[1024];
+	enum lockdep_report_kind k;
+
+	for (unsigned int i = from; i < to; i++) {
+		if (!lockdep_report(i, &k, text, sizeof(text), sched, sizeof(sched)) || !bad[k])
+			continue;
+		fprintf(stderr, "# unexpected lockdep report: %s: %s%s%s\n", lockdep_kind_name(k),
+			text, sched[0] ? " [schedule " : "", sched[0] ? sched : "");
+		harness_note_first(first, len, lockdep_kind_name(k), text, sched);
+	}
+}
+
+static inline void harness_checker_teardown(void)
+{
+	unsigned int ld_n = lockdep_nr_reports(), ld_got[HARNESS_LOCKDEP_KINDS] = { 0 };
+	bool ld_bad[HARNESS_LOCKDEP_KINDS] = { false };
+	char summary[256] = "", first[1536] = "";
+	unsigned int from = harness_ld_base, kept;
+	enum lockdep_report_kind k;
+	size_t off = 0;
+
+	atomic_store(&checker_mode, harness_ck_mode);
+	lockdep_set_mode(harness_ld_mode);
+	if (ld_n < from)	/* the test ran lockdep_reset() */
+		from = 0;
+	kept = ld_n < LOCKDEP_MAX_REPORTS ? ld_n : LOCKDEP_MAX_REPORTS;
+	ck_assert_msg(ld_n - from <= kept - (from < kept ? from : kept),
+		      "%u lockdep reports, past the %u it keeps: kinds unknown", ld_n - from,
+		      LOCKDEP_MAX_REPORTS);
+	for (unsigned int i = from; i < kept; i++)
+		if (lockdep_report(i, &k, NULL, 0, NULL, 0))
+			ld_got[k]++;
+	for (int c = 0; c < NR_CHECKERS; c++) {
+		unsigned long got = checker_count(c);
+
+		if (got == harness_ck_want[c])
+			continue;
+		off += (size_t)snprintf(summary + off, off < sizeof(summary) ? sizeof(summary) - off : 0,
+					"%s%s: %lu, %lu expected", off ? "; " : "",
+					checker_name(c), got, harness_ck_want[c]);
+		harness_print_checker_reports(c, first, sizeof(first));
+	}
+	for (int c = 0; c < HARNESS_LOCKDEP_KINDS; c++) {
+		if (ld_got[c] == harness_ld_want[c])
+			continue;
+		ld_bad[c] = true;
+		off += (size_t)snprintf(summary + off, off < sizeof(summary) ? sizeof(summary) - off : 0,
+					"%slockdep %s: %u, %u expected", off ? "; " : "",
+					lockdep_kind_name(c), ld_got[c], harness_ld_want[c]);
+	}
+	harness_print_lockdep_reports(from, kept, ld_bad, first, sizeof(first));
+	ck_assert_msg(!summary[0], "checker reports: %s; first: %s", summary,
+		      first[0] ? first : "(not kept)");
+}
+
 static inline void harness_leak_teardown(void)
 {
 	ck_assert_msg(!machine, "the test left its machine alive");
+	harness_checker_teardown();
 }
 
 static inline TCase *harness_tcase_create(const char *name)
 {
 	TCase *tc = (tcase_create)(name);
 
-	tcase_add_checked_fixture(tc, NULL, harness_leak_teardown);
+	tcase_add_checked_fixture(tc, harness_checker_setup, harness_leak_teardown);
 	return tc;
 }
 

@@ -24,6 +24,7 @@
 #include "iommu.h"
 #include "kernel_profiles.h"
 #include "pagewalk.h"
+#include "scheduler.h"
 
 #define IOVA 0x100000000ULL
 
@@ -198,6 +199,7 @@ START_TEST(test_dma_into_discarded_and_refaulted_page_is_a_coherency_violation)
 	ck_assert_mem_ne(cpu, data, sizeof(data));
 	ck_assert_int_eq(nr_reports("dma-coherency"), 1);
 	first_report("dma-coherency", &r);
+	harness_expect_checker(CHECK_DMA_COHERENCY, 1);	/* since the reset */
 	now = vh_page(va + 2 * PG);
 	snprintf(want, sizeof(want), "now maps pfn 0x%llx", (unsigned long long)now.pfn);
 	ck_assert_msg(strstr(r.text, want), "%s", r.text);
@@ -255,6 +257,7 @@ START_TEST(test_dma_into_discarded_thp_is_a_coherency_violation)
 	b = 9;
 	ck_assert_int_eq(pinsim_dma(sim, dev0.group_id, IOVA + MiB, &b, 1, 1), 1);
 	ck_assert_int_eq(nr_reports("dma-coherency"), 1);
+	harness_expect_checker(CHECK_DMA_COHERENCY, 1);
 	vh_unmap_ok(c, IOVA, 2 * MiB);
 }
 END_TEST
@@ -296,6 +299,7 @@ START_TEST(test_pin_left_after_close_is_reported)
 	ck_assert_uint_eq(dma_check_pins_released(), 2);
 	ck_assert_int_eq(nr_reports("pin-leak"), 1);
 	first_report("pin-leak", &r);
+	harness_expect_checker(CHECK_PIN_LEAK, 1);
 	ck_assert_msg(strstr(r.text, "2 folios still pinned"), "%s", r.text);
 	ck_assert_int_eq(pinsim_unpin_user_pages(pin), 0);
 	ck_assert_uint_eq(dma_check_pins_released(), 0);
@@ -352,6 +356,7 @@ START_TEST(test_sched_result_counts_the_checker_reports_of_its_run)
 	ck_assert_int_eq(pinsim_sched_run(sim, &t, 1, NULL, res), 0);
 	ck_assert_uint_eq(res->checker_reports, 1);
 	ck_assert_int_eq(nr_reports("dma-coherency"), 2);
+	harness_expect_checker(CHECK_DMA_COHERENCY, 2);
 	free(res);
 	vh_unmap_ok(c, IOVA, 4 * PG);
 }
@@ -374,6 +379,7 @@ START_TEST(test_numa_count_above_the_vma_pages_is_reported)
 	ck_assert(!checker_numa_counts(0x7f0000000000UL, 4, names, over, 3));
 	ck_assert_int_eq(nr_reports("numa-maps-count"), 1);	/* the first count above only */
 	first_report("numa-maps-count", &r);
+	harness_expect_checker(CHECK_NUMA_MAPS_COUNT, 1);
 	ck_assert_msg(strstr(r.text, "VMA at 0x7f0000000000: anon=5 above the 4 pages"), "%s",
 		      r.text);
 	ck_assert_int_eq(pinsim_set_checkers(sim, PINSIM_CHECKERS_OFF), 0);
@@ -480,6 +486,7 @@ START_TEST(test_unmap_by_a_killed_process_leaving_locked_vm_is_reported)
 	ck_assert_uint_eq(vh_locked_vm(), before + 4);	/* still charged */
 	ck_assert_int_eq(nr_reports("locked-vm"), 1);
 	first_report("locked-vm", &r);
+	harness_expect_checker(CHECK_LOCKED_VM, 1);
 	ck_assert_msg(strstr(r.text, "IOVA [0x100000000, 0x100004000) unpinned but 4 pages still "
 				     "charged"),
 		      "%s", r.text);
@@ -643,6 +650,219 @@ START_TEST(test_walker_action_again_is_not_a_repeat)
 }
 END_TEST
 
+/* ---------------- dma-unpinned in a controlled run ---------------- */
+
+struct unpinned_dma {
+	struct iommu_domain *d;
+	struct folio *f;
+	long dma;
+};
+
+/* A device driver that maps a frame and lets the device write it. */
+static long map_and_dma(void *arg)
+{
+	struct unpinned_dma *u = arg;
+	char b = 'd';
+	int err;
+
+	err = iommu_map(u->d, GiB, (phys_addr_t)folio_pfn(u->f) << PAGE_SHIFT, PAGE_SIZE,
+			IOMMU_READ | IOMMU_WRITE);
+	if (err)
+		return err;
+	sched_point(SP_PIN_BETWEEN_RUNS, NULL, 0);
+	u->dma = iommu_dma_rw(u->d, GiB, &b, 1, true);
+	return 0;
+}
+
+static long pass_points(void *arg)
+{
+	(void)arg;
+	sched_point(SP_PIN_BETWEEN_RUNS, NULL, 0);
+	sched_point(SP_PIN_BETWEEN_RUNS, NULL, 0);
+	return 0;
+}
+
+/* One default controlled run of map_and_dma() beside a thread passing points. */
+static void run_map_and_dma(struct unpinned_dma *u, struct sched_result *res)
+{
+	struct sched_thread t[2] = {
+		{ .name = "driver", .fn = map_and_dma, .arg = u },
+		{ .name = "bystander", .fn = pass_points },
+	};
+	struct sched_strategy st;
+
+	sched_strategy_init(&st);
+	ck_assert_int_eq(sched_run(t, 2, &st, res), 0);
+	ck_assert_int_eq(res->status, SCHED_DONE);
+	ck_assert_int_eq(t[0].ret, 0);
+	ck_assert_int_eq(u->dma, 1);
+}
+
+/*
+ * vfio_pin_map_dma() pins before vfio_iommu_map(): an IOMMU translation to
+ * a RAM frame nobody pinned is reported when it is made (iommu_map(), the
+ * checkers on: a controlled run) and when the device reaches the frame
+ * (dma_target(), every mode but OFF), each with the schedule that replays
+ * it.  The same run with the frame pinned reports nothing.
+ */
+START_TEST(test_map_and_dma_of_an_unpinned_frame_are_reported_with_the_schedule)
+{
+	struct unpinned_dma u = { .d = iommu_domain_alloc(IOMMU_DEFAULT_PGSIZES) };
+	struct sched_result *res = calloc(1, sizeof(*res));
+	char text[CHECKER_REPORT_LEN], sched[256], want[96];
+	enum checker_kind kind;
+
+	ck_assert_ptr_nonnull(res);
+	ck_assert_ptr_nonnull(u.d);
+	u.f = folio_alloc(0, PGTY_anon);
+	ck_assert_ptr_nonnull(u.f);
+	checker_set_mode(CHECKER_SCHED);
+	folio_ref_add(u.f, GUP_PIN_COUNTING_BIAS);	/* pinned: silent */
+	run_map_and_dma(&u, res);
+	ck_assert_uint_eq(checker_total(), 0);
+	ck_assert_uint_eq(iommu_unmap(u.d, GiB, PAGE_SIZE), PAGE_SIZE);
+	folio_ref_add(u.f, -(int)GUP_PIN_COUNTING_BIAS);
+
+	run_map_and_dma(&u, res);
+	printf("# schedule %s\n", res->schedule);
+	ck_assert_uint_eq(checker_count(CHECK_DMA_UNPINNED), 2);
+	harness_expect_checker(CHECK_DMA_UNPINNED, 2);
+	ck_assert(checker_report_get(0, &kind, text, sizeof(text), sched, sizeof(sched)));
+	ck_assert_int_eq(kind, CHECK_DMA_UNPINNED);
+	snprintf(want, sizeof(want), "iommu_map() of IOVA 0x40000000 to pfn 0x%lx, which is not pinned",
+		 folio_pfn(u.f));
+	ck_assert_msg(strstr(text, want), "%s", text);
+	/* Each report's schedule is the run's up to it: a prefix, longer for the later one. */
+	ck_assert_str_ne(sched, "");
+	ck_assert(!strncmp(res->schedule, sched, strlen(sched)));
+	snprintf(want, sizeof(want), "%s", sched);
+	ck_assert(checker_report_get(1, &kind, text, sizeof(text), sched, sizeof(sched)));
+	ck_assert_int_eq(kind, CHECK_DMA_UNPINNED);
+	ck_assert_msg(strstr(text, "DMA write IOVA 0x40000000 reached pfn"), "%s", text);
+	ck_assert(!strncmp(res->schedule, sched, strlen(sched)));
+	ck_assert_uint_gt(strlen(sched), strlen(want));
+	ck_assert_uint_eq(iommu_unmap(u.d, GiB, PAGE_SIZE), PAGE_SIZE);
+	iommu_domain_free(u.d);
+	folio_put(u.f);
+	free(res);
+}
+END_TEST
+
+/* ---------------- pin-leak at the teardown of a machine that ran a controlled run ---------------- */
+
+struct pin_job {
+	struct mm_struct *mm;
+	unsigned long va;
+	bool unpin;
+	struct page *pages[2];
+};
+
+/* A driver thread that pins two pages (FOLL_LONGTERM, as vfio does) and may forget them. */
+static long pin_two_pages(void *arg)
+{
+	struct pin_job *j = arg;
+	long n;
+
+	mmap_read_lock(j->mm);
+	n = pin_user_pages_remote(j->mm, j->va, 2, FOLL_WRITE | FOLL_LONGTERM, j->pages, NULL);
+	mmap_read_unlock(j->mm);
+	if (n == 2 && j->unpin)
+		unpin_user_pages(j->pages, 2);
+	return n;
+}
+
+/*
+ * A controlled run on @mode's machine pins two pages, unpinning them or
+ * not; then the machine goes.  Returns the pin-leak reports its teardown
+ * made.  machine_destroy() is called without the harness's frame count: a
+ * pin left behind keeps its frames, which is what this checker is for.
+ */
+static unsigned long run_pinner_then_destroy(enum checker_mode mode, bool unpin)
+{
+	struct pin_job j = { .unpin = unpin };
+	struct sched_thread t[2] = {
+		{ .name = "pinner", .fn = pin_two_pages, .arg = &j },
+		{ .name = "bystander", .fn = pass_points },
+	};
+	struct sched_strategy st;
+	struct sched_result *res = calloc(1, sizeof(*res));
+
+	ck_assert_ptr_nonnull(res);
+	checker_set_mode(mode);
+	j.mm = tm_mm("vmm");
+	j.va = vm_mmap(j.mm, NULL, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	ck_assert(!IS_ERR_VALUE(j.va));
+	t[0].mm = j.mm;
+	set_current(NULL);
+	sched_strategy_init(&st);
+	ck_assert_int_eq(sched_run(t, 2, &st, res), 0);
+	ck_assert_int_eq(res->status, SCHED_DONE);
+	ck_assert_int_eq(t[0].ret, 2);
+	ck_assert(folio_maybe_dma_pinned(page_folio(j.pages[0])) == !unpin);
+	ck_assert_uint_eq(checker_count(CHECK_PIN_LEAK), 0);	/* nothing before the end */
+	free(res);
+	(machine_destroy)(tm);
+	tm = NULL;
+	return checker_count(CHECK_PIN_LEAK);
+}
+
+START_TEST(test_pin_left_by_a_controlled_run_is_reported_at_machine_teardown)
+{
+	char text[CHECKER_REPORT_LEN];
+	enum checker_kind kind;
+
+	ck_assert_uint_eq(run_pinner_then_destroy(CHECKER_SCHED, false), 1);
+	harness_expect_checker(CHECK_PIN_LEAK, 1);
+	ck_assert(checker_report_get(0, &kind, text, sizeof(text), NULL, 0));
+	ck_assert_int_eq(kind, CHECK_PIN_LEAK);
+	ck_assert_msg(strstr(text, "2 folios still pinned after every process and container is "
+				   "gone"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "pincount 1"), "%s", text);
+}
+END_TEST
+
+START_TEST(test_pins_released_by_a_controlled_run_leave_teardown_silent)
+{
+	ck_assert_uint_eq(run_pinner_then_destroy(CHECKER_SCHED, true), 0);
+}
+END_TEST
+
+START_TEST(test_pin_leak_scan_off_with_the_checkers)
+{
+	ck_assert_uint_eq(run_pinner_then_destroy(CHECKER_OFF, false), 0);
+}
+END_TEST
+
+/*
+ * pinsim_destroy() with the checkers on everywhere scans once every
+ * container is closed, and the machine's own teardown does not scan again:
+ * one report for one leak, in either mode (a pin taken below the API, by
+ * the process's own kernel code, that nothing releases).
+ */
+START_TEST(test_pin_leak_at_pinsim_destroy_is_reported_once)
+{
+	uint64_t va = vh_mmap(2 * PG, RW, ANON);
+	struct page *pages[2];
+	struct task_struct *old;
+	long n;
+
+	vh_touch(va, 2 * PG, PG);
+	checker_set_mode(_i ? CHECKER_ALWAYS : CHECKER_SCHED);
+	old = set_current(proc->mm->owner);
+	mmap_read_lock(proc->mm);
+	n = pin_user_pages_remote(proc->mm, va, 2, FOLL_WRITE | FOLL_LONGTERM, pages, NULL);
+	mmap_read_unlock(proc->mm);
+	set_current(old);
+	ck_assert_int_eq(n, 2);
+	(pinsim_destroy)(sim);
+	sim = NULL;
+	ck_assert_uint_eq(checker_count(CHECK_PIN_LEAK), 1);
+	harness_expect_checker(CHECK_PIN_LEAK, 1);
+}
+END_TEST
+
 static void tm_setup_nothing(void)
 {
 }
@@ -678,5 +898,14 @@ Suite *make_suite(void)
 
 	tc = tm_tcase(s, "walker_again");
 	tcase_add_test(tc, test_walker_action_again_is_not_a_repeat);
+
+	tc = tm_tcase(s, "controlled_runs");
+	tcase_add_test(tc, test_map_and_dma_of_an_unpinned_frame_are_reported_with_the_schedule);
+	tcase_add_test(tc, test_pin_left_by_a_controlled_run_is_reported_at_machine_teardown);
+	tcase_add_test(tc, test_pins_released_by_a_controlled_run_leave_teardown_silent);
+	tcase_add_test(tc, test_pin_leak_scan_off_with_the_checkers);
+
+	tc = vh_tcase(s, "pin_leak_api", ck_setup);
+	tcase_add_loop_test(tc, test_pin_leak_at_pinsim_destroy_is_reported_once, 0, 2);
 	return s;
 }

@@ -19,10 +19,9 @@
 #include <string.h>
 
 #include "diff_driver.h"
+#include "harness.h"	/* TAP main, and no unexpected checker report per case */
 
 #define DEFAULT_OPS 6000
-
-Suite *make_suite(void);
 
 static uint64_t seeds[16];
 static size_t nseeds;
@@ -114,15 +113,3 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
-
-#ifdef HARNESS_MAIN
-int main(void)
-{
-	SRunner *sr = srunner_create(make_suite());
-
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	srunner_free(sr);
-	return 0;
-}
-#endif

@@ -40,6 +40,40 @@ static struct folio *pinned_page(void)
 	return f;
 }
 
+/* Drop what pinned_page() took, then the allocation's own reference. */
+static void unpin_page(struct folio *f)
+{
+	folio_ref_add(f, -(int)GUP_PIN_COUNTING_BIAS);
+	ck_assert(!folio_maybe_dma_pinned(f));
+	folio_put(f);
+}
+
+/* A large folio pinned as FOLL_PIN does (pincount and a reference), then released. */
+static void pin_large(struct folio *f)
+{
+	atomic_fetch_add(&f->page._pincount, 1);
+	folio_ref_add(f, 1);
+}
+
+static void unpin_large(struct folio *f)
+{
+	atomic_fetch_sub(&f->page._pincount, 1);
+	folio_put(f);
+	ck_assert(!folio_maybe_dma_pinned(f));
+	folio_put(f);
+}
+
+/*
+ * The domain, map and unmap cases map raw ranges of RAM that nothing
+ * pinned (the table's mechanics, not vfio's pin-then-map order):
+ * iommu_map()'s CHECK_DMA_UNPINNED reports each such call, @n here, when
+ * the checkers run outside controlled runs (CHECKER_ALWAYS).
+ */
+static void expect_unpinned_maps(unsigned long n)
+{
+	harness_expect_checker_if_always(CHECK_DMA_UNPINNED, n);
+}
+
 static phys_addr_t folio_phys(const struct folio *f)
 {
 	return (phys_addr_t)folio_pfn(f) << PAGE_SHIFT;
@@ -76,6 +110,7 @@ START_TEST(test_2m_minimum_domain_maps_only_2m_aligned_and_unmaps_whole_leaves)
 {
 	struct iommu_domain *d = domain_new(SZ_2M | SZ_1G);
 
+	expect_unpinned_maps(2);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, SZ_4K, IOMMU_READ), -EINVAL);
 	ck_assert_int_eq(iommu_map(d, GiB + SZ_4K, GiB, SZ_2M, IOMMU_READ), -EINVAL);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB + SZ_4K, SZ_2M, IOMMU_READ), -EINVAL);
@@ -102,6 +137,7 @@ START_TEST(test_sub_4k_sizes_advertised_but_leaves_are_4k_at_least)
 {
 	struct iommu_domain *d = domain_new((1ULL << 10) | SZ_4K | SZ_2M);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, GiB + 1024, GiB, 1024, IOMMU_READ), -EINVAL);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, GiB), SZ_4K);
@@ -132,6 +168,7 @@ START_TEST(test_map_1g_aligned_installs_one_pud_leaf)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, 4 * GiB, 2 * GiB, GiB, IOMMU_READ | IOMMU_WRITE), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, 4 * GiB), SZ_1G);
 	ck_assert_uint_eq(iommu_leaf_size(d, 5 * GiB - SZ_4K), SZ_1G);
@@ -148,6 +185,7 @@ START_TEST(test_map_2m_aligned_installs_one_pmd_leaf)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, 6 * MiB, 10 * MiB, SZ_2M, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, 6 * MiB + 12 * KiB), SZ_2M);
 	ck_assert_uint_eq(iommu_nr_leaves(d), 1);
@@ -161,6 +199,7 @@ START_TEST(test_map_4k_installs_one_pte_leaf)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, GiB, 2 * GiB, SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, GiB), SZ_4K);
 	ck_assert_uint_eq(iommu_leaf_size(d, GiB + SZ_4K), 0);
@@ -175,6 +214,7 @@ START_TEST(test_map_paddr_alignment_limits_page_size)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, 2 * MiB, 8 * MiB + SZ_4K, SZ_2M + SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_stats.leaves_4k, 513);
 	ck_assert_uint_eq(iommu_stats.leaves_2m, 0);
@@ -191,6 +231,7 @@ START_TEST(test_map_uses_largest_fitting_size_per_step)
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 	size_t size = SZ_1G + SZ_2M + SZ_4K;
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, 2 * GiB, 4 * GiB, size, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, 2 * GiB), SZ_1G);
 	ck_assert_uint_eq(iommu_leaf_size(d, 3 * GiB), SZ_2M);
@@ -210,6 +251,7 @@ START_TEST(test_map_steps_up_to_large_leaf_at_alignment)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, SZ_2M - SZ_4K, SZ_2M - SZ_4K, SZ_2M + SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, SZ_2M - SZ_4K), SZ_4K);
 	ck_assert_uint_eq(iommu_leaf_size(d, SZ_2M), SZ_2M);
@@ -223,6 +265,7 @@ START_TEST(test_map_4k_only_bitmap_installs_only_4k_leaves)
 {
 	struct iommu_domain *d = domain_new(SZ_4K);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, 2 * SZ_2M, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_stats.leaves_4k, 1024);
 	ck_assert_uint_eq(iommu_stats.leaves_2m + iommu_stats.leaves_1g, 0);
@@ -237,6 +280,7 @@ START_TEST(test_map_without_1g_uses_2m_leaves)
 {
 	struct iommu_domain *d = domain_new(SZ_4K | SZ_2M);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, GiB, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_stats.leaves_2m, 512);
 	ck_assert_uint_eq(iommu_stats.leaves_1g, 0);
@@ -264,6 +308,7 @@ START_TEST(test_map_beyond_aperture_returns_erange)
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 	dma_addr_t last = iommu_domain_geometry(d)->aperture_end & ~(SZ_4K - 1);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, last, GiB, SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_iova_to_phys(d, last + 100), GiB + 100);
 	ck_assert_int_eq(iommu_map(d, last, 2 * GiB, 2 * SZ_4K, IOMMU_READ), -ERANGE);
@@ -279,6 +324,7 @@ START_TEST(test_map_overlap_returns_eexist_and_unwinds)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(5);
 	ck_assert_int_eq(iommu_map(d, GiB + 3 * SZ_4K, 8 * MiB, SZ_4K, IOMMU_READ), 0);
 	stats_reset();
 	/* 3 x 4K go in, then the 4th collides. */
@@ -306,6 +352,7 @@ START_TEST(test_unmap_returns_bytes_of_whole_leaves)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, 4 * SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_unmap(d, GiB, 3 * SZ_4K), 3 * SZ_4K);
 	ck_assert_uint_eq(iommu_nr_leaves(d), 1);
@@ -323,6 +370,7 @@ START_TEST(test_unmap_of_part_of_2m_leaf_removes_whole_leaf)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, SZ_2M, SZ_2M, SZ_2M, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_unmap(d, SZ_2M, SZ_4K), SZ_2M);
 	ck_assert_uint_eq(iommu_nr_leaves(d), 0);
@@ -336,6 +384,7 @@ START_TEST(test_unmap_stops_at_first_hole)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(2);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, 2 * SZ_4K, IOMMU_READ), 0);
 	ck_assert_int_eq(iommu_map(d, GiB + 3 * SZ_4K, GiB, SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_unmap(d, GiB, 4 * SZ_4K), 2 * SZ_4K);
@@ -349,6 +398,7 @@ START_TEST(test_unmap_unaligned_unmaps_nothing)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(1);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB, SZ_4K, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_unmap(d, GiB + 8, SZ_4K), 0);
 	ck_assert_uint_eq(iommu_unmap(d, GiB, 100), 0);
@@ -362,6 +412,7 @@ START_TEST(test_remap_at_larger_size_after_unmap)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(2);
 	ck_assert_int_eq(iommu_map(d, GiB, GiB + SZ_4K, SZ_2M, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_nr_leaves(d), 512);
 	ck_assert_uint_eq(iommu_unmap(d, GiB, SZ_2M), SZ_2M);
@@ -378,6 +429,7 @@ START_TEST(test_iova_to_phys_adds_offset_within_leaf)
 {
 	struct iommu_domain *d = domain_new(IOMMU_DEFAULT_PGSIZES);
 
+	expect_unpinned_maps(2);
 	ck_assert_int_eq(iommu_map(d, 3 * GiB, 5 * GiB, GiB, IOMMU_READ), 0);
 	ck_assert_int_eq(iommu_map(d, 8 * GiB, 6 * MiB, SZ_2M, IOMMU_READ), 0);
 	ck_assert_uint_eq(iommu_iova_to_phys(d, 3 * GiB + 123 * MiB + 45),
@@ -408,8 +460,7 @@ START_TEST(test_dma_write_reaches_pinned_ram_frame)
 	ck_assert_uint_eq(iommu_stats.dma_faults, 0);
 	ck_assert_uint_eq(iommu_stats.dma_violations, 0);
 	iommu_domain_free(d);
-	folio_ref_add(f, -(int)GUP_PIN_COUNTING_BIAS);
-	folio_put(f);
+	unpin_page(f);
 }
 END_TEST
 
@@ -429,6 +480,8 @@ START_TEST(test_dma_crossing_pages_follows_each_translation)
 	ck_assert_uint_eq(((unsigned char *)page_address(&a->page))[127], 0x5a);
 	ck_assert_uint_eq(((unsigned char *)page_address(&a->page))[128], 0);
 	iommu_domain_free(d);
+	unpin_page(a);
+	unpin_page(b);
 }
 END_TEST
 
@@ -449,6 +502,7 @@ START_TEST(test_dma_write_to_read_only_mapping_faults)
 	ck_assert_uint_eq(buf[0], 0);
 	ck_assert_uint_eq(iommu_stats.dma_faults, 1);
 	iommu_domain_free(d);
+	unpin_page(f);
 }
 END_TEST
 
@@ -462,6 +516,7 @@ START_TEST(test_dma_read_from_write_only_mapping_faults)
 	ck_assert_int_eq(iommu_dma_rw(d, GiB, buf, sizeof(buf), false), -EFAULT);
 	ck_assert_uint_eq(iommu_stats.dma_faults, 1);
 	iommu_domain_free(d);
+	unpin_page(f);
 }
 END_TEST
 
@@ -495,6 +550,8 @@ START_TEST(test_dma_stops_at_first_faulting_page)
 	ck_assert_uint_eq(iommu_stats.dma_faults, 1);
 	free(buf);
 	iommu_domain_free(d);
+	unpin_page(a);
+	unpin_page(c);
 }
 END_TEST
 
@@ -543,6 +600,9 @@ START_TEST(test_dma_into_unpinned_frame_is_a_violation)
 	char buf[8] = "x";
 
 	ck_assert_ptr_nonnull(f);
+	/* The map, then the DMA: CHECK_DMA_UNPINNED, as dma_violations counts. */
+	expect_unpinned_maps(1);
+	harness_expect_checker(CHECK_DMA_UNPINNED, 1);
 	ck_assert_int_eq(iommu_map(d, GiB, folio_phys(f), SZ_4K, IOMMU_READ | IOMMU_WRITE), 0);
 	/* The hardware still performs it; the simulator records it. */
 	ck_assert_int_eq(iommu_dma_rw(d, GiB, buf, 1, true), 1);
@@ -562,8 +622,7 @@ START_TEST(test_dma_into_pinned_large_folio_tail_is_not_a_violation)
 	char buf[8] = "tail";
 
 	ck_assert_ptr_nonnull(f);
-	atomic_fetch_add(&f->page._pincount, 1);
-	folio_ref_add(f, 1);
+	pin_large(f);
 	ck_assert_int_eq(iommu_map(d, GiB, folio_phys(f), SZ_2M, IOMMU_WRITE), 0);
 	ck_assert_uint_eq(iommu_leaf_size(d, GiB), SZ_2M);
 	ck_assert_int_eq(iommu_dma_rw(d, GiB + 300 * SZ_4K, buf, 5, true), 5);
@@ -571,6 +630,7 @@ START_TEST(test_dma_into_pinned_large_folio_tail_is_not_a_violation)
 	ck_assert(page_flags(&f->page) & PG_data);
 	ck_assert_uint_eq(iommu_stats.dma_violations, 0);
 	iommu_domain_free(d);
+	unpin_large(f);
 }
 END_TEST
 
@@ -593,6 +653,7 @@ START_TEST(test_stale_iotlb_reaches_unpinned_frame_until_sync)
 
 	ck_assert_int_eq(iommu_dma_rw(d, GiB, buf, 6, false), 6);
 	ck_assert_str_eq(buf, "stale");
+	harness_expect_checker(CHECK_DMA_UNPINNED, 1);
 	ck_assert_uint_eq(iommu_stats.dma_violations, 1);
 	ck_assert_uint_eq(iommu_stats.dma_faults, 0);
 
@@ -614,8 +675,7 @@ START_TEST(test_stale_2m_iotlb_entry_covers_whole_leaf)
 	char buf[4];
 
 	ck_assert_ptr_nonnull(f);
-	atomic_fetch_add(&f->page._pincount, 1);
-	folio_ref_add(f, 1);
+	pin_large(f);
 	ck_assert_int_eq(iommu_map(d, GiB, folio_phys(f), SZ_2M, IOMMU_READ), 0);
 	ck_assert_int_eq(iommu_dma_rw(d, GiB, buf, 4, false), 4);
 	ck_assert_uint_eq(iommu_unmap_fast(d, GiB, SZ_2M), SZ_2M);
@@ -633,6 +693,7 @@ START_TEST(test_stale_2m_iotlb_entry_covers_whole_leaf)
 	ck_assert_uint_eq(iommu_stats.dma_faults, 1);
 	ck_assert_uint_eq(iommu_stats.dma_violations, 0);
 	iommu_domain_free(d);
+	unpin_large(f);
 }
 END_TEST
 
@@ -652,6 +713,8 @@ START_TEST(test_iotlb_sync_keeps_translations_outside_gather)
 	ck_assert_int_eq(iommu_dma_rw(d, 2 * GiB, buf, 4, false), 4);
 	ck_assert_uint_eq(iommu_stats.dma_faults, 1);
 	iommu_domain_free(d);
+	unpin_page(a);
+	unpin_page(b);
 }
 END_TEST
 

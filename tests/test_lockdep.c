@@ -117,6 +117,7 @@ START_TEST(test_order_inverted_across_two_runs_is_reported_with_both_functions)
 	/* The other order, in a run of its own: no deadlock is possible. */
 	run_one(take_b_then_a, NULL, &res);
 	printf("# second run schedule=%s\n", res.schedule);
+	harness_expect_lockdep(LOCKDEP_CYCLE, 1);	/* the one kept after the reset below */
 	ck_assert_uint_eq(lockdep_nr_reports(), 1);
 	ck_assert(lockdep_report(0, &kind, text, sizeof(text), sched, sizeof(sched)));
 	printf("# %s\n", text);
@@ -156,6 +157,7 @@ START_TEST(test_trylock_adds_no_order)
 	ck_assert_uint_eq(lockdep_nr_reports(), 0);
 	/* The order A -> B is still known: the real inversion is reported. */
 	run_one(take_b_then_a, NULL, &res);
+	harness_expect_lockdep(LOCKDEP_CYCLE, 1);
 	ck_assert_uint_eq(lockdep_nr_reports(), 1);
 }
 END_TEST
@@ -191,6 +193,7 @@ START_TEST(test_rwsem_read_read_inversion_is_a_cycle)
 
 	run_one(read_x_then_y, NULL, &res);
 	run_one(read_y_then_x, NULL, &res);
+	harness_expect_lockdep(LOCKDEP_CYCLE, 1);
 	ck_assert_uint_eq(lockdep_nr_reports(), 1);
 	ck_assert(lockdep_report(0, &kind, text, sizeof(text), NULL, 0));
 	ck_assert_int_eq(kind, LOCKDEP_CYCLE);
@@ -219,6 +222,7 @@ START_TEST(test_mutex_taken_under_spinlock_is_reported)
 
 	spin_mm = tm_mm("vmm");
 	run_one(mutex_under_spinlock, NULL, &res);
+	harness_expect_lockdep(LOCKDEP_SLEEP_IN_ATOMIC, 1);
 	ck_assert_uint_eq(lockdep_nr_reports(), 1);
 	ck_assert(lockdep_report(0, &kind, text, sizeof(text), NULL, 0));
 	printf("# %s\n", text);
@@ -261,6 +265,7 @@ START_TEST(test_release_of_a_lock_not_held_is_reported)
 	sched_strategy_init(&s);
 	ck_assert_int_eq(sched_run(t, 2, &s, &res), 0);
 	ck_assert_int_eq(res.status, SCHED_DONE);
+	harness_expect_lockdep(LOCKDEP_BAD_UNLOCK, 2);
 	ck_assert_uint_eq(lockdep_nr_reports(), 2);
 	ck_assert(lockdep_report(0, &kind, text, sizeof(text), sched, sizeof(sched)));
 	printf("# %s\n", text);
@@ -292,6 +297,7 @@ START_TEST(test_held_stack_overflow_is_reported_once)
 
 	run_one(hold_too_many, NULL, &res);
 	run_one(hold_too_many, NULL, &res);
+	harness_expect_lockdep(LOCKDEP_DEPTH, 1);
 	ck_assert_uint_eq(lockdep_nr_reports(), 1);
 	ck_assert(lockdep_report(0, &kind, NULL, 0, NULL, 0));
 	ck_assert_int_eq(kind, LOCKDEP_DEPTH);
@@ -316,6 +322,7 @@ START_TEST(test_off_records_nothing_and_default_skips_uncontrolled_code)
 
 	/* Always: the same calls on the test's own thread are checked. */
 	lockdep_set_mode(LOCKDEP_ALWAYS);
+	harness_expect_lockdep(LOCKDEP_CYCLE, 1);
 	take_a_then_b(NULL);
 	take_b_then_a(NULL);
 	ck_assert_uint_eq(lockdep_nr_reports(), 1);

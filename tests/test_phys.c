@@ -132,6 +132,11 @@ START_TEST(test_pin_bias_semantics_of_maybe_dma_pinned)
 	ck_assert(!folio_maybe_dma_pinned(large));
 	atomic_fetch_add(&large->page._pincount, 1);
 	ck_assert(folio_maybe_dma_pinned(large));
+	/* Unpinned again: no pin outlives the test (the pin-leak scan at teardown). */
+	folio_ref_add(small, -(int)GUP_PIN_COUNTING_BIAS);
+	atomic_fetch_sub(&large->page._pincount, 1);
+	ck_assert(!folio_maybe_dma_pinned(small));
+	ck_assert(!folio_maybe_dma_pinned(large));
 }
 END_TEST
 
