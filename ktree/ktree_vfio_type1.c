@@ -100,7 +100,7 @@ static unsigned int ledger_owners(struct ktree_type1 *t, struct mm_struct **owne
 	enum locked_vm_lock how;
 	unsigned int nr;
 
-	if (!checkers_on())
+	if (!dma_checkers_on())
 		return 0;
 	how = locked_vm_ledger_trylock(lock);
 	if (how == LVM_BUSY)
@@ -262,7 +262,7 @@ static long tree_ioctl(void *data, unsigned int cmd, void *arg)
 	ret = ktree_type1_ioctl(t->tree, cmd, (unsigned long)arg);
 	leave();
 	/* After the tree's vfio_dma_do_unmap() has dropped iommu->lock. */
-	if (cmd == VFIO_IOMMU_UNMAP_DMA && current &&
+	if (cmd == VFIO_IOMMU_UNMAP_DMA && current && checkers_on() &&
 	    checker_count(CHECK_LOCKED_VM) == reports_before)
 		locked_vm_ledger_check(current->mm, NULL, "VFIO_IOMMU_UNMAP_DMA");
 	if (cmd == VFIO_IOMMU_MAP_DMA) {

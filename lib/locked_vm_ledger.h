@@ -45,8 +45,10 @@
  * takes the mappings) and at container release (the rewrite: under
  * iommu->lock; the tree: after its ioctl, detach or release returns, from
  * the bridge), for the caller's mm and, at detach and release, the
- * mappings' owners, while the checkers run with a cost (checkers_on():
- * controlled runs and CHECKER_ALWAYS; it reads every mapping of the mm).
+ * mappings' owners: at detach and release unless the checkers are OFF
+ * (dma_checkers_on(), once per group or container), at UNMAP_DMA only while
+ * the costly checkers run (checkers_on(): controlled runs and
+ * CHECKER_ALWAYS), since each one reads every mapping of the mm.
  * A call that already drew a locked-vm report (the rewrite's
  * vfio_check_removed_dma() names the mapping) does not check again.  It is
  * skipped, never guessed, when it cannot be exact: the mm's mmap_lock

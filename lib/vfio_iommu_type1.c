@@ -1543,7 +1543,7 @@ void locked_vm_ledger_check(struct mm_struct *mm, struct locked_vm_source *self,
 	bool exact = true;
 	long locked = 0;
 
-	if (!mm || !checkers_on() || !mmget_not_zero(mm))
+	if (!mm || !dma_checkers_on() || !mmget_not_zero(mm))
 		return;
 	how = ledger_mm_read(mm);
 	/*
@@ -1648,13 +1648,13 @@ static void vfio_check_locked_vm(struct vfio_iommu *iommu, const char *where,
 /*
  * The owners of the container's mappings, held (mmgrab()) across their
  * removal so that the ledger can be checked for them after it; the first
- * LEDGER_OWNERS, only while the costly checkers run.
+ * LEDGER_OWNERS, unless the checkers are OFF (once per detach or release).
  */
 static unsigned int vfio_ledger_owners(struct vfio_iommu *iommu, struct mm_struct **mms)
 {
 	unsigned int nr = 0;
 
-	for (struct rb_node *n = rb_first(&iommu->dma_list); n && checkers_on() &&
+	for (struct rb_node *n = rb_first(&iommu->dma_list); n && dma_checkers_on() &&
 							     nr < LEDGER_OWNERS;
 	     n = rb_next(n)) {
 		struct mm_struct *mm = rb_dma(n)->mm;
@@ -1942,8 +1942,9 @@ static int vfio_dma_do_unmap(struct vfio_iommu *iommu, struct vfio_iommu_type1_d
 		n = rb_next(n);
 		vfio_remove_dma(iommu, dma);
 	}
+	/* Per UNMAP_DMA it reads every mapping of the mm: only with the costly checkers. */
 	vfio_check_locked_vm(iommu, "VFIO_IOMMU_UNMAP_DMA", reports_before,
-			     current ? &current->mm : NULL, current ? 1 : 0);
+			     current ? &current->mm : NULL, current && checkers_on() ? 1 : 0);
 
 unlock:
 	mutex_unlock(&iommu->lock);
