@@ -119,6 +119,13 @@ unsigned long locked_vm_iommu_pages(struct iommu_domain *domain, uint64_t iova, 
 void locked_vm_ledger_check(struct mm_struct *mm, struct locked_vm_source *self,
 			    const char *where);
 
+/*
+ * @mm into the @nr owners of @mms unless there already, mmgrab()bed: the
+ * new count (the caller keeps it below its array's size).
+ */
+unsigned int locked_vm_ledger_add_owner(struct mm_struct **mms, unsigned int nr,
+					struct mm_struct *mm);
+
 struct locked_vm_ledger_stats {
 	unsigned long checked;	/* comparisons made */
 	unsigned long skipped;	/* not exact then: a lock held, a release */

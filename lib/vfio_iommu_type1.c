@@ -1448,6 +1448,17 @@ void locked_vm_ledger_del(struct locked_vm_source *src)
 	pthread_mutex_unlock(&ledger.lock);
 }
 
+unsigned int locked_vm_ledger_add_owner(struct mm_struct **mms, unsigned int nr,
+					struct mm_struct *mm)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		if (mms[i] == mm)
+			return nr;
+	mmgrab(mm);
+	mms[nr] = mm;
+	return nr + 1;
+}
+
 void locked_vm_ledger_get_stats(struct locked_vm_ledger_stats *st)
 {
 	pthread_mutex_lock(&ledger.lock);
@@ -1656,17 +1667,8 @@ static unsigned int vfio_ledger_owners(struct vfio_iommu *iommu, struct mm_struc
 
 	for (struct rb_node *n = rb_first(&iommu->dma_list); n && dma_checkers_on() &&
 							     nr < LEDGER_OWNERS;
-	     n = rb_next(n)) {
-		struct mm_struct *mm = rb_dma(n)->mm;
-		unsigned int i = 0;
-
-		while (i < nr && mms[i] != mm)
-			i++;
-		if (i == nr) {
-			mmgrab(mm);
-			mms[nr++] = mm;
-		}
-	}
+	     n = rb_next(n))
+		nr = locked_vm_ledger_add_owner(mms, nr, rb_dma(n)->mm);
 	return nr;
 }
 

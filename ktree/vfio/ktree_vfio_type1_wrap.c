@@ -271,16 +271,7 @@ unsigned int ktree_type1_dma_owners(void *data, struct mm_struct **mms, unsigned
 	struct vfio_iommu *iommu = data;
 	unsigned int nr = 0;
 
-	for (struct rb_node *p = rb_first(&iommu->dma_list); p && nr < max; p = rb_next(p)) {
-		struct mm_struct *mm = rb_entry(p, struct vfio_dma, node)->mm;
-		unsigned int i = 0;
-
-		while (i < nr && mms[i] != mm)
-			i++;
-		if (i == nr) {
-			mmgrab(mm);
-			mms[nr++] = mm;
-		}
-	}
+	for (struct rb_node *p = rb_first(&iommu->dma_list); p && nr < max; p = rb_next(p))
+		nr = locked_vm_ledger_add_owner(mms, nr, rb_entry(p, struct vfio_dma, node)->mm);
 	return nr;
 }

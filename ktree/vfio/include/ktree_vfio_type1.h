@@ -96,5 +96,7 @@ struct mutex *ktree_type1_lock(void *data);
 unsigned int ktree_type1_dma_owners(void *data, struct mm_struct **mms, unsigned int max);
 /* lib/vfio_iommu_type1.c (declared in lib/locked_vm_ledger.h too). */
 unsigned long locked_vm_iommu_pages(struct iommu_domain *domain, uint64_t iova, uint64_t size);
+unsigned int locked_vm_ledger_add_owner(struct mm_struct **mms, unsigned int nr,
+					struct mm_struct *mm);
 
 #endif /* KTREE_VFIO_TYPE1_H */
