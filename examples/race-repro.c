@@ -1395,8 +1395,8 @@ static void explore_opts_fill(struct pinsim_explore_opts *o, bool sharded)
 
 /*
  * The search of scenario @s in a child process, whose results come back
- * through a pipe: a world left with a dead task's locks cannot be torn
- * down, only abandoned (pinsim_explore()), and the child's exit frees it.
+ * through a pipe: the process-wide checker log (x_report()) then holds
+ * this search's reports only.
  */
 static int explore_isolated(const struct scenario *s, bool sharded)
 {
@@ -1540,12 +1540,12 @@ static void explore_json_scenario(FILE *f, const struct scenario *s, const struc
 	ex_json_string(f, explore_expect_text(s->expect));
 	fprintf(f, ", \"result\": \"%s\", \"bound\": %lu, \"reduce\": %s, \"max_schedules\": %lu, "
 		"\"schedules\": %lu, \"pruned\": %lu, \"sleep_skips\": %lu, \"deadlocks\": %lu, "
-		"\"livelocks\": %lu, \"abandoned_worlds\": %lu, \"complete\": %s, "
+		"\"livelocks\": %lu, \"complete\": %s, "
 		"\"coverage_pairs\": %u, \"outcomes\": [",
 		verdict == V_BEHAVED ? "behaved" : verdict == V_CHECKER ? "checker_report" :
 		"did_not_behave", explore_bound, explore_reduce ? "true" : "false", explore_max,
 		st->schedules, st->pruned, st->sleep_skips, st->deadlocks, st->livelocks,
-		st->abandoned, st->complete ? "true" : "false", st->coverage_pairs);
+		st->complete ? "true" : "false", st->coverage_pairs);
 	for (int i = 0; i < c->nr; i++) {
 		fprintf(f, "%s{\"outcome\": \"%s\", \"count\": %lu, \"schedule\": ", i ? ", " : "",
 			c->o[i].name, c->o[i].count);

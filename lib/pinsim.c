@@ -198,6 +198,15 @@ void pinsim_destroy(struct pinsim *sim)
 {
 	if (!sim)
 		return;
+	/*
+	 * Host-level teardown, not a kernel operation: nothing of the machine
+	 * runs again, and a dead task's locks (mmap_lock, a container's
+	 * group_lock, iommu->lock, vfio_lock...) would never be released.
+	 * Give them back first, so that every exit and close below takes its
+	 * locks as usual instead of waiting for ever.
+	 */
+	sim->m->shutting_down = true;
+	rwsem_release_dead(NULL);
 	while (sim->procs)
 		pinsim_proc_destroy(sim->procs);
 	shmem_names_release();	/* /dev/shm and hugetlbfs names left behind */
@@ -311,6 +320,13 @@ void pinsim_proc_destroy(struct pinsim_proc *p)
 
 	if (!p)
 		return;
+	/*
+	 * The process's dead tasks go with it (mmput() below): the locks they
+	 * kept go with them, as teardown must not wait for a holder that will
+	 * never run (rwsem_release_dead()).  Another process's dead task keeps
+	 * its own until that process goes.
+	 */
+	rwsem_release_dead(p->mm);
 	/*
 	 * kernel/exit.c do_exit(): exit_mm() (every VMA goes, and with it the
 	 * references BAR mappings hold on device files), exit_files() (every

@@ -4,15 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "pinsim_internal.h"
 #include "checker.h"
-#include "inject.h"
 #include "lockdep.h"
 #include "scheduler.h"
-#include "task.h"
 
 _Static_assert((int)PINSIM_NR_POINTS == (int)NR_SCHED_POINTS,
 	       "enum pinsim_point mirrors enum sched_point_id");
@@ -114,7 +110,6 @@ struct explore_call {
 	struct machine *m;		/* sim->m, compared, never read, after teardown */
 	unsigned long before;		/* checker reports before its setup */
 	int err;			/* setup failed: the errno */
-	unsigned long abandoned;
 	bool have_bug;
 	struct pinsim_sched_result res, bug;
 	struct sched_explore_stats *ist;	/* sched_explore_ex()'s, as it goes */
@@ -133,63 +128,6 @@ static void result_from_sched(struct pinsim_sched_result *res, const struct sche
 	res->preemptions = r->preemptions;
 	snprintf(res->schedule, sizeof(res->schedule), "%s", r->schedule);
 	snprintf(res->report, sizeof(res->report), "%s", r->report);
-}
-
-/*
- * Does a task of @m hold its locks for good?  An oopsed task, and a thread
- * the scheduler ended (sim_task_abort(): a deadlock, a livelock, a run cut
- * short), is dead and keeps what it held (sim/task.h); a thread that was
- * never started holds nothing and is not dead.
- */
-static bool machine_has_dead_task(struct machine *m)
-{
-	bool dead = false;
-
-	pthread_mutex_lock(&m->tasks_lock);
-	for (unsigned int i = 0; i < m->nr_tasks && !dead; i++)
-		dead = atomic_load(&m->tasks[i]->dead);
-	pthread_mutex_unlock(&m->tasks_lock);
-	return dead;
-}
-
-/*
- * Forget a machine that cannot be torn down: a dead task holds its locks
- * (a VFIO group's rwsem, mmap_lock, iommu->lock), and pinsim_destroy()
- * would take them, waiting for ever.  What machine_destroy() resets for the
- * next machine (sim/machine.c) is reset; its host memory (RAM, struct pages,
- * BAR bytes) is unmapped; its structures stay allocated, never touched
- * again, reachable from @graveyard (no leak for a leak checker).
- */
-static struct pinsim **graveyard;
-static size_t graveyard_n, graveyard_cap;
-
-static void abandon_machine(struct pinsim *sim)
-{
-	struct machine *m = sim->m;
-
-	if (graveyard_n == graveyard_cap) {
-		size_t cap = graveyard_cap ? graveyard_cap * 2 : 16;
-		struct pinsim **g = realloc(graveyard, cap * sizeof(*g));
-
-		if (g) {
-			graveyard = g;
-			graveyard_cap = cap;
-		}
-	}
-	if (graveyard_n < graveyard_cap)
-		graveyard[graveyard_n++] = sim;
-	inject_reset();
-	sched_point_disarm_all();
-	sim_set_trace(NULL, NULL);
-	for (unsigned int i = 0; i < m->nr_mmio; i++) {
-		munmap(m->mmio[i].bytes, m->mmio[i].nr_pages << PAGE_SHIFT);
-		if (m->mmio[i].fd >= 0)
-			close(m->mmio[i].fd);
-	}
-	m->nr_mmio = 0;
-	phys_exit(m);
-	machine = NULL;
-	set_current(NULL);
 }
 
 static int explore_setup(void *p, struct sched_thread *t)
@@ -270,12 +208,8 @@ static void explore_teardown(void *p)
 		x->sim = NULL;
 		return;
 	}
-	if (machine_has_dead_task(x->sim->m)) {
-		abandon_machine(x->sim);
-		x->abandoned++;
-	} else {
-		pinsim_destroy(x->sim);
-	}
+	/* Also after a death: pinsim_destroy() gives back what dead tasks kept. */
+	pinsim_destroy(x->sim);
 	x->sim = NULL;
 }
 
@@ -338,7 +272,6 @@ int pinsim_explore(const struct pinsim_explore_ops *ops, void *ctx,
 	st->probes = ist->probes;
 	st->prefixes = ist->prefixes;
 	st->own_prefixes = ist->own_prefixes;
-	st->abandoned = x->abandoned;
 	st->complete = ist->complete;
 	st->stopped = ist->bug_found;
 	st->checker_report = ist->checker_report;

@@ -85,6 +85,8 @@ struct vfio_container {
 	const struct vfio_iommu_backend *iommu_driver;
 	void *iommu_data;
 	struct vfio_group *group_list;	/* newest first, as list_add() */
+	/* live_containers, under sim->vfio_lock: what teardown may have to end */
+	struct vfio_container *next, **pprev;
 };
 
 struct vfio_group {
@@ -131,22 +133,35 @@ struct vfio_fd_table {
 
 /* ---------------- containers (container.c) ---------------- */
 
+/*
+ * Every container of the machine (one machine at a time), under
+ * sim->vfio_lock like every container_alloc() and container_put().
+ */
+static struct vfio_container *live_containers;
+
 static struct vfio_container *container_get(struct vfio_container *c)
 {
 	atomic_fetch_add(&c->refs, 1);
 	return c;
 }
 
-static void container_put(struct vfio_container *c)
+static void container_free(struct vfio_container *c)
 {
-	if (atomic_fetch_sub(&c->refs, 1) != 1)
-		return;
-	/* The last reference: no group is attached any more. */
 	if (c->iommu_data)
 		c->iommu_driver->release(c->iommu_data);
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
 	mutex_destroy(&c->lock);
 	destroy_rwsem(&c->group_lock);
 	free(c);
+}
+
+static void container_put(struct vfio_container *c)
+{
+	/* The last reference: no group is attached any more. */
+	if (atomic_fetch_sub(&c->refs, 1) == 1)
+		container_free(c);
 }
 
 static struct vfio_container *container_alloc(void)
@@ -158,6 +173,11 @@ static struct vfio_container *container_alloc(void)
 	atomic_store(&c->refs, 1);
 	mutex_init(&c->lock, "vfio_container");
 	init_rwsem(&c->group_lock, "container_group_lock");
+	c->next = live_containers;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &live_containers;
+	live_containers = c;
 	return c;
 }
 
@@ -581,8 +601,21 @@ int vfio_group_register(struct pinsim *sim, struct vfio_pci_core_device *vdev, i
 	return 0;
 }
 
+/*
+ * pinsim_destroy(), every process gone: every fd is closed and every group
+ * detached, so a container still here is kept only by a reference that a
+ * dead task took for an ioctl in flight (container_ioctl()) and will never
+ * put.  Teardown is not a kernel operation and does not wait for it: the
+ * container goes, with its backend if it still has one.
+ */
 void vfio_groups_release(struct pinsim *sim)
 {
+	mutex_lock(&sim->vfio_lock);
+	while (live_containers) {
+		WARN_ON(live_containers->group_list);
+		container_free(live_containers);
+	}
+	mutex_unlock(&sim->vfio_lock);
 	for (int i = 0; i < sim->nr_groups; i++)
 		free(sim->groups[i]);
 	free(sim->groups);

@@ -14,6 +14,7 @@
 #include "kimpl.h"
 #include "machine.h"
 #include "page.h"
+#include "rwsem.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
 
@@ -126,6 +127,7 @@ void machine_destroy(struct machine *m)
 	sched_point_disarm_all();
 	sim_set_trace(NULL, NULL);
 	m->shutting_down = true;
+	rwsem_release_dead(NULL);	/* nothing waits for a dead task's locks */
 	mm_teardown_all();
 	while (m->devices)
 		vfio_pci_device_destroy(m->devices);
@@ -142,6 +144,7 @@ void machine_destroy(struct machine *m)
 		task_free(m->tasks[m->nr_tasks - 1]);
 	phys_exit(m);
 	free(m->tasks);
+	rwsem_forget_dead_waits();
 	machine = NULL;
 	if (current)
 		current = NULL;

@@ -15,9 +15,11 @@
  * observable behaviour without a wake-up path per signal.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "lockdep.h"
+#include "machine.h"
 #include "rwsem.h"
 #include "scheduler.h"
 #include "sched_point.h"
@@ -151,12 +153,17 @@ static int __down_slow(struct rw_semaphore *sem, bool write, bool killable, uint
  * another run (timeouts do not apply: the scheduler's deadlock watchdog
  * replaces them).  A waiting writer still holds new readers back.
  */
+static void sched_wait_note(struct rw_semaphore *sem);
+static void sched_wait_done(struct rw_semaphore *sem);
+
 static int __down_sched(struct rw_semaphore *sem, bool write, bool killable)
 {
 	int ret = 0;
 
-	if (write)
+	if (write) {
+		sched_wait_note(sem);	/* see rwsem_release_dead() */
 		atomic_fetch_add(&sem->waiting_writers, 1);
+	}
 	while (!(write ? write_trylock(sem) : read_trylock(sem))) {
 		if (killable && current && fatal_signal_pending(current)) {
 			ret = -EINTR;
@@ -166,6 +173,7 @@ static int __down_sched(struct rw_semaphore *sem, bool write, bool killable)
 	}
 	if (write) {
 		atomic_fetch_sub(&sem->waiting_writers, 1);
+		sched_wait_done(sem);
 		if (ret)
 			sched_lock_released(sem);	/* readers held back by us */
 	}
@@ -329,4 +337,119 @@ bool rwsem_write_held_by_current(struct rw_semaphore *sem)
 bool rwsem_held_by_dead(struct rw_semaphore *sem)
 {
 	return lock_held_by_dead_task(sem);
+}
+
+/* ---------------- teardown: the locks of dead tasks (host level) ---------------- */
+
+/*
+ * A writer that waits under the deterministic scheduler counts in
+ * waiting_writers until it gets the lock; a thread the scheduler ends
+ * there (sim_task_abort() from sched_block_on()) never takes itself off,
+ * and holds later readers back for good, as a writer that never runs
+ * again would in the kernel.  Noted here by task serial (never reused),
+ * so that teardown can take the count back: see rwsem_release_dead().
+ */
+struct sched_wait {
+	uint64_t serial;
+	struct rw_semaphore *sem;
+};
+
+static struct sched_wait *sched_waits;
+static size_t nr_sched_waits, sched_waits_cap;
+static pthread_mutex_t sched_waits_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Out of host memory the wait goes unnoted: teardown may then wait on it. */
+static void sched_wait_note(struct rw_semaphore *sem)
+{
+	if (!current)
+		return;
+	pthread_mutex_lock(&sched_waits_lock);
+	if (nr_sched_waits == sched_waits_cap) {
+		size_t cap = sched_waits_cap ? 2 * sched_waits_cap : 16;
+		struct sched_wait *n = realloc(sched_waits, cap * sizeof(*n));
+
+		if (n) {
+			sched_waits = n;
+			sched_waits_cap = cap;
+		}
+	}
+	if (nr_sched_waits < sched_waits_cap)
+		sched_waits[nr_sched_waits++] = (struct sched_wait){ current->serial, sem };
+	pthread_mutex_unlock(&sched_waits_lock);
+}
+
+static void sched_wait_done(struct rw_semaphore *sem)
+{
+	if (!current)
+		return;
+	pthread_mutex_lock(&sched_waits_lock);
+	for (size_t i = nr_sched_waits; i-- > 0;) {
+		if (sched_waits[i].serial == current->serial && sched_waits[i].sem == sem) {
+			sched_waits[i] = sched_waits[--nr_sched_waits];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sched_waits_lock);
+}
+
+/*
+ * Give back what dead task @t keeps: each rwsem of its held list (task.h:
+ * only this file records there, and mmap.c's forced teardown for the span
+ * of its own call) and each scheduled write wait it was ended in.  Not
+ * through up_read()/up_write(): @t is not current, so rwsem_release()
+ * would draw lockdep's bad-unlock report (print_unlock_imbalance_bug()),
+ * and there is no held stack of @t's to pop (its host thread has ended,
+ * lockdep.c freed it) — the release is the teardown's, not a task's.  No
+ * scheduler notification either: teardown is never a controlled run.
+ */
+static void release_dead_task(struct task_struct *t)
+{
+	for (int i = 0; i < t->nr_held; i++) {
+		struct rw_semaphore *sem = (struct rw_semaphore *)t->held[i].lock;
+
+		if (t->held[i].write) {
+			atomic_store(&sem->writer, NULL);
+			atomic_fetch_and(&sem->count, ~RWSEM_WRITER);
+		} else if (!WARN_ON(!(atomic_load(&sem->count) & (RWSEM_WRITER - 1)))) {
+			atomic_fetch_sub(&sem->count, 1);
+		}
+		rwsem_wake(sem);
+	}
+	t->nr_held = 0;
+	pthread_mutex_lock(&sched_waits_lock);
+	for (size_t i = nr_sched_waits; i-- > 0;) {
+		struct rw_semaphore *sem = sched_waits[i].sem;
+
+		if (sched_waits[i].serial != t->serial)
+			continue;
+		sched_waits[i] = sched_waits[--nr_sched_waits];
+		atomic_fetch_sub(&sem->waiting_writers, 1);
+		rwsem_wake(sem);
+	}
+	pthread_mutex_unlock(&sched_waits_lock);
+}
+
+void rwsem_release_dead(const struct mm_struct *mm)
+{
+	struct machine *m = machine;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->tasks_lock);
+	for (unsigned int i = 0; i < m->nr_tasks; i++) {
+		struct task_struct *t = m->tasks[i];
+
+		if (atomic_load(&t->dead) && (!mm || t->mm == mm))
+			release_dead_task(t);
+	}
+	pthread_mutex_unlock(&m->tasks_lock);
+}
+
+void rwsem_forget_dead_waits(void)
+{
+	pthread_mutex_lock(&sched_waits_lock);
+	free(sched_waits);
+	sched_waits = NULL;
+	nr_sched_waits = sched_waits_cap = 0;
+	pthread_mutex_unlock(&sched_waits_lock);
 }

@@ -69,4 +69,18 @@ bool rwsem_write_held_by_current(struct rw_semaphore *sem);
 /* Some task that has oopsed still holds @sem (read or write). */
 bool rwsem_held_by_dead(struct rw_semaphore *sem);
 
+/*
+ * Teardown only — pinsim_destroy(), a process's exit, machine_destroy() —
+ * never a kernel operation: a dead task (oopsed, or ended by the
+ * scheduler) never releases its locks, and host-level teardown must not
+ * wait for them.  Every dead task of the machine (only those of @mm
+ * unless NULL) gives back the rwsems (and mutexes) it holds and the
+ * scheduled write waits it was ended in; sleepers are woken.  Without a
+ * lockdep report: the releaser is not the holder, by design.
+ */
+struct mm_struct;
+void rwsem_release_dead(const struct mm_struct *mm);
+/* machine_destroy(): no task is left, no noted wait may name one. */
+void rwsem_forget_dead_waits(void);
+
 #endif /* SIM_RWSEM_H */

@@ -817,13 +817,10 @@ int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
  * checker reports; @threads' ret and died) and returns false to stop the
  * search (a bug: @st->bug holds it).  @teardown (may be NULL) frees what
  * setup allocated outside pinsim, without calling pinsim on the world:
- * pinsim_explore() ends the machine itself, after teardown, because a task
- * that oopsed, or a thread the search ended (a deadlock, a livelock, a run
- * cut short by the reduction or by sharding), keeps its locks for good,
- * and pinsim_destroy() — or a close — would wait on them for ever.  Such a
- * machine is abandoned instead: its memory is unmapped, its bookkeeping
- * kept until the process exits, and another can be created
- * (@st->abandoned counts them); any other machine is pinsim_destroy()ed.
+ * pinsim_explore() pinsim_destroy()s the machine itself, after teardown,
+ * every one of them — also when a task oopsed, or a thread the search
+ * ended (a deadlock, a livelock, a run cut short by the reduction or by
+ * sharding) keeps its locks for good: the teardown does not wait for them.
  *
  * @reduce: sleep sets (partial-order reduction): two steps that touch
  * disjoint objects (different locks, page-table entries, mms) are not tried
@@ -870,7 +867,6 @@ struct pinsim_explore_stats {
 	unsigned long sleep_skips;	/* choices the reduction did not try */
 	unsigned long probes;		/* sharding: runs into other shards' prefixes */
 	unsigned long prefixes, own_prefixes;	/* sharding: numbered, this shard's */
-	unsigned long abandoned;	/* machines left with dead tasks' locks held */
 	bool complete;			/* the whole bounded space (this shard's) was explored */
 	bool stopped;			/* check() returned false */
 	bool checker_report;		/* an execution made a checker report */
