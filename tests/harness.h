@@ -176,12 +176,13 @@ static inline void harness_pinsim_destroy(struct pinsim *m)
  *
  * The _if_always forms read the mode when called, so a test passes in both
  * modes and still asserts the report when the checker is on there.  The
- * counts are the test's: the fixture forgets the checkers' reports (and
- * notes lockdep's count, whose graph it keeps: lockdep_reset() would drop
- * it too) before the test, and puts back the modes a test changed after
- * it, so nothing leaks into the next test, forked (CK_FORK, the default)
- * or not.  A mismatch fails the test with every report of the kinds that
- * did not match, each with its schedule (PINSIM_SCHEDULE=... replays it).
+ * counts are the test's: before it the fixture forgets the checkers'
+ * reports and lockdep's, with the lock order lockdep recorded, as a forked
+ * test (CK_FORK=yes, the default) starts with none; after it, it puts back
+ * the modes the test changed.  So with CK_FORK=no too no order, report or
+ * mode leaks into the next test.  A mismatch fails the test with every
+ * report of the kinds that did not match, each with its schedule
+ * (PINSIM_SCHEDULE=... replays it).
  */
 #define HARNESS_LOCKDEP_KINDS (LOCKDEP_DEPTH + 1)
 
@@ -223,6 +224,7 @@ static inline void harness_checker_setup(void)
 	harness_ck_mode = atomic_load(&checker_mode);
 	harness_ld_mode = atomic_load(&lockdep_mode);
 	checker_reset();
+	lockdep_reset();
 	harness_ld_base = lockdep_nr_reports();
 }
 
