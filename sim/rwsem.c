@@ -169,13 +169,13 @@ static int __down_sched(struct rw_semaphore *sem, bool write, bool killable)
 			ret = -EINTR;
 			break;
 		}
-		sched_block_on(sem, sem->name);
+		sched_block_on(sem, sem->name, sem->name);
 	}
 	if (write) {
 		atomic_fetch_sub(&sem->waiting_writers, 1);
 		sched_wait_done(sem);
 		if (ret)
-			sched_lock_released(sem);	/* readers held back by us */
+			sched_lock_released(sem, sem->name);	/* readers held back by us */
 	}
 	return ret;
 }
@@ -196,14 +196,14 @@ static int __down(struct rw_semaphore *sem, bool write, bool killable, uint64_t 
 		__lockdep_might_sleep(sem->name, ip);
 		__lockdep_acquire(sem, sem->name, &sem->dep_class, !write, false, ip);
 	}
-	sched_point_lock(SP_MMAP_LOCK, sem, !write && read_side_shared(sem));
+	sched_point_lock(SP_MMAP_LOCK, sem, sem->name, !write && read_side_shared(sem));
 	/*
 	 * The acquisition belongs to the step after the point, which may start
 	 * later than the point was passed: name the lock again, in the mode
 	 * it has now (a writer may have come to wait meanwhile).
 	 */
 	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
-		sched_lock_touch(sem, !write && read_side_shared(sem));
+		sched_lock_touch(sem, sem->name, !write && read_side_shared(sem));
 	if (!(write ? write_trylock(sem) : read_trylock(sem))) {
 		if (sched_controls_current())
 			ret = __down_sched(sem, write, killable);
@@ -259,7 +259,7 @@ bool down_read_trylock(struct rw_semaphore *sem)
 
 	/* A success means no writer held or waited: the read side. */
 	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
-		sched_lock_touch(sem, ok);
+		sched_lock_touch(sem, sem->name, ok);
 	if (!ok)
 		return false;
 	lock_acquired(sem, false);
@@ -271,7 +271,7 @@ bool down_read_trylock(struct rw_semaphore *sem)
 bool down_write_trylock(struct rw_semaphore *sem)
 {
 	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
-		sched_lock_touch(sem, false);
+		sched_lock_touch(sem, sem->name, false);
 	if (!write_trylock(sem))
 		return false;
 	atomic_store(&sem->writer, current ? current : (struct task_struct *)sem);
@@ -305,7 +305,7 @@ void up_read(struct rw_semaphore *sem)
 	if (c == 1)
 		rwsem_wake(sem);
 	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
-		__sched_lock_released(sem, shared);
+		__sched_lock_released(sem, sem->name, shared);
 }
 
 void up_write(struct rw_semaphore *sem)
@@ -316,7 +316,7 @@ void up_write(struct rw_semaphore *sem)
 	atomic_fetch_and(&sem->count, ~RWSEM_WRITER);
 	rwsem_wake(sem);
 	if (atomic_load_explicit(&sched_active, memory_order_relaxed))
-		sched_lock_released(sem);
+		sched_lock_released(sem, sem->name);
 }
 
 bool rwsem_is_locked(struct rw_semaphore *sem)

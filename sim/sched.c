@@ -155,6 +155,27 @@ static void pct_init(const struct sched_strategy *s)
 
 /* ---------------- step footprints (partial-order reduction) ---------------- */
 
+/* Run-stable keys (scheduler.h): tagged small integers, never host addresses. */
+#define CANON_MM(slot, off) \
+	((const void *)(uintptr_t)((1ull << 62) | ((uint64_t)(slot) << 40) | (uint64_t)(off)))
+#define CANON_MEMMAP(off) ((const void *)(uintptr_t)((2ull << 62) | (uint64_t)(off)))
+
+const void *sched_canon_key(const void *key, const void *class)
+{
+	uintptr_t k = (uintptr_t)key, base;
+
+	/* The threads' specs are set before they start (no lock needed). */
+	for (int i = 0; i < S.n; i++) {
+		base = (uintptr_t)S.t[i].spec->mm;
+		if (base && k >= base && k - base < sizeof(struct mm_struct))
+			return CANON_MM(i, k - base);
+	}
+	base = (uintptr_t)mem_map;
+	if (machine && base && k >= base && k - base < machine->memmap_bytes)
+		return CANON_MEMMAP(k - base);
+	return class ? class : key;
+}
+
 static bool obj_conflict(const struct sched_obj *a, const struct sched_obj *b)
 {
 	return a->key == b->key && !(a->shared && b->shared) &&
@@ -209,9 +230,10 @@ static bool fp_dependent(const struct sched_fp *a, const struct sched_fp *b)
  * A lock the running step takes, tries, blocks on or releases (waking its
  * waiters); @shared: the read side of an rwsem no writer holds or waits for.
  */
-static void seg_touch_lock(int me, const void *lock, bool shared)
+static void seg_touch_lock(int me, const void *lock, const char *class, bool shared)
 {
-	struct sched_obj o = { .key = lock, .region = SCHED_OBJ_ALL, .shared = shared };
+	struct sched_obj o = { .key = sched_canon_key(lock, class), .region = SCHED_OBJ_ALL,
+			       .shared = shared };
 
 	if (me == S.seg_thread)
 		fp_add(&S.seg, &o);
@@ -471,6 +493,8 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 	if (lock)
 		o = *lock;
 	S.t[me].pend_kind = (int8_t)(lock ? 1 : sched_point_object(id, mm, addr, &o));
+	if (!lock && S.t[me].pend_kind > 0)
+		o.key = sched_canon_key(o.key, NULL);	/* a lock's key is already */
 	if (S.t[me].pend_kind > 0)
 		S.t[me].pend = o;
 	if (me == S.seg_thread) {
@@ -491,7 +515,7 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 	wait_turn(me);
 }
 
-int sched_block_on(const void *lock, const char *name)
+int sched_block_on(const void *lock, const char *class, const char *name)
 {
 	int me = my_index;
 
@@ -499,34 +523,35 @@ int sched_block_on(const void *lock, const char *name)
 	S.t[me].state = ST_BLOCKED;
 	S.t[me].blocked_on = lock;
 	S.t[me].blocked_name = name;
-	seg_touch_lock(me, lock, false);
+	seg_touch_lock(me, lock, class, false);
 	/* It retries the lock when it resumes. */
-	S.t[me].pend = (struct sched_obj){ .key = lock, .region = SCHED_OBJ_ALL };
+	S.t[me].pend = (struct sched_obj){ .key = sched_canon_key(lock, class),
+					   .region = SCHED_OBJ_ALL };
 	S.t[me].pend_kind = 1;
 	schedule_next(me);
 	wait_turn(me);
 	return 0;
 }
 
-void sched_lock_touch(const void *lock, bool shared)
+void sched_lock_touch(const void *lock, const char *class, bool shared)
 {
 	if (my_index < 0)
 		return;
 	pthread_mutex_lock(&S.lock);
-	seg_touch_lock(my_index, lock, shared);
+	seg_touch_lock(my_index, lock, class, shared);
 	pthread_mutex_unlock(&S.lock);
 }
 
-void sched_lock_released(const void *lock)
+void sched_lock_released(const void *lock, const char *class)
 {
-	__sched_lock_released(lock, false);
+	__sched_lock_released(lock, class, false);
 }
 
-void __sched_lock_released(const void *lock, bool shared)
+void __sched_lock_released(const void *lock, const char *class, bool shared)
 {
 	pthread_mutex_lock(&S.lock);
 	if (my_index >= 0)
-		seg_touch_lock(my_index, lock, shared);
+		seg_touch_lock(my_index, lock, class, shared);
 	for (int i = 0; i < S.n; i++) {
 		if (S.t[i].state == ST_BLOCKED && S.t[i].blocked_on == lock) {
 			S.t[i].state = ST_RUNNABLE;

@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "sched_point.h"
+#include "scheduler.h"
 #include "task.h"
 
 /*
@@ -62,10 +63,11 @@ void __sched_point_hit(enum sched_point_id id, struct mm_struct *mm, unsigned lo
 		sw(id, mm, addr, NULL);
 }
 
-void __sched_point_lock_hit(enum sched_point_id id, const void *lock, bool shared)
+void __sched_point_lock_hit(enum sched_point_id id, const void *lock, const char *class,
+			    bool shared)
 {
 	struct sched_point *sp = &sched_points[id];
-	struct sched_obj o = { .key = lock, .region = SCHED_OBJ_ALL, .shared = shared };
+	struct sched_obj o = { .region = SCHED_OBJ_ALL, .shared = shared };
 	sched_switch_fn sw;
 	sched_point_fn fn;
 
@@ -74,8 +76,11 @@ void __sched_point_lock_hit(enum sched_point_id id, const void *lock, bool share
 	if (fn)
 		fn(id, NULL, 0, atomic_load_explicit(&sp->priv, memory_order_relaxed));
 	sw = atomic_load_explicit(&sched_switch, memory_order_acquire);
-	if (sw)
+	if (sw) {
+		/* The scheduler is on: the key it compares across executions. */
+		o.key = lock ? sched_canon_key(lock, class) : NULL;
 		sw(id, NULL, 0, lock ? &o : NULL);
+	}
 }
 
 void sim_set_trace(sim_trace_fn fn, void *priv)

@@ -88,19 +88,22 @@ static inline void sched_point(enum sched_point_id id, struct mm_struct *mm,
 		__sched_point_hit(id, mm, addr);
 }
 
-void __sched_point_lock_hit(enum sched_point_id id, const void *lock, bool shared);
+void __sched_point_lock_hit(enum sched_point_id id, const void *lock, const char *class,
+			    bool shared);
 
 /*
  * A point before a lock acquisition (SP_MMAP_LOCK: every rw_semaphore and
- * mutex, sim/rwsem.c): the step after it touches @lock, @shared when it is
- * a read acquisition that no writer holds or waits for.  A point callback
- * sees (NULL, 0), as before locks were named.
+ * mutex, sim/rwsem.c): the step after it touches @lock (of @class, see
+ * scheduler.h), @shared when it is a read acquisition that no writer holds
+ * or waits for.  A point callback sees (NULL, 0), as before locks were
+ * named.
  */
-static inline void sched_point_lock(enum sched_point_id id, const void *lock, bool shared)
+static inline void sched_point_lock(enum sched_point_id id, const void *lock,
+				    const char *class, bool shared)
 {
 	if (unlikely(atomic_load_explicit(&sched_points[id].armed,
 					  memory_order_relaxed)))
-		__sched_point_lock_hit(id, lock, shared);
+		__sched_point_lock_hit(id, lock, class, shared);
 }
 
 /*

@@ -126,7 +126,9 @@ struct sched_explore_ops {
  * switch: only without the reduction's handovers, or while a run ends), or
  * when it overflows SCHED_FP_MAX objects (enum sched_fp_why).  Two steps are
  * independent when no object of one conflicts with an object of the other
- * (sched_point.h: same key, overlapping regions, not both shared).
+ * (sched_point.h: same key, overlapping regions, not both shared).  A
+ * sleeper's footprint was recorded in an earlier execution, on another
+ * world: keys are run-stable (sched_canon_key()), never host addresses.
  *
  * Locks.  A lock point names only the lock, not the data it protects: that
  * data is touched only by the lock's holders, and every acquisition, try
@@ -270,24 +272,40 @@ extern _Atomic int sched_active;
 /* Is the calling host thread one of the controlled threads? */
 bool sched_controls_current(void);
 /*
+ * Every hook names the lock's @class too: a string with static storage (the
+ * rwsem's name, "spinlock"), its identity in footprints unless the lock
+ * lies inside a controlled thread's mm_struct or in mem_map (see
+ * sched_canon_key()).
+ *
  * The calling controlled thread cannot get @lock (@name, for reports: a
  * hang names locks, never host addresses): let others run until the lock
  * is released.  Returns 0 to retry the acquisition, or does not return
  * (the run was ended: the thread leaves through its landing pad).
  */
-int sched_block_on(const void *lock, const char *name);
+int sched_block_on(const void *lock, const char *class, const char *name);
 /* @lock was released: threads blocked on it may run again. */
-void sched_lock_released(const void *lock);
+void sched_lock_released(const void *lock, const char *class);
 /*
  * The same, @shared: an up_read() while no writer waits (nobody is blocked
  * on the rwsem then, and the release commutes with other read-side steps).
  */
-void __sched_lock_released(const void *lock, bool shared);
+void __sched_lock_released(const void *lock, const char *class, bool shared);
 /*
  * The calling controlled thread takes or tries @lock without blocking
  * (@shared: read side, no writer holding or waiting): recorded in the
  * running step's footprint.  A no-op outside controlled threads.
  */
-void sched_lock_touch(const void *lock, bool shared);
+void sched_lock_touch(const void *lock, const char *class, bool shared);
+/*
+ * A footprint key that is the same in every execution of a search (host
+ * addresses are not: each execution builds a new world, and an allocator
+ * may place it elsewhere — ASan's quarantine always does): inside a
+ * controlled thread's mm_struct, (first such thread, offset); inside
+ * mem_map, the offset (the simulated allocator is deterministic); else
+ * @class when given (every instance of a class is one object: coarser,
+ * still sound), else @key itself (a point's mm that is no thread's: it
+ * must have static storage, as the tests' identity objects do).
+ */
+const void *sched_canon_key(const void *key, const void *class);
 
 #endif /* SIM_SCHED_H */

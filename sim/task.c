@@ -343,7 +343,7 @@ void sim_spin_contended(spinlock_t *lock, uint32_t me)
 {
 	if (sched_controls_current()) {
 		while (!spin_trylock(lock))
-			sched_block_on(lock, "a page-table spinlock");
+			sched_block_on(lock, "spinlock", "a page-table spinlock");
 		return;
 	}
 	for (unsigned int n = 0;; n++) {
@@ -397,10 +397,10 @@ int spin_lock_timeout(spinlock_t *lock, uint64_t ns)
 
 void __spin_lock_notify(spinlock_t *lock)
 {
-	sched_lock_touch(lock, false);
+	sched_lock_touch(lock, "spinlock", false);
 }
 
 void __spin_unlock_notify(spinlock_t *lock)
 {
-	sched_lock_released(lock);
+	sched_lock_released(lock, "spinlock");
 }
