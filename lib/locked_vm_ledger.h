@@ -60,10 +60,11 @@
  * it only looks at the locks (no lock operation, no schedule point); in a
  * free run it trylocks them.
  *
- * Not in the ledger: pinsim_pin_user_pages() (lib/pinsim.c) charges
- * locked_vm through account_locked_vm() for its long-term pins; a process
- * that holds such pins is reported when it unmaps a DMA mapping with the
- * checkers on.
+ * The pin API's long-term pins (pinsim_pin_user_pages(), lib/pinsim.c)
+ * charge locked_vm through account_locked_vm(), as
+ * drivers/fpga/dfl-afu-dma-region.c afu_dma_pin_pages() does: the machine
+ * is a source too, the pages its processes' pins charged to @mm (published
+ * under the same mmap write lock as the charge).
  */
 #ifndef LIB_LOCKED_VM_LEDGER_H
 #define LIB_LOCKED_VM_LEDGER_H

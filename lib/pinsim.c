@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <linux/mman.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -131,6 +132,9 @@ static const struct vfio_iommu_backend *vfio_machine_backend(enum pinsim_impl im
 	return &ktree_vfio_iommu_type1;
 }
 
+static bool pin_ledger_charged(struct locked_vm_source *src, struct mm_struct *mm, bool held,
+			       unsigned long *pages);
+
 int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 {
 	const struct vfio_iommu_backend *backend;
@@ -185,6 +189,8 @@ int pinsim_create(const struct pinsim_config *cfg, struct pinsim **out)
 		free(sim);
 		return fail(-err);
 	}
+	sim->pin_ledger.charged = pin_ledger_charged;
+	locked_vm_ledger_add(&sim->pin_ledger);
 	/* The code under study reads its module parameters and versions here. */
 	vfio_type1_cfg = vc;
 	memset(&iommu_stats, 0, sizeof(iommu_stats));
@@ -212,6 +218,7 @@ void pinsim_destroy(struct pinsim *sim)
 	shmem_names_release();	/* /dev/shm and hugetlbfs names left behind */
 	vfio_groups_release(sim);
 	iommu_discard_notes_clear();
+	locked_vm_ledger_del(&sim->pin_ledger);
 	/* Every container is closed now: no pin may be left (a checker, on everywhere only). */
 	if (atomic_load_explicit(&checker_mode, memory_order_relaxed) == CHECKER_ALWAYS)
 		dma_check_pins_released();
@@ -697,6 +704,51 @@ static void zap_notifier_release(struct pinsim_proc *p)
 
 /* ---------------- long-term pins ---------------- */
 
+/*
+ * mm/util.c account_locked_vm() for @p's pins, with the charge published
+ * to the per-mm locked_vm ledger under the same mmap write lock: a check
+ * (locked_vm_ledger_check(), which skips while the lock is write-held)
+ * sees both or neither.
+ */
+static int pin_acct(struct pinsim_proc *p, unsigned long nr, bool inc)
+{
+	struct mm_struct *mm = p->mm;
+	int ret;
+
+	if (!nr)
+		return 0;
+	mmap_write_lock(mm);
+	ret = __account_locked_vm(mm, nr, inc, current, capable_ipc_lock());
+	if (!ret) {
+		if (inc)
+			atomic_fetch_add(&p->pin_locked, nr);
+		else
+			atomic_fetch_sub(&p->pin_locked, nr);
+	}
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+/*
+ * The ledger's source for the pin API: what the pins of @mm's processes
+ * charged.  The process list's lock is a host mutex held only around list
+ * changes; busy means "not exact now" (the check is skipped).
+ */
+static bool pin_ledger_charged(struct locked_vm_source *src, struct mm_struct *mm, bool held,
+			       unsigned long *pages)
+{
+	struct pinsim *sim = (struct pinsim *)((char *)src - offsetof(struct pinsim, pin_ledger));
+
+	(void)held;
+	if (pthread_mutex_trylock(&sim->lock))
+		return false;
+	for (struct pinsim_proc *p = sim->procs; p; p = p->next)
+		if (p->mm == mm)
+			*pages += atomic_load(&p->pin_locked);
+	pthread_mutex_unlock(&sim->lock);
+	return true;
+}
+
 struct pin_args {
 	struct pinsim_proc *p;
 	uint64_t addr, len;
@@ -715,8 +767,13 @@ static long pin_body(void *arg)
 
 	if ((a->addr | a->len) & ~PAGE_MASK || !a->len || a->addr + a->len < a->addr)
 		return -EINVAL;
-	/* Charge first, like ib_umem_get()/io_uring: the rlimit is checked up front. */
-	ret = account_locked_vm(mm, nr, true);
+	/*
+	 * Charge first, as drivers/fpga/dfl-afu-dma-region.c
+	 * afu_dma_pin_pages() charges its FOLL_LONGTERM pins to locked_vm:
+	 * the rlimit is checked up front.  (ib_umem_get() and io_uring charge
+	 * mm->pinned_vm instead, which pinsim does not model.)
+	 */
+	ret = pin_acct(a->p, nr, true);
 	if (ret)
 		return ret;
 	pages = sim_kmalloc(nr * sizeof(*pages));
@@ -749,7 +806,7 @@ static long pin_body(void *arg)
 free_pages:
 	free(pages);
 uncharge:
-	account_locked_vm(mm, nr, false);
+	pin_acct(a->p, nr, false);
 	return ret;
 }
 
@@ -782,7 +839,7 @@ static long unpin_body(void *arg)
 	struct pinsim_pin *pin = arg;
 
 	unpin_user_pages_dirty_lock(pin->pages, pin->nr_pages, true);
-	return account_locked_vm(pin->proc->mm, pin->nr_pages, false);
+	return pin_acct(pin->proc, pin->nr_pages, false);
 }
 
 int pinsim_unpin_user_pages(struct pinsim_pin *pin)

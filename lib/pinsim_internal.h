@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "locked_vm_ledger.h"
 #include "machine.h"
 #include "mutex.h"
 #include "pinsim/pinsim.h"
@@ -36,6 +37,11 @@ struct pinsim {
 	 * that runs the kernel tree (pinsim_create()).
 	 */
 	const struct vfio_iommu_backend *vfio_backend;
+	/*
+	 * pinsim_pin_user_pages()' share of each mm's locked_vm, for the
+	 * per-mm locked_vm checker (lib/locked_vm_ledger.h).
+	 */
+	struct locked_vm_source pin_ledger;
 };
 
 struct pinsim_proc {
@@ -43,6 +49,8 @@ struct pinsim_proc {
 	struct mm_struct *mm;
 	struct pinsim_proc *next;
 	struct pinsim_pin *pins;
+	/* Pages its pins charged to mm->locked_vm (changed under mmap write lock). */
+	_Atomic unsigned long pin_locked;
 	struct pinsim_walker *walkers;
 	struct vfio_fd_table *fds;
 };

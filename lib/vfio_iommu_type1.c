@@ -1592,7 +1592,7 @@ void locked_vm_ledger_check(struct mm_struct *mm, struct locked_vm_source *self,
 		checker_report(CHECK_LOCKED_VM,
 			       "%s: locked_vm of %s (pid %u) is %ld pages, its live charges "
 			       "account %lu: VM_LOCKED VMAs %lu, pinned pages of its DMA mappings "
-			       "%lu (in %u containers)",
+			       "and long-term pins %lu (in %u containers)",
 			       where, mm->owner ? mm->owner->comm : "?",
 			       mm->owner ? mm->owner->tid : 0, locked, mlocked + dma, mlocked, dma,
 			       containers);

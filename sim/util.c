@@ -32,8 +32,8 @@ int account_locked_vm(struct mm_struct *mm, unsigned long pages, bool inc)
 
 	if (pages == 0 || !mm)
 		return 0;
-	if (mmap_write_lock_killable(mm))
-		return -EINTR;
+	/* mm/util.c account_locked_vm(): mmap_write_lock(), not killable. */
+	mmap_write_lock(mm);
 	ret = __account_locked_vm(mm, pages, inc, current, capable_ipc_lock());
 	mmap_write_unlock(mm);
 	return ret;
