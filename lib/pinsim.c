@@ -219,7 +219,11 @@ void pinsim_destroy(struct pinsim *sim)
 	vfio_groups_release(sim);
 	iommu_discard_notes_clear();
 	locked_vm_ledger_del(&sim->pin_ledger);
-	/* Every container is closed now: no pin may be left (a checker, on everywhere only). */
+	/*
+	 * Every container is closed now: no pin may be left.  Checked here with
+	 * CHECKER_ALWAYS; in the other modes but OFF machine_destroy() checks
+	 * (sim/iommu.c dma_check_pins_at_teardown(), not twice).
+	 */
 	if (atomic_load_explicit(&checker_mode, memory_order_relaxed) == CHECKER_ALWAYS)
 		dma_check_pins_released();
 	machine_destroy(sim->m);

@@ -200,14 +200,23 @@ static inline bool IS_ERR(const void *ptr)
 #define pr_warn(...) fprintf(stderr, "ktree: " __VA_ARGS__)
 
 /* ---- include/linux/bitops.h, bitmap.h (unsigned long words) ---- */
+/*
+ * The kernel leaves __ffs(0)/__fls(0) undefined, yet the tree's type1 calls
+ * them on user input (vfio_iommu_type1_dirty_pages() with dirty.flags 0,
+ * the unmap bitmap's pgsize 0).  What x86-64 computes is defined here
+ * instead of C's undefined __builtin_ctzl(0) (UBSan): 6.12
+ * arch/x86/include/asm/bitops.h variable__ffs() is tzcnt, BITS_PER_LONG
+ * for 0 on every CPU with BMI1; __fls() is bsr, whose destination a zero
+ * source leaves as it was (0 when, as usual, it is the source's register).
+ */
 static inline unsigned long __ffs(unsigned long w)
 {
-	return (unsigned long)__builtin_ctzl(w);
+	return w ? (unsigned long)__builtin_ctzl(w) : BITS_PER_LONG;
 }
 
 static inline unsigned long __fls(unsigned long w)
 {
-	return (unsigned long)(BITS_PER_LONG - 1 - __builtin_clzl(w));
+	return w ? (unsigned long)(BITS_PER_LONG - 1 - __builtin_clzl(w)) : 0;
 }
 
 static inline void bitmap_set(unsigned long *map, unsigned int start, unsigned int nbits)
