@@ -430,38 +430,50 @@ static long ex_map_dma(void *arg)
 	return 0;
 }
 
-static int ex_setup(void *ctx, struct pinsim_thread *t)
+/*
+ * The seeds' world through the public API: kernel @kernel, LEGACY, a GPU
+ * whose 1 GiB BAR0 is mmapped at EX_BAR_VA with 1 GiB leaves and touched
+ * (the leaf exists before the race), a type1v2 container with its group.
+ */
+static void ex_bar_world(const char *kernel, struct pinsim **m, struct pinsim_proc **p,
+			 int *container)
 {
-	struct ex_search *x = ctx;
 	struct pinsim_device_spec gpu = { "0000:01:00.0", { 1ULL << 30 }, 0 };
 	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = VFIO_PCI_BAR0_REGION_INDEX };
 	struct pinsim_config cfg;
 	int gid, group, device;
 	char path[32], byte;
 
-	x->setups++;
-	x->map_ret = x->numa_ret = 1;
 	pinsim_config_init(&cfg);
-	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.118"), 0);
+	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, kernel), 0);
 	cfg.ram_bytes = 1ULL << 30;
 	cfg.max_bar_fault_order = 18;
 	cfg.retry_policy = PINSIM_RETRY_LEGACY;
-	ck_assert_int_eq(pinsim_create(&cfg, &x->m), 0);
-	ck_assert_int_eq(pinsim_proc_create(x->m, &x->p), 0);
-	ck_assert_int_eq(pinsim_add_device(x->m, &gpu, &gid), 0);
+	ck_assert_int_eq(pinsim_create(&cfg, m), 0);
+	ck_assert_int_eq(pinsim_proc_create(*m, p), 0);
+	ck_assert_int_eq(pinsim_add_device(*m, &gpu, &gid), 0);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", gid);
-	x->container = pinsim_open(x->p, "/dev/vfio/vfio", O_RDWR);
-	group = pinsim_open(x->p, path, O_RDWR);
-	ck_assert_int_eq(pinsim_ioctl(x->p, group, VFIO_GROUP_SET_CONTAINER, &x->container), 0);
-	ck_assert_int_eq(pinsim_ioctl(x->p, x->container, VFIO_SET_IOMMU,
-				      (void *)VFIO_TYPE1v2_IOMMU), 0);
-	device = pinsim_ioctl(x->p, group, VFIO_GROUP_GET_DEVICE_FD, (void *)gpu.name);
+	*container = pinsim_open(*p, "/dev/vfio/vfio", O_RDWR);
+	group = pinsim_open(*p, path, O_RDWR);
+	ck_assert_int_eq(pinsim_ioctl(*p, group, VFIO_GROUP_SET_CONTAINER, container), 0);
+	ck_assert_int_eq(pinsim_ioctl(*p, *container, VFIO_SET_IOMMU, (void *)VFIO_TYPE1v2_IOMMU),
+			 0);
+	device = pinsim_ioctl(*p, group, VFIO_GROUP_GET_DEVICE_FD, (void *)gpu.name);
 	ck_assert_int_ge(device, 0);
-	ck_assert_int_eq(pinsim_ioctl(x->p, device, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
-	ck_assert_uint_eq(pinsim_mmap(x->p, EX_BAR_VA, ri.size, PROT_READ | PROT_WRITE,
+	ck_assert_int_eq(pinsim_ioctl(*p, device, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
+	ck_assert_uint_eq(pinsim_mmap(*p, EX_BAR_VA, ri.size, PROT_READ | PROT_WRITE,
 				      MAP_SHARED | MAP_FIXED, device, ri.offset), EX_BAR_VA);
 	/* A vCPU touched the BAR: its 1 GiB leaf exists before the race. */
-	ck_assert_int_eq(pinsim_access(x->p, EX_BAR_VA, &byte, 1, 0), 1);
+	ck_assert_int_eq(pinsim_access(*p, EX_BAR_VA, &byte, 1, 0), 1);
+}
+
+static int ex_setup(void *ctx, struct pinsim_thread *t)
+{
+	struct ex_search *x = ctx;
+
+	x->setups++;
+	x->map_ret = x->numa_ret = 1;
+	ex_bar_world("6.12.118", &x->m, &x->p, &x->container);
 	t[0] = (struct pinsim_thread){ .name = "numa_maps", .proc = x->p, .fn = ex_numa_maps,
 				       .arg = x };
 	t[1] = (struct pinsim_thread){ .name = "vfio", .proc = x->p, .fn = ex_map_dma, .arg = x };
@@ -816,33 +828,9 @@ static long dw_munmap(void *arg)
 static int dw_setup(void *ctx, struct pinsim_thread *t)
 {
 	struct dead_world *x = ctx;
-	struct pinsim_device_spec gpu = { "0000:01:00.0", { 1ULL << 30 }, 0 };
-	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = VFIO_PCI_BAR0_REGION_INDEX };
-	struct pinsim_config cfg;
-	int gid, group, device;
-	char path[32], byte;
 
 	x->setups++;
-	pinsim_config_init(&cfg);
-	ck_assert_int_eq(pinsim_config_set_kernel(&cfg, "6.12.74"), 0);
-	cfg.ram_bytes = 1ULL << 30;
-	cfg.max_bar_fault_order = 18;
-	cfg.retry_policy = PINSIM_RETRY_LEGACY;
-	ck_assert_int_eq(pinsim_create(&cfg, &x->m), 0);
-	ck_assert_int_eq(pinsim_proc_create(x->m, &x->p), 0);
-	ck_assert_int_eq(pinsim_add_device(x->m, &gpu, &gid), 0);
-	snprintf(path, sizeof(path), "/dev/vfio/%d", gid);
-	x->container = pinsim_open(x->p, "/dev/vfio/vfio", O_RDWR);
-	group = pinsim_open(x->p, path, O_RDWR);
-	ck_assert_int_eq(pinsim_ioctl(x->p, group, VFIO_GROUP_SET_CONTAINER, &x->container), 0);
-	ck_assert_int_eq(pinsim_ioctl(x->p, x->container, VFIO_SET_IOMMU,
-				      (void *)VFIO_TYPE1v2_IOMMU), 0);
-	device = pinsim_ioctl(x->p, group, VFIO_GROUP_GET_DEVICE_FD, (void *)gpu.name);
-	ck_assert_int_ge(device, 0);
-	ck_assert_int_eq(pinsim_ioctl(x->p, device, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
-	ck_assert_uint_eq(pinsim_mmap(x->p, EX_BAR_VA, ri.size, PROT_READ | PROT_WRITE,
-				      MAP_SHARED | MAP_FIXED, device, ri.offset), EX_BAR_VA);
-	ck_assert_int_eq(pinsim_access(x->p, EX_BAR_VA, &byte, 1, 0), 1);
+	ex_bar_world("6.12.74", &x->m, &x->p, &x->container);
 	t[0] = (struct pinsim_thread){ .name = "numa_maps", .proc = x->p, .fn = dw_numa_maps,
 				       .arg = x };
 	t[1] = (struct pinsim_thread){ .name = "vfio", .proc = x->p, .fn = dw_map_dma, .arg = x };
