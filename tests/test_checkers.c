@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "vfio_harness.h"
+#include "kill_unmap_race.h"
 #include "mm_fixtures.h"
 
 #include "checker.h"
@@ -424,26 +425,6 @@ END_TEST
 
 /* ---------------- locked_vm (lib/vfio_iommu_type1.c) ---------------- */
 
-struct kill_race {
-	int c;
-	uint64_t unmapped;
-	char buf[4096];
-};
-
-static long race_reader(void *arg)
-{
-	struct kill_race *k = arg;
-
-	return pinsim_read_numa_maps(proc, k->buf, sizeof(k->buf));
-}
-
-static long race_unmap(void *arg)
-{
-	struct kill_race *k = arg;
-
-	return vh_unmap(k->c, IOVA, 4 * PG, &k->unmapped);
-}
-
 /*
  * A SIGKILLed process unmaps while a numa_maps reader holds its mmap_lock:
  * vfio_unmap_unpin() unpins, but vfio_lock_acct()'s killable
@@ -455,35 +436,12 @@ static long race_unmap(void *arg)
  */
 START_TEST(test_unmap_by_a_killed_process_leaving_locked_vm_is_reported)
 {
-	struct kill_race k = { .c = vh_container(VFIO_TYPE1v2_IOMMU) };
-	uint64_t va = vh_mmap(4 * PG, RW, ANON);
-	uint64_t before = vh_locked_vm();
-	struct pinsim_thread t[2] = {
-		{ .name = "reader", .proc = proc, .fn = race_reader, .arg = &k },
-		{ .name = "unmap", .proc = proc, .fn = race_unmap, .arg = &k },
-	};
 	struct pinsim_sched_result *res = calloc(1, sizeof(*res));
+	struct kill_race k = { 0 };
 	struct pinsim_checker_report r;
-	const struct pinsim_sched_opts o = {
-		.schedule = "0.0.1",
-		.points = 1u << PINSIM_SP_PTL | 1u << PINSIM_SP_MMAP_LOCK |
-			  1u << PINSIM_SP_WALK_PMD_ENTRY,
-	};
 
 	ck_assert_ptr_nonnull(res);
-	vh_touch(va, 4 * PG, PG);
-	vh_map_ok(k.c, va, IOVA, 4 * PG);
-	ck_assert_uint_eq(vh_locked_vm(), before + 4);
-	ck_assert_int_eq(pinsim_kill(proc), 0);
-	/*
-	 * The reader takes mmap_lock and stops at its first walk point (two
-	 * decisions), then the unmap runs to its end.
-	 */
-	ck_assert_int_eq(pinsim_sched_run(sim, t, 2, &o, res), 0);
-	printf("# schedule %s (asked %s)\n", res->schedule, o.schedule);
-	ck_assert_uint_eq(k.unmapped, 4 * PG);
-	ck_assert_uint_eq(res->checker_reports, 1);
-	ck_assert_uint_eq(vh_locked_vm(), before + 4);	/* still charged */
+	kill_unmap_race_run(&k, IOVA, res);
 	ck_assert_int_eq(nr_reports("locked-vm"), 1);
 	first_report("locked-vm", &r);
 	harness_expect_checker(CHECK_LOCKED_VM, 1);

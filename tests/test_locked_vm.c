@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include "vfio_harness.h"
+#include "kill_unmap_race.h"
 
 #include "checker.h"
 #include "locked_vm_ledger.h"
@@ -215,26 +216,6 @@ START_TEST(test_bar_mapping_charges_nothing)
 }
 END_TEST
 
-struct kill_race {
-	int c;
-	uint64_t unmapped;
-	char buf[4096];
-};
-
-static long race_reader(void *arg)
-{
-	struct kill_race *k = arg;
-
-	return pinsim_read_numa_maps(proc, k->buf, sizeof(k->buf));
-}
-
-static long race_unmap(void *arg)
-{
-	struct kill_race *k = arg;
-
-	return vh_unmap(k->c, IOVA, 4 * PG, &k->unmapped);
-}
-
 /*
  * test_checkers.c's SIGKILLed unmap (vfio_lock_acct()'s killable
  * mmap_write_lock fails under a numa_maps reader, vfio_unmap_unpin()
@@ -245,30 +226,12 @@ static long race_unmap(void *arg)
  */
 START_TEST(test_killed_unmap_leaving_a_charge_is_reported_on_either_type1)
 {
-	struct kill_race k = { .c = vh_container(VFIO_TYPE1v2_IOMMU) };
-	uint64_t va = vh_mmap(4 * PG, RW, ANON);
-	uint64_t before = vh_locked_vm();
-	struct pinsim_thread t[2] = {
-		{ .name = "reader", .proc = proc, .fn = race_reader, .arg = &k },
-		{ .name = "unmap", .proc = proc, .fn = race_unmap, .arg = &k },
-	};
 	struct pinsim_sched_result *res = calloc(1, sizeof(*res));
+	struct kill_race k = { 0 };
 	struct pinsim_checker_report r;
-	const struct pinsim_sched_opts o = {
-		.schedule = "0.0.1",
-		.points = 1u << PINSIM_SP_PTL | 1u << PINSIM_SP_MMAP_LOCK |
-			  1u << PINSIM_SP_WALK_PMD_ENTRY,
-	};
 
 	ck_assert_ptr_nonnull(res);
-	vh_touch(va, 4 * PG, PG);
-	vh_map_ok(k.c, va, IOVA, 4 * PG);
-	ck_assert_int_eq(pinsim_kill(proc), 0);
-	ck_assert_int_eq(pinsim_sched_run(sim, t, 2, &o, res), 0);
-	printf("# schedule %s (asked %s)\n", res->schedule, o.schedule);
-	ck_assert_uint_eq(k.unmapped, 4 * PG);
-	ck_assert_uint_eq(vh_locked_vm(), before + 4);	/* still charged */
-	ck_assert_uint_eq(res->checker_reports, 1);
+	kill_unmap_race_run(&k, IOVA, res);
 	ck_assert_uint_eq(nr_reports("locked-vm", &r), 1);
 	if (vh_impl_tree())
 		ck_assert_msg(strstr(r.text, "VFIO_IOMMU_UNMAP_DMA: locked_vm of ") &&
