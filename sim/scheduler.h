@@ -215,7 +215,16 @@ struct sched_explore_opts {
 	 * (number mod @nr_shards).  Every shard runs the executions that reach
 	 * a new prefix up to that depth (probes, cut short, never checked); it
 	 * explores and checks only its own prefixes' subtrees.  The union
-	 * over shards is the unsharded search, execution for execution.
+	 * over shards is the unsharded search, execution for execution, with
+	 * the reduction too: a node's sleep set comes from its ancestors'
+	 * tried siblings and their steps' footprints, and every step above a
+	 * shard's prefix root is complete in the probe that ran it (a probe
+	 * is cut at decision @shard_depth, after the step of decision
+	 * @shard_depth - 1 closed), so a shard arrives at each of its roots
+	 * with the one run's sleep sets — provided a footprint means the same
+	 * in every execution: run-stable keys (sched_canon_key()), never host
+	 * addresses, which differ between a shard's worlds and the one run's
+	 * (before those keys, shards ran fewer executions than one run).
 	 */
 	unsigned int shard, nr_shards;	/* nr_shards 0 or 1: no sharding */
 	unsigned int shard_depth;

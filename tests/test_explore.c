@@ -1021,6 +1021,168 @@ START_TEST(test_reduced_search_handovers_stay_out_of_schedules)
 }
 END_TEST
 
+/*
+ * Sharding the reduced search, execution for execution (issue 15: shards
+ * merge to the same result as one run).  A shard replays the one run's
+ * prefix of the search up to its own prefixes' roots (probes, cut short),
+ * so it arrives there with the sleep sets the one run has: the multiset of
+ * the schedules the shards check is the one run's.  A recorder wraps a
+ * world's ops and keeps every checked schedule string.
+ */
+struct sched_log {
+	const struct sched_explore_ops *ops;
+	void *ctx;
+	unsigned int n, cap;
+	char **s;
+};
+
+static int log_setup(void *ctx, struct sched_thread *t)
+{
+	struct sched_log *l = ctx;
+
+	return l->ops->setup(l->ctx, t);
+}
+
+static bool log_check(void *ctx, struct sched_thread *t, int n, const struct sched_result *r)
+{
+	struct sched_log *l = ctx;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->s = realloc(l->s, l->cap * sizeof(*l->s));
+		ck_assert_ptr_nonnull(l->s);
+	}
+	l->s[l->n] = strdup(r->schedule);
+	ck_assert_ptr_nonnull(l->s[l->n]);
+	l->n++;
+	return l->ops->check(l->ctx, t, n, r);
+}
+
+static void log_teardown(void *ctx)
+{
+	struct sched_log *l = ctx;
+
+	l->ops->teardown(l->ctx);
+}
+
+static const struct sched_explore_ops log_ops = { log_setup, log_check, log_teardown };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void log_free(struct sched_log *l)
+{
+	for (unsigned int i = 0; i < l->n; i++)
+		free(l->s[i]);
+	free(l->s);
+	l->s = NULL;
+	l->n = l->cap = 0;
+}
+
+/*
+ * One run of @ops on @ctx with @o, then 2, 3 and 5 shards: each shard
+ * complete, the shards' checked schedules sorted equal the one run's
+ * sorted (a schedule checked twice, or by no shard, differs), their pruned
+ * executions add up to the one run's.  Returns the one run's executions.
+ */
+static unsigned long shards_check_one_runs_schedules(const struct sched_explore_ops *ops, void *ctx,
+						     struct sched_explore_opts o, const char *what)
+{
+	static const unsigned int nrs[] = { 2, 3, 5 };
+	struct sched_log one = { .ops = ops, .ctx = ctx }, all = { .ops = ops, .ctx = ctx };
+	struct sched_explore_stats st1, st;
+
+	o.nr_shards = 0;
+	o.shard = 0;
+	ck_assert_int_eq(sched_explore_ex(&log_ops, &one, &o, &st1), 0);
+	ck_assert(st1.complete && !st1.bug_found);
+	ck_assert_uint_eq(one.n, st1.schedules);
+	qsort(one.s, one.n, sizeof(*one.s), cmp_str);
+	for (unsigned int k = 0; k < sizeof(nrs) / sizeof(nrs[0]); k++) {
+		unsigned long pruned = 0, owned = 0;
+
+		o.nr_shards = nrs[k];
+		for (o.shard = 0; o.shard < o.nr_shards; o.shard++) {
+			ck_assert_int_eq(sched_explore_ex(&log_ops, &all, &o, &st), 0);
+			ck_assert(st.complete && !st.bug_found);
+			pruned += st.pruned;
+			owned += st.own_prefixes;
+		}
+		printf("# %s: one run %lu checked + %lu pruned; %u shards: %u checked + %lu pruned\n",
+		       what, st1.schedules, st1.pruned, o.nr_shards, all.n, pruned);
+		ck_assert_uint_eq(owned, st.prefixes);
+		ck_assert_uint_eq(st.prefixes, st1.prefixes);
+		ck_assert_uint_eq(pruned, st1.pruned);
+		ck_assert_uint_eq(all.n, one.n);
+		qsort(all.s, all.n, sizeof(*all.s), cmp_str);
+		for (unsigned int i = 0; i < one.n; i++)
+			ck_assert_msg(!strcmp(all.s[i], one.s[i]),
+				      "%s, %u shards: schedule %s checked by the shards, %s by the one run",
+				      what, o.nr_shards, all.s[i], one.s[i]);
+		log_free(&all);
+	}
+	log_free(&one);
+	return st1.schedules + st1.pruned;
+}
+
+/* The seeds' scenarios (bench_race -e's worlds) with reduction, prefixes of 3 decisions. */
+START_TEST(test_reduced_search_shards_check_the_one_runs_schedules_seed_scenarios)
+{
+	struct explore_ctx c = { .w.cfg = seed_cfgs[_i], .collect_only = true };
+	struct sched_explore_opts o;
+	char what[96];
+
+	ex_opts_init(&o, &c, true);
+	o.shard_depth = 3;
+	snprintf(what, sizeof(what), "%s %s reduced", c.w.cfg.kernel,
+		 c.w.cfg.bar_fault_order == PUD_ORDER ? "PUD" : "PMD");
+	ck_assert_uint_gt(shards_check_one_runs_schedules(&ex_ops, &c, o, what), 1);
+}
+END_TEST
+
+/*
+ * Random programs (the bound rule's test above) at bounds 1..3, prefix
+ * depths 1..4: weak and strong sleepers, pruned executions, sleepers whose
+ * source node lies above a shard's prefix root.
+ */
+START_TEST(test_reduced_search_shards_check_the_one_runs_schedules_random_programs)
+{
+	static const struct sched_explore_ops ops = { rp_setup, rp_check, synth_teardown };
+	static struct rp_ctx c;
+	unsigned long total = 0;
+	uint64_t x = 0x5a4dc0de;
+
+	tm_setup();
+	for (int prog = 0; prog < 6; prog++) {
+		uint8_t key[RP_THREADS][RP_STEPS];
+		char what[64];
+
+		for (int i = 0; i < RP_THREADS; i++)
+			for (int k = 0; k < RP_STEPS; k++) {
+				x = x * 6364136223846793005ull + 1442695040888963407ull;
+				key[i][k] = (uint8_t)((x >> 33) % 3);
+			}
+		for (unsigned int bound = 1; bound <= 3; bound++) {
+			struct sched_explore_opts o = { .points = 1u << SP_PIN_BETWEEN_RUNS,
+							.preemption_bound = bound,
+							.step_budget = 10000, .por = true,
+							.shard_depth = 1 + (prog + bound) % 4 };
+
+			memset(&c, 0, sizeof(c));
+			memcpy(c.key, key, sizeof(key));
+			snprintf(what, sizeof(what), "program %d bound %u depth %u", prog, bound,
+				 o.shard_depth);
+			total += shards_check_one_runs_schedules(&ops, &c, o, what);
+		}
+	}
+	printf("# 6 random programs x bounds 1..3: %lu executions, every shard split exact\n",
+	       total);
+	tm_teardown();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("explore");
@@ -1048,5 +1210,8 @@ Suite *make_suite(void)
 	tcase_add_loop_test(tc, test_reduction_readers_of_one_rwsem_commute_no_outcome_lost, 0, 2);
 	tcase_add_test(tc, test_search_stops_at_the_first_lock_order_report);
 	tcase_add_test(tc, test_reduced_search_handovers_stay_out_of_schedules);
+	tcase_add_loop_test(tc, test_reduced_search_shards_check_the_one_runs_schedules_seed_scenarios,
+			    0, (int)(sizeof(seed_cfgs) / sizeof(seed_cfgs[0])));
+	tcase_add_test(tc, test_reduced_search_shards_check_the_one_runs_schedules_random_programs);
 	return s;
 }
