@@ -15,7 +15,10 @@
  * sched_point_lock(), which names the semaphore itself (read or write
  * side); a plain sched_point() hit of it with an mm is the whole mm, without
  * one it is unknown.  SP_PTL with addr 0 (pgtable.c populate()) is an
- * upper-level lock: the whole mm.
+ * upper-level lock: the whole mm.  SP_THREAD_START only lets a thread's
+ * work begin later (a late reader, a munmap after the race): the code after
+ * it reaches its next point (a lock point: its mmap_lock) before it touches
+ * anything another thread does, so it names nothing.
  */
 
 struct sched_point sched_points[NR_SCHED_POINTS] = {
@@ -30,6 +33,7 @@ struct sched_point sched_points[NR_SCHED_POINTS] = {
 	[SP_PTL] = { .name = "ptl", .scope = SP_SCOPE_REGION },
 	[SP_WALK_PMD_AFTER_SPLIT] = { .name = "walk_pmd_range:after_split", .scope = SP_SCOPE_REGION },
 	[SP_MADV_DONTNEED_ZAP] = { .name = "madvise_dontneed:before_zap", .scope = SP_SCOPE_MM },
+	[SP_THREAD_START] = { .name = "thread:start", .scope = SP_SCOPE_NONE },
 };
 
 static _Atomic(sched_switch_fn) sched_switch;

@@ -33,6 +33,7 @@ enum sched_point_id {
 	SP_PTL,				/* before taking a page-table lock */
 	SP_WALK_PMD_AFTER_SPLIT,	/* walk_pmd_range, after split_huge_pmd */
 	SP_MADV_DONTNEED_ZAP,		/* madvise_dontneed_single_vma, before the zap */
+	SP_THREAD_START,		/* a controlled thread's start, before its work */
 	NR_SCHED_POINTS,
 };
 

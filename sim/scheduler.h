@@ -78,7 +78,8 @@ struct sched_result {
 	((1u << SP_WALK_PUD_AFTER_SPLIT) | (1u << SP_WALK_PMD_ENTRY) |             \
 	 (1u << SP_FOLLOW_PFNMAP_LOCKLESS) | (1u << SP_FOLLOW_FAULT_AFTER_FIXUP) | \
 	 (1u << SP_FAULT_BEFORE_INSERT) | (1u << SP_ZAP_BEFORE_CLEAR) |           \
-	 (1u << SP_PIN_BETWEEN_RUNS) | (1u << SP_WALK_PMD_AFTER_SPLIT))
+	 (1u << SP_PIN_BETWEEN_RUNS) | (1u << SP_WALK_PMD_AFTER_SPLIT) |           \
+	 (1u << SP_THREAD_START))
 
 void sched_strategy_init(struct sched_strategy *s);
 
@@ -121,7 +122,9 @@ struct sched_explore_ops {
  * to its first point may touch only its own data and what it takes locks
  * for — the rule every point's code obeys (a controlled thread's function
  * that touches shared data before any point must pass a point naming it
- * first).  A step is unknown — dependent on every step — when it passes a
+ * first; one that only waits to start late passes SP_THREAD_START, which
+ * names nothing: pinsim.h states the rule for pinsim_explore()'s users).
+ * A step is unknown — dependent on every step — when it passes a
  * point without an object, when another thread runs inside it (a forced
  * switch: only without the reduction's handovers, or while a run ends), or
  * when it overflows SCHED_FP_MAX objects (enum sched_fp_why).  Two steps are

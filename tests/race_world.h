@@ -78,8 +78,12 @@ static inline long rw_numa_maps_late(void *arg)
 {
 	struct race_world *w = arg;
 
-	/* Comes after the race (never chosen before the others by default). */
-	sched_point(SP_PIN_BETWEEN_RUNS, w->mm, 0);
+	/*
+	 * Comes after the race (never chosen before the others by default).
+	 * A start point names nothing: numa_maps_read() reaches its
+	 * mmap_lock point before it touches anything shared.
+	 */
+	sched_point(SP_THREAD_START, w->mm, 0);
 	return numa_maps_read(w->mm, w->buf2, sizeof(w->buf2));
 }
 
@@ -101,7 +105,8 @@ static inline long rw_munmap(void *arg)
 {
 	struct race_world *w = arg;
 
-	sched_point(SP_PIN_BETWEEN_RUNS, w->mm, 0);
+	/* Delays the munmap; vm_munmap() takes mmap_lock (its point) first. */
+	sched_point(SP_THREAD_START, w->mm, 0);
 	return vm_munmap(w->mm, RW_BAR_VA, w->cfg.bar_size);
 }
 

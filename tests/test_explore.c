@@ -1183,6 +1183,27 @@ START_TEST(test_reduced_search_shards_check_the_one_runs_schedules_random_progra
 }
 END_TEST
 
+/*
+ * SP_THREAD_START (tests/race_world.h's late threads): a race point whose
+ * step names nothing, so a late thread's start commutes with every step;
+ * what it does next is named by the points it passes (its mmap_lock).
+ */
+START_TEST(test_thread_start_point_names_nothing_and_decides)
+{
+	struct sched_obj o = { 0 };
+	long key;
+
+	ck_assert(SCHED_RACE_POINTS & (1u << SP_THREAD_START));
+	ck_assert_str_eq(sched_point_name(SP_THREAD_START), "thread:start");
+	ck_assert_int_eq(sched_point_object(SP_THREAD_START, (struct mm_struct *)&key, 0, &o), 0);
+	ck_assert_ptr_null(o.key);
+	/* The between-runs point a late thread used before names the whole mm. */
+	ck_assert_int_eq(sched_point_object(SP_PIN_BETWEEN_RUNS, (struct mm_struct *)&key, 0, &o), 1);
+	ck_assert_ptr_eq(o.key, &key);
+	ck_assert_uint_eq(o.region, SCHED_OBJ_ALL);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("explore");
@@ -1213,5 +1234,6 @@ Suite *make_suite(void)
 	tcase_add_loop_test(tc, test_reduced_search_shards_check_the_one_runs_schedules_seed_scenarios,
 			    0, (int)(sizeof(seed_cfgs) / sizeof(seed_cfgs[0])));
 	tcase_add_test(tc, test_reduced_search_shards_check_the_one_runs_schedules_random_programs);
+	tcase_add_test(tc, test_thread_start_point_names_nothing_and_decides);
 	return s;
 }

@@ -659,6 +659,7 @@ enum pinsim_point {
 	PINSIM_SP_PTL,				/* before taking a page-table lock */
 	PINSIM_SP_WALK_PMD_AFTER_SPLIT,		/* walk_pmd_range, after split_huge_pmd */
 	PINSIM_SP_MADV_DONTNEED_ZAP,		/* MADV_DONTNEED, before each VMA's zap */
+	PINSIM_SP_THREAD_START,			/* a controlled thread's start (tests' late threads) */
 	PINSIM_NR_POINTS,
 };
 
@@ -826,7 +827,14 @@ int pinsim_sched_run(struct pinsim *m, struct pinsim_thread *threads, int n,
  * disjoint objects (different locks, page-table entries, mms) are not tried
  * in both orders.  It reaches every outcome the plain search reaches, in
  * fewer executions; some executions it starts are cut short ("pruned",
- * never checked).
+ * never checked).  It sees only what the simulated kernel's schedule points
+ * and locks name: a thread's start names nothing, and a thread's own code
+ * between pinsim calls is invisible to it.  So a thread function must touch
+ * nothing another thread of the execution touches except through pinsim
+ * calls — its code before its first call in particular (it may fill its own
+ * results, read data setup wrote, and keep per-thread state).  Threads that
+ * share data of their own (a flag one sets and another reads) need @reduce
+ * off: with it, orders of that data would be lost.
  *
  * Checker reports (pinsim_checker_reports()) stop the search after the
  * execution that made the first one is checked, as a failed check does;
