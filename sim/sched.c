@@ -156,6 +156,7 @@ static void pct_init(const struct sched_strategy *s)
 /* ---------------- step footprints (partial-order reduction) ---------------- */
 
 /* Run-stable keys (scheduler.h): tagged small integers, never host addresses. */
+static const char sched_other_mm[] = "mm of no controlled thread";
 #define CANON_MM(slot, off) \
 	((const void *)(uintptr_t)((1ull << 62) | ((uint64_t)(slot) << 40) | (uint64_t)(off)))
 #define CANON_MEMMAP(off) ((const void *)(uintptr_t)((2ull << 62) | (uint64_t)(off)))
@@ -174,6 +175,30 @@ const void *sched_canon_key(const void *key, const void *class)
 	if (machine && base && k >= base && k - base < machine->memmap_bytes)
 		return CANON_MEMMAP(k - base);
 	return class ? class : key;
+}
+
+/*
+ * A point's key: its mm.  An mm of the machine that no controlled thread
+ * runs in (a zap of another process's mapping) has no run-stable name
+ * here (machine->mms is newest first): every such mm is one key, coarser
+ * (two of them never commute) but never a host address.  A key that is no
+ * mm of the machine is the caller's own object (tests' static ones),
+ * at the same address in every execution.
+ */
+static const void *canon_point_key(const void *key)
+{
+	const void *k = sched_canon_key(key, NULL);
+	bool other = true;
+
+	if (k != key || !machine)
+		return k;
+	if (!pthread_mutex_trylock(&machine->mms_lock)) {
+		other = false;
+		for (const struct mm_struct *mm = machine->mms; mm && !other; mm = mm->next_mm)
+			other = (const void *)mm == key;
+		pthread_mutex_unlock(&machine->mms_lock);
+	}
+	return other ? sched_other_mm : key;
 }
 
 static bool obj_conflict(const struct sched_obj *a, const struct sched_obj *b)
@@ -494,7 +519,7 @@ static void switch_hook(enum sched_point_id id, struct mm_struct *mm, unsigned l
 		o = *lock;
 	S.t[me].pend_kind = (int8_t)(lock ? 1 : sched_point_object(id, mm, addr, &o));
 	if (!lock && S.t[me].pend_kind > 0)
-		o.key = sched_canon_key(o.key, NULL);	/* a lock's key is already */
+		o.key = canon_point_key(o.key);	/* a lock's key is already */
 	if (S.t[me].pend_kind > 0)
 		S.t[me].pend = o;
 	if (me == S.seg_thread) {
