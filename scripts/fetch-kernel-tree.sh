@@ -113,7 +113,9 @@ else
 		versions=$(apt_versions)
 		[ -n "$versions" ] ||
 			die "apt knows no $pkg (run apt-get update; Debian bookworm-security or trixie)"
-		debver=$(printf '%s\n' "$versions" | head -n 1)
+		# The first line without a pipe: under pipefail, printf | head can
+		# die of SIGPIPE (exit 141) when head has already gone.
+		debver=${versions%%$'\n'*}
 	fi
 fi
 
