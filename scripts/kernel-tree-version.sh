@@ -41,8 +41,10 @@ fi
 # "SUBLEVEL = 118" (and EXTRAVERSION, not part of the answer).
 field() {
 	local v
-	v=$(sed -n "s/^$1[[:space:]]*=[[:space:]]*\([0-9][0-9]*\)[[:space:]]*\$/\1/p" \
-		"$tree/Makefile" | head -n 1)
+	# sed quits at the first match itself: no "| head" that could make it
+	# die of SIGPIPE under pipefail.
+	v=$(sed -n "/^$1[[:space:]]*=[[:space:]]*\([0-9][0-9]*\)[[:space:]]*\$/{s//\1/p;q}" \
+		"$tree/Makefile")
 	[ -n "$v" ] || die "$tree/Makefile: no numeric '$1 =' line"
 	printf '%s' "$v"
 }
