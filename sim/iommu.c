@@ -35,6 +35,7 @@
 #include "mm_types.h"
 #include "page.h"
 #include "pgtable.h"
+#include "scheduler.h"
 
 #define IOPT_LEVELS 4
 #define IOPT_ENTRIES 512
@@ -1009,7 +1010,8 @@ unsigned long dma_check_pins_released(void)
  */
 void dma_check_pins_at_teardown(void)
 {
-	if (dma_checkers_on() && pins_checked != machine)
+	/* A run the search cut short ended its threads mid-pin: no kernel state. */
+	if (dma_checkers_on() && pins_checked != machine && !sched_run_cut_short())
 		dma_check_pins_released();
 	pins_checked = NULL;	/* the next machine may have this one's address */
 }

@@ -17,6 +17,7 @@
 #include "rwsem.h"
 #include "sched_point.h"
 #include "vfio_pci.h"
+#include "scheduler.h"
 
 struct machine *machine;
 
@@ -97,6 +98,7 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	err = phys_init(m);
 	if (err)
 		goto free_m;
+	sched_forget_cut_short();	/* another machine's last run */
 	machine = m;
 	/* phys_init() placed the MMIO window, inside the direct map's reservation. */
 	m->mmio_next_pfn = mmio_base_pfn;

@@ -646,6 +646,19 @@ static void parse_schedule(const char *str)
 	}
 }
 
+/* The last controlled run was cut short by the search (sched_run_cut_short()). */
+static _Atomic bool cut_short;
+
+bool sched_run_cut_short(void)
+{
+	return atomic_load(&cut_short);
+}
+
+void sched_forget_cut_short(void)
+{
+	atomic_store(&cut_short, false);
+}
+
 static int __sched_run(struct sched_thread *threads, int n, const struct sched_strategy *s,
 		       struct sched_result *res)
 {
@@ -654,6 +667,7 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 	if (n < 1 || n > SCHED_MAX_THREADS)
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
+	atomic_store(&cut_short, false);
 	pthread_mutex_lock(&S.lock);
 	S.n = n;
 	S.live = n;
@@ -710,6 +724,7 @@ static int __sched_run(struct sched_thread *threads, int n, const struct sched_s
 	for (unsigned int i = 0; i < S.trace.nd; i++)
 		res->nr_decisions += !S.trace.handover[i];
 	res->preemptions = S.preemptions;
+	atomic_store(&cut_short, res->status == SCHED_PRUNED);
 	write_schedule(res);
 	if (S.diverged && !res->report[0])
 		snprintf(res->report, sizeof(res->report),

@@ -277,6 +277,17 @@ int sched_explore_ex(const struct sched_explore_ops *ops, void *ctx,
 unsigned int sched_coverage_pairs(const struct sched_explore_stats *st);
 void sched_coverage_print(FILE *f, const char *prefix, const struct sched_explore_stats *st);
 
+/*
+ * Was the last controlled run cut short by the search (SCHED_PRUNED: every
+ * thread within the bound asleep, or a shard's probe)?  Its threads were
+ * ended mid-way, holding what they held, pins in flight included: not a
+ * state the kernel reaches, so teardown's leak checks (pin-leak,
+ * sim/iommu.c dma_check_pins_at_teardown(); the tests' frame count) skip
+ * that world.  Cleared by the next run and by machine_create().
+ */
+bool sched_run_cut_short(void);
+void sched_forget_cut_short(void);
+
 /* --- hooks for the simulated locks (rwsem.c, task.c, spinlock.h) --- */
 
 /* Nonzero while a controlled execution is in progress. */

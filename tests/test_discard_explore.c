@@ -302,28 +302,55 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void dx_explore(struct dx_ctx *c)
+/* One bounded search (preemption bound 2) of @c's world, with or without the reduction. */
+static void dx_search(struct dx_ctx *c, bool por, struct sched_explore_stats *st)
 {
-	struct sched_explore_stats st;
+	const struct sched_explore_opts o = {
+		.points = SCHED_RACE_POINTS | (1u << SP_MADV_DONTNEED_ZAP),
+		.preemption_bound = 2,
+		.max_schedules = 200000,
+		.step_budget = 100000,
+		.por = por,
+	};
 	double t0 = now_s();
 
-	ck_assert_int_eq(sched_explore(&dx_ops, c, SCHED_RACE_POINTS | (1u << SP_MADV_DONTNEED_ZAP),
-				       2, 200000, 100000, &st), 0);
-	printf("# walker x discard x pinner (%s%s): %lu schedules in %.2f s (%s): pinned before the "
-	       "zap %lu, after %lu pages; %lu coherency reports; pin leaks %lu%s%s\n",
+	ck_assert_int_eq(sched_explore_ex(&dx_ops, c, &o, st), 0);
+	printf("# walker x discard x pinner (%s%s, %s): %lu schedules (%lu pruned) in %.2f s (%s): "
+	       "pinned before the zap %lu, after %lu pages; %lu coherency reports; pin leaks %lu%s%s\n",
 	       c->thp ? "THP, middle discarded" : "4K", c->tree ? ", the tree's walker and type1" : "",
-	       st.schedules, now_s() - t0,
-	       st.complete ? "complete" : "stopped", c->old_pinned, c->new_pinned, c->reports,
-	       c->pin_leaks, st.bug_found ? "; bug: " : "", st.bug_found ? c->why : "");
-	if (st.bug_found)
-		printf("# replay with PINSIM_SCHEDULE=%s\n", st.bug.schedule);
-	ck_assert_msg(!st.bug_found, "%s (schedule %s)", c->why, st.bug.schedule);
-	ck_assert(st.complete);
+	       por ? "reduced" : "plain", st->schedules, st->pruned, now_s() - t0,
+	       st->complete ? "complete" : "stopped", c->old_pinned, c->new_pinned, c->reports,
+	       c->pin_leaks, st->bug_found ? "; bug: " : "", st->bug_found ? c->why : "");
+	if (st->bug_found)
+		printf("# replay with PINSIM_SCHEDULE=%s\n", st->bug.schedule);
+	ck_assert_msg(!st->bug_found, "%s (schedule %s)", c->why, st->bug.schedule);
+	ck_assert(st->complete);
 	ck_assert_uint_eq(c->pin_leaks, 0);
 	/* Both outcomes happen, and the checker fired exactly for the first. */
 	ck_assert_uint_gt(c->old_pinned, 0);
 	ck_assert_uint_gt(c->new_pinned, 0);
 	ck_assert_uint_eq(c->reports, c->old_pinned);
+}
+
+/*
+ * The plain search, then the reduced one over a fresh copy of the world's
+ * description: the reduction must keep both outcomes (the old page pinned
+ * and reported, the zero page pinned), never a torn state, with at most
+ * as many executions.
+ */
+static void dx_explore(struct dx_ctx *c)
+{
+	struct sched_explore_stats pst, rst;
+	struct dx_ctx *r = malloc(sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	*r = *c;
+	dx_search(c, false, &pst);
+	dx_search(r, true, &rst);
+	printf("# reduction: %lu -> %lu executions, both outcomes kept\n", pst.schedules,
+	       rst.schedules);
+	ck_assert_uint_le(rst.schedules + rst.pruned, pst.schedules);
+	free(r);
 }
 
 START_TEST(test_walker_discard_pinner_4k)
