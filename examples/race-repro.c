@@ -677,12 +677,15 @@ static bool io_all(int fd, void *buf, size_t len, bool wr)
  * a new one.  A child stuck on the host (a bug) is killed by its alarm and
  * reported.
  */
-static int run_isolated(const struct scenario *s, const char *schedule, uint64_t seed,
-			bool narrate_it, struct outcome *o, char **timeline)
+/*
+ * Fork a child that reports through a pipe: 0 in the child (its end of
+ * the pipe in *@wfd), the child's pid in the parent (its end in *@rfd),
+ * -1 when either failed (said).  Both streams are flushed first so that
+ * nothing buffered is printed twice.
+ */
+static pid_t fork_reporter(int *rfd, int *wfd)
 {
-	int pfd[2], ret = -1, status;
-	char *buf = NULL;
-	size_t len = 0;
+	int pfd[2];
 	pid_t pid;
 
 	fflush(stdout);
@@ -690,10 +693,28 @@ static int run_isolated(const struct scenario *s, const char *schedule, uint64_t
 	if (pipe(pfd))
 		return fail("pipe");
 	pid = fork();
-	if (pid < 0)
-		return fail("fork");
-	if (!pid) {
+	if (pid < 0) {
 		close(pfd[0]);
+		close(pfd[1]);
+		return fail("fork");
+	}
+	close(pfd[pid ? 1 : 0]);
+	*rfd = pfd[0];
+	*wfd = pfd[1];
+	return pid;
+}
+
+static int run_isolated(const struct scenario *s, const char *schedule, uint64_t seed,
+			bool narrate_it, struct outcome *o, char **timeline)
+{
+	int pfd[2], ret = -1, status;
+	char *buf = NULL;
+	size_t len = 0;
+	pid_t pid = fork_reporter(&pfd[0], &pfd[1]);
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
 		alarm(120);
 		if (timeline)
 			tl = open_memstream(&buf, &len);
@@ -710,7 +731,6 @@ static int run_isolated(const struct scenario *s, const char *schedule, uint64_t
 		      (!timeline || (io_all(pfd[1], &len, sizeof(len), true) &&
 				     io_all(pfd[1], buf ? buf : "", len, true))) ? 0 : 1);
 	}
-	close(pfd[1]);
 	if (!io_all(pfd[0], &ret, sizeof(ret), false) || !io_all(pfd[0], o, sizeof(*o), false))
 		ret = -2;
 	if (ret != -2 && timeline) {
@@ -1404,17 +1424,11 @@ static int explore_isolated(const struct scenario *s, bool sharded)
 	struct pinsim_explore_ops ops = { x_setup, x_check, x_teardown };
 	int pfd[2], status;
 	bool ok;
-	pid_t pid;
+	pid_t pid = fork_reporter(&pfd[0], &pfd[1]);
 
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(pfd))
-		return fail("pipe");
-	pid = fork();
 	if (pid < 0)
-		return fail("fork");
+		return -1;
 	if (!pid) {
-		close(pfd[0]);
 		memset(&xc, 0, sizeof(xc));
 		xc.s = s;
 		explore_world = true;
@@ -1423,7 +1437,6 @@ static int explore_isolated(const struct scenario *s, bool sharded)
 		xc.err = xc.ret ? errno : 0;
 		_exit(io_all(pfd[1], &xc, sizeof(xc), true) ? 0 : 1);
 	}
-	close(pfd[1]);
 	ok = io_all(pfd[0], &xc, sizeof(xc), false);
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
