@@ -112,6 +112,8 @@ static const char *const point_name[PINSIM_NR_POINTS] = {
 	[PINSIM_SP_MMAP_LOCK] = "mmap_lock",
 	[PINSIM_SP_PTL] = "ptl",
 	[PINSIM_SP_WALK_PMD_AFTER_SPLIT] = "walk_pmd_range:after_split",
+	[PINSIM_SP_MADV_DONTNEED_ZAP] = "madvise_dontneed:before_zap",
+	[PINSIM_SP_THREAD_START] = "thread:start",
 };
 
 static const char *const action_name[PINSIM_NR_INJECT_ACTIONS] = {
